@@ -1,0 +1,148 @@
+//! The HTTP plumbing every vendor crate shares: one client per account with its rate
+//! gate, transport failures mapped onto outcomes, `Retry-After` parsing, and bodies
+//! read safely (a non-JSON, empty or huge body never panics).
+
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+
+use crate::account::Account;
+use crate::gate::RateGate;
+use crate::outcome::{Failure, FailureClass, Outcome};
+
+/// An account's HTTP client: connection pool, timeout and rate gate.
+#[derive(Debug, Clone)]
+pub struct VendorClient {
+    http: reqwest::Client,
+    gate: RateGate,
+    base_url: String,
+}
+
+/// A complete answer: status, headers and the whole body.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: bytes::Bytes,
+}
+
+impl VendorClient {
+    /// A client for `account`, honouring its timeout, quota and concurrency.
+    pub fn new(account: &Account) -> Result<Self, reqwest::Error> {
+        let gate = RateGate::new(account.requests_per_second, account.max_concurrency);
+        Self::with_gate(&account.base_url, account.timeout, gate)
+    }
+
+    pub fn with_gate(
+        base_url: &str,
+        timeout: Duration,
+        gate: RateGate,
+    ) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(Duration::from_secs(10).min(timeout))
+            .user_agent(concat!("dredge/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(VendorClient {
+            http,
+            gate,
+            base_url: base_url.trim_end_matches('/').to_string(),
+        })
+    }
+
+    /// `base_url` + `path` (path starts with `/`).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base_url, path)
+    }
+
+    /// The raw client, for building requests.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// Send a request through the account's gate and read the whole answer. Transport
+    /// failures come back as a counted-retry `Failure`, never with credentials in the text.
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Result<Answer, Failure> {
+        let _permit = self.gate.acquire().await;
+        let response = request.send().await.map_err(transport_failure)?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.bytes().await.map_err(transport_failure)?;
+        Ok(Answer {
+            status,
+            headers,
+            body,
+        })
+    }
+}
+
+impl Answer {
+    /// `Retry-After` in seconds (delta form; HTTP dates are rare from these vendors
+    /// and treated as absent).
+    pub fn retry_after(&self) -> Option<Duration> {
+        let v = self.headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+        let secs: f64 = v.parse().ok()?;
+        (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(86_400.0)))
+    }
+
+    /// The body as text, lossily decoded, trimmed and cut to `max` characters (for
+    /// error messages: the vendor's words, never a megabyte of HTML).
+    pub fn text(&self, max: usize) -> String {
+        let text = String::from_utf8_lossy(&self.body);
+        let trimmed = text.trim();
+        match trimmed.char_indices().nth(max) {
+            Some((i, _)) => format!("{}…", &trimmed[..i]),
+            None => trimmed.to_string(),
+        }
+    }
+
+    /// The body parsed as JSON, if it is JSON.
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
+        serde_json::from_slice(&self.body).ok()
+    }
+
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+/// The generic meaning of an HTTP status that a vendor crate has no special rule for:
+/// 5xx → counted retry (honouring `Retry-After`), 429 → account snooze when a delay is
+/// given else counted retry, other 4xx → dead with the body. `None` for 2xx.
+pub fn classify_status(answer: &Answer) -> Option<Outcome> {
+    let status = answer.status;
+    let message = format!("HTTP {status}: {}", answer.text(300));
+    match status {
+        200..=299 => None,
+        429 => Some(match answer.retry_after() {
+            Some(delay) => Outcome::Snooze(crate::outcome::Snooze {
+                delay,
+                scope: crate::outcome::SnoozeScope::Account,
+                reason: message,
+            }),
+            None => Outcome::retry(FailureClass::Throttled, message),
+        }),
+        500..=599 => Some(Outcome::Retry(Failure {
+            class: FailureClass::Server,
+            message,
+            retry_after: answer.retry_after(),
+        })),
+        _ => Some(Outcome::fatal(message)),
+    }
+}
+
+fn transport_failure(e: reqwest::Error) -> Failure {
+    let class = if e.is_timeout() {
+        FailureClass::Timeout
+    } else {
+        FailureClass::Network
+    };
+    // reqwest's Display may include the URL; ours never carry credentials (auth goes
+    // in headers), but strip the URL anyway to keep messages short and safe.
+    let message = e.without_url().to_string();
+    Failure {
+        class,
+        message,
+        retry_after: None,
+    }
+}

@@ -1,0 +1,131 @@
+//! Job files (`jobs_dir/NAME.toml`, SPEC §4): parsed into a [`JobSpec`] that can only
+//! hold valid jobs. Every error names the file, line and column and says what to do.
+
+mod parse;
+mod raw;
+pub mod schedule;
+pub mod values;
+pub mod vendors;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use parse::{is_ignored_file_name, load_job_file, parse_job};
+pub use schedule::Schedule;
+pub use values::{HttpUrl, HumanDuration, JobName, Selector};
+pub use vendors::{
+    AutoextractJob, CrawlDelay, InputList, OctoparseJob, OctoparseMode, OctoparseTasks,
+    OxylabsDelivery, OxylabsInputs, OxylabsJob, OxylabsResults, PageType, Vendor, WdsField,
+    WdsFollow, WdsJob,
+};
+
+use crate::error::FileError;
+
+/// A valid job, exactly as a run will use it (runs keep a snapshot of it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobSpec {
+    pub name: JobName,
+    /// The account the job runs under (resolved: always set).
+    pub account: String,
+    pub schedule: Option<Schedule>,
+    pub catch_up: CatchUp,
+    pub overlap: Overlap,
+    pub enabled: bool,
+    /// Attempts per item for transient errors.
+    pub max_attempts: u32,
+    /// An item still unfinished this long after its run started is dead.
+    pub deadline: Duration,
+    pub work: VendorJob,
+}
+
+impl JobSpec {
+    pub fn vendor(&self) -> Vendor {
+        match self.work {
+            VendorJob::Octoparse(_) => Vendor::Octoparse,
+            VendorJob::Oxylabs(_) => Vendor::Oxylabs,
+            VendorJob::Wds(_) => Vendor::Wds,
+            VendorJob::Autoextract(_) => Vendor::Autoextract,
+        }
+    }
+}
+
+/// The one vendor section of a job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum VendorJob {
+    Octoparse(OctoparseJob),
+    Oxylabs(OxylabsJob),
+    Wds(WdsJob),
+    Autoextract(AutoextractJob),
+}
+
+/// After downtime: one run for all missed fires, or none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CatchUp {
+    #[default]
+    Once,
+    Skip,
+}
+
+/// A fire while a run of the job is still active: skip it, or queue one run for later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Overlap {
+    #[default]
+    Skip,
+    Queue,
+}
+
+/// The accounts a job may name: account name → vendor (from the daemon config).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountIndex(pub BTreeMap<String, Vendor>);
+
+impl AccountIndex {
+    pub fn vendor_of(&self, name: &str) -> Option<Vendor> {
+        self.0.get(name).copied()
+    }
+
+    pub fn names_for(&self, vendor: Vendor) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(_, v)| **v == vendor)
+            .map(|(n, _)| n.as_str())
+            .collect()
+    }
+}
+
+/// Read the lines of an input list: inline values, or a file of one value per line
+/// (blank lines and `#` comments skipped).
+pub fn read_inputs(list: &InputList) -> Result<Vec<String>, std::io::Error> {
+    match list {
+        InputList::Inline(v) => Ok(v.clone()),
+        InputList::File(path) => Ok(input_lines(&std::fs::read_to_string(path)?)),
+    }
+}
+
+fn input_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(String::from)
+        .collect()
+}
+
+/// Why a job file was not accepted.
+pub type JobFileError = FileError;
+
+#[cfg(test)]
+mod tests;
+
+/// Derive the job name from a job file's path.
+pub fn job_name_of(path: &Path) -> Result<JobName, FileError> {
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default()
+        .to_string();
+    JobName::try_from(stem).map_err(|m| FileError::whole(path, m))
+}

@@ -1,0 +1,373 @@
+//! From a job file's text to a `JobSpec`: toml + serde for shape and values, then the
+//! rules that span fields (one vendor section, the account, input lists).
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use toml::Spanned;
+
+use super::raw::{RawAutoextract, RawJob, RawOctoparse, RawOxylabs, RawWds, StringOrInt};
+use super::values::HumanDuration;
+use super::vendors::{
+    AutoextractJob, InputList, OctoparseJob, OctoparseMode, OctoparseTasks, OxylabsDelivery,
+    OxylabsInputs, OxylabsJob, OxylabsResults, Vendor, WdsJob, scalar_params,
+};
+use super::{AccountIndex, JobSpec, VendorJob, input_lines, job_name_of};
+use crate::error::FileError;
+
+const DEFAULT_MAX_ATTEMPTS: u32 = 8;
+const DEFAULT_DEADLINE: Duration = Duration::from_secs(6 * 3600);
+const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(10);
+
+/// True for names the job directory watcher must ignore: editor temp files (`.*`,
+/// `*~`, `*.swp`, `*.tmp`) and anything not ending in `.toml`.
+pub fn is_ignored_file_name(name: &str) -> bool {
+    name.starts_with('.')
+        || name.ends_with('~')
+        || name.ends_with(".swp")
+        || name.ends_with(".tmp")
+        || !name.ends_with(".toml")
+}
+
+/// Read and parse a job file; input files it names are resolved against its directory
+/// and must exist and hold at least one value.
+pub fn load_job_file(path: &Path, accounts: &AccountIndex) -> Result<JobSpec, FileError> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        FileError::whole(
+            path,
+            format!(
+                "cannot read the job file: {e}; check that it exists and that dredge may read it"
+            ),
+        )
+    })?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| FileError::whole(path, "the job file is not UTF-8 text: save it as UTF-8"))?;
+    parse_job(path, &text, accounts)
+}
+
+/// Parse a job file's text (`path` names it in errors and gives the job its name).
+pub fn parse_job(path: &Path, text: &str, accounts: &AccountIndex) -> Result<JobSpec, FileError> {
+    let name = job_name_of(path)?;
+    if text.trim().is_empty() {
+        return Err(FileError::whole(
+            path,
+            "the job file is empty: it needs at least `vendor = \"...\"` and that vendor's section",
+        ));
+    }
+    let raw: RawJob = toml::from_str(text).map_err(|e| FileError::from_toml(path, text, &e))?;
+    let ctx = Ctx { path, text };
+    let vendor = *raw.vendor.get_ref();
+    ctx.one_vendor_section(&raw)?;
+    let account = ctx.account(&raw, vendor, accounts)?;
+    let work = ctx.work(
+        raw.octoparse,
+        raw.oxylabs,
+        raw.wds,
+        raw.autoextract,
+        name.as_str(),
+    )?;
+    Ok(JobSpec {
+        name,
+        account,
+        schedule: raw.schedule,
+        catch_up: raw.catch_up,
+        overlap: raw.overlap,
+        enabled: raw.enabled,
+        max_attempts: raw
+            .max_attempts
+            .map_or(DEFAULT_MAX_ATTEMPTS, |b| b.get() as u32),
+        deadline: raw.deadline.map_or(DEFAULT_DEADLINE, |d| d.0),
+        work,
+    })
+}
+
+struct Ctx<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Ctx<'_> {
+    fn err(&self, span: Range<usize>, message: impl Into<String>) -> FileError {
+        FileError::at(self.path, self.text, Some(span), message)
+    }
+
+    fn one_vendor_section(&self, raw: &RawJob) -> Result<(), FileError> {
+        let sections: Vec<(Vendor, Range<usize>)> = [
+            raw.octoparse
+                .as_ref()
+                .map(|s| (Vendor::Octoparse, s.span())),
+            raw.oxylabs.as_ref().map(|s| (Vendor::Oxylabs, s.span())),
+            raw.wds.as_ref().map(|s| (Vendor::Wds, s.span())),
+            raw.autoextract
+                .as_ref()
+                .map(|s| (Vendor::Autoextract, s.span())),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let vendor = *raw.vendor.get_ref();
+        match sections.as_slice() {
+            [] => Err(self.err(
+                raw.vendor.span(),
+                format!("vendor = \"{vendor}\" but the file has no [{vendor}] section: add one saying what to collect"),
+            )),
+            [(v, _)] if *v == vendor => Ok(()),
+            [(v, span)] => Err(self.err(
+                span.clone(),
+                format!("the section [{v}] does not match vendor = \"{vendor}\": rename the section or change `vendor`"),
+            )),
+            [_, (v, span), ..] => Err(self.err(
+                span.clone(),
+                format!("a job has exactly one vendor section, but [{v}] is a second one: split it into its own job file"),
+            )),
+        }
+    }
+
+    fn account(
+        &self,
+        raw: &RawJob,
+        vendor: Vendor,
+        accounts: &AccountIndex,
+    ) -> Result<String, FileError> {
+        if let Some(account) = &raw.account {
+            let name = account.get_ref();
+            return match accounts.vendor_of(name) {
+                Some(v) if v == vendor => Ok(name.clone()),
+                Some(v) => Err(self.err(
+                    account.span(),
+                    format!(
+                        "account \"{name}\" is a {v} account, not {vendor}: name a {vendor} account"
+                    ),
+                )),
+                None => Err(self.err(account.span(), unknown_account(name, vendor, accounts))),
+            };
+        }
+        match accounts.names_for(vendor).as_slice() {
+            [one] => Ok(one.to_string()),
+            [] => Err(self.err(
+                raw.vendor.span(),
+                format!("no {vendor} account is configured: add [accounts.NAME] with vendor = \"{vendor}\" to the daemon config"),
+            )),
+            many => Err(self.err(
+                raw.vendor.span(),
+                format!("several {vendor} accounts exist ({}): say which with `account = \"...\"`", many.join(", ")),
+            )),
+        }
+    }
+
+    fn work(
+        &self,
+        octoparse: Option<Spanned<RawOctoparse>>,
+        oxylabs: Option<Spanned<RawOxylabs>>,
+        wds: Option<Spanned<RawWds>>,
+        autoextract: Option<Spanned<RawAutoextract>>,
+        job_name: &str,
+    ) -> Result<VendorJob, FileError> {
+        if let Some(s) = octoparse {
+            let span = s.span();
+            return self
+                .octoparse(s.into_inner(), span)
+                .map(VendorJob::Octoparse);
+        }
+        if let Some(s) = oxylabs {
+            let span = s.span();
+            return self.oxylabs(s.into_inner(), span).map(VendorJob::Oxylabs);
+        }
+        if let Some(s) = wds {
+            return self.wds(s.into_inner(), job_name).map(VendorJob::Wds);
+        }
+        let s = autoextract.expect("one vendor section was checked to exist");
+        let span = s.span();
+        self.autoextract(s.into_inner(), span)
+            .map(VendorJob::Autoextract)
+    }
+
+    fn octoparse(&self, raw: RawOctoparse, span: Range<usize>) -> Result<OctoparseJob, FileError> {
+        let tasks = match (raw.task_ids, raw.task_group_id) {
+            (Some(ids), None) if ids.get_ref().is_empty() => {
+                return Err(self.err(ids.span(), "task_ids is empty: list at least one task id"));
+            }
+            (Some(ids), None) => OctoparseTasks::Ids(ids.into_inner()),
+            (None, Some(group)) => OctoparseTasks::Group(match group.into_inner() {
+                StringOrInt::String(s) => s,
+                StringOrInt::Int(i) => i.to_string(),
+            }),
+            (Some(_), Some(group)) => {
+                return Err(self.err(
+                    group.span(),
+                    "give either task_ids or task_group_id, not both",
+                ));
+            }
+            (None, None) => {
+                return Err(self.err(
+                    span,
+                    "[octoparse] needs task_ids = [...] or task_group_id = \"...\"",
+                ));
+            }
+        };
+        Ok(OctoparseJob {
+            tasks,
+            mode: raw.mode.unwrap_or(OctoparseMode::Unexported),
+            page_size: raw.page_size.map_or(1000, |p| p.get() as u32),
+        })
+    }
+
+    fn oxylabs(&self, raw: RawOxylabs, span: Range<usize>) -> Result<OxylabsJob, FileError> {
+        let Some(source) = raw.source else {
+            return Err(self.err(
+                span,
+                "[oxylabs] needs `source` (e.g. \"google_search\" or \"universal\")",
+            ));
+        };
+        let inputs = match (raw.queries, raw.urls, raw.input_file) {
+            (Some(q), None, None) => {
+                OxylabsInputs::Queries(self.inline(q, span.clone(), "queries")?)
+            }
+            (None, Some(u), None) => OxylabsInputs::Urls(self.inline(u, span.clone(), "urls")?),
+            (None, None, Some(f)) => {
+                let list = self.file_list(&f, span.clone())?;
+                if source.contains("url") || source == "universal" {
+                    OxylabsInputs::Urls(list)
+                } else {
+                    OxylabsInputs::Queries(list)
+                }
+            }
+            (None, None, None) => {
+                return Err(self.err(
+                    span,
+                    "[oxylabs] needs one of queries = [...], urls = [...] or input_file = \"...\"",
+                ));
+            }
+            _ => {
+                return Err(self.err(
+                    span,
+                    "[oxylabs] takes only one of queries, urls and input_file",
+                ));
+            }
+        };
+        let delivery = raw.delivery.unwrap_or(OxylabsDelivery::Poll);
+        if delivery == OxylabsDelivery::Callback && raw.callback_url.is_none() {
+            return Err(self.err(
+                span,
+                "delivery = \"callback\" needs callback_url = \"https://...\": the public URL Oxylabs posts to",
+            ));
+        }
+        let params = scalar_params(raw.params).map_err(|m| self.err(span.clone(), m))?;
+        Ok(OxylabsJob {
+            source,
+            inputs,
+            params_json: serde_json::Value::Object(params).to_string(),
+            results: raw.results.unwrap_or(OxylabsResults::Parsed),
+            delivery,
+            poll_interval: raw
+                .poll_interval
+                .unwrap_or(HumanDuration(DEFAULT_POLL_INTERVAL)),
+            callback_url: raw.callback_url.map(String::from),
+        })
+    }
+
+    fn autoextract(
+        &self,
+        raw: RawAutoextract,
+        span: Range<usize>,
+    ) -> Result<AutoextractJob, FileError> {
+        let urls = match (raw.urls, raw.urls_file) {
+            (Some(urls), None) => {
+                let s = urls.span();
+                self.inline(urls.into_inner(), s, "urls")?
+            }
+            (None, Some(file)) => {
+                let s = file.span();
+                self.file_list(file.get_ref(), s)?
+            }
+            (Some(_), Some(file)) => {
+                return Err(self.err(file.span(), "give either urls or urls_file, not both"));
+            }
+            (None, None) => {
+                return Err(self.err(
+                    span,
+                    "[autoextract] needs urls = [...] or urls_file = \"...\"",
+                ));
+            }
+        };
+        Ok(AutoextractJob {
+            page_type: raw.page_type,
+            urls,
+            article_body_raw: raw.article_body_raw,
+        })
+    }
+
+    fn wds(&self, raw: RawWds, job_name: &str) -> Result<WdsJob, FileError> {
+        if raw.start_urls.get_ref().is_empty() {
+            return Err(self.err(
+                raw.start_urls.span(),
+                "start_urls is empty: give at least one URL",
+            ));
+        }
+        if raw.fields.get_ref().is_empty() {
+            return Err(self.err(
+                raw.fields.span(),
+                "fields is empty: name at least one field to scrape",
+            ));
+        }
+        Ok(WdsJob {
+            job_name: raw.job_name.unwrap_or_else(|| job_name.to_string()),
+            start_urls: raw.start_urls.into_inner(),
+            crawl_delay: raw.crawl_delay,
+            follow: raw.follow,
+            max_depth: raw.max_depth.map_or(3, |d| d.get() as u32),
+            max_pages: raw.max_pages.map_or(10_000, |p| p.get() as u64),
+            fields: raw.fields.into_inner(),
+        })
+    }
+
+    fn inline(
+        &self,
+        values: Vec<String>,
+        span: Range<usize>,
+        key: &str,
+    ) -> Result<InputList, FileError> {
+        if values.iter().all(|v| v.trim().is_empty()) {
+            return Err(self.err(span, format!("{key} is empty: give at least one value")));
+        }
+        Ok(InputList::Inline(values))
+    }
+
+    /// An input file, relative to the job file's directory; it must be readable and
+    /// hold at least one value now (it is read again when each run starts).
+    fn file_list(&self, file: &str, span: Range<usize>) -> Result<InputList, FileError> {
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        let path: PathBuf = dir.join(file);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            self.err(
+                span.clone(),
+                format!("cannot read input file {}: {e}", path.display()),
+            )
+        })?;
+        if input_lines(&text).is_empty() {
+            return Err(self.err(
+                span,
+                format!(
+                    "input file {} holds no values: one per line",
+                    path.display()
+                ),
+            ));
+        }
+        Ok(InputList::File(path))
+    }
+}
+
+fn unknown_account(name: &str, vendor: Vendor, accounts: &AccountIndex) -> String {
+    let known = accounts.names_for(vendor);
+    if known.is_empty() {
+        format!(
+            "account \"{name}\" is not configured: add [accounts.{name}] with vendor = \"{vendor}\" to the daemon config"
+        )
+    } else {
+        format!(
+            "account \"{name}\" is not configured; {vendor} accounts are: {}",
+            known.join(", ")
+        )
+    }
+}

@@ -1,0 +1,229 @@
+//! The vendor section of a job file (`[octoparse]`, `[oxylabs]`, `[wds]`,
+//! `[autoextract]`): what to collect. Each field's doc is what users read.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::values::{Bounded, HttpUrl, HumanDuration, Selector};
+
+/// Which vendor a job or account talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Vendor {
+    Octoparse,
+    Oxylabs,
+    Wds,
+    Autoextract,
+}
+
+impl Vendor {
+    pub const ALL: [Vendor; 4] = [
+        Vendor::Octoparse,
+        Vendor::Oxylabs,
+        Vendor::Wds,
+        Vendor::Autoextract,
+    ];
+
+    /// The key used in files: `octoparse`, `oxylabs`, `wds`, `autoextract`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Vendor::Octoparse => "octoparse",
+            Vendor::Oxylabs => "oxylabs",
+            Vendor::Wds => "wds",
+            Vendor::Autoextract => "autoextract",
+        }
+    }
+}
+
+impl std::fmt::Display for Vendor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.key())
+    }
+}
+
+/// A list of inputs given inline or as a file of one value per line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum InputList {
+    Inline(Vec<String>),
+    /// Path as resolved against the jobs directory; read when a run starts.
+    File(PathBuf),
+}
+
+/// `[octoparse]`: which tasks and how to read them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OctoparseJob {
+    pub tasks: OctoparseTasks,
+    pub mode: OctoparseMode,
+    /// Rows per request, 1..=1000.
+    pub page_size: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OctoparseTasks {
+    /// These task ids, as given.
+    Ids(Vec<String>),
+    /// Every task of this task group (expanded at run time).
+    Group(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OctoparseMode {
+    /// Drain new records (a destructive read on the vendor side).
+    Unexported,
+    /// A full paged snapshot.
+    All,
+}
+
+/// `[oxylabs]`: what to submit and how to collect it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OxylabsJob {
+    pub source: String,
+    pub inputs: OxylabsInputs,
+    /// Singular parameters passed through as given (domain, parse, render, geo_location...).
+    /// JSON text of an object, so the spec stays storable with bincode.
+    pub params_json: String,
+    pub results: OxylabsResults,
+    pub delivery: OxylabsDelivery,
+    pub poll_interval: HumanDuration,
+    /// Public URL Oxylabs posts to when `delivery = "callback"`.
+    pub callback_url: Option<String>,
+}
+
+/// Oxylabs values are either search queries or URLs (sent as `query` or `url`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OxylabsInputs {
+    Queries(InputList),
+    Urls(InputList),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OxylabsResults {
+    Parsed,
+    Raw,
+    Png,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OxylabsDelivery {
+    Poll,
+    Callback,
+}
+
+/// `[autoextract]`: URLs to extract.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AutoextractJob {
+    pub page_type: PageType,
+    pub urls: InputList,
+    /// Sent as `articleBodyRaw`.
+    pub article_body_raw: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PageType {
+    Article,
+    Product,
+}
+
+impl PageType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PageType::Article => "article",
+            PageType::Product => "product",
+        }
+    }
+}
+
+/// `[wds]`: a crawl and what to scrape on every page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WdsJob {
+    pub job_name: String,
+    pub start_urls: Vec<HttpUrl>,
+    pub crawl_delay: Option<CrawlDelay>,
+    pub follow: Vec<WdsFollow>,
+    pub max_depth: u32,
+    pub max_pages: u64,
+    pub fields: Vec<WdsField>,
+}
+
+/// Politeness per start host: `"0"`, `"1-5"` (seconds, random in range) or `"robots"`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct CrawlDelay(String);
+
+impl CrawlDelay {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for CrawlDelay {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        let ok = s == "robots"
+            || s.parse::<u32>().is_ok()
+            || s.split_once('-').is_some_and(
+                |(a, b)| matches!((a.parse::<u32>(), b.parse::<u32>()), (Ok(a), Ok(b)) if a <= b),
+            );
+        if ok {
+            Ok(CrawlDelay(s))
+        } else {
+            Err(format!(
+                "crawl_delay {s:?} is not valid: use \"0\", a range of seconds like \"1-5\", or \"robots\""
+            ))
+        }
+    }
+}
+
+impl From<CrawlDelay> for String {
+    fn from(c: CrawlDelay) -> String {
+        c.0
+    }
+}
+
+/// A crawl selector applied on every page; links found become new pages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WdsFollow {
+    pub selector: Selector,
+    pub attribute: Option<String>,
+}
+
+/// A named field scraped on every page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WdsField {
+    pub name: String,
+    pub selector: Selector,
+    pub attribute: Option<String>,
+}
+
+/// Page size as written in files.
+pub(crate) type PageSize = Bounded<1, 1000>;
+
+/// Oxylabs parameters that are not singular values cannot be passed through.
+pub(crate) fn scalar_params(
+    params: BTreeMap<String, toml::Value>,
+) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    let mut out = serde_json::Map::new();
+    for (key, value) in params {
+        let json = match value {
+            toml::Value::String(s) => serde_json::Value::String(s),
+            toml::Value::Integer(i) => serde_json::Value::from(i),
+            toml::Value::Float(f) => serde_json::Value::from(f),
+            toml::Value::Boolean(b) => serde_json::Value::Bool(b),
+            _ => {
+                return Err(format!(
+                    "parameter `{key}` must be a single string, number or boolean (Oxylabs takes only singular parameters besides the query list)"
+                ));
+            }
+        };
+        out.insert(key, json);
+    }
+    Ok(out)
+}

@@ -1,0 +1,226 @@
+//! The retry rules of SPEC §7: turning an [`Outcome`] into what happens to the item.
+//!
+//! Only transient failures count as attempts; waiting on the vendor (202, `pending`,
+//! "domain occupied", `Retry-After`, token refresh) never does, but nothing outlives
+//! the job's `deadline`. Delays come from one place so every vendor behaves alike.
+
+use std::time::Duration;
+
+use backoff::backoff::Backoff;
+use rand::Rng;
+
+use crate::outcome::{Completion, Failure, Outcome, Snooze, SnoozeScope};
+use crate::time::UnixMillis;
+
+/// First delay of the transient-failure curve.
+pub const RETRY_INITIAL: Duration = Duration::from_secs(1);
+/// Largest delay of the transient-failure curve.
+pub const RETRY_CAP: Duration = Duration::from_secs(300);
+/// Largest delay between two polls of a vendor that is still working.
+pub const POLL_CAP: Duration = Duration::from_secs(30);
+
+/// Where an item stands when its outcome arrives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ItemBudget {
+    /// Counted attempts spent before this execution.
+    pub attempts: u32,
+    /// Uncounted waits before this execution.
+    pub polls: u32,
+    pub max_attempts: u32,
+    /// The item is dead once this passes (run start + job `deadline`).
+    pub deadline: Option<UnixMillis>,
+}
+
+/// What the queue should do with the item.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Stage its records and follow-ups; close these gates until the given times.
+    Complete {
+        completion: Completion,
+        gates: Vec<GateClosure>,
+    },
+    /// Back to ready at `not_before` without counting an attempt. `gate` closes the
+    /// scope (domain or account) too.
+    Wait {
+        not_before: UnixMillis,
+        polls: u32,
+        note: String,
+        gate: Option<GateClosure>,
+    },
+    /// Back to ready at `not_before`, one more attempt counted.
+    Retry {
+        not_before: UnixMillis,
+        attempts: u32,
+        error: String,
+    },
+    /// Dead, with a reason for `dredge dead`.
+    Dead { reason: String },
+    /// The account's credentials are rejected: the item goes back to ready untouched,
+    /// and the whole account stops until its configuration changes.
+    StopAccount { reason: String },
+}
+
+/// A scope (domain or whole account) closed until a time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GateClosure {
+    pub scope: SnoozeScope,
+    pub until: UnixMillis,
+}
+
+/// Decide what happens after `outcome`, at wall-clock `now`.
+pub fn decide(
+    outcome: Outcome,
+    budget: ItemBudget,
+    now: UnixMillis,
+    rng: &mut impl Rng,
+) -> Decision {
+    match outcome {
+        Outcome::Done(completion) => {
+            let gates = completion
+                .snoozes
+                .iter()
+                .map(|s| GateClosure {
+                    scope: s.scope.clone(),
+                    until: now.after(snooze_delay(s.delay, rng)),
+                })
+                .collect();
+            Decision::Complete { completion, gates }
+        }
+        Outcome::NotReady { after } => {
+            let delay = match after {
+                Some(d) => d + jitter_up_to(d / 10, rng),
+                None => poll_delay(budget.polls, rng),
+            };
+            wait(budget, now.after(delay), "not ready yet".into(), None)
+        }
+        Outcome::Snooze(snooze) => snooze_decision(snooze, budget, now, rng),
+        Outcome::Reauth => wait(budget, now, "access token refreshed".into(), None),
+        Outcome::Retry(failure) => retry_decision(failure, budget, now, rng),
+        Outcome::AuthFailed { message } => Decision::StopAccount { reason: message },
+        Outcome::Fatal { message } => Decision::Dead { reason: message },
+    }
+}
+
+/// True when the item may no longer run (checked when it is leased, so an item that
+/// waited through a daemon downtime still ends at its deadline).
+pub fn expired(budget: ItemBudget, now: UnixMillis) -> bool {
+    budget.deadline.is_some_and(|d| now >= d)
+}
+
+fn snooze_decision(
+    snooze: Snooze,
+    budget: ItemBudget,
+    now: UnixMillis,
+    rng: &mut impl Rng,
+) -> Decision {
+    let until = now.after(snooze_delay(snooze.delay, rng));
+    let gate = match snooze.scope {
+        SnoozeScope::Item => None,
+        scope => Some(GateClosure { scope, until }),
+    };
+    wait(budget, until, snooze.reason, gate)
+}
+
+fn retry_decision(
+    failure: Failure,
+    budget: ItemBudget,
+    now: UnixMillis,
+    rng: &mut impl Rng,
+) -> Decision {
+    let attempts = budget.attempts.saturating_add(1);
+    let error = format!("{}: {}", failure.class.as_str(), failure.message);
+    if attempts >= budget.max_attempts {
+        return Decision::Dead {
+            reason: format!("gave up after {attempts} attempts: {error}"),
+        };
+    }
+    let delay = failure
+        .retry_after
+        .map(|d| d + jitter_up_to(Duration::from_secs(1), rng))
+        .unwrap_or_else(|| retry_delay(attempts, rng));
+    let not_before = now.after(delay);
+    if past_deadline(budget, not_before) {
+        return deadline_dead(&error);
+    }
+    Decision::Retry {
+        not_before,
+        attempts,
+        error,
+    }
+}
+
+fn wait(
+    budget: ItemBudget,
+    not_before: UnixMillis,
+    note: String,
+    gate: Option<GateClosure>,
+) -> Decision {
+    if past_deadline(budget, not_before) {
+        return deadline_dead(&note);
+    }
+    Decision::Wait {
+        not_before,
+        polls: budget.polls.saturating_add(1),
+        note,
+        gate,
+    }
+}
+
+fn past_deadline(budget: ItemBudget, at: UnixMillis) -> bool {
+    budget.deadline.is_some_and(|d| at >= d)
+}
+
+fn deadline_dead(last: &str) -> Decision {
+    Decision::Dead {
+        reason: format!("deadline passed before the item could finish (last: {last})"),
+    }
+}
+
+/// The ceiling of the transient-failure curve before attempt `n` (1-based):
+/// 1 s, 2 s, 4 s … capped at 5 min. Built with `backoff` so the curve's parameters are
+/// the crate's, not ours; jitter is applied separately (full jitter).
+pub fn retry_ceiling(attempt: u32) -> Duration {
+    curve_ceiling(attempt, RETRY_INITIAL, RETRY_CAP)
+}
+
+/// Full jitter: uniformly random between zero and the curve's ceiling.
+pub fn retry_delay(attempt: u32, rng: &mut impl Rng) -> Duration {
+    let ceiling = retry_ceiling(attempt);
+    Duration::from_millis(rng.random_range(0..=ceiling.as_millis() as u64))
+}
+
+/// Delay before poll `n` (0-based) of a vendor that is still working: grows from 1 s to
+/// 30 s, half fixed and half random so it does grow but polls never line up.
+pub fn poll_delay(polls: u32, rng: &mut impl Rng) -> Duration {
+    let ceiling = curve_ceiling(polls.saturating_add(1), RETRY_INITIAL, POLL_CAP);
+    ceiling / 2 + jitter_up_to(ceiling / 2, rng)
+}
+
+/// A vendor-requested wait plus a little jitter so snoozed items do not all return in
+/// the same millisecond.
+pub fn snooze_delay(requested: Duration, rng: &mut impl Rng) -> Duration {
+    requested + jitter_up_to(Duration::from_millis(250) + requested / 20, rng)
+}
+
+fn jitter_up_to(max: Duration, rng: &mut impl Rng) -> Duration {
+    Duration::from_millis(rng.random_range(0..=max.as_millis() as u64))
+}
+
+fn curve_ceiling(step: u32, initial: Duration, cap: Duration) -> Duration {
+    let mut curve = backoff::ExponentialBackoffBuilder::new()
+        .with_initial_interval(initial)
+        .with_multiplier(2.0)
+        .with_randomization_factor(0.0)
+        .with_max_interval(cap)
+        .with_max_elapsed_time(None)
+        .build();
+    let mut delay = initial;
+    // The curve saturates at the cap after a few dozen steps; stop there.
+    for _ in 0..step.clamp(1, 64) {
+        delay = curve.next_backoff().unwrap_or(cap);
+    }
+    delay.min(cap)
+}
+
+#[cfg(test)]
+mod tests;

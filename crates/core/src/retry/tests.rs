@@ -1,0 +1,286 @@
+//! The retry rules of SPEC §7, one behaviour per test.
+
+use std::time::Duration;
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+use super::*;
+use crate::outcome::FailureClass;
+
+const NOW: UnixMillis = UnixMillis(1_000_000_000);
+
+fn budget() -> ItemBudget {
+    ItemBudget {
+        attempts: 0,
+        polls: 0,
+        max_attempts: 8,
+        deadline: Some(NOW.after(Duration::from_secs(6 * 3600))),
+    }
+}
+
+fn rng() -> StdRng {
+    StdRng::seed_from_u64(7)
+}
+
+fn server_error() -> Outcome {
+    Outcome::retry(FailureClass::Server, "HTTP 500")
+}
+
+#[test]
+fn transient_failure_counts_one_attempt_and_backs_off() {
+    match decide(server_error(), budget(), NOW, &mut rng()) {
+        Decision::Retry {
+            attempts,
+            not_before,
+            error,
+        } => {
+            assert_eq!(attempts, 1);
+            assert!(
+                not_before <= NOW.after(RETRY_INITIAL),
+                "first retry within 1 s"
+            );
+            assert!(error.contains("HTTP 500"));
+        }
+        other => panic!("expected a counted retry, got {other:?}"),
+    }
+}
+
+#[test]
+fn last_allowed_attempt_makes_the_item_dead_with_the_error() {
+    let b = ItemBudget {
+        attempts: 7,
+        ..budget()
+    };
+    match decide(server_error(), b, NOW, &mut rng()) {
+        Decision::Dead { reason } => {
+            assert!(reason.contains("8 attempts"), "{reason}");
+            assert!(reason.contains("HTTP 500"), "{reason}");
+        }
+        other => panic!("expected dead, got {other:?}"),
+    }
+}
+
+#[test]
+fn retry_curve_doubles_from_one_second_and_caps_at_five_minutes() {
+    assert_eq!(retry_ceiling(1), Duration::from_secs(1));
+    assert_eq!(retry_ceiling(2), Duration::from_secs(2));
+    assert_eq!(retry_ceiling(3), Duration::from_secs(4));
+    assert_eq!(retry_ceiling(9), Duration::from_secs(256));
+    assert_eq!(retry_ceiling(10), Duration::from_secs(300));
+    assert_eq!(retry_ceiling(1000), Duration::from_secs(300));
+}
+
+#[test]
+fn full_jitter_spreads_delays_between_zero_and_the_ceiling() {
+    let mut r = rng();
+    let delays: Vec<_> = (0..200).map(|_| retry_delay(6, &mut r)).collect();
+    assert!(delays.iter().all(|d| *d <= Duration::from_secs(32)));
+    assert!(
+        delays.iter().any(|d| *d < Duration::from_secs(8)),
+        "low end reached"
+    );
+    assert!(
+        delays.iter().any(|d| *d > Duration::from_secs(24)),
+        "high end reached"
+    );
+}
+
+#[test]
+fn retry_after_is_honoured_instead_of_the_curve() {
+    let outcome = Outcome::Retry(Failure {
+        class: FailureClass::Server,
+        message: "HTTP 520".into(),
+        retry_after: Some(Duration::from_secs(60)),
+    });
+    match decide(outcome, budget(), NOW, &mut rng()) {
+        Decision::Retry { not_before, .. } => {
+            assert!(not_before >= NOW.after(Duration::from_secs(60)));
+            assert!(not_before <= NOW.after(Duration::from_secs(61)));
+        }
+        other => panic!("expected retry, got {other:?}"),
+    }
+}
+
+#[test]
+fn not_ready_waits_without_counting_an_attempt() {
+    let b = ItemBudget {
+        attempts: 3,
+        polls: 4,
+        ..budget()
+    };
+    match decide(Outcome::NotReady { after: None }, b, NOW, &mut rng()) {
+        Decision::Wait {
+            polls,
+            not_before,
+            gate,
+            ..
+        } => {
+            assert_eq!(polls, 5, "one more poll");
+            assert!(not_before <= NOW.after(POLL_CAP));
+            assert_eq!(gate, None);
+        }
+        other => panic!("expected wait, got {other:?}"),
+    }
+}
+
+#[test]
+fn poll_delay_grows_from_one_second_and_never_passes_thirty() {
+    let mut r = rng();
+    assert!(poll_delay(0, &mut r) <= Duration::from_secs(1));
+    assert!(poll_delay(0, &mut r) >= Duration::from_millis(500));
+    for polls in 0..100 {
+        assert!(poll_delay(polls, &mut r) <= POLL_CAP);
+    }
+    assert!(poll_delay(10, &mut r) >= POLL_CAP / 2);
+}
+
+#[test]
+fn vendor_poll_interval_is_used_when_given() {
+    let outcome = Outcome::NotReady {
+        after: Some(Duration::from_secs(10)),
+    };
+    match decide(outcome, budget(), NOW, &mut rng()) {
+        Decision::Wait { not_before, .. } => {
+            assert!(not_before >= NOW.after(Duration::from_secs(10)));
+            assert!(not_before <= NOW.after(Duration::from_secs(11)));
+        }
+        other => panic!("expected wait, got {other:?}"),
+    }
+}
+
+#[test]
+fn domain_snooze_closes_the_domain_gate_and_counts_nothing() {
+    let outcome = Outcome::Snooze(Snooze {
+        delay: Duration::from_secs_f64(23.5),
+        scope: SnoozeScope::Domain("example.com".into()),
+        reason: "Domain example.com is occupied, please retry in 23.5 seconds".into(),
+    });
+    match decide(outcome, budget(), NOW, &mut rng()) {
+        Decision::Wait {
+            not_before,
+            polls,
+            gate: Some(gate),
+            note,
+        } => {
+            assert_eq!(polls, 1);
+            assert_eq!(gate.scope, SnoozeScope::Domain("example.com".into()));
+            assert_eq!(gate.until, not_before, "item and domain wake together");
+            assert!(not_before >= NOW.after(Duration::from_millis(23_500)));
+            assert!(note.contains("occupied"));
+        }
+        other => panic!("expected a gated wait, got {other:?}"),
+    }
+}
+
+#[test]
+fn account_snooze_closes_the_account_gate() {
+    let outcome = Outcome::Snooze(Snooze {
+        delay: Duration::from_secs(5),
+        scope: SnoozeScope::Account,
+        reason: "429".into(),
+    });
+    match decide(outcome, budget(), NOW, &mut rng()) {
+        Decision::Wait { gate: Some(g), .. } => assert_eq!(g.scope, SnoozeScope::Account),
+        other => panic!("expected an account gate, got {other:?}"),
+    }
+}
+
+#[test]
+fn reauth_retries_at_once_without_an_attempt() {
+    let b = ItemBudget {
+        attempts: 7,
+        ..budget()
+    };
+    match decide(Outcome::Reauth, b, NOW, &mut rng()) {
+        Decision::Wait { not_before, .. } => assert_eq!(not_before, NOW),
+        other => panic!("expected an immediate uncounted retry, got {other:?}"),
+    }
+}
+
+#[test]
+fn rejected_credentials_stop_the_account_instead_of_killing_items() {
+    let outcome = Outcome::AuthFailed {
+        message: "invalid_grant".into(),
+    };
+    assert!(matches!(
+        decide(outcome, budget(), NOW, &mut rng()),
+        Decision::StopAccount { .. }
+    ));
+}
+
+#[test]
+fn bad_request_is_dead_with_the_vendors_message() {
+    let d = decide(
+        Outcome::fatal("taskid_error: no such task"),
+        budget(),
+        NOW,
+        &mut rng(),
+    );
+    assert_eq!(
+        d,
+        Decision::Dead {
+            reason: "taskid_error: no such task".into()
+        }
+    );
+}
+
+#[test]
+fn a_wait_that_would_end_past_the_deadline_kills_the_item() {
+    let b = ItemBudget {
+        deadline: Some(NOW.after(Duration::from_secs(10))),
+        ..budget()
+    };
+    let outcome = Outcome::Snooze(Snooze {
+        delay: Duration::from_secs(300),
+        scope: SnoozeScope::Item,
+        reason: "occupied".into(),
+    });
+    match decide(outcome, b, NOW, &mut rng()) {
+        Decision::Dead { reason } => assert!(reason.contains("deadline"), "{reason}"),
+        other => panic!("expected dead at deadline, got {other:?}"),
+    }
+}
+
+#[test]
+fn uncounted_waits_never_use_up_the_attempt_budget() {
+    let mut b = budget();
+    b.deadline = None;
+    for _ in 0..1000 {
+        match decide(Outcome::NotReady { after: None }, b, NOW, &mut rng()) {
+            Decision::Wait { polls, .. } => b.polls = polls,
+            other => panic!("waits must not end the item: {other:?}"),
+        }
+    }
+    assert_eq!(b.attempts, 0);
+    assert!(matches!(
+        decide(server_error(), b, NOW, &mut rng()),
+        Decision::Retry { attempts: 1, .. }
+    ));
+}
+
+#[test]
+fn an_item_leased_after_its_deadline_is_expired() {
+    let b = budget();
+    assert!(!expired(b, NOW));
+    assert!(expired(b, b.deadline.unwrap()));
+}
+
+#[test]
+fn completion_closes_the_gates_it_names() {
+    let completion = Completion {
+        snoozes: vec![Snooze {
+            delay: Duration::from_secs(10),
+            scope: SnoozeScope::Domain("a.com".into()),
+            reason: "occupied".into(),
+        }],
+        ..Completion::default()
+    };
+    match decide(Outcome::Done(completion), budget(), NOW, &mut rng()) {
+        Decision::Complete { gates, .. } => {
+            assert_eq!(gates.len(), 1);
+            assert!(gates[0].until >= NOW.after(Duration::from_secs(10)));
+        }
+        other => panic!("expected completion, got {other:?}"),
+    }
+}

@@ -1,0 +1,1 @@
+//! dredge-octoparse
