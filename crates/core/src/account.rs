@@ -65,7 +65,7 @@ pub enum ScrapeVia {
 }
 
 /// A resolved account: secrets read, defaults applied, rules checked.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Account {
     pub name: String,
     pub vendor: Vendor,

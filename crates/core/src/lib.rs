@@ -28,6 +28,7 @@ pub mod executor;
 pub mod gate;
 pub mod http;
 pub mod secret;
+pub mod testing;
 
 pub use account::{Account, AccountConfig};
 pub use executor::{Executor, PlanError};

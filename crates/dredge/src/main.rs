@@ -1,1 +1,27 @@
-fn main() {}
+//! `dredge`: the daemon and its command-line client. `main` only parses arguments,
+//! hands off, and reports the error chain with the exit codes of SPEC §2.
+
+mod cli;
+mod client;
+mod commands;
+mod config;
+mod daemon;
+mod rpc;
+mod protocol;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::Cli;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match commands::run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("dredge: {}", commands::describe(&err));
+            commands::exit_code_for(&err)
+        }
+    }
+}

@@ -31,8 +31,10 @@ pub fn is_ignored_file_name(name: &str) -> bool {
 }
 
 /// Read and parse a job file; input files it names are resolved against its directory
-/// and must exist and hold at least one value.
-pub fn load_job_file(path: &Path, accounts: &AccountIndex) -> Result<JobSpec, FileError> {
+/// and must exist and hold at least one value. `accounts` is `None` when no daemon
+/// config is at hand (`dredge validate` without `--config`): any account name is then
+/// taken as given, and a job without one gets its vendor's key.
+pub fn load_job_file(path: &Path, accounts: Option<&AccountIndex>) -> Result<JobSpec, FileError> {
     let bytes = std::fs::read(path).map_err(|e| {
         FileError::whole(
             path,
@@ -47,7 +49,7 @@ pub fn load_job_file(path: &Path, accounts: &AccountIndex) -> Result<JobSpec, Fi
 }
 
 /// Parse a job file's text (`path` names it in errors and gives the job its name).
-pub fn parse_job(path: &Path, text: &str, accounts: &AccountIndex) -> Result<JobSpec, FileError> {
+pub fn parse_job(path: &Path, text: &str, accounts: Option<&AccountIndex>) -> Result<JobSpec, FileError> {
     let name = job_name_of(path)?;
     if text.trim().is_empty() {
         return Err(FileError::whole(
@@ -128,8 +130,12 @@ impl Ctx<'_> {
         &self,
         raw: &RawJob,
         vendor: Vendor,
-        accounts: &AccountIndex,
+        accounts: Option<&AccountIndex>,
     ) -> Result<String, FileError> {
+        let Some(accounts) = accounts else {
+            let given = raw.account.as_ref().map(|a| a.get_ref().clone());
+            return Ok(given.unwrap_or_else(|| vendor.key().to_string()));
+        };
         if let Some(account) = &raw.account {
             let name = account.get_ref();
             return match accounts.vendor_of(name) {

@@ -20,7 +20,7 @@ fn accounts() -> AccountIndex {
 }
 
 fn parse(name: &str, text: &str) -> Result<JobSpec, FileError> {
-    parse_job(Path::new(&format!("/jobs/{name}.toml")), text, &accounts())
+    parse_job(Path::new(&format!("/jobs/{name}.toml")), text, Some(&accounts()))
 }
 
 fn error(name: &str, text: &str) -> String {
@@ -257,7 +257,7 @@ fn input_file_is_resolved_next_to_the_job_and_must_hold_values() {
     std::fs::write(dir.join("none.txt"), "\n# nothing\n").unwrap();
     let job_path = dir.join("j.toml");
     let text = "vendor = \"autoextract\"\n[autoextract]\npage_type = \"product\"\nurls_file = \"urls.txt\"\n";
-    let job = parse_job(&job_path, text, &accounts()).unwrap();
+    let job = parse_job(&job_path, text, Some(&accounts())).unwrap();
     let VendorJob::Autoextract(a) = &job.work else {
         panic!()
     };
@@ -268,14 +268,14 @@ fn input_file_is_resolved_next_to_the_job_and_must_hold_values() {
     let e = parse_job(
         &job_path,
         &text.replace("urls.txt", "none.txt"),
-        &accounts(),
+        Some(&accounts()),
     )
     .unwrap_err();
     assert!(e.to_string().contains("holds no values"), "{e}");
     let e = parse_job(
         &job_path,
         &text.replace("urls.txt", "missing.txt"),
-        &accounts(),
+        Some(&accounts()),
     )
     .unwrap_err();
     assert!(e.to_string().contains("cannot read input file"), "{e}");
@@ -319,4 +319,13 @@ fn schedule_finds_next_and_last_fires() {
         s.last_fire_between(crate::UnixMillis(3_600_000 * 10), t),
         None
     );
+}
+
+#[test]
+fn without_a_config_any_account_is_taken_as_given() {
+    let text = AUTOEXTRACT.replace("vendor = \"autoextract\"", "vendor = \"autoextract\"\naccount = \"prod\"");
+    let job = parse_job(Path::new("/jobs/j.toml"), &text, None).unwrap();
+    assert_eq!(job.account, "prod");
+    let job = parse_job(Path::new("/jobs/j.toml"), AUTOEXTRACT, None).unwrap();
+    assert_eq!(job.account, "autoextract");
 }

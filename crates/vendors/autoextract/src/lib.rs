@@ -1,1 +1,225 @@
-//! dredge-autoextract
+//! dredge-autoextract: the `Executor` for Scrapinghub/Zyte AutoExtract
+//! (`POST {base}/v1/extract`).
+//!
+//! It owns how a job's URLs become batches (≤ 100 queries, ≤ 128 KB of measured body,
+//! one domain each so "domain occupied" can defer a domain's items through their scope),
+//! how one batch's answer is settled query by query (records, dead queries, per-domain
+//! snoozes, counted retries regrouped into follow-ups), and how request-level problems
+//! map onto outcomes. The retry policy itself (delays, attempt counting, gates) is
+//! `dredge-core`'s; this crate only says what each answer means.
+
+mod batch;
+mod domain;
+mod problem;
+mod query_error;
+mod results;
+mod settle;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use dredge_core::job::{AutoextractJob, JobSpec, VendorJob};
+use dredge_core::{
+    Account, Executor, ItemContext, NewItem, Outcome, PlanError, RateGate, Secret, Snooze,
+    SnoozeScope, UnixMillis, VendorClient,
+};
+use rand::Rng;
+use reqwest::header::CONTENT_TYPE;
+
+pub use batch::{Batch, MAX_BODY_BYTES, MAX_QUERIES, Query, QueryShape};
+pub use domain::{registrable_domain, url_domain};
+pub use problem::{RequestError, type_name};
+pub use query_error::{OCCUPIED_FALLBACK, QueryError, parse_occupied};
+
+use problem::RequestError as Req;
+use settle::Context;
+
+/// The service's own limit for one query; our HTTP timeout must be above it, or we
+/// would give up (and likely be billed) on queries that are still being answered.
+pub const MIN_TIMEOUT: Duration = Duration::from_secs(660);
+
+/// Why an executor could not be built for an account.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("the AutoExtract account has no API key (set api_key, api_key_env or api_key_file)")]
+    MissingApiKey,
+    #[error("cannot build the HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+}
+
+/// Executes AutoExtract batches for one account.
+#[derive(Debug, Clone)]
+pub struct AutoextractExecutor {
+    client: VendorClient,
+    api_key: Secret,
+}
+
+impl AutoextractExecutor {
+    /// An executor for `account`, with its quota and concurrency applied to every
+    /// request and an HTTP timeout of at least [`MIN_TIMEOUT`].
+    pub fn new(account: &Account) -> Result<Self, SetupError> {
+        let api_key = account.api_key.clone().ok_or(SetupError::MissingApiKey)?;
+        let gate = RateGate::new(account.requests_per_second, account.max_concurrency);
+        let timeout = account.timeout.max(MIN_TIMEOUT);
+        let client = VendorClient::with_gate(&account.base_url, timeout, gate)?;
+        Ok(AutoextractExecutor { client, api_key })
+    }
+
+    /// An executor over a client built elsewhere (tests, shared gates).
+    pub fn with_client(client: VendorClient, api_key: Secret) -> Self {
+        AutoextractExecutor { client, api_key }
+    }
+
+    async fn run_batch(&self, shape: QueryShape, batch: &Batch, item: &ItemContext, max_attempts: u32) -> Outcome {
+        let request = self
+            .client
+            .http()
+            .post(self.client.url("/v1/extract"))
+            .basic_auth(self.api_key.expose(), Some(""))
+            .header(CONTENT_TYPE, "application/json")
+            .body(shape.body(&batch.queries));
+        let sent = self.client.send(request).await;
+        // Follow-up times and record stamps count from when the answer arrived.
+        let ctx = &Context {
+            item,
+            max_attempts,
+            now: UnixMillis::now(),
+        };
+        let answer = match sent {
+            Ok(answer) => answer,
+            // A disconnect before any response, a reset mid-body or our own timeout.
+            Err(failure) => return settle::counted_retry(batch, ctx, failure),
+        };
+        if !answer.is_success() {
+            return request_error(problem::classify(&answer), batch, ctx);
+        }
+        match results::parse(&answer.body) {
+            Ok(found) => {
+                let sorted = settle::sort(batch, &found);
+                settle::settle(batch, sorted, ctx, &mut rand::rng())
+            }
+            Err(e) => {
+                let message = format!("{e}: {}", answer.text(200));
+                let failure = dredge_core::Failure {
+                    class: dredge_core::FailureClass::Server,
+                    message,
+                    retry_after: None,
+                };
+                settle::counted_retry(batch, ctx, failure)
+            }
+        }
+    }
+}
+
+fn request_error(error: RequestError, batch: &Batch, ctx: &Context<'_>) -> Outcome {
+    match error {
+        Req::Throttled { delay, message } => Outcome::Snooze(Snooze {
+            delay: delay.unwrap_or_else(|| throttle_backoff(ctx.item.polls, &mut rand::rng())),
+            scope: SnoozeScope::Account,
+            reason: message,
+        }),
+        Req::Auth { message } => Outcome::AuthFailed { message },
+        Req::Rejected { message } if !batch.split => {
+            tracing::warn!(batch = %ctx.item.label, %message, "the service rejected a batch; splitting it once");
+            settle::split(batch, ctx)
+        }
+        Req::Rejected { message } => settle::all_dead(batch, &format!("rejected twice: {message}")),
+        Req::Transient {
+            retry_after,
+            message,
+        } => {
+            let failure = dredge_core::Failure {
+                class: dredge_core::FailureClass::Server,
+                message,
+                retry_after,
+            };
+            settle::counted_retry(batch, ctx, failure)
+        }
+        Req::Permanent { message } => settle::all_dead(batch, &message),
+    }
+}
+
+/// The official client's wait after a 429 that named no delay: 20–40 s twice, then
+/// 30 s plus up to 2^(n-1) s (at most 600). `polls` counts the item's earlier waits.
+pub fn throttle_backoff(polls: u32, rng: &mut impl Rng) -> Duration {
+    let n = polls.saturating_add(1);
+    let secs = if n <= 2 {
+        rng.random_range(20.0..=40.0)
+    } else {
+        let spread = 2f64.powi(n.saturating_sub(1).min(30) as i32).min(600.0);
+        30.0 + rng.random_range(0.0..=spread)
+    };
+    Duration::from_secs_f64(secs)
+}
+
+fn job_of(job: &JobSpec) -> Option<&AutoextractJob> {
+    match &job.work {
+        VendorJob::Autoextract(a) => Some(a),
+        _ => None,
+    }
+}
+
+fn shape_of(job: &AutoextractJob) -> QueryShape {
+    QueryShape {
+        page_type: job.page_type,
+        article_body_raw: job.article_body_raw,
+    }
+}
+
+/// Plan `urls` into batches per domain; URLs the service would refuse are dead at once.
+pub fn plan_batches(shape: &QueryShape, urls: &[String]) -> Vec<NewItem> {
+    let mut items = Vec::new();
+    let mut by_domain: BTreeMap<String, Vec<Query>> = BTreeMap::new();
+    for (index, url) in urls.iter().enumerate() {
+        let query = Query {
+            url: url.trim().to_string(),
+            index: index as u32,
+        };
+        match url_domain(&query.url) {
+            Ok(domain) => by_domain.entry(domain).or_default().push(query),
+            Err(refusal) => items.push(settle::dead_item(query, refusal.to_string())),
+        }
+    }
+    for (domain, queries) in by_domain {
+        let (batches, oversized) = batch::pack(shape, queries);
+        for batch in batches {
+            items.push(NewItem::ready(batch.label(), batch.encode()).with_scope(domain.clone()));
+        }
+        for batch::Oversized(query) in oversized {
+            let reason = format!("URL cannot be longer than the {MAX_BODY_BYTES}-byte request limit");
+            items.push(settle::dead_item(query, reason));
+        }
+    }
+    items
+}
+
+#[async_trait]
+impl Executor for AutoextractExecutor {
+    fn plan(&self, job: &JobSpec, inputs: &[String]) -> Result<Vec<NewItem>, PlanError> {
+        let work = job_of(job).ok_or_else(|| PlanError::new(job, "not an autoextract job"))?;
+        if inputs.is_empty() {
+            return Err(PlanError::new(job, "the URL list is empty"));
+        }
+        if inputs.len() > u32::MAX as usize {
+            return Err(PlanError::new(job, "too many URLs for one run"));
+        }
+        Ok(plan_batches(&shape_of(work), inputs))
+    }
+
+    async fn execute(&self, job: &JobSpec, item: &ItemContext) -> Outcome {
+        let Some(work) = job_of(job) else {
+            return Outcome::fatal("not an autoextract job");
+        };
+        let batch = match Batch::decode(&item.payload) {
+            Ok(batch) if !batch.queries.is_empty() => batch,
+            Ok(_) => return Outcome::records(Vec::new()),
+            Err(e) => return Outcome::fatal(format!("unreadable item payload: {e}")),
+        };
+        self.run_batch(shape_of(work), &batch, item, job.max_attempts)
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,680 @@
+//! An in-memory driver for vendor-crate tests: it plans a job with an executor, runs its
+//! items on a few concurrent workers and applies [`crate::retry::decide`] to every
+//! outcome exactly as the daemon does — counted retries, uncounted waits, domain and
+//! account gates, dead items with reasons, follow-ups — with real wall-clock waiting.
+//!
+//! It exists so each vendor crate can test its executor end to end against a simulator
+//! without the queue, the scheduler or the daemon. Tests configure the simulator's delays
+//! small; the driver waits for real. It records what it did (every execution, every gate
+//! closed) so tests can check the simulator's request log against it.
+//!
+//! ```ignore
+//! let report = Driver::new(DriverConfig::default()).run(executor, &job, &urls).await?;
+//! assert!(report.unfinished.is_empty());
+//! ```
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use tokio::sync::Notify;
+
+use crate::executor::{Executor, PlanError};
+use crate::item::{ItemContext, ItemStart, NewItem};
+use crate::job::JobSpec;
+use crate::outcome::{Outcome, SnoozeScope};
+use crate::record::Record;
+use crate::retry::{self, Decision, GateClosure, ItemBudget};
+use crate::time::UnixMillis;
+
+/// How the driver runs a job.
+#[derive(Debug, Clone)]
+pub struct DriverConfig {
+    /// Items executed at once (the daemon's workers for one account).
+    pub workers: usize,
+    /// At most this many items of one scope in flight at once; `None` = no limit.
+    /// With `Some(1)` a domain gate closed by one answer holds back every later request
+    /// for that domain, so "no request while snoozed" can be asserted without races.
+    pub per_scope_in_flight: Option<usize>,
+    /// Give up after this much wall time; unfinished items are reported, not lost.
+    pub max_wall: Duration,
+    /// Seed of the policy's jitter.
+    pub seed: u64,
+}
+
+impl Default for DriverConfig {
+    fn default() -> Self {
+        DriverConfig {
+            workers: 4,
+            per_scope_in_flight: None,
+            max_wall: Duration::from_secs(60),
+            seed: 0,
+        }
+    }
+}
+
+/// Why a run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DriverError {
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+}
+
+/// Everything a run produced and what the driver did on the way.
+#[derive(Debug, Clone, Default)]
+pub struct RunReport {
+    pub records: Vec<Record>,
+    /// Items that ended dead: created dead by an executor, or killed by the policy.
+    pub dead: Vec<DeadItem>,
+    /// Every item the run had, in creation order, with its final counters.
+    pub items: Vec<ItemTrace>,
+    /// Every `execute` call, in the order they finished.
+    pub executions: Vec<Execution>,
+    /// Every gate the policy closed (domain or account), in order.
+    pub gates: Vec<GateTrace>,
+    /// Set when an outcome stopped the account (`AuthFailed`): the reason.
+    pub account_stopped: Option<String>,
+    /// Labels of items neither done nor dead when the run stopped (time limit or a
+    /// stopped account).
+    pub unfinished: Vec<String>,
+}
+
+/// An item that ended dead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadItem {
+    pub label: String,
+    pub reason: String,
+    pub scope: Option<String>,
+    pub attempts: u32,
+}
+
+/// One item's final state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemTrace {
+    pub label: String,
+    pub scope: Option<String>,
+    /// Counted attempts when the item ended.
+    pub attempts: u32,
+    /// Uncounted waits when the item ended.
+    pub polls: u32,
+    pub executions: u32,
+    pub state: ItemState,
+}
+
+/// Where an item stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ItemState {
+    Ready,
+    Leased,
+    Done,
+    Dead,
+}
+
+/// One `execute` call.
+#[derive(Debug, Clone)]
+pub struct Execution {
+    /// Index into [`RunReport::items`].
+    pub item: usize,
+    pub scope: Option<String>,
+    /// When the driver leased the item (before `execute` was called).
+    pub leased_at: UnixMillis,
+    pub finished_at: UnixMillis,
+    /// The outcome's variant name: `done`, `snooze`, `retry`, `fatal`...
+    pub outcome: &'static str,
+    /// Whether this execution spent an attempt: the policy counted a retry, or a ready
+    /// follow-up carries more attempts than the item had (a regrouped retry).
+    pub spent_attempt: bool,
+}
+
+/// A gate closed by the policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GateTrace {
+    pub scope: SnoozeScope,
+    pub closed_at: UnixMillis,
+    pub until: UnixMillis,
+}
+
+impl RunReport {
+    /// The gates closed on domain `domain`, as `(closed_at, until)`.
+    pub fn domain_gates(&self, domain: &str) -> Vec<(UnixMillis, UnixMillis)> {
+        self.gates
+            .iter()
+            .filter(|g| matches!(&g.scope, SnoozeScope::Domain(d) if d == domain))
+            .map(|g| (g.closed_at, g.until))
+            .collect()
+    }
+
+    /// Total counted attempts over every item.
+    pub fn total_attempts(&self) -> u64 {
+        self.items.iter().map(|i| u64::from(i.attempts)).sum()
+    }
+}
+
+/// Runs one job's items through an executor and the retry policy.
+#[derive(Debug, Clone, Default)]
+pub struct Driver {
+    config: DriverConfig,
+}
+
+impl Driver {
+    pub fn new(config: DriverConfig) -> Self {
+        Driver { config }
+    }
+
+    /// Plan `job` with `executor`, then execute until every item is done or dead, the
+    /// account is stopped, or `max_wall` passes.
+    pub async fn run<E>(
+        &self,
+        executor: Arc<E>,
+        job: &JobSpec,
+        inputs: &[String],
+    ) -> Result<RunReport, DriverError>
+    where
+        E: Executor + 'static,
+    {
+        let planned = executor.plan(job, inputs)?;
+        let run_started = UnixMillis::now();
+        let state = Arc::new(Shared {
+            board: Mutex::new(Board::new(self.config.seed, run_started, job)),
+            wake: Notify::new(),
+        });
+        lock(&state.board).add_all(planned, run_started);
+        let stop_at = Instant::now() + self.config.max_wall;
+        let mut workers = tokio::task::JoinSet::new();
+        for _ in 0..self.config.workers.max(1) {
+            let worker = Worker {
+                executor: executor.clone(),
+                job: Arc::new(job.clone()),
+                state: state.clone(),
+                per_scope: self.config.per_scope_in_flight,
+                stop_at,
+            };
+            workers.spawn(worker.run());
+        }
+        while workers.join_next().await.is_some() {}
+        let board = lock(&state.board);
+        Ok(board.report())
+    }
+}
+
+struct Shared {
+    board: Mutex<Board>,
+    wake: Notify,
+}
+
+fn lock(m: &Mutex<Board>) -> MutexGuard<'_, Board> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// One item on the board.
+struct Slot {
+    item: NewItem,
+    state: ItemState,
+    not_before: UnixMillis,
+    attempts: u32,
+    polls: u32,
+    executions: u32,
+}
+
+/// The driver's queue: items, gates and what happened.
+struct Board {
+    slots: Vec<Slot>,
+    dedupe: HashSet<String>,
+    domain_gates: HashMap<String, UnixMillis>,
+    account_gate: UnixMillis,
+    in_flight: HashMap<Option<String>, usize>,
+    rng: StdRng,
+    run_started: UnixMillis,
+    max_attempts: u32,
+    deadline: UnixMillis,
+    report: RunReport,
+}
+
+/// What a worker should do next.
+enum Next {
+    Run(usize, ItemContext, UnixMillis),
+    Wait(Duration),
+    Finished,
+}
+
+impl Board {
+    fn new(seed: u64, run_started: UnixMillis, job: &JobSpec) -> Self {
+        Board {
+            slots: Vec::new(),
+            dedupe: HashSet::new(),
+            domain_gates: HashMap::new(),
+            account_gate: UnixMillis(0),
+            in_flight: HashMap::new(),
+            rng: StdRng::seed_from_u64(seed),
+            run_started,
+            max_attempts: job.max_attempts,
+            deadline: run_started.after(job.deadline),
+            report: RunReport::default(),
+        }
+    }
+
+    fn add_all(&mut self, items: Vec<NewItem>, now: UnixMillis) {
+        for item in items {
+            self.add(item, now);
+        }
+    }
+
+    fn add(&mut self, item: NewItem, now: UnixMillis) {
+        if let Some(key) = &item.dedupe_key {
+            if !self.dedupe.insert(key.clone()) {
+                return;
+            }
+        }
+        let (state, not_before, attempts) = match &item.start {
+            ItemStart::Ready {
+                not_before,
+                attempts,
+            } => (ItemState::Ready, not_before.unwrap_or(now), *attempts),
+            ItemStart::Dead { reason } => {
+                self.report.dead.push(DeadItem {
+                    label: item.label.clone(),
+                    reason: reason.clone(),
+                    scope: item.scope.clone(),
+                    attempts: 0,
+                });
+                (ItemState::Dead, now, 0)
+            }
+        };
+        self.slots.push(Slot {
+            item,
+            state,
+            not_before,
+            attempts,
+            polls: 0,
+            executions: 0,
+        });
+    }
+
+    /// The earliest moment slot `i` may run (its own time and its gates).
+    fn ready_at(&self, i: usize) -> UnixMillis {
+        let slot = &self.slots[i];
+        let domain_gate = slot
+            .item
+            .scope
+            .as_ref()
+            .and_then(|s| self.domain_gates.get(s).copied())
+            .unwrap_or(UnixMillis(0));
+        slot.not_before.max(domain_gate).max(self.account_gate)
+    }
+
+    fn scope_full(&self, scope: &Option<String>, limit: Option<usize>) -> bool {
+        let limit = match (scope, limit) {
+            (Some(_), Some(limit)) => limit,
+            _ => return false,
+        };
+        self.in_flight.get(scope).copied().unwrap_or(0) >= limit
+    }
+
+    fn next(&mut self, per_scope: Option<usize>, now: UnixMillis) -> Next {
+        let mut earliest: Option<UnixMillis> = None;
+        let mut pending = self.in_flight.values().any(|n| *n > 0);
+        for i in 0..self.slots.len() {
+            if self.slots[i].state != ItemState::Ready {
+                continue;
+            }
+            pending = true;
+            if self.scope_full(&self.slots[i].item.scope, per_scope) {
+                continue;
+            }
+            let at = self.ready_at(i);
+            if at <= now {
+                return self.lease(i, now);
+            }
+            earliest = Some(earliest.map_or(at, |e| e.min(at)));
+        }
+        match (pending, earliest) {
+            (false, _) => Next::Finished,
+            (true, Some(at)) => Next::Wait(now.until(at)),
+            (true, None) => Next::Wait(Duration::from_millis(25)),
+        }
+    }
+
+    fn lease(&mut self, i: usize, now: UnixMillis) -> Next {
+        if retry::expired(self.budget(i), now) {
+            self.kill(i, "deadline passed before the item could finish".into());
+            return Next::Wait(Duration::ZERO);
+        }
+        let slot = &mut self.slots[i];
+        slot.state = ItemState::Leased;
+        slot.executions += 1;
+        *self.in_flight.entry(slot.item.scope.clone()).or_default() += 1;
+        let ctx = ItemContext {
+            label: slot.item.label.clone(),
+            payload: slot.item.payload.clone(),
+            attempts: slot.attempts,
+            polls: slot.polls,
+            run_started: self.run_started,
+        };
+        Next::Run(i, ctx, now)
+    }
+
+    fn budget(&self, i: usize) -> ItemBudget {
+        ItemBudget {
+            attempts: self.slots[i].attempts,
+            polls: self.slots[i].polls,
+            max_attempts: self.max_attempts,
+            deadline: Some(self.deadline),
+        }
+    }
+
+    fn kill(&mut self, i: usize, reason: String) {
+        let slot = &mut self.slots[i];
+        slot.state = ItemState::Dead;
+        self.report.dead.push(DeadItem {
+            label: slot.item.label.clone(),
+            reason,
+            scope: slot.item.scope.clone(),
+            attempts: slot.attempts,
+        });
+    }
+
+    /// Apply an outcome of slot `i` the way the daemon does.
+    fn finish(&mut self, i: usize, outcome: Outcome, leased_at: UnixMillis) {
+        let now = UnixMillis::now();
+        if let Some(n) = self.in_flight.get_mut(&self.slots[i].item.scope) {
+            *n = n.saturating_sub(1);
+        }
+        let name = outcome_name(&outcome);
+        let decision = retry::decide(outcome, self.budget(i), now, &mut self.rng);
+        self.report.executions.push(Execution {
+            item: i,
+            scope: self.slots[i].item.scope.clone(),
+            leased_at,
+            finished_at: now,
+            outcome: name,
+            spent_attempt: spends_attempt(&decision, self.slots[i].attempts),
+        });
+        self.apply(i, decision, now);
+    }
+
+    fn apply(&mut self, i: usize, decision: Decision, now: UnixMillis) {
+        match decision {
+            Decision::Complete { completion, gates } => {
+                self.slots[i].state = ItemState::Done;
+                self.report.records.extend(completion.records);
+                self.add_all(completion.follow_ups, now);
+                gates.into_iter().for_each(|g| self.close(g, now));
+            }
+            Decision::Wait {
+                not_before,
+                polls,
+                gate,
+                ..
+            } => {
+                let slot = &mut self.slots[i];
+                (slot.state, slot.not_before, slot.polls) = (ItemState::Ready, not_before, polls);
+                if let Some(g) = gate {
+                    self.close(g, now);
+                }
+            }
+            Decision::Retry {
+                not_before,
+                attempts,
+                ..
+            } => {
+                let slot = &mut self.slots[i];
+                (slot.state, slot.not_before, slot.attempts) =
+                    (ItemState::Ready, not_before, attempts);
+            }
+            Decision::Dead { reason } => self.kill(i, reason),
+            Decision::StopAccount { reason } => {
+                self.slots[i].state = ItemState::Ready;
+                self.report.account_stopped = Some(reason);
+            }
+        }
+    }
+
+    fn close(&mut self, gate: GateClosure, now: UnixMillis) {
+        let until = match &gate.scope {
+            SnoozeScope::Item => return,
+            SnoozeScope::Domain(d) => self.domain_gates.entry(d.clone()).or_default(),
+            SnoozeScope::Account => &mut self.account_gate,
+        };
+        *until = (*until).max(gate.until);
+        self.report.gates.push(GateTrace {
+            scope: gate.scope,
+            closed_at: now,
+            until: gate.until,
+        });
+    }
+
+    fn report(&self) -> RunReport {
+        let mut report = self.report.clone();
+        report.items = self
+            .slots
+            .iter()
+            .map(|s| ItemTrace {
+                label: s.item.label.clone(),
+                scope: s.item.scope.clone(),
+                attempts: s.attempts,
+                polls: s.polls,
+                executions: s.executions,
+                state: s.state.clone(),
+            })
+            .collect();
+        report.unfinished = self
+            .slots
+            .iter()
+            .filter(|s| matches!(s.state, ItemState::Ready | ItemState::Leased))
+            .map(|s| s.item.label.clone())
+            .collect();
+        report
+    }
+}
+
+fn spends_attempt(decision: &Decision, attempts: u32) -> bool {
+    match decision {
+        Decision::Retry { .. } => true,
+        Decision::Complete { completion, .. } => completion.follow_ups.iter().any(|f| {
+            matches!(f.start, ItemStart::Ready { attempts: a, .. } if a > attempts)
+        }),
+        _ => false,
+    }
+}
+
+fn outcome_name(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Done(_) => "done",
+        Outcome::NotReady { .. } => "not_ready",
+        Outcome::Snooze(_) => "snooze",
+        Outcome::Retry(_) => "retry",
+        Outcome::Reauth => "reauth",
+        Outcome::AuthFailed { .. } => "auth_failed",
+        Outcome::Fatal { .. } => "fatal",
+    }
+}
+
+/// One of the driver's concurrent workers.
+struct Worker<E> {
+    executor: Arc<E>,
+    job: Arc<JobSpec>,
+    state: Arc<Shared>,
+    per_scope: Option<usize>,
+    stop_at: Instant,
+}
+
+impl<E: Executor + 'static> Worker<E> {
+    async fn run(self) {
+        loop {
+            let next = {
+                let mut board = lock(&self.state.board);
+                if board.report.account_stopped.is_some() || Instant::now() >= self.stop_at {
+                    Next::Finished
+                } else {
+                    board.next(self.per_scope, UnixMillis::now())
+                }
+            };
+            match next {
+                Next::Finished => {
+                    self.state.wake.notify_waiters();
+                    return;
+                }
+                Next::Wait(d) => self.wait(d).await,
+                Next::Run(i, ctx, leased_at) => self.execute(i, ctx, leased_at).await,
+            }
+        }
+    }
+
+    /// Sleep until `d` passes or another worker changes the board; short slices keep a
+    /// missed wake-up from costing more than a few milliseconds.
+    async fn wait(&self, d: Duration) {
+        let left = self.stop_at.saturating_duration_since(Instant::now());
+        let d = d.min(Duration::from_millis(25)).min(left);
+        let _ = tokio::time::timeout(d, self.state.wake.notified()).await;
+    }
+
+    async fn execute(&self, i: usize, ctx: ItemContext, leased_at: UnixMillis) {
+        let outcome = self.executor.execute(&self.job, &ctx).await;
+        lock(&self.state.board).finish(i, outcome, leased_at);
+        self.state.wake.notify_waiters();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::outcome::{Completion, FailureClass, Snooze};
+
+    /// An executor scripted by item label: `ok`, `flaky` (fails twice), `busy:d`
+    /// (snoozes domain d once), `split` (two follow-ups, one dead).
+    #[derive(Default)]
+    struct Scripted {
+        calls: AtomicU32,
+        flaky_left: AtomicU32,
+        busy_once: Mutex<HashSet<String>>,
+    }
+
+    fn record(label: &str) -> Record {
+        Record {
+            source: label.into(),
+            item: label.into(),
+            fetched_at: UnixMillis::now(),
+            data: "{}".into(),
+            attachment: None,
+        }
+    }
+
+    #[async_trait]
+    impl Executor for Scripted {
+        fn plan(&self, _job: &JobSpec, inputs: &[String]) -> Result<Vec<NewItem>, PlanError> {
+            Ok(inputs
+                .iter()
+                .map(|l| {
+                    let scope = l.split(':').nth(1).unwrap_or("x").to_string();
+                    NewItem::ready(l.clone(), Vec::new()).with_scope(scope)
+                })
+                .collect())
+        }
+
+        async fn execute(&self, _job: &JobSpec, item: &ItemContext) -> Outcome {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            let label = item.label.as_str();
+            if label.starts_with("flaky") && self.flaky_left.fetch_sub(1, Ordering::SeqCst) > 0 {
+                return Outcome::retry(FailureClass::Server, "HTTP 500");
+            }
+            if let Some(domain) = label.strip_prefix("busy:") {
+                if self.busy_once.lock().unwrap().insert(label.to_string()) {
+                    return Outcome::Snooze(Snooze {
+                        delay: Duration::from_millis(200),
+                        scope: SnoozeScope::Domain(domain.into()),
+                        reason: "occupied".into(),
+                    });
+                }
+            }
+            if label == "split" {
+                return Outcome::Done(Completion {
+                    records: vec![],
+                    follow_ups: vec![
+                        NewItem::ready("child", Vec::new()),
+                        NewItem::ready("gone", Vec::new()).with_start(ItemStart::Dead {
+                            reason: "http404".into(),
+                        }),
+                    ],
+                    snoozes: vec![],
+                });
+            }
+            Outcome::records(vec![record(label)])
+        }
+    }
+
+    fn job() -> JobSpec {
+        use crate::job::{AutoextractJob, CatchUp, InputList, Overlap, PageType, VendorJob};
+        JobSpec {
+            name: "t".to_string().try_into().expect("a valid name"),
+            account: "zyte".into(),
+            schedule: None,
+            catch_up: CatchUp::Once,
+            overlap: Overlap::Skip,
+            enabled: true,
+            max_attempts: 8,
+            deadline: Duration::from_secs(600),
+            work: VendorJob::Autoextract(AutoextractJob {
+                page_type: PageType::Article,
+                urls: InputList::Inline(Vec::new()),
+                article_body_raw: false,
+            }),
+        }
+    }
+
+    async fn run(exec: Scripted, inputs: &[&str], config: DriverConfig) -> RunReport {
+        let inputs: Vec<String> = inputs.iter().map(|s| s.to_string()).collect();
+        Driver::new(config)
+            .run(Arc::new(exec), &job(), &inputs)
+            .await
+            .expect("plans")
+    }
+
+    #[tokio::test]
+    async fn counted_retries_end_in_a_record_with_their_attempts() {
+        let exec = Scripted::default();
+        exec.flaky_left.store(2, Ordering::SeqCst);
+        let report = run(exec, &["flaky:a", "ok:b"], DriverConfig::default()).await;
+        assert_eq!(report.records.len(), 2);
+        assert!(report.unfinished.is_empty());
+        let flaky = report.items.iter().find(|i| i.label == "flaky:a").unwrap();
+        assert_eq!((flaky.attempts, flaky.executions), (2, 3));
+        let spent = report.executions.iter().filter(|e| e.spent_attempt).count();
+        assert_eq!(spent, 2);
+    }
+
+    #[tokio::test]
+    async fn a_domain_snooze_defers_other_items_of_that_domain_without_an_attempt() {
+        let config = DriverConfig {
+            workers: 1,
+            ..DriverConfig::default()
+        };
+        let report = run(Scripted::default(), &["busy:d", "ok:d", "ok:e"], config).await;
+        assert_eq!(report.records.len(), 3);
+        let gates = report.domain_gates("d");
+        assert_eq!(gates.len(), 1, "one gate closed on d");
+        let (_, until) = gates[0];
+        // One worker takes items in creation order: busy:d closes the gate first.
+        let ok_d = report.items.iter().position(|i| i.label == "ok:d").unwrap();
+        let ran = report.executions.iter().find(|e| e.item == ok_d).unwrap();
+        assert!(ran.leased_at >= until, "ok:d must wait for d's gate");
+        assert_eq!(report.total_attempts(), 0, "snoozes are not attempts");
+        let busy = report.items.iter().find(|i| i.label == "busy:d").unwrap();
+        assert_eq!(busy.polls, 1);
+    }
+
+    #[tokio::test]
+    async fn follow_ups_run_and_dead_follow_ups_are_listed() {
+        let report = run(Scripted::default(), &["split"], DriverConfig::default()).await;
+        let sources: Vec<_> = report.records.iter().map(|r| r.source.as_str()).collect();
+        assert_eq!(sources, ["child"]);
+        assert_eq!(report.dead.len(), 1);
+        assert_eq!(report.dead[0].label, "gone");
+        assert_eq!(report.dead[0].reason, "http404");
+    }
+}

@@ -1,0 +1,107 @@
+//! The command line of SPEC §2.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// dredge: collect data from scraping vendors on a schedule, every record exactly once.
+#[derive(Debug, Parser)]
+#[command(name = "dredge", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon in the foreground (what systemd starts).
+    Daemon {
+        /// Daemon config file.
+        #[arg(long, default_value = crate::config::DEFAULT_CONFIG_PATH)]
+        config: PathBuf,
+    },
+    /// Check job files (and the daemon config) offline; exit 1 on any error.
+    Validate {
+        /// Daemon config whose accounts the jobs may name.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Job files to check.
+        files: Vec<PathBuf>,
+    },
+    /// Daemon health: version, uptime, queue depths, accounts, invalid job files.
+    Status(ClientArgs),
+    /// Job definitions: name, vendor, schedule, next fire, last run, state.
+    Jobs(ClientArgs),
+    /// Runs with progress: items by state, records written, output path.
+    Runs {
+        /// Only this job's runs.
+        job: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Start a run of JOB now.
+    Run {
+        job: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Stop leasing new items of JOB (in-flight calls finish).
+    Pause {
+        job: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Resume leasing items of JOB.
+    Resume {
+        job: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Cancel RUN; its partial output stays as `.partial`.
+    Cancel {
+        run: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// List dead items with their last error.
+    Dead {
+        /// Only this job's dead items.
+        job: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Requeue RUN's dead items.
+    Retry {
+        run: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Re-read the config and job files now (same as SIGHUP).
+    Reload(ClientArgs),
+    /// Run every vendor against built-in simulators with faults, and show progress.
+    Demo,
+    /// Run the four vendor simulators standalone.
+    Sim {
+        /// Address to listen on; the four simulators use this port and the next three.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: SocketAddr,
+        /// Scenario file (TOML): data sizes and faults per vendor.
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+    },
+}
+
+/// Options every client command takes.
+#[derive(Debug, Clone, Args)]
+pub struct ClientArgs {
+    /// Status socket (default: from the config, else /run/dredge/dredge.sock).
+    #[arg(long)]
+    pub socket: Option<PathBuf>,
+    /// Daemon config to read the socket path from.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,160 @@
+//! The client commands of SPEC §2 (`status`, `jobs`, `runs`, `run`, `pause`,
+//! `resume`, `cancel`, `dead`, `retry`, `reload`): one socket call each, printed as
+//! a table by default or as the answer's JSON with `--json`.
+
+mod render;
+mod table;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use super::CliError;
+use crate::cli::ClientArgs;
+use crate::client::Client;
+use crate::config::{DEFAULT_CONFIG_PATH, DEFAULT_SOCKET};
+use crate::protocol::{Ack, DeadItemInfo, JobInfo, RunStarted, RunSummary, StatusInfo, method};
+
+/// What a client command asks the daemon.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    Status,
+    Jobs,
+    Runs(Option<String>),
+    Run(String),
+    Pause(String),
+    Resume(String),
+    Cancel(String),
+    Dead(Option<String>),
+    Retry(String),
+    Reload,
+}
+
+impl Request {
+    fn method(&self) -> &'static str {
+        match self {
+            Request::Status => method::STATUS,
+            Request::Jobs => method::JOBS_LIST,
+            Request::Runs(_) => method::RUNS_LIST,
+            Request::Run(_) => method::JOB_RUN,
+            Request::Pause(_) => method::JOB_PAUSE,
+            Request::Resume(_) => method::JOB_RESUME,
+            Request::Cancel(_) => method::RUN_CANCEL,
+            Request::Dead(_) => method::DEAD_LIST,
+            Request::Retry(_) => method::RUN_RETRY,
+            Request::Reload => method::RELOAD,
+        }
+    }
+
+    fn params(&self) -> Value {
+        match self {
+            Request::Status | Request::Jobs | Request::Reload => Value::Null,
+            Request::Runs(job) | Request::Dead(job) => match job {
+                Some(job) => json!({ "job": job }),
+                None => Value::Null,
+            },
+            Request::Run(job) | Request::Pause(job) | Request::Resume(job) => json!({ "job": job }),
+            Request::Cancel(run) | Request::Retry(run) => json!({ "run": run }),
+        }
+    }
+}
+
+pub fn run(request: Request, args: &ClientArgs) -> anyhow::Result<ExitCode> {
+    let socket = socket_path(args)?;
+    let text = execute(&request, &socket, args.json, Utc::now())?;
+    print(&text);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Calls the daemon and renders the answer.
+pub fn execute(
+    request: &Request,
+    socket: &Path,
+    json: bool,
+    now: DateTime<Utc>,
+) -> Result<String, CliError> {
+    let mut client = Client::connect(socket)?;
+    let answer: Value = client.call(request.method(), request.params())?;
+    if json {
+        // The daemon's answer as is, so fields added later reach scripts too.
+        return serde_json::to_string_pretty(&answer)
+            .map(|mut s| {
+                s.push('\n');
+                s
+            })
+            .map_err(|e| CliError::Failed(format!("cannot print the answer: {e}")));
+    }
+    render_answer(request, answer, now)
+}
+
+fn render_answer(request: &Request, answer: Value, now: DateTime<Utc>) -> Result<String, CliError> {
+    Ok(match request {
+        Request::Status => render::status(&typed::<StatusInfo>(answer)?, now),
+        Request::Jobs => render::jobs(&typed::<Vec<JobInfo>>(answer)?, now),
+        Request::Runs(_) => render::runs(&typed::<Vec<RunSummary>>(answer)?, now),
+        Request::Dead(_) => render::dead(&typed::<Vec<DeadItemInfo>>(answer)?),
+        Request::Run(_) => format!("started run {}\n", typed::<RunStarted>(answer)?.run),
+        Request::Pause(_)
+        | Request::Resume(_)
+        | Request::Cancel(_)
+        | Request::Retry(_)
+        | Request::Reload => {
+            format!("{}\n", typed::<Ack>(answer)?.message)
+        }
+    })
+}
+
+fn typed<T: DeserializeOwned>(answer: Value) -> Result<T, CliError> {
+    serde_json::from_value(answer).map_err(|e| {
+        CliError::Failed(format!(
+            "the daemon's answer has an unexpected shape ({e}); is it the same dredge version? `--json` shows it raw"
+        ))
+    })
+}
+
+/// `--socket`, else the `--config` file's `socket`, else the default config's if
+/// that file exists and is readable, else `DEFAULT_SOCKET`.
+pub fn socket_path(args: &ClientArgs) -> Result<PathBuf, CliError> {
+    if let Some(socket) = &args.socket {
+        return Ok(socket.clone());
+    }
+    if let Some(config) = &args.config {
+        return socket_from_config(config);
+    }
+    let default = Path::new(DEFAULT_CONFIG_PATH);
+    Ok(socket_from_config(default).unwrap_or_else(|_| PathBuf::from(DEFAULT_SOCKET)))
+}
+
+/// Only the `socket` key: a client user may not be able to read the secrets the
+/// full config load would resolve, and needs nothing else from the file.
+fn socket_from_config(path: &Path) -> Result<PathBuf, CliError> {
+    let shown = path.display();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::Failed(format!("cannot read the config {shown}: {e}")))?;
+    let table: toml::Table = toml::from_str(&text)
+        .map_err(|e| CliError::Failed(format!("{shown}: not valid TOML: {}", e.message())))?;
+    let socket = match table.get("socket") {
+        None => return Ok(PathBuf::from(DEFAULT_SOCKET)),
+        Some(toml::Value::String(s)) => PathBuf::from(s),
+        Some(_) => {
+            return Err(CliError::Failed(format!(
+                "{shown}: `socket` must be a string"
+            )));
+        }
+    };
+    // Relative to the config file, as the daemon reads it.
+    let base = path.parent().unwrap_or(Path::new("."));
+    Ok(base.join(socket))
+}
+
+/// Prints to stdout; a closed pipe (`dredge runs | head`) is not an error.
+fn print(text: &str) {
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
+#[cfg(test)]
+mod tests;

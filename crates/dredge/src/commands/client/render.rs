@@ -1,0 +1,171 @@
+//! The human views of the socket's answers: pure functions from result to text.
+
+use chrono::{DateTime, Utc};
+
+use super::table::{one_line, span, table, when};
+use crate::protocol::{
+    AccountStatus, DeadItemInfo, InvalidJobFile, ItemCounts, JobInfo, RunSummary, StatusInfo,
+};
+
+pub fn status(s: &StatusInfo, now: DateTime<Utc>) -> String {
+    let q = &s.queue;
+    let mut out = format!(
+        "dredge {}  pid {}  up {}\nstate dir  {}\njobs dir   {}\njobs {}  active runs {}\nqueue      ready {}  leased {}  snoozed {}  staged {}  done {}  dead {}\n",
+        s.version,
+        s.pid,
+        span(s.uptime_secs),
+        s.state_dir,
+        s.jobs_dir,
+        s.jobs,
+        s.runs_active,
+        q.ready,
+        q.leased,
+        q.snoozed,
+        q.staged,
+        q.done,
+        q.dead,
+    );
+    out.push('\n');
+    out.push_str(&accounts(&s.accounts, now));
+    if !s.invalid_job_files.is_empty() {
+        out.push('\n');
+        out.push_str(&invalid_files(&s.invalid_job_files));
+    }
+    out
+}
+
+fn accounts(accounts: &[AccountStatus], now: DateTime<Utc>) -> String {
+    if accounts.is_empty() {
+        return "no accounts configured\n".into();
+    }
+    let rows: Vec<Vec<String>> = accounts
+        .iter()
+        .map(|a| {
+            let mut detail = a.detail.as_deref().map(one_line).unwrap_or_default();
+            if let Some(until) = &a.until {
+                let until = format!("until {}", when(Some(until), now));
+                detail = if detail.is_empty() {
+                    until
+                } else {
+                    format!("{detail} ({until})")
+                };
+            }
+            vec![
+                a.name.clone(),
+                a.vendor.clone(),
+                a.state.clone(),
+                a.in_flight.to_string(),
+                detail,
+            ]
+        })
+        .collect();
+    table(
+        &["ACCOUNT", "VENDOR", "STATE", "IN FLIGHT", "DETAIL"],
+        &rows,
+    )
+}
+
+/// Each rejected file with its error lines (`PATH:LINE:COL: message`), indented.
+fn invalid_files(files: &[InvalidJobFile]) -> String {
+    let mut out = format!("invalid job files ({}):\n", files.len());
+    for f in files {
+        let error = if f.error.starts_with(&f.path) {
+            f.error.clone()
+        } else {
+            format!("{}: {}", f.path, f.error)
+        };
+        for line in error.lines() {
+            out.push_str(&format!("  {line}\n"));
+        }
+    }
+    out
+}
+
+pub fn jobs(jobs: &[JobInfo], now: DateTime<Utc>) -> String {
+    if jobs.is_empty() {
+        return "no jobs\n".into();
+    }
+    let rows: Vec<Vec<String>> = jobs
+        .iter()
+        .map(|j| {
+            vec![
+                j.name.clone(),
+                j.vendor.clone(),
+                j.account.clone(),
+                j.schedule.clone().unwrap_or_else(|| "on change".into()),
+                when(j.next_fire.as_deref(), now),
+                when(j.last_run.as_deref(), now),
+                j.state.clone(),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "JOB",
+            "VENDOR",
+            "ACCOUNT",
+            "SCHEDULE",
+            "NEXT FIRE",
+            "LAST RUN",
+            "STATE",
+        ],
+        &rows,
+    )
+}
+
+pub fn runs(runs: &[RunSummary], now: DateTime<Utc>) -> String {
+    if runs.is_empty() {
+        return "no runs\n".into();
+    }
+    let rows: Vec<Vec<String>> = runs
+        .iter()
+        .map(|r| {
+            let i = &r.items;
+            vec![
+                r.id.clone(),
+                r.job.clone(),
+                r.state.clone(),
+                format!("{}/{}", i.done, total(i)),
+                i.ready.to_string(),
+                i.leased.to_string(),
+                i.snoozed.to_string(),
+                i.dead.to_string(),
+                r.records.to_string(),
+                when(Some(&r.started_at), now),
+                when(r.finished_at.as_deref(), now),
+                r.output.clone(),
+            ]
+        })
+        .collect();
+    let headers = [
+        "RUN", "JOB", "STATE", "DONE", "READY", "LEASED", "SNOOZED", "DEAD", "RECORDS", "STARTED",
+        "FINISHED", "OUTPUT",
+    ];
+    table(&headers, &rows)
+}
+
+fn total(i: &ItemCounts) -> u64 {
+    i.ready + i.leased + i.snoozed + i.staged + i.done + i.dead
+}
+
+pub fn dead(items: &[DeadItemInfo]) -> String {
+    if items.is_empty() {
+        return "no dead items\n".into();
+    }
+    let rows: Vec<Vec<String>> = items
+        .iter()
+        .map(|d| {
+            vec![
+                d.run.clone(),
+                d.job.clone(),
+                d.attempts.to_string(),
+                one_line(&d.what),
+                one_line(&d.error),
+            ]
+        })
+        .collect();
+    table(&["RUN", "JOB", "ATTEMPTS", "WHAT", "LAST ERROR"], &rows)
+}
+
+#[cfg(test)]
+mod tests;

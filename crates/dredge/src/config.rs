@@ -1,0 +1,177 @@
+//! The daemon config (`/etc/dredge/dredge.toml`, SPEC §3): typed, unknown keys
+//! rejected with file:line:col, secrets resolved at load.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use dredge_core::account::{Account, AccountConfig, AccountSource};
+use dredge_core::job::AccountIndex;
+use dredge_core::FileError;
+use serde::Deserialize;
+use toml::Spanned;
+
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/dredge/dredge.toml";
+pub const DEFAULT_SOCKET: &str = "/run/dredge/dredge.sock";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    /// sled database and outputs (systemd StateDirectory).
+    #[serde(default = "default_state_dir")]
+    state_dir: PathBuf,
+    /// Watched for `*.toml` job files.
+    #[serde(default = "default_jobs_dir")]
+    jobs_dir: PathBuf,
+    /// Status socket (systemd RuntimeDirectory).
+    #[serde(default = "default_socket")]
+    socket: PathBuf,
+    #[serde(default)]
+    log_format: LogFormat,
+    /// Where Oxylabs callbacks are received, e.g. "127.0.0.1:8099".
+    callback_listen: Option<SocketAddr>,
+    /// Prometheus metrics over HTTP, e.g. "127.0.0.1:9464".
+    metrics_listen: Option<SocketAddr>,
+    #[serde(default)]
+    accounts: BTreeMap<String, Spanned<AccountConfig>>,
+}
+
+fn default_state_dir() -> PathBuf {
+    "/var/lib/dredge".into()
+}
+fn default_jobs_dir() -> PathBuf {
+    "/etc/dredge/jobs.d".into()
+}
+fn default_socket() -> PathBuf {
+    DEFAULT_SOCKET.into()
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// A loaded, valid daemon config.
+#[derive(Debug, Clone)]
+pub struct DaemonConfig {
+    pub path: PathBuf,
+    pub state_dir: PathBuf,
+    pub jobs_dir: PathBuf,
+    pub socket: PathBuf,
+    pub log_format: LogFormat,
+    pub callback_listen: Option<SocketAddr>,
+    pub metrics_listen: Option<SocketAddr>,
+    pub accounts: BTreeMap<String, Account>,
+}
+
+impl DaemonConfig {
+    /// Read and check the config file. Relative paths in it are taken relative to the
+    /// file's directory, so a config works wherever it is run from.
+    pub fn load(path: &Path) -> Result<Self, FileError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            FileError::whole(path, format!("cannot read the daemon config: {e}"))
+        })?;
+        Self::parse(path, &text)
+    }
+
+    pub fn parse(path: &Path, text: &str) -> Result<Self, FileError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| FileError::from_toml(path, text, &e))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let mut accounts = BTreeMap::new();
+        for (name, spanned) in raw.accounts {
+            let at = AccountSource {
+                path,
+                text,
+                span: spanned.span(),
+            };
+            let account = Account::resolve(&name, spanned.into_inner(), &at)?;
+            accounts.insert(name, account);
+        }
+        Ok(DaemonConfig {
+            path: path.to_path_buf(),
+            state_dir: base.join(raw.state_dir),
+            jobs_dir: base.join(raw.jobs_dir),
+            socket: base.join(raw.socket),
+            log_format: raw.log_format,
+            callback_listen: raw.callback_listen,
+            metrics_listen: raw.metrics_listen,
+            accounts,
+        })
+    }
+
+    /// Account name → vendor, for job files.
+    pub fn account_index(&self) -> AccountIndex {
+        AccountIndex(
+            self.accounts
+                .iter()
+                .map(|(n, a)| (n.clone(), a.vendor))
+                .collect(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<DaemonConfig, FileError> {
+        DaemonConfig::parse(Path::new("/etc/dredge/dredge.toml"), text)
+    }
+
+    #[test]
+    fn spec_example_accounts_load() {
+        let c = parse(
+            r#"
+state_dir = "/var/lib/dredge"
+[accounts.zyte]
+vendor = "autoextract"
+api_key = "k"
+[accounts.wds]
+vendor = "wds"
+base_url = "http://wds.internal:2807"
+tenant = "default"
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.accounts.len(), 2);
+        assert_eq!(c.accounts["wds"].base_url, "http://wds.internal:2807");
+        assert_eq!(c.socket, PathBuf::from(DEFAULT_SOCKET));
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_column() {
+        let e = parse("state_dir = \"/x\"\nsokcet = \"/y\"\n").unwrap_err().to_string();
+        assert!(e.starts_with("/etc/dredge/dredge.toml:2:1: "), "{e}");
+        assert!(e.contains("sokcet"), "{e}");
+    }
+
+    #[test]
+    fn unknown_account_key_is_rejected() {
+        let e = parse("[accounts.a]\nvendor = \"autoextract\"\napi_key = \"k\"\nrps = 3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(":4:1:"), "{e}");
+        assert!(e.contains("rps"), "{e}");
+    }
+
+    #[test]
+    fn secret_from_file_is_trimmed_and_never_in_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("key");
+        std::fs::write(&f, "s3cr3t-value\n").unwrap();
+        let text = format!("[accounts.a]\nvendor = \"autoextract\"\napi_key_file = {:?}\n", f.display().to_string());
+        let c = parse(&text).unwrap();
+        assert_eq!(c.accounts["a"].api_key.as_ref().unwrap().expose(), "s3cr3t-value");
+        assert!(!format!("{c:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn missing_credentials_are_reported_with_what_to_add() {
+        let e = parse("[accounts.o]\nvendor = \"octoparse\"\nusername = \"me\"\n").unwrap_err().to_string();
+        assert!(e.contains("password"), "{e}");
+        assert!(e.contains(":1:1:"), "{e}");
+    }
+}

@@ -1,0 +1,301 @@
+//! The daemon's side of the status socket: `Api` answered from shared state.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use dredge_core::UnixMillis;
+use dredge_queue::{RunId, RunInfo, RunState};
+
+use super::control;
+use super::output::RunPaths;
+use super::runs::{self, StartError};
+use super::state::Shared;
+use super::writer::WriterMsg;
+use crate::protocol::*;
+
+pub struct DaemonApi(pub Arc<Shared>);
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::internal(e.to_string())
+}
+
+/// Run queue calls off the async threads (sled flushes block).
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(internal)?
+}
+
+impl DaemonApi {
+    fn summary(&self, run: RunInfo) -> RunSummary {
+        let out = self.0.config().state_dir.join("out");
+        let paths = RunPaths::new(&out, &run.job, &run.id);
+        let c = run.counts;
+        RunSummary {
+            id: run.id.to_string(),
+            job: run.job,
+            state: run.state.as_str().to_string(),
+            items: ItemCounts {
+                ready: c.ready,
+                leased: c.leased,
+                snoozed: c.snoozed,
+                staged: c.staged,
+                done: c.done,
+                dead: c.dead,
+            },
+            records: run.cursor.records,
+            output: paths.current().display().to_string(),
+            started_at: run.started_at.to_rfc3339(),
+            finished_at: run.finished_at.map(UnixMillis::to_rfc3339),
+        }
+    }
+
+    fn known_job(&self, job: &str) -> Result<(), ApiError> {
+        let jobs = self.0.jobs.lock().expect("jobs poisoned");
+        if jobs.valid.contains_key(job) {
+            Ok(())
+        } else {
+            Err(ApiError::not_found(format!("no job named {job:?} is loaded")))
+        }
+    }
+
+    fn run_id(&self, run: &str) -> Result<RunInfo, ApiError> {
+        self.0
+            .queue
+            .run(&RunId(run.to_string()))
+            .map_err(internal)?
+            .ok_or_else(|| ApiError::not_found(format!("no run {run:?} (see `dredge runs`)")))
+    }
+}
+
+#[async_trait]
+impl Api for DaemonApi {
+    async fn status(&self) -> Result<StatusInfo, ApiError> {
+        let shared = self.0.clone();
+        let config = shared.config();
+        let runs = blocking({
+            let q = shared.queue.clone();
+            move || q.unfinished_runs().map_err(internal)
+        })
+        .await?;
+        let mut queue = ItemCounts::default();
+        for r in &runs {
+            queue.ready += r.counts.ready;
+            queue.leased += r.counts.leased;
+            queue.snoozed += r.counts.snoozed;
+            queue.staged += r.counts.staged;
+            queue.done += r.counts.done;
+            queue.dead += r.counts.dead;
+        }
+        let now = UnixMillis::now();
+        let mut accounts: Vec<AccountStatus> = shared
+            .lanes
+            .lock()
+            .expect("lanes poisoned")
+            .values()
+            .map(|lane| {
+                let (state, detail, until) = if let Some(why) = lane.auth_failure() {
+                    ("auth_failed", Some(why), None)
+                } else if lane.executor().is_none() {
+                    ("unavailable", Some("no executor for this account".to_string()), None)
+                } else if let Some((until, why)) = lane.closed_at(now) {
+                    ("snoozed", Some(why), Some(until.to_rfc3339()))
+                } else {
+                    ("ok", None, None)
+                };
+                AccountStatus {
+                    name: lane.account.clone(),
+                    vendor: lane.vendor.key().to_string(),
+                    state: state.to_string(),
+                    detail,
+                    until,
+                    in_flight: lane.in_flight(),
+                }
+            })
+            .collect();
+        accounts.sort_by(|a, b| a.name.cmp(&b.name));
+        let jobs = shared.jobs.lock().expect("jobs poisoned");
+        Ok(StatusInfo {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            pid: std::process::id(),
+            uptime_secs: shared.started.elapsed().as_secs(),
+            state_dir: config.state_dir.display().to_string(),
+            jobs_dir: config.jobs_dir.display().to_string(),
+            queue,
+            runs_active: runs.len(),
+            jobs: jobs.valid.len(),
+            accounts,
+            invalid_job_files: jobs
+                .invalid
+                .iter()
+                .map(|(p, e)| InvalidJobFile {
+                    path: p.display().to_string(),
+                    error: e.to_string(),
+                })
+                .collect(),
+        })
+    }
+
+    async fn jobs(&self) -> Result<Vec<JobInfo>, ApiError> {
+        let shared = &self.0;
+        let paused = shared.queue.paused_jobs();
+        let loaded: Vec<_> = shared.jobs.lock().expect("jobs poisoned").valid.values().cloned().collect();
+        let mut out = Vec::new();
+        for job in loaded {
+            let name = job.spec.name.to_string();
+            let state_rec = shared.queue.schedule_state(&name).map_err(internal)?;
+            let active = runs::active_run(shared, &name);
+            let state = if !job.spec.enabled {
+                "disabled"
+            } else if paused.contains(&name) {
+                "paused"
+            } else if active.is_some() {
+                "running"
+            } else {
+                "idle"
+            };
+            out.push(JobInfo {
+                vendor: job.spec.vendor().key().to_string(),
+                account: job.spec.account.clone(),
+                schedule: job.spec.schedule.as_ref().map(|s| s.as_str().to_string()),
+                next_fire: shared
+                    .timetable
+                    .lock()
+                    .expect("timetable poisoned")
+                    .next_fire(&name)
+                    .map(UnixMillis::to_rfc3339),
+                last_run: state_rec.and_then(|s| s.last_run).map(|r| r.to_string()),
+                state: state.to_string(),
+                file: job.path.display().to_string(),
+                name,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn job_run(&self, job: &str) -> Result<RunStarted, ApiError> {
+        match runs::start(&self.0, job, true).await {
+            Ok(run) => Ok(RunStarted { run: run.to_string() }),
+            Err(e @ StartError::UnknownJob(_)) => Err(ApiError::not_found(e.to_string())),
+            Err(e @ StartError::Active { .. }) => Err(ApiError::conflict(e.to_string())),
+            Err(e) => Err(internal(e)),
+        }
+    }
+
+    async fn job_pause(&self, job: &str) -> Result<Ack, ApiError> {
+        self.known_job(job)?;
+        let (q, j) = (self.0.queue.clone(), job.to_string());
+        blocking(move || q.pause_job(&j).map_err(internal)).await?;
+        Ok(Ack {
+            message: format!("job {job} paused: no new items are leased; calls in flight finish"),
+        })
+    }
+
+    async fn job_resume(&self, job: &str) -> Result<Ack, ApiError> {
+        self.known_job(job)?;
+        let (q, j) = (self.0.queue.clone(), job.to_string());
+        blocking(move || q.resume_job(&j).map_err(internal)).await?;
+        for lane in self.0.lanes.lock().expect("lanes poisoned").values() {
+            lane.wake.notify_one();
+        }
+        Ok(Ack {
+            message: format!("job {job} resumed"),
+        })
+    }
+
+    async fn runs(&self, job: Option<&str>) -> Result<Vec<RunSummary>, ApiError> {
+        let (q, j) = (self.0.queue.clone(), job.map(String::from));
+        let runs = blocking(move || q.runs(j.as_deref()).map_err(internal)).await?;
+        Ok(runs.into_iter().map(|r| self.summary(r)).collect())
+    }
+
+    async fn run_get(&self, run: &str) -> Result<RunSummary, ApiError> {
+        Ok(self.summary(self.run_id(run)?))
+    }
+
+    async fn run_cancel(&self, run: &str) -> Result<Ack, ApiError> {
+        let info = self.run_id(run)?;
+        if info.state != RunState::Running {
+            return Err(ApiError::conflict(format!("run {run} already ended ({})", info.state.as_str())));
+        }
+        let (q, id) = (self.0.queue.clone(), info.id.clone());
+        blocking(move || q.cancel_run(&id, UnixMillis::now()).map_err(internal)).await?;
+        self.0.writer().send(WriterMsg::Close(info.id.clone()));
+        Ok(Ack {
+            message: format!("run {run} cancelled; its partial output stays as .partial"),
+        })
+    }
+
+    async fn dead(&self, job: Option<&str>) -> Result<Vec<DeadItemInfo>, ApiError> {
+        let (q, j) = (self.0.queue.clone(), job.map(String::from));
+        let dead = blocking(move || q.dead_items(j.as_deref()).map_err(internal)).await?;
+        Ok(dead
+            .into_iter()
+            .map(|d| DeadItemInfo {
+                run: d.run.to_string(),
+                job: d.job,
+                what: d.label,
+                error: d.reason,
+                attempts: d.attempts,
+            })
+            .collect())
+    }
+
+    async fn run_retry(&self, run: &str) -> Result<Ack, ApiError> {
+        let info = self.run_id(run)?;
+        let (q, id) = (self.0.queue.clone(), info.id.clone());
+        let n = blocking(move || q.retry_dead(&id).map_err(internal)).await?;
+        if n > 0 && info.state != RunState::Running {
+            reopen_output(&self.0, &info)?;
+        }
+        if let Some(lane) = self.0.lane(&info.lane) {
+            lane.wake.notify_one();
+        }
+        Ok(Ack {
+            message: format!("{n} dead item(s) of run {run} requeued"),
+        })
+    }
+
+    async fn reload(&self) -> Result<Ack, ApiError> {
+        control::reload(&self.0).await;
+        let invalid = self.0.jobs.lock().expect("jobs poisoned").invalid.len();
+        Ok(Ack {
+            message: format!("reloaded; {invalid} file(s) rejected (see dredge status)"),
+        })
+    }
+
+    async fn metrics(&self) -> Result<MetricsText, ApiError> {
+        let status = self.status().await?;
+        let q = status.queue;
+        let gauges: Vec<(&str, String, u64)> = [
+            ("ready", q.ready),
+            ("leased", q.leased),
+            ("snoozed", q.snoozed),
+            ("staged", q.staged),
+            ("dead", q.dead),
+        ]
+        .into_iter()
+        .map(|(s, v)| ("dredge_items", format!("state=\"{s}\""), v))
+        .chain(std::iter::once(("dredge_runs_active", String::new(), status.runs_active as u64)))
+        .collect();
+        Ok(MetricsText {
+            text: self.0.metrics.render(&gauges),
+        })
+    }
+}
+
+/// A finished run whose dead items were requeued writes on: its `.jsonl` goes back to
+/// `.partial` until it ends again.
+fn reopen_output(shared: &Shared, info: &RunInfo) -> Result<(), ApiError> {
+    let out = shared.config().state_dir.join("out");
+    let paths = RunPaths::new(&out, &info.job, &info.id);
+    if paths.done.exists() {
+        std::fs::rename(&paths.done, &paths.partial).map_err(internal)?;
+    }
+    let vendor = shared.spec_of(&info.id).map_err(internal)?.vendor();
+    let reopened = super::output::RunFile::reopen(paths, info.cursor, &info.job, &info.id, vendor.key()).map_err(internal)?;
+    if let super::output::Reopened::Open(file) = reopened {
+        shared.writer().send(WriterMsg::Open(info.id.clone(), file));
+    }
+    Ok(())
+}

@@ -1,0 +1,219 @@
+//! Keeping the daemon in step with its files and its clock: reloading the config and
+//! the job directory, and firing scheduled runs.
+
+use std::sync::Arc;
+
+use dredge_core::job::{Schedule, JobSpec};
+use dredge_core::UnixMillis;
+use dredge_queue::ScheduleState;
+
+use super::executors;
+use super::jobs::JobChange;
+use super::runs::{self, StartError};
+use super::state::{Lane, Shared};
+use crate::config::DaemonConfig;
+
+/// Re-read the config and every job file. A config that fails to load keeps the
+/// running one (and its error is logged and shown in status).
+pub async fn reload(shared: &Arc<Shared>) {
+    let path = shared.config().path.clone();
+    match DaemonConfig::load(&path) {
+        Ok(new) => {
+            apply_config(shared, new);
+            shared.jobs.lock().expect("jobs poisoned").invalid.remove(&path);
+        }
+        Err(e) => {
+            tracing::error!("config not reloaded, keeping the running one: {e}");
+            shared.jobs.lock().expect("jobs poisoned").invalid.insert(path, e);
+        }
+    }
+    rescan_jobs(shared).await;
+}
+
+/// Swap in a new config: lanes for new accounts, fresh executors (and a cleared
+/// `auth_failed`) for changed ones. Paths that need a restart are only logged.
+pub fn apply_config(shared: &Arc<Shared>, new: DaemonConfig) {
+    let old = shared.config();
+    if old.state_dir != new.state_dir || old.socket != new.socket {
+        tracing::warn!("state_dir and socket changes take effect after a restart");
+    }
+    let mut lanes = shared.lanes.lock().expect("lanes poisoned");
+    for (name, account) in &new.accounts {
+        let changed = old.accounts.get(name) != Some(account);
+        if !changed && lanes.contains_key(name) {
+            continue;
+        }
+        let executor = match executors::build(account) {
+            Ok(e) => Some(e),
+            Err(why) => {
+                tracing::warn!(account = %name, "{why}");
+                None
+            }
+        };
+        match lanes.get(name) {
+            Some(lane) => {
+                *lane.executor.write().expect("lane poisoned") = executor;
+                *lane.auth_failed.lock().expect("lane poisoned") = None;
+                lane.wake.notify_one();
+            }
+            None => {
+                let lane = Arc::new(Lane::new(name, account.vendor, account.max_concurrency, executor));
+                lanes.insert(name.clone(), lane.clone());
+                tokio::spawn(super::lanes::run(shared.clone(), lane));
+            }
+        }
+    }
+    for (name, lane) in lanes.iter() {
+        if !new.accounts.contains_key(name) {
+            tracing::warn!(account = %name, "account removed from the config: its items wait");
+            *lane.executor.write().expect("lane poisoned") = None;
+        }
+    }
+    drop(lanes);
+    *shared.config.write().expect("config poisoned") = Arc::new(new);
+}
+
+/// Re-read the job directory and act on what changed.
+pub async fn rescan_jobs(shared: &Arc<Shared>) {
+    let config = shared.config();
+    let accounts = config.account_index();
+    let unsupported = |vendor| {
+        let lanes = shared.lanes.lock().expect("lanes poisoned");
+        let any = lanes.values().any(|l| l.vendor == vendor && l.executor().is_some());
+        (!any).then(|| format!("no usable {vendor} account: the {vendor} executor is not available in this build, or its account failed to start"))
+    };
+    let changes = shared
+        .jobs
+        .lock()
+        .expect("jobs poisoned")
+        .rescan(&config.jobs_dir, &accounts, unsupported);
+    for change in changes {
+        match change {
+            JobChange::Removed(name) => {
+                shared.timetable.lock().expect("timetable poisoned").remove(&name);
+            }
+            JobChange::Updated(name) => on_job_updated(shared, &name).await,
+        }
+    }
+    shared.sched_wake.notify_one();
+}
+
+async fn on_job_updated(shared: &Arc<Shared>, name: &str) {
+    let Some((spec, hash)) = shared
+        .jobs
+        .lock()
+        .expect("jobs poisoned")
+        .valid
+        .get(name)
+        .map(|j| (j.spec.clone(), j.hash))
+    else {
+        return;
+    };
+    let state = shared.queue.schedule_state(name).ok().flatten().unwrap_or_default();
+    match (&spec.schedule, spec.enabled) {
+        (Some(schedule), true) => schedule_job(shared, &spec, schedule.clone(), state),
+        (None, true) => {
+            shared.timetable.lock().expect("timetable poisoned").remove(name);
+            run_if_content_is_new(shared, name, hash, state).await;
+        }
+        (_, false) => shared.timetable.lock().expect("timetable poisoned").remove(name),
+    }
+}
+
+fn schedule_job(shared: &Shared, spec: &JobSpec, schedule: Schedule, mut state: ScheduleState) {
+    let now = UnixMillis::now();
+    if state.last_fire.is_none() {
+        // First time scheduled: remember since when, so downtime before the first
+        // fire is caught up too.
+        state.last_fire = Some(now);
+        if let Err(e) = shared.queue.set_schedule_state(spec.name.as_str(), &state) {
+            tracing::error!(job = %spec.name, error = %e, "cannot persist schedule state");
+        }
+    }
+    shared
+        .timetable
+        .lock()
+        .expect("timetable poisoned")
+        .upsert(spec.name.as_str(), schedule, spec.catch_up, state.last_fire, now);
+}
+
+/// A job without a schedule runs once per new content of its file — never merely
+/// because the daemon restarted (the content hash is persisted).
+async fn run_if_content_is_new(shared: &Arc<Shared>, name: &str, hash: u64, mut state: ScheduleState) {
+    if state.content_hash == Some(hash) {
+        return;
+    }
+    match runs::start(shared, name, false).await {
+        Ok(run) => state.last_run = Some(run),
+        Err(StartError::Active { .. }) => {
+            shared.queued_fires.lock().expect("fires poisoned").insert(name.to_string());
+        }
+        Err(e) => tracing::error!(job = %name, "run not started: {e}"),
+    }
+    state.content_hash = Some(hash);
+    if let Err(e) = shared.queue.set_schedule_state(name, &state) {
+        tracing::error!(job = %name, error = %e, "cannot persist schedule state");
+    }
+}
+
+/// Fire scheduled runs until shutdown, sleeping until the next fire or a wake-up.
+pub async fn scheduler(shared: Arc<Shared>) {
+    loop {
+        let next = shared.timetable.lock().expect("timetable poisoned").next_wakeup();
+        let wait = next.map_or(std::time::Duration::from_secs(3600), |t| UnixMillis::now().until(t));
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = shared.sched_wake.notified() => {}
+            _ = shared.shutdown.cancelled() => return,
+        }
+        let due = shared
+            .timetable
+            .lock()
+            .expect("timetable poisoned")
+            .take_due(UnixMillis::now());
+        for fire in due {
+            fire_job(&shared, &fire.job, fire.at).await;
+        }
+        start_queued_fires(&shared).await;
+    }
+}
+
+async fn fire_job(shared: &Arc<Shared>, job: &str, at: UnixMillis) {
+    let overlap = shared
+        .jobs
+        .lock()
+        .expect("jobs poisoned")
+        .valid
+        .get(job)
+        .map(|j| j.spec.overlap);
+    let mut state = shared.queue.schedule_state(job).ok().flatten().unwrap_or_default();
+    state.last_fire = Some(at);
+    match runs::start(shared, job, false).await {
+        Ok(run) => state.last_run = Some(run),
+        Err(StartError::Active { run, .. }) => {
+            if overlap == Some(dredge_core::job::Overlap::Queue) {
+                tracing::info!(job, active = %run, "fire queued behind the active run");
+                shared.queued_fires.lock().expect("fires poisoned").insert(job.to_string());
+            } else {
+                tracing::info!(job, active = %run, "fire skipped: a run is still active (overlap = \"skip\")");
+            }
+        }
+        Err(e) => tracing::error!(job, "scheduled run not started: {e}"),
+    }
+    if let Err(e) = shared.queue.set_schedule_state(job, &state) {
+        tracing::error!(job, error = %e, "cannot persist the last fire");
+    }
+}
+
+async fn start_queued_fires(shared: &Arc<Shared>) {
+    let queued: Vec<String> = shared.queued_fires.lock().expect("fires poisoned").iter().cloned().collect();
+    for job in queued {
+        if runs::active_run(shared, &job).is_some() {
+            continue;
+        }
+        shared.queued_fires.lock().expect("fires poisoned").remove(&job);
+        if let Err(e) = runs::start(shared, &job, false).await {
+            tracing::error!(job, "queued run not started: {e}");
+        }
+    }
+}

@@ -1,0 +1,254 @@
+//! Workers: one lane per account leases that account's ready items and runs them
+//! through its executor, at most `max_concurrency` at once. Idle lanes sleep until the
+//! next item's time or a wake-up — never a busy poll.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use dredge_core::item::ItemContext;
+use dredge_core::retry::{self, Decision, GateClosure, ItemBudget};
+use dredge_core::{Outcome, SnoozeScope, UnixMillis};
+use dredge_queue::{LeasedItem, Release};
+
+use super::state::{Lane, Shared};
+use super::writer::WriterMsg;
+
+/// How long a lease lasts beyond the account's request timeout before it may be
+/// reclaimed (leases never survive a restart anyway).
+const LEASE_MARGIN: Duration = Duration::from_secs(600);
+/// Longest sleep of an idle lane, as a safety net against a missed wake-up.
+const MAX_IDLE: Duration = Duration::from_secs(60);
+
+/// Run a lane until shutdown.
+pub async fn run(shared: Arc<Shared>, lane: Arc<Lane>) {
+    loop {
+        if shared.shutdown.is_cancelled() {
+            return;
+        }
+        let now = UnixMillis::now();
+        if let Some(wait) = blocked_for(&lane, now) {
+            idle(&shared, &lane, wait).await;
+            continue;
+        }
+        let permit = tokio::select! {
+            p = lane.slots.clone().acquire_owned() => p.expect("lane semaphore is never closed"),
+            _ = shared.shutdown.cancelled() => return,
+        };
+        let leased = {
+            let q = shared.queue.clone();
+            let account = lane.account.clone();
+            let until = now.after(LEASE_MARGIN);
+            tokio::task::spawn_blocking(move || q.lease_next(&account, now, until)).await
+        };
+        match leased {
+            Ok(Ok(Some(item))) => {
+                lane.in_flight.fetch_add(1, Ordering::Relaxed);
+                let (shared, lane) = (shared.clone(), lane.clone());
+                tokio::spawn(async move {
+                    execute(&shared, &lane, item).await;
+                    lane.in_flight.fetch_sub(1, Ordering::Relaxed);
+                    drop(permit);
+                });
+            }
+            Ok(Ok(None)) => {
+                drop(permit);
+                let next = shared.queue.next_ready_at(&lane.account).ok().flatten();
+                let wait = next.map_or(MAX_IDLE, |t| now.until(t).min(MAX_IDLE));
+                idle(&shared, &lane, wait.max(Duration::from_millis(1))).await;
+            }
+            Ok(Err(e)) => {
+                drop(permit);
+                tracing::error!(account = %lane.account, error = %e, "cannot lease from the queue");
+                idle(&shared, &lane, Duration::from_secs(1)).await;
+            }
+            Err(e) => {
+                drop(permit);
+                tracing::error!(account = %lane.account, error = %e, "lease task failed");
+            }
+        }
+    }
+}
+
+/// Why the lane may not lease now, as a wait.
+fn blocked_for(lane: &Lane, now: UnixMillis) -> Option<Duration> {
+    if lane.auth_failure().is_some() || lane.executor().is_none() {
+        return Some(MAX_IDLE);
+    }
+    lane.closed_at(now).map(|(until, _)| now.until(until))
+}
+
+async fn idle(shared: &Shared, lane: &Lane, wait: Duration) {
+    tokio::select! {
+        _ = tokio::time::sleep(wait) => {}
+        _ = lane.wake.notified() => {}
+        _ = shared.shutdown.cancelled() => {}
+    }
+}
+
+/// Execute one leased item and apply what the retry policy decides.
+async fn execute(shared: &Shared, lane: &Lane, item: LeasedItem) {
+    let budget = ItemBudget {
+        attempts: item.attempts,
+        polls: item.polls,
+        max_attempts: item.max_attempts,
+        deadline: item.deadline,
+    };
+    let decision = if retry::expired(budget, UnixMillis::now()) {
+        Decision::Dead {
+            reason: format!("deadline passed before the item could finish ({})", last_words(shared, &item)),
+        }
+    } else {
+        match (shared.spec_of(&item.run), lane.executor()) {
+            (Ok(spec), Some(executor)) => {
+                let ctx = ItemContext {
+                    label: item.label.clone(),
+                    payload: item.payload.clone(),
+                    attempts: item.attempts,
+                    polls: item.polls,
+                    run_started: item.run_started,
+                };
+                let outcome = executor.execute(&spec, &ctx).await;
+                count_outcome(shared, lane, &outcome);
+                retry::decide(outcome, budget, UnixMillis::now(), &mut rand::rng())
+            }
+            (Err(e), _) => Decision::Dead {
+                reason: format!("cannot read the run's job definition: {e:#}"),
+            },
+            (_, None) => Decision::Wait {
+                not_before: UnixMillis::now(),
+                polls: item.polls,
+                note: "account not available".into(),
+                gate: None,
+            },
+        }
+    };
+    if let Err(e) = apply(shared, lane, &item, decision).await {
+        // The lease is reverted on the next restart; the item is not lost.
+        tracing::error!(item = %item.id, run = %item.run, error = %format!("{e:#}"), "cannot record an item's outcome");
+    }
+}
+
+fn last_words(shared: &Shared, item: &LeasedItem) -> String {
+    match shared.queue.item(item.id) {
+        Ok(Some(info)) => info
+            .last_error
+            .or(info.note)
+            .unwrap_or_else(|| "no answer yet".into()),
+        _ => "no answer yet".into(),
+    }
+}
+
+async fn apply(shared: &Shared, lane: &Lane, item: &LeasedItem, decision: Decision) -> anyhow::Result<()> {
+    let q = shared.queue.clone();
+    let id = item.id;
+    match decision {
+        Decision::Complete { completion, gates } => {
+            let wakes = !completion.follow_ups.is_empty();
+            let (records, follow_ups) = (completion.records, completion.follow_ups);
+            let result = tokio::task::spawn_blocking(move || q.stage(id, records, follow_ups)).await??;
+            if result.deduplicated > 0 {
+                tracing::debug!(item = %id, deduplicated = result.deduplicated, "follow-ups already in the run");
+            }
+            close_gates(shared, lane, gates).await?;
+            shared.writer().send(WriterMsg::Staged(item.run.clone(), id));
+            if wakes {
+                lane.wake.notify_one();
+            }
+        }
+        Decision::Wait { not_before, polls, note, gate } => {
+            let release = Release::Snooze { until: not_before, polls, note };
+            tokio::task::spawn_blocking(move || q.release(id, release)).await??;
+            close_gates(shared, lane, gate.into_iter().collect()).await?;
+            lane.wake.notify_one();
+        }
+        Decision::Retry { not_before, attempts, error } => {
+            let release = Release::Retry { not_before, attempts, error };
+            tokio::task::spawn_blocking(move || q.release(id, release)).await??;
+            lane.wake.notify_one();
+        }
+        Decision::Dead { reason } => {
+            tracing::warn!(run = %item.run, item = %item.label, reason = %reason, "item dead");
+            shared.metrics.add("dredge_dead_items_total", format!("job=\"{}\"", super::metrics::escape(&item.job)), 1);
+            tokio::task::spawn_blocking(move || q.kill(id, &reason)).await??;
+            shared.writer().send(WriterMsg::Check(item.run.clone()));
+        }
+        Decision::StopAccount { reason } => {
+            tracing::error!(account = %lane.account, reason = %reason,
+                "credentials rejected: the account's items stop until its configuration changes (dredge reload)");
+            lane.stop_auth(reason.clone());
+            let release = Release::Snooze {
+                until: UnixMillis::now(),
+                polls: item.polls,
+                note: format!("auth_failed: {reason}"),
+            };
+            tokio::task::spawn_blocking(move || q.release(id, release)).await??;
+        }
+    }
+    Ok(())
+}
+
+async fn close_gates(shared: &Shared, lane: &Lane, gates: Vec<GateClosure>) -> anyhow::Result<()> {
+    for gate in gates {
+        match gate.scope {
+            SnoozeScope::Domain(domain) => {
+                let q = shared.queue.clone();
+                let account = lane.account.clone();
+                let n = tokio::task::spawn_blocking(move || q.defer_scope(&account, &domain, gate.until)).await??;
+                tracing::debug!(account = %lane.account, deferred = n, "domain snoozed");
+            }
+            SnoozeScope::Account => {
+                lane.close_until(gate.until, "vendor asked the account to wait".into());
+                tracing::info!(account = %lane.account, until = %gate.until.to_rfc3339(), "account snoozed");
+            }
+            SnoozeScope::Item => {}
+        }
+    }
+    Ok(())
+}
+
+fn count_outcome(shared: &Shared, lane: &Lane, outcome: &Outcome) {
+    let vendor = lane.vendor.key();
+    let kind = match outcome {
+        Outcome::Done(_) => "done",
+        Outcome::NotReady { .. } => "not_ready",
+        Outcome::Snooze(s) => {
+            let scope = match s.scope {
+                SnoozeScope::Item => "item",
+                SnoozeScope::Domain(_) => "domain",
+                SnoozeScope::Account => "account",
+            };
+            shared
+                .metrics
+                .add("dredge_snoozes_total", format!("vendor=\"{vendor}\",scope=\"{scope}\""), 1);
+            "snooze"
+        }
+        Outcome::Retry(f) => {
+            shared.metrics.add(
+                "dredge_failures_total",
+                format!("vendor=\"{vendor}\",class=\"{}\"", f.class.as_str()),
+                1,
+            );
+            "retry"
+        }
+        Outcome::Reauth => {
+            shared
+                .metrics
+                .add("dredge_token_refreshes_total", format!("vendor=\"{vendor}\""), 1);
+            "reauth"
+        }
+        Outcome::AuthFailed { .. } => "auth_failed",
+        Outcome::Fatal { .. } => "fatal",
+    };
+    if let Outcome::Done(c) = outcome {
+        let domains = c.snoozes.len() as u64;
+        if domains > 0 {
+            shared
+                .metrics
+                .add("dredge_snoozes_total", format!("vendor=\"{vendor}\",scope=\"domain\""), domains);
+        }
+    }
+    shared
+        .metrics
+        .add("dredge_outcomes_total", format!("vendor=\"{vendor}\",outcome=\"{kind}\""), 1);
+}

@@ -1,0 +1,164 @@
+//! `dredge daemon`: the long-running service. This module starts the parts in order —
+//! config, queue (with recovery), writer, lanes, jobs, socket, scheduler, watcher — and
+//! stops them in reverse on SIGTERM/SIGINT.
+
+mod api;
+mod control;
+mod executors;
+mod jobs;
+mod lanes;
+mod metrics;
+mod output;
+mod runs;
+mod snapshot;
+mod state;
+mod systemd;
+mod watch;
+mod writer;
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use dredge_core::UnixMillis;
+use dredge_queue::{Queue, Recovery, RunState};
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::config::{DaemonConfig, LogFormat};
+use output::{Reopened, RunFile, RunPaths};
+use state::Shared;
+use writer::WriterMsg;
+
+/// How long in-flight calls may take to finish after SIGTERM.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
+    let config = DaemonConfig::load(config_path)?;
+    init_logging(config.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("dredge")
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(config))
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+async fn serve(config: DaemonConfig) -> anyhow::Result<ExitCode> {
+    std::fs::create_dir_all(config.state_dir.join("out"))
+        .with_context(|| format!("cannot create the state directory {}", config.state_dir.display()))?;
+    let queue_path = config.state_dir.join("queue");
+    let opened = Instant::now();
+    let (queue, recovery) = tokio::task::spawn_blocking(move || Queue::open(&queue_path)).await??;
+    tracing::info!(
+        leases_reset = recovery.leases_reset,
+        staged = recovery.staged.len(),
+        unfinished_runs = recovery.cursors.len(),
+        took_ms = opened.elapsed().as_millis() as u64,
+        "queue opened"
+    );
+    let socket_path = config.socket.clone();
+    let shared = Arc::new(Shared::new(config.clone(), queue));
+    let (writer, writer_thread) = writer::spawn(shared.clone());
+    let _ = shared.writer.set(writer);
+    control::apply_config(&shared, config);
+    recover(&shared, recovery)?;
+    control::rescan_jobs(&shared).await;
+
+    let listener = crate::rpc::bind(&socket_path, None)?;
+    let api = Arc::new(api::DaemonApi(shared.clone()));
+    let rpc_shutdown = shared.shutdown.clone();
+    tokio::spawn(crate::rpc::serve(listener, api, async move { rpc_shutdown.cancelled().await }));
+    tokio::spawn(control::scheduler(shared.clone()));
+    tokio::spawn(watch::run(shared.clone()));
+    tokio::spawn(systemd::watchdog(shared.clone()));
+    tokio::spawn(signals(shared.clone()));
+    systemd::ready();
+    tracing::info!(socket = %socket_path.display(), "dredge daemon ready");
+
+    shared.shutdown.cancelled().await;
+    systemd::stopping();
+    drain(&shared).await;
+    let (done, wait) = tokio::sync::oneshot::channel();
+    shared.writer().send(WriterMsg::Barrier(done));
+    let _ = wait.await;
+    let _ = std::fs::remove_file(&socket_path);
+    drop(writer_thread);
+    tracing::info!("dredge daemon stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn signals(shared: Arc<Shared>) {
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    ) else {
+        tracing::error!("cannot install signal handlers");
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = hup.recv() => {
+                tracing::info!("SIGHUP: reloading config and job files");
+                shared.reload_wake.notify_one();
+            }
+        }
+    }
+    tracing::info!("shutting down: no new items are leased, in-flight calls finish");
+    shared.shutdown.cancel();
+}
+
+/// Wait (bounded) for in-flight items to finish.
+async fn drain(shared: &Shared) {
+    let deadline = Instant::now() + DRAIN_TIMEOUT;
+    loop {
+        let busy: usize = shared.lanes.lock().expect("lanes poisoned").values().map(|l| l.in_flight()).sum();
+        if busy == 0 {
+            return;
+        }
+        if Instant::now() >= deadline {
+            tracing::warn!(in_flight = busy, "calls still in flight after 30 s; their items are retried after restart");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Undo a crash: cut each unfinished run's `.partial` back to its committed cursor,
+/// replay staged-but-uncommitted items to the writer, then finish runs that are done.
+fn recover(shared: &Shared, recovery: Recovery) -> anyhow::Result<()> {
+    let out = shared.config().state_dir.join("out");
+    for (run, cursor) in &recovery.cursors {
+        let Some(info) = shared.queue.run(run)? else { continue };
+        let vendor = shared.spec_of(run)?.vendor();
+        let paths = RunPaths::new(&out, &info.job, run);
+        match RunFile::reopen(paths, *cursor, &info.job, run, vendor.key())? {
+            Reopened::Open(file) => shared.writer().send(WriterMsg::Open(run.clone(), file)),
+            Reopened::AlreadyRenamed => {
+                let state = if info.counts.dead > 0 { RunState::Failed } else { RunState::Succeeded };
+                shared.queue.finish_run(run, state, UnixMillis::now())?;
+            }
+        }
+    }
+    for (run, item) in recovery.staged {
+        shared.writer().send(WriterMsg::Staged(run, item));
+    }
+    for (run, _) in recovery.cursors {
+        shared.writer().send(WriterMsg::Check(run));
+    }
+    Ok(())
+}

@@ -1,0 +1,307 @@
+//! A run's output file (SPEC §5): records appended to `RUN.jsonl.partial`, fsynced,
+//! then renamed to `RUN.jsonl` when the run ends. The queue's committed cursor says
+//! how much of the file is real; recovery cuts anything past it.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use dredge_core::Record;
+use dredge_queue::{OutputCursor, RunId};
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+/// Where a run's files live.
+#[derive(Debug, Clone)]
+pub struct RunPaths {
+    pub partial: PathBuf,
+    pub done: PathBuf,
+    /// Directory for binary results (`RUN/NAME`).
+    pub attachments: PathBuf,
+}
+
+impl RunPaths {
+    pub fn new(out_dir: &Path, job: &str, run: &RunId) -> Self {
+        let dir = out_dir.join(job);
+        RunPaths {
+            partial: dir.join(format!("{run}.jsonl.partial")),
+            done: dir.join(format!("{run}.jsonl")),
+            attachments: dir.join(run.as_str()),
+        }
+    }
+
+    /// The file a user should look at now: the final one once it exists.
+    pub fn current(&self) -> &Path {
+        if self.done.exists() { &self.done } else { &self.partial }
+    }
+}
+
+/// An open `.partial` file and how far it is written.
+pub struct RunFile {
+    pub paths: RunPaths,
+    file: File,
+    written: OutputCursor,
+    /// What the queue has committed (the rollback point after a failed write).
+    committed: OutputCursor,
+    job: String,
+    run: RunId,
+    vendor: String,
+}
+
+/// What recovery found for a run's file.
+pub enum Reopened {
+    /// The partial file, cut back to the committed cursor.
+    Open(RunFile),
+    /// Only the final file exists: the run was renamed before the crash.
+    AlreadyRenamed,
+}
+
+#[derive(Serialize)]
+struct Line<'a> {
+    job: &'a str,
+    run: &'a str,
+    vendor: &'a str,
+    source: &'a str,
+    item: &'a str,
+    seq: u64,
+    fetched_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file: Option<String>,
+    data: &'a RawValue,
+}
+
+impl RunFile {
+    /// Create the `.partial` file of a new run (empty).
+    pub fn create(paths: RunPaths, job: &str, run: &RunId, vendor: &str) -> io::Result<Self> {
+        let dir = paths.partial.parent().expect("run files live in a job directory");
+        fs::create_dir_all(dir)?;
+        let file = OpenOptions::new().create(true).append(true).open(&paths.partial)?;
+        file.sync_all()?;
+        sync_dir(dir)?;
+        Ok(Self::with(paths, file, OutputCursor::default(), job, run, vendor))
+    }
+
+    /// Reopen after a restart: truncate the `.partial` file to the committed cursor
+    /// (cutting a torn or uncommitted tail), or report that it was already renamed.
+    pub fn reopen(paths: RunPaths, cursor: OutputCursor, job: &str, run: &RunId, vendor: &str) -> io::Result<Reopened> {
+        if !paths.partial.exists() && paths.done.exists() {
+            return Ok(Reopened::AlreadyRenamed);
+        }
+        let dir = paths.partial.parent().expect("run files live in a job directory");
+        fs::create_dir_all(dir)?;
+        let file = OpenOptions::new().create(true).append(true).open(&paths.partial)?;
+        let len = file.metadata()?.len();
+        if len < cursor.bytes {
+            return Err(io::Error::other(format!(
+                "{} is shorter ({len} bytes) than its committed length ({} bytes): it was modified outside dredge",
+                paths.partial.display(),
+                cursor.bytes
+            )));
+        }
+        file.set_len(cursor.bytes)?;
+        file.sync_all()?;
+        Ok(Reopened::Open(Self::with(paths, file, cursor, job, run, vendor)))
+    }
+
+    fn with(paths: RunPaths, file: File, cursor: OutputCursor, job: &str, run: &RunId, vendor: &str) -> Self {
+        RunFile {
+            paths,
+            file,
+            written: cursor,
+            committed: cursor,
+            job: job.to_string(),
+            run: run.clone(),
+            vendor: vendor.to_string(),
+        }
+    }
+
+    /// Append records (not yet durable: call `sync`). Attachments are written and
+    /// synced first, so a line never points at a missing file.
+    pub fn append(&mut self, records: &[Record]) -> io::Result<()> {
+        let mut buf = Vec::with_capacity(records.len() * 256);
+        for record in records {
+            let file = match &record.attachment {
+                Some(a) => Some(self.write_attachment(&a.name, &a.bytes)?),
+                None => None,
+            };
+            let data = RawValue::from_string(record.data.clone())
+                .or_else(|_| RawValue::from_string(serde_json::Value::String(record.data.clone()).to_string()))
+                .map_err(io::Error::other)?;
+            let line = Line {
+                job: &self.job,
+                run: self.run.as_str(),
+                vendor: &self.vendor,
+                source: &record.source,
+                item: &record.item,
+                seq: self.written.records + 1,
+                fetched_at: record.fetched_at.to_rfc3339(),
+                file,
+                data: &data,
+            };
+            serde_json::to_writer(&mut buf, &line).map_err(io::Error::other)?;
+            buf.push(b'\n');
+            self.written.records += 1;
+        }
+        self.file.write_all(&buf)?;
+        self.written.bytes += buf.len() as u64;
+        Ok(())
+    }
+
+    /// Make everything appended durable; returns the cursor to commit.
+    pub fn sync(&mut self) -> io::Result<OutputCursor> {
+        self.file.sync_data()?;
+        Ok(self.written)
+    }
+
+    pub fn cursor_committed(&self) -> OutputCursor {
+        self.committed
+    }
+
+    /// Record that the queue committed `cursor`.
+    pub fn mark_committed(&mut self, cursor: OutputCursor) {
+        self.committed = cursor;
+    }
+
+    pub fn job(&self) -> &str {
+        &self.job
+    }
+
+    /// Forget everything past `cursor` (after a failed write), so the file again ends
+    /// at what the queue has committed.
+    pub fn rollback_to(&mut self, cursor: OutputCursor) -> io::Result<()> {
+        self.file.set_len(cursor.bytes)?;
+        self.written = cursor;
+        Ok(())
+    }
+
+    /// fsync and rename `.partial` → `.jsonl` (and fsync the directory), so a reader of
+    /// `*.jsonl` never sees half a run.
+    pub fn finish(self) -> io::Result<PathBuf> {
+        self.file.sync_all()?;
+        fs::rename(&self.paths.partial, &self.paths.done)?;
+        if let Some(dir) = self.paths.done.parent() {
+            sync_dir(dir)?;
+        }
+        Ok(self.paths.done)
+    }
+
+    fn write_attachment(&self, name: &str, bytes: &[u8]) -> io::Result<String> {
+        let safe: String = name
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })
+            .collect();
+        fs::create_dir_all(&self.paths.attachments)?;
+        let path = self.paths.attachments.join(&safe);
+        let mut f = File::create(&path)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        sync_dir(&self.paths.attachments)?;
+        Ok(format!("{}/{safe}", self.run))
+    }
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dredge_core::UnixMillis;
+
+    fn record(i: u32) -> Record {
+        Record {
+            source: format!("https://a.com/{i}"),
+            item: "batch-1".into(),
+            fetched_at: UnixMillis(0),
+            data: format!("{{\"n\":{i}}}"),
+            attachment: None,
+        }
+    }
+
+    fn run() -> RunId {
+        RunId("20261122T231000Z-0001".into())
+    }
+
+    #[test]
+    fn lines_carry_the_spec_fields_and_sequence() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = RunPaths::new(dir.path(), "news", &run());
+        let mut f = RunFile::create(paths.clone(), "news", &run(), "autoextract").unwrap();
+        f.append(&[record(1), record(2)]).unwrap();
+        let cursor = f.sync().unwrap();
+        assert_eq!(cursor.records, 2);
+        let text = fs::read_to_string(&paths.partial).unwrap();
+        assert_eq!(cursor.bytes, text.len() as u64);
+        let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        assert_eq!(first["job"], "news");
+        assert_eq!(first["run"], "20261122T231000Z-0001");
+        assert_eq!(first["vendor"], "autoextract");
+        assert_eq!(first["source"], "https://a.com/1");
+        assert_eq!(first["seq"], 1);
+        assert_eq!(first["fetched_at"], "1970-01-01T00:00:00Z");
+        assert_eq!(first["data"], serde_json::json!({"n": 1}));
+        let done = f.finish().unwrap();
+        assert!(done.ends_with("news/20261122T231000Z-0001.jsonl"));
+        assert!(!paths.partial.exists());
+    }
+
+    #[test]
+    fn reopening_cuts_the_uncommitted_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = RunPaths::new(dir.path(), "news", &run());
+        let mut f = RunFile::create(paths.clone(), "news", &run(), "autoextract").unwrap();
+        f.append(&[record(1)]).unwrap();
+        let committed = f.sync().unwrap();
+        f.append(&[record(2)]).unwrap();
+        f.sync().unwrap();
+        drop(f);
+        // A torn half line past the commit, as a crash mid-write leaves it.
+        let mut raw = OpenOptions::new().append(true).open(&paths.partial).unwrap();
+        raw.write_all(b"{\"job\":\"ne").unwrap();
+        drop(raw);
+        let Reopened::Open(mut f) = RunFile::reopen(paths.clone(), committed, "news", &run(), "autoextract").unwrap()
+        else {
+            panic!("the partial file exists")
+        };
+        f.append(&[record(3)]).unwrap();
+        f.sync().unwrap();
+        let text = fs::read_to_string(&paths.partial).unwrap();
+        let seqs: Vec<u64> = text
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"].as_u64().unwrap())
+            .collect();
+        assert_eq!(seqs, vec![1, 2], "the uncommitted record and the torn line are gone");
+        assert!(text.contains("\"n\":3"));
+    }
+
+    #[test]
+    fn a_renamed_run_is_recognised_on_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = RunPaths::new(dir.path(), "news", &run());
+        let f = RunFile::create(paths.clone(), "news", &run(), "autoextract").unwrap();
+        f.finish().unwrap();
+        assert!(matches!(
+            RunFile::reopen(paths, OutputCursor::default(), "news", &run(), "autoextract").unwrap(),
+            Reopened::AlreadyRenamed
+        ));
+    }
+
+    #[test]
+    fn attachments_are_written_beside_the_file_and_referenced() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = RunPaths::new(dir.path(), "shots", &run());
+        let mut f = RunFile::create(paths.clone(), "shots", &run(), "oxylabs").unwrap();
+        let mut r = record(1);
+        r.attachment = Some(dredge_core::Attachment {
+            name: "7301.png".into(),
+            bytes: vec![1, 2, 3],
+        });
+        f.append(&[r]).unwrap();
+        f.sync().unwrap();
+        let line: serde_json::Value =
+            serde_json::from_str(fs::read_to_string(&paths.partial).unwrap().trim()).unwrap();
+        assert_eq!(line["file"], "20261122T231000Z-0001/7301.png");
+        assert_eq!(fs::read(paths.attachments.join("7301.png")).unwrap(), vec![1, 2, 3]);
+    }
+}

@@ -1,0 +1,111 @@
+//! Starting runs: from a schedule fire, a new job file content, or `dredge run`.
+
+use std::sync::Arc;
+
+use dredge_core::job::{InputList, OxylabsInputs, read_inputs};
+use dredge_core::{JobSpec, UnixMillis, VendorJob};
+use dredge_queue::{NewRun, RunId, RunState};
+
+use super::output::{RunFile, RunPaths};
+use super::snapshot;
+use super::state::Shared;
+use super::writer::WriterMsg;
+
+/// Why a run was not started.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("no job named {0:?} is loaded (see `dredge jobs`, and `dredge status` for rejected files)")]
+    UnknownJob(String),
+    #[error("a run of {job} is already active ({run}); it overlaps = \"skip\"")]
+    Active { job: String, run: String },
+    #[error("job {0} is disabled (enabled = false)")]
+    Disabled(String),
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Start a run of `job` now with its current definition.
+pub async fn start(shared: &Arc<Shared>, job: &str, manual: bool) -> Result<RunId, StartError> {
+    let spec = {
+        let jobs = shared.jobs.lock().expect("jobs poisoned");
+        jobs.valid
+            .get(job)
+            .map(|j| j.spec.clone())
+            .ok_or_else(|| StartError::UnknownJob(job.to_string()))?
+    };
+    if !spec.enabled && !manual {
+        return Err(StartError::Disabled(job.to_string()));
+    }
+    if let Some(run) = active_run(shared, job) {
+        return Err(StartError::Active {
+            job: job.to_string(),
+            run: run.to_string(),
+        });
+    }
+    let shared2 = shared.clone();
+    tokio::task::spawn_blocking(move || create(&shared2, spec))
+        .await
+        .map_err(|e| StartError::Failed(e.to_string()))?
+}
+
+/// The job's running run, if any.
+pub fn active_run(shared: &Shared, job: &str) -> Option<RunId> {
+    shared
+        .queue
+        .runs(Some(job))
+        .ok()?
+        .into_iter()
+        .find(|r| r.state == RunState::Running)
+        .map(|r| r.id)
+}
+
+fn create(shared: &Shared, spec: Arc<JobSpec>) -> Result<RunId, StartError> {
+    let fail = |m: String| {
+        tracing::error!(job = %spec.name, "cannot start a run: {m}");
+        StartError::Failed(m)
+    };
+    let lane = shared
+        .lane(&spec.account)
+        .ok_or_else(|| fail(format!("account {} is not configured", spec.account)))?;
+    let executor = lane
+        .executor()
+        .ok_or_else(|| fail(format!("account {} has no executor", spec.account)))?;
+    let inputs = inputs_of(&spec).map_err(|e| fail(format!("cannot read the job's input file: {e}")))?;
+    let items = executor.plan(&spec, &inputs).map_err(|e| fail(e.to_string()))?;
+    let started_at = UnixMillis::now();
+    let new_run = NewRun {
+        job: spec.name.to_string(),
+        lane: spec.account.clone(),
+        spec_snapshot: snapshot::encode(&spec).map_err(|e| fail(e.to_string()))?,
+        started_at,
+        deadline: Some(started_at.after(spec.deadline)),
+        max_attempts: spec.max_attempts,
+    };
+    let item_count = items.len();
+    let run = shared
+        .queue
+        .create_run(new_run, items)
+        .map_err(|e| fail(e.to_string()))?;
+    let paths = RunPaths::new(&shared.config().state_dir.join("out"), spec.name.as_str(), &run);
+    let file = RunFile::create(paths, spec.name.as_str(), &run, spec.vendor().key())
+        .map_err(|e| fail(format!("cannot create the run's output file: {e}")))?;
+    shared.writer().send(WriterMsg::Open(run.clone(), file));
+    // A run with no items ends at once; otherwise this is a no-op.
+    shared.writer().send(WriterMsg::Check(run.clone()));
+    shared.metrics.add("dredge_runs_started_total", format!("job=\"{}\"", super::metrics::escape(spec.name.as_str())), 1);
+    tracing::info!(job = %spec.name, run = %run, items = item_count, "run started");
+    lane.wake.notify_one();
+    Ok(run)
+}
+
+/// The job's input list read now (inline, or its file read again at each run start).
+fn inputs_of(spec: &JobSpec) -> std::io::Result<Vec<String>> {
+    let list: Option<&InputList> = match &spec.work {
+        VendorJob::Autoextract(a) => Some(&a.urls),
+        VendorJob::Oxylabs(o) => Some(match &o.inputs {
+            OxylabsInputs::Queries(l) | OxylabsInputs::Urls(l) => l,
+        }),
+        VendorJob::Octoparse(_) | VendorJob::Wds(_) => None,
+    };
+    list.map_or(Ok(Vec::new()), read_inputs)
+}

@@ -1,0 +1,156 @@
+//! What the daemon's tasks share: the queue, the loaded jobs, one lane per account,
+//! the writer, counters, and the signals that wake tasks up.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::Instant;
+
+use dredge_core::{Executor, JobSpec, UnixMillis, Vendor};
+use dredge_queue::{Queue, RunId};
+use dredge_scheduler::Timetable;
+use tokio::sync::{Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+use super::jobs::JobTable;
+use super::metrics::Metrics;
+use super::writer::Writer;
+use crate::config::DaemonConfig;
+
+pub struct Shared {
+    pub config: RwLock<Arc<DaemonConfig>>,
+    pub queue: Queue,
+    pub jobs: Mutex<JobTable>,
+    pub timetable: Mutex<Timetable>,
+    pub lanes: Mutex<HashMap<String, Arc<Lane>>>,
+    pub writer: OnceLock<Writer>,
+    pub metrics: Metrics,
+    pub started: Instant,
+    /// Cancelled on SIGTERM/SIGINT: stop leasing, let in-flight calls finish.
+    pub shutdown: CancellationToken,
+    /// Wakes the scheduler loop (jobs changed, a run ended).
+    pub sched_wake: Notify,
+    /// Wakes the reload task (SIGHUP, `dredge reload`, file events).
+    pub reload_wake: Notify,
+    /// Job specs of runs, decoded once from their snapshots.
+    specs: Mutex<HashMap<RunId, Arc<JobSpec>>>,
+    /// Jobs with `overlap = "queue"` whose fire arrived while a run was active.
+    pub queued_fires: Mutex<HashSet<String>>,
+}
+
+/// One account's worker lane: its executor, concurrency, gate and health.
+pub struct Lane {
+    pub account: String,
+    pub vendor: Vendor,
+    pub executor: RwLock<Option<Arc<dyn Executor>>>,
+    /// Items in flight at once (the account's `max_concurrency`).
+    pub slots: Arc<Semaphore>,
+    /// The whole account waits until then (429 with a delay...).
+    pub closed_until: Mutex<Option<(UnixMillis, String)>>,
+    /// Credentials rejected: nothing is leased until the config changes.
+    pub auth_failed: Mutex<Option<String>>,
+    pub wake: Notify,
+    pub in_flight: AtomicUsize,
+}
+
+impl Lane {
+    pub fn new(account: &str, vendor: Vendor, concurrency: usize, executor: Option<Arc<dyn Executor>>) -> Self {
+        Lane {
+            account: account.to_string(),
+            vendor,
+            executor: RwLock::new(executor),
+            slots: Arc::new(Semaphore::new(concurrency.max(1))),
+            closed_until: Mutex::new(None),
+            auth_failed: Mutex::new(None),
+            wake: Notify::new(),
+            in_flight: AtomicUsize::new(0),
+        }
+    }
+
+    pub fn executor(&self) -> Option<Arc<dyn Executor>> {
+        self.executor.read().expect("lane poisoned").clone()
+    }
+
+    pub fn close_until(&self, until: UnixMillis, reason: String) {
+        let mut g = self.closed_until.lock().expect("lane poisoned");
+        if g.as_ref().is_none_or(|(u, _)| *u < until) {
+            *g = Some((until, reason));
+        }
+    }
+
+    /// When the account gate opens, if it is closed now.
+    pub fn closed_at(&self, now: UnixMillis) -> Option<(UnixMillis, String)> {
+        self.closed_until
+            .lock()
+            .expect("lane poisoned")
+            .clone()
+            .filter(|(u, _)| *u > now)
+    }
+
+    pub fn stop_auth(&self, reason: String) {
+        *self.auth_failed.lock().expect("lane poisoned") = Some(reason);
+    }
+
+    pub fn auth_failure(&self) -> Option<String> {
+        self.auth_failed.lock().expect("lane poisoned").clone()
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+}
+
+impl Shared {
+    pub fn new(config: DaemonConfig, queue: Queue) -> Self {
+        Shared {
+            config: RwLock::new(Arc::new(config)),
+            queue,
+            jobs: Mutex::new(JobTable::default()),
+            timetable: Mutex::new(Timetable::new()),
+            lanes: Mutex::new(HashMap::new()),
+            writer: OnceLock::new(),
+            metrics: Metrics::default(),
+            started: Instant::now(),
+            shutdown: CancellationToken::new(),
+            sched_wake: Notify::new(),
+            reload_wake: Notify::new(),
+            specs: Mutex::new(HashMap::new()),
+            queued_fires: Mutex::new(HashSet::new()),
+        }
+    }
+
+    pub fn config(&self) -> Arc<DaemonConfig> {
+        self.config.read().expect("config poisoned").clone()
+    }
+
+    pub fn writer(&self) -> &Writer {
+        self.writer.get().expect("the writer starts before anything uses it")
+    }
+
+    pub fn lane(&self, account: &str) -> Option<Arc<Lane>> {
+        self.lanes.lock().expect("lanes poisoned").get(account).cloned()
+    }
+
+    /// The job spec a run started with.
+    pub fn spec_of(&self, run: &RunId) -> anyhow::Result<Arc<JobSpec>> {
+        if let Some(spec) = self.specs.lock().expect("specs poisoned").get(run) {
+            return Ok(spec.clone());
+        }
+        let info = self
+            .queue
+            .run(run)?
+            .ok_or_else(|| anyhow::anyhow!("run {run} is not in the queue"))?;
+        let spec: JobSpec = super::snapshot::decode(&info.spec_snapshot)?;
+        let spec = Arc::new(spec);
+        self.specs.lock().expect("specs poisoned").insert(run.clone(), spec.clone());
+        Ok(spec)
+    }
+
+    /// Called by the writer when a run of `job` ended: a queued fire may start now.
+    pub fn run_finished(&self, job: &str) {
+        if self.queued_fires.lock().expect("fires poisoned").contains(job) {
+            self.sched_wake.notify_one();
+        }
+    }
+
+}

@@ -1,0 +1,219 @@
+//! The status socket's protocol (SPEC §6), shared by the daemon's server and the CLI
+//! client: JSON-RPC 2.0, one JSON object per line each way.
+//!
+//! The `Api` trait is what the daemon implements; the server maps JSON-RPC methods
+//! onto it, and tests can serve a fake implementation.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+/// Lines longer than this get a JSON-RPC error instead of being parsed.
+pub const MAX_LINE_BYTES: usize = 1024 * 1024;
+
+/// JSON-RPC method names.
+pub mod method {
+    pub const STATUS: &str = "status";
+    pub const JOBS_LIST: &str = "jobs.list";
+    pub const JOB_RUN: &str = "job.run";
+    pub const JOB_PAUSE: &str = "job.pause";
+    pub const JOB_RESUME: &str = "job.resume";
+    pub const RUNS_LIST: &str = "runs.list";
+    pub const RUN_GET: &str = "run.get";
+    pub const RUN_CANCEL: &str = "run.cancel";
+    pub const DEAD_LIST: &str = "dead.list";
+    pub const RUN_RETRY: &str = "run.retry";
+    pub const RELOAD: &str = "reload";
+    pub const METRICS: &str = "metrics";
+}
+
+/// JSON-RPC error codes used by the daemon.
+pub mod code {
+    pub const PARSE_ERROR: i64 = -32700;
+    pub const INVALID_REQUEST: i64 = -32600;
+    pub const METHOD_NOT_FOUND: i64 = -32601;
+    pub const INVALID_PARAMS: i64 = -32602;
+    pub const INTERNAL: i64 = -32603;
+    /// The job or run named does not exist.
+    pub const NOT_FOUND: i64 = -32004;
+    /// The request is valid but cannot be done now (e.g. a run of the job is active).
+    pub const CONFLICT: i64 = -32009;
+    /// The peer is not root, the daemon's user, or in the socket's group.
+    pub const PERMISSION_DENIED: i64 = -32003;
+}
+
+/// An error the API answers with; `message` is shown to the user as is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{message}")]
+pub struct ApiError {
+    pub code: i64,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn not_found(message: impl Into<String>) -> Self {
+        ApiError {
+            code: code::NOT_FOUND,
+            message: message.into(),
+        }
+    }
+    pub fn conflict(message: impl Into<String>) -> Self {
+        ApiError {
+            code: code::CONFLICT,
+            message: message.into(),
+        }
+    }
+    pub fn internal(message: impl Into<String>) -> Self {
+        ApiError {
+            code: code::INTERNAL,
+            message: message.into(),
+        }
+    }
+}
+
+/// Params of `job.run`, `job.pause`, `job.resume`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobParam {
+    pub job: String,
+}
+
+/// Params of `runs.list`, `dead.list` (both optional).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobFilter {
+    #[serde(default)]
+    pub job: Option<String>,
+}
+
+/// Params of `run.get`, `run.cancel`, `run.retry`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunParam {
+    pub run: String,
+}
+
+/// `status`: daemon health.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusInfo {
+    pub version: String,
+    pub pid: u32,
+    pub uptime_secs: u64,
+    pub state_dir: String,
+    pub jobs_dir: String,
+    /// Items by state over all unfinished runs.
+    pub queue: ItemCounts,
+    pub runs_active: usize,
+    pub jobs: usize,
+    pub accounts: Vec<AccountStatus>,
+    /// Job files that were rejected, with file:line:col and why.
+    pub invalid_job_files: Vec<InvalidJobFile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccountStatus {
+    pub name: String,
+    pub vendor: String,
+    /// `ok`, `snoozed` (vendor asked us to wait) or `auth_failed` (credentials rejected).
+    pub state: String,
+    /// Why, when not `ok` (never a secret).
+    pub detail: Option<String>,
+    /// RFC 3339, when `snoozed`.
+    pub until: Option<String>,
+    pub in_flight: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvalidJobFile {
+    pub path: String,
+    /// `PATH:LINE:COL: message`.
+    pub error: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemCounts {
+    pub ready: u64,
+    pub leased: u64,
+    pub snoozed: u64,
+    pub staged: u64,
+    pub done: u64,
+    pub dead: u64,
+}
+
+/// `jobs.list` entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobInfo {
+    pub name: String,
+    pub vendor: String,
+    pub account: String,
+    pub schedule: Option<String>,
+    /// RFC 3339.
+    pub next_fire: Option<String>,
+    pub last_run: Option<String>,
+    /// `idle`, `running`, `paused` or `disabled`.
+    pub state: String,
+    pub file: String,
+}
+
+/// `runs.list` / `run.get` entry (SPEC §6, §9).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub id: String,
+    pub job: String,
+    /// `running`, `succeeded`, `failed` or `cancelled`.
+    pub state: String,
+    pub items: ItemCounts,
+    /// Lines written to the run's file.
+    pub records: u64,
+    /// Path of the run's file (`.jsonl.partial` while running).
+    pub output: String,
+    /// RFC 3339.
+    pub started_at: String,
+    pub finished_at: Option<String>,
+}
+
+/// `dead.list` entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeadItemInfo {
+    pub run: String,
+    pub job: String,
+    /// What failed: the URL, query, task or page URL.
+    pub what: String,
+    /// The last error text.
+    pub error: String,
+    pub attempts: u32,
+}
+
+/// `job.run` result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunStarted {
+    pub run: String,
+}
+
+/// Result of commands that change something.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ack {
+    pub message: String,
+}
+
+/// `metrics` result: Prometheus text exposition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetricsText {
+    pub text: String,
+}
+
+/// What the daemon offers over the socket.
+#[async_trait]
+pub trait Api: Send + Sync + 'static {
+    async fn status(&self) -> Result<StatusInfo, ApiError>;
+    async fn jobs(&self) -> Result<Vec<JobInfo>, ApiError>;
+    async fn job_run(&self, job: &str) -> Result<RunStarted, ApiError>;
+    async fn job_pause(&self, job: &str) -> Result<Ack, ApiError>;
+    async fn job_resume(&self, job: &str) -> Result<Ack, ApiError>;
+    async fn runs(&self, job: Option<&str>) -> Result<Vec<RunSummary>, ApiError>;
+    async fn run_get(&self, run: &str) -> Result<RunSummary, ApiError>;
+    async fn run_cancel(&self, run: &str) -> Result<Ack, ApiError>;
+    async fn dead(&self, job: Option<&str>) -> Result<Vec<DeadItemInfo>, ApiError>;
+    async fn run_retry(&self, run: &str) -> Result<Ack, ApiError>;
+    async fn reload(&self) -> Result<Ack, ApiError>;
+    async fn metrics(&self) -> Result<MetricsText, ApiError>;
+}

@@ -1,0 +1,165 @@
+//! A fake `Api` and a served socket in a temp dir, for tests of the server and
+//! of the CLI commands.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tokio::sync::{Barrier, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::protocol::*;
+
+/// Canned answers; job or run `"missing"` is not found, `"boom"` panics.
+#[derive(Default)]
+pub struct FakeApi {
+    /// When set, `status` waits here, so an answer proves that many calls were
+    /// in flight at once.
+    pub status_barrier: Option<Arc<Barrier>>,
+}
+
+pub fn sample_run(job: &str) -> RunSummary {
+    RunSummary {
+        id: "20261123T110000Z-0001".into(),
+        job: job.into(),
+        state: "running".into(),
+        items: ItemCounts {
+            ready: 2,
+            done: 8,
+            ..ItemCounts::default()
+        },
+        records: 80,
+        output: format!("/state/out/{job}/20261123T110000Z-0001.jsonl.partial"),
+        started_at: "2026-11-23T11:00:00Z".into(),
+        finished_at: None,
+    }
+}
+
+fn sample_status() -> StatusInfo {
+    StatusInfo {
+        version: "test".into(),
+        pid: 1,
+        uptime_secs: 5,
+        state_dir: "/state".into(),
+        jobs_dir: "/jobs".into(),
+        queue: ItemCounts::default(),
+        runs_active: 0,
+        jobs: 1,
+        accounts: vec![],
+        invalid_job_files: vec![InvalidJobFile {
+            path: "/jobs/bad.toml".into(),
+            error: "/jobs/bad.toml:1:1: expected `=`".into(),
+        }],
+    }
+}
+
+fn check(name: &str) -> Result<(), ApiError> {
+    match name {
+        "missing" => Err(ApiError::not_found(format!("no job or run named {name:?}"))),
+        "boom" => panic!("fake api asked to panic"),
+        _ => Ok(()),
+    }
+}
+
+fn ack(what: &str) -> Result<Ack, ApiError> {
+    Ok(Ack {
+        message: what.into(),
+    })
+}
+
+#[async_trait]
+impl Api for FakeApi {
+    async fn status(&self) -> Result<StatusInfo, ApiError> {
+        if let Some(barrier) = &self.status_barrier {
+            barrier.wait().await;
+        }
+        Ok(sample_status())
+    }
+    async fn jobs(&self) -> Result<Vec<JobInfo>, ApiError> {
+        Ok(vec![])
+    }
+    async fn job_run(&self, job: &str) -> Result<RunStarted, ApiError> {
+        check(job)?;
+        Ok(RunStarted {
+            run: format!("run-of-{job}"),
+        })
+    }
+    async fn job_pause(&self, job: &str) -> Result<Ack, ApiError> {
+        check(job)?;
+        ack(&format!("paused {job}"))
+    }
+    async fn job_resume(&self, job: &str) -> Result<Ack, ApiError> {
+        check(job)?;
+        ack(&format!("resumed {job}"))
+    }
+    async fn runs(&self, job: Option<&str>) -> Result<Vec<RunSummary>, ApiError> {
+        Ok(vec![sample_run(job.unwrap_or("all"))])
+    }
+    async fn run_get(&self, run: &str) -> Result<RunSummary, ApiError> {
+        check(run)?;
+        Ok(sample_run("weather"))
+    }
+    async fn run_cancel(&self, run: &str) -> Result<Ack, ApiError> {
+        check(run)?;
+        ack(&format!("cancelled {run}"))
+    }
+    async fn dead(&self, job: Option<&str>) -> Result<Vec<DeadItemInfo>, ApiError> {
+        Ok(vec![DeadItemInfo {
+            run: "r1".into(),
+            job: job.unwrap_or("all").into(),
+            what: "https://example.com/1".into(),
+            error: "404".into(),
+            attempts: 1,
+        }])
+    }
+    async fn run_retry(&self, run: &str) -> Result<Ack, ApiError> {
+        check(run)?;
+        ack(&format!("requeued dead items of {run}"))
+    }
+    async fn reload(&self) -> Result<Ack, ApiError> {
+        ack("reloaded")
+    }
+    async fn metrics(&self) -> Result<MetricsText, ApiError> {
+        Ok(MetricsText {
+            text: "dredge_up 1\n".into(),
+        })
+    }
+}
+
+/// A server on a socket in its own temp dir; stops when dropped.
+pub struct Served {
+    pub path: PathBuf,
+    stop: Option<oneshot::Sender<()>>,
+    pub task: JoinHandle<()>,
+    _dir: tempfile::TempDir,
+}
+
+impl Served {
+    pub async fn start(api: FakeApi) -> Served {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("run").join("dredge.sock");
+        let listener = super::bind(&path, None).expect("bind");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(super::serve(listener, Arc::new(api), async {
+            let _ = stopped.await;
+        }));
+        Served {
+            path,
+            stop: Some(stop),
+            task,
+            _dir: dir,
+        }
+    }
+
+    /// Asks the server to stop and waits (bounded) until it has.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let task = &mut self.task;
+        tokio::time::timeout(std::time::Duration::from_secs(10), task)
+            .await
+            .expect("server stops within 10 s")
+            .expect("server task ends cleanly");
+    }
+}

@@ -1,0 +1,230 @@
+//! Queue throughput against raw sled, in one run so the ratio is fair.
+//!
+//! `cargo bench -p dredge-queue` prints the 1,000,000-item open time once (a custom
+//! timed measurement: too slow to repeat), then the criterion groups:
+//! - `enqueue`: creating a run with 1,000 items in one batch (items/s);
+//! - `cycle`: lease → stage (1 record) → commit per item, durable, with one flush per
+//!   call from 1 thread, and from 8 threads both per call and with group commit;
+//! - `ceiling`: raw sled insert + flush (1 thread and 8 threads), what no durable
+//!   queue on sled can beat.
+
+use std::hint::black_box;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{BatchSize, Criterion, Throughput};
+use dredge_core::{NewItem, Record, UnixMillis};
+use dredge_queue::{Durability, NewRun, OutputCursor, Queue, QueueOptions};
+
+const THREADS: u64 = 8;
+
+fn tempdir() -> tempfile::TempDir {
+    // The target dir is on the real disk; /tmp may be tmpfs, where fsync is free.
+    tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir")
+}
+
+fn open(path: &Path, durability: Durability) -> Queue {
+    Queue::open_with(path, QueueOptions { durability })
+        .expect("open")
+        .0
+}
+
+fn new_run(lane: &str) -> NewRun {
+    NewRun {
+        job: "bench".into(),
+        lane: lane.into(),
+        spec_snapshot: vec![0; 512],
+        started_at: UnixMillis::now(),
+        deadline: None,
+        max_attempts: 8,
+    }
+}
+
+fn items(n: u64) -> Vec<NewItem> {
+    (0..n)
+        .map(|i| NewItem::ready(format!("https://example.com/p/{i}"), vec![7; 64]))
+        .collect()
+}
+
+fn record(i: u64) -> Record {
+    Record {
+        source: "https://example.com".into(),
+        item: format!("p-{i}"),
+        fetched_at: UnixMillis::now(),
+        data: format!("{{\"n\":{i},\"title\":\"a product title of ordinary length\"}}"),
+        attachment: None,
+    }
+}
+
+/// One item through its whole durable life.
+fn cycle(q: &Queue, lane: &str) {
+    let now = UnixMillis::now();
+    let leased = q
+        .lease_next(lane, now, now.after(Duration::from_secs(60)))
+        .expect("lease")
+        .expect("an item is ready");
+    q.stage(leased.id, vec![record(leased.id.0)], vec![])
+        .expect("stage");
+    let cursor = OutputCursor {
+        bytes: leased.id.0 * 100,
+        records: leased.id.0,
+    };
+    q.commit(&leased.run, &[leased.id], cursor).expect("commit");
+}
+
+/// Runs `iters` cycles spread over `threads` threads (each with its own lane, as
+/// workers of different accounts) and returns the elapsed time of the cycles only.
+fn timed_cycles(q: &Queue, iters: u64, threads: u64) -> Duration {
+    let per_thread = iters.div_ceil(threads);
+    for t in 0..threads {
+        q.create_run(new_run(&format!("lane-{t}")), items(per_thread))
+            .expect("fill");
+    }
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            let q = q.clone();
+            s.spawn(move || {
+                let lane = format!("lane-{t}");
+                for _ in 0..per_thread {
+                    cycle(&q, &lane);
+                }
+            });
+        }
+    });
+    start.elapsed()
+}
+
+fn bench_enqueue(c: &mut Criterion) {
+    let dir = tempdir();
+    let q = open(&dir.path().join("q"), Durability::GroupCommit);
+    let mut group = c.benchmark_group("enqueue");
+    group.sample_size(10).throughput(Throughput::Elements(1000));
+    group.bench_function("create_run_1000_items", |b| {
+        b.iter_batched(
+            || items(1000),
+            |items| q.create_run(new_run("lane"), items).expect("create"),
+            BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+}
+
+fn bench_cycle(c: &mut Criterion) {
+    let mut group = c.benchmark_group("cycle");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(8))
+        .throughput(Throughput::Elements(1));
+    let cases = [
+        ("flush_per_call_1_thread", Durability::FlushPerCall, 1),
+        (
+            "flush_per_call_8_threads",
+            Durability::FlushPerCall,
+            THREADS,
+        ),
+        ("group_commit_8_threads", Durability::GroupCommit, THREADS),
+    ];
+    for (name, durability, threads) in cases {
+        let dir = tempdir();
+        let q = open(&dir.path().join("q"), durability);
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| timed_cycles(&q, iters, threads))
+        });
+    }
+    group.finish();
+}
+
+fn bench_ceiling(c: &mut Criterion) {
+    let mut group = c.benchmark_group("ceiling");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(8))
+        .throughput(Throughput::Elements(1));
+    for threads in [1, THREADS] {
+        let dir = tempdir();
+        let db = Arc::new(sled::open(dir.path().join("raw")).expect("sled"));
+        let name = format!("sled_insert_flush_{threads}_threads");
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| raw_insert_flush(&db, iters, threads))
+        });
+    }
+    group.finish();
+}
+
+fn raw_insert_flush(db: &sled::Db, iters: u64, threads: u64) -> Duration {
+    let per_thread = iters.div_ceil(threads);
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            s.spawn(move || {
+                for i in 0..per_thread {
+                    let key = (t << 48 | i).to_be_bytes();
+                    db.insert(key, black_box(&[1u8; 100][..])).expect("insert");
+                    db.flush().expect("flush");
+                }
+            });
+        }
+    });
+    start.elapsed()
+}
+
+/// Fills a queue with 1,000,000 ready items, then times a cold open (and, for
+/// comparison, a bare `sled::open` of the same directory) and one lease.
+fn open_million() {
+    let dir = tempdir();
+    let path = dir.path().join("q");
+    let fill = Instant::now();
+    {
+        let q = open(&path, Durability::GroupCommit);
+        for _ in 0..100 {
+            q.create_run(new_run("lane"), items(10_000)).expect("fill");
+        }
+    }
+    let fill = fill.elapsed();
+    let start = Instant::now();
+    let db = sled::open(&path).expect("sled open");
+    let raw_open = start.elapsed();
+    drop(db);
+    let start = Instant::now();
+    let (q, recovery) = Queue::open(&path).expect("open");
+    let queue_open = start.elapsed();
+    let start = Instant::now();
+    let now = UnixMillis::now();
+    let leased = q.lease_next("lane", now, now).expect("lease");
+    let lease = start.elapsed();
+    assert!(leased.is_some() && recovery.leases_reset == 0);
+    let size = dir_size(&path);
+    println!(
+        "open_1m_items: fill {fill:.2?}, sled::open {raw_open:.2?}, Queue::open {queue_open:.2?}, \
+         first lease {lease:.2?}, on disk {:.0} MiB",
+        size as f64 / (1024.0 * 1024.0)
+    );
+}
+
+fn dir_size(path: &Path) -> u64 {
+    std::fs::read_dir(path)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| {
+            let meta = e
+                .metadata()
+                .map(|m| (m.is_dir(), m.len()))
+                .unwrap_or((false, 0));
+            if meta.0 { dir_size(&e.path()) } else { meta.1 }
+        })
+        .sum()
+}
+
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    if std::env::var_os("DREDGE_BENCH_SKIP_OPEN").is_none() {
+        open_million();
+    }
+    bench_enqueue(&mut c);
+    bench_cycle(&mut c);
+    bench_ceiling(&mut c);
+    c.final_summary();
+}

@@ -1,0 +1,172 @@
+//! Items while they wait and run: leasing, releasing, killing, deferring a scope.
+
+use dredge_core::UnixMillis;
+
+use crate::codec::{Key, decode, item_key, prefix, trailing_u64};
+use crate::error::{QueueError, Result};
+use crate::queue::Queue;
+use crate::stored::{ItemRec, Stored};
+use crate::types::{ItemId, ItemInfo, LeasedItem, Release};
+
+impl Queue {
+    /// Leases the waiting item of `lane` with the earliest `not_before` (then lowest id)
+    /// if that is not after `now`. One index lookup, no scan. Not flushed: a lease never
+    /// survives a restart anyway.
+    pub fn lease_next(
+        &self,
+        lane: &str,
+        now: UnixMillis,
+        lease_until: UnixMillis,
+    ) -> Result<Option<LeasedItem>> {
+        self.write(|tx| {
+            let lane_prefix = Key::new(prefix::READY).str(lane).done();
+            let Some(first) = tx.tree().scan_prefix(lane_prefix).next() else {
+                return Ok(None);
+            };
+            let (key, _) = first?;
+            if trailing_u64(&key, 1)? > now.0 {
+                return Ok(None);
+            }
+            let id = ItemId(trailing_u64(&key, 0)?);
+            let was = Box::new(tx.item_mut(id)?.state.clone());
+            let leased = Stored::Leased {
+                until: lease_until.0,
+                was,
+            };
+            tx.set_state(id, leased)?;
+            let rec = tx.item_mut(id)?.clone();
+            let meta = tx.meta(&rec.run)?;
+            Ok(Some(LeasedItem {
+                id,
+                job: meta.job.clone(),
+                lane: meta.lane.clone(),
+                run: rec.run,
+                label: rec.label,
+                payload: rec.payload,
+                scope: rec.scope,
+                attempts: rec.attempts,
+                polls: rec.polls,
+                run_started: meta.started_at,
+                deadline: meta.deadline,
+                max_attempts: meta.max_attempts,
+            }))
+        })
+    }
+
+    /// When the earliest waiting item of `lane` becomes leasable (maybe already past).
+    pub fn next_ready_at(&self, lane: &str) -> Result<Option<UnixMillis>> {
+        let lane_prefix = Key::new(prefix::READY).str(lane).done();
+        match self.inner.tree.scan_prefix(lane_prefix).next() {
+            Some(entry) => Ok(Some(UnixMillis(trailing_u64(&entry?.0, 1)?))),
+            None => Ok(None),
+        }
+    }
+
+    /// Puts a leased item back to waiting: snoozed (not counted) or retried (counted).
+    pub fn release(&self, id: ItemId, release: Release) -> Result<()> {
+        self.write_durably(|tx| {
+            let rec = tx.item_mut(id)?;
+            expect_leased(id, rec)?;
+            let state = match release {
+                Release::Snooze { until, polls, note } => {
+                    rec.polls = polls;
+                    rec.note = Some(note);
+                    Stored::Snoozed { until: until.0 }
+                }
+                Release::Retry {
+                    not_before,
+                    attempts,
+                    error,
+                } => {
+                    rec.attempts = attempts;
+                    rec.last_error = Some(error);
+                    Stored::Ready {
+                        not_before: not_before.0,
+                    }
+                }
+            };
+            tx.set_state(id, state)
+        })
+    }
+
+    /// Marks a leased or waiting item dead, keeping `reason` as its last error.
+    pub fn kill(&self, id: ItemId, reason: &str) -> Result<()> {
+        self.write_durably(|tx| {
+            let rec = tx.item_mut(id)?;
+            let killable = matches!(
+                rec.state,
+                Stored::Leased { .. } | Stored::Ready { .. } | Stored::Snoozed { .. }
+            );
+            if !killable {
+                return Err(QueueError::WrongState {
+                    id,
+                    expected: "leased, ready or snoozed",
+                    actual: rec.state.name(),
+                });
+            }
+            rec.last_error = Some(reason.to_string());
+            let dead = Stored::Dead {
+                reason: reason.to_string(),
+            };
+            tx.set_state(id, dead)
+        })
+    }
+
+    /// Snoozes every leasable item of (`lane`, `scope`) whose time is before `until`
+    /// to `until` ("the domain is occupied for N seconds"). Returns how many moved.
+    /// Uses the scope index: cost is the number of that scope's waiting items.
+    pub fn defer_scope(&self, lane: &str, scope: &str, until: UnixMillis) -> Result<usize> {
+        self.write_durably(|tx| {
+            let scope_prefix = Key::new(prefix::SCOPE).str(lane).str(scope).done();
+            let mut due = Vec::new();
+            for entry in tx.tree().scan_prefix(scope_prefix) {
+                let (key, value) = entry?;
+                let not_before: u64 = decode("scope entry", &value)?;
+                if not_before < until.0 {
+                    due.push(ItemId(trailing_u64(&key, 0)?));
+                }
+            }
+            for id in &due {
+                tx.set_state(*id, Stored::Snoozed { until: until.0 })?;
+            }
+            Ok(due.len())
+        })
+    }
+
+    /// Reverts leases whose time ran out (a worker that vanished) to waiting; returns
+    /// how many. Durable.
+    pub fn reclaim_expired_leases(&self, now: UnixMillis) -> Result<usize> {
+        self.revert_leases(|until| until <= now.0)
+    }
+
+    /// One item as stored.
+    pub fn item(&self, id: ItemId) -> Result<Option<ItemInfo>> {
+        let Some(bytes) = self.inner.tree.get(item_key(id))? else {
+            return Ok(None);
+        };
+        let rec: ItemRec = decode("item", &bytes)?;
+        Ok(Some(ItemInfo {
+            id,
+            state: rec.state.public(),
+            run: rec.run,
+            label: rec.label,
+            payload: rec.payload,
+            scope: rec.scope,
+            attempts: rec.attempts,
+            polls: rec.polls,
+            last_error: rec.last_error,
+            note: rec.note,
+        }))
+    }
+}
+
+pub(crate) fn expect_leased(id: ItemId, rec: &ItemRec) -> Result<()> {
+    match rec.state {
+        Stored::Leased { .. } => Ok(()),
+        _ => Err(QueueError::WrongState {
+            id,
+            expected: "leased",
+            actual: rec.state.name(),
+        }),
+    }
+}

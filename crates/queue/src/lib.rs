@@ -1,0 +1,39 @@
+//! dredge-queue: the durable queue that makes "no record lost, none duplicated"
+//! possible.
+//!
+//! It owns, in one sled tree: runs (with the job spec they started with), items and
+//! their states (`Ready`, `Snoozed`, `Leased`, `Staged`, `Done`, `Dead`), the indexes
+//! that make leasing O(log n) per lane, staged records with their follow-up items,
+//! each run's committed output cursor, per-job schedule state and paused jobs.
+//!
+//! Why it looks like this:
+//! - One tree, one `sled::Batch` per call: a stage (item, records, follow-ups, counts)
+//!   either happens entirely or not at all, across a crash.
+//! - Every call that returns Ok has been flushed, except leasing: a lease never
+//!   survives a restart (open reverts them all), so it need not be durable.
+//! - Open reads only small index sets (leased, staged, unfinished runs, paused jobs),
+//!   never all items, so a million queued items open quickly.
+//! - Run counts are kept in the same batches as the state changes they count.
+//!
+//! All calls are synchronous (sled is); async callers use `spawn_blocking`.
+
+mod admin;
+mod codec;
+mod error;
+mod flush;
+mod items;
+mod queue;
+mod runs;
+mod stage;
+mod stored;
+mod tx;
+mod types;
+
+pub use codec::FORMAT_VERSION;
+pub use error::{QueueError, Result};
+pub use flush::Durability;
+pub use queue::{Queue, QueueOptions};
+pub use types::{
+    DeadItem, ItemCounts, ItemId, ItemInfo, ItemState, LeasedItem, NewRun, OutputCursor, Recovery,
+    Release, RunId, RunInfo, RunState, ScheduleState, StageResult, StagedRecords,
+};

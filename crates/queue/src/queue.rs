@@ -1,0 +1,233 @@
+//! The `Queue` handle: opening the database, recovery, and the write path every
+//! mutating call goes through (one lock, one batch, then durability).
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use crate::codec::{Key, decode, encode, prefix};
+use crate::error::{QueueError, Result};
+use crate::flush::{Durability, Flusher};
+use crate::stored::{RunMeta, RunStatus, Stored};
+use crate::tx::Tx;
+use crate::types::{ItemId, OutputCursor, Recovery, RunId};
+
+/// The durable queue. Cheap to clone; all clones share one database.
+#[derive(Clone)]
+pub struct Queue {
+    pub(crate) inner: Arc<Inner>,
+}
+
+/// Tuning for `Queue::open_with`.
+#[derive(Debug, Clone, Default)]
+pub struct QueueOptions {
+    pub durability: Durability,
+}
+
+pub(crate) struct Inner {
+    pub path: PathBuf,
+    pub db: sled::Db,
+    pub tree: sled::Tree,
+    pub write: Mutex<WriteState>,
+    pub metas: Mutex<HashMap<RunId, Arc<RunMeta>>>,
+    flusher: Flusher,
+}
+
+/// What writers share under the write lock: the id counters and the paused jobs.
+pub(crate) struct WriteState {
+    pub next_item: u64,
+    pub next_run: u64,
+    pub next_stage: u64,
+    pub paused: HashSet<String>,
+}
+
+pub(crate) const NEXT_ITEM: &str = "next_item";
+pub(crate) const NEXT_RUN: &str = "next_run";
+pub(crate) const NEXT_STAGE: &str = "next_stage";
+
+impl Queue {
+    /// Opens (or creates) the state database at `path` with group commit, reverts every
+    /// lease, and reports what the writers must replay.
+    pub fn open(path: impl AsRef<Path>) -> Result<(Queue, Recovery)> {
+        Self::open_with(path, QueueOptions::default())
+    }
+
+    pub fn open_with(path: impl AsRef<Path>, options: QueueOptions) -> Result<(Queue, Recovery)> {
+        let path = path.as_ref().to_path_buf();
+        let db = open_db(&path)?;
+        let tree = db.open_tree("queue")?;
+        let write = WriteState {
+            next_item: read_counter(&tree, NEXT_ITEM)?,
+            next_run: read_counter(&tree, NEXT_RUN)?,
+            next_stage: read_counter(&tree, NEXT_STAGE)?,
+            paused: read_paused(&tree)?,
+        };
+        let inner = Inner {
+            path,
+            db,
+            tree,
+            write: Mutex::new(write),
+            metas: Mutex::new(HashMap::new()),
+            flusher: Flusher::new(options.durability),
+        };
+        let queue = Queue {
+            inner: Arc::new(inner),
+        };
+        let recovery = queue.recover()?;
+        Ok((queue, recovery))
+    }
+
+    /// Where the database lives.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    fn recover(&self) -> Result<Recovery> {
+        let leases_reset = self.revert_leases(|_| true)?;
+        Ok(Recovery {
+            leases_reset,
+            staged: self.staged_items()?,
+            cursors: self.unfinished_cursors()?,
+        })
+    }
+
+    /// Turns leased items for which `expired(until)` holds back into waiting ones.
+    pub(crate) fn revert_leases(&self, expired: impl Fn(u64) -> bool) -> Result<usize> {
+        let reverted = self.write_durably(|tx| {
+            let mut reverted = 0;
+            for entry in self.inner.tree.scan_prefix([prefix::LEASED]) {
+                let (key, _) = entry?;
+                let id = ItemId(crate::codec::trailing_u64(&key, 0)?);
+                let state = tx.item(id)?.state.clone();
+                if let Stored::Leased { until, was } = state
+                    && expired(until)
+                {
+                    tx.set_state(id, *was)?;
+                    reverted += 1;
+                }
+            }
+            Ok(reverted)
+        })?;
+        Ok(reverted)
+    }
+
+    /// Staged-but-uncommitted items, in staging order.
+    pub fn staged_items(&self) -> Result<Vec<(RunId, ItemId)>> {
+        self.inner
+            .tree
+            .scan_prefix([prefix::STAGED])
+            .map(|entry| decode("staged entry", &entry?.1))
+            .collect()
+    }
+
+    fn unfinished_cursors(&self) -> Result<Vec<(RunId, OutputCursor)>> {
+        self.unfinished_runs_ids()?
+            .into_iter()
+            .map(|run| {
+                let status = self.inner.status(&run)?;
+                Ok((run, status.cursor))
+            })
+            .collect()
+    }
+
+    pub(crate) fn unfinished_runs_ids(&self) -> Result<Vec<RunId>> {
+        self.inner
+            .tree
+            .scan_prefix([prefix::UNFINISHED])
+            .map(|entry| Ok(run_id_from_key(&entry?.0)))
+            .collect()
+    }
+
+    /// Runs `f` in one batch under the write lock and applies it, without flushing.
+    pub(crate) fn write<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+        let mut state = self.lock_write();
+        let mut tx = Tx::new(&self.inner, &mut state);
+        let out = f(&mut tx)?;
+        tx.apply()?;
+        Ok(out)
+    }
+
+    /// Like `write`, then returns only once the batch is on disk.
+    pub(crate) fn write_durably<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+        let out = self.write(f)?;
+        self.make_durable()?;
+        Ok(out)
+    }
+
+    pub(crate) fn make_durable(&self) -> Result<()> {
+        self.inner.flusher.make_durable(&self.inner.db)
+    }
+
+    pub(crate) fn lock_write(&self) -> MutexGuard<'_, WriteState> {
+        self.inner
+            .write
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Inner {
+    /// A run's definition (cached: it never changes).
+    pub fn meta(&self, run: &RunId) -> Result<Arc<RunMeta>> {
+        let mut metas = self.metas.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(meta) = metas.get(run) {
+            return Ok(meta.clone());
+        }
+        let key = Key::new(prefix::RUN_META).tail(run.as_str()).done();
+        let bytes = self
+            .tree
+            .get(key)?
+            .ok_or_else(|| QueueError::UnknownRun(run.clone()))?;
+        let meta = Arc::new(decode::<RunMeta>("run", &bytes)?);
+        metas.insert(run.clone(), meta.clone());
+        Ok(meta)
+    }
+
+    pub fn status(&self, run: &RunId) -> Result<RunStatus> {
+        let key = Key::new(prefix::RUN_STATUS).tail(run.as_str()).done();
+        let bytes = self
+            .tree
+            .get(key)?
+            .ok_or_else(|| QueueError::UnknownRun(run.clone()))?;
+        decode("run status", &bytes)
+    }
+}
+
+/// The run id of a `prefix + run` key.
+pub(crate) fn run_id_from_key(key: &[u8]) -> RunId {
+    RunId(String::from_utf8_lossy(&key[1..]).into_owned())
+}
+
+fn open_db(path: &Path) -> Result<sled::Db> {
+    sled::Config::new().path(path).open().map_err(|source| {
+        let locked = matches!(&source, sled::Error::Io(e) if e.to_string().contains("could not acquire lock"));
+        if locked {
+            QueueError::Locked {
+                path: path.to_path_buf(),
+            }
+        } else {
+            QueueError::Open {
+                path: path.to_path_buf(),
+                source,
+            }
+        }
+    })
+}
+
+fn read_counter(tree: &sled::Tree, name: &str) -> Result<u64> {
+    let key = Key::new(prefix::META).tail(name).done();
+    match tree.get(key)? {
+        Some(bytes) => decode("counter", &bytes),
+        None => Ok(1),
+    }
+}
+
+fn read_paused(tree: &sled::Tree) -> Result<HashSet<String>> {
+    tree.scan_prefix([prefix::PAUSED])
+        .map(|entry| Ok(String::from_utf8_lossy(&entry?.0[1..]).into_owned()))
+        .collect()
+}
+
+pub(crate) fn encode_counter(value: u64) -> Result<Vec<u8>> {
+    encode("counter", &value)
+}

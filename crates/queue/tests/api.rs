@@ -1,0 +1,458 @@
+//! Edge cases of each queue call.
+
+mod support;
+
+use dredge_core::{ItemStart, UnixMillis};
+use dredge_queue::{
+    ItemCounts, ItemState, OutputCursor, QueueError, Release, RunState, ScheduleState,
+};
+use support::*;
+
+#[test]
+fn lease_order_is_not_before_then_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = open(dir.path());
+    q.create_run(
+        new_run("j", "acct"),
+        vec![
+            ready_at("late", 50),
+            ready_at("a", 10),
+            ready_at("b", 10),
+            ready_at("early", 5),
+        ],
+    )
+    .unwrap();
+    let order: Vec<_> = std::iter::from_fn(|| lease_label(&q, "acct", at(100))).collect();
+    assert_eq!(order, ["early", "a", "b", "late"]);
+}
+
+#[test]
+fn no_item_is_leased_before_its_not_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = open(dir.path());
+    q.create_run(new_run("j", "acct"), vec![ready_at("x", 10)])
+        .unwrap();
+    assert_eq!(lease_label(&q, "acct", at(9)), None);
+    assert_eq!(q.next_ready_at("acct").unwrap(), Some(at(10)));
+    assert_eq!(lease_label(&q, "acct", at(10)).as_deref(), Some("x"));
+    assert_eq!(q.next_ready_at("acct").unwrap(), None);
+}
+
+#[test]
+fn lanes_are_leased_independently() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = open(dir.path());
+    q.create_run(new_run("j", "a"), vec![item("in-a")]).unwrap();
+    q.create_run(new_run("k", "ab"), vec![item("in-ab")])
+        .unwrap();
+    assert_eq!(lease_label(&q, "ab", at(0)).as_deref(), Some("in-ab"));
+    assert_eq!(lease_label(&q, "ab", at(0)), None);
+    assert_eq!(lease_label(&q, "a", at(0)).as_deref(), Some("in-a"));
+}
+
+#[test]
+fn leased_item_carries_run_facts() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = open(dir.path());
+    let mut run = new_run("j", "acct");
+    run.deadline = Some(at(500));
+    let id = q
+        .create_run(run, vec![item("x").with_scope("d.com")])
+        .unwrap();
+    let leased = q.lease_next("acct", at(0), at(30)).unwrap().unwrap();
+    assert_eq!(leased.run, id);
+    assert_eq!(leased.job, "j");
+    assert_eq!(leased.scope.as_deref(), Some("d.com"));
+    assert_eq!(leased.payload, b"x");
+    assert_eq!(
+        (leased.run_started, leased.deadline, leased.max_attempts),
+        (T0, Some(at(500)), 3)
+    );
+    assert_eq!(
+        q.item(leased.id).unwrap().unwrap().state,
+        ItemState::Leased { until: at(30) }
+    );
+}
+
+#[test]
+fn run_ids_sort_by_start_time_and_carry_a_sequence() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = open(dir.path());
+    let mut run = new_run("j", "a");
+    run.started_at = UnixMillis(1_795_000_000_000); // 2026-11-18T11:06:40Z
+    let first = q.create_run(run.clone(), vec![]).unwrap();
+    let second = q.create_run(run, vec![]).unwrap();
+    assert_eq!(first.as_str(), "20261118T110640Z-0001");
+    assert_eq!(second.as_str(), "20261118T110640Z-0002");
+}
+
+#[test]
+fn snooze_does_not_count_an_attempt_and_retry_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = open(dir.path());
+    let run = q.create_run(new_run("j", "a"), vec![item("x")]).unwrap();
+    let l = q.lease_next("a", at(0), at(9)).unwrap().unwrap();
+    let snooze = Release::Snooze {
+        until: at(20),
+        polls: 1,
+        note: "202".into(),
+    };
+    q.release(l.id, snooze).unwrap();
+    assert_eq!(
+        run_of(&q, &run).counts,
+        ItemCounts {
+            snoozed: 1,
+            ..Default::default()
+        }
+    );
+    assert_eq!(lease_label(&q, "a", at(19)), None);
+    let l = q.lease_next("a", at(20), at(29)).unwrap().unwrap();
+    assert_eq!((l.attempts, l.polls), (0, 1));
+    let retry = Release::Retry {
+        not_before: at(40),
+        attempts: 1,
+        error: "503".into(),
+    };
+    q.release(l.id, retry).unwrap();
+    assert_eq!(
+        run_of(&q, &run).counts,
+        ItemCounts {
+            ready: 1,
+            ..Default::default()
+        }
+    );
+    let info = q.item(l.id).unwrap().unwrap();
+    assert_eq!(
+        (info.attempts, info.last_error.as_deref()),
+        (1, Some("503"))
+    );
+}
+
+#[test]
+fn release_of_an_item_not_leased_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = open(dir.path());
+    q.create_run(new_run("j", "a"), vec![item("x")]).unwrap();
+    let retry = Release::Retry {
+        not_before: at(1),
+        attempts: 1,
+        error: "e".into(),
+    };
+    let err = q.release(dredge_queue::ItemId(1), retry).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            QueueError::WrongState {
+                expected: "leased",
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn defer_scope_snoozes_only_that_scope_and_only_earlier_items() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = open(dir.path());
+    q.create_run(
+        new_run("j", "a"),
+        vec![
+            item("d1").with_scope("d.com"),
+            ready_at("d-late", 500).with_scope("d.com"),
+            item("other").with_scope("e.com"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(q.defer_scope("a", "d.com", at(100)).unwrap(), 1);
+    assert_eq!(lease_label(&q, "a", at(50)).as_deref(), Some("other"));
+    assert_eq!(lease_label(&q, "a", at(50)), None);
+    assert_eq!(lease_label(&q, "a", at(100)).as_deref(), Some("d1"));
+    assert_eq!(lease_label(&q, "a", at(499)), None);
+    assert_eq!(q.defer_scope("other-lane", "d.com", at(1000)).unwrap(), 0);
+}
+
+#[test]
+fn stage_creates_follow_ups_deduplicated_per_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = open(dir.path());
+    let first = item("seed").with_dedupe_key("u1");
+    let run = q.create_run(new_run("j", "a"), vec![first]).unwrap();
+    let other = q.create_run(new_run("j", "a"), vec![]).unwrap();
+    let l = q.lease_next("a", at(0), at(9)).unwrap().unwrap();
+    let follow_ups = vec![
+        item("dup-of-seed").with_dedupe_key("u1"),
+        item("new").with_dedupe_key("u2"),
+        item("dup-in-batch").with_dedupe_key("u2"),
+        item("dead").with_start(ItemStart::Dead {
+            reason: "faulted".into(),
+        }),
+    ];
+    let result = q.stage(l.id, vec![record(1)], follow_ups).unwrap();
+    assert_eq!((result.created.len(), result.deduplicated), (2, 2));
+    let counts = run_of(&q, &run).counts;
+    assert_eq!(
+        counts,
+        ItemCounts {
+            ready: 1,
+            staged: 1,
+            dead: 1,
+            ..Default::default()
+        }
+    );
+    assert_eq!(run_of(&q, &other).counts, ItemCounts::default());
+    let dead = q.dead_items(Some("j")).unwrap();
+    assert_eq!((dead.len(), dead[0].reason.as_str()), (1, "faulted"));
+}
+
+#[test]
+fn commit_moves_staged_to_done_drops_records_and_sets_cursor() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = open(dir.path());
+    let run = q.create_run(new_run("j", "a"), vec![item("x")]).unwrap();
+    let l = q.lease_next("a", at(0), at(9)).unwrap().unwrap();
+    q.stage(l.id, vec![record(1), record(2)], vec![]).unwrap();
+    assert_eq!(q.staged_records(l.id).unwrap(), vec![record(1), record(2)]);
+    assert_eq!(q.staged_items().unwrap(), vec![(run.clone(), l.id)]);
+    let cursor = OutputCursor {
+        bytes: 120,
+        records: 2,
+    };
+    q.commit(&run, &[l.id], cursor).unwrap();
+    let info = run_of(&q, &run);
+    assert_eq!((info.cursor, info.counts.done), (cursor, 1));
+    assert!(q.staged_items().unwrap().is_empty());
+    assert!(matches!(
+        q.staged_records(l.id),
+        Err(QueueError::WrongState { .. })
+    ));
+    let again = q.commit(&run, &[l.id], cursor).unwrap_err();
+    assert!(
+        matches!(
+            again,
+            QueueError::WrongState {
+                expected: "staged",
+                ..
+            }
+        ),
+        "{again}"
+    );
+}
+
+#[test]
+fn commit_of_another_runs_item_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = open(dir.path());
+    let run = q.create_run(new_run("j", "a"), vec![item("x")]).unwrap();
+    let other = q.create_run(new_run("j", "a"), vec![]).unwrap();
+    let l = q.lease_next("a", at(0), at(9)).unwrap().unwrap();
+    q.stage(l.id, vec![], vec![]).unwrap();
+    let err = q
+        .commit(
+            &other,
+            &[l.id],
+            OutputCursor {
+                bytes: 1,
+                records: 1,
+            },
+        )
+        .unwrap_err();
+    assert!(matches!(err, QueueError::WrongRun { .. }), "{err}");
+    assert_eq!(run_of(&q, &run).counts.staged, 1);
+    assert_eq!(run_of(&q, &other).cursor, OutputCursor::default());
+}
+
+#[test]
+fn kill_then_retry_dead_requeues_with_attempts_reset_and_reopens_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = open(dir.path());
+    let run = q.create_run(new_run("j", "a"), vec![item("x")]).unwrap();
+    let l = q.lease_next("a", at(0), at(9)).unwrap().unwrap();
+    let retry = Release::Retry {
+        not_before: at(1),
+        attempts: 3,
+        error: "503".into(),
+    };
+    q.release(l.id, retry).unwrap();
+    let l = q.lease_next("a", at(1), at(9)).unwrap().unwrap();
+    q.kill(l.id, "400 bad request").unwrap();
+    q.finish_run(&run, RunState::Failed, at(5)).unwrap();
+    let dead = q.dead_items(None).unwrap();
+    assert_eq!(
+        (dead[0].reason.as_str(), dead[0].attempts),
+        ("400 bad request", 3)
+    );
+    assert_eq!(q.retry_dead(&run).unwrap(), 1);
+    let info = run_of(&q, &run);
+    assert_eq!(
+        (info.state, info.finished_at, info.counts.ready),
+        (RunState::Running, None, 1)
+    );
+    let l = q.lease_next("a", at(1), at(9)).unwrap().unwrap();
+    assert_eq!(l.attempts, 0);
+    assert!(q.dead_items(None).unwrap().is_empty());
+}
+
+#[test]
+fn cancelled_run_items_are_not_leased_but_in_flight_ones_may_stage() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = open(dir.path());
+    let run = q
+        .create_run(new_run("j", "a"), vec![item("x"), item("y")])
+        .unwrap();
+    let l = q.lease_next("a", at(0), at(9)).unwrap().unwrap();
+    q.cancel_run(&run, at(1)).unwrap();
+    assert_eq!(lease_label(&q, "a", at(0)), None);
+    q.stage(l.id, vec![record(1)], vec![item("follow")])
+        .unwrap();
+    assert_eq!(lease_label(&q, "a", at(0)), None);
+    let info = run_of(&q, &run);
+    assert_eq!(
+        (info.state, info.counts.ready, info.counts.staged),
+        (RunState::Cancelled, 2, 1)
+    );
+    assert!(q.unfinished_runs().unwrap().is_empty());
+}
+
+#[test]
+fn paused_job_is_not_leased_across_reopen_until_resumed() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = open(dir.path());
+    q.create_run(new_run("paused", "a"), vec![item("p")])
+        .unwrap();
+    q.create_run(new_run("other", "a"), vec![ready_at("o", 5)])
+        .unwrap();
+    q.pause_job("paused").unwrap();
+    drop(q);
+    let q = open(dir.path());
+    assert_eq!(q.paused_jobs(), ["paused"]);
+    assert_eq!(lease_label(&q, "a", at(10)).as_deref(), Some("o"));
+    assert_eq!(lease_label(&q, "a", at(10)), None);
+    q.resume_job("paused").unwrap();
+    assert_eq!(lease_label(&q, "a", at(10)).as_deref(), Some("p"));
+}
+
+#[test]
+fn reopen_reverts_leases_and_reports_staged_and_cursors() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = open(dir.path());
+    let run = q
+        .create_run(new_run("j", "a"), vec![item("x"), item("y"), item("z")])
+        .unwrap();
+    let x = q.lease_next("a", at(0), at(9)).unwrap().unwrap();
+    let y = q.lease_next("a", at(0), at(9)).unwrap().unwrap();
+    q.lease_next("a", at(0), at(9)).unwrap().unwrap();
+    q.stage(x.id, vec![record(1)], vec![]).unwrap();
+    q.commit(
+        &run,
+        &[x.id],
+        OutputCursor {
+            bytes: 10,
+            records: 1,
+        },
+    )
+    .unwrap();
+    q.stage(y.id, vec![record(2)], vec![]).unwrap();
+    drop(q);
+    let (q, recovery) = dredge_queue::Queue::open(dir.path().join("state")).unwrap();
+    assert_eq!(recovery.leases_reset, 1);
+    assert_eq!(recovery.staged, vec![(run.clone(), y.id)]);
+    assert_eq!(
+        recovery.cursors,
+        vec![(
+            run.clone(),
+            OutputCursor {
+                bytes: 10,
+                records: 1
+            }
+        )]
+    );
+    let counts = run_of(&q, &run).counts;
+    assert_eq!(
+        counts,
+        ItemCounts {
+            ready: 1,
+            staged: 1,
+            done: 1,
+            ..Default::default()
+        }
+    );
+    assert_eq!(lease_label(&q, "a", at(0)).as_deref(), Some("z"));
+}
+
+#[test]
+fn expired_leases_are_reclaimed() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = open(dir.path());
+    q.create_run(new_run("j", "a"), vec![item("x"), item("y")])
+        .unwrap();
+    q.lease_next("a", at(0), at(10)).unwrap().unwrap();
+    q.lease_next("a", at(0), at(20)).unwrap().unwrap();
+    assert_eq!(q.reclaim_expired_leases(at(15)).unwrap(), 1);
+    assert_eq!(lease_label(&q, "a", at(15)).as_deref(), Some("x"));
+}
+
+#[test]
+fn second_open_of_the_same_directory_says_it_is_locked() {
+    let dir = tempfile::tempdir().unwrap();
+    let _q = open(dir.path());
+    let err = dredge_queue::Queue::open(dir.path().join("state"))
+        .err()
+        .unwrap();
+    assert!(matches!(err, QueueError::Locked { .. }), "{err}");
+    assert!(err.to_string().contains("locked by another dredge process"));
+}
+
+#[test]
+fn schedule_state_round_trips_across_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = open(dir.path());
+    assert_eq!(q.schedule_state("j").unwrap(), None);
+    let state = ScheduleState {
+        last_fire: Some(at(1)),
+        content_hash: Some(7),
+        last_run: None,
+    };
+    q.set_schedule_state("j", &state).unwrap();
+    drop(q);
+    assert_eq!(open(dir.path()).schedule_state("j").unwrap(), Some(state));
+}
+
+#[test]
+fn runs_lists_by_job_and_unknown_run_is_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = open(dir.path());
+    let a = q.create_run(new_run("a", "l"), vec![]).unwrap();
+    q.create_run(new_run("b", "l"), vec![]).unwrap();
+    let listed: Vec<_> = q
+        .runs(Some("a"))
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(listed, [a]);
+    assert_eq!(q.runs(None).unwrap().len(), 2);
+    assert_eq!(q.run(&dredge_queue::RunId("nope".into())).unwrap(), None);
+}
+
+#[test]
+fn open_refuses_a_value_with_an_unknown_format_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state");
+    let q = open(dir.path());
+    q.create_run(new_run("j", "a"), vec![item("x")]).unwrap();
+    drop(q);
+    {
+        let db = sled::open(&path).unwrap();
+        let tree = db.open_tree("queue").unwrap();
+        let key = b"Mnext_item";
+        let mut value = tree.get(key).unwrap().expect("counter stored").to_vec();
+        assert_eq!(value[0], dredge_queue::FORMAT_VERSION);
+        value[0] = 9;
+        tree.insert(key, value).unwrap();
+        db.flush().unwrap();
+    }
+    let err = dredge_queue::Queue::open(&path).err().expect("open must fail");
+    assert!(matches!(err, QueueError::UnknownVersion { found: 9, .. }), "{err}");
+    assert!(err.to_string().contains("format version 9"), "{err}");
+}

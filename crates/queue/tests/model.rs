@@ -1,0 +1,565 @@
+//! Random operation sequences against a plain in-memory model: after every step the
+//! queue's item states, attempts, polls, run states, counts and cursors match the
+//! model's, and so does what a reopen recovers.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use dredge_core::{ItemStart, NewItem, UnixMillis};
+use dredge_queue::{ItemCounts, ItemId, ItemState, OutputCursor, Queue, Release, RunId, RunState};
+use proptest::prelude::*;
+use support::{new_run, record};
+
+const LANES: [&str; 2] = ["acct-a", "acct-b"];
+const JOBS: [&str; 2] = ["job-x", "job-y"];
+const SCOPES: [&str; 2] = ["d1.com", "d2.com"];
+const LEASE_UNTIL: UnixMillis = UnixMillis(1000);
+
+#[derive(Debug, Clone)]
+struct ItemSpec {
+    not_before: Option<u64>,
+    scope: Option<usize>,
+    dedupe: Option<u8>,
+    dead: bool,
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    CreateRun {
+        job: usize,
+        lane: usize,
+        items: Vec<ItemSpec>,
+    },
+    Lease {
+        lane: usize,
+        now: u64,
+    },
+    Snooze {
+        pick: usize,
+        until: u64,
+    },
+    Retry {
+        pick: usize,
+        not_before: u64,
+    },
+    Stage {
+        pick: usize,
+        records: u64,
+        follow_ups: Vec<ItemSpec>,
+    },
+    Commit {
+        pick: usize,
+        count: usize,
+    },
+    Kill {
+        pick: usize,
+    },
+    RetryDead {
+        pick: usize,
+    },
+    DeferScope {
+        lane: usize,
+        scope: usize,
+        until: u64,
+    },
+    Pause {
+        job: usize,
+    },
+    Resume {
+        job: usize,
+    },
+    Cancel {
+        pick: usize,
+    },
+    Reopen,
+}
+
+fn item_spec() -> impl Strategy<Value = ItemSpec> {
+    (
+        proptest::option::of(0u64..6),
+        proptest::option::of(0usize..2),
+        proptest::option::of(0u8..4),
+        proptest::bool::weighted(0.1),
+    )
+        .prop_map(|(not_before, scope, dedupe, dead)| ItemSpec {
+            not_before,
+            scope,
+            dedupe,
+            dead,
+        })
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let pick = 0usize..64;
+    prop_oneof![
+        2 => (0usize..2, 0usize..2, proptest::collection::vec(item_spec(), 0..5))
+            .prop_map(|(job, lane, items)| Op::CreateRun { job, lane, items }),
+        6 => (0usize..2, 0u64..8).prop_map(|(lane, now)| Op::Lease { lane, now }),
+        2 => (pick.clone(), 0u64..10).prop_map(|(pick, until)| Op::Snooze { pick, until }),
+        2 => (pick.clone(), 0u64..10).prop_map(|(pick, not_before)| Op::Retry { pick, not_before }),
+        4 => (pick.clone(), 0u64..3, proptest::collection::vec(item_spec(), 0..3))
+            .prop_map(|(pick, records, follow_ups)| Op::Stage { pick, records, follow_ups }),
+        3 => (pick.clone(), 1usize..4).prop_map(|(pick, count)| Op::Commit { pick, count }),
+        1 => pick.clone().prop_map(|pick| Op::Kill { pick }),
+        1 => pick.clone().prop_map(|pick| Op::RetryDead { pick }),
+        1 => (0usize..2, 0usize..2, 0u64..10)
+            .prop_map(|(lane, scope, until)| Op::DeferScope { lane, scope, until }),
+        1 => (0usize..2).prop_map(|job| Op::Pause { job }),
+        1 => (0usize..2).prop_map(|job| Op::Resume { job }),
+        1 => pick.clone().prop_map(|pick| Op::Cancel { pick }),
+        1 => Just(Op::Reopen),
+    ]
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum MState {
+    Ready(u64),
+    Snoozed(u64),
+    Leased(Box<MState>),
+    Staged(u64),
+    Done,
+    Dead(String),
+}
+
+#[derive(Debug, Clone)]
+struct MItem {
+    run: usize,
+    scope: Option<usize>,
+    state: MState,
+    attempts: u32,
+    polls: u32,
+    records: u64,
+}
+
+#[derive(Debug, Clone)]
+struct MRun {
+    id: RunId,
+    job: usize,
+    lane: usize,
+    state: RunState,
+    cursor: OutputCursor,
+    dedupe: BTreeSet<u8>,
+}
+
+#[derive(Default)]
+struct Model {
+    runs: Vec<MRun>,
+    items: BTreeMap<u64, MItem>,
+    paused: BTreeSet<usize>,
+    next_id: u64,
+    next_stage: u64,
+}
+
+impl Model {
+    fn leasable(&self, run: usize) -> bool {
+        let r = &self.runs[run];
+        r.state == RunState::Running && !self.paused.contains(&r.job)
+    }
+
+    fn create(&mut self, run: usize, spec: &ItemSpec) -> Option<u64> {
+        if let Some(key) = spec.dedupe
+            && !self.runs[run].dedupe.insert(key)
+        {
+            return None;
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        let state = if spec.dead {
+            MState::Dead("born dead".into())
+        } else {
+            MState::Ready(spec.not_before.unwrap_or(0))
+        };
+        let item = MItem {
+            run,
+            scope: spec.scope,
+            state,
+            attempts: 0,
+            polls: 0,
+            records: 0,
+        };
+        self.items.insert(id, item);
+        Some(id)
+    }
+
+    fn ids_where(&self, f: impl Fn(&MItem) -> bool) -> Vec<u64> {
+        self.items
+            .iter()
+            .filter(|(_, i)| f(i))
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    fn pick(ids: &[u64], pick: usize) -> Option<u64> {
+        (!ids.is_empty()).then(|| ids[pick % ids.len()])
+    }
+
+    fn next_lease(&self, lane: usize, now: u64) -> Option<u64> {
+        self.items
+            .iter()
+            .filter(|(_, i)| self.runs[i.run].lane == lane && self.leasable(i.run))
+            .filter_map(|(id, i)| match i.state {
+                MState::Ready(t) | MState::Snoozed(t) if t <= now => Some((t, *id)),
+                _ => None,
+            })
+            .min()
+            .map(|(_, id)| id)
+    }
+
+    fn counts(&self, run: usize) -> ItemCounts {
+        let mut c = ItemCounts::default();
+        for item in self.items.values().filter(|i| i.run == run) {
+            match item.state {
+                MState::Ready(_) => c.ready += 1,
+                MState::Snoozed(_) => c.snoozed += 1,
+                MState::Leased(_) => c.leased += 1,
+                MState::Staged(_) => c.staged += 1,
+                MState::Done => c.done += 1,
+                MState::Dead(_) => c.dead += 1,
+            }
+        }
+        c
+    }
+
+    fn staged_order(&self) -> Vec<(RunId, ItemId)> {
+        let mut staged: Vec<(u64, u64)> = self
+            .items
+            .iter()
+            .filter_map(|(id, i)| match i.state {
+                MState::Staged(seq) => Some((seq, *id)),
+                _ => None,
+            })
+            .collect();
+        staged.sort();
+        staged
+            .into_iter()
+            .map(|(_, id)| (self.runs[self.items[&id].run].id.clone(), ItemId(id)))
+            .collect()
+    }
+
+    fn revert_leases(&mut self) -> usize {
+        let mut n = 0;
+        for item in self.items.values_mut() {
+            if let MState::Leased(was) = &item.state {
+                item.state = (**was).clone();
+                n += 1;
+            }
+        }
+        n
+    }
+}
+
+fn new_item(spec: &ItemSpec, label: String) -> NewItem {
+    let mut item = NewItem::ready(label.clone(), label.into_bytes());
+    item.scope = spec.scope.map(|s| SCOPES[s].to_string());
+    item.dedupe_key = spec.dedupe.map(|k| format!("key-{k}"));
+    item.start = if spec.dead {
+        ItemStart::Dead {
+            reason: "born dead".into(),
+        }
+    } else {
+        ItemStart::Ready {
+            not_before: spec.not_before.map(UnixMillis),
+            attempts: 0,
+        }
+    };
+    item
+}
+
+fn public_state(state: &MState) -> ItemState {
+    match state {
+        MState::Ready(t) => ItemState::Ready {
+            not_before: UnixMillis(*t),
+        },
+        MState::Snoozed(t) => ItemState::Snoozed {
+            until: UnixMillis(*t),
+        },
+        MState::Leased(_) => ItemState::Leased { until: LEASE_UNTIL },
+        MState::Staged(_) => ItemState::Staged,
+        MState::Done => ItemState::Done,
+        MState::Dead(reason) => ItemState::Dead {
+            reason: reason.clone(),
+        },
+    }
+}
+
+struct Harness {
+    dir: tempfile::TempDir,
+    q: Option<Queue>,
+    m: Model,
+}
+
+impl Harness {
+    fn q(&self) -> &Queue {
+        self.q.as_ref().expect("queue open")
+    }
+
+    fn apply(&mut self, op: &Op) {
+        let q = self.q().clone();
+        let m = &mut self.m;
+        match op {
+            Op::CreateRun { job, lane, items } => {
+                let mut run = new_run(JOBS[*job], LANES[*lane]);
+                run.started_at = UnixMillis(0);
+                let labels = (0..items.len()).map(|n| format!("first-{n}"));
+                let news = items
+                    .iter()
+                    .zip(labels)
+                    .map(|(s, l)| new_item(s, l))
+                    .collect();
+                let id = q.create_run(run, news).unwrap();
+                let dedupe = BTreeSet::new();
+                let mrun = MRun {
+                    id,
+                    job: *job,
+                    lane: *lane,
+                    state: RunState::Running,
+                    cursor: OutputCursor::default(),
+                    dedupe,
+                };
+                m.runs.push(mrun);
+                let run = m.runs.len() - 1;
+                for spec in items {
+                    m.create(run, spec);
+                }
+            }
+            Op::Lease { lane, now } => {
+                let got = q
+                    .lease_next(LANES[*lane], UnixMillis(*now), LEASE_UNTIL)
+                    .unwrap();
+                let expected = m.next_lease(*lane, *now);
+                assert_eq!(
+                    got.as_ref().map(|l| l.id.0),
+                    expected,
+                    "lease on lane {lane} at {now}"
+                );
+                if let Some(id) = expected {
+                    let item = m.items.get_mut(&id).unwrap();
+                    let leased = got.unwrap();
+                    assert_eq!((leased.attempts, leased.polls), (item.attempts, item.polls));
+                    item.state = MState::Leased(Box::new(item.state.clone()));
+                }
+            }
+            Op::Snooze { pick, until } => {
+                let leased = m.ids_where(|i| matches!(i.state, MState::Leased(_)));
+                let Some(id) = Model::pick(&leased, *pick) else {
+                    return;
+                };
+                let item = m.items.get_mut(&id).unwrap();
+                let polls = item.polls + 1;
+                let release = Release::Snooze {
+                    until: UnixMillis(*until),
+                    polls,
+                    note: "202".into(),
+                };
+                q.release(ItemId(id), release).unwrap();
+                item.polls = polls;
+                item.state = MState::Snoozed(*until);
+            }
+            Op::Retry { pick, not_before } => {
+                let leased = m.ids_where(|i| matches!(i.state, MState::Leased(_)));
+                let Some(id) = Model::pick(&leased, *pick) else {
+                    return;
+                };
+                let item = m.items.get_mut(&id).unwrap();
+                let attempts = item.attempts + 1;
+                let release = Release::Retry {
+                    not_before: UnixMillis(*not_before),
+                    attempts,
+                    error: "503".into(),
+                };
+                q.release(ItemId(id), release).unwrap();
+                item.attempts = attempts;
+                item.state = MState::Ready(*not_before);
+            }
+            Op::Stage {
+                pick,
+                records,
+                follow_ups,
+            } => {
+                let leased = m.ids_where(|i| matches!(i.state, MState::Leased(_)));
+                let Some(id) = Model::pick(&leased, *pick) else {
+                    return;
+                };
+                let recs = (0..*records).map(|n| record(id * 10 + n)).collect();
+                let labels = (0..follow_ups.len()).map(|n| format!("follow-{id}-{n}"));
+                let news = follow_ups
+                    .iter()
+                    .zip(labels)
+                    .map(|(s, l)| new_item(s, l))
+                    .collect();
+                let result = q.stage(ItemId(id), recs, news).unwrap();
+                let run = m.items[&id].run;
+                let created: Vec<u64> =
+                    follow_ups.iter().filter_map(|s| m.create(run, s)).collect();
+                let got: Vec<u64> = result.created.iter().map(|i| i.0).collect();
+                assert_eq!(got, created, "follow-ups created");
+                let item = m.items.get_mut(&id).unwrap();
+                item.records = *records;
+                item.state = MState::Staged(m.next_stage);
+                m.next_stage += 1;
+            }
+            Op::Commit { pick, count } => {
+                if m.runs.is_empty() {
+                    return;
+                }
+                let run = pick % m.runs.len();
+                let staged: Vec<ItemId> = m
+                    .staged_order()
+                    .into_iter()
+                    .filter(|(r, _)| *r == m.runs[run].id)
+                    .map(|(_, id)| id)
+                    .take(*count)
+                    .collect();
+                if staged.is_empty() {
+                    return;
+                }
+                let mut cursor = m.runs[run].cursor;
+                for id in &staged {
+                    let n = m.items[&id.0].records;
+                    cursor.records += n;
+                    cursor.bytes += 10 * n + 1;
+                }
+                q.commit(&m.runs[run].id, &staged, cursor).unwrap();
+                m.runs[run].cursor = cursor;
+                for id in &staged {
+                    m.items.get_mut(&id.0).unwrap().state = MState::Done;
+                }
+            }
+            Op::Kill { pick } => {
+                let killable = m.ids_where(|i| {
+                    matches!(
+                        i.state,
+                        MState::Leased(_) | MState::Ready(_) | MState::Snoozed(_)
+                    )
+                });
+                let Some(id) = Model::pick(&killable, *pick) else {
+                    return;
+                };
+                q.kill(ItemId(id), "400").unwrap();
+                m.items.get_mut(&id).unwrap().state = MState::Dead("400".into());
+            }
+            Op::RetryDead { pick } => {
+                if m.runs.is_empty() {
+                    return;
+                }
+                let run = pick % m.runs.len();
+                let n = q.retry_dead(&m.runs[run].id).unwrap();
+                let dead = m.ids_where(|i| i.run == run && matches!(i.state, MState::Dead(_)));
+                assert_eq!(n, dead.len());
+                for id in &dead {
+                    let item = m.items.get_mut(id).unwrap();
+                    item.state = MState::Ready(0);
+                    item.attempts = 0;
+                }
+                if !dead.is_empty() {
+                    m.runs[run].state = RunState::Running;
+                }
+            }
+            Op::DeferScope { lane, scope, until } => {
+                let n = q
+                    .defer_scope(LANES[*lane], SCOPES[*scope], UnixMillis(*until))
+                    .unwrap();
+                let due = m.ids_where(|i| {
+                    m.runs[i.run].lane == *lane
+                        && i.scope == Some(*scope)
+                        && m.leasable(i.run)
+                        && matches!(i.state, MState::Ready(t) | MState::Snoozed(t) if t < *until)
+                });
+                assert_eq!(n, due.len(), "deferred count");
+                for id in due {
+                    m.items.get_mut(&id).unwrap().state = MState::Snoozed(*until);
+                }
+            }
+            Op::Pause { job } => {
+                q.pause_job(JOBS[*job]).unwrap();
+                m.paused.insert(*job);
+            }
+            Op::Resume { job } => {
+                q.resume_job(JOBS[*job]).unwrap();
+                m.paused.remove(job);
+            }
+            Op::Cancel { pick } => {
+                if m.runs.is_empty() {
+                    return;
+                }
+                let run = pick % m.runs.len();
+                q.cancel_run(&m.runs[run].id, UnixMillis(5)).unwrap();
+                m.runs[run].state = RunState::Cancelled;
+            }
+            Op::Reopen => {
+                drop(q);
+                self.q = None;
+                let (q, recovery) = Queue::open(self.dir.path().join("state")).unwrap();
+                self.q = Some(q);
+                assert_eq!(recovery.leases_reset, self.m.revert_leases());
+                assert_eq!(recovery.staged, self.m.staged_order());
+                let cursors: Vec<_> = self
+                    .m
+                    .runs
+                    .iter()
+                    .filter(|r| r.state == RunState::Running)
+                    .map(|r| (r.id.clone(), r.cursor))
+                    .collect();
+                let mut got = recovery.cursors;
+                got.sort_by(|a, b| a.0.cmp(&b.0));
+                let mut cursors = cursors;
+                cursors.sort_by(|a, b| a.0.cmp(&b.0));
+                assert_eq!(got, cursors);
+            }
+        }
+    }
+
+    fn check(&self) {
+        let q = self.q();
+        for (id, item) in &self.m.items {
+            let info = q.item(ItemId(*id)).unwrap().expect("item exists");
+            assert_eq!(info.state, public_state(&item.state), "state of item {id}");
+            assert_eq!(
+                (info.attempts, info.polls),
+                (item.attempts, item.polls),
+                "item {id}"
+            );
+            if let MState::Staged(_) = item.state {
+                assert_eq!(
+                    q.staged_records(ItemId(*id)).unwrap().len() as u64,
+                    item.records
+                );
+            }
+        }
+        for (n, run) in self.m.runs.iter().enumerate() {
+            let info = q.run(&run.id).unwrap().expect("run exists");
+            assert_eq!(info.counts, self.m.counts(n), "counts of run {}", run.id);
+            assert_eq!(
+                (info.state, info.cursor),
+                (run.state, run.cursor),
+                "run {}",
+                run.id
+            );
+        }
+        assert_eq!(q.staged_items().unwrap(), self.m.staged_order());
+        let dead = self
+            .m
+            .ids_where(|i| matches!(i.state, MState::Dead(_)))
+            .len();
+        assert_eq!(q.dead_items(None).unwrap().len(), dead);
+        let paused: Vec<String> = self.m.paused.iter().map(|j| JOBS[*j].to_string()).collect();
+        assert_eq!(q.paused_jobs(), paused);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn queue_matches_in_memory_model(ops in proptest::collection::vec(op(), 1..60)) {
+        let dir = tempfile::tempdir().unwrap();
+        let q = Queue::open(dir.path().join("state")).unwrap().0;
+        let m = Model { next_id: 1, next_stage: 0, ..Model::default() };
+        let mut h = Harness { dir, q: Some(q), m };
+        for op in &ops {
+            h.apply(op);
+            h.check();
+        }
+    }
+}

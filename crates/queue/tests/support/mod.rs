@@ -1,0 +1,58 @@
+//! Helpers shared by the queue's integration tests.
+#![allow(dead_code)]
+
+use dredge_core::{NewItem, Record, UnixMillis};
+use dredge_queue::{NewRun, Queue, RunId};
+
+pub const T0: UnixMillis = UnixMillis(1_795_000_000_000);
+
+pub fn new_run(job: &str, lane: &str) -> NewRun {
+    NewRun {
+        job: job.into(),
+        lane: lane.into(),
+        spec_snapshot: b"spec".to_vec(),
+        started_at: T0,
+        deadline: None,
+        max_attempts: 3,
+    }
+}
+
+pub fn item(label: &str) -> NewItem {
+    NewItem::ready(label, label.as_bytes().to_vec())
+}
+
+pub fn at(ms: u64) -> UnixMillis {
+    UnixMillis(T0.0 + ms)
+}
+
+pub fn ready_at(label: &str, ms: u64) -> NewItem {
+    item(label).with_start(dredge_core::ItemStart::Ready {
+        not_before: Some(at(ms)),
+        attempts: 0,
+    })
+}
+
+pub fn record(n: u64) -> Record {
+    Record {
+        source: format!("src-{n}"),
+        item: format!("item-{n}"),
+        fetched_at: UnixMillis(n),
+        data: format!("{{\"n\":{n}}}"),
+        attachment: None,
+    }
+}
+
+pub fn open(dir: &std::path::Path) -> Queue {
+    Queue::open(dir.join("state")).expect("open queue").0
+}
+
+/// Leases the next item of `lane` at a late enough time, returning its label.
+pub fn lease_label(q: &Queue, lane: &str, now: UnixMillis) -> Option<String> {
+    q.lease_next(lane, now, at(1_000_000))
+        .expect("lease")
+        .map(|l| l.label)
+}
+
+pub fn run_of(q: &Queue, id: &RunId) -> dredge_queue::RunInfo {
+    q.run(id).expect("run").expect("run exists")
+}

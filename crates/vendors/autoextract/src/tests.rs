@@ -1,0 +1,300 @@
+//! Executor-level unit tests without a network: planning and settling batches.
+
+use std::collections::HashMap;
+
+use dredge_core::job::PageType;
+use dredge_core::{Completion, ItemStart};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+use super::*;
+use crate::results::QueryResult;
+use crate::settle::{settle, sort};
+
+const SHAPE: QueryShape = QueryShape {
+    page_type: PageType::Product,
+    article_body_raw: false,
+};
+
+fn item(attempts: u32) -> ItemContext {
+    ItemContext {
+        label: "batch".into(),
+        payload: Vec::new(),
+        attempts,
+        polls: 0,
+        run_started: UnixMillis(0),
+    }
+}
+
+fn batch(urls: &[&str]) -> Batch {
+    Batch::new(
+        urls.iter()
+            .enumerate()
+            .map(|(i, u)| Query {
+                url: u.to_string(),
+                index: i as u32,
+            })
+            .collect(),
+    )
+}
+
+fn settle_with(batch: &Batch, answers: &[(u32, QueryResult)], attempts: u32) -> Outcome {
+    let results: HashMap<String, QueryResult> = answers
+        .iter()
+        .map(|(i, r)| (i.to_string(), r.clone()))
+        .collect();
+    let item = item(attempts);
+    let ctx = Context {
+        item: &item,
+        max_attempts: 8,
+        now: UnixMillis(1_000_000),
+    };
+    settle(batch, sort(batch, &results), &ctx, &mut StdRng::seed_from_u64(1))
+}
+
+fn ok(data: &str) -> QueryResult {
+    QueryResult::Extracted(data.into())
+}
+
+fn err(message: &str) -> QueryResult {
+    QueryResult::Error(message.into())
+}
+
+fn done(outcome: Outcome) -> Completion {
+    match outcome {
+        Outcome::Done(c) => c,
+        other => panic!("expected Done, got {other:?}"),
+    }
+}
+
+fn queries_of(item: &NewItem) -> Vec<u32> {
+    Batch::decode(&item.payload)
+        .unwrap()
+        .queries
+        .iter()
+        .map(|q| q.index)
+        .collect()
+}
+
+const OCCUPIED: &str = "Domain a.com is occupied, please retry in 2.5 seconds";
+
+#[test]
+fn a_mixed_batch_settles_each_query_on_its_own() {
+    let b = batch(&[
+        "https://a.com/1",
+        "https://a.com/2",
+        "https://a.com/3",
+        "https://a.com/4",
+        "https://a.com/5",
+    ]);
+    let c = done(settle_with(
+        &b,
+        &[
+            (0, ok(r#"{"name":"one"}"#)),
+            (1, err("Downloader error: http404")),
+            (2, err(OCCUPIED)),
+            (3, err("query timed out")),
+            // 4 has no result at all: it is retried too.
+        ],
+        2,
+    ));
+    assert_eq!(c.records.len(), 1);
+    assert_eq!(c.records[0].source, "https://a.com/1");
+    assert_eq!(c.records[0].data, r#"{"name":"one"}"#);
+    assert_eq!(c.records[0].item, "batch");
+
+    let dead: Vec<_> = c
+        .follow_ups
+        .iter()
+        .filter(|f| matches!(f.start, ItemStart::Dead { .. }))
+        .collect();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].label, "https://a.com/2");
+    assert_eq!(
+        dead[0].start,
+        ItemStart::Dead {
+            reason: "Downloader error: http404".into()
+        }
+    );
+
+    let occupied = c.follow_ups.iter().find(|f| queries_of(f) == [2]).unwrap();
+    assert_eq!(occupied.scope.as_deref(), Some("a.com"));
+    match occupied.start {
+        ItemStart::Ready {
+            not_before: Some(t),
+            attempts,
+        } => {
+            assert_eq!(attempts, 2, "an occupied query spends no attempt");
+            assert!(t >= UnixMillis(1_002_500), "waits the announced 2.5 s");
+        }
+        ref other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(
+        c.snoozes,
+        vec![Snooze {
+            delay: Duration::from_millis(2500),
+            scope: SnoozeScope::Domain("a.com".into()),
+            reason: OCCUPIED.into(),
+        }]
+    );
+
+    let retried = c.follow_ups.iter().find(|f| queries_of(f) == [3, 4]).unwrap();
+    assert!(matches!(
+        retried.start,
+        ItemStart::Ready { attempts: 3, .. }
+    ));
+    assert_eq!(c.follow_ups.len(), 3, "no finished query is sent again");
+}
+
+#[test]
+fn a_batch_wholly_occupied_snoozes_the_item_and_its_domain() {
+    let b = batch(&["https://a.com/1", "https://www.a.com/2"]);
+    let outcome = settle_with(&b, &[(0, err(OCCUPIED)), (1, err(OCCUPIED))], 0);
+    assert_eq!(
+        outcome,
+        Outcome::Snooze(Snooze {
+            delay: Duration::from_millis(2500),
+            scope: SnoozeScope::Domain("a.com".into()),
+            reason: OCCUPIED.into(),
+        })
+    );
+}
+
+#[test]
+fn a_batch_wholly_transient_is_one_counted_retry() {
+    let b = batch(&["https://a.com/1", "https://a.com/2"]);
+    let outcome = settle_with(&b, &[(0, err("query timed out"))], 0);
+    match outcome {
+        Outcome::Retry(f) => {
+            assert_eq!(f.class, dredge_core::FailureClass::Vendor);
+            assert!(f.message.contains("query timed out") || f.message.contains("no result"));
+        }
+        other => panic!("expected Retry, got {other:?}"),
+    }
+}
+
+#[test]
+fn spent_attempts_leave_one_dead_item_per_url() {
+    let b = batch(&["https://a.com/1", "https://a.com/2"]);
+    let c = done(settle_with(
+        &b,
+        &[(0, err("query timed out")), (1, err("query timed out"))],
+        7,
+    ));
+    let labels: Vec<_> = c.follow_ups.iter().map(|f| f.label.as_str()).collect();
+    assert_eq!(labels, ["https://a.com/1", "https://a.com/2"]);
+    for f in &c.follow_ups {
+        match &f.start {
+            ItemStart::Dead { reason } => {
+                assert!(reason.starts_with("gave up after 8 attempts"), "{reason}")
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn plan_groups_by_domain_and_kills_unsendable_urls() {
+    let urls: Vec<String> = [
+        "https://a.com/1",
+        "https://b.org/1",
+        "ftp://a.com/x",
+        "https://shop.a.com/2",
+        "nonsense",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let items = plan_batches(&SHAPE, &urls);
+    let ready: Vec<(Option<&str>, Vec<u32>)> = items
+        .iter()
+        .filter(|i| matches!(i.start, ItemStart::Ready { .. }))
+        .map(|i| (i.scope.as_deref(), queries_of(i)))
+        .collect();
+    assert_eq!(
+        ready,
+        vec![(Some("a.com"), vec![0, 3]), (Some("b.org"), vec![1])]
+    );
+    let dead: Vec<&str> = items
+        .iter()
+        .filter(|i| matches!(i.start, ItemStart::Dead { .. }))
+        .map(|i| i.label.as_str())
+        .collect();
+    assert_eq!(dead, ["ftp://a.com/x", "nonsense"]);
+}
+
+#[test]
+fn throttle_backoff_follows_the_official_client() {
+    let mut rng = StdRng::seed_from_u64(3);
+    for polls in 0..2 {
+        let d = throttle_backoff(polls, &mut rng);
+        assert!((20.0..=40.0).contains(&d.as_secs_f64()), "{d:?}");
+    }
+    for polls in 2..40 {
+        let d = throttle_backoff(polls, &mut rng).as_secs_f64();
+        assert!((30.0..=630.0).contains(&d), "{d}");
+    }
+}
+
+#[test]
+fn a_rejected_batch_is_split_once_then_dead() {
+    let b = batch(&["https://a.com/1", "https://a.com/2", "https://a.com/3"]);
+    let item = item(0);
+    let ctx = Context {
+        item: &item,
+        max_attempts: 8,
+        now: UnixMillis(5),
+    };
+    let rejected = || RequestError::Rejected {
+        message: "HTTP 413 payload-too-large".into(),
+    };
+    let c = done(request_error(rejected(), &b, &ctx));
+    let halves: Vec<Batch> = c
+        .follow_ups
+        .iter()
+        .map(|f| Batch::decode(&f.payload).unwrap())
+        .collect();
+    assert_eq!(halves.len(), 2);
+    assert!(halves.iter().all(|h| h.split));
+    let c = done(request_error(rejected(), &halves[0], &ctx));
+    assert!(
+        c.follow_ups
+            .iter()
+            .all(|f| matches!(&f.start, ItemStart::Dead { reason } if reason.contains("413")))
+    );
+    assert_eq!(c.follow_ups.len(), halves[0].queries.len());
+}
+
+#[test]
+fn throttling_snoozes_the_account_and_auth_problems_stop_it() {
+    let b = batch(&["https://a.com/1"]);
+    let item = item(0);
+    let ctx = Context {
+        item: &item,
+        max_attempts: 8,
+        now: UnixMillis(5),
+    };
+    let throttled = RequestError::Throttled {
+        delay: Some(Duration::from_secs(3)),
+        message: "HTTP 429".into(),
+    };
+    assert!(matches!(
+        request_error(throttled, &b, &ctx),
+        Outcome::Snooze(Snooze { delay, scope: SnoozeScope::Account, .. }) if delay == Duration::from_secs(3)
+    ));
+    let auth = RequestError::Auth {
+        message: "HTTP 403 account-disabled".into(),
+    };
+    assert!(matches!(
+        request_error(auth, &b, &ctx),
+        Outcome::AuthFailed { .. }
+    ));
+    let server = RequestError::Transient {
+        retry_after: Some(Duration::from_secs(60)),
+        message: "HTTP 520".into(),
+    };
+    assert!(matches!(
+        request_error(server, &b, &ctx),
+        Outcome::Retry(f) if f.retry_after == Some(Duration::from_secs(60))
+    ));
+}
