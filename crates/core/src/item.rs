@@ -15,6 +15,10 @@ pub struct NewItem {
     /// When set, a second item with the same key in the same run is not created
     /// (WDS crawl links deduplicated by URL).
     pub dedupe_key: Option<String>,
+    /// With a dedupe key: the item is created only while its run holds fewer than
+    /// `cap` distinct dedupe keys (WDS `max_pages`: a crawl never exceeds it, even
+    /// across restarts, because the count lives with the run).
+    pub cap: Option<u64>,
     /// A gate the item belongs to inside its account, e.g. the target domain; a snooze
     /// with `SnoozeScope::Domain` defers every ready item of that scope.
     pub scope: Option<String>,
@@ -29,6 +33,7 @@ impl NewItem {
             label: label.into(),
             payload,
             dedupe_key: None,
+            cap: None,
             scope: None,
             start: ItemStart::default(),
         }
@@ -41,6 +46,12 @@ impl NewItem {
 
     pub fn with_dedupe_key(mut self, key: impl Into<String>) -> Self {
         self.dedupe_key = Some(key.into());
+        self
+    }
+
+    /// See [`NewItem::cap`].
+    pub fn with_cap(mut self, cap: u64) -> Self {
+        self.cap = Some(cap);
         self
     }
 

@@ -29,6 +29,7 @@ pub mod gate;
 pub mod http;
 pub mod secret;
 pub mod testing;
+pub mod token;
 
 pub use account::{Account, AccountConfig};
 pub use executor::{Executor, PlanError};

@@ -263,9 +263,12 @@ impl Board {
 
     fn add(&mut self, item: NewItem, now: UnixMillis) {
         if let Some(key) = &item.dedupe_key {
-            if !self.dedupe.insert(key.clone()) {
+            // A run holds at most `cap` distinct keys (WDS `max_pages`), as the queue does.
+            let full = item.cap.is_some_and(|cap| self.dedupe.len() as u64 >= cap);
+            if self.dedupe.contains(key) || full {
                 return;
             }
+            self.dedupe.insert(key.clone());
         }
         let (state, not_before, attempts) = match &item.start {
             ItemStart::Ready {
@@ -472,9 +475,10 @@ impl Board {
 fn spends_attempt(decision: &Decision, attempts: u32) -> bool {
     match decision {
         Decision::Retry { .. } => true,
-        Decision::Complete { completion, .. } => completion.follow_ups.iter().any(|f| {
-            matches!(f.start, ItemStart::Ready { attempts: a, .. } if a > attempts)
-        }),
+        Decision::Complete { completion, .. } => completion
+            .follow_ups
+            .iter()
+            .any(|f| matches!(f.start, ItemStart::Ready { attempts: a, .. } if a > attempts)),
         _ => false,
     }
 }
@@ -583,14 +587,14 @@ mod tests {
             if label.starts_with("flaky") && self.flaky_left.fetch_sub(1, Ordering::SeqCst) > 0 {
                 return Outcome::retry(FailureClass::Server, "HTTP 500");
             }
-            if let Some(domain) = label.strip_prefix("busy:") {
-                if self.busy_once.lock().unwrap().insert(label.to_string()) {
-                    return Outcome::Snooze(Snooze {
-                        delay: Duration::from_millis(200),
-                        scope: SnoozeScope::Domain(domain.into()),
-                        reason: "occupied".into(),
-                    });
-                }
+            if let Some(domain) = label.strip_prefix("busy:")
+                && self.busy_once.lock().unwrap().insert(label.to_string())
+            {
+                return Outcome::Snooze(Snooze {
+                    delay: Duration::from_millis(200),
+                    scope: SnoozeScope::Domain(domain.into()),
+                    reason: "occupied".into(),
+                });
             }
             if label == "split" {
                 return Outcome::Done(Completion {
@@ -602,6 +606,21 @@ mod tests {
                         }),
                     ],
                     snoozes: vec![],
+                });
+            }
+            if label == "fan" {
+                // Keys a, a, b, c, d under a cap of 3: the second a and d are not created.
+                let follow_ups = ["a", "a", "b", "c", "d"]
+                    .iter()
+                    .map(|k| {
+                        NewItem::ready(format!("child-{k}"), Vec::new())
+                            .with_dedupe_key(*k)
+                            .with_cap(3)
+                    })
+                    .collect();
+                return Outcome::Done(Completion {
+                    follow_ups,
+                    ..Completion::default()
                 });
             }
             Outcome::records(vec![record(label)])
@@ -676,5 +695,14 @@ mod tests {
         assert_eq!(report.dead.len(), 1);
         assert_eq!(report.dead[0].label, "gone");
         assert_eq!(report.dead[0].reason, "http404");
+    }
+
+    #[tokio::test]
+    async fn follow_ups_are_deduplicated_by_key_and_capped_per_run() {
+        let report = run(Scripted::default(), &["fan"], DriverConfig::default()).await;
+        let mut sources: Vec<_> = report.records.iter().map(|r| r.source.as_str()).collect();
+        sources.sort();
+        assert_eq!(sources, ["child-a", "child-b", "child-c"]);
+        assert!(report.unfinished.is_empty());
     }
 }

@@ -22,7 +22,8 @@ pub(crate) struct Tx<'a> {
     dirty: HashSet<ItemId>,
     statuses: HashMap<RunId, RunStatus>,
     dedupe_seen: HashSet<Vec<u8>>,
-    counters_changed: bool,
+    /// Which id counters moved (only those are written back).
+    counters_changed: [bool; 3],
 }
 
 impl<'a> Tx<'a> {
@@ -35,7 +36,7 @@ impl<'a> Tx<'a> {
             dirty: HashSet::new(),
             statuses: HashMap::new(),
             dedupe_seen: HashSet::new(),
-            counters_changed: false,
+            counters_changed: [false; 3],
         }
     }
 
@@ -232,7 +233,7 @@ impl<'a> Tx<'a> {
         }
         let id = ItemId(self.ws.next_item);
         self.ws.next_item += 1;
-        self.counters_changed = true;
+        self.counters_changed[0] = true;
         let (state, attempts, last_error) = match new.start {
             ItemStart::Ready {
                 not_before,
@@ -274,32 +275,34 @@ impl<'a> Tx<'a> {
     pub fn next_stage_seq(&mut self) -> u64 {
         let seq = self.ws.next_stage;
         self.ws.next_stage += 1;
-        self.counters_changed = true;
+        self.counters_changed[2] = true;
         seq
     }
 
     pub fn next_run_seq(&mut self) -> u64 {
         let seq = self.ws.next_run;
         self.ws.next_run += 1;
-        self.counters_changed = true;
+        self.counters_changed[1] = true;
         seq
     }
 
     /// Writes every changed record into the batch and applies it atomically.
     pub fn apply(mut self) -> Result<()> {
         for id in &self.dirty {
-            self.batch.insert(item_key(*id), encode("item", &self.items[id])?);
+            self.batch
+                .insert(item_key(*id), encode("item", &self.items[id])?);
         }
         for (run, status) in &self.statuses {
             let key = Key::new(prefix::RUN_STATUS).tail(run.as_str()).done();
             self.batch.insert(key, encode("run status", status)?);
         }
-        if self.counters_changed {
-            for (name, value) in [
-                (NEXT_ITEM, self.ws.next_item),
-                (NEXT_RUN, self.ws.next_run),
-                (NEXT_STAGE, self.ws.next_stage),
-            ] {
+        let counters = [
+            (NEXT_ITEM, self.ws.next_item),
+            (NEXT_RUN, self.ws.next_run),
+            (NEXT_STAGE, self.ws.next_stage),
+        ];
+        for (changed, (name, value)) in self.counters_changed.into_iter().zip(counters) {
+            if changed {
                 let key = Key::new(prefix::META).tail(name).done();
                 self.batch.insert(key, encode_counter(value)?);
             }

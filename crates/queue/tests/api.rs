@@ -452,7 +452,12 @@ fn open_refuses_a_value_with_an_unknown_format_version() {
         tree.insert(key, value).unwrap();
         db.flush().unwrap();
     }
-    let err = dredge_queue::Queue::open(&path).err().expect("open must fail");
-    assert!(matches!(err, QueueError::UnknownVersion { found: 9, .. }), "{err}");
+    let err = dredge_queue::Queue::open(&path)
+        .err()
+        .expect("open must fail");
+    assert!(
+        matches!(err, QueueError::UnknownVersion { found: 9, .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("format version 9"), "{err}");
 }

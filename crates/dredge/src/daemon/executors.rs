@@ -10,6 +10,12 @@ pub fn build(account: &Account) -> Result<Arc<dyn Executor>, String> {
         Vendor::Autoextract => dredge_autoextract::AutoextractExecutor::new(account)
             .map(|e| Arc::new(e) as Arc<dyn Executor>)
             .map_err(|e| e.to_string()),
+        Vendor::Octoparse => dredge_octoparse::OctoparseExecutor::new(account)
+            .map(|e| Arc::new(e) as Arc<dyn Executor>)
+            .map_err(|e| e.to_string()),
+        Vendor::Wds => dredge_wds::WdsExecutor::new(account)
+            .map(|e| Arc::new(e) as Arc<dyn Executor>)
+            .map_err(|e| e.to_string()),
         other => Err(format!("the {other} executor is not available in this build yet")),
     }
 }

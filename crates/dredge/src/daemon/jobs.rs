@@ -124,7 +124,9 @@ fn list_job_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         let entry = entry?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
-        if is_ignored_file_name(name) || !entry.path().is_file() {
+        // Directories are skipped; anything else (even a dangling link) is read, so
+        // a file that cannot be read is reported rather than silently ignored.
+        if is_ignored_file_name(name) || entry.path().is_dir() {
             continue;
         }
         files.push(entry.path());

@@ -8,6 +8,7 @@ mod executors;
 mod jobs;
 mod lanes;
 mod metrics;
+mod metrics_http;
 mod output;
 mod runs;
 mod snapshot;
@@ -79,7 +80,10 @@ async fn serve(config: DaemonConfig) -> anyhow::Result<ExitCode> {
     let listener = crate::rpc::bind(&socket_path, None)?;
     let api = Arc::new(api::DaemonApi(shared.clone()));
     let rpc_shutdown = shared.shutdown.clone();
-    tokio::spawn(crate::rpc::serve(listener, api, async move { rpc_shutdown.cancelled().await }));
+    tokio::spawn(crate::rpc::serve(listener, api.clone(), async move { rpc_shutdown.cancelled().await }));
+    if let Some(addr) = shared.config().metrics_listen {
+        tokio::spawn(metrics_http::serve(addr, api));
+    }
     tokio::spawn(control::scheduler(shared.clone()));
     tokio::spawn(watch::run(shared.clone()));
     tokio::spawn(systemd::watchdog(shared.clone()));

@@ -38,11 +38,11 @@ pub async fn handle(stream: UnixStream, api: Arc<dyn Api>, policy: Arc<Policy>) 
             Line::TooLong => Some(dispatch::too_long()),
             Line::Text(text) => dispatch::answer(&api, &text).await,
         };
-        if let Some(answer) = answer {
-            if let Err(e) = write_line(&mut write, &answer).await {
-                tracing::debug!("status socket write failed: {e}");
-                return;
-            }
+        if let Some(answer) = answer
+            && let Err(e) = write_line(&mut write, &answer).await
+        {
+            tracing::debug!("status socket write failed: {e}");
+            return;
         }
     }
 }

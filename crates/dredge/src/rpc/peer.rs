@@ -45,10 +45,10 @@ impl Policy {
             groups: Vec::new(),
         };
         // Reading /proc only when uid and primary gid did not already decide.
-        if !allowed(&peer, self.daemon_uid, socket_gid) {
-            if let Some(pid) = cred.pid() {
-                peer.groups = supplementary_groups(pid);
-            }
+        if !allowed(&peer, self.daemon_uid, socket_gid)
+            && let Some(pid) = cred.pid()
+        {
+            peer.groups = supplementary_groups(pid);
         }
         if allowed(&peer, self.daemon_uid, socket_gid) {
             Ok(())

@@ -330,3 +330,74 @@ async fn stopping_closes_the_server_and_removes_the_socket_file() {
     served.stop().await;
     assert!(!path.exists());
 }
+
+/// Set for the child process of the refused-peer test: the socket to try.
+const PEER_CHILD_SOCKET: &str = "DREDGE_TEST_PEER_CHILD_SOCKET";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_is_not_root_the_daemon_user_or_in_the_group_is_refused() {
+    if !std::fs::read_to_string("/proc/self/status").is_ok_and(|s| s.contains("\nUid:\t0\t")) {
+        eprintln!("skipped: only root can start a peer as another user");
+        return;
+    }
+    let served = Served::start(FakeApi::default()).await;
+    // Open the path to everyone so that only the credential check stands in the way.
+    let open = |path: &std::path::Path, mode| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod")
+    };
+    let run_dir = served.path.parent().expect("socket has a directory");
+    open(run_dir.parent().expect("temp dir"), 0o755);
+    open(run_dir, 0o755);
+    open(&served.path, 0o666);
+    let socket = served.path.clone();
+    let child = tokio::task::spawn_blocking(move || {
+        use std::os::unix::process::CommandExt;
+        std::process::Command::new(std::env::current_exe().expect("test binary"))
+            .args([
+                "--exact",
+                "rpc::tests::peer_child",
+                "--ignored",
+                "--nocapture",
+            ])
+            .env(PEER_CHILD_SOCKET, socket)
+            .uid(65534)
+            .gid(65534)
+            .output()
+            .expect("start the child as nobody")
+    })
+    .await
+    .expect("child task");
+    let stdout = String::from_utf8_lossy(&child.stdout);
+    let answer = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("ANSWER "))
+        .unwrap_or_else(|| panic!("child printed no answer: {stdout}"));
+    let answer: Value = serde_json::from_str(answer).expect("JSON");
+    assert_eq!(error_code(&answer), code::PERMISSION_DENIED, "{answer}");
+    assert!(
+        stdout.contains("CLOSED"),
+        "the connection is closed after the refusal: {stdout}"
+    );
+}
+
+/// The refused peer, run as `nobody` by the test above; does nothing otherwise.
+#[test]
+#[ignore = "helper process of the refused-peer test"]
+fn peer_child() {
+    use std::io::{BufRead, Write};
+    let Some(path) = std::env::var_os(PEER_CHILD_SOCKET) else {
+        return;
+    };
+    let stream = std::os::unix::net::UnixStream::connect(path).expect("connect as nobody");
+    stream.set_read_timeout(Some(WAIT)).expect("read timeout");
+    let mut reader = std::io::BufReader::new(&stream);
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("read the refusal");
+    println!("ANSWER {}", line.trim_end());
+    // Whatever we send now, nothing more comes back.
+    let _ = (&stream).write_all(format!("{}\n", status_request(1)).as_bytes());
+    line.clear();
+    if reader.read_line(&mut line).is_ok_and(|n| n == 0) {
+        println!("CLOSED");
+    }
+}

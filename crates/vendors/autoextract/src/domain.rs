@@ -7,16 +7,15 @@
 /// Public suffixes of two labels common enough to matter; without them `shop.co.uk`
 /// would collapse into `co.uk` and hold back every British site at once.
 const TWO_LABEL_SUFFIXES: &[&str] = &[
-    "co.uk", "org.uk", "ac.uk", "gov.uk", "com.au", "net.au", "org.au", "co.jp", "ne.jp",
-    "or.jp", "com.br", "co.nz", "co.in", "co.za", "com.cn", "com.mx", "com.tr", "co.kr",
+    "co.uk", "org.uk", "ac.uk", "gov.uk", "com.au", "net.au", "org.au", "co.jp", "ne.jp", "or.jp",
+    "com.br", "co.nz", "co.in", "co.za", "com.cn", "com.mx", "com.tr", "co.kr",
 ];
 
 /// The registrable domain of a lower-cased host: the last two labels, or three under a
 /// two-label public suffix. IP addresses and single labels stay as they are.
 pub fn registrable_domain(host: &str) -> String {
     let host = host.trim_end_matches('.').to_ascii_lowercase();
-    if host.parse::<std::net::IpAddr>().is_ok() || host.starts_with('[') || !host.contains('.')
-    {
+    if host.parse::<std::net::IpAddr>().is_ok() || host.starts_with('[') || !host.contains('.') {
         return host;
     }
     let labels: Vec<&str> = host.split('.').collect();
@@ -56,7 +55,10 @@ mod tests {
 
     #[test]
     fn subdomains_collapse_into_the_registrable_domain() {
-        assert_eq!(registrable_domain("blog.scrapinghub.com"), "scrapinghub.com");
+        assert_eq!(
+            registrable_domain("blog.scrapinghub.com"),
+            "scrapinghub.com"
+        );
         assert_eq!(registrable_domain("a.b.Example.COM"), "example.com");
         assert_eq!(registrable_domain("www.shop.co.uk"), "shop.co.uk");
         assert_eq!(registrable_domain("127.0.0.1"), "127.0.0.1");

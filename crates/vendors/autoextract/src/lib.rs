@@ -71,7 +71,13 @@ impl AutoextractExecutor {
         AutoextractExecutor { client, api_key }
     }
 
-    async fn run_batch(&self, shape: QueryShape, batch: &Batch, item: &ItemContext, max_attempts: u32) -> Outcome {
+    async fn run_batch(
+        &self,
+        shape: QueryShape,
+        batch: &Batch,
+        item: &ItemContext,
+        max_attempts: u32,
+    ) -> Outcome {
         let request = self
             .client
             .http()
@@ -187,7 +193,8 @@ pub fn plan_batches(shape: &QueryShape, urls: &[String]) -> Vec<NewItem> {
             items.push(NewItem::ready(batch.label(), batch.encode()).with_scope(domain.clone()));
         }
         for batch::Oversized(query) in oversized {
-            let reason = format!("URL cannot be longer than the {MAX_BODY_BYTES}-byte request limit");
+            let reason =
+                format!("URL cannot be longer than the {MAX_BODY_BYTES}-byte request limit");
             items.push(settle::dead_item(query, reason));
         }
     }

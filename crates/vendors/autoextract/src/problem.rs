@@ -84,7 +84,9 @@ pub fn type_name(type_uri: &str) -> String {
         .rsplit('/')
         .next()
         .unwrap_or_default();
-    last.strip_suffix(".html").unwrap_or(last).to_ascii_lowercase()
+    last.strip_suffix(".html")
+        .unwrap_or(last)
+        .to_ascii_lowercase()
 }
 
 fn parse_problem(answer: &Answer) -> Problem {
@@ -259,7 +261,13 @@ mod tests {
 
     #[test]
     fn odd_bodies_never_panic_and_unknown_4xx_are_permanent() {
-        for body in ["", "<html>oops</html>", "[1,2]", "{\"type\":5}", "\u{0}\u{1}"] {
+        for body in [
+            "",
+            "<html>oops</html>",
+            "[1,2]",
+            "{\"type\":5}",
+            "\u{0}\u{1}",
+        ] {
             let _ = classify(&answer(500, body, None));
             assert!(matches!(
                 classify(&answer(404, body, None)),

@@ -44,9 +44,10 @@ pub fn sort(batch: &Batch, results: &HashMap<String, QueryResult>) -> Sorted {
                 sorted.extracted.push((query.clone(), data.clone()))
             }
             Some(QueryResult::Error(message)) => sort_error(&mut sorted, query, message),
-            None => sorted
-                .retry
-                .push((query.clone(), "no result for this query in the answer".into())),
+            None => sorted.retry.push((
+                query.clone(),
+                "no result for this query in the answer".into(),
+            )),
         }
     }
     sorted
@@ -79,15 +80,17 @@ pub fn scope_of(query: &Query) -> String {
 /// only, the item itself snoozes or retries; otherwise it completes and regroups.
 pub fn settle(batch: &Batch, mut sorted: Sorted, ctx: &Context<'_>, rng: &mut impl Rng) -> Outcome {
     let nothing_finished = sorted.extracted.is_empty() && sorted.dead.is_empty();
-    if nothing_finished && sorted.retry.is_empty() && sorted.occupied.len() == 1 {
-        if let Some((domain, (_, delay, reason))) = sorted.occupied.pop_first() {
-            let scope = SnoozeScope::Domain(domain);
-            return Outcome::Snooze(Snooze {
-                delay,
-                scope,
-                reason,
-            });
-        }
+    if nothing_finished
+        && sorted.retry.is_empty()
+        && sorted.occupied.len() == 1
+        && let Some((domain, (_, delay, reason))) = sorted.occupied.pop_first()
+    {
+        let scope = SnoozeScope::Domain(domain);
+        return Outcome::Snooze(Snooze {
+            delay,
+            scope,
+            reason,
+        });
     }
     if nothing_finished && sorted.occupied.is_empty() && !sorted.retry.is_empty() {
         let failure = vendor_failure(&sorted.retry);
@@ -106,7 +109,9 @@ fn complete(batch: &Batch, sorted: Sorted, ctx: &Context<'_>, rng: &mut impl Rng
         ..Completion::default()
     };
     let dead = sorted.dead.into_iter();
-    completion.follow_ups.extend(dead.map(|(q, why)| dead_item(q, why)));
+    completion
+        .follow_ups
+        .extend(dead.map(|(q, why)| dead_item(q, why)));
     for (domain, (queries, delay, reason)) in sorted.occupied {
         let not_before = ctx.now.after(snooze_delay(delay, rng));
         let follow_up = regroup(batch, queries, &domain, not_before, ctx.item.attempts);
@@ -195,7 +200,10 @@ pub fn split(batch: &Batch, ctx: &Context<'_>) -> Outcome {
 }
 
 fn gave_up(attempts: u32, class: FailureClass, message: &str) -> String {
-    format!("gave up after {attempts} attempts: {}: {message}", class.as_str())
+    format!(
+        "gave up after {attempts} attempts: {}: {message}",
+        class.as_str()
+    )
 }
 
 fn vendor_failure(retry: &[(Query, String)]) -> Failure {
@@ -239,7 +247,11 @@ pub fn dead_item(query: Query, reason: String) -> NewItem {
     let scope = scope_of(&query);
     let batch = Batch::new(vec![query]);
     let item = NewItem::ready(batch.label(), batch.encode()).with_start(ItemStart::Dead { reason });
-    if scope.is_empty() { item } else { item.with_scope(scope) }
+    if scope.is_empty() {
+        item
+    } else {
+        item.with_scope(scope)
+    }
 }
 
 fn record(query: Query, data: String, ctx: &Context<'_>) -> Record {

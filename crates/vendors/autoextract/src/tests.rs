@@ -49,7 +49,12 @@ fn settle_with(batch: &Batch, answers: &[(u32, QueryResult)], attempts: u32) -> 
         max_attempts: 8,
         now: UnixMillis(1_000_000),
     };
-    settle(batch, sort(batch, &results), &ctx, &mut StdRng::seed_from_u64(1))
+    settle(
+        batch,
+        sort(batch, &results),
+        &ctx,
+        &mut StdRng::seed_from_u64(1),
+    )
 }
 
 fn ok(data: &str) -> QueryResult {
@@ -138,7 +143,11 @@ fn a_mixed_batch_settles_each_query_on_its_own() {
         }]
     );
 
-    let retried = c.follow_ups.iter().find(|f| queries_of(f) == [3, 4]).unwrap();
+    let retried = c
+        .follow_ups
+        .iter()
+        .find(|f| queries_of(f) == [3, 4])
+        .unwrap();
     assert!(matches!(
         retried.start,
         ItemStart::Ready { attempts: 3, .. }

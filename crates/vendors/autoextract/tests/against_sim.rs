@@ -33,8 +33,8 @@ fn job(max_attempts: u32) -> JobSpec {
 
 fn executor(sim: &Sim) -> Arc<AutoextractExecutor> {
     let gate = RateGate::new(None, 8);
-    let client = VendorClient::with_gate(&sim.base_url(), Duration::from_secs(660), gate)
-        .expect("a client");
+    let client =
+        VendorClient::with_gate(&sim.base_url(), Duration::from_secs(660), gate).expect("a client");
     Arc::new(AutoextractExecutor::with_client(client, Secret::new(KEY)))
 }
 
@@ -75,7 +75,11 @@ fn assert_each_url_once(urls: &[String], report: &RunReport) {
         *seen.entry(d.label.as_str()).or_default() += 1;
     }
     for url in urls {
-        assert_eq!(seen.get(url.as_str()), Some(&1), "{url} must end exactly once");
+        assert_eq!(
+            seen.get(url.as_str()),
+            Some(&1),
+            "{url} must end exactly once"
+        );
     }
     assert_eq!(
         report.records.len() + report.dead.len(),
@@ -171,13 +175,21 @@ async fn a_thousand_urls_through_occupied_domains_timeouts_404s_429s_and_a_500()
 
     assert_each_url_once(&urls, &report);
     let missing = urls.iter().filter(|u| u.contains("/missing/")).count();
-    assert_eq!(report.dead.len(), missing, "only the 404s die: {:?}", report.dead);
+    assert_eq!(
+        report.dead.len(),
+        missing,
+        "only the 404s die: {:?}",
+        report.dead
+    );
     assert!(report.dead.iter().all(|d| d.reason.contains("http404")));
     assert_records_match_their_urls(&sim, &report);
     assert_no_request_while_snoozed(&sim, &report);
 
     let log = sim.log.entries();
-    assert!(log.iter().any(|e| e.status == 429), "the 429 burst happened");
+    assert!(
+        log.iter().any(|e| e.status == 429),
+        "the 429 burst happened"
+    );
     assert!(log.iter().any(|e| e.status == 500), "a 500 happened");
     assert!(log.iter().any(|e| e.outcome.contains("domain_occupied")));
     // Attempts are spent only by answers that carried a timeout or a 5xx, one each.
@@ -230,7 +242,10 @@ async fn a_batch_the_service_refuses_as_too_large_is_split_once() {
         .await
         .expect("plans");
     assert_eq!(report.records.len(), 100);
-    assert_eq!(sim.log.entries().iter().filter(|e| e.status == 413).count(), 1);
+    assert_eq!(
+        sim.log.entries().iter().filter(|e| e.status == 413).count(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -247,8 +262,17 @@ async fn a_batch_refused_again_after_its_split_leaves_each_url_dead() {
         .expect("plans");
     assert_each_url_once(&urls, &report);
     assert_eq!(report.dead.len(), 100);
-    assert!(report.dead.iter().all(|d| d.reason.contains("queries-limit")));
-    assert_eq!(sim.log.len(), 3, "the batch and its two halves, nothing more");
+    assert!(
+        report
+            .dead
+            .iter()
+            .all(|d| d.reason.contains("queries-limit"))
+    );
+    assert_eq!(
+        sim.log.len(),
+        3,
+        "the batch and its two halves, nothing more"
+    );
 }
 
 #[tokio::test]
@@ -275,10 +299,13 @@ async fn a_wrong_key_never_shows_in_the_stop_reason() {
         .await
         .expect("sim");
     let gate = RateGate::new(None, 2);
-    let client = VendorClient::with_gate(&sim.base_url(), Duration::from_secs(660), gate)
-        .expect("a client");
+    let client =
+        VendorClient::with_gate(&sim.base_url(), Duration::from_secs(660), gate).expect("a client");
     let secret = "sk-very-secret-value";
-    let exec = Arc::new(AutoextractExecutor::with_client(client, Secret::new(secret)));
+    let exec = Arc::new(AutoextractExecutor::with_client(
+        client,
+        Secret::new(secret),
+    ));
     let report = driver(1)
         .run(exec, &job(8), &urls(5, 1, 0))
         .await
@@ -311,5 +338,9 @@ async fn broken_answers_never_lose_a_url() {
         .expect("plans");
     assert_each_url_once(&urls, &report);
     assert_records_match_their_urls(&sim, &report);
-    assert!(report.dead.iter().all(|d| d.reason.contains("http404")), "{:?}", report.dead);
+    assert!(
+        report.dead.iter().all(|d| d.reason.contains("http404")),
+        "{:?}",
+        report.dead
+    );
 }

@@ -1,1 +1,183 @@
-//! dredge-octoparse
+//! dredge-octoparse: the `Executor` for Octoparse, in both API flavors — the legacy
+//! Data Export API (`flavor = "legacy"`, the vendor's documented seed) and the current
+//! OpenAPI (`flavor = "openapi"`).
+//!
+//! It owns how a job's tasks become items (a task group expands into one item per
+//! task; `mode = "all"` pages, `mode = "unexported"` drains), what each answer means
+//! (`envelope`), and logging in (`auth`). The token itself lives in
+//! `dredge_core::token::TokenCache` (single flight, renewal before expiry, no hammering
+//! of rejected credentials); the retry policy is `dredge-core`'s.
+//!
+//! Items carry everything they need in their payload (`step::Step`): after a crash the
+//! daemon re-executes them with nothing but the account's configuration.
+
+mod api;
+mod auth;
+mod envelope;
+mod group;
+mod paging;
+mod rows;
+mod step;
+mod unexported;
+
+use async_trait::async_trait;
+use dredge_core::account::OctoparseFlavor;
+use dredge_core::job::{JobSpec, OctoparseJob, OctoparseTasks, VendorJob};
+use dredge_core::token::TokenCache;
+use dredge_core::{
+    Account, Executor, ItemContext, NewItem, Outcome, PlanError, RateGate, VendorClient,
+};
+
+pub use auth::{Credentials, read_grant};
+pub use envelope::Problem;
+pub use step::{Plan, Step};
+
+use api::Api;
+use paging::TaskCtx;
+
+/// The OpenAPI's own limit; an account that sets no `requests_per_second` gets it.
+pub const OPENAPI_REQUESTS_PER_SECOND: f64 = 20.0;
+
+/// Why an executor could not be built for an account.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("the Octoparse account has no username (set username)")]
+    MissingUsername,
+    #[error("the Octoparse account has no password (set password, password_env or password_file)")]
+    MissingPassword,
+    #[error("cannot build the HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+}
+
+/// Executes Octoparse items for one account.
+#[derive(Debug)]
+pub struct OctoparseExecutor {
+    api: Api,
+    unexported_ack: bool,
+}
+
+impl OctoparseExecutor {
+    /// An executor for `account`: its flavor, its credentials, and its quota and
+    /// concurrency applied to every request (token requests included).
+    pub fn new(account: &Account) -> Result<Self, SetupError> {
+        let rate = match account.flavor {
+            OctoparseFlavor::Openapi => account
+                .requests_per_second
+                .or(Some(OPENAPI_REQUESTS_PER_SECOND)),
+            OctoparseFlavor::Legacy => account.requests_per_second,
+        };
+        let gate = RateGate::new(rate, account.max_concurrency);
+        let client = VendorClient::with_gate(&account.base_url, account.timeout, gate)?;
+        Self::with_client(account, client)
+    }
+
+    /// An executor over a client built elsewhere (tests, shared gates).
+    pub fn with_client(account: &Account, client: VendorClient) -> Result<Self, SetupError> {
+        let username = account
+            .username
+            .clone()
+            .ok_or(SetupError::MissingUsername)?;
+        let password = account
+            .password
+            .clone()
+            .ok_or(SetupError::MissingPassword)?;
+        let credentials = Credentials {
+            client: client.clone(),
+            flavor: account.flavor,
+            username,
+            password,
+        };
+        Ok(OctoparseExecutor {
+            api: Api {
+                client,
+                flavor: account.flavor,
+                credentials,
+                tokens: TokenCache::new(),
+            },
+            unexported_ack: account.unexported_ack,
+        })
+    }
+
+    /// Token requests made so far (logins and refreshes).
+    pub fn token_stats(&self) -> dredge_core::token::TokenStats {
+        self.api.tokens.stats()
+    }
+
+    fn plan_of(&self, job: &OctoparseJob) -> Plan {
+        Plan {
+            mode: job.mode,
+            flavor: self.api.flavor,
+            acknowledged: self.unexported_ack || self.api.flavor == OctoparseFlavor::Openapi,
+        }
+    }
+
+    async fn run(&self, work: &OctoparseJob, step: Step, item: &ItemContext) -> Outcome {
+        let task_ctx = |task| TaskCtx {
+            api: &self.api,
+            task,
+            label: &item.label,
+            size: work.page_size,
+            polls: item.polls,
+        };
+        match &step {
+            Step::Group { group } => {
+                group::expand(&self.api, self.plan_of(work), group, item.polls).await
+            }
+            Step::Page { task, index } => paging::page(&task_ctx(task), *index).await,
+            Step::OffsetPage { task, offset, page } => {
+                paging::offset_page(&task_ctx(task), offset.as_ref(), *page).await
+            }
+            Step::Drain { task, batch } => unexported::drain(&task_ctx(task), *batch).await,
+            Step::Fetch { task, batch } => unexported::fetch(&task_ctx(task), *batch).await,
+            Step::Ack { task, batch, more } => {
+                unexported::ack(&task_ctx(task), *batch, *more).await
+            }
+        }
+    }
+}
+
+fn job_of(job: &JobSpec) -> Option<&OctoparseJob> {
+    match &job.work {
+        VendorJob::Octoparse(o) => Some(o),
+        _ => None,
+    }
+}
+
+#[async_trait]
+impl Executor for OctoparseExecutor {
+    fn plan(&self, job: &JobSpec, _inputs: &[String]) -> Result<Vec<NewItem>, PlanError> {
+        let work = job_of(job).ok_or_else(|| PlanError::new(job, "not an octoparse job"))?;
+        if !(1..=1000).contains(&work.page_size) {
+            return Err(PlanError::new(job, "page_size must be 1..=1000"));
+        }
+        let plan = self.plan_of(work);
+        let steps: Vec<Step> = match &work.tasks {
+            OctoparseTasks::Group(group) if group.trim().is_empty() => {
+                return Err(PlanError::new(job, "task_group_id is empty"));
+            }
+            OctoparseTasks::Group(group) => vec![Step::Group {
+                group: group.trim().to_string(),
+            }],
+            OctoparseTasks::Ids(ids) => ids
+                .iter()
+                .map(|id| id.trim())
+                .filter(|id| !id.is_empty())
+                .map(|id| plan.first_step(id.to_string()))
+                .collect(),
+        };
+        if steps.is_empty() {
+            return Err(PlanError::new(job, "task_ids is empty"));
+        }
+        Ok(steps.iter().map(Step::item).collect())
+    }
+
+    async fn execute(&self, job: &JobSpec, item: &ItemContext) -> Outcome {
+        let Some(work) = job_of(job) else {
+            return Outcome::fatal("not an octoparse job");
+        };
+        match Step::decode(&item.payload) {
+            Ok(step) => self.run(work, step, item).await,
+            Err(e) => Outcome::fatal(format!("unreadable item payload: {e}")),
+        }
+    }
+}

@@ -1,1 +1,146 @@
-//! dredge-wds
+//! dredge-wds: the `Executor` for a Web Data Source (WDS) server's tasks API.
+//!
+//! It owns how a `[wds]` job becomes items and what each WDS answer means:
+//!
+//! - `plan` makes one start item carrying the exact `JobConfig` body. Its execution
+//!   (`POST /api/v2/jobs/{jobName}/start`) returns one DownloadTask per start URL, and
+//!   those become page items in the same `Done` — the start is staged atomically with
+//!   its tasks, so a crash never starts the job twice for one run.
+//! - A page item scrapes its page (scrape-multiple, POST body or GET query by account)
+//!   into one record `{"url", "fields": {name: [values]}}`, then crawls each `follow`
+//!   selector; the links become page items one level deeper, deduplicated per run by
+//!   normalised URL, bounded by `max_depth` and capped at `max_pages` pages per run
+//!   (start pages included) through [`dredge_core::NewItem::cap`], which the queue
+//!   enforces across restarts. See [`page`] for how partly done pages continue.
+//! - Answers map onto outcomes in [`api`]: 202 → not ready (the policy's growing poll
+//!   delay, no attempt), 400/403/404/422 → dead with the server's text (403/422 with the
+//!   task's `TaskState` by name from `/info`), 5xx and timeouts → counted retry.
+//!
+//! Every request carries `X-Tenant-Id` from the account and `Authorization: Bearer`
+//! when a token is configured. Delays, attempts and deadlines are `dredge-core`'s.
+
+pub mod api;
+mod encode;
+pub mod job_config;
+pub mod page;
+pub mod payload;
+pub mod task_state;
+pub mod urls;
+
+use async_trait::async_trait;
+use dredge_core::job::{JobSpec, VendorJob, WdsJob};
+use dredge_core::{
+    Account, Completion, Executor, ItemContext, NewItem, Outcome, PlanError, VendorClient,
+};
+use reqwest::header::HeaderValue;
+
+pub use api::{Api, DownloadTask, ScrapeResult, TENANT_HEADER};
+pub use job_config::JobConfig;
+pub use payload::{PageWork, Payload};
+
+use page::PageRun;
+
+/// Why an executor could not be built for an account.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("the WDS tenant {0:?} cannot be sent as an HTTP header value")]
+    BadTenant(String),
+    // The token itself never appears in the message.
+    #[error("the WDS token cannot be sent as an HTTP header value (control characters?)")]
+    BadToken,
+    #[error("cannot build the HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+}
+
+/// Executes WDS items for one account.
+#[derive(Debug, Clone)]
+pub struct WdsExecutor {
+    api: Api,
+}
+
+impl WdsExecutor {
+    /// An executor for `account`, with its quota, concurrency and timeout applied to
+    /// every request.
+    pub fn new(account: &Account) -> Result<Self, SetupError> {
+        let tenant = HeaderValue::from_str(&account.tenant)
+            .map_err(|_| SetupError::BadTenant(account.tenant.clone()))?;
+        if let Some(token) = &account.token {
+            HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+                .map_err(|_| SetupError::BadToken)?;
+        }
+        let client = VendorClient::new(account)?;
+        let api = Api::new(client, tenant, account.token.clone(), account.scrape_via);
+        Ok(WdsExecutor { api })
+    }
+
+    async fn start(&self, job: &WdsJob, job_name: &str, config: &JobConfig) -> Outcome {
+        let tasks = match self.api.start(job_name, config).await {
+            Ok(tasks) => tasks,
+            Err(stop) => return stop,
+        };
+        if tasks.is_empty() {
+            return Outcome::fatal(format!(
+                "WDS started job {job_name} but returned no download tasks for its {} start URLs",
+                config.start_urls.len()
+            ));
+        }
+        let follow_ups: Vec<NewItem> = tasks
+            .into_iter()
+            .filter_map(|task| page::page_item(task, 0, job.max_pages))
+            .collect();
+        Outcome::Done(Completion {
+            follow_ups,
+            ..Completion::default()
+        })
+    }
+}
+
+fn job_of(job: &JobSpec) -> Option<&WdsJob> {
+    match &job.work {
+        VendorJob::Wds(w) => Some(w),
+        _ => None,
+    }
+}
+
+#[async_trait]
+impl Executor for WdsExecutor {
+    /// One start item; the job's own `start_urls` are the input (`inputs` is unused).
+    fn plan(&self, job: &JobSpec, _inputs: &[String]) -> Result<Vec<NewItem>, PlanError> {
+        let work = job_of(job).ok_or_else(|| PlanError::new(job, "not a wds job"))?;
+        if work.start_urls.is_empty() {
+            return Err(PlanError::new(job, "start_urls is empty"));
+        }
+        if work.fields.is_empty() {
+            return Err(PlanError::new(job, "fields is empty"));
+        }
+        let payload = Payload::Start {
+            job_name: work.job_name.clone(),
+            config: JobConfig::for_job(work),
+        };
+        let label = format!("start WDS job {}", work.job_name);
+        Ok(vec![NewItem::ready(label, payload.encode())])
+    }
+
+    async fn execute(&self, job: &JobSpec, item: &ItemContext) -> Outcome {
+        let Some(work) = job_of(job) else {
+            return Outcome::fatal("not a wds job");
+        };
+        match Payload::decode(&item.payload) {
+            Ok(Payload::Start { job_name, config }) => self.start(work, &job_name, &config).await,
+            Ok(Payload::Page(page)) => {
+                let run = PageRun {
+                    api: &self.api,
+                    job: work,
+                    item,
+                    max_attempts: job.max_attempts,
+                    deadline: item.run_started.after(job.deadline),
+                };
+                run.run(page).await
+            }
+            Err(e) => Outcome::fatal(format!("unreadable item payload: {e}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -10,20 +10,17 @@ use crate::protocol::{
 pub fn status(s: &StatusInfo, now: DateTime<Utc>) -> String {
     let q = &s.queue;
     let mut out = format!(
-        "dredge {}  pid {}  up {}\nstate dir  {}\njobs dir   {}\njobs {}  active runs {}\nqueue      ready {}  leased {}  snoozed {}  staged {}  done {}  dead {}\n",
+        "dredge {}  pid {}  up {}\n",
         s.version,
         s.pid,
-        span(s.uptime_secs),
-        s.state_dir,
-        s.jobs_dir,
-        s.jobs,
-        s.runs_active,
-        q.ready,
-        q.leased,
-        q.snoozed,
-        q.staged,
-        q.done,
-        q.dead,
+        span(s.uptime_secs)
+    );
+    out += &format!("state dir  {}\n", s.state_dir);
+    out += &format!("jobs dir   {}\n", s.jobs_dir);
+    out += &format!("jobs {}  active runs {}\n", s.jobs, s.runs_active);
+    out += &format!(
+        "queue      ready {}  leased {}  snoozed {}  staged {}  done {}  dead {}\n",
+        q.ready, q.leased, q.snoozed, q.staged, q.done, q.dead
     );
     out.push('\n');
     out.push_str(&accounts(&s.accounts, now));

@@ -1,0 +1,160 @@
+//! What an unsuccessful Oxylabs answer means (vendor notes, SPEC §7): 401 stops the
+//! account, 400/403/422 kill the item with the vendor's message, 404 on a job means its
+//! results expired, 429 snoozes the named domain (else the account) without an attempt,
+//! 5xx and the CDN's 524 are counted retries.
+
+use std::time::Duration;
+
+use dredge_core::http::classify_status;
+use dredge_core::{Answer, Failure, FailureClass, Outcome, Snooze, SnoozeScope};
+
+/// Why a job's endpoints answer 404: Oxylabs keeps results at least 24 h, then forgets.
+pub const EXPIRED: &str = "results expired (kept ≥ 24 h)";
+
+/// Which endpoint answered, since a 404 means different things.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    Submit,
+    /// `/v1/queries/{id}` and its results.
+    Job,
+}
+
+/// The outcome of a non-2xx answer. `polls` (the item's uncounted waits so far) grows
+/// the wait after a 429 that named no delay.
+pub fn failure_outcome(answer: &Answer, endpoint: Endpoint, polls: u32) -> Outcome {
+    let message = vendor_message(answer);
+    match answer.status {
+        401 => Outcome::AuthFailed {
+            message: format!("Oxylabs rejected the credentials: {message}"),
+        },
+        404 if endpoint == Endpoint::Job => Outcome::fatal(EXPIRED),
+        400 | 403 | 404 | 422 => Outcome::fatal(format!("HTTP {}: {message}", answer.status)),
+        429 => Outcome::Snooze(Snooze {
+            delay: answer.retry_after().unwrap_or_else(|| throttle_wait(polls)),
+            scope: limited_domain(&message).map_or(SnoozeScope::Account, SnoozeScope::Domain),
+            reason: format!("HTTP 429: {message}"),
+        }),
+        500..=599 => Outcome::Retry(Failure {
+            class: FailureClass::Server,
+            message: format!("HTTP {}: {message}", answer.status),
+            retry_after: answer.retry_after(),
+        }),
+        _ => classify_status(answer)
+            .unwrap_or_else(|| Outcome::fatal(format!("HTTP {}: {message}", answer.status))),
+    }
+}
+
+/// The vendor's `{"message": …}`, or the start of the body when it is not JSON (the
+/// CDN's 524 is plain text).
+pub fn vendor_message(answer: &Answer) -> String {
+    #[derive(serde::Deserialize)]
+    struct Body {
+        message: String,
+    }
+    match answer.json::<Body>() {
+        Some(body) => body.message.chars().take(300).collect(),
+        None => answer.text(300),
+    }
+}
+
+/// The wait after a 429 without `Retry-After`: 1 s, doubling with each earlier wait
+/// of the item, at most 60 s (a limited domain is held to about 1 request/s).
+pub fn throttle_wait(polls: u32) -> Duration {
+    Duration::from_secs(1u64 << polls.min(6)).min(Duration::from_secs(60))
+}
+
+/// The domain a per-domain 429 names ("Too many requests for domain google.com.").
+pub fn limited_domain(message: &str) -> Option<String> {
+    let lower = message.to_ascii_lowercase();
+    let mut words = lower.split_whitespace();
+    words.find(|w| *w == "domain")?;
+    let word = words.next()?;
+    let domain = word.trim_matches(|c: char| !(c.is_ascii_alphanumeric() || c == '-'));
+    (domain.contains('.') && !domain.is_empty()).then(|| domain.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+
+    fn answer(status: u16, body: &str) -> Answer {
+        Answer {
+            status,
+            headers: HeaderMap::new(),
+            // axum re-exports the `bytes` crate's type that `Answer` holds.
+            body: axum::body::Bytes::from(body.to_string()),
+        }
+    }
+
+    #[test]
+    fn a_429_naming_a_domain_snoozes_that_domain() {
+        let a = answer(
+            429,
+            r#"{"message":"Too many requests for domain google.com. Please try again later."}"#,
+        );
+        match failure_outcome(&a, Endpoint::Submit, 0) {
+            Outcome::Snooze(s) => {
+                assert_eq!(s.scope, SnoozeScope::Domain("google.com".into()));
+                assert_eq!(s.delay, Duration::from_secs(1));
+            }
+            other => panic!("expected a snooze, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_429_without_a_domain_snoozes_the_account_for_its_retry_after() {
+        let mut a = answer(429, r#"{"message":"Too many requests"}"#);
+        a.headers.insert(RETRY_AFTER, HeaderValue::from_static("7"));
+        match failure_outcome(&a, Endpoint::Job, 3) {
+            Outcome::Snooze(s) => {
+                assert_eq!(s.scope, SnoozeScope::Account);
+                assert_eq!(s.delay, Duration::from_secs(7));
+            }
+            other => panic!("expected a snooze, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_404_on_a_job_means_its_results_expired() {
+        let a = answer(404, r#"{"message":"Job not found"}"#);
+        assert_eq!(
+            failure_outcome(&a, Endpoint::Job, 0),
+            Outcome::fatal(EXPIRED)
+        );
+    }
+
+    #[test]
+    fn a_400_kills_the_item_with_the_vendors_message() {
+        let a = answer(400, r#"{"message":"Invalid result type"}"#);
+        assert_eq!(
+            failure_outcome(&a, Endpoint::Job, 0),
+            Outcome::fatal("HTTP 400: Invalid result type")
+        );
+    }
+
+    #[test]
+    fn a_401_stops_the_account() {
+        let a = answer(401, r#"{"message":"Client not found"}"#);
+        assert!(matches!(
+            failure_outcome(&a, Endpoint::Submit, 0),
+            Outcome::AuthFailed { message } if message.contains("Client not found")
+        ));
+    }
+
+    #[test]
+    fn a_cdn_524_is_a_counted_server_retry() {
+        let a = answer(524, "error code: 524");
+        assert!(matches!(
+            failure_outcome(&a, Endpoint::Job, 0),
+            Outcome::Retry(f) if f.class == FailureClass::Server && f.message.contains("524")
+        ));
+    }
+
+    #[test]
+    fn throttle_waits_grow_and_stay_bounded() {
+        assert_eq!(throttle_wait(0), Duration::from_secs(1));
+        assert_eq!(throttle_wait(2), Duration::from_secs(4));
+        assert_eq!(throttle_wait(40), Duration::from_secs(60));
+    }
+}

@@ -1,0 +1,251 @@
+//! The vendor side of Oxylabs callbacks: who may post them ([`Allowlist`], built from
+//! `GET /v1/info/callbacker_ips` plus the account's `callback_allow` CIDRs) and the
+//! HTTP endpoint that receives them ([`callback_router`]).
+//!
+//! A callback is only a hint that a job is done: Oxylabs documents no retry, so the
+//! poll items keep a slow safety poll and a lost callback merely delays a job. The
+//! daemon owns the listener and knows which jobs exist; it plugs in as a
+//! [`CallbackSink`]: find the poll item whose dedupe key is
+//! [`crate::poll_dedupe_key`]`(id)`, call [`crate::OxylabsExecutor::callback_received`]
+//! on its account's executor, and make the item ready now. The router must be served with
+//! `into_make_service_with_connect_info::<SocketAddr>()`: the peer address is what the
+//! allowlist checks (behind a reverse proxy, allow the proxy's address instead).
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, RwLock};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use dredge_core::{Account, Secret, VendorClient};
+use ipnet::IpNet;
+use serde::Deserialize;
+
+use crate::is_job_id;
+
+/// Why the callback sender list could not be had, or an allowlist not built.
+#[derive(Debug, thiserror::Error)]
+pub enum CallbackError {
+    #[error("the Oxylabs account needs a username and a password")]
+    MissingCredentials,
+    #[error("cannot build the HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+    #[error("cannot reach Oxylabs for the callback sender list: {0}")]
+    Unreachable(String),
+    #[error("Oxylabs refused the callback sender list request: HTTP {status}: {message}")]
+    Refused { status: u16, message: String },
+    #[error("unreadable callback sender list: {0}")]
+    BadAnswer(String),
+    #[error("callback_allow entry {0:?} is not an IP address or CIDR (e.g. \"10.0.0.0/8\")")]
+    BadCidr(String),
+}
+
+/// The networks allowed to post callbacks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Allowlist {
+    nets: Vec<IpNet>,
+}
+
+impl Allowlist {
+    /// Oxylabs' sender `ips` plus `extra` CIDRs (or single addresses) from the config.
+    pub fn new(ips: &[IpAddr], extra: &[String]) -> Result<Self, CallbackError> {
+        let mut nets: Vec<IpNet> = ips
+            .iter()
+            .map(|ip| IpNet::from(ip.to_canonical()))
+            .collect();
+        for entry in extra {
+            nets.push(parse_net(entry).ok_or_else(|| CallbackError::BadCidr(entry.clone()))?);
+        }
+        Ok(Allowlist { nets })
+    }
+
+    /// Whether a peer may post callbacks (IPv4-mapped IPv6 peers count as IPv4).
+    pub fn allows(&self, peer: IpAddr) -> bool {
+        let peer = peer.to_canonical();
+        self.nets.iter().any(|net| net.contains(&peer))
+    }
+
+    pub fn len(&self) -> usize {
+        self.nets.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nets.is_empty()
+    }
+}
+
+fn parse_net(entry: &str) -> Option<IpNet> {
+    let entry = entry.trim();
+    entry
+        .parse::<IpNet>()
+        .ok()
+        .or_else(|| entry.parse::<IpAddr>().ok().map(IpNet::from))
+}
+
+/// Fetch the addresses Oxylabs sends callbacks from (`GET /v1/info/callbacker_ips`)
+/// with `account`'s settings. Entries that are not addresses are skipped with a warning.
+pub async fn fetch_callbacker_ips(account: &Account) -> Result<Vec<IpAddr>, CallbackError> {
+    let (Some(username), Some(password)) = (&account.username, &account.password) else {
+        return Err(CallbackError::MissingCredentials);
+    };
+    let client = VendorClient::new(account)?;
+    fetch_with(&client, username, password).await
+}
+
+/// Fetch the sender list and build the allowlist with the account's `callback_allow`,
+/// then swap it in; on failure the old list stays in force. Call at start and hourly.
+pub async fn refresh_allowlist(
+    account: &Account,
+    allow: &RwLock<Allowlist>,
+) -> Result<usize, CallbackError> {
+    let ips = fetch_callbacker_ips(account).await?;
+    let fresh = Allowlist::new(&ips, &account.callback_allow)?;
+    let size = fresh.len();
+    *allow.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+    Ok(size)
+}
+
+pub(crate) async fn fetch_with(
+    client: &VendorClient,
+    username: &str,
+    password: &Secret,
+) -> Result<Vec<IpAddr>, CallbackError> {
+    #[derive(Deserialize)]
+    struct Ips {
+        ips: Vec<String>,
+    }
+    let request = client
+        .http()
+        .get(client.url("/v1/info/callbacker_ips"))
+        .basic_auth(username, Some(password.expose()));
+    let answer = client
+        .send(request)
+        .await
+        .map_err(|f| CallbackError::Unreachable(f.message))?;
+    if !answer.is_success() {
+        return Err(CallbackError::Refused {
+            status: answer.status,
+            message: crate::answer::vendor_message(&answer),
+        });
+    }
+    let list: Ips = answer
+        .json()
+        .ok_or_else(|| CallbackError::BadAnswer(answer.text(200)))?;
+    let mut ips = Vec::with_capacity(list.ips.len());
+    for entry in list.ips {
+        match entry.trim().parse::<IpAddr>() {
+            Ok(ip) => ips.push(ip),
+            Err(_) => {
+                tracing::warn!(%entry, "skipping a callback sender that is not an IP address")
+            }
+        }
+    }
+    Ok(ips)
+}
+
+/// Where accepted callbacks go: the daemon's view of which jobs exist.
+pub trait CallbackSink: Send + Sync {
+    /// Job `job_id` is done. Returns false for a job the daemon does not know, which
+    /// must change nothing. Called on the request path: keep it quick.
+    fn job_done(&self, job_id: &str) -> bool;
+}
+
+#[derive(Clone)]
+struct Receiver {
+    allow: Arc<RwLock<Allowlist>>,
+    sink: Arc<dyn CallbackSink>,
+}
+
+/// The callback endpoint: a POST on any path (the public `callback_url` may sit behind
+/// a proxy that rewrites it) with a job JSON from an allowed peer → `sink.job_done(id)`
+/// → 200, or 404 for an unknown job; a peer outside the allowlist → 403 and a warning;
+/// a body without a usable `id` → 400; any other method → 405.
+pub fn callback_router(allow: Arc<RwLock<Allowlist>>, sink: Arc<dyn CallbackSink>) -> Router {
+    Router::new()
+        .fallback(receive)
+        .with_state(Receiver { allow, sink })
+}
+
+async fn receive(
+    State(receiver): State<Receiver>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    method: Method,
+    body: Bytes,
+) -> Response {
+    if method != Method::POST {
+        return reply(StatusCode::METHOD_NOT_ALLOWED, "use POST");
+    }
+    let ip = peer.ip().to_canonical();
+    let allowed = receiver
+        .allow
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .allows(ip);
+    if !allowed {
+        tracing::warn!(peer = %ip, "refused an Oxylabs callback from an address outside the allowlist");
+        return reply(StatusCode::FORBIDDEN, "sender not allowed");
+    }
+    let Some(job_id) = job_id_of(&body) else {
+        return reply(
+            StatusCode::BAD_REQUEST,
+            "expected a job JSON with a string id",
+        );
+    };
+    if receiver.sink.job_done(&job_id) {
+        tracing::debug!(%job_id, "Oxylabs callback accepted");
+        reply(StatusCode::OK, "ok")
+    } else {
+        tracing::info!(%job_id, "Oxylabs callback for an unknown job ignored");
+        reply(StatusCode::NOT_FOUND, "unknown job")
+    }
+}
+
+/// The `id` of a callback's job JSON (a string of id characters, never a number).
+fn job_id_of(body: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct CallbackJob {
+        id: String,
+    }
+    let job: CallbackJob = serde_json::from_slice(body).ok()?;
+    is_job_id(&job.id).then_some(job.id)
+}
+
+fn reply(status: StatusCode, word: &str) -> Response {
+    (status, axum::Json(serde_json::json!({ "status": word }))).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_allowlist_takes_vendor_ips_and_extra_cidrs() {
+        let ips = ["192.0.2.7".parse().unwrap()];
+        let allow = Allowlist::new(&ips, &["10.0.0.0/8".into(), "2001:db8::1".into()]).unwrap();
+        assert!(allow.allows("192.0.2.7".parse().unwrap()));
+        assert!(allow.allows("::ffff:192.0.2.7".parse().unwrap()));
+        assert!(allow.allows("10.200.1.1".parse().unwrap()));
+        assert!(allow.allows("2001:db8::1".parse().unwrap()));
+        assert!(!allow.allows("192.0.2.8".parse().unwrap()));
+        assert!(!allow.allows("127.0.0.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn a_bad_extra_cidr_is_an_error_naming_it() {
+        let err = Allowlist::new(&[], &["10.0.0.0/99".into()]).unwrap_err();
+        assert!(err.to_string().contains("10.0.0.0/99"));
+    }
+
+    #[test]
+    fn a_callback_id_must_be_a_string() {
+        assert_eq!(
+            job_id_of(br#"{"id":"7173957294344910849","status":"done"}"#).as_deref(),
+            Some("7173957294344910849")
+        );
+        assert_eq!(job_id_of(br#"{"id":7173957294344910849}"#), None);
+        assert_eq!(job_id_of(br#"{"id":"../x"}"#), None);
+        assert_eq!(job_id_of(b"not json"), None);
+    }
+}

@@ -1,0 +1,83 @@
+//! The `JobConfig` body of `POST /api/v2/jobs/{jobName}/start`, PascalCase as WDS binds
+//! it (vendor notes): the start URLs, `Type`, `Restart.JobRestartMode` and the job's
+//! `crawl_delay` as one `CrawlersProtectionBypass.CrawlDelays` entry per start host.
+
+use dredge_core::job::WdsJob;
+use serde::{Deserialize, Serialize};
+
+/// The subset of WDS's `JobConfig` that dredge sets; the server defaults the rest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct JobConfig {
+    pub start_urls: Vec<String>,
+    /// `Internet` (the public web through WDS's request gates) or `Intranet`.
+    #[serde(rename = "Type")]
+    pub kind: String,
+    pub restart: Restart,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crawlers_protection_bypass: Option<ProtectionBypass>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Restart {
+    /// `FromScratch`: every dredge run is a fresh crawl, so pages are downloaded anew
+    /// rather than answered from the tasks of an earlier run (`Continue`).
+    pub job_restart_mode: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ProtectionBypass {
+    pub crawl_delays: Vec<CrawlDelay>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CrawlDelay {
+    pub host: String,
+    /// `"0"`, `"1-5"` (seconds, random in range) or `"robots"`.
+    pub delay: String,
+}
+
+impl JobConfig {
+    /// The body for `job`.
+    pub fn for_job(job: &WdsJob) -> Self {
+        let start_urls: Vec<String> = job
+            .start_urls
+            .iter()
+            .map(|u| u.as_str().to_string())
+            .collect();
+        let crawlers_protection_bypass = job.crawl_delay.as_ref().map(|delay| ProtectionBypass {
+            crawl_delays: hosts(&start_urls)
+                .into_iter()
+                .map(|host| CrawlDelay {
+                    host,
+                    delay: delay.as_str().to_string(),
+                })
+                .collect(),
+        });
+        JobConfig {
+            start_urls,
+            kind: "Internet".into(),
+            restart: Restart {
+                job_restart_mode: "FromScratch".into(),
+            },
+            crawlers_protection_bypass,
+        }
+    }
+}
+
+/// The distinct hosts of `urls`, in first-seen order.
+fn hosts(urls: &[String]) -> Vec<String> {
+    let mut seen = Vec::new();
+    for url in urls {
+        let host = url::Url::parse(url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string));
+        if let Some(host) = host.filter(|h| !seen.contains(h)) {
+            seen.push(host);
+        }
+    }
+    seen
+}

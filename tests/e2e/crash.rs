@@ -1,0 +1,79 @@
+//! Crash safety, tested: SIGKILL the real daemon at varied points of a large run and
+//! restart it each time; the final output holds every record exactly once.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use rand::{Rng, SeedableRng};
+
+use crate::autoextract_daemon::{autoextract_account, url_job, urls};
+use crate::support::*;
+
+const URLS: usize = 20_000;
+const KILLS: usize = 12;
+
+#[test]
+fn sigkill_at_varied_points_never_loses_or_duplicates_a_record() {
+    let rt = runtime();
+    let config = dredge_sim::autoextract::Config {
+        faults: dredge_sim::autoextract::Faults {
+            // Every answer takes a while, so the run lasts long enough for the kills to
+            // land mid-run; a few snoozes and retries on the way.
+            slow_rate: 1.0,
+            slow_ms: 150,
+            occupied_rate: 0.002,
+            occupied_seconds: 0.2,
+            timeout_rate: 0.01,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let sim = rt
+        .block_on(dredge_sim::autoextract::Sim::start(config, 7, "127.0.0.1", 0))
+        .unwrap();
+    let mut h = Harness::new(&autoextract_account(&sim.base_url()));
+    h.start();
+    let expected = urls(URLS, 5);
+    url_job(&h, "big", &expected);
+    wait_until("the run to start", Duration::from_secs(30), || !h.runs("big").is_empty());
+
+    let mut rng = rand::rngs::StdRng::seed_from_u64(42);
+    let mut kills = 0;
+    while kills < KILLS {
+        std::thread::sleep(Duration::from_millis(rng.random_range(50..400)));
+        if h.runs("big").iter().any(|r| r["state"] != "running") {
+            break;
+        }
+        h.kill9();
+        kills += 1;
+        h.start();
+    }
+    assert!(kills >= 10, "the run ended after only {kills} kills: make it slower");
+
+    let run = h.wait_run_end("big", Duration::from_secs(300));
+    let runs = h.runs("big");
+    assert_eq!(runs.len(), 1, "restarts must not start new runs: {runs:?}");
+    let output = h.path("").join(run["output"].as_str().unwrap());
+    let lines = read_output(&output);
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for line in &lines {
+        *seen.entry(line["source"].as_str().unwrap().to_string()).or_default() += 1;
+    }
+    let dead: Vec<String> = h
+        .call("dead.list", serde_json::json!({"job": "big"}))
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["what"].as_str().unwrap().to_string())
+        .collect();
+    let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "records written twice: {:?}", &twice[..twice.len().min(5)]);
+    let missing: Vec<_> = expected
+        .iter()
+        .filter(|u| !seen.contains_key(*u) && !dead.iter().any(|d| d.contains(u.as_str())))
+        .collect();
+    assert!(missing.is_empty(), "{} URLs neither written nor dead, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
+    let seqs: Vec<u64> = lines.iter().map(|l| l["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, (1..=lines.len() as u64).collect::<Vec<_>>(), "seq numbers are contiguous");
+    assert_eq!(run["records"].as_u64().unwrap(), lines.len() as u64);
+}

@@ -1,0 +1,9 @@
+//! End-to-end tests: the real `dredge` binary against the simulators (SPEC §8).
+//! Each file is one area; `support` starts daemons and reads their outputs.
+
+mod support;
+
+mod autoextract_daemon;
+mod bad_input;
+mod crash;
+mod socket;

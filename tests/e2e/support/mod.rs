@@ -1,0 +1,211 @@
+//! Running the real `dredge` binary against in-process simulators: a temp state and
+//! jobs directory, a config, start/kill/stop, and a socket client. Every wait is
+//! "until a condition, at most N seconds".
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_dredge");
+
+/// Wait until `cond` holds, at most `limit`; panic with `what` otherwise.
+pub fn wait_until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A daemon's directory: config, jobs, state, log.
+pub struct Harness {
+    pub dir: tempfile::TempDir,
+    pub child: Option<Child>,
+    pub starts: u32,
+}
+
+impl Harness {
+    /// A harness whose config has these `[accounts.*]` tables (TOML text).
+    pub fn new(accounts: &str) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir_all(dir.path().join("jobs")).unwrap();
+        let config = format!(
+            "state_dir = \"state\"\njobs_dir = \"jobs\"\nsocket = \"state/dredge.sock\"\n\n{accounts}"
+        );
+        std::fs::write(dir.path().join("dredge.toml"), config).unwrap();
+        Harness {
+            dir,
+            child: None,
+            starts: 0,
+        }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.path("state/dredge.sock")
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.path("dredge.toml")
+    }
+
+    /// Write a job file atomically (temp name, then rename), as an operator's tool would.
+    pub fn write_job(&self, name: &str, text: &str) {
+        let tmp = self.path(&format!("jobs/.{name}.tmp"));
+        std::fs::write(&tmp, text).unwrap();
+        std::fs::rename(&tmp, self.path(&format!("jobs/{name}"))).unwrap();
+    }
+
+    /// Start the daemon and wait until its socket answers.
+    pub fn start(&mut self) {
+        assert!(self.child.is_none(), "daemon already running");
+        self.starts += 1;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.path("daemon.log"))
+            .unwrap();
+        let child = Command::new(BIN)
+            .args(["daemon", "--config"])
+            .arg(self.config())
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn dredge daemon");
+        self.child = Some(child);
+        let socket = self.socket();
+        wait_until("the daemon's socket", Duration::from_secs(30), || {
+            self.assert_alive();
+            try_rpc(&socket, "status", json!({})).is_some()
+        });
+    }
+
+    fn assert_alive(&mut self) {
+        if let Some(child) = &mut self.child
+            && let Ok(Some(status)) = child.try_wait()
+        {
+            panic!("daemon exited early ({status}); log:\n{}", self.log());
+        }
+    }
+
+    /// SIGKILL the daemon and reap it.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM the daemon and wait for its exit status.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("daemon running");
+        let pid = child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let start = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(start.elapsed() < Duration::from_secs(40), "daemon did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.path("daemon.log")).unwrap_or_default()
+    }
+
+    /// One JSON-RPC call; panics on transport errors, returns the whole response.
+    pub fn rpc(&self, method: &str, params: Value) -> Value {
+        try_rpc(&self.socket(), method, params).unwrap_or_else(|| panic!("no answer to {method}; log:\n{}", self.log()))
+    }
+
+    /// The `result` of a call that must succeed.
+    pub fn call(&self, method: &str, params: Value) -> Value {
+        let r = self.rpc(method, params);
+        assert!(r.get("error").is_none(), "{method} failed: {r}");
+        r["result"].clone()
+    }
+
+    /// Run the CLI against this daemon.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new(BIN)
+            .args(args)
+            .arg("--socket")
+            .arg(self.socket())
+            .output()
+            .unwrap()
+    }
+
+    /// Runs of a job, from `runs.list`.
+    pub fn runs(&self, job: &str) -> Vec<Value> {
+        self.call("runs.list", json!({ "job": job }))
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Wait until the job has a run that ended; returns it.
+    pub fn wait_run_end(&self, job: &str, limit: Duration) -> Value {
+        let mut last = Value::Null;
+        wait_until(&format!("a finished run of {job}"), limit, || {
+            if let Some(r) = self.runs(job).into_iter().find(|r| r["state"] != "running") {
+                last = r;
+                true
+            } else {
+                false
+            }
+        });
+        last
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// A single call over a fresh connection; `None` when nobody answers.
+pub fn try_rpc(socket: &Path, method: &str, params: Value) -> Option<Value> {
+    let mut stream = UnixStream::connect(socket).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    let req = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    writeln!(stream, "{req}").ok()?;
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line).ok()?;
+    serde_json::from_str(&line).ok()
+}
+
+/// Every line of a run's output file, parsed; panics on a torn or invalid line.
+pub fn read_output(path: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    assert!(text.is_empty() || text.ends_with('\n'), "{} ends with a torn line", path.display());
+    text.lines()
+        .enumerate()
+        .map(|(i, l)| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("{}:{}: not JSON ({e}): {l}", path.display(), i + 1))
+        })
+        .collect()
+}
+
+/// A tokio runtime for the simulators (they live in the test process, so they outlive
+/// every daemon restart).
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
