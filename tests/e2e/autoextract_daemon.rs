@@ -34,7 +34,12 @@ pub fn url_job(h: &Harness, name: &str, urls: &[String]) {
 fn a_dropped_job_runs_once_and_every_record_lands_once() {
     let rt = runtime();
     let sim = rt
-        .block_on(dredge_sim::autoextract::Sim::start(Default::default(), 1, "127.0.0.1", 0))
+        .block_on(dredge_sim::autoextract::Sim::start(
+            Default::default(),
+            1,
+            "127.0.0.1",
+            0,
+        ))
         .unwrap();
     let mut h = Harness::new(&autoextract_account(&sim.base_url()));
     h.start();
@@ -46,13 +51,27 @@ fn a_dropped_job_runs_once_and_every_record_lands_once() {
     assert_eq!(run["records"], 500);
     assert_eq!(run["items"]["dead"], 0);
     let output = std::path::PathBuf::from(run["output"].as_str().unwrap());
-    assert!(output.to_str().unwrap().ends_with(".jsonl"), "renamed on success: {output:?}");
-    let output = if output.is_absolute() { output } else { h.path("").join(output) };
+    assert!(
+        output.to_str().unwrap().ends_with(".jsonl"),
+        "renamed on success: {output:?}"
+    );
+    let output = if output.is_absolute() {
+        output
+    } else {
+        h.path("").join(output)
+    };
     let lines = read_output(&output);
-    let sources: Vec<&str> = lines.iter().map(|l| l["source"].as_str().unwrap()).collect();
+    let sources: Vec<&str> = lines
+        .iter()
+        .map(|l| l["source"].as_str().unwrap())
+        .collect();
     let unique: HashSet<&str> = sources.iter().copied().collect();
     assert_eq!(sources.len(), 500, "one line per URL");
-    assert_eq!(unique, expected.iter().map(String::as_str).collect(), "every URL once");
+    assert_eq!(
+        unique,
+        expected.iter().map(String::as_str).collect(),
+        "every URL once"
+    );
     let seqs: Vec<u64> = lines.iter().map(|l| l["seq"].as_u64().unwrap()).collect();
     assert_eq!(seqs, (1..=500).collect::<Vec<_>>());
     assert_eq!(lines[0]["job"], "shop");
@@ -69,12 +88,18 @@ fn a_dropped_job_runs_once_and_every_record_lands_once() {
     assert!(h.stop().success(), "SIGTERM exits 0");
     // Job files are read before the socket answers, so a re-run would exist by now.
     h.start();
-    assert_eq!(h.runs("shop").len(), 1, "restart must not re-run an unchanged job");
+    assert_eq!(
+        h.runs("shop").len(),
+        1,
+        "restart must not re-run an unchanged job"
+    );
     // A content change does.
     url_job(&h, "shop", &urls(10, 2));
-    wait_until("a second run after the content changed", Duration::from_secs(30), || {
-        h.runs("shop").len() == 2
-    });
+    wait_until(
+        "a second run after the content changed",
+        Duration::from_secs(30),
+        || h.runs("shop").len() == 2,
+    );
     let cli = h.cli(&["runs", "shop", "--json"]);
     assert!(cli.status.success());
     let listed: serde_json::Value = serde_json::from_slice(&cli.stdout).unwrap();

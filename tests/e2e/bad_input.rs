@@ -9,7 +9,11 @@ use crate::autoextract_daemon::{autoextract_account, url_job, urls};
 use crate::support::*;
 
 const BAD: &[(&str, &str, &str)] = &[
-    ("bad-toml.toml", "vendor = \"autoextract\"\n[autoextract\n", "bad-toml.toml:2:"),
+    (
+        "bad-toml.toml",
+        "vendor = \"autoextract\"\n[autoextract\n",
+        "bad-toml.toml:2:",
+    ),
     (
         "unknown-key.toml",
         "vendor = \"autoextract\"\ncolour = \"red\"\n[autoextract]\npage_type = \"product\"\nurls = [\"https://a.com\"]\n",
@@ -42,7 +46,12 @@ const BAD: &[(&str, &str, &str)] = &[
 fn each_bad_file_gets_one_located_error_while_a_valid_job_runs() {
     let rt = runtime();
     let sim = rt
-        .block_on(dredge_sim::autoextract::Sim::start(Default::default(), 1, "127.0.0.1", 0))
+        .block_on(dredge_sim::autoextract::Sim::start(
+            Default::default(),
+            1,
+            "127.0.0.1",
+            0,
+        ))
         .unwrap();
     let mut h = Harness::new(&autoextract_account(&sim.base_url()));
     for (name, text, _) in BAD {
@@ -56,12 +65,21 @@ fn each_bad_file_gets_one_located_error_while_a_valid_job_runs() {
     let status = h.call("status", json!({}));
     let invalid = status["invalid_job_files"].as_array().unwrap();
     for (name, _, location) in BAD {
-        let hits: Vec<_> = invalid.iter().filter(|f| f["path"].as_str().unwrap().ends_with(name)).collect();
+        let hits: Vec<_> = invalid
+            .iter()
+            .filter(|f| f["path"].as_str().unwrap().ends_with(name))
+            .collect();
         assert_eq!(hits.len(), 1, "one error for {name}: {invalid:?}");
         let error = hits[0]["error"].as_str().unwrap();
-        assert!(error.contains(location), "{name}: {error:?} should contain {location:?}");
+        assert!(
+            error.contains(location),
+            "{name}: {error:?} should contain {location:?}"
+        );
     }
-    assert!(h.log().contains("unknown-key.toml:2:1:"), "errors also go to the log");
+    assert!(
+        h.log().contains("unknown-key.toml:2:1:"),
+        "errors also go to the log"
+    );
     // The human status lists them too.
     let out = h.cli(&["status"]);
     assert!(out.status.success());

@@ -29,13 +29,20 @@ fn sigkill_at_varied_points_never_loses_or_duplicates_a_record() {
         ..Default::default()
     };
     let sim = rt
-        .block_on(dredge_sim::autoextract::Sim::start(config, 7, "127.0.0.1", 0))
+        .block_on(dredge_sim::autoextract::Sim::start(
+            config,
+            7,
+            "127.0.0.1",
+            0,
+        ))
         .unwrap();
     let mut h = Harness::new(&autoextract_account(&sim.base_url()));
     h.start();
     let expected = urls(URLS, 5);
     url_job(&h, "big", &expected);
-    wait_until("the run to start", Duration::from_secs(30), || !h.runs("big").is_empty());
+    wait_until("the run to start", Duration::from_secs(30), || {
+        !h.runs("big").is_empty()
+    });
 
     let mut rng = rand::rngs::StdRng::seed_from_u64(42);
     let mut kills = 0;
@@ -48,7 +55,10 @@ fn sigkill_at_varied_points_never_loses_or_duplicates_a_record() {
         kills += 1;
         h.start();
     }
-    assert!(kills >= 10, "the run ended after only {kills} kills: make it slower");
+    assert!(
+        kills >= 10,
+        "the run ended after only {kills} kills: make it slower"
+    );
 
     let run = h.wait_run_end("big", Duration::from_secs(300));
     let runs = h.runs("big");
@@ -57,7 +67,9 @@ fn sigkill_at_varied_points_never_loses_or_duplicates_a_record() {
     let lines = read_output(&output);
     let mut seen: HashMap<String, usize> = HashMap::new();
     for line in &lines {
-        *seen.entry(line["source"].as_str().unwrap().to_string()).or_default() += 1;
+        *seen
+            .entry(line["source"].as_str().unwrap().to_string())
+            .or_default() += 1;
     }
     let dead: Vec<String> = h
         .call("dead.list", serde_json::json!({"job": "big"}))
@@ -67,13 +79,26 @@ fn sigkill_at_varied_points_never_loses_or_duplicates_a_record() {
         .map(|d| d["what"].as_str().unwrap().to_string())
         .collect();
     let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(twice.is_empty(), "records written twice: {:?}", &twice[..twice.len().min(5)]);
+    assert!(
+        twice.is_empty(),
+        "records written twice: {:?}",
+        &twice[..twice.len().min(5)]
+    );
     let missing: Vec<_> = expected
         .iter()
         .filter(|u| !seen.contains_key(*u) && !dead.iter().any(|d| d.contains(u.as_str())))
         .collect();
-    assert!(missing.is_empty(), "{} URLs neither written nor dead, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
+    assert!(
+        missing.is_empty(),
+        "{} URLs neither written nor dead, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(5)]
+    );
     let seqs: Vec<u64> = lines.iter().map(|l| l["seq"].as_u64().unwrap()).collect();
-    assert_eq!(seqs, (1..=lines.len() as u64).collect::<Vec<_>>(), "seq numbers are contiguous");
+    assert_eq!(
+        seqs,
+        (1..=lines.len() as u64).collect::<Vec<_>>(),
+        "seq numbers are contiguous"
+    );
     assert_eq!(run["records"].as_u64().unwrap(), lines.len() as u64);
 }

@@ -6,4 +6,6 @@ mod support;
 mod autoextract_daemon;
 mod bad_input;
 mod crash;
+mod demo;
+mod examples;
 mod socket;

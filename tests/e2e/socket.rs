@@ -22,14 +22,26 @@ fn malformed_lines_get_json_rpc_errors_and_the_connection_keeps_serving() {
     };
     assert_eq!(ask("{not json")["error"]["code"], -32700);
     assert_eq!(ask("[1,2]")["error"]["code"], -32600);
-    assert_eq!(ask(r#"{"jsonrpc":"2.0","id":3,"method":"no.such"}"#)["error"]["code"], -32601);
+    assert_eq!(
+        ask(r#"{"jsonrpc":"2.0","id":3,"method":"no.such"}"#)["error"]["code"],
+        -32601
+    );
     let ok = ask(r#"{"jsonrpc":"2.0","id":4,"method":"status"}"#);
     assert_eq!(ok["id"], 4);
     assert!(ok["result"]["version"].is_string(), "{ok}");
-    let big = format!(r#"{{"jsonrpc":"2.0","id":5,"method":"status","params":{{"x":"{}"}}}}"#, "a".repeat(2 << 20));
+    let big = format!(
+        r#"{{"jsonrpc":"2.0","id":5,"method":"status","params":{{"x":"{}"}}}}"#,
+        "a".repeat(2 << 20)
+    );
     let over = ask(&big);
-    assert!(over["error"].is_object(), "an oversized line gets an error: {over}");
-    assert!(try_rpc(&h.socket(), "status", serde_json::json!({})).is_some(), "others are still served");
+    assert!(
+        over["error"].is_object(),
+        "an oversized line gets an error: {over}"
+    );
+    assert!(
+        try_rpc(&h.socket(), "status", serde_json::json!({})).is_some(),
+        "others are still served"
+    );
 }
 
 #[test]
@@ -44,7 +56,10 @@ fn client_commands_exit_3_when_no_daemon_is_running() {
     assert_eq!(out.status.code(), Some(3));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains(&format!("dredge daemon is not running: no socket at {}", socket.display())),
+        err.contains(&format!(
+            "dredge daemon is not running: no socket at {}",
+            socket.display()
+        )),
         "{err}"
     );
 }

@@ -135,7 +135,9 @@ impl Account {
         if let Some(r) = raw.requests_per_second
             && !(r.is_finite() && r > 0.0)
         {
-            return Err(err(format!("requests_per_second = {r}: use a positive number")));
+            return Err(err(format!(
+                "requests_per_second = {r}: use a positive number"
+            )));
         }
         let flavor = raw.flavor.unwrap_or_default();
         let base_url = match raw.base_url {

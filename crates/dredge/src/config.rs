@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use dredge_core::FileError;
 use dredge_core::account::{Account, AccountConfig, AccountSource};
 use dredge_core::job::AccountIndex;
-use dredge_core::FileError;
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -71,14 +71,14 @@ impl DaemonConfig {
     /// Read and check the config file. Relative paths in it are taken relative to the
     /// file's directory, so a config works wherever it is run from.
     pub fn load(path: &Path) -> Result<Self, FileError> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            FileError::whole(path, format!("cannot read the daemon config: {e}"))
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| FileError::whole(path, format!("cannot read the daemon config: {e}")))?;
         Self::parse(path, &text)
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<Self, FileError> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| FileError::from_toml(path, text, &e))?;
+        let raw: RawConfig =
+            toml::from_str(text).map_err(|e| FileError::from_toml(path, text, &e))?;
         let base = path.parent().unwrap_or(Path::new("."));
         let mut accounts = BTreeMap::new();
         for (name, spanned) in raw.accounts {
@@ -143,7 +143,9 @@ tenant = "default"
 
     #[test]
     fn unknown_key_names_file_line_and_column() {
-        let e = parse("state_dir = \"/x\"\nsokcet = \"/y\"\n").unwrap_err().to_string();
+        let e = parse("state_dir = \"/x\"\nsokcet = \"/y\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("/etc/dredge/dredge.toml:2:1: "), "{e}");
         assert!(e.contains("sokcet"), "{e}");
     }
@@ -162,15 +164,23 @@ tenant = "default"
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("key");
         std::fs::write(&f, "s3cr3t-value\n").unwrap();
-        let text = format!("[accounts.a]\nvendor = \"autoextract\"\napi_key_file = {:?}\n", f.display().to_string());
+        let text = format!(
+            "[accounts.a]\nvendor = \"autoextract\"\napi_key_file = {:?}\n",
+            f.display().to_string()
+        );
         let c = parse(&text).unwrap();
-        assert_eq!(c.accounts["a"].api_key.as_ref().unwrap().expose(), "s3cr3t-value");
+        assert_eq!(
+            c.accounts["a"].api_key.as_ref().unwrap().expose(),
+            "s3cr3t-value"
+        );
         assert!(!format!("{c:?}").contains("s3cr3t"));
     }
 
     #[test]
     fn missing_credentials_are_reported_with_what_to_add() {
-        let e = parse("[accounts.o]\nvendor = \"octoparse\"\nusername = \"me\"\n").unwrap_err().to_string();
+        let e = parse("[accounts.o]\nvendor = \"octoparse\"\nusername = \"me\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("password"), "{e}");
         assert!(e.contains(":1:1:"), "{e}");
     }

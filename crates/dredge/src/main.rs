@@ -6,8 +6,8 @@ mod client;
 mod commands;
 mod config;
 mod daemon;
-mod rpc;
 mod protocol;
+mod rpc;
 
 use std::process::ExitCode;
 

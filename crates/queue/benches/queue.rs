@@ -1,7 +1,8 @@
 //! Queue throughput against raw sled, in one run so the ratio is fair.
 //!
-//! `cargo bench -p dredge-queue` prints the 1,000,000-item open time once (a custom
-//! timed measurement: too slow to repeat), then the criterion groups:
+//! `cargo bench -p dredge-queue` prints the 1,000,000-item open times once (custom
+//! timed measurements: too slow to repeat; without and with periodic checkpoints),
+//! then the criterion groups:
 //! - `enqueue`: creating a run with 1,000 items in one batch (items/s);
 //! - `cycle`: lease → stage (1 record) → commit per item, durable, with one flush per
 //!   call from 1 thread, and from 8 threads both per call and with group commit;
@@ -27,9 +28,11 @@ fn tempdir() -> tempfile::TempDir {
 }
 
 fn open(path: &Path, durability: Durability) -> Queue {
-    Queue::open_with(path, QueueOptions { durability })
-        .expect("open")
-        .0
+    let options = QueueOptions {
+        durability,
+        ..QueueOptions::default()
+    };
+    Queue::open_with(path, options).expect("open").0
 }
 
 fn new_run(lane: &str) -> NewRun {
@@ -224,6 +227,32 @@ fn open_million() {
     );
 }
 
+/// The same fill with `Queue::checkpoint` after every 100,000 items (what the daemon
+/// is meant to do), then the first open after it.
+fn open_million_with_checkpoints() {
+    let dir = tempdir();
+    let path = dir.path().join("q");
+    let fill = Instant::now();
+    let mut checkpoints = Vec::new();
+    {
+        let q = open(&path, Durability::GroupCommit);
+        for n in 1..=100 {
+            q.create_run(new_run("lane"), items(10_000)).expect("fill");
+            if n % 10 == 0 {
+                checkpoints.push(timed(|| q.checkpoint().expect("checkpoint")).0);
+            }
+        }
+    }
+    let fill = fill.elapsed();
+    let (first_open, _q) = timed(|| Queue::open(&path).expect("open"));
+    let slowest = checkpoints.iter().max().copied().unwrap_or_default();
+    println!(
+        "open_1m_items_with_checkpoints: fill {fill:.2?} including {} checkpoints (slowest \
+         {slowest:.2?}); first Queue::open after the fill {first_open:.2?}",
+        checkpoints.len()
+    );
+}
+
 fn timed<T>(f: impl FnOnce() -> T) -> (Duration, T) {
     let start = Instant::now();
     let out = f();
@@ -249,6 +278,7 @@ fn main() {
     let mut c = Criterion::default().configure_from_args();
     if std::env::var_os("DREDGE_BENCH_SKIP_OPEN").is_none() {
         open_million();
+        open_million_with_checkpoints();
     }
     bench_enqueue(&mut c);
     bench_cycle(&mut c);

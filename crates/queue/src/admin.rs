@@ -11,7 +11,7 @@ impl Queue {
     /// Dead items (of `job`, when given), by run then id. Cost: the dead items only.
     pub fn dead_items(&self, job: Option<&str>) -> Result<Vec<DeadItem>> {
         let mut out = Vec::new();
-        for entry in self.inner.tree.scan_prefix([prefix::DEAD]) {
+        for entry in self.inner.store()?.tree.scan_prefix([prefix::DEAD]) {
             let (key, value) = entry?;
             let run: RunId = decode("dead entry", &value)?;
             let meta = self.inner.meta(&run)?;
@@ -19,7 +19,7 @@ impl Queue {
                 continue;
             }
             let id = ItemId(trailing_u64(&key, 0)?);
-            let Some(bytes) = self.inner.tree.get(crate::codec::item_key(id))? else {
+            let Some(bytes) = self.inner.store()?.tree.get(crate::codec::item_key(id))? else {
                 continue;
             };
             let rec: ItemRec = decode("item", &bytes)?;
@@ -107,7 +107,7 @@ impl Queue {
 
     pub fn schedule_state(&self, job: &str) -> Result<Option<ScheduleState>> {
         let key = Key::new(prefix::SCHEDULE).tail(job).done();
-        match self.inner.tree.get(key)? {
+        match self.inner.store()?.tree.get(key)? {
             Some(bytes) => decode("schedule state", &bytes).map(Some),
             None => Ok(None),
         }

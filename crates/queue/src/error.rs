@@ -38,6 +38,11 @@ pub enum QueueError {
     #[error("cannot encode {what}: {detail}")]
     Encode { what: &'static str, detail: String },
 
+    #[error(
+        "state database at {path} was closed by a failed checkpoint; restart dredge to reopen it"
+    )]
+    Closed { path: PathBuf },
+
     #[error("no run {0} in the state database")]
     UnknownRun(RunId),
 

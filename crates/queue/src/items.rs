@@ -6,7 +6,7 @@ use crate::codec::{Key, decode, item_key, prefix, trailing_u64};
 use crate::error::{QueueError, Result};
 use crate::queue::Queue;
 use crate::stored::{ItemRec, Stored};
-use crate::types::{ItemId, ItemInfo, LeasedItem, Release};
+use crate::types::{ItemId, ItemInfo, LeasedItem, Release, RunId};
 
 impl Queue {
     /// Leases the waiting item of `lane` with the earliest `not_before` (then lowest id)
@@ -53,10 +53,34 @@ impl Queue {
         })
     }
 
+    /// Make the item created in `run` with dedupe key `key` leasable now, if it is
+    /// waiting (an Oxylabs callback saying its job is done). Returns the item when the
+    /// key exists in the run — whatever its state — and `None` when it does not.
+    pub fn wake_by_key(&self, run: &RunId, key: &str, now: UnixMillis) -> Result<Option<ItemId>> {
+        let Some(value) = self
+            .inner
+            .store()?
+            .tree
+            .get(crate::tx::dedupe_key(run, key))?
+        else {
+            return Ok(None);
+        };
+        let id = ItemId(decode::<u64>("dedupe entry", &value)?);
+        self.write_durably(|tx| {
+            let rec = tx.item_mut(id)?;
+            if matches!(rec.state, Stored::Ready { .. } | Stored::Snoozed { .. })
+                && rec.state.waiting_since().is_some_and(|t| t > now.0)
+            {
+                tx.set_state(id, Stored::Ready { not_before: now.0 })?;
+            }
+            Ok(Some(id))
+        })
+    }
+
     /// When the earliest waiting item of `lane` becomes leasable (maybe already past).
     pub fn next_ready_at(&self, lane: &str) -> Result<Option<UnixMillis>> {
         let lane_prefix = Key::new(prefix::READY).str(lane).done();
-        match self.inner.tree.scan_prefix(lane_prefix).next() {
+        match self.inner.store()?.tree.scan_prefix(lane_prefix).next() {
             Some(entry) => Ok(Some(UnixMillis(trailing_u64(&entry?.0, 1)?))),
             None => Ok(None),
         }
@@ -141,7 +165,7 @@ impl Queue {
 
     /// One item as stored.
     pub fn item(&self, id: ItemId) -> Result<Option<ItemInfo>> {
-        let Some(bytes) = self.inner.tree.get(item_key(id))? else {
+        let Some(bytes) = self.inner.store()?.tree.get(item_key(id))? else {
             return Ok(None);
         };
         let rec: ItemRec = decode("item", &bytes)?;

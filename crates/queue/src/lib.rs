@@ -14,6 +14,15 @@
 //! - Open reads only small index sets (leased, staged, unfinished runs, paused jobs),
 //!   never all items, so a million queued items open quickly.
 //! - Run counts are kept in the same batches as the state changes they count.
+//! - sled 0.34 replays at open all the log written since it last opened; the daemon
+//!   calls `Queue::checkpoint` now and then (e.g. every ~100,000 item writes or when
+//!   idle) so a restart after a crash stays quick.
+//!
+//! Semantics worth knowing: an item created with `not_before: None` sorts as time 0
+//! (before every item with a time); a cancelled or finished run's waiting items keep
+//! their state and counts but are never leased; the run `deadline` is stored and handed
+//! out, not enforced here; leases that outlive a worker come back via
+//! `reclaim_expired_leases` or at the next open.
 //!
 //! All calls are synchronous (sled is); async callers use `spawn_blocking`.
 

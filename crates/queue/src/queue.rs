@@ -3,7 +3,9 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
 use crate::codec::{Key, decode, encode, prefix};
 use crate::error::{QueueError, Result};
@@ -19,18 +21,48 @@ pub struct Queue {
 }
 
 /// Tuning for `Queue::open_with`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct QueueOptions {
     pub durability: Durability,
+    /// How long open waits for the database lock before reporting `Locked`. sled
+    /// releases its file lock from background threads a moment after the last handle
+    /// is dropped, so a reopen in the same process (or right after a restart) must wait.
+    pub lock_wait: Duration,
+}
+
+impl Default for QueueOptions {
+    fn default() -> Self {
+        QueueOptions {
+            durability: Durability::default(),
+            lock_wait: Duration::from_secs(2),
+        }
+    }
 }
 
 pub(crate) struct Inner {
     pub path: PathBuf,
-    pub db: sled::Db,
-    pub tree: sled::Tree,
+    /// The open database; swapped by `checkpoint` (empty only if a reopen failed).
+    store: RwLock<Option<Arc<Store>>>,
+    lock_wait: Duration,
+    /// Item records written since the last open or checkpoint.
+    item_writes: AtomicU64,
     pub write: Mutex<WriteState>,
     pub metas: Mutex<HashMap<RunId, Arc<RunMeta>>>,
     flusher: Flusher,
+}
+
+/// The sled handles: the database (for flushes) and the queue's one tree.
+pub(crate) struct Store {
+    pub db: sled::Db,
+    pub tree: sled::Tree,
+}
+
+impl Store {
+    fn open(path: &Path, lock_wait: Duration) -> Result<Store> {
+        let db = open_db_waiting(path, lock_wait)?;
+        let tree = db.open_tree("queue")?;
+        Ok(Store { db, tree })
+    }
 }
 
 /// What writers share under the write lock: the id counters and the paused jobs.
@@ -54,18 +86,19 @@ impl Queue {
 
     pub fn open_with(path: impl AsRef<Path>, options: QueueOptions) -> Result<(Queue, Recovery)> {
         let path = path.as_ref().to_path_buf();
-        let db = open_db(&path)?;
-        let tree = db.open_tree("queue")?;
+        let store = Store::open(&path, options.lock_wait)?;
+        let tree = &store.tree;
         let write = WriteState {
-            next_item: read_counter(&tree, NEXT_ITEM)?,
-            next_run: read_counter(&tree, NEXT_RUN)?,
-            next_stage: read_counter(&tree, NEXT_STAGE)?,
-            paused: read_paused(&tree)?,
+            next_item: read_counter(tree, NEXT_ITEM)?,
+            next_run: read_counter(tree, NEXT_RUN)?,
+            next_stage: read_counter(tree, NEXT_STAGE)?,
+            paused: read_paused(tree)?,
         };
         let inner = Inner {
             path,
-            db,
-            tree,
+            store: RwLock::new(Some(Arc::new(store))),
+            lock_wait: options.lock_wait,
+            item_writes: AtomicU64::new(0),
             write: Mutex::new(write),
             metas: Mutex::new(HashMap::new()),
             flusher: Flusher::new(options.durability),
@@ -95,7 +128,7 @@ impl Queue {
     pub(crate) fn revert_leases(&self, expired: impl Fn(u64) -> bool) -> Result<usize> {
         let reverted = self.write_durably(|tx| {
             let mut reverted = 0;
-            for entry in self.inner.tree.scan_prefix([prefix::LEASED]) {
+            for entry in self.inner.store()?.tree.scan_prefix([prefix::LEASED]) {
                 let (key, _) = entry?;
                 let id = ItemId(crate::codec::trailing_u64(&key, 0)?);
                 let state = tx.item(id)?.state.clone();
@@ -114,6 +147,7 @@ impl Queue {
     /// Staged-but-uncommitted items, in staging order.
     pub fn staged_items(&self) -> Result<Vec<(RunId, ItemId)>> {
         self.inner
+            .store()?
             .tree
             .scan_prefix([prefix::STAGED])
             .map(|entry| decode("staged entry", &entry?.1))
@@ -132,6 +166,7 @@ impl Queue {
 
     pub(crate) fn unfinished_runs_ids(&self) -> Result<Vec<RunId>> {
         self.inner
+            .store()?
             .tree
             .scan_prefix([prefix::UNFINISHED])
             .map(|entry| Ok(run_id_from_key(&entry?.0)))
@@ -141,9 +176,10 @@ impl Queue {
     /// Runs `f` in one batch under the write lock and applies it, without flushing.
     pub(crate) fn write<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
         let mut state = self.lock_write();
-        let mut tx = Tx::new(&self.inner, &mut state);
+        let mut tx = Tx::new(&self.inner, self.inner.store()?, &mut state);
         let out = f(&mut tx)?;
-        tx.apply()?;
+        let written = tx.apply()?;
+        self.inner.item_writes.fetch_add(written, Ordering::Relaxed);
         Ok(out)
     }
 
@@ -154,8 +190,41 @@ impl Queue {
         Ok(out)
     }
 
+    /// Closes and reopens the sled database, with every write held off meanwhile.
+    ///
+    /// Why: sled 0.34 writes its recovery snapshot only while opening and otherwise
+    /// replays, at open, every log byte written since. Without checkpoints, opening
+    /// after a crash takes time in proportion to everything written since the daemon
+    /// started (11–19 s after a million items were added); with one every ~100,000
+    /// item writes, each checkpoint took 0.3–1 s and the next open about 0.1 s (see
+    /// BENCHMARKS.md). Leases are kept: this is not a recovery. Readers still holding the
+    /// old handles delay the reopen by at most the options' `lock_wait`.
+    pub fn checkpoint(&self) -> Result<()> {
+        let _writers_held_off = self.lock_write();
+        let mut slot = self
+            .inner
+            .store
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(old) = slot.take() {
+            old.db.flush()?;
+        }
+        *slot = Some(Arc::new(Store::open(
+            &self.inner.path,
+            self.inner.lock_wait,
+        )?));
+        self.inner.item_writes.store(0, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Item records written since the last open or checkpoint: what the next open
+    /// would replay, roughly. The daemon checkpoints when this passes ~100,000.
+    pub fn item_writes_since_checkpoint(&self) -> u64 {
+        self.inner.item_writes.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn make_durable(&self) -> Result<()> {
-        self.inner.flusher.make_durable(&self.inner.db)
+        self.inner.flusher.make_durable(&self.inner.store()?.db)
     }
 
     pub(crate) fn lock_write(&self) -> MutexGuard<'_, WriteState> {
@@ -167,6 +236,15 @@ impl Queue {
 }
 
 impl Inner {
+    /// The current sled handles. Callers hold them only briefly, so `checkpoint` can
+    /// close the database.
+    pub fn store(&self) -> Result<Arc<Store>> {
+        let slot = self.store.read().unwrap_or_else(PoisonError::into_inner);
+        slot.clone().ok_or_else(|| QueueError::Closed {
+            path: self.path.clone(),
+        })
+    }
+
     /// A run's definition (cached: it never changes).
     pub fn meta(&self, run: &RunId) -> Result<Arc<RunMeta>> {
         let mut metas = self.metas.lock().unwrap_or_else(PoisonError::into_inner);
@@ -175,6 +253,7 @@ impl Inner {
         }
         let key = Key::new(prefix::RUN_META).tail(run.as_str()).done();
         let bytes = self
+            .store()?
             .tree
             .get(key)?
             .ok_or_else(|| QueueError::UnknownRun(run.clone()))?;
@@ -186,6 +265,7 @@ impl Inner {
     pub fn status(&self, run: &RunId) -> Result<RunStatus> {
         let key = Key::new(prefix::RUN_STATUS).tail(run.as_str()).done();
         let bytes = self
+            .store()?
             .tree
             .get(key)?
             .ok_or_else(|| QueueError::UnknownRun(run.clone()))?;
@@ -196,6 +276,19 @@ impl Inner {
 /// The run id of a `prefix + run` key.
 pub(crate) fn run_id_from_key(key: &[u8]) -> RunId {
     RunId(String::from_utf8_lossy(&key[1..]).into_owned())
+}
+
+/// Opens sled, retrying while the lock is held, for at most `lock_wait`.
+fn open_db_waiting(path: &Path, lock_wait: Duration) -> Result<sled::Db> {
+    let deadline = Instant::now() + lock_wait;
+    loop {
+        match open_db(path) {
+            Err(QueueError::Locked { .. }) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
 }
 
 fn open_db(path: &Path) -> Result<sled::Db> {

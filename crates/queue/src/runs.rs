@@ -26,6 +26,7 @@ impl Queue {
                 finished_at: None,
                 counts: ItemCounts::default(),
                 cursor: OutputCursor::default(),
+                distinct_keys: 0,
             };
             tx.add_run(&id, meta, status)?;
             let unfinished = Key::new(prefix::UNFINISHED).tail(id.as_str()).done();
@@ -39,7 +40,7 @@ impl Queue {
 
     pub fn run(&self, id: &RunId) -> Result<Option<RunInfo>> {
         let key = Key::new(prefix::RUN_META).tail(id.as_str()).done();
-        if !self.inner.tree.contains_key(key)? {
+        if !self.inner.store()?.tree.contains_key(key)? {
             return Ok(None);
         }
         self.run_info(id).map(Some)
@@ -66,7 +67,7 @@ impl Queue {
     /// Every run (of `job`, when given), oldest first.
     pub fn runs(&self, job: Option<&str>) -> Result<Vec<RunInfo>> {
         let mut out = Vec::new();
-        for entry in self.inner.tree.scan_prefix([prefix::RUN_META]) {
+        for entry in self.inner.store()?.tree.scan_prefix([prefix::RUN_META]) {
             let (key, value) = entry?;
             let id = run_id_from_key(&key);
             if let Some(job) = job {

@@ -43,7 +43,7 @@ impl Queue {
     /// The records a staged item holds (what the writer appends for it).
     pub fn staged_records(&self, id: ItemId) -> Result<Vec<Record>> {
         let key = Key::new(prefix::RECORDS).id(id).done();
-        if let Some(bytes) = self.inner.tree.get(key)? {
+        if let Some(bytes) = self.inner.store()?.tree.get(key)? {
             return decode("staged records", &bytes);
         }
         match self.item(id)? {

@@ -23,6 +23,8 @@ pub struct RunStatus {
     pub finished_at: Option<UnixMillis>,
     pub counts: ItemCounts,
     pub cursor: OutputCursor,
+    /// Items created with a dedupe key (what `NewItem::cap` bounds).
+    pub distinct_keys: u64,
 }
 
 /// An item's state with the bookkeeping the public view leaves out.

@@ -9,12 +9,13 @@ use dredge_core::{ItemStart, NewItem};
 
 use crate::codec::{Key, MARKER, decode, encode, item_key, prefix, trailing_u64};
 use crate::error::{QueueError, Result};
-use crate::queue::{Inner, NEXT_ITEM, NEXT_RUN, NEXT_STAGE, WriteState, encode_counter};
+use crate::queue::{Inner, NEXT_ITEM, NEXT_RUN, NEXT_STAGE, Store, WriteState, encode_counter};
 use crate::stored::{ItemRec, RunMeta, RunStatus, Stored};
 use crate::types::{ItemId, RunId, RunState};
 
 pub(crate) struct Tx<'a> {
     inner: &'a Inner,
+    store: Arc<Store>,
     pub ws: &'a mut WriteState,
     pub batch: sled::Batch,
     items: HashMap<ItemId, ItemRec>,
@@ -26,10 +27,19 @@ pub(crate) struct Tx<'a> {
     counters_changed: [bool; 3],
 }
 
+/// The key under which a run remembers a dedupe key (its value: the item's id).
+pub(crate) fn dedupe_key(run: &RunId, dedupe: &str) -> Vec<u8> {
+    Key::new(prefix::DEDUPE)
+        .str(run.as_str())
+        .tail(dedupe)
+        .done()
+}
+
 impl<'a> Tx<'a> {
-    pub fn new(inner: &'a Inner, ws: &'a mut WriteState) -> Self {
+    pub fn new(inner: &'a Inner, store: Arc<Store>, ws: &'a mut WriteState) -> Self {
         Tx {
             inner,
+            store,
             ws,
             batch: sled::Batch::default(),
             items: HashMap::new(),
@@ -41,7 +51,7 @@ impl<'a> Tx<'a> {
     }
 
     pub fn tree(&self) -> &sled::Tree {
-        &self.inner.tree
+        &self.store.tree
     }
 
     pub fn meta(&self, run: &RunId) -> Result<Arc<RunMeta>> {
@@ -79,7 +89,7 @@ impl<'a> Tx<'a> {
     fn load(&mut self, id: ItemId) -> Result<()> {
         if !self.items.contains_key(&id) {
             let bytes = self
-                .inner
+                .store
                 .tree
                 .get(item_key(id))?
                 .ok_or(QueueError::UnknownItem(id))?;
@@ -198,7 +208,7 @@ impl<'a> Tx<'a> {
         let lane = self.meta(run)?.lane.clone();
         let waiting = Key::new(prefix::WAITING).str(run.as_str()).done();
         let ids: Vec<ItemId> = self
-            .inner
+            .store
             .tree
             .scan_prefix(waiting)
             .map(|entry| Ok(ItemId(trailing_u64(&entry?.0, 0)?)))
@@ -218,20 +228,24 @@ impl<'a> Tx<'a> {
         Ok(())
     }
 
-    /// Creates an item in `run`, unless its dedupe key was already seen in the run.
+    /// Creates an item in `run`, unless its dedupe key was already seen in the run, or
+    /// the run already holds `cap` items with dedupe keys.
     pub fn create_item(&mut self, run: &RunId, new: NewItem) -> Result<Option<ItemId>> {
+        let id = ItemId(self.ws.next_item);
         if let Some(dedupe) = &new.dedupe_key {
-            let key = Key::new(prefix::DEDUPE)
-                .str(run.as_str())
-                .tail(dedupe)
-                .done();
-            if self.dedupe_seen.contains(&key) || self.inner.tree.contains_key(&key)? {
+            let key = dedupe_key(run, dedupe);
+            if self.dedupe_seen.contains(&key) || self.store.tree.contains_key(&key)? {
                 return Ok(None);
             }
-            self.batch.insert(key.clone(), &MARKER);
+            let status = self.status_mut(run)?;
+            if new.cap.is_some_and(|cap| status.distinct_keys >= cap) {
+                return Ok(None);
+            }
+            status.distinct_keys += 1;
+            self.batch
+                .insert(key.clone(), encode("dedupe entry", &id.0)?);
             self.dedupe_seen.insert(key);
         }
-        let id = ItemId(self.ws.next_item);
         self.ws.next_item += 1;
         self.counters_changed[0] = true;
         let (state, attempts, last_error) = match new.start {
@@ -286,8 +300,9 @@ impl<'a> Tx<'a> {
         seq
     }
 
-    /// Writes every changed record into the batch and applies it atomically.
-    pub fn apply(mut self) -> Result<()> {
+    /// Writes every changed record into the batch and applies it atomically; returns
+    /// how many item records it wrote.
+    pub fn apply(mut self) -> Result<u64> {
         for id in &self.dirty {
             self.batch
                 .insert(item_key(*id), encode("item", &self.items[id])?);
@@ -307,7 +322,7 @@ impl<'a> Tx<'a> {
                 self.batch.insert(key, encode_counter(value)?);
             }
         }
-        self.inner.tree.apply_batch(self.batch)?;
-        Ok(())
+        self.store.tree.apply_batch(self.batch)?;
+        Ok(self.dirty.len() as u64)
     }
 }

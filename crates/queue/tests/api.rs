@@ -396,7 +396,11 @@ fn expired_leases_are_reclaimed() {
 fn second_open_of_the_same_directory_says_it_is_locked() {
     let dir = tempfile::tempdir().unwrap();
     let _q = open(dir.path());
-    let err = dredge_queue::Queue::open(dir.path().join("state"))
+    let options = dredge_queue::QueueOptions {
+        lock_wait: std::time::Duration::from_millis(50),
+        ..Default::default()
+    };
+    let err = dredge_queue::Queue::open_with(dir.path().join("state"), options)
         .err()
         .unwrap();
     assert!(matches!(err, QueueError::Locked { .. }), "{err}");
@@ -460,4 +464,80 @@ fn open_refuses_a_value_with_an_unknown_format_version() {
         "{err}"
     );
     assert!(err.to_string().contains("format version 9"), "{err}");
+}
+
+#[test]
+fn checkpoint_keeps_leases_and_data_and_the_queue_stays_usable() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = open(dir.path());
+    let run = q
+        .create_run(new_run("j", "a"), vec![item("x"), item("y")])
+        .unwrap();
+    let x = q.lease_next("a", at(0), at(9)).unwrap().unwrap();
+    assert_eq!(q.item_writes_since_checkpoint(), 3);
+    q.checkpoint().unwrap();
+    assert_eq!(q.item_writes_since_checkpoint(), 0);
+    assert_eq!(
+        q.item(x.id).unwrap().unwrap().state,
+        ItemState::Leased { until: at(9) }
+    );
+    q.stage(x.id, vec![record(1)], vec![]).unwrap();
+    assert_eq!(lease_label(&q, "a", at(0)).as_deref(), Some("y"));
+    assert_eq!(
+        run_of(&q, &run).counts,
+        ItemCounts {
+            leased: 1,
+            staged: 1,
+            ..Default::default()
+        }
+    );
+}
+
+#[test]
+fn cap_bounds_the_distinct_keys_of_a_run_across_reopens() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = |k: &str| item(k).with_dedupe_key(k).with_cap(3);
+    let run = {
+        let q = open(dir.path());
+        let run = q
+            .create_run(new_run("crawl", "a"), vec![page("p1")])
+            .unwrap();
+        let l = q.lease_next("a", at(0), at(9)).unwrap().unwrap();
+        let r = q.stage(l.id, vec![], vec![page("p1"), page("p2")]).unwrap();
+        assert_eq!((r.created.len(), r.deduplicated), (1, 1));
+        run
+    };
+    // After a restart the count is still there: only one more page fits.
+    let q = open(dir.path());
+    let l = q.lease_next("a", at(0), at(9)).unwrap().unwrap();
+    let r = q
+        .stage(l.id, vec![], vec![page("p3"), page("p4"), page("p5")])
+        .unwrap();
+    assert_eq!(r.created.len(), 1, "cap 3: p1, p2, p3 and no more");
+    let labels: Vec<String> = std::iter::from_fn(|| lease_label(&q, "a", at(10))).collect();
+    assert_eq!(labels, vec!["p3"]);
+    let _ = run;
+}
+
+#[test]
+fn wake_by_key_makes_a_waiting_item_due_now_and_reports_unknown_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = open(dir.path());
+    let later = ready_at("job-1", 60_000).with_dedupe_key("oxylabs-job:1");
+    let run = q.create_run(new_run("oxy", "a"), vec![later]).unwrap();
+    assert_eq!(lease_label(&q, "a", at(10)), None, "not due yet");
+    let woken = q.wake_by_key(&run, "oxylabs-job:1", at(10)).unwrap();
+    assert!(woken.is_some());
+    assert_eq!(
+        lease_label(&q, "a", at(10)).as_deref(),
+        Some("job-1"),
+        "due at once"
+    );
+    assert_eq!(q.wake_by_key(&run, "oxylabs-job:2", at(10)).unwrap(), None);
+    // A leased item is known but left alone.
+    assert!(
+        q.wake_by_key(&run, "oxylabs-job:1", at(10))
+            .unwrap()
+            .is_some()
+    );
 }

@@ -91,6 +91,10 @@ impl Child {
                 continue;
             };
             let id = leased.id;
+            if rng.random_range(0..100) == 0 {
+                // Crashes during and right after a checkpoint must be as harmless.
+                self.q.checkpoint().unwrap();
+            }
             match rng.random_range(0..10) {
                 0..=6 => {
                     let labels: Vec<String> =

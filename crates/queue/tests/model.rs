@@ -72,6 +72,7 @@ enum Op {
     Cancel {
         pick: usize,
     },
+    Checkpoint,
     Reopen,
 }
 
@@ -108,6 +109,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0usize..2).prop_map(|job| Op::Pause { job }),
         1 => (0usize..2).prop_map(|job| Op::Resume { job }),
         1 => pick.clone().prop_map(|pick| Op::Cancel { pick }),
+        1 => Just(Op::Checkpoint),
         1 => Just(Op::Reopen),
     ]
 }
@@ -487,6 +489,8 @@ impl Harness {
                 q.cancel_run(&m.runs[run].id, UnixMillis(5)).unwrap();
                 m.runs[run].state = RunState::Cancelled;
             }
+            // Leases and everything else are kept: a checkpoint is not a recovery.
+            Op::Checkpoint => q.checkpoint().unwrap(),
             Op::Reopen => {
                 drop(q);
                 self.q = None;

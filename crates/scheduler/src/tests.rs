@@ -15,11 +15,24 @@ fn at(ms: u64) -> UnixMillis {
 #[test]
 fn a_new_job_fires_at_its_next_scheduled_time_not_at_once() {
     let mut t = Timetable::new();
-    t.upsert("j", schedule("0 * * * *"), CatchUp::Once, None, at(10 * HOUR + 5));
+    t.upsert(
+        "j",
+        schedule("0 * * * *"),
+        CatchUp::Once,
+        None,
+        at(10 * HOUR + 5),
+    );
     assert_eq!(t.next_wakeup(), Some(at(11 * HOUR)));
     assert!(t.take_due(at(11 * HOUR - 1)).is_empty());
     let due = t.take_due(at(11 * HOUR));
-    assert_eq!(due, vec![Fire { job: "j".into(), at: at(11 * HOUR), catch_up: false }]);
+    assert_eq!(
+        due,
+        vec![Fire {
+            job: "j".into(),
+            at: at(11 * HOUR),
+            catch_up: false
+        }]
+    );
     assert_eq!(t.next_wakeup(), Some(at(12 * HOUR)));
 }
 
@@ -27,10 +40,20 @@ fn a_new_job_fires_at_its_next_scheduled_time_not_at_once() {
 fn catch_up_once_runs_one_fire_for_all_missed_fires() {
     let mut t = Timetable::new();
     // Last fire at 02:00, daemon back at 07:30: fires at 03..07 were missed.
-    t.upsert("j", schedule("0 * * * *"), CatchUp::Once, Some(at(2 * HOUR)), at(7 * HOUR + HOUR / 2));
+    t.upsert(
+        "j",
+        schedule("0 * * * *"),
+        CatchUp::Once,
+        Some(at(2 * HOUR)),
+        at(7 * HOUR + HOUR / 2),
+    );
     let due = t.take_due(at(7 * HOUR + HOUR / 2));
     assert_eq!(due.len(), 1, "one run for all missed fires");
-    assert_eq!(due[0].at, at(7 * HOUR), "it stands for the latest missed fire");
+    assert_eq!(
+        due[0].at,
+        at(7 * HOUR),
+        "it stands for the latest missed fire"
+    );
     assert!(due[0].catch_up);
     assert!(t.take_due(at(7 * HOUR + HOUR / 2)).is_empty());
     assert_eq!(t.next_wakeup(), Some(at(8 * HOUR)));
@@ -39,7 +62,13 @@ fn catch_up_once_runs_one_fire_for_all_missed_fires() {
 #[test]
 fn catch_up_skip_waits_for_the_next_fire() {
     let mut t = Timetable::new();
-    t.upsert("j", schedule("0 * * * *"), CatchUp::Skip, Some(at(2 * HOUR)), at(7 * HOUR + 1));
+    t.upsert(
+        "j",
+        schedule("0 * * * *"),
+        CatchUp::Skip,
+        Some(at(2 * HOUR)),
+        at(7 * HOUR + 1),
+    );
     assert!(t.take_due(at(7 * HOUR + 1)).is_empty());
     assert_eq!(t.next_wakeup(), Some(at(8 * HOUR)));
 }
@@ -47,7 +76,13 @@ fn catch_up_skip_waits_for_the_next_fire() {
 #[test]
 fn no_catch_up_when_nothing_was_missed() {
     let mut t = Timetable::new();
-    t.upsert("j", schedule("0 * * * *"), CatchUp::Once, Some(at(7 * HOUR)), at(7 * HOUR + 10));
+    t.upsert(
+        "j",
+        schedule("0 * * * *"),
+        CatchUp::Once,
+        Some(at(7 * HOUR)),
+        at(7 * HOUR + 10),
+    );
     assert!(t.take_due(at(7 * HOUR + 10)).is_empty());
 }
 

@@ -18,7 +18,10 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_dredge");
 pub fn wait_until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
     let start = Instant::now();
     while !cond() {
-        assert!(start.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -117,7 +120,10 @@ impl Harness {
             if let Some(status) = child.try_wait().unwrap() {
                 return status;
             }
-            assert!(start.elapsed() < Duration::from_secs(40), "daemon did not stop on SIGTERM");
+            assert!(
+                start.elapsed() < Duration::from_secs(40),
+                "daemon did not stop on SIGTERM"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -128,7 +134,8 @@ impl Harness {
 
     /// One JSON-RPC call; panics on transport errors, returns the whole response.
     pub fn rpc(&self, method: &str, params: Value) -> Value {
-        try_rpc(&self.socket(), method, params).unwrap_or_else(|| panic!("no answer to {method}; log:\n{}", self.log()))
+        try_rpc(&self.socket(), method, params)
+            .unwrap_or_else(|| panic!("no answer to {method}; log:\n{}", self.log()))
     }
 
     /// The `result` of a call that must succeed.
@@ -180,7 +187,9 @@ impl Drop for Harness {
 /// A single call over a fresh connection; `None` when nobody answers.
 pub fn try_rpc(socket: &Path, method: &str, params: Value) -> Option<Value> {
     let mut stream = UnixStream::connect(socket).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .ok()?;
     let req = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
     writeln!(stream, "{req}").ok()?;
     let mut line = String::new();
@@ -190,12 +199,18 @@ pub fn try_rpc(socket: &Path, method: &str, params: Value) -> Option<Value> {
 
 /// Every line of a run's output file, parsed; panics on a torn or invalid line.
 pub fn read_output(path: &Path) -> Vec<Value> {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    assert!(text.is_empty() || text.ends_with('\n'), "{} ends with a torn line", path.display());
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    assert!(
+        text.is_empty() || text.ends_with('\n'),
+        "{} ends with a torn line",
+        path.display()
+    );
     text.lines()
         .enumerate()
         .map(|(i, l)| {
-            serde_json::from_str(l).unwrap_or_else(|e| panic!("{}:{}: not JSON ({e}): {l}", path.display(), i + 1))
+            serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("{}:{}: not JSON ({e}): {l}", path.display(), i + 1))
         })
         .collect()
 }

@@ -49,7 +49,11 @@ pub fn load_job_file(path: &Path, accounts: Option<&AccountIndex>) -> Result<Job
 }
 
 /// Parse a job file's text (`path` names it in errors and gives the job its name).
-pub fn parse_job(path: &Path, text: &str, accounts: Option<&AccountIndex>) -> Result<JobSpec, FileError> {
+pub fn parse_job(
+    path: &Path,
+    text: &str,
+    accounts: Option<&AccountIndex>,
+) -> Result<JobSpec, FileError> {
     let name = job_name_of(path)?;
     if text.trim().is_empty() {
         return Err(FileError::whole(

@@ -20,7 +20,11 @@ fn accounts() -> AccountIndex {
 }
 
 fn parse(name: &str, text: &str) -> Result<JobSpec, FileError> {
-    parse_job(Path::new(&format!("/jobs/{name}.toml")), text, Some(&accounts()))
+    parse_job(
+        Path::new(&format!("/jobs/{name}.toml")),
+        text,
+        Some(&accounts()),
+    )
 }
 
 fn error(name: &str, text: &str) -> String {
@@ -323,7 +327,10 @@ fn schedule_finds_next_and_last_fires() {
 
 #[test]
 fn without_a_config_any_account_is_taken_as_given() {
-    let text = AUTOEXTRACT.replace("vendor = \"autoextract\"", "vendor = \"autoextract\"\naccount = \"prod\"");
+    let text = AUTOEXTRACT.replace(
+        "vendor = \"autoextract\"",
+        "vendor = \"autoextract\"\naccount = \"prod\"",
+    );
     let job = parse_job(Path::new("/jobs/j.toml"), &text, None).unwrap();
     assert_eq!(job.account, "prod");
     let job = parse_job(Path::new("/jobs/j.toml"), AUTOEXTRACT, None).unwrap();

@@ -1,6 +1,7 @@
 //! One module per subcommand; this one dispatches and maps errors to exit codes.
 
 mod client;
+mod demo;
 mod sim;
 mod validate;
 
@@ -35,12 +36,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Dead { job, client: args } => client::run(Request::Dead(job), &args),
         Command::Retry { run, client: args } => client::run(Request::Retry(run), &args),
         Command::Reload(args) => client::run(Request::Reload, &args),
-        Command::Demo => not_yet("demo"),
+        Command::Demo => demo::run(),
     }
-}
-
-fn not_yet(what: &str) -> anyhow::Result<ExitCode> {
-    Err(CliError::Failed(format!("{what} is not yet implemented")).into())
 }
 
 /// The error chain on one line: what failed and why.

@@ -12,9 +12,8 @@ pub fn run(listen: SocketAddr, scenario: Option<&Path>) -> anyhow::Result<ExitCo
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read scenario {}", path.display()))?;
-            Scenario::from_toml(&text).map_err(|e| {
-                dredge_core::FileError::from_toml(path, &text, &e)
-            })?
+            Scenario::from_toml(&text)
+                .map_err(|e| dredge_core::FileError::from_toml(path, &text, &e))?
         }
         None => Scenario::all(),
     };
@@ -32,7 +31,9 @@ async fn serve(listen: SocketAddr, scenario: Scenario) -> anyhow::Result<ExitCod
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     println!("{}", describe(&sims));
-    tokio::signal::ctrl_c().await.context("cannot wait for Ctrl-C")?;
+    tokio::signal::ctrl_c()
+        .await
+        .context("cannot wait for Ctrl-C")?;
     Ok(ExitCode::SUCCESS)
 }
 

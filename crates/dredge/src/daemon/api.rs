@@ -55,7 +55,9 @@ impl DaemonApi {
         if jobs.valid.contains_key(job) {
             Ok(())
         } else {
-            Err(ApiError::not_found(format!("no job named {job:?} is loaded")))
+            Err(ApiError::not_found(format!(
+                "no job named {job:?} is loaded"
+            )))
         }
     }
 
@@ -97,7 +99,11 @@ impl Api for DaemonApi {
                 let (state, detail, until) = if let Some(why) = lane.auth_failure() {
                     ("auth_failed", Some(why), None)
                 } else if lane.executor().is_none() {
-                    ("unavailable", Some("no executor for this account".to_string()), None)
+                    (
+                        "unavailable",
+                        Some("no executor for this account".to_string()),
+                        None,
+                    )
                 } else if let Some((until, why)) = lane.closed_at(now) {
                     ("snoozed", Some(why), Some(until.to_rfc3339()))
                 } else {
@@ -139,7 +145,14 @@ impl Api for DaemonApi {
     async fn jobs(&self) -> Result<Vec<JobInfo>, ApiError> {
         let shared = &self.0;
         let paused = shared.queue.paused_jobs();
-        let loaded: Vec<_> = shared.jobs.lock().expect("jobs poisoned").valid.values().cloned().collect();
+        let loaded: Vec<_> = shared
+            .jobs
+            .lock()
+            .expect("jobs poisoned")
+            .valid
+            .values()
+            .cloned()
+            .collect();
         let mut out = Vec::new();
         for job in loaded {
             let name = job.spec.name.to_string();
@@ -175,7 +188,9 @@ impl Api for DaemonApi {
 
     async fn job_run(&self, job: &str) -> Result<RunStarted, ApiError> {
         match runs::start(&self.0, job, true).await {
-            Ok(run) => Ok(RunStarted { run: run.to_string() }),
+            Ok(run) => Ok(RunStarted {
+                run: run.to_string(),
+            }),
             Err(e @ StartError::UnknownJob(_)) => Err(ApiError::not_found(e.to_string())),
             Err(e @ StartError::Active { .. }) => Err(ApiError::conflict(e.to_string())),
             Err(e) => Err(internal(e)),
@@ -216,7 +231,10 @@ impl Api for DaemonApi {
     async fn run_cancel(&self, run: &str) -> Result<Ack, ApiError> {
         let info = self.run_id(run)?;
         if info.state != RunState::Running {
-            return Err(ApiError::conflict(format!("run {run} already ended ({})", info.state.as_str())));
+            return Err(ApiError::conflict(format!(
+                "run {run} already ended ({})",
+                info.state.as_str()
+            )));
         }
         let (q, id) = (self.0.queue.clone(), info.id.clone());
         blocking(move || q.cancel_run(&id, UnixMillis::now()).map_err(internal)).await?;
@@ -276,7 +294,11 @@ impl Api for DaemonApi {
         ]
         .into_iter()
         .map(|(s, v)| ("dredge_items", format!("state=\"{s}\""), v))
-        .chain(std::iter::once(("dredge_runs_active", String::new(), status.runs_active as u64)))
+        .chain(std::iter::once((
+            "dredge_runs_active",
+            String::new(),
+            status.runs_active as u64,
+        )))
         .collect();
         Ok(MetricsText {
             text: self.0.metrics.render(&gauges),
@@ -293,7 +315,9 @@ fn reopen_output(shared: &Shared, info: &RunInfo) -> Result<(), ApiError> {
         std::fs::rename(&paths.done, &paths.partial).map_err(internal)?;
     }
     let vendor = shared.spec_of(&info.id).map_err(internal)?.vendor();
-    let reopened = super::output::RunFile::reopen(paths, info.cursor, &info.job, &info.id, vendor.key()).map_err(internal)?;
+    let reopened =
+        super::output::RunFile::reopen(paths, info.cursor, &info.job, &info.id, vendor.key())
+            .map_err(internal)?;
     if let super::output::Reopened::Open(file) = reopened {
         shared.writer().send(WriterMsg::Open(info.id.clone(), file));
     }

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use dredge_core::job::{Schedule, JobSpec};
 use dredge_core::UnixMillis;
+use dredge_core::job::{JobSpec, Schedule};
 use dredge_queue::ScheduleState;
 
 use super::executors;
@@ -20,11 +20,21 @@ pub async fn reload(shared: &Arc<Shared>) {
     match DaemonConfig::load(&path) {
         Ok(new) => {
             apply_config(shared, new);
-            shared.jobs.lock().expect("jobs poisoned").invalid.remove(&path);
+            shared
+                .jobs
+                .lock()
+                .expect("jobs poisoned")
+                .invalid
+                .remove(&path);
         }
         Err(e) => {
             tracing::error!("config not reloaded, keeping the running one: {e}");
-            shared.jobs.lock().expect("jobs poisoned").invalid.insert(path, e);
+            shared
+                .jobs
+                .lock()
+                .expect("jobs poisoned")
+                .invalid
+                .insert(path, e);
         }
     }
     rescan_jobs(shared).await;
@@ -57,7 +67,12 @@ pub fn apply_config(shared: &Arc<Shared>, new: DaemonConfig) {
                 lane.wake.notify_one();
             }
             None => {
-                let lane = Arc::new(Lane::new(name, account.vendor, account.max_concurrency, executor));
+                let lane = Arc::new(Lane::new(
+                    name,
+                    account.vendor,
+                    account.max_concurrency,
+                    executor,
+                ));
                 lanes.insert(name.clone(), lane.clone());
                 tokio::spawn(super::lanes::run(shared.clone(), lane));
             }
@@ -79,18 +94,25 @@ pub async fn rescan_jobs(shared: &Arc<Shared>) {
     let accounts = config.account_index();
     let unsupported = |vendor| {
         let lanes = shared.lanes.lock().expect("lanes poisoned");
-        let any = lanes.values().any(|l| l.vendor == vendor && l.executor().is_some());
+        let any = lanes
+            .values()
+            .any(|l| l.vendor == vendor && l.executor().is_some());
         (!any).then(|| format!("no usable {vendor} account: the {vendor} executor is not available in this build, or its account failed to start"))
     };
-    let changes = shared
-        .jobs
-        .lock()
-        .expect("jobs poisoned")
-        .rescan(&config.jobs_dir, &accounts, unsupported);
+    let changes =
+        shared
+            .jobs
+            .lock()
+            .expect("jobs poisoned")
+            .rescan(&config.jobs_dir, &accounts, unsupported);
     for change in changes {
         match change {
             JobChange::Removed(name) => {
-                shared.timetable.lock().expect("timetable poisoned").remove(&name);
+                shared
+                    .timetable
+                    .lock()
+                    .expect("timetable poisoned")
+                    .remove(&name);
             }
             JobChange::Updated(name) => on_job_updated(shared, &name).await,
         }
@@ -109,14 +131,27 @@ async fn on_job_updated(shared: &Arc<Shared>, name: &str) {
     else {
         return;
     };
-    let state = shared.queue.schedule_state(name).ok().flatten().unwrap_or_default();
+    let state = shared
+        .queue
+        .schedule_state(name)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
     match (&spec.schedule, spec.enabled) {
         (Some(schedule), true) => schedule_job(shared, &spec, schedule.clone(), state),
         (None, true) => {
-            shared.timetable.lock().expect("timetable poisoned").remove(name);
+            shared
+                .timetable
+                .lock()
+                .expect("timetable poisoned")
+                .remove(name);
             run_if_content_is_new(shared, name, hash, state).await;
         }
-        (_, false) => shared.timetable.lock().expect("timetable poisoned").remove(name),
+        (_, false) => shared
+            .timetable
+            .lock()
+            .expect("timetable poisoned")
+            .remove(name),
     }
 }
 
@@ -130,23 +165,34 @@ fn schedule_job(shared: &Shared, spec: &JobSpec, schedule: Schedule, mut state: 
             tracing::error!(job = %spec.name, error = %e, "cannot persist schedule state");
         }
     }
-    shared
-        .timetable
-        .lock()
-        .expect("timetable poisoned")
-        .upsert(spec.name.as_str(), schedule, spec.catch_up, state.last_fire, now);
+    shared.timetable.lock().expect("timetable poisoned").upsert(
+        spec.name.as_str(),
+        schedule,
+        spec.catch_up,
+        state.last_fire,
+        now,
+    );
 }
 
 /// A job without a schedule runs once per new content of its file — never merely
 /// because the daemon restarted (the content hash is persisted).
-async fn run_if_content_is_new(shared: &Arc<Shared>, name: &str, hash: u64, mut state: ScheduleState) {
+async fn run_if_content_is_new(
+    shared: &Arc<Shared>,
+    name: &str,
+    hash: u64,
+    mut state: ScheduleState,
+) {
     if state.content_hash == Some(hash) {
         return;
     }
     match runs::start(shared, name, false).await {
         Ok(run) => state.last_run = Some(run),
         Err(StartError::Active { .. }) => {
-            shared.queued_fires.lock().expect("fires poisoned").insert(name.to_string());
+            shared
+                .queued_fires
+                .lock()
+                .expect("fires poisoned")
+                .insert(name.to_string());
         }
         Err(e) => tracing::error!(job = %name, "run not started: {e}"),
     }
@@ -159,8 +205,14 @@ async fn run_if_content_is_new(shared: &Arc<Shared>, name: &str, hash: u64, mut 
 /// Fire scheduled runs until shutdown, sleeping until the next fire or a wake-up.
 pub async fn scheduler(shared: Arc<Shared>) {
     loop {
-        let next = shared.timetable.lock().expect("timetable poisoned").next_wakeup();
-        let wait = next.map_or(std::time::Duration::from_secs(3600), |t| UnixMillis::now().until(t));
+        let next = shared
+            .timetable
+            .lock()
+            .expect("timetable poisoned")
+            .next_wakeup();
+        let wait = next.map_or(std::time::Duration::from_secs(3600), |t| {
+            UnixMillis::now().until(t)
+        });
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = shared.sched_wake.notified() => {}
@@ -186,14 +238,23 @@ async fn fire_job(shared: &Arc<Shared>, job: &str, at: UnixMillis) {
         .valid
         .get(job)
         .map(|j| j.spec.overlap);
-    let mut state = shared.queue.schedule_state(job).ok().flatten().unwrap_or_default();
+    let mut state = shared
+        .queue
+        .schedule_state(job)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
     state.last_fire = Some(at);
     match runs::start(shared, job, false).await {
         Ok(run) => state.last_run = Some(run),
         Err(StartError::Active { run, .. }) => {
             if overlap == Some(dredge_core::job::Overlap::Queue) {
                 tracing::info!(job, active = %run, "fire queued behind the active run");
-                shared.queued_fires.lock().expect("fires poisoned").insert(job.to_string());
+                shared
+                    .queued_fires
+                    .lock()
+                    .expect("fires poisoned")
+                    .insert(job.to_string());
             } else {
                 tracing::info!(job, active = %run, "fire skipped: a run is still active (overlap = \"skip\")");
             }
@@ -206,12 +267,22 @@ async fn fire_job(shared: &Arc<Shared>, job: &str, at: UnixMillis) {
 }
 
 async fn start_queued_fires(shared: &Arc<Shared>) {
-    let queued: Vec<String> = shared.queued_fires.lock().expect("fires poisoned").iter().cloned().collect();
+    let queued: Vec<String> = shared
+        .queued_fires
+        .lock()
+        .expect("fires poisoned")
+        .iter()
+        .cloned()
+        .collect();
     for job in queued {
         if runs::active_run(shared, &job).is_some() {
             continue;
         }
-        shared.queued_fires.lock().expect("fires poisoned").remove(&job);
+        shared
+            .queued_fires
+            .lock()
+            .expect("fires poisoned")
+            .remove(&job);
         if let Err(e) = runs::start(shared, &job, false).await {
             tracing::error!(job, "queued run not started: {e}");
         }

@@ -1,21 +1,38 @@
 //! Building each account's executor: the one place that knows every vendor crate.
 
+use std::fmt::Display;
 use std::sync::Arc;
 
 use dredge_core::{Account, Executor, Vendor};
+use dredge_oxylabs::OxylabsExecutor;
 
-/// The executor for `account`, or why this build cannot serve its vendor.
-pub fn build(account: &Account) -> Result<Arc<dyn Executor>, String> {
+/// An account's executor, plus the typed handle the callback listener needs.
+#[derive(Clone)]
+pub struct Built {
+    pub executor: Arc<dyn Executor>,
+    pub oxylabs: Option<Arc<OxylabsExecutor>>,
+}
+
+/// The executor for `account`, or why it cannot be built.
+pub fn build(account: &Account) -> Result<Built, String> {
     match account.vendor {
-        Vendor::Autoextract => dredge_autoextract::AutoextractExecutor::new(account)
-            .map(|e| Arc::new(e) as Arc<dyn Executor>)
-            .map_err(|e| e.to_string()),
-        Vendor::Octoparse => dredge_octoparse::OctoparseExecutor::new(account)
-            .map(|e| Arc::new(e) as Arc<dyn Executor>)
-            .map_err(|e| e.to_string()),
-        Vendor::Wds => dredge_wds::WdsExecutor::new(account)
-            .map(|e| Arc::new(e) as Arc<dyn Executor>)
-            .map_err(|e| e.to_string()),
-        other => Err(format!("the {other} executor is not available in this build yet")),
+        Vendor::Autoextract => plain(dredge_autoextract::AutoextractExecutor::new(account)),
+        Vendor::Octoparse => plain(dredge_octoparse::OctoparseExecutor::new(account)),
+        Vendor::Wds => plain(dredge_wds::WdsExecutor::new(account)),
+        Vendor::Oxylabs => {
+            let executor = Arc::new(OxylabsExecutor::new(account).map_err(|e| e.to_string())?);
+            Ok(Built {
+                executor: executor.clone(),
+                oxylabs: Some(executor),
+            })
+        }
     }
+}
+
+fn plain<E: Executor + 'static>(built: Result<E, impl Display>) -> Result<Built, String> {
+    let executor = built.map_err(|e| e.to_string())?;
+    Ok(Built {
+        executor: Arc::new(executor),
+        oxylabs: None,
+    })
 }

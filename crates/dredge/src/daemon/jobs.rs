@@ -138,10 +138,14 @@ fn list_job_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 fn read(path: &Path) -> Result<(String, u64), FileError> {
     job_name_of(path)?;
     let bytes = std::fs::read(path).map_err(|e| {
-        FileError::whole(path, format!("cannot read the job file: {e}; check its permissions"))
+        FileError::whole(
+            path,
+            format!("cannot read the job file: {e}; check its permissions"),
+        )
     })?;
     let hash = fnv1a(&bytes);
-    let text = String::from_utf8(bytes).map_err(|_| FileError::whole(path, "the job file is not UTF-8 text"))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| FileError::whole(path, "the job file is not UTF-8 text"))?;
     Ok((text, hash))
 }
 
@@ -157,7 +161,11 @@ mod tests {
     use super::*;
 
     fn accounts() -> AccountIndex {
-        AccountIndex([("zyte".to_string(), Vendor::Autoextract)].into_iter().collect())
+        AccountIndex(
+            [("zyte".to_string(), Vendor::Autoextract)]
+                .into_iter()
+                .collect(),
+        )
     }
 
     const GOOD: &str = "vendor = \"autoextract\"\n[autoextract]\npage_type = \"article\"\nurls = [\"https://a.com/1\"]\n";
@@ -168,13 +176,19 @@ mod tests {
         let file = dir.path().join("news.toml");
         std::fs::write(&file, GOOD).unwrap();
         let mut t = JobTable::default();
-        assert_eq!(t.rescan(dir.path(), &accounts(), |_| None), vec![JobChange::Updated("news".into())]);
+        assert_eq!(
+            t.rescan(dir.path(), &accounts(), |_| None),
+            vec![JobChange::Updated("news".into())]
+        );
         std::fs::write(&file, "vendor = \"autoextract\"\n[autoextract\n").unwrap();
         assert!(t.rescan(dir.path(), &accounts(), |_| None).is_empty());
         assert!(t.valid.contains_key("news"), "the good version stays");
         assert!(t.invalid[&file].to_string().contains("news.toml:2:"));
         std::fs::write(&file, GOOD.replace("a.com/1", "a.com/2")).unwrap();
-        assert_eq!(t.rescan(dir.path(), &accounts(), |_| None), vec![JobChange::Updated("news".into())]);
+        assert_eq!(
+            t.rescan(dir.path(), &accounts(), |_| None),
+            vec![JobChange::Updated("news".into())]
+        );
         assert!(t.invalid.is_empty(), "the fixed file clears its error");
     }
 
@@ -188,7 +202,10 @@ mod tests {
         t.rescan(dir.path(), &accounts(), |_| None);
         assert!(t.invalid.is_empty());
         std::fs::remove_file(dir.path().join("news.toml")).unwrap();
-        assert_eq!(t.rescan(dir.path(), &accounts(), |_| None), vec![JobChange::Removed("news".into())]);
+        assert_eq!(
+            t.rescan(dir.path(), &accounts(), |_| None),
+            vec![JobChange::Removed("news".into())]
+        );
     }
 
     #[test]

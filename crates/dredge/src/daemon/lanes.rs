@@ -96,7 +96,10 @@ async fn execute(shared: &Shared, lane: &Lane, item: LeasedItem) {
     };
     let decision = if retry::expired(budget, UnixMillis::now()) {
         Decision::Dead {
-            reason: format!("deadline passed before the item could finish ({})", last_words(shared, &item)),
+            reason: format!(
+                "deadline passed before the item could finish ({})",
+                last_words(shared, &item)
+            ),
         }
     } else {
         match (shared.spec_of(&item.run), lane.executor()) {
@@ -139,37 +142,66 @@ fn last_words(shared: &Shared, item: &LeasedItem) -> String {
     }
 }
 
-async fn apply(shared: &Shared, lane: &Lane, item: &LeasedItem, decision: Decision) -> anyhow::Result<()> {
+async fn apply(
+    shared: &Shared,
+    lane: &Lane,
+    item: &LeasedItem,
+    decision: Decision,
+) -> anyhow::Result<()> {
     let q = shared.queue.clone();
     let id = item.id;
     match decision {
         Decision::Complete { completion, gates } => {
             let wakes = !completion.follow_ups.is_empty();
             let (records, follow_ups) = (completion.records, completion.follow_ups);
-            let result = tokio::task::spawn_blocking(move || q.stage(id, records, follow_ups)).await??;
+            let result =
+                tokio::task::spawn_blocking(move || q.stage(id, records, follow_ups)).await??;
             if result.deduplicated > 0 {
                 tracing::debug!(item = %id, deduplicated = result.deduplicated, "follow-ups already in the run");
             }
             close_gates(shared, lane, gates).await?;
-            shared.writer().send(WriterMsg::Staged(item.run.clone(), id));
+            shared
+                .writer()
+                .send(WriterMsg::Staged(item.run.clone(), id));
             if wakes {
                 lane.wake.notify_one();
             }
         }
-        Decision::Wait { not_before, polls, note, gate } => {
-            let release = Release::Snooze { until: not_before, polls, note };
+        Decision::Wait {
+            not_before,
+            polls,
+            note,
+            gate,
+        } => {
+            let release = Release::Snooze {
+                until: not_before,
+                polls,
+                note,
+            };
             tokio::task::spawn_blocking(move || q.release(id, release)).await??;
             close_gates(shared, lane, gate.into_iter().collect()).await?;
             lane.wake.notify_one();
         }
-        Decision::Retry { not_before, attempts, error } => {
-            let release = Release::Retry { not_before, attempts, error };
+        Decision::Retry {
+            not_before,
+            attempts,
+            error,
+        } => {
+            let release = Release::Retry {
+                not_before,
+                attempts,
+                error,
+            };
             tokio::task::spawn_blocking(move || q.release(id, release)).await??;
             lane.wake.notify_one();
         }
         Decision::Dead { reason } => {
             tracing::warn!(run = %item.run, item = %item.label, reason = %reason, "item dead");
-            shared.metrics.add("dredge_dead_items_total", format!("job=\"{}\"", super::metrics::escape(&item.job)), 1);
+            shared.metrics.add(
+                "dredge_dead_items_total",
+                format!("job=\"{}\"", super::metrics::escape(&item.job)),
+                1,
+            );
             tokio::task::spawn_blocking(move || q.kill(id, &reason)).await??;
             shared.writer().send(WriterMsg::Check(item.run.clone()));
         }
@@ -194,7 +226,10 @@ async fn close_gates(shared: &Shared, lane: &Lane, gates: Vec<GateClosure>) -> a
             SnoozeScope::Domain(domain) => {
                 let q = shared.queue.clone();
                 let account = lane.account.clone();
-                let n = tokio::task::spawn_blocking(move || q.defer_scope(&account, &domain, gate.until)).await??;
+                let n = tokio::task::spawn_blocking(move || {
+                    q.defer_scope(&account, &domain, gate.until)
+                })
+                .await??;
                 tracing::debug!(account = %lane.account, deferred = n, "domain snoozed");
             }
             SnoozeScope::Account => {
@@ -218,9 +253,11 @@ fn count_outcome(shared: &Shared, lane: &Lane, outcome: &Outcome) {
                 SnoozeScope::Domain(_) => "domain",
                 SnoozeScope::Account => "account",
             };
-            shared
-                .metrics
-                .add("dredge_snoozes_total", format!("vendor=\"{vendor}\",scope=\"{scope}\""), 1);
+            shared.metrics.add(
+                "dredge_snoozes_total",
+                format!("vendor=\"{vendor}\",scope=\"{scope}\""),
+                1,
+            );
             "snooze"
         }
         Outcome::Retry(f) => {
@@ -232,9 +269,11 @@ fn count_outcome(shared: &Shared, lane: &Lane, outcome: &Outcome) {
             "retry"
         }
         Outcome::Reauth => {
-            shared
-                .metrics
-                .add("dredge_token_refreshes_total", format!("vendor=\"{vendor}\""), 1);
+            shared.metrics.add(
+                "dredge_token_refreshes_total",
+                format!("vendor=\"{vendor}\""),
+                1,
+            );
             "reauth"
         }
         Outcome::AuthFailed { .. } => "auth_failed",
@@ -243,12 +282,16 @@ fn count_outcome(shared: &Shared, lane: &Lane, outcome: &Outcome) {
     if let Outcome::Done(c) = outcome {
         let domains = c.snoozes.len() as u64;
         if domains > 0 {
-            shared
-                .metrics
-                .add("dredge_snoozes_total", format!("vendor=\"{vendor}\",scope=\"domain\""), domains);
+            shared.metrics.add(
+                "dredge_snoozes_total",
+                format!("vendor=\"{vendor}\",scope=\"domain\""),
+                domains,
+            );
         }
     }
-    shared
-        .metrics
-        .add("dredge_outcomes_total", format!("vendor=\"{vendor}\",outcome=\"{kind}\""), 1);
+    shared.metrics.add(
+        "dredge_outcomes_total",
+        format!("vendor=\"{vendor}\",outcome=\"{kind}\""),
+        1,
+    );
 }

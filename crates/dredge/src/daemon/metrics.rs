@@ -12,11 +12,26 @@ pub struct Metrics {
 
 /// Help text per metric name.
 const HELP: &[(&str, &str)] = &[
-    ("dredge_records_written_total", "Records appended and committed to run files"),
-    ("dredge_outcomes_total", "Item executions by vendor and outcome"),
-    ("dredge_failures_total", "Transient failures by vendor and class"),
-    ("dredge_snoozes_total", "Snoozes requested by vendors, by scope"),
-    ("dredge_token_refreshes_total", "Executions that refreshed an access token"),
+    (
+        "dredge_records_written_total",
+        "Records appended and committed to run files",
+    ),
+    (
+        "dredge_outcomes_total",
+        "Item executions by vendor and outcome",
+    ),
+    (
+        "dredge_failures_total",
+        "Transient failures by vendor and class",
+    ),
+    (
+        "dredge_snoozes_total",
+        "Snoozes requested by vendors, by scope",
+    ),
+    (
+        "dredge_token_refreshes_total",
+        "Executions that refreshed an access token",
+    ),
     ("dredge_dead_items_total", "Items that died"),
     ("dredge_runs_started_total", "Runs started"),
 ];
@@ -28,7 +43,11 @@ impl Metrics {
     }
 
     pub fn records_written(&self, job: &str, n: u64) {
-        self.add("dredge_records_written_total", format!("job=\"{}\"", escape(job)), n);
+        self.add(
+            "dredge_records_written_total",
+            format!("job=\"{}\"", escape(job)),
+            n,
+        );
     }
 
     /// Render all counters, plus `gauges` (name, labels, value) computed by the caller.
@@ -55,7 +74,9 @@ impl Metrics {
 
 /// Escape a label value (Prometheus text format).
 pub fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -68,7 +89,13 @@ mod tests {
         m.records_written("news", 3);
         m.records_written("news", 2);
         let text = m.render(&[("dredge_items", "state=\"ready\"".into(), 7)]);
-        assert!(text.contains("dredge_records_written_total{job=\"news\"} 5"), "{text}");
-        assert!(text.contains("# TYPE dredge_items gauge\ndredge_items{state=\"ready\"} 7"), "{text}");
+        assert!(
+            text.contains("dredge_records_written_total{job=\"news\"} 5"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE dredge_items gauge\ndredge_items{state=\"ready\"} 7"),
+            "{text}"
+        );
     }
 }

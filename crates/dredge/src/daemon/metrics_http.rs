@@ -28,7 +28,11 @@ pub async fn serve(addr: SocketAddr, api: Arc<DaemonApi>) {
             let api = api.clone();
             async move {
                 match api.metrics().await {
-                    Ok(m) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], m.text).into_response(),
+                    Ok(m) => (
+                        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                        m.text,
+                    )
+                        .into_response(),
                     Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.message).into_response(),
                 }
             }

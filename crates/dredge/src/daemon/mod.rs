@@ -3,6 +3,7 @@
 //! stops them in reverse on SIGTERM/SIGINT.
 
 mod api;
+mod callbacks;
 mod control;
 mod executors;
 mod jobs;
@@ -49,7 +50,9 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
@@ -57,8 +60,12 @@ fn init_logging(format: LogFormat) {
 }
 
 async fn serve(config: DaemonConfig) -> anyhow::Result<ExitCode> {
-    std::fs::create_dir_all(config.state_dir.join("out"))
-        .with_context(|| format!("cannot create the state directory {}", config.state_dir.display()))?;
+    std::fs::create_dir_all(config.state_dir.join("out")).with_context(|| {
+        format!(
+            "cannot create the state directory {}",
+            config.state_dir.display()
+        )
+    })?;
     let queue_path = config.state_dir.join("queue");
     let opened = Instant::now();
     let (queue, recovery) = tokio::task::spawn_blocking(move || Queue::open(&queue_path)).await??;
@@ -80,7 +87,12 @@ async fn serve(config: DaemonConfig) -> anyhow::Result<ExitCode> {
     let listener = crate::rpc::bind(&socket_path, None)?;
     let api = Arc::new(api::DaemonApi(shared.clone()));
     let rpc_shutdown = shared.shutdown.clone();
-    tokio::spawn(crate::rpc::serve(listener, api.clone(), async move { rpc_shutdown.cancelled().await }));
+    tokio::spawn(crate::rpc::serve(listener, api.clone(), async move {
+        rpc_shutdown.cancelled().await
+    }));
+    if let Some(addr) = shared.config().callback_listen {
+        tokio::spawn(callbacks::serve(shared.clone(), addr));
+    }
     if let Some(addr) = shared.config().metrics_listen {
         tokio::spawn(metrics_http::serve(addr, api));
     }
@@ -88,6 +100,7 @@ async fn serve(config: DaemonConfig) -> anyhow::Result<ExitCode> {
     tokio::spawn(watch::run(shared.clone()));
     tokio::spawn(systemd::watchdog(shared.clone()));
     tokio::spawn(signals(shared.clone()));
+    tokio::spawn(checkpoints(shared.clone()));
     systemd::ready();
     tracing::info!(socket = %socket_path.display(), "dredge daemon ready");
 
@@ -126,16 +139,52 @@ async fn signals(shared: Arc<Shared>) {
     shared.shutdown.cancel();
 }
 
+/// Item writes after which the queue's log is compacted (sled replays its whole log
+/// since the last open on the next open: without this, a restart after a large run
+/// can take many seconds; see BENCHMARKS.md).
+const CHECKPOINT_AFTER_WRITES: u64 = 100_000;
+
+async fn checkpoints(shared: Arc<Shared>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(30)) => {}
+            _ = shared.shutdown.cancelled() => return,
+        }
+        if shared.queue.item_writes_since_checkpoint() < CHECKPOINT_AFTER_WRITES {
+            continue;
+        }
+        let q = shared.queue.clone();
+        let started = Instant::now();
+        match tokio::task::spawn_blocking(move || q.checkpoint()).await {
+            Ok(Ok(())) => tracing::info!(
+                took_ms = started.elapsed().as_millis() as u64,
+                "queue checkpointed"
+            ),
+            Ok(Err(e)) => tracing::error!(error = %e, "queue checkpoint failed"),
+            Err(e) => tracing::error!(error = %e, "queue checkpoint task failed"),
+        }
+    }
+}
+
 /// Wait (bounded) for in-flight items to finish.
 async fn drain(shared: &Shared) {
     let deadline = Instant::now() + DRAIN_TIMEOUT;
     loop {
-        let busy: usize = shared.lanes.lock().expect("lanes poisoned").values().map(|l| l.in_flight()).sum();
+        let busy: usize = shared
+            .lanes
+            .lock()
+            .expect("lanes poisoned")
+            .values()
+            .map(|l| l.in_flight())
+            .sum();
         if busy == 0 {
             return;
         }
         if Instant::now() >= deadline {
-            tracing::warn!(in_flight = busy, "calls still in flight after 30 s; their items are retried after restart");
+            tracing::warn!(
+                in_flight = busy,
+                "calls still in flight after 30 s; their items are retried after restart"
+            );
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -147,13 +196,19 @@ async fn drain(shared: &Shared) {
 fn recover(shared: &Shared, recovery: Recovery) -> anyhow::Result<()> {
     let out = shared.config().state_dir.join("out");
     for (run, cursor) in &recovery.cursors {
-        let Some(info) = shared.queue.run(run)? else { continue };
+        let Some(info) = shared.queue.run(run)? else {
+            continue;
+        };
         let vendor = shared.spec_of(run)?.vendor();
         let paths = RunPaths::new(&out, &info.job, run);
         match RunFile::reopen(paths, *cursor, &info.job, run, vendor.key())? {
             Reopened::Open(file) => shared.writer().send(WriterMsg::Open(run.clone(), file)),
             Reopened::AlreadyRenamed => {
-                let state = if info.counts.dead > 0 { RunState::Failed } else { RunState::Succeeded };
+                let state = if info.counts.dead > 0 {
+                    RunState::Failed
+                } else {
+                    RunState::Succeeded
+                };
                 shared.queue.finish_run(run, state, UnixMillis::now())?;
             }
         }

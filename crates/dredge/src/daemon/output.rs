@@ -32,7 +32,11 @@ impl RunPaths {
 
     /// The file a user should look at now: the final one once it exists.
     pub fn current(&self) -> &Path {
-        if self.done.exists() { &self.done } else { &self.partial }
+        if self.done.exists() {
+            &self.done
+        } else {
+            &self.partial
+        }
     }
 }
 
@@ -73,23 +77,48 @@ struct Line<'a> {
 impl RunFile {
     /// Create the `.partial` file of a new run (empty).
     pub fn create(paths: RunPaths, job: &str, run: &RunId, vendor: &str) -> io::Result<Self> {
-        let dir = paths.partial.parent().expect("run files live in a job directory");
+        let dir = paths
+            .partial
+            .parent()
+            .expect("run files live in a job directory");
         fs::create_dir_all(dir)?;
-        let file = OpenOptions::new().create(true).append(true).open(&paths.partial)?;
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&paths.partial)?;
         file.sync_all()?;
         sync_dir(dir)?;
-        Ok(Self::with(paths, file, OutputCursor::default(), job, run, vendor))
+        Ok(Self::with(
+            paths,
+            file,
+            OutputCursor::default(),
+            job,
+            run,
+            vendor,
+        ))
     }
 
     /// Reopen after a restart: truncate the `.partial` file to the committed cursor
     /// (cutting a torn or uncommitted tail), or report that it was already renamed.
-    pub fn reopen(paths: RunPaths, cursor: OutputCursor, job: &str, run: &RunId, vendor: &str) -> io::Result<Reopened> {
+    pub fn reopen(
+        paths: RunPaths,
+        cursor: OutputCursor,
+        job: &str,
+        run: &RunId,
+        vendor: &str,
+    ) -> io::Result<Reopened> {
         if !paths.partial.exists() && paths.done.exists() {
             return Ok(Reopened::AlreadyRenamed);
         }
-        let dir = paths.partial.parent().expect("run files live in a job directory");
+        let dir = paths
+            .partial
+            .parent()
+            .expect("run files live in a job directory");
         fs::create_dir_all(dir)?;
-        let file = OpenOptions::new().create(true).append(true).open(&paths.partial)?;
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&paths.partial)?;
         let len = file.metadata()?.len();
         if len < cursor.bytes {
             return Err(io::Error::other(format!(
@@ -100,10 +129,19 @@ impl RunFile {
         }
         file.set_len(cursor.bytes)?;
         file.sync_all()?;
-        Ok(Reopened::Open(Self::with(paths, file, cursor, job, run, vendor)))
+        Ok(Reopened::Open(Self::with(
+            paths, file, cursor, job, run, vendor,
+        )))
     }
 
-    fn with(paths: RunPaths, file: File, cursor: OutputCursor, job: &str, run: &RunId, vendor: &str) -> Self {
+    fn with(
+        paths: RunPaths,
+        file: File,
+        cursor: OutputCursor,
+        job: &str,
+        run: &RunId,
+        vendor: &str,
+    ) -> Self {
         RunFile {
             paths,
             file,
@@ -125,7 +163,11 @@ impl RunFile {
                 None => None,
             };
             let data = RawValue::from_string(record.data.clone())
-                .or_else(|_| RawValue::from_string(serde_json::Value::String(record.data.clone()).to_string()))
+                .or_else(|_| {
+                    RawValue::from_string(
+                        serde_json::Value::String(record.data.clone()).to_string(),
+                    )
+                })
                 .map_err(io::Error::other)?;
             let line = Line {
                 job: &self.job,
@@ -188,7 +230,13 @@ impl RunFile {
     fn write_attachment(&self, name: &str, bytes: &[u8]) -> io::Result<String> {
         let safe: String = name
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         fs::create_dir_all(&self.paths.attachments)?;
         let path = self.paths.attachments.join(&safe);
@@ -257,10 +305,14 @@ mod tests {
         f.sync().unwrap();
         drop(f);
         // A torn half line past the commit, as a crash mid-write leaves it.
-        let mut raw = OpenOptions::new().append(true).open(&paths.partial).unwrap();
+        let mut raw = OpenOptions::new()
+            .append(true)
+            .open(&paths.partial)
+            .unwrap();
         raw.write_all(b"{\"job\":\"ne").unwrap();
         drop(raw);
-        let Reopened::Open(mut f) = RunFile::reopen(paths.clone(), committed, "news", &run(), "autoextract").unwrap()
+        let Reopened::Open(mut f) =
+            RunFile::reopen(paths.clone(), committed, "news", &run(), "autoextract").unwrap()
         else {
             panic!("the partial file exists")
         };
@@ -269,9 +321,17 @@ mod tests {
         let text = fs::read_to_string(&paths.partial).unwrap();
         let seqs: Vec<u64> = text
             .lines()
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"].as_u64().unwrap())
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"]
+                    .as_u64()
+                    .unwrap()
+            })
             .collect();
-        assert_eq!(seqs, vec![1, 2], "the uncommitted record and the torn line are gone");
+        assert_eq!(
+            seqs,
+            vec![1, 2],
+            "the uncommitted record and the torn line are gone"
+        );
         assert!(text.contains("\"n\":3"));
     }
 
@@ -282,7 +342,14 @@ mod tests {
         let f = RunFile::create(paths.clone(), "news", &run(), "autoextract").unwrap();
         f.finish().unwrap();
         assert!(matches!(
-            RunFile::reopen(paths, OutputCursor::default(), "news", &run(), "autoextract").unwrap(),
+            RunFile::reopen(
+                paths,
+                OutputCursor::default(),
+                "news",
+                &run(),
+                "autoextract"
+            )
+            .unwrap(),
             Reopened::AlreadyRenamed
         ));
     }
@@ -302,6 +369,9 @@ mod tests {
         let line: serde_json::Value =
             serde_json::from_str(fs::read_to_string(&paths.partial).unwrap().trim()).unwrap();
         assert_eq!(line["file"], "20261122T231000Z-0001/7301.png");
-        assert_eq!(fs::read(paths.attachments.join("7301.png")).unwrap(), vec![1, 2, 3]);
+        assert_eq!(
+            fs::read(paths.attachments.join("7301.png")).unwrap(),
+            vec![1, 2, 3]
+        );
     }
 }

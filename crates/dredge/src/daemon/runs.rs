@@ -14,7 +14,9 @@ use super::writer::WriterMsg;
 /// Why a run was not started.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("no job named {0:?} is loaded (see `dredge jobs`, and `dredge status` for rejected files)")]
+    #[error(
+        "no job named {0:?} is loaded (see `dredge jobs`, and `dredge status` for rejected files)"
+    )]
     UnknownJob(String),
     #[error("a run of {job} is already active ({run}); it overlaps = \"skip\"")]
     Active { job: String, run: String },
@@ -70,8 +72,11 @@ fn create(shared: &Shared, spec: Arc<JobSpec>) -> Result<RunId, StartError> {
     let executor = lane
         .executor()
         .ok_or_else(|| fail(format!("account {} has no executor", spec.account)))?;
-    let inputs = inputs_of(&spec).map_err(|e| fail(format!("cannot read the job's input file: {e}")))?;
-    let items = executor.plan(&spec, &inputs).map_err(|e| fail(e.to_string()))?;
+    let inputs =
+        inputs_of(&spec).map_err(|e| fail(format!("cannot read the job's input file: {e}")))?;
+    let items = executor
+        .plan(&spec, &inputs)
+        .map_err(|e| fail(e.to_string()))?;
     let started_at = UnixMillis::now();
     let new_run = NewRun {
         job: spec.name.to_string(),
@@ -86,13 +91,21 @@ fn create(shared: &Shared, spec: Arc<JobSpec>) -> Result<RunId, StartError> {
         .queue
         .create_run(new_run, items)
         .map_err(|e| fail(e.to_string()))?;
-    let paths = RunPaths::new(&shared.config().state_dir.join("out"), spec.name.as_str(), &run);
+    let paths = RunPaths::new(
+        &shared.config().state_dir.join("out"),
+        spec.name.as_str(),
+        &run,
+    );
     let file = RunFile::create(paths, spec.name.as_str(), &run, spec.vendor().key())
         .map_err(|e| fail(format!("cannot create the run's output file: {e}")))?;
     shared.writer().send(WriterMsg::Open(run.clone(), file));
     // A run with no items ends at once; otherwise this is a no-op.
     shared.writer().send(WriterMsg::Check(run.clone()));
-    shared.metrics.add("dredge_runs_started_total", format!("job=\"{}\"", super::metrics::escape(spec.name.as_str())), 1);
+    shared.metrics.add(
+        "dredge_runs_started_total",
+        format!("job=\"{}\"", super::metrics::escape(spec.name.as_str())),
+        1,
+    );
     tracing::info!(job = %spec.name, run = %run, items = item_count, "run started");
     lane.wake.notify_one();
     Ok(run)

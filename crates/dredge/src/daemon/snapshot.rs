@@ -7,7 +7,10 @@ const VERSION: u8 = 1;
 
 pub fn encode(spec: &JobSpec) -> anyhow::Result<Vec<u8>> {
     let mut out = vec![VERSION];
-    out.extend(bincode::serde::encode_to_vec(spec, bincode::config::standard())?);
+    out.extend(bincode::serde::encode_to_vec(
+        spec,
+        bincode::config::standard(),
+    )?);
     Ok(out)
 }
 
@@ -17,7 +20,9 @@ pub fn decode(bytes: &[u8]) -> anyhow::Result<JobSpec> {
             let (spec, _) = bincode::serde::decode_from_slice(body, bincode::config::standard())?;
             Ok(spec)
         }
-        Some((v, _)) => anyhow::bail!("run snapshot has format version {v}, this dredge reads {VERSION}: upgrade dredge"),
+        Some((v, _)) => anyhow::bail!(
+            "run snapshot has format version {v}, this dredge reads {VERSION}: upgrade dredge"
+        ),
         None => anyhow::bail!("run snapshot is empty"),
     }
 }

@@ -12,6 +12,7 @@ use dredge_scheduler::Timetable;
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 
+use super::executors::Built;
 use super::jobs::JobTable;
 use super::metrics::Metrics;
 use super::writer::Writer;
@@ -42,7 +43,7 @@ pub struct Shared {
 pub struct Lane {
     pub account: String,
     pub vendor: Vendor,
-    pub executor: RwLock<Option<Arc<dyn Executor>>>,
+    pub executor: RwLock<Option<Built>>,
     /// Items in flight at once (the account's `max_concurrency`).
     pub slots: Arc<Semaphore>,
     /// The whole account waits until then (429 with a delay...).
@@ -54,7 +55,7 @@ pub struct Lane {
 }
 
 impl Lane {
-    pub fn new(account: &str, vendor: Vendor, concurrency: usize, executor: Option<Arc<dyn Executor>>) -> Self {
+    pub fn new(account: &str, vendor: Vendor, concurrency: usize, executor: Option<Built>) -> Self {
         Lane {
             account: account.to_string(),
             vendor,
@@ -68,6 +69,10 @@ impl Lane {
     }
 
     pub fn executor(&self) -> Option<Arc<dyn Executor>> {
+        self.built().map(|b| b.executor)
+    }
+
+    pub fn built(&self) -> Option<Built> {
         self.executor.read().expect("lane poisoned").clone()
     }
 
@@ -124,11 +129,17 @@ impl Shared {
     }
 
     pub fn writer(&self) -> &Writer {
-        self.writer.get().expect("the writer starts before anything uses it")
+        self.writer
+            .get()
+            .expect("the writer starts before anything uses it")
     }
 
     pub fn lane(&self, account: &str) -> Option<Arc<Lane>> {
-        self.lanes.lock().expect("lanes poisoned").get(account).cloned()
+        self.lanes
+            .lock()
+            .expect("lanes poisoned")
+            .get(account)
+            .cloned()
     }
 
     /// The job spec a run started with.
@@ -142,15 +153,22 @@ impl Shared {
             .ok_or_else(|| anyhow::anyhow!("run {run} is not in the queue"))?;
         let spec: JobSpec = super::snapshot::decode(&info.spec_snapshot)?;
         let spec = Arc::new(spec);
-        self.specs.lock().expect("specs poisoned").insert(run.clone(), spec.clone());
+        self.specs
+            .lock()
+            .expect("specs poisoned")
+            .insert(run.clone(), spec.clone());
         Ok(spec)
     }
 
     /// Called by the writer when a run of `job` ended: a queued fire may start now.
     pub fn run_finished(&self, job: &str) {
-        if self.queued_fires.lock().expect("fires poisoned").contains(job) {
+        if self
+            .queued_fires
+            .lock()
+            .expect("fires poisoned")
+            .contains(job)
+        {
             self.sched_wake.notify_one();
         }
     }
-
 }

@@ -154,7 +154,8 @@ impl WriterThread {
                 if let Err(e) = file.rollback_to(committed_before) {
                     tracing::error!(run = %run, error = %e, "cannot roll back the run's file");
                 }
-                self.stalled.extend(items.into_iter().map(|i| (run.clone(), i)));
+                self.stalled
+                    .extend(items.into_iter().map(|i| (run.clone(), i)));
             }
         }
     }
@@ -174,7 +175,11 @@ impl WriterThread {
         let Some(file) = self.files.remove(run) else {
             return;
         };
-        let state = if info.counts.dead > 0 { RunState::Failed } else { RunState::Succeeded };
+        let state = if info.counts.dead > 0 {
+            RunState::Failed
+        } else {
+            RunState::Succeeded
+        };
         match file.finish() {
             Ok(path) => {
                 if let Err(e) = self.shared.queue.finish_run(run, state, UnixMillis::now()) {
