@@ -9,3 +9,4 @@ mod crash;
 mod demo;
 mod examples;
 mod socket;
+mod vendors;
