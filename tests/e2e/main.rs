@@ -5,6 +5,7 @@ mod support;
 
 mod autoextract_daemon;
 mod bad_input;
+mod chaos;
 mod crash;
 mod demo;
 mod examples;

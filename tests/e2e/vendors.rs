@@ -19,12 +19,17 @@ fn octoparse_account(base_url: &str, ack: bool) -> String {
 /// for the run to end; returns the run and every output line. Fails when the run ended
 /// before the kills did (the test would then prove nothing about crashes).
 fn run_with_kills(h: &mut Harness, job: &str, kills: usize, seed: u64) -> (Value, Vec<Value>) {
-    wait_until("the run to start", Duration::from_secs(30), || !h.runs(job).is_empty());
+    wait_until("the run to start", Duration::from_secs(30), || {
+        !h.runs(job).is_empty()
+    });
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     for done in 0..kills {
         std::thread::sleep(Duration::from_millis(rng.random_range(50..350)));
         let ended = h.runs(job).iter().any(|r| r["state"] != "running");
-        assert!(!ended, "the run ended after {done} of {kills} kills: make it slower");
+        assert!(
+            !ended,
+            "the run ended after {done} of {kills} kills: make it slower"
+        );
         h.kill9();
         h.start();
     }
@@ -71,12 +76,23 @@ fn octoparse_acknowledged_drain_under_sigkill_equals_the_vendor_ledger() {
     let (run, lines) = run_with_kills(&mut h, "drain", 10, 11);
     assert_eq!(run["state"], "succeeded", "{run}");
     let output = count_by(&lines, |l| l["data"]["Url"].as_str().unwrap().to_string());
-    let twice: Vec<_> = output.iter().filter(|(_, n)| **n > 1).map(|(k, _)| k).collect();
-    assert!(twice.is_empty(), "rows written twice: {:?}", &twice[..twice.len().min(5)]);
+    let twice: Vec<_> = output
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(k, _)| k)
+        .collect();
+    assert!(
+        twice.is_empty(),
+        "rows written twice: {:?}",
+        &twice[..twice.len().min(5)]
+    );
     let ledger: HashSet<String> = sim.ledger().into_iter().map(|e| e.row_key).collect();
     let written: HashSet<String> = output.into_keys().collect();
     assert_eq!(ledger.len(), 20_000, "every row was handed out");
-    assert_eq!(written, ledger, "the output equals the rows the vendor marked exported");
+    assert_eq!(
+        written, ledger,
+        "the output equals the rows the vendor marked exported"
+    );
 }
 
 #[test]
@@ -100,18 +116,28 @@ fn octoparse_destructive_drain_under_sigkill_never_duplicates() {
     let sim = rt
         .block_on(dredge_sim::octoparse::Sim::start(config, 4, "127.0.0.1", 0))
         .unwrap();
-    let ids: Vec<String> = sim.tasks().into_iter().map(|t| format!("\"{}\"", t.task_id)).collect();
+    let ids: Vec<String> = sim
+        .tasks()
+        .into_iter()
+        .map(|t| format!("\"{}\"", t.task_id))
+        .collect();
     let mut h = Harness::new(&octoparse_account(&sim.base_url(), false));
     h.start();
     h.write_job(
         "legacy.toml",
-        &format!("vendor = \"octoparse\"\n[octoparse]\ntask_ids = [{}]\npage_size = 200\n", ids.join(", ")),
+        &format!(
+            "vendor = \"octoparse\"\n[octoparse]\ntask_ids = [{}]\npage_size = 200\n",
+            ids.join(", ")
+        ),
     );
     let (_run, lines) = run_with_kills(&mut h, "legacy", 6, 5);
     let output = count_by(&lines, |l| l["data"]["Url"].as_str().unwrap().to_string());
     assert!(output.values().all(|n| *n == 1), "no row twice");
     let ledger: HashSet<String> = sim.ledger().into_iter().map(|e| e.row_key).collect();
-    assert!(output.keys().all(|k| ledger.contains(k)), "only rows the vendor handed out");
+    assert!(
+        output.keys().all(|k| ledger.contains(k)),
+        "only rows the vendor handed out"
+    );
     assert_eq!(ledger.len(), 4_000, "the drain reached the end");
 }
 
@@ -124,7 +150,9 @@ fn wds_crawl_through_the_daemon_holds_max_pages_exactly_and_names_robots_denials
         accepted_polls: [0, 1],
         ..Default::default()
     };
-    let sim = rt.block_on(dredge_sim::wds::Sim::start(config, 7, "127.0.0.1", 0)).unwrap();
+    let sim = rt
+        .block_on(dredge_sim::wds::Sim::start(config, 7, "127.0.0.1", 0))
+        .unwrap();
     let mut h = Harness::new(&format!(
         "[accounts.wds]\nvendor = \"wds\"\nbase_url = \"{}\"\nmax_concurrency = 8\n",
         sim.base_url()
@@ -140,17 +168,27 @@ fn wds_crawl_through_the_daemon_holds_max_pages_exactly_and_names_robots_denials
     let lines = read_output(&h.path("").join(run["output"].as_str().unwrap()));
     let dead = h.call("dead.list", serde_json::json!({"job": "capped"}));
     let pages = count_by(&lines, |l| l["source"].as_str().unwrap().to_string());
-    assert!(pages.values().all(|n| *n == 1), "no page twice despite cycles");
+    assert!(
+        pages.values().all(|n| *n == 1),
+        "no page twice despite cycles"
+    );
     let dead_pages = dead
         .as_array()
         .unwrap()
         .iter()
         .filter(|d| d["what"].as_str().unwrap().starts_with("http"))
         .count();
-    assert_eq!(pages.len() + dead_pages, 60, "exactly max_pages pages: {run}");
+    assert_eq!(
+        pages.len() + dead_pages,
+        60,
+        "exactly max_pages pages: {run}"
+    );
     for d in dead.as_array().unwrap() {
         let error = d["error"].as_str().unwrap();
-        assert!(error.contains("AccessDeniedForRobots") || !error.contains("TaskState"), "{error}");
+        assert!(
+            error.contains("AccessDeniedForRobots") || !error.contains("TaskState"),
+            "{error}"
+        );
     }
 }
 
@@ -162,14 +200,24 @@ fn oxylabs_callbacks_reach_the_daemon_and_finish_jobs() {
         callbacker_ips: vec!["127.0.0.1".into()],
         ..Default::default()
     };
-    let sim = rt.block_on(dredge_sim::oxylabs::Sim::start(config, 9, "127.0.0.1", 0)).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let sim = rt
+        .block_on(dredge_sim::oxylabs::Sim::start(config, 9, "127.0.0.1", 0))
+        .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut h = Harness::new(&format!(
         "[accounts.oxy]\nvendor = \"oxylabs\"\nbase_url = \"{}\"\nusername = \"user\"\npassword = \"pass\"\n",
         sim.base_url()
     ));
     let config_text = std::fs::read_to_string(h.config()).unwrap();
-    std::fs::write(h.config(), format!("callback_listen = \"127.0.0.1:{port}\"\n{config_text}")).unwrap();
+    std::fs::write(
+        h.config(),
+        format!("callback_listen = \"127.0.0.1:{port}\"\n{config_text}"),
+    )
+    .unwrap();
     h.start();
     let queries: Vec<String> = (0..50).map(|i| format!("\"q{i}\"")).collect();
     h.write_job(

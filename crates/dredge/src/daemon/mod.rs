@@ -80,8 +80,10 @@ async fn serve(config: DaemonConfig) -> anyhow::Result<ExitCode> {
     let shared = Arc::new(Shared::new(config.clone(), queue));
     let (writer, writer_thread) = writer::spawn(shared.clone());
     let _ = shared.writer.set(writer);
-    control::apply_config(&shared, config);
+    // Recovery first: lanes must not stage anything before the runs' files are cut
+    // back to their committed cursors.
     recover(&shared, recovery)?;
+    control::apply_config(&shared, config);
     control::rescan_jobs(&shared).await;
 
     let listener = crate::rpc::bind(&socket_path, None)?;

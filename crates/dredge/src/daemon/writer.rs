@@ -14,7 +14,7 @@ use dredge_core::UnixMillis;
 use dredge_queue::{ItemId, RunId, RunState};
 use tokio::sync::mpsc;
 
-use super::output::RunFile;
+use super::output::{Reopened, RunFile, RunPaths};
 use super::state::Shared;
 
 /// What the writer is asked to do.
@@ -128,9 +128,39 @@ impl WriterThread {
         }
     }
 
+    /// The run's open file; a running run whose file is not open yet (its `Open` has
+    /// not arrived) is reopened at its committed cursor — the writer is the file's only
+    /// writer, so the queue's cursor is the truth.
+    fn file_for(&mut self, run: &RunId) -> Option<&mut RunFile> {
+        if !self.files.contains_key(run) {
+            let file = self.reopen(run)?;
+            self.files.insert(run.clone(), file);
+        }
+        self.files.get_mut(run)
+    }
+
+    fn reopen(&self, run: &RunId) -> Option<RunFile> {
+        let info = self.shared.queue.run(run).ok().flatten()?;
+        if info.state != RunState::Running {
+            return None;
+        }
+        let vendor = self.shared.spec_of(run).ok()?.vendor();
+        let out = self.shared.config().state_dir.join("out");
+        let paths = RunPaths::new(&out, &info.job, run);
+        match RunFile::reopen(paths, info.cursor, &info.job, run, vendor.key()) {
+            Ok(Reopened::Open(file)) => Some(file),
+            Ok(Reopened::AlreadyRenamed) => None,
+            Err(e) => {
+                tracing::error!(run = %run, error = %e, "cannot reopen the run's output file");
+                None
+            }
+        }
+    }
+
     /// Append the items' records, fsync, then commit them with the new cursor.
     fn write_items(&mut self, run: &RunId, items: Vec<ItemId>) {
-        let Some(file) = self.files.get_mut(run) else {
+        let shared = self.shared.clone();
+        let Some(file) = self.file_for(run) else {
             // Cancelled or finished: its staged items stay staged, never written twice.
             return;
         };
@@ -138,17 +168,17 @@ impl WriterThread {
         let result = (|| -> anyhow::Result<u64> {
             let mut count = 0u64;
             for item in &items {
-                let records = self.shared.queue.staged_records(*item)?;
+                let records = shared.queue.staged_records(*item)?;
                 count += records.len() as u64;
                 file.append(&records)?;
             }
             let cursor = file.sync()?;
-            self.shared.queue.commit(run, &items, cursor)?;
+            shared.queue.commit(run, &items, cursor)?;
             file.mark_committed(cursor);
             Ok(count)
         })();
         match result {
-            Ok(count) => self.shared.metrics.records_written(&file_job(file), count),
+            Ok(count) => shared.metrics.records_written(&file_job(file), count),
             Err(e) => {
                 tracing::error!(run = %run, error = %format!("{e:#}"), "cannot write run output; retrying in 1 s");
                 if let Err(e) = file.rollback_to(committed_before) {

@@ -1,6 +1,7 @@
 //! Per-vendor counts read from the daemon's `metrics` answer (Prometheus text). The
 //! daemon keeps its counters in memory, so a restart starts them at zero again: what
-//! the killed daemon had counted is carried over and added.
+//! the killed daemon had counted (as of the last poll, at most 200 ms before the kill)
+//! is carried over and added.
 
 use std::collections::BTreeMap;
 

@@ -126,7 +126,7 @@ impl Follow<'_> {
             .map(|t| t.job.name)
             .collect();
         format!(
-            "runs still unfinished after {} s: {}; the daemon keeps running them, {}",
+            "runs still unfinished after {} s: {}; the daemon was stopped and its state kept; {}",
             RUNS_LIMIT.as_secs(),
             names.join(", "),
             self.daemon.log_hint()

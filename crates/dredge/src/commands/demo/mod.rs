@@ -76,7 +76,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
         .unwrap_or_default();
     let outcomes = judge(&tracked, dead, &ledger);
     print!("{}", summary::render(&outcomes, &counters));
-    closing(&layout, &outcomes, started)
+    closing(&layout, &outcomes, status.success(), started)
 }
 
 fn intro(layout: &Layout, jobs: &[DemoJob]) {
@@ -182,18 +182,25 @@ fn judge<'a>(
         .collect()
 }
 
-fn closing(layout: &Layout, outcomes: &[Outcome], started: Instant) -> anyhow::Result<ExitCode> {
-    let failed: Vec<&str> = outcomes
+fn closing(
+    layout: &Layout,
+    outcomes: &[Outcome],
+    stopped_cleanly: bool,
+    started: Instant,
+) -> anyhow::Result<ExitCode> {
+    let out = layout.state().join("out");
+    let mut failures: Vec<String> = outcomes
         .iter()
         .filter(|o| o.verdict.as_ref().is_some_and(|v| !v.ok))
-        .map(|o| o.tracked.job.name)
+        .map(|o| format!("the exactly-once check of {}", o.tracked.job.name))
         .collect();
-    let out = layout.state().join("out");
-    let secs = started.elapsed().as_secs_f64();
-    if !failed.is_empty() {
+    if !stopped_cleanly {
+        failures.push("the daemon's exit on SIGTERM".into());
+    }
+    if !failures.is_empty() {
         let what = format!(
-            "exactly-once check failed for {}; the files are under {} (daemon log: {})",
-            failed.join(", "),
+            "demo failed: {}; the files are under {} (daemon log: {})",
+            failures.join(", "),
             out.display(),
             layout.log().display()
         );
@@ -201,11 +208,12 @@ fn closing(layout: &Layout, outcomes: &[Outcome], started: Instant) -> anyhow::R
     }
     let checked = outcomes.iter().filter(|o| o.verdict.is_some()).count();
     println!(
-        "\nDone in {secs:.1} s. Outputs are under {} (one JSON object per line); all {checked} were read back \
-         and hold every record exactly once. Daemon config and log: {}, {}",
+        "\nDone in {:.1} s. The {checked} run files under {} were read back: every record is \
+         in them exactly once, none missing, none twice, no torn line.\n\
+         Look around: {} (config, jobs/, state/out/, daemon.log). Nothing there is deleted.",
+        started.elapsed().as_secs_f64(),
         out.display(),
-        layout.config().display(),
-        layout.log().display()
+        layout.root.display(),
     );
     Ok(ExitCode::SUCCESS)
 }

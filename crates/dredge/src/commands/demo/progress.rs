@@ -109,9 +109,9 @@ impl Display {
 
 fn style() -> ProgressStyle {
     let template = if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
-        "{prefix:28} [{bar:24}] {pos:>5}/{len:<5} {wide_msg}"
+        "{prefix:14} [{bar:20}] {pos:>5}/{len:<5} {wide_msg}"
     } else {
-        "{prefix:28.bold} [{bar:24.cyan/blue}] {pos:>5}/{len:<5} {wide_msg}"
+        "{prefix:14.bold} [{bar:20.cyan/blue}] {pos:>5}/{len:<5} {wide_msg}"
     };
     ProgressStyle::with_template(template)
         .unwrap_or_else(|_| ProgressStyle::default_bar())
@@ -119,7 +119,7 @@ fn style() -> ProgressStyle {
 }
 
 fn draw(bar: &ProgressBar, row: &Row) {
-    bar.set_prefix(format!("{} ({})", row.job, row.vendor));
+    bar.set_prefix(row.job.to_string());
     bar.set_length(row.expected);
     bar.set_position(row.run.map_or(0, |r| r.records.min(row.expected)));
     bar.set_message(detail(row));

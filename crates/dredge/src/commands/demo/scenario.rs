@@ -243,8 +243,8 @@ vendor = "oxylabs"
 base_url = "{oxy}"
 username = "user"
 password = "pass"
-requests_per_second = 10
-max_concurrency = 4
+requests_per_second = 50
+max_concurrency = 8
 "#,
         state = layout.state().display().to_string(),
         jobs = layout.jobs().display().to_string(),

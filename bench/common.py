@@ -1,0 +1,178 @@
+"""Shared pieces of the dredge benchmarks: process figures from /proc, the status
+socket, starting `dredge sim` and a daemon in a scratch directory on the real disk.
+
+Everything listens on 127.0.0.1 only.
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+REPO = Path(__file__).resolve().parent.parent
+
+
+def default_bin():
+    target = os.environ.get("CARGO_TARGET_DIR", str(REPO / "target"))
+    return str(Path(target) / "release" / "dredge")
+
+
+def default_venv_python():
+    """The Python of the venv `bench/run.sh` creates next to the release binary."""
+    return str(Path(default_bin()).parent.parent / "bench-venv" / "bin" / "python")
+
+
+def cpu_seconds(pid):
+    """user + sys CPU seconds of a live process (its own, not its children's)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # after the ")": state is field 3, utime 14, stime 15 -> indexes 11, 12 here
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def status_kib(pid, key):
+    """A `VmHWM`/`VmRSS`-style line of /proc/PID/status, in KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    raise KeyError(key)
+
+
+def loadavg():
+    return Path("/proc/loadavg").read_text().split()[:3]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(what, limit, cond, every=0.02):
+    start = time.monotonic()
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() - start > limit:
+            raise TimeoutError(f"timed out after {limit}s waiting for {what}")
+        time.sleep(every)
+
+
+def rpc(sock_path, method, params=None):
+    """One JSON-RPC call over the status socket; None when nobody answers."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(30)
+            s.connect(str(sock_path))
+            req = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params or {}}
+            s.sendall((json.dumps(req) + "\n").encode())
+            buf = b""
+            while not buf.endswith(b"\n"):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+        return json.loads(buf)
+    except (OSError, ValueError):
+        return None
+
+
+class Sim:
+    """`dredge sim` with only the AutoExtract simulator, no faults, no latency."""
+
+    def __init__(self, binary, workdir):
+        self.port = free_port()
+        scenario = Path(workdir) / "scenario.toml"
+        scenario.write_text("[autoextract]\n")
+        self.proc = subprocess.Popen(
+            [binary, "sim", "--listen", f"127.0.0.1:{self.port}", "--scenario", str(scenario)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        line = self.proc.stdout.readline()  # the banner comes once the port is bound
+        if not line:
+            raise RuntimeError("dredge sim exited before it served")
+        self.base_url = f"http://127.0.0.1:{self.port}"
+
+    def cpu(self):
+        return cpu_seconds(self.proc.pid)
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGINT)
+        self.proc.wait(timeout=30)
+
+
+class Daemon:
+    """A dredge daemon on `workdir` (config, jobs/, state/), one AutoExtract account."""
+
+    def __init__(self, binary, workdir, account_toml, env=None):
+        self.binary = binary
+        self.dir = Path(workdir)
+        (self.dir / "jobs").mkdir(parents=True, exist_ok=True)
+        (self.dir / "dredge.toml").write_text(
+            'state_dir = "state"\njobs_dir = "jobs"\nsocket = "state/dredge.sock"\n\n'
+            + account_toml
+        )
+        self.socket = self.dir / "state" / "dredge.sock"
+        self.env = env
+        self.proc = None
+
+    def start(self, wait=True):
+        log = open(self.dir / "daemon.log", "ab")
+        env = dict(os.environ, NO_COLOR="1")
+        env.pop("RUST_LOG", None)  # the daemon's default level (info), as deployed
+        env.update(self.env or {})
+        self.proc = subprocess.Popen(
+            [self.binary, "daemon", "--config", str(self.dir / "dredge.toml")],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            env=env,
+        )
+        if wait:
+            self.wait_serving()
+
+    def wait_serving(self, limit=120):
+        def serving():
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"daemon exited ({self.proc.returncode}); see {self.dir}/daemon.log")
+            return rpc(self.socket, "status") is not None
+
+        wait_until("the daemon's socket", limit, serving)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def write_job(self, name, text):
+        tmp = self.dir / "jobs" / f".{name}.tmp"
+        tmp.write_text(text)
+        os.rename(tmp, self.dir / "jobs" / name)
+
+    def runs(self, job):
+        answer = rpc(self.socket, "runs.list", {"job": job}) or {}
+        return answer.get("result") or []
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=60)
+
+
+def autoextract_account(base_url, concurrency, rps=None):
+    text = (
+        f'[accounts.zyte]\nvendor = "autoextract"\nbase_url = "{base_url}"\n'
+        f'api_key = "test-key"\nmax_concurrency = {concurrency}\n'
+    )
+    if rps is not None:
+        text += f"requests_per_second = {rps}\n"
+    return text
+
+
+def write_urls(path, n, domains):
+    with open(path, "w") as f:
+        for i in range(n):
+            f.write(f"https://www.shop{i % domains}.com/item/{i}\n")
