@@ -7,10 +7,11 @@ base_url where nothing listens. JOBS job files of ITEMS URLs each, every URL on 
 domain (AutoExtract batches per domain, so one URL = one queued item), are dropped one
 after another; each run's items are created by the daemon itself (`create_run`).
 
-Then the daemon is stopped (SIGTERM, or SIGKILL with --kill) and started again with
-NOTIFY_SOCKET pointing at a datagram socket of this script: the figure is the time from
-spawn to the `READY=1` it sends (Type=notify's readiness), and to its socket answering.
-Each restart is measured REPEAT times.
+Then the daemon is stopped and started again, in the order of --stops (default: a
+SIGKILL right after the fill, i.e. crash recovery, then two clean SIGTERM stops), each
+time with NOTIFY_SOCKET pointing at a datagram socket of this script: the figure is the
+time from spawn to the `READY=1` it sends (Type=notify's readiness), and to its socket
+answering.
 """
 
 import argparse
@@ -73,8 +74,7 @@ def main():
     p.add_argument("--bin", default=common.default_bin())
     p.add_argument("--jobs", type=int, default=10)
     p.add_argument("--items", type=int, default=100_000)
-    p.add_argument("--repeat", type=int, default=3)
-    p.add_argument("--kill", action="store_true", help="SIGKILL instead of SIGTERM before each start")
+    p.add_argument("--stops", default="kill,term,term", help="how each restart is preceded")
     args = p.parse_args()
     base = Path(args.bin).parent.parent / "bench-work"
     base.mkdir(parents=True, exist_ok=True)
@@ -93,9 +93,8 @@ def main():
         print(f"fill: {args.jobs * args.items} items in {time.monotonic() - t0:.1f} s; "
               f"state dir {size / 2**20:.0f} MiB; daemon CPU {common.cpu_seconds(daemon.pid):.1f} s, "
               f"VmHWM {common.status_kib(daemon.pid, 'VmHWM') / 1024:.0f} MiB", flush=True)
-        how = "SIGKILL" if args.kill else "SIGTERM"
-        for k in range(args.repeat):
-            if args.kill:
+        for k, how in enumerate(args.stops.split(",")):
+            if how == "kill":
                 daemon.proc.kill()
                 daemon.proc.wait()
             else:
@@ -103,7 +102,7 @@ def main():
                 daemon.stop()
                 print(f"  stop (SIGTERM) took {time.monotonic() - t:.2f} s")
             ready, serving = timed_start(daemon, workdir / "notify.sock")
-            print(f"start {k + 1} after {how}: READY=1 after {ready:.2f} s, socket answers after "
+            print(f"start {k + 1} after SIG{how.upper()}: READY=1 after {ready:.2f} s, socket answers after "
                   f"{serving:.2f} s; RSS {common.status_kib(daemon.pid, 'VmRSS') / 1024:.0f} MiB; "
                   f"load {' '.join(common.loadavg())}", flush=True)
         daemon.stop()

@@ -31,8 +31,23 @@ const BAD: &[(&str, &str, &str)] = &[
     ),
     (
         "page-size.toml",
-        "vendor = \"autoextract\"\n[autoextract]\npage_type = \"product\"\nurls = [\"https://a.com\"]\narticle_body_raw = 3\n",
-        "page-size.toml:5:",
+        "vendor = \"octoparse\"\n[octoparse]\ntask_ids = [\"t1\"]\npage_size = 5000\n",
+        "page-size.toml:4:13:",
+    ),
+    (
+        "bad-selector.toml",
+        "vendor = \"wds\"\n[wds]\nstart_urls = [\"https://a.com\"]\nfields = [{ name = \"t\", selector = \"h1\" }]\n",
+        "bad-selector.toml:4:",
+    ),
+    (
+        "two-vendors.toml",
+        "vendor = \"autoextract\"\n[autoextract]\npage_type = \"product\"\nurls = [\"https://a.com\"]\n[wds]\nstart_urls = [\"https://a.com\"]\nfields = [{ name = \"t\", selector = \"css: h1\" }]\n",
+        "two-vendors.toml:5:",
+    ),
+    (
+        "Bad Name.toml",
+        "vendor = \"autoextract\"\n",
+        "Bad Name.toml:1:1:",
     ),
     (
         "empty-urls.toml",
@@ -53,7 +68,12 @@ fn each_bad_file_gets_one_located_error_while_a_valid_job_runs() {
             0,
         ))
         .unwrap();
-    let mut h = Harness::new(&autoextract_account(&sim.base_url()));
+    // Accounts of every vendor, so the files fail for their own errors only.
+    let others = "[accounts.octo]\nvendor = \"octoparse\"\nbase_url = \"http://127.0.0.1:9\"\nusername = \"u\"\npassword = \"p\"\n\n[accounts.wds]\nvendor = \"wds\"\nbase_url = \"http://127.0.0.1:9\"\n";
+    let mut h = Harness::new(&format!(
+        "{}\n{others}",
+        autoextract_account(&sim.base_url())
+    ));
     for (name, text, _) in BAD {
         std::fs::write(h.path(&format!("jobs/{name}")), text).unwrap();
     }

@@ -9,5 +9,6 @@ mod chaos;
 mod crash;
 mod demo;
 mod examples;
+mod schedule;
 mod socket;
 mod vendors;

@@ -99,7 +99,7 @@ impl Ctx<'_> {
     }
 
     fn one_vendor_section(&self, raw: &RawJob) -> Result<(), FileError> {
-        let sections: Vec<(Vendor, Range<usize>)> = [
+        let mut sections: Vec<(Vendor, Range<usize>)> = [
             raw.octoparse
                 .as_ref()
                 .map(|s| (Vendor::Octoparse, s.span())),
@@ -112,6 +112,8 @@ impl Ctx<'_> {
         .into_iter()
         .flatten()
         .collect();
+        // In file order, so the error points at the second section as written.
+        sections.sort_by_key(|(_, span)| span.start);
         let vendor = *raw.vendor.get_ref();
         match sections.as_slice() {
             [] => Err(self.err(

@@ -48,7 +48,7 @@ fn describe(sims: &dredge_sim::Sims) -> String {
     }
     if let Some(s) = &sims.octoparse {
         out += &format!(
-            "\n[accounts.octo]\nvendor = \"octoparse\"\nbase_url = \"{}\"\nusername = \"user\"\npassword = \"pass\"\n",
+            "\n[accounts.octo]\nvendor = \"octoparse\"\nbase_url = \"{}\"\nusername = \"test-user\"\npassword = \"test-pass\"\n",
             s.base_url()
         );
     }

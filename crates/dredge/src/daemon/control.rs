@@ -224,6 +224,9 @@ pub async fn scheduler(shared: Arc<Shared>) {
             .expect("timetable poisoned")
             .take_due(UnixMillis::now());
         for fire in due {
+            if fire.catch_up {
+                tracing::info!(job = %fire.job, missed = %fire.at.to_rfc3339(), "catch-up run for fires missed while the daemon was down");
+            }
             fire_job(&shared, &fire.job, fire.at).await;
         }
         start_queued_fires(&shared).await;
