@@ -17,6 +17,7 @@ file included, as dredge's time includes reading the URL file and planning the r
 """
 
 import argparse
+import datetime
 import json
 import os
 import re
@@ -63,7 +64,9 @@ def run_dredge(args, sim, workdir, urls_file):
     if not output.is_absolute():
         output = daemon.dir / output
     lines = sum(1 for _ in open(output, "rb"))
+    started, finished = run_times(daemon.dir / "daemon.log")
     return {
+        "run_seconds": finished - started,
         "tool": "dredge daemon",
         "state": run["state"],
         "records": run["records"],
@@ -76,6 +79,18 @@ def run_dredge(args, sim, workdir, urls_file):
         "rss_after_kib": rss_after,
         "sim_cpu": sim_cpu,
     }
+
+
+def run_times(log):
+    """Wall-clock seconds of the daemon's "run started" and "run finished" log lines: the
+    run itself, without the job watcher's debounce before it."""
+    stamps = {}
+    for line in log.read_text().splitlines():
+        for key in ("run started", "run finished"):
+            if key in line:
+                stamp = datetime.datetime.fromisoformat(line.split()[0].replace("Z", "+00:00"))
+                stamps[key] = stamp.timestamp()
+    return stamps["run started"], stamps["run finished"]
 
 
 def run_python(args, sim, workdir, urls_file):
@@ -124,6 +139,9 @@ def report(r):
         f"CPU {r['cpu']:6.2f} s = {per_k:6.3f} CPU-s/1k records  "
         f"peak RSS {r['peak_rss_kib'] / 1024:6.1f} MiB  | sim CPU {r['sim_cpu']:.2f} s"
     )
+    if "run_seconds" in r:
+        print(f"{'':<30} run start to run end (daemon log): {r['run_seconds']:.2f} s = "
+              f"{r['records'] / r['run_seconds']:.0f} records/s")
     extra = {k: r[k] for k in ("state", "dead", "startup_cpu", "rss_after_kib") if k in r}
     if extra:
         print(f"{'':<30} {json.dumps(extra)}")

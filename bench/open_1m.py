@@ -8,7 +8,8 @@ domain (AutoExtract batches per domain, so one URL = one queued item), are dropp
 after another; each run's items are created by the daemon itself (`create_run`).
 
 Then the daemon is stopped and started again, in the order of --stops (default: a
-SIGKILL right after the fill, i.e. crash recovery, then two clean SIGTERM stops), each
+SIGKILL right after the fill, i.e. crash recovery, another SIGKILL, then a clean SIGTERM
+stop; a stop waits out the daemon's 30 s drain, see BENCHMARKS.md), each
 time with NOTIFY_SOCKET pointing at a datagram socket of this script: the figure is the
 time from spawn to the `READY=1` it sends (Type=notify's readiness), and to its socket
 answering.
@@ -41,8 +42,10 @@ def fill(daemon, jobs, items):
         )
 
         def created():
-            runs = daemon.runs(f"fill{j}")
-            return runs and sum(runs[0]["items"].values()) >= items
+            # The log line follows `create_run`'s durable flush; `runs.list` can show the
+            # run a moment earlier, before the flush, when a SIGKILL would still lose it.
+            log = (daemon.dir / "daemon.log").read_text()
+            return f"run started job=fill{j} " in log
 
         common.wait_until(f"run of fill{j}", 300, created, every=0.2)
         print(f"  fill{j}: {items} items created in {time.monotonic() - t0:.1f} s; "
@@ -74,7 +77,7 @@ def main():
     p.add_argument("--bin", default=common.default_bin())
     p.add_argument("--jobs", type=int, default=10)
     p.add_argument("--items", type=int, default=100_000)
-    p.add_argument("--stops", default="kill,term,term", help="how each restart is preceded")
+    p.add_argument("--stops", default="kill,kill,term", help="how each restart is preceded")
     args = p.parse_args()
     base = Path(args.bin).parent.parent / "bench-work"
     base.mkdir(parents=True, exist_ok=True)
@@ -105,7 +108,6 @@ def main():
             print(f"start {k + 1} after SIG{how.upper()}: READY=1 after {ready:.2f} s, socket answers after "
                   f"{serving:.2f} s; RSS {common.status_kib(daemon.pid, 'VmRSS') / 1024:.0f} MiB; "
                   f"load {' '.join(common.loadavg())}", flush=True)
-        daemon.stop()
     finally:
         if daemon.proc and daemon.proc.poll() is None:
             daemon.proc.send_signal(signal.SIGKILL)

@@ -6,6 +6,7 @@ mod support;
 mod autoextract_daemon;
 mod bad_input;
 mod chaos;
+mod control;
 mod crash;
 mod demo;
 mod examples;

@@ -27,7 +27,9 @@ struct Args {
 
 fn parse_args() -> Result<Args, String> {
     let mut argv = std::env::args().skip(1);
-    let bin = argv.next().ok_or("usage: DREDGE_BIN [RPS] [SECONDS] [WORKDIR]")?;
+    let bin = argv
+        .next()
+        .ok_or("usage: DREDGE_BIN [RPS] [SECONDS] [WORKDIR]")?;
     let number = |s: Option<String>, default: f64| -> Result<f64, String> {
         s.map_or(Ok(default), |s| s.parse().map_err(|e| format!("{s}: {e}")))
     };

@@ -31,6 +31,8 @@ pub struct Harness {
     pub dir: tempfile::TempDir,
     pub child: Option<Child>,
     pub starts: u32,
+    /// `RUST_LOG` for the daemon (default `info`).
+    pub log_filter: String,
 }
 
 impl Harness {
@@ -46,6 +48,7 @@ impl Harness {
             dir,
             child: None,
             starts: 0,
+            log_filter: "info".into(),
         }
     }
 
@@ -80,7 +83,7 @@ impl Harness {
         let child = Command::new(BIN)
             .args(["daemon", "--config"])
             .arg(self.config())
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", &self.log_filter)
             .env("NO_COLOR", "1")
             .stdout(Stdio::null())
             .stderr(log)

@@ -1,0 +1,191 @@
+//! Operating a running daemon: pause/resume, cancel, dead items and retry, and the
+//! promise that no log level ever prints a secret.
+
+use std::time::Duration;
+
+use base64::Engine;
+use serde_json::json;
+
+use crate::autoextract_daemon::{autoextract_account, url_job, urls};
+use crate::support::*;
+
+#[test]
+fn pause_holds_a_job_and_resume_finishes_it() {
+    let rt = runtime();
+    let config = dredge_sim::autoextract::Config {
+        faults: dredge_sim::autoextract::Faults {
+            slow_rate: 1.0,
+            slow_ms: 300,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let sim = rt
+        .block_on(dredge_sim::autoextract::Sim::start(
+            config,
+            1,
+            "127.0.0.1",
+            0,
+        ))
+        .unwrap();
+    let mut h = Harness::new(&autoextract_account(&sim.base_url()));
+    h.start();
+    url_job(&h, "held", &urls(3_000, 3));
+    wait_until("some records", Duration::from_secs(30), || {
+        h.runs("held")
+            .first()
+            .is_some_and(|r| r["records"].as_u64() > Some(0))
+    });
+    assert!(h.cli(&["pause", "held"]).status.success());
+    wait_until("in-flight calls to finish", Duration::from_secs(30), || {
+        h.runs("held")[0]["items"]["leased"] == 0
+    });
+    let requests = sim.log.len();
+    let held = h.runs("held")[0].clone();
+    assert!(
+        held["items"]["ready"].as_u64().unwrap() > 0,
+        "work is left: {held}"
+    );
+    // Another job on the same account runs to its end meanwhile, so the account's lane
+    // is demonstrably leasing — yet the paused job's domains get no request.
+    let other: Vec<String> = (0..30)
+        .map(|i| format!("https://www.other.com/p/{i}"))
+        .collect();
+    url_job(&h, "other", &other);
+    let done = h.wait_run_end("other", Duration::from_secs(60));
+    assert_eq!(done["state"], "succeeded");
+    let after: Vec<_> = sim.log.entries().into_iter().skip(requests).collect();
+    assert!(!after.is_empty());
+    assert!(
+        after
+            .iter()
+            .all(|e| e.domains.iter().all(|d| !d.contains("shop"))),
+        "a paused job sends nothing: {:?}",
+        after.iter().map(|e| &e.domains).collect::<Vec<_>>()
+    );
+    let jobs = h.call("jobs.list", json!({}));
+    let held_job = jobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["name"] == "held")
+        .unwrap();
+    assert_eq!(held_job["state"], "paused");
+    assert!(h.cli(&["resume", "held"]).status.success());
+    let run = h.wait_run_end("held", Duration::from_secs(120));
+    assert_eq!(run["state"], "succeeded");
+    assert_eq!(run["records"], 3_000);
+}
+
+#[test]
+fn cancel_keeps_the_partial_file_and_retry_requeues_dead_items() {
+    let rt = runtime();
+    let config = dredge_sim::autoextract::Config {
+        faults: dredge_sim::autoextract::Faults {
+            slow_rate: 1.0,
+            slow_ms: 200,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let sim = rt
+        .block_on(dredge_sim::autoextract::Sim::start(
+            config,
+            1,
+            "127.0.0.1",
+            0,
+        ))
+        .unwrap();
+    let mut h = Harness::new(&autoextract_account(&sim.base_url()));
+    h.start();
+    url_job(&h, "long", &urls(3_000, 3));
+    wait_until("some records", Duration::from_secs(30), || {
+        h.runs("long")
+            .first()
+            .is_some_and(|r| r["records"].as_u64() > Some(0))
+    });
+    let run = h.runs("long")[0]["id"].as_str().unwrap().to_string();
+    let out = h.cli(&["cancel", &run]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cancelled = h.call("run.get", json!({ "run": run }));
+    assert_eq!(cancelled["state"], "cancelled");
+    assert!(cancelled["output"].as_str().unwrap().ends_with(".partial"));
+    assert!(
+        h.path("")
+            .join(cancelled["output"].as_str().unwrap())
+            .exists(),
+        "partial output stays"
+    );
+
+    // Dead items: URLs the vendor answers 404 for; `retry` requeues them.
+    let mut list = urls(20, 2);
+    list.push("https://www.shop0.com/missing/1".into());
+    url_job(&h, "some404", &list);
+    let ended = h.wait_run_end("some404", Duration::from_secs(60));
+    assert_eq!(
+        ended["state"], "failed",
+        "a run with dead items ends failed: {ended}"
+    );
+    assert!(
+        ended["output"].as_str().unwrap().ends_with(".jsonl"),
+        "and its file is still renamed"
+    );
+    let dead = h.call("dead.list", json!({"job": "some404"}));
+    assert_eq!(dead.as_array().unwrap().len(), 1);
+    assert!(dead[0]["what"].as_str().unwrap().contains("/missing/1"));
+    assert!(dead[0]["error"].as_str().unwrap().contains("404"), "{dead}");
+    let retry = h.call("run.retry", json!({ "run": ended["id"] }));
+    assert!(
+        retry["message"].as_str().unwrap().starts_with("1 dead"),
+        "{retry}"
+    );
+    let again = h.wait_run_end("some404", Duration::from_secs(60));
+    assert_eq!(again["state"], "failed", "the 404 dies again");
+    assert_eq!(again["records"], 20, "no record written twice by the retry");
+}
+
+#[test]
+fn no_log_level_prints_a_secret_or_its_basic_auth_form() {
+    let rt = runtime();
+    let key = "s3cret-zyte-key-4711";
+    let config = dredge_sim::autoextract::Config {
+        api_keys: vec![key.into()],
+        ..Default::default()
+    };
+    let sim = rt
+        .block_on(dredge_sim::autoextract::Sim::start(
+            config,
+            1,
+            "127.0.0.1",
+            0,
+        ))
+        .unwrap();
+    let account = autoextract_account(&sim.base_url()).replace("test-key", key);
+    let mut h = Harness::new(&account);
+    h.log_filter = "trace".into();
+    h.start();
+    url_job(&h, "secret", &urls(200, 2));
+    let run = h.wait_run_end("secret", Duration::from_secs(60));
+    assert_eq!(run["state"], "succeeded");
+    // A wrong key too: the rejection must not echo it.
+    let status = h.cli(&["status", "--json"]);
+    let status = String::from_utf8_lossy(&status.stdout).to_string();
+    let log = h.log();
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{key}:"));
+    for text in [&log, &status] {
+        assert!(!text.contains(key), "the key leaked");
+        assert!(!text.contains(&basic), "its Basic form leaked");
+        assert!(
+            !text.to_ascii_lowercase().contains("authorization: basic"),
+            "an Authorization header leaked"
+        );
+    }
+    assert!(
+        log.contains("TRACE") || log.contains("DEBUG"),
+        "the log really was verbose"
+    );
+}
