@@ -189,3 +189,135 @@ fn no_log_level_prints_a_secret_or_its_basic_auth_form() {
         "the log really was verbose"
     );
 }
+
+#[test]
+fn a_job_file_written_in_chunks_ends_up_loaded_with_its_last_content() {
+    let rt = runtime();
+    let sim = rt
+        .block_on(dredge_sim::autoextract::Sim::start(
+            Default::default(),
+            1,
+            "127.0.0.1",
+            0,
+        ))
+        .unwrap();
+    let mut h = Harness::new(&autoextract_account(&sim.base_url()));
+    h.start();
+    // An editor or `cat >` writing in pieces: the first pieces alone are invalid TOML.
+    let text = "vendor = \"autoextract\"\n[autoextract]\npage_type = \"product\"\nurls = [\"https://www.a.com/1\", \"https://www.b.com/2\"]\n";
+    let path = h.path("jobs/chunked.toml");
+    let mut file = std::fs::File::create(&path).unwrap();
+    for chunk in text.as_bytes().chunks(17) {
+        use std::io::Write;
+        file.write_all(chunk).unwrap();
+        file.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(120));
+    }
+    drop(file);
+    let run = h.wait_run_end("chunked", Duration::from_secs(30));
+    assert_eq!(run["records"], 2);
+    wait_until(
+        "the interim error to clear",
+        Duration::from_secs(10),
+        || {
+            h.call("status", json!({}))["invalid_job_files"]
+                .as_array()
+                .unwrap()
+                .is_empty()
+        },
+    );
+    assert_eq!(h.runs("chunked").len(), 1, "one run for the final content");
+}
+
+#[test]
+fn reload_picks_up_a_new_account_and_the_job_waiting_for_it() {
+    let rt = runtime();
+    let sim = rt
+        .block_on(dredge_sim::autoextract::Sim::start(
+            Default::default(),
+            1,
+            "127.0.0.1",
+            0,
+        ))
+        .unwrap();
+    let mut h = Harness::new("");
+    h.start();
+    url_job(&h, "waits", &urls(5, 1));
+    wait_until(
+        "the job to be rejected for want of an account",
+        Duration::from_secs(10),
+        || {
+            let status = h.call("status", json!({}));
+            status["invalid_job_files"]
+                .to_string()
+                .contains("no autoextract account")
+        },
+    );
+    let config = std::fs::read_to_string(h.config()).unwrap();
+    std::fs::write(
+        h.config(),
+        format!("{config}\n{}", autoextract_account(&sim.base_url())),
+    )
+    .unwrap();
+    let out = h.cli(&["reload"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = h.wait_run_end("waits", Duration::from_secs(30));
+    assert_eq!(run["state"], "succeeded");
+    // A broken config is refused and the running one kept.
+    std::fs::write(h.config(), "state_dir = \"state\"\nbogus = 1\n").unwrap();
+    h.cli(&["reload"]);
+    let status = h.call("status", json!({}));
+    assert!(
+        status["invalid_job_files"].to_string().contains("bogus"),
+        "{status}"
+    );
+    assert_eq!(
+        status["accounts"].as_array().unwrap().len(),
+        1,
+        "the running config stays"
+    );
+}
+
+#[test]
+fn metrics_report_items_records_outcomes_and_snoozes() {
+    let rt = runtime();
+    let config = dredge_sim::autoextract::Config {
+        faults: dredge_sim::autoextract::Faults {
+            occupied_rate: 0.05,
+            occupied_seconds: 0.2,
+            server_error_rate: 0.1,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let sim = rt
+        .block_on(dredge_sim::autoextract::Sim::start(
+            config,
+            1,
+            "127.0.0.1",
+            0,
+        ))
+        .unwrap();
+    let mut h = Harness::new(&autoextract_account(&sim.base_url()));
+    h.start();
+    url_job(&h, "m", &urls(400, 4));
+    h.wait_run_end("m", Duration::from_secs(60));
+    let text = h.call("metrics", json!({}))["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for needle in [
+        "dredge_records_written_total{job=\"m\"} 400",
+        "dredge_items{state=\"ready\"}",
+        "dredge_outcomes_total{vendor=\"autoextract\",outcome=\"done\"}",
+        "dredge_failures_total{vendor=\"autoextract\",class=\"server\"}",
+        "dredge_snoozes_total{vendor=\"autoextract\",scope=\"domain\"}",
+        "# TYPE dredge_token_refreshes_total counter",
+    ] {
+        assert!(text.contains(needle), "metrics lack {needle}:\n{text}");
+    }
+}

@@ -131,11 +131,15 @@ impl Api for DaemonApi {
             runs_active: runs.len(),
             jobs: jobs.valid.len(),
             accounts,
-            invalid_job_files: jobs
-                .invalid
+            // A config that failed to reload is listed first, with the rejected files.
+            invalid_job_files: shared
+                .config_error
+                .lock()
+                .expect("config error poisoned")
                 .iter()
-                .map(|(p, e)| InvalidJobFile {
-                    path: p.display().to_string(),
+                .chain(jobs.invalid.values())
+                .map(|e| InvalidJobFile {
+                    path: e.path.display().to_string(),
                     error: e.to_string(),
                 })
                 .collect(),

@@ -19,22 +19,12 @@ pub async fn reload(shared: &Arc<Shared>) {
     let path = shared.config().path.clone();
     match DaemonConfig::load(&path) {
         Ok(new) => {
+            *shared.config_error.lock().expect("config error poisoned") = None;
             apply_config(shared, new);
-            shared
-                .jobs
-                .lock()
-                .expect("jobs poisoned")
-                .invalid
-                .remove(&path);
         }
         Err(e) => {
             tracing::error!("config not reloaded, keeping the running one: {e}");
-            shared
-                .jobs
-                .lock()
-                .expect("jobs poisoned")
-                .invalid
-                .insert(path, e);
+            *shared.config_error.lock().expect("config error poisoned") = Some(e);
         }
     }
     rescan_jobs(shared).await;

@@ -22,6 +22,8 @@ pub struct Shared {
     pub config: RwLock<Arc<DaemonConfig>>,
     pub queue: Queue,
     pub jobs: Mutex<JobTable>,
+    /// Why the last reload of the daemon config failed (the running one is kept).
+    pub config_error: Mutex<Option<dredge_core::FileError>>,
     pub timetable: Mutex<Timetable>,
     pub lanes: Mutex<HashMap<String, Arc<Lane>>>,
     pub writer: OnceLock<Writer>,
@@ -111,6 +113,7 @@ impl Shared {
             config: RwLock::new(Arc::new(config)),
             queue,
             jobs: Mutex::new(JobTable::default()),
+            config_error: Mutex::new(None),
             timetable: Mutex::new(Timetable::new()),
             lanes: Mutex::new(HashMap::new()),
             writer: OnceLock::new(),
