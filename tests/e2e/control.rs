@@ -321,3 +321,49 @@ fn metrics_report_items_records_outcomes_and_snoozes() {
         assert!(text.contains(needle), "metrics lack {needle}:\n{text}");
     }
 }
+
+#[test]
+fn a_batch_that_dies_whole_is_listed_url_by_url() {
+    let rt = runtime();
+    let config = dredge_sim::autoextract::Config {
+        faults: dredge_sim::autoextract::Faults {
+            occupied_rate: 1.0,
+            occupied_seconds: 30.0,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let sim = rt
+        .block_on(dredge_sim::autoextract::Sim::start(
+            config,
+            1,
+            "127.0.0.1",
+            0,
+        ))
+        .unwrap();
+    let mut h = Harness::new(&autoextract_account(&sim.base_url()));
+    h.start();
+    let list = urls(50, 1);
+    std::fs::write(h.path("jobs/late.txt"), list.join("\n")).unwrap();
+    // The vendor asks for 30 s, the deadline allows 5: the batch cannot finish in time.
+    h.write_job(
+        "late.toml",
+        "vendor = \"autoextract\"\ndeadline = \"5s\"\n[autoextract]\npage_type = \"product\"\nurls_file = \"late.txt\"\n",
+    );
+    let run = h.wait_run_end("late", Duration::from_secs(30));
+    assert_eq!(run["state"], "failed");
+    let dead = h.call("dead.list", json!({"job": "late"}));
+    let named: std::collections::HashSet<&str> = dead
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["what"].as_str().unwrap())
+        .collect();
+    let expected: std::collections::HashSet<&str> = list.iter().map(String::as_str).collect();
+    assert_eq!(named, expected, "one dead item per URL, named by its URL");
+    assert!(
+        dead[0]["error"].as_str().unwrap().contains("deadline"),
+        "{}",
+        dead[0]
+    );
+}

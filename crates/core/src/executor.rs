@@ -19,6 +19,14 @@ pub trait Executor: Send + Sync {
     /// Execute one item against the vendor and classify the answer. Must not panic on
     /// any answer; every failure becomes an `Outcome`.
     async fn execute(&self, job: &JobSpec, item: &ItemContext) -> Outcome;
+
+    /// An item that dies as a whole (deadline passed, attempts spent on a batch-level
+    /// error) but stands for several inputs: the items to list instead, one per input,
+    /// each executable again by `dredge retry`. Empty (the default) keeps the item as
+    /// one dead item. The daemon creates them dead, with the whole item's reason.
+    fn split_for_death(&self, _item: &ItemContext) -> Vec<NewItem> {
+        Vec::new()
+    }
 }
 
 /// A run that cannot be planned (the job does not belong to this executor's vendor,

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use dredge_core::item::ItemContext;
 use dredge_core::retry::{self, Decision, GateClosure, ItemBudget};
-use dredge_core::{Outcome, SnoozeScope, UnixMillis};
+use dredge_core::{ItemStart, Outcome, SnoozeScope, UnixMillis};
 use dredge_queue::{LeasedItem, Release};
 
 use super::state::{Lane, Shared};
@@ -104,14 +104,7 @@ async fn execute(shared: &Shared, lane: &Lane, item: LeasedItem) {
     } else {
         match (shared.spec_of(&item.run), lane.executor()) {
             (Ok(spec), Some(executor)) => {
-                let ctx = ItemContext {
-                    label: item.label.clone(),
-                    payload: item.payload.clone(),
-                    attempts: item.attempts,
-                    polls: item.polls,
-                    run_started: item.run_started,
-                };
-                let outcome = executor.execute(&spec, &ctx).await;
+                let outcome = executor.execute(&spec, &context(&item)).await;
                 count_outcome(shared, lane, &outcome);
                 retry::decide(outcome, budget, UnixMillis::now(), &mut rand::rng())
             }
@@ -129,6 +122,16 @@ async fn execute(shared: &Shared, lane: &Lane, item: LeasedItem) {
     if let Err(e) = apply(shared, lane, &item, decision).await {
         // The lease is reverted on the next restart; the item is not lost.
         tracing::error!(item = %item.id, run = %item.run, error = %format!("{e:#}"), "cannot record an item's outcome");
+    }
+}
+
+fn context(item: &LeasedItem) -> ItemContext {
+    ItemContext {
+        label: item.label.clone(),
+        payload: item.payload.clone(),
+        attempts: item.attempts,
+        polls: item.polls,
+        run_started: item.run_started,
     }
 }
 
@@ -197,13 +200,32 @@ async fn apply(
         }
         Decision::Dead { reason } => {
             tracing::warn!(run = %item.run, item = %item.label, reason = %reason, "item dead");
-            shared.metrics.add(
-                "dredge_dead_items_total",
-                format!("job=\"{}\"", super::metrics::escape(&item.job)),
-                1,
-            );
-            tokio::task::spawn_blocking(move || q.kill(id, &reason)).await??;
-            shared.writer().send(WriterMsg::Check(item.run.clone()));
+            let parts = lane
+                .executor()
+                .map(|e| e.split_for_death(&context(item)))
+                .unwrap_or_default();
+            let dead = parts.len().max(1) as u64;
+            let label = format!("job=\"{}\"", super::metrics::escape(&item.job));
+            shared.metrics.add("dredge_dead_items_total", label, dead);
+            if parts.is_empty() {
+                tokio::task::spawn_blocking(move || q.kill(id, &reason)).await??;
+                shared.writer().send(WriterMsg::Check(item.run.clone()));
+            } else {
+                // One dead item per input instead of one for the whole batch: the
+                // parent ends with no records, its parts are listed and retried alone.
+                let parts: Vec<_> = parts
+                    .into_iter()
+                    .map(|p| {
+                        p.with_start(ItemStart::Dead {
+                            reason: reason.clone(),
+                        })
+                    })
+                    .collect();
+                tokio::task::spawn_blocking(move || q.stage(id, Vec::new(), parts)).await??;
+                shared
+                    .writer()
+                    .send(WriterMsg::Staged(item.run.clone(), id));
+            }
         }
         Decision::StopAccount { reason } => {
             tracing::error!(account = %lane.account, reason = %reason,

@@ -214,6 +214,19 @@ impl Executor for AutoextractExecutor {
         Ok(plan_batches(&shape_of(work), inputs))
     }
 
+    /// A batch that dies whole is listed URL by URL, so `dredge dead` names every URL
+    /// and each can be retried on its own.
+    fn split_for_death(&self, item: &ItemContext) -> Vec<NewItem> {
+        match Batch::decode(&item.payload) {
+            Ok(batch) if batch.queries.len() > 1 => batch
+                .queries
+                .into_iter()
+                .map(|q| settle::dead_item(q, String::new()))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
     async fn execute(&self, job: &JobSpec, item: &ItemContext) -> Outcome {
         let Some(work) = job_of(job) else {
             return Outcome::fatal("not an autoextract job");

@@ -307,3 +307,42 @@ fn throttling_snoozes_the_account_and_auth_problems_stop_it() {
         Outcome::Retry(f) if f.retry_after == Some(Duration::from_secs(60))
     ));
 }
+
+#[test]
+fn a_batch_that_dies_whole_is_listed_url_by_url() {
+    let client = dredge_core::VendorClient::with_gate(
+        "http://127.0.0.1:9",
+        std::time::Duration::from_secs(5),
+        RateGate::new(None, 1),
+    )
+    .expect("a client");
+    let executor = AutoextractExecutor::with_client(client, Secret::new("k"));
+    let batch = Batch::new(vec![
+        Query {
+            url: "https://www.a.com/1".into(),
+            index: 0,
+        },
+        Query {
+            url: "https://www.a.com/2".into(),
+            index: 1,
+        },
+    ]);
+    let ctx = ItemContext {
+        label: batch.label(),
+        payload: batch.encode(),
+        attempts: 0,
+        polls: 3,
+        run_started: dredge_core::UnixMillis(0),
+    };
+    let parts = executor.split_for_death(&ctx);
+    let urls: Vec<String> = parts
+        .iter()
+        .map(|p| Batch::decode(&p.payload).unwrap().queries[0].url.clone())
+        .collect();
+    assert_eq!(urls, vec!["https://www.a.com/1", "https://www.a.com/2"]);
+    assert!(
+        parts
+            .iter()
+            .all(|p| p.label.starts_with("https://www.a.com/"))
+    );
+}

@@ -183,6 +183,25 @@ pub fn is_job_id(id: &str) -> bool {
 
 #[async_trait]
 impl Executor for OxylabsExecutor {
+    /// A submit batch that dies whole is listed value by value (each a resubmission
+    /// that `dredge retry` can send on its own).
+    fn split_for_death(&self, item: &ItemContext) -> Vec<NewItem> {
+        match Work::decode(&item.payload) {
+            Ok(Work::Submit(submit)) if submit.values.len() > 1 => submit
+                .values
+                .into_iter()
+                .map(|value| {
+                    let work = Work::Submit(payload::Submit {
+                        values: vec![value.clone()],
+                        resubmit: true,
+                    });
+                    NewItem::ready(value, work.encode())
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
     fn plan(&self, job: &JobSpec, inputs: &[String]) -> Result<Vec<NewItem>, PlanError> {
         let work = job_of(job).ok_or_else(|| PlanError::new(job, "not an oxylabs job"))?;
         let values: Vec<String> = inputs

@@ -106,3 +106,34 @@ fn job_ids_that_could_leave_a_path_segment_are_refused() {
     assert!(!is_job_id("1/../../v1/info"));
     assert!(!is_job_id("1?type=raw"));
 }
+
+#[test]
+fn a_submit_batch_that_dies_whole_is_listed_value_by_value() {
+    let batch = Work::Submit(Submit {
+        values: values(3),
+        resubmit: false,
+    });
+    let ctx = dredge_core::ItemContext {
+        label: "batch 1/1".into(),
+        payload: batch.encode(),
+        attempts: 8,
+        polls: 0,
+        run_started: dredge_core::UnixMillis(0),
+    };
+    let parts = executor().split_for_death(&ctx);
+    let labels: Vec<&str> = parts.iter().map(|p| p.label.as_str()).collect();
+    assert_eq!(labels, vec!["query 0", "query 1", "query 2"]);
+    assert_eq!(submitted(&parts[1]).values, vec!["query 1".to_string()]);
+    let single = Work::Submit(Submit {
+        values: values(1),
+        resubmit: true,
+    });
+    let ctx = dredge_core::ItemContext {
+        payload: single.encode(),
+        ..ctx
+    };
+    assert!(
+        executor().split_for_death(&ctx).is_empty(),
+        "one value stays one item"
+    );
+}
