@@ -1,7 +1,7 @@
 #!/bin/sh
 # Build the release binaries and run the benchmarks of BENCHMARKS.md.
 #
-#   bench/run.sh                 # all of them, about 6 minutes
+#   bench/run.sh                 # all of them, about 6-7 minutes
 #   bench/run.sh e2e             # one: e2e | ratelimit | idle | open
 #
 # Needs python3 (3.8+) and /usr/bin/time (Debian package `time`). The official
