@@ -291,8 +291,14 @@ fn open_db_waiting(path: &Path, lock_wait: Duration) -> Result<sled::Db> {
     }
 }
 
+/// sled's page cache. Its default (1 GiB) lets a daemon that has written a million
+/// records hold on to them long after they were committed and deleted (measured:
+/// ~1 KiB RSS per record, never returned; BENCHMARKS.md). The queue's working set is
+/// the ready index and in-flight items, far below this.
+const CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
 fn open_db(path: &Path) -> Result<sled::Db> {
-    sled::Config::new().path(path).open().map_err(|source| {
+    sled::Config::new().path(path).cache_capacity(CACHE_BYTES).open().map_err(|source| {
         let locked = matches!(&source, sled::Error::Io(e) if e.to_string().contains("could not acquire lock"));
         if locked {
             QueueError::Locked {
