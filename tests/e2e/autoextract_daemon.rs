@@ -33,14 +33,7 @@ pub fn url_job(h: &Harness, name: &str, urls: &[String]) {
 #[test]
 fn a_dropped_job_runs_once_and_every_record_lands_once() {
     let rt = runtime();
-    let sim = rt
-        .block_on(dredge_sim::autoextract::Sim::start(
-            Default::default(),
-            1,
-            "127.0.0.1",
-            0,
-        ))
-        .unwrap();
+    let sim = autoextract_sim(&rt, Default::default(), 1);
     let mut h = Harness::new(&autoextract_account(&sim.base_url()));
     h.start();
     let expected = urls(500, 5);

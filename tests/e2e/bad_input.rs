@@ -60,14 +60,7 @@ const BAD: &[(&str, &str, &str)] = &[
 #[test]
 fn each_bad_file_gets_one_located_error_while_a_valid_job_runs() {
     let rt = runtime();
-    let sim = rt
-        .block_on(dredge_sim::autoextract::Sim::start(
-            Default::default(),
-            1,
-            "127.0.0.1",
-            0,
-        ))
-        .unwrap();
+    let sim = autoextract_sim(&rt, Default::default(), 1);
     // Accounts of every vendor, so the files fail for their own errors only.
     let others = "[accounts.octo]\nvendor = \"octoparse\"\nbase_url = \"http://127.0.0.1:9\"\nusername = \"u\"\npassword = \"p\"\n\n[accounts.wds]\nvendor = \"wds\"\nbase_url = \"http://127.0.0.1:9\"\n";
     let mut h = Harness::new(&format!(

@@ -12,22 +12,12 @@ use crate::support::*;
 #[test]
 fn pause_holds_a_job_and_resume_finishes_it() {
     let rt = runtime();
-    let config = dredge_sim::autoextract::Config {
-        faults: dredge_sim::autoextract::Faults {
-            slow_rate: 1.0,
-            slow_ms: 300,
-            ..Default::default()
-        },
+    let config = with_faults(dredge_sim::autoextract::Faults {
+        slow_rate: 1.0,
+        slow_ms: 300,
         ..Default::default()
-    };
-    let sim = rt
-        .block_on(dredge_sim::autoextract::Sim::start(
-            config,
-            1,
-            "127.0.0.1",
-            0,
-        ))
-        .unwrap();
+    });
+    let sim = autoextract_sim(&rt, config, 1);
     let mut h = Harness::new(&autoextract_account(&sim.base_url()));
     h.start();
     url_job(&h, "held", &urls(3_000, 3));
@@ -80,22 +70,12 @@ fn pause_holds_a_job_and_resume_finishes_it() {
 #[test]
 fn cancel_keeps_the_partial_file_and_retry_requeues_dead_items() {
     let rt = runtime();
-    let config = dredge_sim::autoextract::Config {
-        faults: dredge_sim::autoextract::Faults {
-            slow_rate: 1.0,
-            slow_ms: 200,
-            ..Default::default()
-        },
+    let config = with_faults(dredge_sim::autoextract::Faults {
+        slow_rate: 1.0,
+        slow_ms: 200,
         ..Default::default()
-    };
-    let sim = rt
-        .block_on(dredge_sim::autoextract::Sim::start(
-            config,
-            1,
-            "127.0.0.1",
-            0,
-        ))
-        .unwrap();
+    });
+    let sim = autoextract_sim(&rt, config, 1);
     let mut h = Harness::new(&autoextract_account(&sim.base_url()));
     h.start();
     url_job(&h, "long", &urls(3_000, 3));
@@ -156,14 +136,7 @@ fn no_log_level_prints_a_secret_or_its_basic_auth_form() {
         api_keys: vec![key.into()],
         ..Default::default()
     };
-    let sim = rt
-        .block_on(dredge_sim::autoextract::Sim::start(
-            config,
-            1,
-            "127.0.0.1",
-            0,
-        ))
-        .unwrap();
+    let sim = autoextract_sim(&rt, config, 1);
     let account = autoextract_account(&sim.base_url()).replace("test-key", key);
     let mut h = Harness::new(&account);
     h.log_filter = "trace".into();
@@ -193,14 +166,7 @@ fn no_log_level_prints_a_secret_or_its_basic_auth_form() {
 #[test]
 fn a_job_file_written_in_chunks_ends_up_loaded_with_its_last_content() {
     let rt = runtime();
-    let sim = rt
-        .block_on(dredge_sim::autoextract::Sim::start(
-            Default::default(),
-            1,
-            "127.0.0.1",
-            0,
-        ))
-        .unwrap();
+    let sim = autoextract_sim(&rt, Default::default(), 1);
     let mut h = Harness::new(&autoextract_account(&sim.base_url()));
     h.start();
     // An editor or `cat >` writing in pieces: the first pieces alone are invalid TOML.
@@ -232,14 +198,7 @@ fn a_job_file_written_in_chunks_ends_up_loaded_with_its_last_content() {
 #[test]
 fn reload_picks_up_a_new_account_and_the_job_waiting_for_it() {
     let rt = runtime();
-    let sim = rt
-        .block_on(dredge_sim::autoextract::Sim::start(
-            Default::default(),
-            1,
-            "127.0.0.1",
-            0,
-        ))
-        .unwrap();
+    let sim = autoextract_sim(&rt, Default::default(), 1);
     let mut h = Harness::new("");
     h.start();
     url_job(&h, "waits", &urls(5, 1));
@@ -285,23 +244,13 @@ fn reload_picks_up_a_new_account_and_the_job_waiting_for_it() {
 #[test]
 fn metrics_report_items_records_outcomes_and_snoozes() {
     let rt = runtime();
-    let config = dredge_sim::autoextract::Config {
-        faults: dredge_sim::autoextract::Faults {
-            occupied_rate: 0.05,
-            occupied_seconds: 0.2,
-            server_error_rate: 0.1,
-            ..Default::default()
-        },
+    let config = with_faults(dredge_sim::autoextract::Faults {
+        occupied_rate: 0.05,
+        occupied_seconds: 0.2,
+        server_error_rate: 0.1,
         ..Default::default()
-    };
-    let sim = rt
-        .block_on(dredge_sim::autoextract::Sim::start(
-            config,
-            1,
-            "127.0.0.1",
-            0,
-        ))
-        .unwrap();
+    });
+    let sim = autoextract_sim(&rt, config, 1);
     let mut h = Harness::new(&autoextract_account(&sim.base_url()));
     h.start();
     url_job(&h, "m", &urls(400, 4));
@@ -325,22 +274,12 @@ fn metrics_report_items_records_outcomes_and_snoozes() {
 #[test]
 fn a_batch_that_dies_whole_is_listed_url_by_url() {
     let rt = runtime();
-    let config = dredge_sim::autoextract::Config {
-        faults: dredge_sim::autoextract::Faults {
-            occupied_rate: 1.0,
-            occupied_seconds: 30.0,
-            ..Default::default()
-        },
+    let config = with_faults(dredge_sim::autoextract::Faults {
+        occupied_rate: 1.0,
+        occupied_seconds: 30.0,
         ..Default::default()
-    };
-    let sim = rt
-        .block_on(dredge_sim::autoextract::Sim::start(
-            config,
-            1,
-            "127.0.0.1",
-            0,
-        ))
-        .unwrap();
+    });
+    let sim = autoextract_sim(&rt, config, 1);
     let mut h = Harness::new(&autoextract_account(&sim.base_url()));
     h.start();
     let list = urls(50, 1);

@@ -15,27 +15,17 @@ const KILLS: usize = 12;
 #[test]
 fn sigkill_at_varied_points_never_loses_or_duplicates_a_record() {
     let rt = runtime();
-    let config = dredge_sim::autoextract::Config {
-        faults: dredge_sim::autoextract::Faults {
-            // Every answer takes a while, so the run lasts long enough for the kills to
-            // land mid-run; a few snoozes and retries on the way.
-            slow_rate: 1.0,
-            slow_ms: 150,
-            occupied_rate: 0.002,
-            occupied_seconds: 0.2,
-            timeout_rate: 0.01,
-            ..Default::default()
-        },
+    let config = with_faults(dredge_sim::autoextract::Faults {
+        // Every answer takes a while, so the run lasts long enough for the kills to
+        // land mid-run; a few snoozes and retries on the way.
+        slow_rate: 1.0,
+        slow_ms: 150,
+        occupied_rate: 0.002,
+        occupied_seconds: 0.2,
+        timeout_rate: 0.01,
         ..Default::default()
-    };
-    let sim = rt
-        .block_on(dredge_sim::autoextract::Sim::start(
-            config,
-            7,
-            "127.0.0.1",
-            0,
-        ))
-        .unwrap();
+    });
+    let sim = autoextract_sim(&rt, config, 7);
     let mut h = Harness::new(&autoextract_account(&sim.base_url()));
     h.start();
     let expected = urls(URLS, 5);

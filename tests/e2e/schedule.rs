@@ -22,14 +22,7 @@ fn catch_up_lines(h: &Harness, job: &str) -> usize {
 #[test]
 fn cron_fires_and_downtime_is_caught_up_once_or_skipped() {
     let rt = runtime();
-    let sim = rt
-        .block_on(dredge_sim::autoextract::Sim::start(
-            Default::default(),
-            1,
-            "127.0.0.1",
-            0,
-        ))
-        .unwrap();
+    let sim = autoextract_sim(&rt, Default::default(), 1);
     let mut h = Harness::new(&autoextract_account(&sim.base_url()));
     h.start();
     h.write_job("once.toml", &scheduled_job("*/2 * * * * *", "once"));
@@ -62,22 +55,12 @@ fn cron_fires_and_downtime_is_caught_up_once_or_skipped() {
 #[test]
 fn a_fire_during_an_active_run_is_skipped_and_runs_never_overlap() {
     let rt = runtime();
-    let config = dredge_sim::autoextract::Config {
-        faults: dredge_sim::autoextract::Faults {
-            slow_rate: 1.0,
-            slow_ms: 2_500,
-            ..Default::default()
-        },
+    let config = with_faults(dredge_sim::autoextract::Faults {
+        slow_rate: 1.0,
+        slow_ms: 2_500,
         ..Default::default()
-    };
-    let sim = rt
-        .block_on(dredge_sim::autoextract::Sim::start(
-            config,
-            1,
-            "127.0.0.1",
-            0,
-        ))
-        .unwrap();
+    });
+    let sim = autoextract_sim(&rt, config, 1);
     let mut h = Harness::new(&autoextract_account(&sim.base_url()));
     h.start();
     h.write_job("slow.toml", &scheduled_job("* * * * * *", "skip"));

@@ -227,3 +227,26 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .build()
         .unwrap()
 }
+
+/// An AutoExtract simulator on 127.0.0.1 served by `rt`.
+pub fn autoextract_sim(
+    rt: &tokio::runtime::Runtime,
+    config: dredge_sim::autoextract::Config,
+    seed: u64,
+) -> dredge_sim::autoextract::Sim {
+    rt.block_on(dredge_sim::autoextract::Sim::start(
+        config,
+        seed,
+        "127.0.0.1",
+        0,
+    ))
+    .expect("start the AutoExtract simulator")
+}
+
+/// The default AutoExtract simulator config with these faults.
+pub fn with_faults(faults: dredge_sim::autoextract::Faults) -> dredge_sim::autoextract::Config {
+    dredge_sim::autoextract::Config {
+        faults,
+        ..Default::default()
+    }
+}
