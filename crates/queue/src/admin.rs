@@ -42,7 +42,7 @@ impl Queue {
     /// Moves every dead item of `run` back to Ready with attempts reset, and a finished
     /// run back to Running. Returns how many items moved (nothing changes when none).
     pub fn retry_dead(&self, run: &RunId) -> Result<usize> {
-        self.write_durably(|tx| {
+        self.write_durably_scanning(|tx| {
             let dead_prefix = Key::new(prefix::DEAD).str(run.as_str()).done();
             let ids: Vec<ItemId> = tx
                 .tree()
@@ -58,7 +58,7 @@ impl Queue {
                 status.state = RunState::Running;
                 status.finished_at = None;
                 let unfinished = Key::new(prefix::UNFINISHED).tail(run.as_str()).done();
-                tx.batch.insert(unfinished, &MARKER);
+                tx.put(unfinished, &MARKER);
                 tx.relist_run(run)?;
             }
             for &id in &ids {
@@ -80,14 +80,14 @@ impl Queue {
 
     fn set_paused(&self, job: &str, paused: bool) -> Result<()> {
         let runs = self.unfinished_runs_ids()?;
-        self.write_durably(|tx| {
+        self.write_durably_scanning(|tx| {
             let key = Key::new(prefix::PAUSED).tail(job).done();
             if paused {
                 tx.ws.paused.insert(job.to_string());
-                tx.batch.insert(key, &MARKER);
+                tx.put(key, &MARKER);
             } else {
                 tx.ws.paused.remove(job);
-                tx.batch.remove(key);
+                tx.delete(key);
             }
             for run in &runs {
                 if tx.meta(run)?.job == job {
@@ -116,7 +116,7 @@ impl Queue {
     pub fn set_schedule_state(&self, job: &str, state: &ScheduleState) -> Result<()> {
         self.write_durably(|tx| {
             let key = Key::new(prefix::SCHEDULE).tail(job).done();
-            tx.batch.insert(key, encode("schedule state", state)?);
+            tx.put(key, encode("schedule state", state)?);
             Ok(())
         })
     }

@@ -43,6 +43,11 @@ pub enum QueueError {
     )]
     Closed { path: PathBuf },
 
+    #[error(
+        "this change was written together with others in write group {group}, and applying that group failed (the cause is in the log); nothing of it was saved: check disk space and permissions of the state_dir"
+    )]
+    GroupLost { group: u64 },
+
     #[error("no run {0} in the state database")]
     UnknownRun(RunId),
 

@@ -1,87 +1,143 @@
-//! Durability: making an applied batch survive a crash before the call returns Ok.
+//! Durability: making a call's changes survive a crash before the call returns Ok.
 //!
-//! Per call, every committer pays one `fsync`. With group commit, committers that
-//! arrive while a flush is running wait for the next one, which covers all of them: a
-//! flush started after a batch was applied makes that batch durable (sled writes its
-//! log in order), so one leader flushes for everyone applied before it started.
+//! Calls add their changes to the pending write group (see `pending`). A call that must
+//! be durable waits here until its group is flushed. The first waiter to find no flush
+//! running leads: it applies the whole pending group to sled as one batch, flushes, and
+//! wakes everyone whose group that covered. Calls arriving during the flush join the
+//! next group, so N concurrent committers pay for one apply and one `fsync` per round,
+//! not N of each.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Condvar, Mutex, PoisonError};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
-use crate::error::Result;
+use crate::error::{QueueError, Result};
 
 /// How durable calls reach the disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Durability {
-    /// Each call flushes on its own.
+    /// Each call applies its own batch and flushes on its own.
     FlushPerCall,
-    /// Concurrent calls share flushes (a flush leader flushes for all waiting).
+    /// Concurrent calls share one batch and one flush per round (group commit).
     #[default]
     GroupCommit,
 }
 
-pub struct Flusher {
-    mode: Durability,
-    /// Batches applied so far (a ticket is this count right after one's own apply).
-    applied: AtomicU64,
+pub(crate) struct Flusher {
+    pub mode: Durability,
+    /// Mirrors `state.flushing`, for writers that only need a hint and must not block.
+    flushing: AtomicBool,
     state: Mutex<FlushState>,
     flushed_cv: Condvar,
 }
 
 #[derive(Default)]
 struct FlushState {
-    /// Every ticket up to this one is durable.
+    /// Every group up to this one is durable.
     flushed: u64,
     flushing: bool,
+    /// Groups whose apply failed; their callers get an error.
+    lost: HashSet<u64>,
 }
 
 impl Flusher {
     pub fn new(mode: Durability) -> Self {
         Flusher {
             mode,
-            applied: AtomicU64::new(0),
+            flushing: AtomicBool::new(false),
             state: Mutex::new(FlushState::default()),
             flushed_cv: Condvar::new(),
         }
     }
 
-    /// Call right after a batch was applied; returns once it is on disk.
-    pub fn make_durable(&self, db: &sled::Db) -> Result<()> {
-        let ticket = self.applied.fetch_add(1, Ordering::SeqCst) + 1;
-        match self.mode {
-            Durability::FlushPerCall => {
-                db.flush()?;
-                Ok(())
+    /// Whether a flush is running now: a write that need not be durable then leaves
+    /// its changes for the next leader to apply instead of waiting on sled's lock.
+    pub fn is_flushing(&self) -> bool {
+        self.flushing.load(Ordering::SeqCst)
+    }
+
+    /// Records that `group` could not be applied: its callers get an error.
+    pub fn record_lost(&self, group: u64, error: &QueueError) {
+        tracing::error!(group, %error, "a queue write group could not be applied");
+        self.lock().lost.insert(group);
+    }
+
+    /// Returns once `group` is on disk. `apply` applies the pending group and returns the
+    /// number of the last group applied (recording a failure with `record_lost`);
+    /// `flush` makes everything applied durable; `leftovers`, called after each round,
+    /// applies what non-durable calls (leases) left in the pending group meanwhile, if
+    /// no durable caller is about to.
+    pub fn wait_for(
+        &self,
+        group: u64,
+        apply: impl Fn() -> Result<u64>,
+        flush: impl Fn() -> Result<()>,
+        leftovers: impl Fn(),
+    ) -> Result<()> {
+        let mut state = self.lock();
+        loop {
+            if state.lost.contains(&group) {
+                return Err(lost(group));
             }
-            Durability::GroupCommit => self.wait_or_lead(db, ticket),
+            if state.flushed >= group {
+                return Ok(());
+            }
+            if state.flushing {
+                state = self
+                    .flushed_cv
+                    .wait(state)
+                    .unwrap_or_else(PoisonError::into_inner);
+                continue;
+            }
+            let (next, flush_failed) = self.lead(state, &apply, &flush, &leftovers);
+            if let Some(error) = flush_failed {
+                return Err(error);
+            }
+            state = next;
         }
     }
 
-    fn wait_or_lead(&self, db: &sled::Db, ticket: u64) -> Result<()> {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        loop {
-            if state.flushed >= ticket {
-                return Ok(());
+    /// One round: apply the pending group, flush, wake the waiters. Returns the state
+    /// lock again and the flush's error, if it failed (a failed apply is recorded in
+    /// `lost` for the callers of that group instead).
+    fn lead<'a>(
+        &'a self,
+        mut state: MutexGuard<'a, FlushState>,
+        apply: &impl Fn() -> Result<u64>,
+        flush: &impl Fn() -> Result<()>,
+        leftovers: &impl Fn(),
+    ) -> (MutexGuard<'a, FlushState>, Option<QueueError>) {
+        state.flushing = true;
+        self.flushing.store(true, Ordering::SeqCst);
+        drop(state);
+        let applied = apply();
+        let flushed = match &applied {
+            Ok(_) => flush(),
+            Err(_) => Ok(()),
+        };
+        let mut state = self.lock();
+        state.flushing = false;
+        self.flushing.store(false, Ordering::SeqCst);
+        let flush_failed = match (applied, flushed) {
+            (Ok(group), Ok(())) => {
+                state.flushed = state.flushed.max(group);
+                None
             }
-            if !state.flushing {
-                state.flushing = true;
-                // Everything applied before this read is covered by the flush below.
-                let target = self.applied.load(Ordering::SeqCst);
-                drop(state);
-                let result = db.flush();
-                state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-                state.flushing = false;
-                if result.is_ok() {
-                    state.flushed = state.flushed.max(target);
-                }
-                self.flushed_cv.notify_all();
-                result?;
-                continue;
-            }
-            state = self
-                .flushed_cv
-                .wait(state)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
+            (Ok(_), Err(error)) => Some(error),
+            // Recorded in `lost` by `apply`.
+            (Err(_), _) => None,
+        };
+        self.flushed_cv.notify_all();
+        drop(state);
+        leftovers();
+        (self.lock(), flush_failed)
     }
+
+    fn lock(&self) -> MutexGuard<'_, FlushState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn lost(group: u64) -> QueueError {
+    QueueError::GroupLost { group }
 }

@@ -19,11 +19,9 @@ impl Queue {
         lease_until: UnixMillis,
     ) -> Result<Option<LeasedItem>> {
         self.write(|tx| {
-            let lane_prefix = Key::new(prefix::READY).str(lane).done();
-            let Some(first) = tx.tree().scan_prefix(lane_prefix).next() else {
+            let Some(key) = tx.first_ready(lane)? else {
                 return Ok(None);
             };
-            let (key, _) = first?;
             if trailing_u64(&key, 1)? > now.0 {
                 return Ok(None);
             }
@@ -79,9 +77,11 @@ impl Queue {
 
     /// When the earliest waiting item of `lane` becomes leasable (maybe already past).
     pub fn next_ready_at(&self, lane: &str) -> Result<Option<UnixMillis>> {
+        let state = self.lock_write();
+        let store = self.inner.store()?;
         let lane_prefix = Key::new(prefix::READY).str(lane).done();
-        match self.inner.store()?.tree.scan_prefix(lane_prefix).next() {
-            Some(entry) => Ok(Some(UnixMillis(trailing_u64(&entry?.0, 1)?))),
+        match state.pending.first_ready(&store.tree, &lane_prefix)? {
+            Some(key) => Ok(Some(UnixMillis(trailing_u64(&key, 1)?))),
             None => Ok(None),
         }
     }
@@ -140,7 +140,7 @@ impl Queue {
     /// to `until` ("the domain is occupied for N seconds"). Returns how many moved.
     /// Uses the scope index: cost is the number of that scope's waiting items.
     pub fn defer_scope(&self, lane: &str, scope: &str, until: UnixMillis) -> Result<usize> {
-        self.write_durably(|tx| {
+        self.write_durably_scanning(|tx| {
             let scope_prefix = Key::new(prefix::SCOPE).str(lane).str(scope).done();
             let mut due = Vec::new();
             for entry in tx.tree().scan_prefix(scope_prefix) {
@@ -165,10 +165,15 @@ impl Queue {
 
     /// One item as stored.
     pub fn item(&self, id: ItemId) -> Result<Option<ItemInfo>> {
-        let Some(bytes) = self.inner.store()?.tree.get(item_key(id))? else {
-            return Ok(None);
+        let state = self.lock_write();
+        let rec = match state.pending.items.get(&id) {
+            Some(rec) => rec.clone(),
+            None => match self.inner.store()?.tree.get(item_key(id))? {
+                Some(bytes) => decode::<ItemRec>("item", &bytes)?,
+                None => return Ok(None),
+            },
         };
-        let rec: ItemRec = decode("item", &bytes)?;
+        drop(state);
         Ok(Some(ItemInfo {
             id,
             state: rec.state.public(),

@@ -7,8 +7,10 @@
 //! each run's committed output cursor, per-job schedule state and paused jobs.
 //!
 //! Why it looks like this:
-//! - One tree, one `sled::Batch` per call: a stage (item, records, follow-ups, counts)
-//!   either happens entirely or not at all, across a crash.
+//! - One tree, and every call's changes go into one atomic `sled::Batch`: a stage (item,
+//!   records, follow-ups, counts) either happens entirely or not at all, across a crash.
+//! - Group commit: concurrent calls share one batch and one flush per round (`pending`,
+//!   `flush`), because sled 0.34 cannot apply a batch while a flush runs.
 //! - Every call that returns Ok has been flushed, except leasing: a lease never
 //!   survives a restart (open reverts them all), so it need not be durable.
 //! - Open reads only small index sets (leased, staged, unfinished runs, paused jobs),
@@ -31,6 +33,7 @@ mod codec;
 mod error;
 mod flush;
 mod items;
+mod pending;
 mod queue;
 mod runs;
 mod stage;

@@ -3,13 +3,13 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::codec::{Key, decode, encode, prefix};
 use crate::error::{QueueError, Result};
 use crate::flush::{Durability, Flusher};
+use crate::pending::Pending;
 use crate::stored::{RunMeta, RunStatus, Stored};
 use crate::tx::Tx;
 use crate::types::{ItemId, OutputCursor, Recovery, RunId};
@@ -28,6 +28,11 @@ pub struct QueueOptions {
     /// releases its file lock from background threads a moment after the last handle
     /// is dropped, so a reopen in the same process (or right after a restart) must wait.
     pub lock_wait: Duration,
+    /// Testing only: writes that need not be durable (leases) always wait for the next
+    /// durable call's group, as if a flush were always running, so tests exercise the
+    /// pending-group overlay deterministically.
+    #[doc(hidden)]
+    pub hold_unflushed_writes: bool,
 }
 
 impl Default for QueueOptions {
@@ -35,6 +40,7 @@ impl Default for QueueOptions {
         QueueOptions {
             durability: Durability::default(),
             lock_wait: Duration::from_secs(2),
+            hold_unflushed_writes: false,
         }
     }
 }
@@ -44,8 +50,7 @@ pub(crate) struct Inner {
     /// The open database; swapped by `checkpoint` (empty only if a reopen failed).
     store: RwLock<Option<Arc<Store>>>,
     lock_wait: Duration,
-    /// Item records written since the last open or checkpoint.
-    item_writes: AtomicU64,
+    hold_unflushed_writes: bool,
     pub write: Mutex<WriteState>,
     pub metas: Mutex<HashMap<RunId, Arc<RunMeta>>>,
     flusher: Flusher,
@@ -65,12 +70,52 @@ impl Store {
     }
 }
 
-/// What writers share under the write lock: the id counters and the paused jobs.
+/// What writers share under the write lock: the id counters, the paused jobs and the
+/// pending write group.
 pub(crate) struct WriteState {
     pub next_item: u64,
     pub next_run: u64,
     pub next_stage: u64,
     pub paused: HashSet<String>,
+    pub pending: Pending,
+    /// The number the pending group will have once applied (groups count from 1).
+    pub group: u64,
+    /// Item records written to sled since the last open or checkpoint.
+    item_writes: u64,
+}
+
+/// What a call's failure rolls back to: the write state as it was before the call.
+struct Savepoint {
+    counters: [u64; 3],
+    paused: HashSet<String>,
+    pending: Pending,
+}
+
+impl WriteState {
+    fn savepoint(&self) -> Savepoint {
+        Savepoint {
+            counters: self.counters(),
+            paused: self.paused.clone(),
+            pending: self.pending.clone(),
+        }
+    }
+
+    fn restore(&mut self, save: Savepoint) {
+        [self.next_item, self.next_run, self.next_stage] = save.counters;
+        self.paused = save.paused;
+        self.pending = save.pending;
+    }
+
+    fn counters(&self) -> [u64; 3] {
+        [self.next_item, self.next_run, self.next_stage]
+    }
+
+    /// Takes the pending group and its number, leaving an empty next group.
+    fn take_pending(&mut self) -> (u64, Pending) {
+        let group = self.group;
+        self.group += 1;
+        (group, std::mem::take(&mut self.pending))
+    }
 }
 
 pub(crate) const NEXT_ITEM: &str = "next_item";
@@ -93,12 +138,15 @@ impl Queue {
             next_run: read_counter(tree, NEXT_RUN)?,
             next_stage: read_counter(tree, NEXT_STAGE)?,
             paused: read_paused(tree)?,
+            pending: Pending::default(),
+            group: 1,
+            item_writes: 0,
         };
         let inner = Inner {
             path,
             store: RwLock::new(Some(Arc::new(store))),
             lock_wait: options.lock_wait,
-            item_writes: AtomicU64::new(0),
+            hold_unflushed_writes: options.hold_unflushed_writes,
             write: Mutex::new(write),
             metas: Mutex::new(HashMap::new()),
             flusher: Flusher::new(options.durability),
@@ -126,7 +174,7 @@ impl Queue {
 
     /// Turns leased items for which `expired(until)` holds back into waiting ones.
     pub(crate) fn revert_leases(&self, expired: impl Fn(u64) -> bool) -> Result<usize> {
-        let reverted = self.write_durably(|tx| {
+        let reverted = self.write_durably_scanning(|tx| {
             let mut reverted = 0;
             for entry in self.inner.store()?.tree.scan_prefix([prefix::LEASED]) {
                 let (key, _) = entry?;
@@ -158,7 +206,7 @@ impl Queue {
         self.unfinished_runs_ids()?
             .into_iter()
             .map(|run| {
-                let status = self.inner.status(&run)?;
+                let status = self.run_status(&run)?;
                 Ok((run, status.cursor))
             })
             .collect()
@@ -173,21 +221,70 @@ impl Queue {
             .collect()
     }
 
-    /// Runs `f` in one batch under the write lock and applies it, without flushing.
+    /// Runs `f` under the write lock, adding its changes to the pending group, which is
+    /// applied at once unless a flush is running (then the flush leader applies it).
+    /// Not durable: only for leases, which never survive a restart anyway.
     pub(crate) fn write<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
-        let mut state = self.lock_write();
-        let mut tx = Tx::new(&self.inner, self.inner.store()?, &mut state);
-        let out = f(&mut tx)?;
-        let written = tx.apply()?;
-        self.inner.item_writes.fetch_add(written, Ordering::Relaxed);
+        let (out, _) = self.write_in_group(false, false, f)?;
         Ok(out)
     }
 
-    /// Like `write`, then returns only once the batch is on disk.
+    /// Like `write`, then returns only once the change is on disk.
     pub(crate) fn write_durably<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
-        let out = self.write(f)?;
-        self.make_durable()?;
+        let (out, group) = self.write_in_group(true, false, f)?;
+        self.make_durable(group)?;
         Ok(out)
+    }
+
+    /// Like `write_durably`, for calls that scan an index other than the lease index:
+    /// the pending group is applied first, so the tree holds every change made so far.
+    pub(crate) fn write_durably_scanning<T>(
+        &self,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let (out, group) = self.write_in_group(true, true, f)?;
+        self.make_durable(group)?;
+        Ok(out)
+    }
+
+    /// Runs `f`; on error, the write state is rolled back to before it. Returns `f`'s
+    /// value and the group its changes belong to.
+    fn write_in_group<T>(
+        &self,
+        durable: bool,
+        settle_first: bool,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T>,
+    ) -> Result<(T, u64)> {
+        // The store after the lock: `checkpoint` swaps it while holding the lock, and
+        // must not find old handles still held by waiting writers.
+        let mut state = self.lock_write();
+        let store = self.inner.store()?;
+        if settle_first {
+            self.apply_pending(&mut state, &store)?;
+        }
+        let save = state.savepoint();
+        let out = match f(&mut Tx::new(&self.inner, store.clone(), &mut state)) {
+            Ok(out) => out,
+            Err(error) => {
+                state.restore(save);
+                return Err(error);
+            }
+        };
+        let group = state.group;
+        state.pending.awaited |= durable;
+        // A write nobody waits for is applied now, unless a flush is running or a
+        // durable caller will apply the group soon anyway: sled would make it wait for
+        // the flush, and a separate batch costs more than a share of the next one.
+        let someone_will_apply = self.inner.flusher.is_flushing()
+            || state.pending.awaited
+            || self.inner.hold_unflushed_writes;
+        let apply_now = self.inner.flusher.mode == Durability::FlushPerCall
+            || state.pending.is_large()
+            || !someone_will_apply;
+        if apply_now {
+            self.apply_pending(&mut state, &store)?;
+        }
+        Ok((out, group))
     }
 
     /// Closes and reopens the sled database, with every write held off meanwhile.
@@ -200,31 +297,86 @@ impl Queue {
     /// BENCHMARKS.md). Leases are kept: this is not a recovery. Readers still holding the
     /// old handles delay the reopen by at most the options' `lock_wait`.
     pub fn checkpoint(&self) -> Result<()> {
-        let _writers_held_off = self.lock_write();
+        let mut writers_held_off = self.lock_write();
         let mut slot = self
             .inner
             .store
             .write()
             .unwrap_or_else(PoisonError::into_inner);
         if let Some(old) = slot.take() {
+            self.apply_pending(&mut writers_held_off, &old)?;
             old.db.flush()?;
         }
         *slot = Some(Arc::new(Store::open(
             &self.inner.path,
             self.inner.lock_wait,
         )?));
-        self.inner.item_writes.store(0, Ordering::Relaxed);
+        writers_held_off.item_writes = 0;
         Ok(())
     }
 
     /// Item records written since the last open or checkpoint: what the next open
     /// would replay, roughly. The daemon checkpoints when this passes ~100,000.
     pub fn item_writes_since_checkpoint(&self) -> u64 {
-        self.inner.item_writes.load(Ordering::Relaxed)
+        self.lock_write().item_writes
     }
 
-    pub(crate) fn make_durable(&self) -> Result<()> {
-        self.inner.flusher.make_durable(&self.inner.store()?.db)
+    /// Returns once `group` is on disk (see `flush`).
+    fn make_durable(&self, group: u64) -> Result<()> {
+        if self.inner.flusher.mode == Durability::FlushPerCall {
+            // The call's group was applied before the write lock was released.
+            self.inner.store()?.db.flush()?;
+            return Ok(());
+        }
+        let apply = || {
+            let mut state = self.lock_write();
+            let store = self.inner.store()?;
+            self.apply_pending(&mut state, &store)
+        };
+        let flush = || -> Result<()> {
+            self.inner.store()?.db.flush()?;
+            Ok(())
+        };
+        let leftovers = || {
+            let mut state = self.lock_write();
+            if !state.pending.awaited
+                && !state.pending.is_empty()
+                && let Ok(store) = self.inner.store()
+            {
+                let _recorded_as_lost = self.apply_pending(&mut state, &store);
+            }
+        };
+        self.inner.flusher.wait_for(group, apply, flush, leftovers)
+    }
+
+    /// Applies the pending group to sled (not flushed); returns the number of the last
+    /// group applied. The group is gone either way: on failure it is recorded as lost,
+    /// so that every caller waiting for it learns its change was not saved.
+    fn apply_pending(&self, state: &mut WriteState, store: &Store) -> Result<u64> {
+        let counters = state.counters();
+        let (group, pending) = state.take_pending();
+        if pending.is_empty() {
+            return Ok(group);
+        }
+        match pending.apply(store, counters) {
+            Ok(written) => {
+                state.item_writes += written;
+                Ok(group)
+            }
+            Err(error) => {
+                self.inner.flusher.record_lost(group, &error);
+                Err(error)
+            }
+        }
+    }
+
+    /// A run's status as of every call made so far (pending changes included).
+    pub(crate) fn run_status(&self, run: &RunId) -> Result<RunStatus> {
+        let state = self.lock_write();
+        match state.pending.statuses.get(run) {
+            Some(status) => Ok(status.clone()),
+            None => self.inner.status(run),
+        }
     }
 
     pub(crate) fn lock_write(&self) -> MutexGuard<'_, WriteState> {
@@ -232,6 +384,24 @@ impl Queue {
             .write
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Drop for Inner {
+    /// The last handle is gone: leases still in the pending group are applied, so the
+    /// next open counts and reverts them like any other (sled flushes on close).
+    fn drop(&mut self) {
+        let Ok(store) = self.store() else {
+            return;
+        };
+        let state = self.write.get_mut().unwrap_or_else(PoisonError::into_inner);
+        if !state.pending.is_empty() {
+            let counters = state.counters();
+            let (_, pending) = state.take_pending();
+            if let Err(error) = pending.apply(&store, counters) {
+                tracing::error!(%error, "leases pending at close could not be written; the next open finds those items waiting");
+            }
+        }
     }
 }
 
@@ -262,6 +432,7 @@ impl Inner {
         Ok(meta)
     }
 
+    /// A run's status as applied to sled (writers read pending changes first).
     pub fn status(&self, run: &RunId) -> Result<RunStatus> {
         let key = Key::new(prefix::RUN_STATUS).tail(run.as_str()).done();
         let bytes = self

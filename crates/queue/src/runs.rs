@@ -30,7 +30,7 @@ impl Queue {
             };
             tx.add_run(&id, meta, status)?;
             let unfinished = Key::new(prefix::UNFINISHED).tail(id.as_str()).done();
-            tx.batch.insert(unfinished, &MARKER);
+            tx.put(unfinished, &MARKER);
             for item in items {
                 tx.create_item(&id, item)?;
             }
@@ -48,7 +48,7 @@ impl Queue {
 
     fn run_info(&self, id: &RunId) -> Result<RunInfo> {
         let meta = self.inner.meta(id)?;
-        let status = self.inner.status(id)?;
+        let status = self.run_status(id)?;
         Ok(RunInfo {
             id: id.clone(),
             job: meta.job.clone(),
@@ -92,16 +92,16 @@ impl Queue {
     /// Sets a run's final state. Its waiting items stop being leasable; items already
     /// leased may still be staged, committed, released or killed.
     pub fn finish_run(&self, id: &RunId, state: RunState, at: UnixMillis) -> Result<()> {
-        self.write_durably(|tx| {
+        self.write_durably_scanning(|tx| {
             let status = tx.status_mut(id)?;
             status.state = state;
             let unfinished = Key::new(prefix::UNFINISHED).tail(id.as_str()).done();
             if state == RunState::Running {
                 status.finished_at = None;
-                tx.batch.insert(unfinished, &MARKER);
+                tx.put(unfinished, &MARKER);
             } else {
                 status.finished_at = Some(at);
-                tx.batch.remove(unfinished);
+                tx.delete(unfinished);
             }
             tx.relist_run(id)
         })

@@ -28,7 +28,7 @@ impl Queue {
             let seq = tx.next_stage_seq();
             tx.set_state(id, Stored::Staged { seq })?;
             let key = Key::new(prefix::RECORDS).id(id).done();
-            tx.batch.insert(key, encode("staged records", &records)?);
+            tx.put(key, encode("staged records", &records)?);
             let mut result = StageResult::default();
             for follow_up in follow_ups {
                 match tx.create_item(&run, follow_up)? {

@@ -1,15 +1,15 @@
-//! One write transaction: reads through an overlay of what it already changed, keeps
-//! every index and run count in step with each item state change, and ends as a single
-//! `sled::Batch` (atomic across all keys, since everything lives in one tree).
+//! One call's changes: reads through the pending group's overlay (see `pending`),
+//! keeps every index and run count in step with each item state change, and adds its
+//! writes to the group, which is applied to sled as one atomic `sled::Batch`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use dredge_core::{ItemStart, NewItem};
 
 use crate::codec::{Key, MARKER, decode, encode, item_key, prefix, trailing_u64};
 use crate::error::{QueueError, Result};
-use crate::queue::{Inner, NEXT_ITEM, NEXT_RUN, NEXT_STAGE, Store, WriteState, encode_counter};
+use crate::queue::{Inner, Store, WriteState};
 use crate::stored::{ItemRec, RunMeta, RunStatus, Stored};
 use crate::types::{ItemId, RunId, RunState};
 
@@ -17,14 +17,8 @@ pub(crate) struct Tx<'a> {
     inner: &'a Inner,
     store: Arc<Store>,
     pub ws: &'a mut WriteState,
-    pub batch: sled::Batch,
-    items: HashMap<ItemId, ItemRec>,
-    /// Items changed in this transaction (only these are written back).
-    dirty: HashSet<ItemId>,
-    statuses: HashMap<RunId, RunStatus>,
-    dedupe_seen: HashSet<Vec<u8>>,
-    /// Which id counters moved (only those are written back).
-    counters_changed: [bool; 3],
+    /// Items this call read but did not change.
+    read: HashMap<ItemId, ItemRec>,
 }
 
 /// The key under which a run remembers a dedupe key (its value: the item's id).
@@ -41,13 +35,22 @@ impl<'a> Tx<'a> {
             inner,
             store,
             ws,
-            batch: sled::Batch::default(),
-            items: HashMap::new(),
-            dirty: HashSet::new(),
-            statuses: HashMap::new(),
-            dedupe_seen: HashSet::new(),
-            counters_changed: [false; 3],
+            read: HashMap::new(),
         }
+    }
+
+    pub fn put(&mut self, key: Vec<u8>, value: impl Into<sled::IVec>) {
+        self.ws.pending.put(key, value);
+    }
+
+    pub fn delete(&mut self, key: Vec<u8>) {
+        self.ws.pending.delete(key);
+    }
+
+    /// The lease index key of `lane`'s earliest waiting item, pending changes included.
+    pub fn first_ready(&self, lane: &str) -> Result<Option<Vec<u8>>> {
+        let lane_prefix = Key::new(prefix::READY).str(lane).done();
+        self.ws.pending.first_ready(&self.store.tree, &lane_prefix)
     }
 
     pub fn tree(&self) -> &sled::Tree {
@@ -61,7 +64,7 @@ impl<'a> Tx<'a> {
     /// Registers a run created in this transaction so later steps can see it.
     pub fn add_run(&mut self, run: &RunId, meta: RunMeta, status: RunStatus) -> Result<()> {
         let key = Key::new(prefix::RUN_META).tail(run.as_str()).done();
-        self.batch.insert(key, encode("run", &meta)?);
+        self.put(key, encode("run", &meta)?);
         let mut metas = self
             .inner
             .metas
@@ -69,41 +72,42 @@ impl<'a> Tx<'a> {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         metas.insert(run.clone(), Arc::new(meta));
         drop(metas);
-        self.statuses.insert(run.clone(), status);
+        self.ws.pending.statuses.insert(run.clone(), status);
         Ok(())
     }
 
     /// An item to change: it is written back when the transaction applies.
     pub fn item_mut(&mut self, id: ItemId) -> Result<&mut ItemRec> {
-        self.load(id)?;
-        self.dirty.insert(id);
-        Ok(self.items.get_mut(&id).expect("just loaded"))
+        let changed = &mut self.ws.pending.items;
+        if !changed.contains_key(&id) {
+            let rec = match self.read.remove(&id) {
+                Some(rec) => rec,
+                None => load(&self.store, id)?,
+            };
+            changed.insert(id, rec);
+        }
+        Ok(changed.get_mut(&id).expect("just inserted"))
     }
 
     /// An item to read only.
     pub fn item(&mut self, id: ItemId) -> Result<&ItemRec> {
-        self.load(id)?;
-        Ok(&self.items[&id])
-    }
-
-    fn load(&mut self, id: ItemId) -> Result<()> {
-        if !self.items.contains_key(&id) {
-            let bytes = self
-                .store
-                .tree
-                .get(item_key(id))?
-                .ok_or(QueueError::UnknownItem(id))?;
-            self.items.insert(id, decode("item", &bytes)?);
+        if self.ws.pending.items.contains_key(&id) {
+            return Ok(&self.ws.pending.items[&id]);
         }
-        Ok(())
+        if !self.read.contains_key(&id) {
+            let rec = load(&self.store, id)?;
+            self.read.insert(id, rec);
+        }
+        Ok(&self.read[&id])
     }
 
     pub fn status_mut(&mut self, run: &RunId) -> Result<&mut RunStatus> {
-        if !self.statuses.contains_key(run) {
+        let statuses = &mut self.ws.pending.statuses;
+        if !statuses.contains_key(run) {
             let status = self.inner.status(run)?;
-            self.statuses.insert(run.clone(), status);
+            statuses.insert(run.clone(), status);
         }
-        Ok(self.statuses.get_mut(run).expect("just inserted"))
+        Ok(statuses.get_mut(run).expect("just inserted"))
     }
 
     /// Whether a run's waiting items may be leased: it runs and its job is not paused.
@@ -138,17 +142,17 @@ impl<'a> Tx<'a> {
                 let lane = self.meta(run)?.lane.clone();
                 self.unlist(id, &lane, scope, *not_before);
                 let waiting = Key::new(prefix::WAITING).str(run.as_str()).id(id);
-                self.batch.remove(waiting.done());
+                self.delete(waiting.done());
             }
-            Stored::Leased { .. } => self.batch.remove(Key::new(prefix::LEASED).id(id).done()),
+            Stored::Leased { .. } => self.delete(Key::new(prefix::LEASED).id(id).done()),
             Stored::Staged { seq } => {
-                self.batch.remove(Key::new(prefix::STAGED).u64(*seq).done());
-                self.batch.remove(Key::new(prefix::RECORDS).id(id).done());
+                self.delete(Key::new(prefix::STAGED).u64(*seq).done());
+                self.delete(Key::new(prefix::RECORDS).id(id).done());
             }
             Stored::Done => {}
             Stored::Dead { .. } => {
                 let dead = Key::new(prefix::DEAD).str(run.as_str()).id(id);
-                self.batch.remove(dead.done());
+                self.delete(dead.done());
             }
         }
         Ok(())
@@ -158,23 +162,21 @@ impl<'a> Tx<'a> {
         match new {
             Stored::Ready { not_before } | Stored::Snoozed { until: not_before } => {
                 let waiting = Key::new(prefix::WAITING).str(run.as_str()).id(id);
-                self.batch.insert(waiting.done(), &MARKER);
+                self.put(waiting.done(), &MARKER);
                 if self.leasable(run)? {
                     let lane = self.meta(run)?.lane.clone();
                     self.list(id, &lane, scope, *not_before)?;
                 }
             }
-            Stored::Leased { .. } => self
-                .batch
-                .insert(Key::new(prefix::LEASED).id(id).done(), &MARKER),
+            Stored::Leased { .. } => self.put(Key::new(prefix::LEASED).id(id).done(), &MARKER),
             Stored::Staged { seq } => {
                 let key = Key::new(prefix::STAGED).u64(*seq).done();
-                self.batch.insert(key, encode("staged entry", &(run, id))?);
+                self.put(key, encode("staged entry", &(run, id))?);
             }
             Stored::Done => {}
             Stored::Dead { .. } => {
                 let dead = Key::new(prefix::DEAD).str(run.as_str()).id(id);
-                self.batch.insert(dead.done(), encode("dead entry", run)?);
+                self.put(dead.done(), encode("dead entry", run)?);
             }
         }
         Ok(())
@@ -182,27 +184,39 @@ impl<'a> Tx<'a> {
 
     /// Puts a waiting item into the lease indexes.
     fn list(&mut self, id: ItemId, lane: &str, scope: Option<&str>, not_before: u64) -> Result<()> {
-        let ready = Key::new(prefix::READY).str(lane).u64(not_before).id(id);
-        self.batch.insert(ready.done(), &MARKER);
+        let ready = Key::new(prefix::READY)
+            .str(lane)
+            .u64(not_before)
+            .id(id)
+            .done();
+        self.ws.pending.ready_removed.remove(&ready);
+        self.ws.pending.ready_added.insert(ready.clone());
+        self.put(ready, &MARKER);
         if let Some(scope) = scope {
             let key = Key::new(prefix::SCOPE).str(lane).str(scope).id(id);
-            self.batch
-                .insert(key.done(), encode("scope entry", &not_before)?);
+            self.put(key.done(), encode("scope entry", &not_before)?);
         }
         Ok(())
     }
 
     fn unlist(&mut self, id: ItemId, lane: &str, scope: Option<&str>, not_before: u64) {
-        let ready = Key::new(prefix::READY).str(lane).u64(not_before).id(id);
-        self.batch.remove(ready.done());
+        let ready = Key::new(prefix::READY)
+            .str(lane)
+            .u64(not_before)
+            .id(id)
+            .done();
+        self.ws.pending.ready_added.remove(&ready);
+        self.ws.pending.ready_removed.insert(ready.clone());
+        self.delete(ready);
         if let Some(scope) = scope {
             let key = Key::new(prefix::SCOPE).str(lane).str(scope).id(id);
-            self.batch.remove(key.done());
+            self.delete(key.done());
         }
     }
 
     /// Brings the lease indexes of a run's waiting items in line with whether the run
-    /// is leasable now (after a pause, resume, cancel, finish or retry).
+    /// is leasable now (after a pause, resume, cancel, finish or retry). Scans the
+    /// tree: only for calls made with `Queue::write_durably_scanning`.
     pub fn relist_run(&mut self, run: &RunId) -> Result<()> {
         let leasable = self.leasable(run)?;
         let lane = self.meta(run)?.lane.clone();
@@ -234,7 +248,8 @@ impl<'a> Tx<'a> {
         let id = ItemId(self.ws.next_item);
         if let Some(dedupe) = &new.dedupe_key {
             let key = dedupe_key(run, dedupe);
-            if self.dedupe_seen.contains(&key) || self.store.tree.contains_key(&key)? {
+            let pending = &self.ws.pending.dedupe_added;
+            if pending.contains(&key) || self.store.tree.contains_key(&key)? {
                 return Ok(None);
             }
             let status = self.status_mut(run)?;
@@ -242,12 +257,11 @@ impl<'a> Tx<'a> {
                 return Ok(None);
             }
             status.distinct_keys += 1;
-            self.batch
-                .insert(key.clone(), encode("dedupe entry", &id.0)?);
-            self.dedupe_seen.insert(key);
+            self.put(key.clone(), encode("dedupe entry", &id.0)?);
+            self.ws.pending.dedupe_added.insert(key);
         }
         self.ws.next_item += 1;
-        self.counters_changed[0] = true;
+        self.ws.pending.counters_changed[0] = true;
         let (state, attempts, last_error) = match new.start {
             ItemStart::Ready {
                 not_before,
@@ -279,8 +293,7 @@ impl<'a> Tx<'a> {
             note: None,
         };
         let scope = rec.scope.clone();
-        self.items.insert(id, rec);
-        self.dirty.insert(id);
+        self.ws.pending.items.insert(id, rec);
         *state.counter(&mut self.status_mut(run)?.counts) += 1;
         self.index(id, run, scope.as_deref(), &state)?;
         Ok(Some(id))
@@ -289,40 +302,22 @@ impl<'a> Tx<'a> {
     pub fn next_stage_seq(&mut self) -> u64 {
         let seq = self.ws.next_stage;
         self.ws.next_stage += 1;
-        self.counters_changed[2] = true;
+        self.ws.pending.counters_changed[2] = true;
         seq
     }
 
     pub fn next_run_seq(&mut self) -> u64 {
         let seq = self.ws.next_run;
         self.ws.next_run += 1;
-        self.counters_changed[1] = true;
+        self.ws.pending.counters_changed[1] = true;
         seq
     }
+}
 
-    /// Writes every changed record into the batch and applies it atomically; returns
-    /// how many item records it wrote.
-    pub fn apply(mut self) -> Result<u64> {
-        for id in &self.dirty {
-            self.batch
-                .insert(item_key(*id), encode("item", &self.items[id])?);
-        }
-        for (run, status) in &self.statuses {
-            let key = Key::new(prefix::RUN_STATUS).tail(run.as_str()).done();
-            self.batch.insert(key, encode("run status", status)?);
-        }
-        let counters = [
-            (NEXT_ITEM, self.ws.next_item),
-            (NEXT_RUN, self.ws.next_run),
-            (NEXT_STAGE, self.ws.next_stage),
-        ];
-        for (changed, (name, value)) in self.counters_changed.into_iter().zip(counters) {
-            if changed {
-                let key = Key::new(prefix::META).tail(name).done();
-                self.batch.insert(key, encode_counter(value)?);
-            }
-        }
-        self.store.tree.apply_batch(self.batch)?;
-        Ok(self.dirty.len() as u64)
-    }
+fn load(store: &Store, id: ItemId) -> Result<ItemRec> {
+    let bytes = store
+        .tree
+        .get(item_key(id))?
+        .ok_or(QueueError::UnknownItem(id))?;
+    decode("item", &bytes)
 }

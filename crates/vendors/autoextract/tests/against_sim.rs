@@ -67,6 +67,11 @@ fn driver(workers: usize) -> Driver {
 
 /// Every URL ends as exactly one record or one dead item.
 fn assert_each_url_once(urls: &[String], report: &RunReport) {
+    assert!(
+        report.unfinished.is_empty(),
+        "unfinished: {:?}",
+        report.unfinished
+    );
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for r in &report.records {
         *seen.entry(r.source.as_str()).or_default() += 1;
@@ -85,11 +90,6 @@ fn assert_each_url_once(urls: &[String], report: &RunReport) {
         report.records.len() + report.dead.len(),
         urls.len(),
         "nothing else was produced"
-    );
-    assert!(
-        report.unfinished.is_empty(),
-        "unfinished: {:?}",
-        report.unfinished
     );
 }
 
@@ -317,6 +317,12 @@ async fn a_wrong_key_never_shows_in_the_stop_reason() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broken_answers_never_lose_a_url() {
+    const ATTEMPTS: u32 = 5;
+    // Every broken answer is retried with SPEC §7's real backoff (1 s doubling, full
+    // jitter), so the run's length is bounded by the attempts allowed, not by luck:
+    // with 5 attempts an unlucky URL waits at most 1+2+4+8 s before it dies. (With 12,
+    // a URL failing seven times in a row (≈ one run in four at these rates) waited
+    // 64 s, then 128 s, and outlived the driver.)
     let faults = Faults {
         retriable_error_rate: 0.05,
         malformed_json_rate: 0.1,
@@ -333,14 +339,26 @@ async fn broken_answers_never_lose_a_url() {
     let sim = Sim::start(config, 3, "127.0.0.1", 0).await.expect("sim");
     let urls = urls(400, 4, 50);
     let report = driver(4)
-        .run(executor(&sim), &job(12), &urls)
+        .run(executor(&sim), &job(ATTEMPTS), &urls)
         .await
         .expect("plans");
     assert_each_url_once(&urls, &report);
     assert_records_match_their_urls(&sim, &report);
+    // Dead only for a reason: the page is missing, or every attempt met a broken answer.
+    let gave_up = format!("gave up after {ATTEMPTS} attempts");
     assert!(
-        report.dead.iter().all(|d| d.reason.contains("http404")),
+        report
+            .dead
+            .iter()
+            .all(|d| d.reason.contains("http404") || d.reason.starts_with(&gave_up)),
         "{:?}",
         report.dead
+    );
+    let missing = urls.iter().filter(|u| u.contains("/missing/")).count();
+    let dead_404 = report.dead.iter().filter(|d| d.reason.contains("http404"));
+    assert_eq!(
+        dead_404.count(),
+        missing,
+        "every missing page is dead as 404"
     );
 }
