@@ -3,6 +3,7 @@
 //! writes to the group, which is applied to sled as one atomic `sled::Batch`.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
 use dredge_core::{ItemStart, NewItem};
@@ -78,15 +79,16 @@ impl<'a> Tx<'a> {
 
     /// An item to change: it is written back when the transaction applies.
     pub fn item_mut(&mut self, id: ItemId) -> Result<&mut ItemRec> {
-        let changed = &mut self.ws.pending.items;
-        if !changed.contains_key(&id) {
-            let rec = match self.read.remove(&id) {
-                Some(rec) => rec,
-                None => load(&self.store, id)?,
-            };
-            changed.insert(id, rec);
+        match self.ws.pending.items.entry(id) {
+            Entry::Occupied(changed) => Ok(changed.into_mut()),
+            Entry::Vacant(slot) => {
+                let rec = match self.read.remove(&id) {
+                    Some(rec) => rec,
+                    None => load(&self.store, id)?,
+                };
+                Ok(slot.insert(rec))
+            }
         }
-        Ok(changed.get_mut(&id).expect("just inserted"))
     }
 
     /// An item to read only.
