@@ -12,7 +12,7 @@ pub mod record;
 pub mod time;
 
 pub use item::{ItemContext, ItemStart, NewItem};
-pub use record::{Attachment, Record};
+pub use record::{Attachment, JsonText, Record};
 pub use time::UnixMillis;
 pub mod outcome;
 pub mod retry;

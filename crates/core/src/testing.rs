@@ -564,7 +564,7 @@ mod tests {
             source: label.into(),
             item: label.into(),
             fetched_at: UnixMillis::now(),
-            data: "{}".into(),
+            data: crate::JsonText::parse("{}".into()).unwrap(),
             attachment: None,
         }
     }

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, Throughput};
-use dredge_core::{NewItem, Record, UnixMillis};
+use dredge_core::{JsonText, NewItem, Record, UnixMillis};
 use dredge_queue::{Durability, NewRun, OutputCursor, Queue, QueueOptions};
 
 const THREADS: u64 = 8;
@@ -57,7 +57,10 @@ fn record(i: u64) -> Record {
         source: "https://example.com".into(),
         item: format!("p-{i}"),
         fetched_at: UnixMillis::now(),
-        data: format!("{{\"n\":{i},\"title\":\"a product title of ordinary length\"}}"),
+        data: JsonText::parse(format!(
+            "{{\"n\":{i},\"title\":\"a product title of ordinary length\"}}"
+        ))
+        .unwrap(),
         attachment: None,
     }
 }
@@ -69,7 +72,7 @@ fn cycle(q: &Queue, lane: &str) {
         .lease_next(lane, now, now.after(Duration::from_secs(60)))
         .expect("lease")
         .expect("an item is ready");
-    q.stage(leased.id, vec![record(leased.id.0)], vec![])
+    q.stage(leased.id, &[record(leased.id.0)], vec![])
         .expect("stage");
     let cursor = OutputCursor {
         bytes: leased.id.0 * 100,

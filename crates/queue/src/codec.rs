@@ -14,14 +14,15 @@ use crate::types::ItemId;
 pub const FORMAT_VERSION: u8 = 1;
 
 pub fn encode<T: Serialize>(what: &'static str, value: &T) -> Result<Vec<u8>> {
+    // Encoded straight after the version byte: staged records are large, and a second
+    // buffer would copy every one of them again.
     let mut out = vec![FORMAT_VERSION];
-    let body = bincode::serde::encode_to_vec(value, bincode::config::standard()).map_err(|e| {
-        QueueError::Encode {
+    bincode::serde::encode_into_std_write(value, &mut out, bincode::config::standard()).map_err(
+        |e| QueueError::Encode {
             what,
             detail: e.to_string(),
-        }
-    })?;
-    out.extend_from_slice(&body);
+        },
+    )?;
     Ok(out)
 }
 

@@ -47,5 +47,5 @@ pub use flush::Durability;
 pub use queue::{Queue, QueueOptions};
 pub use types::{
     DeadItem, ItemCounts, ItemId, ItemInfo, ItemState, LeasedItem, NewRun, OutputCursor, Recovery,
-    Release, RunId, RunInfo, RunState, ScheduleState, StageResult, StagedRecords,
+    Release, RunId, RunInfo, RunState, ScheduleState, StageResult, StagedRecords, WrittenItem,
 };

@@ -154,6 +154,14 @@ pub enum Release {
     },
 }
 
+/// A leased item whose records the output writer appended and fsynced without staging
+/// them, with the follow-ups it creates (see `Queue::commit_written`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenItem {
+    pub id: ItemId,
+    pub follow_ups: Vec<dredge_core::NewItem>,
+}
+
 /// What `stage` did with the follow-ups it was given.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StageResult {

@@ -5,6 +5,7 @@ mod support;
 use dredge_core::{ItemStart, UnixMillis};
 use dredge_queue::{
     ItemCounts, ItemState, OutputCursor, QueueError, Release, RunState, ScheduleState,
+    WrittenItem,
 };
 use support::*;
 
@@ -188,7 +189,7 @@ fn stage_creates_follow_ups_deduplicated_per_run() {
             reason: "faulted".into(),
         }),
     ];
-    let result = q.stage(l.id, vec![record(1)], follow_ups).unwrap();
+    let result = q.stage(l.id, &[record(1)], follow_ups).unwrap();
     assert_eq!((result.created.len(), result.deduplicated), (2, 2));
     let counts = run_of(&q, &run).counts;
     assert_eq!(
@@ -211,7 +212,7 @@ fn commit_moves_staged_to_done_drops_records_and_sets_cursor() {
     let q = open(dir.path());
     let run = q.create_run(new_run("j", "a"), vec![item("x")]).unwrap();
     let l = q.lease_next("a", at(0), at(9)).unwrap().unwrap();
-    q.stage(l.id, vec![record(1), record(2)], vec![]).unwrap();
+    q.stage(l.id, &[record(1), record(2)], vec![]).unwrap();
     assert_eq!(q.staged_records(l.id).unwrap(), vec![record(1), record(2)]);
     assert_eq!(q.staged_items().unwrap(), vec![(run.clone(), l.id)]);
     let cursor = OutputCursor {
@@ -240,13 +241,116 @@ fn commit_moves_staged_to_done_drops_records_and_sets_cursor() {
 }
 
 #[test]
+fn commit_written_finishes_leased_items_with_their_follow_ups_beside_staged_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let cursor = OutputCursor {
+        bytes: 300,
+        records: 3,
+    };
+    let (run, written) = {
+        let q = open(dir.path());
+        let seed = item("seed").with_dedupe_key("u1");
+        let run = q
+            .create_run(new_run("j", "a"), vec![seed, item("s"), item("w")])
+            .unwrap();
+        let seed = q.lease_next("a", at(0), at(9)).unwrap().unwrap();
+        let staged = q.lease_next("a", at(0), at(9)).unwrap().unwrap();
+        let written = q.lease_next("a", at(0), at(9)).unwrap().unwrap();
+        q.stage(staged.id, &[record(1)], vec![]).unwrap();
+        let follow_ups = vec![
+            item("dup-of-seed").with_dedupe_key("u1"),
+            item("next").with_dedupe_key("u2"),
+        ];
+        let results = q
+            .commit_written(
+                &run,
+                &[staged.id],
+                vec![
+                    WrittenItem {
+                        id: written.id,
+                        follow_ups,
+                    },
+                    WrittenItem {
+                        id: seed.id,
+                        follow_ups: vec![],
+                    },
+                ],
+                cursor,
+            )
+            .unwrap();
+        assert_eq!(results.len(), 2);
+        assert_eq!((results[0].created.len(), results[0].deduplicated), (1, 1));
+        assert!(results[1].created.is_empty());
+        (run, written.id)
+    };
+    // Durable: a reopened queue sees the same.
+    let q = open(dir.path());
+    let info = run_of(&q, &run);
+    assert_eq!(info.cursor, cursor);
+    assert_eq!(
+        info.counts,
+        ItemCounts {
+            ready: 1,
+            done: 3,
+            ..Default::default()
+        }
+    );
+    assert_eq!(q.item(written).unwrap().unwrap().state, ItemState::Done);
+    assert!(q.staged_items().unwrap().is_empty());
+    assert_eq!(lease_label(&q, "a", at(10)).as_deref(), Some("next"));
+}
+
+#[test]
+fn commit_written_of_an_item_not_leased_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = open(dir.path());
+    let run = q
+        .create_run(new_run("j", "a"), vec![item("s"), item("never-leased")])
+        .unwrap();
+    let staged = q.lease_next("a", at(0), at(9)).unwrap().unwrap();
+    q.stage(staged.id, &[record(1)], vec![]).unwrap();
+    let ready = q.item(staged.id).unwrap().unwrap();
+    let before = run_of(&q, &run);
+    let not_leased = dredge_queue::ItemId(staged.id.0 + 1);
+    let err = q
+        .commit_written(
+            &run,
+            &[staged.id],
+            vec![WrittenItem {
+                id: not_leased,
+                follow_ups: vec![item("would-be-created")],
+            }],
+            OutputCursor {
+                bytes: 9,
+                records: 2,
+            },
+        )
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            QueueError::WrongState {
+                expected: "leased",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let after = run_of(&q, &run);
+    assert_eq!((after.cursor, after.counts), (before.cursor, before.counts));
+    assert_eq!(q.item(staged.id).unwrap().unwrap().state, ready.state);
+    assert_eq!(q.staged_records(staged.id).unwrap(), vec![record(1)]);
+    assert_eq!(lease_label(&q, "a", at(10)).as_deref(), Some("never-leased"));
+}
+
+#[test]
 fn commit_of_another_runs_item_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let q = open(dir.path());
     let run = q.create_run(new_run("j", "a"), vec![item("x")]).unwrap();
     let other = q.create_run(new_run("j", "a"), vec![]).unwrap();
     let l = q.lease_next("a", at(0), at(9)).unwrap().unwrap();
-    q.stage(l.id, vec![], vec![]).unwrap();
+    q.stage(l.id, &[], vec![]).unwrap();
     let err = q
         .commit(
             &other,
@@ -303,7 +407,7 @@ fn cancelled_run_items_are_not_leased_but_in_flight_ones_may_stage() {
     let l = q.lease_next("a", at(0), at(9)).unwrap().unwrap();
     q.cancel_run(&run, at(1)).unwrap();
     assert_eq!(lease_label(&q, "a", at(0)), None);
-    q.stage(l.id, vec![record(1)], vec![item("follow")])
+    q.stage(l.id, &[record(1)], vec![item("follow")])
         .unwrap();
     assert_eq!(lease_label(&q, "a", at(0)), None);
     let info = run_of(&q, &run);
@@ -342,7 +446,7 @@ fn reopen_reverts_leases_and_reports_staged_and_cursors() {
     let x = q.lease_next("a", at(0), at(9)).unwrap().unwrap();
     let y = q.lease_next("a", at(0), at(9)).unwrap().unwrap();
     q.lease_next("a", at(0), at(9)).unwrap().unwrap();
-    q.stage(x.id, vec![record(1)], vec![]).unwrap();
+    q.stage(x.id, &[record(1)], vec![]).unwrap();
     q.commit(
         &run,
         &[x.id],
@@ -352,7 +456,7 @@ fn reopen_reverts_leases_and_reports_staged_and_cursors() {
         },
     )
     .unwrap();
-    q.stage(y.id, vec![record(2)], vec![]).unwrap();
+    q.stage(y.id, &[record(2)], vec![]).unwrap();
     drop(q);
     let (q, recovery) = dredge_queue::Queue::open(dir.path().join("state")).unwrap();
     assert_eq!(recovery.leases_reset, 1);
@@ -481,7 +585,7 @@ fn checkpoint_keeps_leases_and_data_and_the_queue_stays_usable() {
         q.item(x.id).unwrap().unwrap().state,
         ItemState::Leased { until: at(9) }
     );
-    q.stage(x.id, vec![record(1)], vec![]).unwrap();
+    q.stage(x.id, &[record(1)], vec![]).unwrap();
     assert_eq!(lease_label(&q, "a", at(0)).as_deref(), Some("y"));
     assert_eq!(
         run_of(&q, &run).counts,
@@ -503,7 +607,7 @@ fn cap_bounds_the_distinct_keys_of_a_run_across_reopens() {
             .create_run(new_run("crawl", "a"), vec![page("p1")])
             .unwrap();
         let l = q.lease_next("a", at(0), at(9)).unwrap().unwrap();
-        let r = q.stage(l.id, vec![], vec![page("p1"), page("p2")]).unwrap();
+        let r = q.stage(l.id, &[], vec![page("p1"), page("p2")]).unwrap();
         assert_eq!((r.created.len(), r.deduplicated), (1, 1));
         run
     };
@@ -511,7 +615,7 @@ fn cap_bounds_the_distinct_keys_of_a_run_across_reopens() {
     let q = open(dir.path());
     let l = q.lease_next("a", at(0), at(9)).unwrap().unwrap();
     let r = q
-        .stage(l.id, vec![], vec![page("p3"), page("p4"), page("p5")])
+        .stage(l.id, &[], vec![page("p3"), page("p4"), page("p5")])
         .unwrap();
     assert_eq!(r.created.len(), 1, "cap 3: p1, p2, p3 and no more");
     let labels: Vec<String> = std::iter::from_fn(|| lease_label(&q, "a", at(10))).collect();

@@ -100,7 +100,7 @@ impl Child {
                     let labels: Vec<String> =
                         (0..rng.random_range(0..3)).map(|_| self.label()).collect();
                     let follow_ups = labels.iter().map(|l| item(l)).collect();
-                    self.q.stage(id, records_of(id), follow_ups).unwrap();
+                    self.q.stage(id, &records_of(id), follow_ups).unwrap();
                     self.ack(format!("S {}", id.0));
                     for label in labels {
                         self.ack(format!("C {label}"));

@@ -386,14 +386,14 @@ impl Harness {
                 let Some(id) = Model::pick(&leased, *pick) else {
                     return;
                 };
-                let recs = (0..*records).map(|n| record(id * 10 + n)).collect();
+                let recs: Vec<_> = (0..*records).map(|n| record(id * 10 + n)).collect();
                 let labels = (0..follow_ups.len()).map(|n| format!("follow-{id}-{n}"));
                 let news = follow_ups
                     .iter()
                     .zip(labels)
                     .map(|(s, l)| new_item(s, l))
                     .collect();
-                let result = q.stage(ItemId(id), recs, news).unwrap();
+                let result = q.stage(ItemId(id), &recs, news).unwrap();
                 let run = m.items[&id].run;
                 let created: Vec<u64> =
                     follow_ups.iter().filter_map(|s| m.create(run, s)).collect();

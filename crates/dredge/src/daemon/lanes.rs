@@ -157,15 +157,15 @@ async fn apply(
         Decision::Complete { completion, gates } => {
             let wakes = !completion.follow_ups.is_empty();
             let (records, follow_ups) = (completion.records, completion.follow_ups);
-            let result =
-                tokio::task::spawn_blocking(move || q.stage(id, records, follow_ups)).await??;
+            let (result, records) = tokio::task::spawn_blocking(move || {
+                q.stage(id, &records, follow_ups).map(|r| (r, records))
+            })
+            .await??;
             if result.deduplicated > 0 {
                 tracing::debug!(item = %id, deduplicated = result.deduplicated, "follow-ups already in the run");
             }
             close_gates(shared, lane, gates).await?;
-            shared
-                .writer()
-                .send(WriterMsg::Staged(item.run.clone(), id));
+            shared.writer().send_staged(item.run.clone(), id, records);
             if wakes {
                 lane.wake.notify_one();
             }
@@ -221,10 +221,8 @@ async fn apply(
                         })
                     })
                     .collect();
-                tokio::task::spawn_blocking(move || q.stage(id, Vec::new(), parts)).await??;
-                shared
-                    .writer()
-                    .send(WriterMsg::Staged(item.run.clone(), id));
+                tokio::task::spawn_blocking(move || q.stage(id, &[], parts)).await??;
+                shared.writer().send_staged(item.run.clone(), id, Vec::new());
             }
         }
         Decision::StopAccount { reason } => {

@@ -31,7 +31,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use crate::config::{DaemonConfig, LogFormat};
 use output::{Reopened, RunFile, RunPaths};
 use state::Shared;
-use writer::WriterMsg;
+use writer::{StagedItem, WriterMsg};
 
 /// How long in-flight calls may take to finish after SIGTERM.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -216,7 +216,9 @@ fn recover(shared: &Shared, recovery: Recovery) -> anyhow::Result<()> {
         }
     }
     for (run, item) in recovery.staged {
-        shared.writer().send(WriterMsg::Staged(run, item));
+        shared
+            .writer()
+            .send(WriterMsg::Staged(StagedItem::in_queue(run, item)));
     }
     for (run, _) in recovery.cursors {
         shared.writer().send(WriterMsg::Check(run));

@@ -6,10 +6,9 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use dredge_core::Record;
+use dredge_core::{Record, UnixMillis};
 use dredge_queue::{OutputCursor, RunId};
 use serde::Serialize;
-use serde_json::value::RawValue;
 
 /// Where a run's files live.
 #[derive(Debug, Clone)]
@@ -60,18 +59,19 @@ pub enum Reopened {
     AlreadyRenamed,
 }
 
+/// An output line without its `data`, which is pasted after it as the JSON text it
+/// already is (parsing it again would be the writer's largest cost).
 #[derive(Serialize)]
-struct Line<'a> {
+struct LineHead<'a> {
     job: &'a str,
     run: &'a str,
     vendor: &'a str,
     source: &'a str,
     item: &'a str,
     seq: u64,
-    fetched_at: String,
+    fetched_at: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     file: Option<String>,
-    data: &'a RawValue,
 }
 
 impl RunFile {
@@ -156,32 +156,29 @@ impl RunFile {
     /// Append records (not yet durable: call `sync`). Attachments are written and
     /// synced first, so a line never points at a missing file.
     pub fn append(&mut self, records: &[Record]) -> io::Result<()> {
-        let mut buf = Vec::with_capacity(records.len() * 256);
+        let mut buf = Vec::with_capacity(records.iter().map(|r| r.data.len() + 256).sum());
+        let mut stamps = Stamps::default();
         for record in records {
             let file = match &record.attachment {
                 Some(a) => Some(self.write_attachment(&a.name, &a.bytes)?),
                 None => None,
             };
-            let data = RawValue::from_string(record.data.clone())
-                .or_else(|_| {
-                    RawValue::from_string(
-                        serde_json::Value::String(record.data.clone()).to_string(),
-                    )
-                })
-                .map_err(io::Error::other)?;
-            let line = Line {
+            let head = LineHead {
                 job: &self.job,
                 run: self.run.as_str(),
                 vendor: &self.vendor,
                 source: &record.source,
                 item: &record.item,
                 seq: self.written.records + 1,
-                fetched_at: record.fetched_at.to_rfc3339(),
+                fetched_at: stamps.rfc3339(record.fetched_at),
                 file,
-                data: &data,
             };
-            serde_json::to_writer(&mut buf, &line).map_err(io::Error::other)?;
-            buf.push(b'\n');
+            serde_json::to_writer(&mut buf, &head).map_err(io::Error::other)?;
+            // `{...}` becomes `{...,"data":DATA}`.
+            buf.pop();
+            buf.extend_from_slice(b",\"data\":");
+            buf.extend_from_slice(record.data.as_bytes());
+            buf.extend_from_slice(b"}\n");
             self.written.records += 1;
         }
         self.file.write_all(&buf)?;
@@ -248,6 +245,24 @@ impl RunFile {
     }
 }
 
+/// The last timestamp text, reused: a batch's records mostly share their second.
+#[derive(Default)]
+struct Stamps {
+    second: Option<u64>,
+    text: String,
+}
+
+impl Stamps {
+    fn rfc3339(&mut self, at: UnixMillis) -> &str {
+        let second = at.0 / 1000;
+        if self.second != Some(second) {
+            self.second = Some(second);
+            self.text = at.to_rfc3339();
+        }
+        &self.text
+    }
+}
+
 fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
@@ -255,14 +270,14 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dredge_core::UnixMillis;
+    use dredge_core::JsonText;
 
     fn record(i: u32) -> Record {
         Record {
             source: format!("https://a.com/{i}"),
             item: "batch-1".into(),
             fetched_at: UnixMillis(0),
-            data: format!("{{\"n\":{i}}}"),
+            data: JsonText::parse(format!("{{\"n\":{i}}}")).unwrap(),
             attachment: None,
         }
     }
@@ -292,6 +307,56 @@ mod tests {
         let done = f.finish().unwrap();
         assert!(done.ends_with("news/20261122T231000Z-0001.jsonl"));
         assert!(!paths.partial.exists());
+    }
+
+    #[test]
+    fn data_is_pasted_verbatim_and_each_line_has_its_own_second() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = RunPaths::new(dir.path(), "news", &run());
+        let mut f = RunFile::create(paths.clone(), "news", &run(), "autoextract").unwrap();
+        let at = |ms: u64, data: &str| Record {
+            fetched_at: UnixMillis(ms),
+            data: JsonText::parse(data.into()).unwrap(),
+            ..record(0)
+        };
+        f.append(&[
+            at(0, r#"{"spaced": [1, 2]}"#),
+            at(999, "\"text\""),
+            at(1_000, "null"),
+            at(0, "7"),
+        ])
+        .unwrap();
+        f.sync().unwrap();
+        let text = fs::read_to_string(&paths.partial).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].ends_with(r#","data":{"spaced": [1, 2]}}"#), "{}", lines[0]);
+        let stamps: Vec<String> = lines
+            .iter()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .map(|v| v["fetched_at"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            stamps,
+            [
+                "1970-01-01T00:00:00Z",
+                "1970-01-01T00:00:00Z",
+                "1970-01-01T00:00:01Z",
+                "1970-01-01T00:00:00Z"
+            ]
+        );
+        let data: Vec<serde_json::Value> = lines
+            .iter()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["data"].clone())
+            .collect();
+        assert_eq!(
+            data,
+            [
+                serde_json::json!({"spaced": [1, 2]}),
+                serde_json::json!("text"),
+                serde_json::Value::Null,
+                serde_json::json!(7)
+            ]
+        );
     }
 
     #[test]

@@ -8,9 +8,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use dredge_core::UnixMillis;
+use dredge_core::{Record, UnixMillis};
 use dredge_queue::{ItemId, RunId, RunState};
 use tokio::sync::mpsc;
 
@@ -22,7 +23,7 @@ pub enum WriterMsg {
     /// A new (or recovered) run's open file.
     Open(RunId, RunFile),
     /// This item's records are staged in the queue: append and commit them.
-    Staged(RunId, ItemId),
+    Staged(StagedItem),
     /// Something changed in the run (an item died): finish it if nothing is left.
     Check(RunId),
     /// The run was cancelled: close its file, leave it `.partial`.
@@ -31,10 +32,49 @@ pub enum WriterMsg {
     Barrier(tokio::sync::oneshot::Sender<()>),
 }
 
+/// A staged item on its way to the run's file.
+pub struct StagedItem {
+    pub run: RunId,
+    pub item: ItemId,
+    /// The records just staged, when the sender could hand them over: the writer then
+    /// need not read them back from the queue. `None` after a restart, or when the
+    /// writer already holds [`HELD_BYTES`] of records (the queue keeps them instead).
+    records: Option<Held>,
+}
+
+impl StagedItem {
+    /// An item whose records the writer reads from the queue.
+    pub fn in_queue(run: RunId, item: ItemId) -> Self {
+        StagedItem {
+            run,
+            item,
+            records: None,
+        }
+    }
+}
+
+/// Records the writer holds in memory, counted against [`HELD_BYTES`] until dropped.
+struct Held {
+    records: Vec<Record>,
+    bytes: usize,
+    budget: Arc<AtomicUsize>,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.budget.fetch_sub(self.bytes, Ordering::Relaxed);
+    }
+}
+
+/// Most record bytes handed to the writer in memory at once. A writer that falls behind
+/// (slow disk) then reads the rest from the queue, so memory stays bounded.
+pub const HELD_BYTES: usize = 16 << 20;
+
 /// Handle to the writer thread.
 #[derive(Clone)]
 pub struct Writer {
     tx: mpsc::UnboundedSender<WriterMsg>,
+    held: Arc<AtomicUsize>,
 }
 
 impl Writer {
@@ -42,6 +82,36 @@ impl Writer {
         // The writer lives as long as the daemon; a send after it stopped is shutdown.
         let _ = self.tx.send(msg);
     }
+
+    /// Hand over an item `Queue::stage` just made durable with exactly `records`.
+    pub fn send_staged(&self, run: RunId, item: ItemId, records: Vec<Record>) {
+        let bytes: usize = records.iter().map(record_bytes).sum();
+        let held = if self.held.fetch_add(bytes, Ordering::Relaxed) + bytes <= HELD_BYTES {
+            Some(Held {
+                records,
+                bytes,
+                budget: self.held.clone(),
+            })
+        } else {
+            self.held.fetch_sub(bytes, Ordering::Relaxed);
+            None
+        };
+        self.send(WriterMsg::Staged(StagedItem {
+            run,
+            item,
+            records: held,
+        }));
+    }
+
+    /// Record bytes the writer holds in memory now.
+    #[cfg(test)]
+    pub fn held_bytes(&self) -> usize {
+        self.held.load(Ordering::Relaxed)
+    }
+}
+
+fn record_bytes(record: &Record) -> usize {
+    record.data.len() + record.source.len() + record.item.len() + 64
 }
 
 /// Start the writer thread; it stops when every `Writer` handle is dropped.
@@ -51,14 +121,15 @@ pub fn spawn(shared: Arc<Shared>) -> (Writer, std::thread::JoinHandle<()>) {
         .name("dredge-writer".into())
         .spawn(move || WriterThread::new(shared).run(rx))
         .expect("cannot start the writer thread");
-    (Writer { tx }, handle)
+    let held = Arc::new(AtomicUsize::new(0));
+    (Writer { tx, held }, handle)
 }
 
 struct WriterThread {
     shared: Arc<Shared>,
     files: HashMap<RunId, RunFile>,
-    /// Items whose write failed (disk full...): retried after a pause.
-    stalled: Vec<(RunId, ItemId)>,
+    /// Items whose write failed (disk full...): retried after a pause, from the queue.
+    stalled: Vec<StagedItem>,
 }
 
 const MAX_BATCH: usize = 4096;
@@ -95,9 +166,9 @@ impl WriterThread {
     }
 
     fn process(&mut self, batch: Vec<WriterMsg>) {
-        let mut staged: BTreeMap<RunId, Vec<ItemId>> = BTreeMap::new();
-        for (run, item) in std::mem::take(&mut self.stalled) {
-            staged.entry(run).or_default().push(item);
+        let mut staged: BTreeMap<RunId, Vec<StagedItem>> = BTreeMap::new();
+        for item in std::mem::take(&mut self.stalled) {
+            staged.entry(item.run.clone()).or_default().push(item);
         }
         let mut checks = Vec::new();
         let mut barriers = Vec::new();
@@ -106,7 +177,7 @@ impl WriterThread {
                 WriterMsg::Open(run, file) => {
                     self.files.insert(run, file);
                 }
-                WriterMsg::Staged(run, item) => staged.entry(run).or_default().push(item),
+                WriterMsg::Staged(item) => staged.entry(item.run.clone()).or_default().push(item),
                 WriterMsg::Check(run) => checks.push(run),
                 WriterMsg::Close(run) => {
                     self.files.remove(&run);
@@ -158,22 +229,26 @@ impl WriterThread {
     }
 
     /// Append the items' records, fsync, then commit them with the new cursor.
-    fn write_items(&mut self, run: &RunId, items: Vec<ItemId>) {
+    fn write_items(&mut self, run: &RunId, items: Vec<StagedItem>) {
         let shared = self.shared.clone();
         let Some(file) = self.file_for(run) else {
             // Cancelled or finished: its staged items stay staged, never written twice.
             return;
         };
         let committed_before = file.cursor_committed();
+        let ids: Vec<ItemId> = items.iter().map(|i| i.item).collect();
         let result = (|| -> anyhow::Result<u64> {
             let mut count = 0u64;
-            for item in &items {
-                let records = shared.queue.staged_records(*item)?;
+            for staged in &items {
+                let records = match &staged.records {
+                    Some(held) => std::borrow::Cow::Borrowed(&held.records[..]),
+                    None => std::borrow::Cow::Owned(shared.queue.staged_records(staged.item)?),
+                };
                 count += records.len() as u64;
                 file.append(&records)?;
             }
             let cursor = file.sync()?;
-            shared.queue.commit(run, &items, cursor)?;
+            shared.queue.commit(run, &ids, cursor)?;
             file.mark_committed(cursor);
             Ok(count)
         })();
@@ -184,8 +259,8 @@ impl WriterThread {
                 if let Err(e) = file.rollback_to(committed_before) {
                     tracing::error!(run = %run, error = %e, "cannot roll back the run's file");
                 }
-                self.stalled
-                    .extend(items.into_iter().map(|i| (run.clone(), i)));
+                let again = ids.into_iter().map(|i| StagedItem::in_queue(run.clone(), i));
+                self.stalled.extend(again);
             }
         }
     }
@@ -227,4 +302,59 @@ impl WriterThread {
 
 fn file_job(file: &RunFile) -> String {
     file.job().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dredge_core::JsonText;
+
+    fn records(n: usize, data_len: usize) -> Vec<Record> {
+        let data = JsonText::parse(format!("\"{}\"", "x".repeat(data_len))).unwrap();
+        (0..n)
+            .map(|i| Record {
+                source: format!("https://a.com/{i}"),
+                item: "batch".into(),
+                fetched_at: UnixMillis(0),
+                data: data.clone(),
+                attachment: None,
+            })
+            .collect()
+    }
+
+    fn held_records(msg: &WriterMsg) -> Option<&[Record]> {
+        match msg {
+            WriterMsg::Staged(item) => item.records.as_ref().map(|h| &h.records[..]),
+            _ => panic!("expected a staged item"),
+        }
+    }
+
+    #[test]
+    fn staged_records_ride_along_until_the_budget_is_spent_then_stay_in_the_queue() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let writer = Writer {
+            tx,
+            held: Arc::new(AtomicUsize::new(0)),
+        };
+        let run = RunId("r".into());
+        // Three items of ~6 MiB each: two fit in 16 MiB, the third does not.
+        for id in 1..=3 {
+            writer.send_staged(run.clone(), ItemId(id), records(6, 1 << 20));
+        }
+        let first = rx.try_recv().unwrap();
+        let second = rx.try_recv().unwrap();
+        let third = rx.try_recv().unwrap();
+        assert_eq!(held_records(&first).map(<[Record]>::len), Some(6));
+        assert_eq!(held_records(&second).map(<[Record]>::len), Some(6));
+        assert!(held_records(&third).is_none(), "over budget: read back from the queue");
+        assert!(writer.held_bytes() <= HELD_BYTES);
+        drop(first);
+        // Written records free their share of the budget for the next item.
+        writer.send_staged(run.clone(), ItemId(4), records(6, 1 << 20));
+        assert!(held_records(&rx.try_recv().unwrap()).is_some());
+        assert!(writer.held_bytes() > 0, "the second item is still held");
+        drop(second);
+        drop(third);
+        assert_eq!(writer.held_bytes(), 0, "every held byte is given back");
+    }
 }

@@ -1,7 +1,7 @@
 //! Helpers shared by the queue's integration tests.
 #![allow(dead_code)]
 
-use dredge_core::{NewItem, Record, UnixMillis};
+use dredge_core::{JsonText, NewItem, Record, UnixMillis};
 use dredge_queue::{NewRun, Queue, RunId};
 
 pub const T0: UnixMillis = UnixMillis(1_795_000_000_000);
@@ -37,7 +37,7 @@ pub fn record(n: u64) -> Record {
         source: format!("src-{n}"),
         item: format!("item-{n}"),
         fetched_at: UnixMillis(n),
-        data: format!("{{\"n\":{n}}}"),
+        data: JsonText::parse(format!("{{\"n\":{n}}}")).unwrap(),
         attachment: None,
     }
 }

@@ -102,7 +102,7 @@ impl AutoextractExecutor {
         }
         match results::parse(&answer.body) {
             Ok(found) => {
-                let sorted = settle::sort(batch, &found);
+                let sorted = settle::sort(batch, found);
                 settle::settle(batch, sorted, ctx, &mut rand::rng())
             }
             Err(e) => {

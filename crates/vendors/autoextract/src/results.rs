@@ -1,17 +1,21 @@
 //! Reading a 200 answer: a JSON array of results in any order, each matched back to its
 //! query by `query.userQuery.meta`. One odd result never spoils the others: it is
 //! skipped, and its query counts as unanswered.
+//!
+//! This runs once per 100 records, so it borrows what it can: the record is taken as the
+//! raw text serde_json already checked, and `meta` is read as the query's index.
 
 use std::collections::HashMap;
 
+use dredge_core::JsonText;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
 /// What the service said about one query.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum QueryResult {
-    /// The `product` or `article` object, as the service sent it (JSON text).
-    Extracted(String),
+    /// The `product` or `article` object, as the service sent it.
+    Extracted(JsonText),
     /// The `error` text.
     Error(String),
 }
@@ -45,10 +49,10 @@ struct WireUserQuery<'a> {
 #[error("the answer is not a JSON array of results")]
 pub struct NotResults;
 
-/// Results by `meta`. Results without a usable `meta`, or with neither a record nor an
-/// error, are left out (their queries are unanswered); the first result for a `meta`
-/// wins.
-pub fn parse(body: &[u8]) -> Result<HashMap<String, QueryResult>, NotResults> {
+/// Results by query index (the `meta` we sent). Results without a usable `meta`, or
+/// with neither a record nor an error, are left out (their queries are unanswered); the
+/// first result for a `meta` wins.
+pub fn parse(body: &[u8]) -> Result<HashMap<u32, QueryResult>, NotResults> {
     let items: Vec<&RawValue> = serde_json::from_slice(body).map_err(|_| NotResults)?;
     let mut by_meta = HashMap::new();
     for item in items {
@@ -60,11 +64,11 @@ pub fn parse(body: &[u8]) -> Result<HashMap<String, QueryResult>, NotResults> {
             .query
             .and_then(|q| q.user_query)
             .and_then(|u| u.meta)
-            .map(|m| m.into_owned());
+            .and_then(|m| m.parse::<u32>().ok());
         let outcome = match (result.product.or(result.article), result.error) {
             (_, Some(error)) => QueryResult::Error(error),
             (Some(record), None) if record.get() != "null" => {
-                QueryResult::Extracted(record.get().to_string())
+                QueryResult::Extracted(JsonText::from_raw(record))
             }
             _ => continue,
         };
@@ -89,20 +93,22 @@ mod tests {
         ]"#;
         let results = parse(body).unwrap();
         assert_eq!(
-            results.get("1"),
+            results.get(&1),
             Some(&QueryResult::Extracted(
-                r#"{"name":"B","url":"https://b.com/","probability":0.9}"#.into()
+                JsonText::parse(r#"{"name":"B","url":"https://b.com/","probability":0.9}"#.into())
+                    .unwrap()
             ))
         );
         assert_eq!(
-            results.get("0"),
+            results.get(&0),
             Some(&QueryResult::Error("query timed out".into()))
         );
     }
 
     #[test]
     fn odd_results_are_skipped_and_odd_bodies_are_refused_without_panic() {
-        let body = br#"[5, {"query":{}}, {"article":{"x":1}}, {"query":{"userQuery":{"meta":"3"}},"article":null}]"#;
+        let body = br#"[5, {"query":{}}, {"article":{"x":1}}, {"query":{"userQuery":{"meta":"3"}},"article":null},
+            {"query":{"userQuery":{"meta":"not ours"}},"article":{"y":2}}]"#;
         assert!(parse(body).unwrap().is_empty());
         for bad in [&b""[..], b"{}", b"[{", b"<html>", b"null"] {
             assert_eq!(parse(bad), Err(NotResults));
@@ -112,6 +118,6 @@ mod tests {
     #[test]
     fn meta_with_escapes_is_unescaped() {
         let body = br#"[{"query":{"userQuery":{"meta":"\u0037"}},"article":{"a":1}}]"#;
-        assert!(parse(body).unwrap().contains_key("7"));
+        assert!(parse(body).unwrap().contains_key(&7));
     }
 }

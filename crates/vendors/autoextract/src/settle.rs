@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use dredge_core::retry::{retry_delay, snooze_delay};
 use dredge_core::{
-    Completion, Failure, FailureClass, ItemContext, ItemStart, NewItem, Outcome, Record, Snooze,
-    SnoozeScope, UnixMillis,
+    Completion, Failure, FailureClass, ItemContext, ItemStart, JsonText, NewItem, Outcome, Record,
+    Snooze, SnoozeScope, UnixMillis,
 };
 use rand::Rng;
 
@@ -28,22 +28,21 @@ pub struct Context<'a> {
 /// Each query of a batch, sorted by what happens to it next.
 #[derive(Debug, Default)]
 pub struct Sorted {
-    pub extracted: Vec<(Query, String)>,
+    pub extracted: Vec<(Query, JsonText)>,
     pub dead: Vec<(Query, String)>,
     /// By domain: the queries, the longest wait asked and the service's words.
     pub occupied: BTreeMap<String, (Vec<Query>, Duration, String)>,
     pub retry: Vec<(Query, String)>,
 }
 
-/// Sort the batch's queries by their results (matched on `meta`).
-pub fn sort(batch: &Batch, results: &HashMap<String, QueryResult>) -> Sorted {
+/// Sort the batch's queries by their results (matched on `meta`, the query's index).
+/// The results are consumed: each record moves into its query's place.
+pub fn sort(batch: &Batch, mut results: HashMap<u32, QueryResult>) -> Sorted {
     let mut sorted = Sorted::default();
     for query in &batch.queries {
-        match results.get(&query.meta()) {
-            Some(QueryResult::Extracted(data)) => {
-                sorted.extracted.push((query.clone(), data.clone()))
-            }
-            Some(QueryResult::Error(message)) => sort_error(&mut sorted, query, message),
+        match results.remove(&query.index) {
+            Some(QueryResult::Extracted(data)) => sorted.extracted.push((query.clone(), data)),
+            Some(QueryResult::Error(message)) => sort_error(&mut sorted, query, &message),
             None => sorted.retry.push((
                 query.clone(),
                 "no result for this query in the answer".into(),
@@ -254,7 +253,7 @@ pub fn dead_item(query: Query, reason: String) -> NewItem {
     }
 }
 
-fn record(query: Query, data: String, ctx: &Context<'_>) -> Record {
+fn record(query: Query, data: JsonText, ctx: &Context<'_>) -> Record {
     Record {
         source: query.url,
         item: ctx.item.label.clone(),

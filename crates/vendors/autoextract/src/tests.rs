@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use dredge_core::job::PageType;
-use dredge_core::{Completion, ItemStart};
+use dredge_core::{Completion, ItemStart, JsonText};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -39,9 +39,9 @@ fn batch(urls: &[&str]) -> Batch {
 }
 
 fn settle_with(batch: &Batch, answers: &[(u32, QueryResult)], attempts: u32) -> Outcome {
-    let results: HashMap<String, QueryResult> = answers
+    let results: HashMap<u32, QueryResult> = answers
         .iter()
-        .map(|(i, r)| (i.to_string(), r.clone()))
+        .map(|(i, r)| (*i, r.clone()))
         .collect();
     let item = item(attempts);
     let ctx = Context {
@@ -51,14 +51,14 @@ fn settle_with(batch: &Batch, answers: &[(u32, QueryResult)], attempts: u32) -> 
     };
     settle(
         batch,
-        sort(batch, &results),
+        sort(batch, results),
         &ctx,
         &mut StdRng::seed_from_u64(1),
     )
 }
 
 fn ok(data: &str) -> QueryResult {
-    QueryResult::Extracted(data.into())
+    QueryResult::Extracted(JsonText::parse(data.into()).expect("test data is JSON"))
 }
 
 fn err(message: &str) -> QueryResult {

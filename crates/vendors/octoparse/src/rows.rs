@@ -1,7 +1,7 @@
 //! The parts of a data answer we read: the row list, counters, and the rows as output
 //! records that keep the vendor's field names.
 
-use dredge_core::{FailureClass, Outcome, Record, UnixMillis};
+use dredge_core::{FailureClass, JsonText, Outcome, Record, UnixMillis};
 use serde_json::Value;
 
 /// The rows under `key` of a data object (`dataList` legacy, `data` OpenAPI).
@@ -37,7 +37,7 @@ pub fn records(task: &str, label: &str, rows: &[Value]) -> Vec<Record> {
             source: format!("task {task}"),
             item: label.to_string(),
             fetched_at,
-            data: row.to_string(),
+            data: JsonText::from_value(row),
             attachment: None,
         })
         .collect()

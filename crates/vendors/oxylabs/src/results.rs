@@ -5,7 +5,7 @@
 
 use base64::Engine;
 use dredge_core::job::OxylabsResults;
-use dredge_core::{Attachment, Record, UnixMillis};
+use dredge_core::{Attachment, JsonText, Record, UnixMillis};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -73,13 +73,13 @@ pub fn collect(
         let page = meta.page.unwrap_or(index as u64 + 1);
         records.push(match kind {
             OxylabsResults::Png => png_record(raw.get(), page, origin)?,
-            _ => record(raw.get().to_string(), None, origin),
+            _ => record(JsonText::from_raw(raw), None, origin),
         });
     }
     Ok(Collected::Records(records))
 }
 
-fn record(data: String, attachment: Option<Attachment>, origin: Origin<'_>) -> Record {
+fn record(data: JsonText, attachment: Option<Attachment>, origin: Origin<'_>) -> Record {
     Record {
         source: origin.value.to_string(),
         item: origin.label.to_string(),
@@ -107,7 +107,7 @@ fn png_record(raw: &str, page: u64, origin: Origin<'_>) -> Result<Record, Result
         name: format!("{}-{page}.png", origin.job_id),
         bytes,
     };
-    let data = serde_json::Value::Object(fields).to_string();
+    let data = JsonText::from_value(&serde_json::Value::Object(fields));
     Ok(record(data, Some(attachment), origin))
 }
 

@@ -10,7 +10,9 @@
 
 use dredge_core::job::WdsJob;
 use dredge_core::retry::{self, Decision, ItemBudget};
-use dredge_core::{Completion, ItemContext, ItemStart, NewItem, Outcome, Record, UnixMillis};
+use dredge_core::{
+    Completion, ItemContext, ItemStart, JsonText, NewItem, Outcome, Record, UnixMillis,
+};
 use serde_json::{Map, Value, json};
 
 use crate::api::{Api, DownloadTask, ScrapeResult, Stop};
@@ -128,7 +130,7 @@ impl PageRun<'_> {
             source: page.url.clone(),
             item: self.item.label.clone(),
             fetched_at: UnixMillis::now(),
-            data: json!({ "url": page.url, "fields": fields }).to_string(),
+            data: JsonText::from_value(&json!({ "url": page.url, "fields": fields })),
             attachment: None,
         }
     }
