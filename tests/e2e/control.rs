@@ -244,26 +244,42 @@ fn reload_picks_up_a_new_account_and_the_job_waiting_for_it() {
 #[test]
 fn metrics_report_items_records_outcomes_and_snoozes() {
     let rt = runtime();
+    // Every request fails with a 5xx until one has, then a few queries meet occupied
+    // domains: so both kinds of events surely happen, whatever the timing.
     let config = with_faults(dredge_sim::autoextract::Faults {
-        occupied_rate: 0.05,
-        occupied_seconds: 0.2,
-        server_error_rate: 0.1,
+        server_error_rate: 1.0,
         ..Default::default()
     });
     let sim = autoextract_sim(&rt, config, 1);
     let mut h = Harness::new(&autoextract_account(&sim.base_url()));
     h.start();
     url_job(&h, "m", &urls(400, 4));
+    let server_errors = || {
+        let log = sim.log.entries();
+        log.iter().filter(|e| e.outcome == "fault:5xx").count()
+    };
+    wait_until("a 5xx answer", Duration::from_secs(30), || {
+        server_errors() > 0
+    });
+    sim.set_faults(dredge_sim::autoextract::Faults {
+        occupied_rate: 0.05,
+        occupied_seconds: 0.2,
+        ..Default::default()
+    });
     h.wait_run_end("m", Duration::from_secs(60));
     let text = h.call("metrics", json!({}))["text"]
         .as_str()
         .unwrap()
         .to_string();
+    let failures = format!(
+        "dredge_failures_total{{vendor=\"autoextract\",class=\"server\"}} {}",
+        server_errors()
+    );
     for needle in [
         "dredge_records_written_total{job=\"m\"} 400",
         "dredge_items{state=\"ready\"}",
         "dredge_outcomes_total{vendor=\"autoextract\",outcome=\"done\"}",
-        "dredge_failures_total{vendor=\"autoextract\",class=\"server\"}",
+        failures.as_str(),
         "dredge_snoozes_total{vendor=\"autoextract\",scope=\"domain\"}",
         "# TYPE dredge_token_refreshes_total counter",
     ] {

@@ -101,7 +101,11 @@ impl Queue {
 }
 
 /// The item, when it belongs to `run`.
-fn expect_in_run<'t>(tx: &'t mut Tx<'_>, id: ItemId, run: &RunId) -> Result<&'t crate::stored::ItemRec> {
+fn expect_in_run<'t>(
+    tx: &'t mut Tx<'_>,
+    id: ItemId,
+    run: &RunId,
+) -> Result<&'t crate::stored::ItemRec> {
     let rec = tx.item_mut(id)?;
     if rec.run != *run {
         return Err(QueueError::WrongRun {
@@ -114,7 +118,11 @@ fn expect_in_run<'t>(tx: &'t mut Tx<'_>, id: ItemId, run: &RunId) -> Result<&'t 
 }
 
 /// Create an item's follow-ups in its run.
-fn create_follow_ups(tx: &mut Tx<'_>, run: &RunId, follow_ups: Vec<NewItem>) -> Result<StageResult> {
+fn create_follow_ups(
+    tx: &mut Tx<'_>,
+    run: &RunId,
+    follow_ups: Vec<NewItem>,
+) -> Result<StageResult> {
     let mut result = StageResult::default();
     for follow_up in follow_ups {
         match tx.create_item(run, follow_up)? {

@@ -4,8 +4,7 @@ mod support;
 
 use dredge_core::{ItemStart, UnixMillis};
 use dredge_queue::{
-    ItemCounts, ItemState, OutputCursor, QueueError, Release, RunState, ScheduleState,
-    WrittenItem,
+    ItemCounts, ItemState, OutputCursor, QueueError, Release, RunState, ScheduleState, WrittenItem,
 };
 use support::*;
 
@@ -340,7 +339,10 @@ fn commit_written_of_an_item_not_leased_changes_nothing() {
     assert_eq!((after.cursor, after.counts), (before.cursor, before.counts));
     assert_eq!(q.item(staged.id).unwrap().unwrap().state, ready.state);
     assert_eq!(q.staged_records(staged.id).unwrap(), vec![record(1)]);
-    assert_eq!(lease_label(&q, "a", at(10)).as_deref(), Some("never-leased"));
+    assert_eq!(
+        lease_label(&q, "a", at(10)).as_deref(),
+        Some("never-leased")
+    );
 }
 
 #[test]
@@ -407,8 +409,7 @@ fn cancelled_run_items_are_not_leased_but_in_flight_ones_may_stage() {
     let l = q.lease_next("a", at(0), at(9)).unwrap().unwrap();
     q.cancel_run(&run, at(1)).unwrap();
     assert_eq!(lease_label(&q, "a", at(0)), None);
-    q.stage(l.id, &[record(1)], vec![item("follow")])
-        .unwrap();
+    q.stage(l.id, &[record(1)], vec![item("follow")]).unwrap();
     assert_eq!(lease_label(&q, "a", at(0)), None);
     let info = run_of(&q, &run);
     assert_eq!(

@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use dredge_core::item::ItemContext;
 use dredge_core::retry::{self, Decision, GateClosure, ItemBudget};
-use dredge_core::{ItemStart, Outcome, SnoozeScope, UnixMillis};
+use dredge_core::{ItemStart, NewItem, Outcome, Record, SnoozeScope, UnixMillis};
 use dredge_queue::{LeasedItem, Release};
 
 use super::state::{Lane, Shared};
-use super::writer::WriterMsg;
+use super::writer::{StagedItem, WriterMsg};
 
 /// How long a lease lasts beyond the account's request timeout before it may be
 /// reclaimed (leases never survive a restart anyway).
@@ -87,7 +87,7 @@ async fn idle(shared: &Shared, lane: &Lane, wait: Duration) {
 }
 
 /// Execute one leased item and apply what the retry policy decides.
-async fn execute(shared: &Shared, lane: &Lane, item: LeasedItem) {
+async fn execute(shared: &Shared, lane: &Arc<Lane>, item: LeasedItem) {
     let budget = ItemBudget {
         attempts: item.attempts,
         polls: item.polls,
@@ -145,9 +145,52 @@ fn last_words(shared: &Shared, item: &LeasedItem) -> String {
     }
 }
 
+/// Make a completed item's records durable: handed to the writer, which appends them to
+/// the run's file and commits the item Done (it stays leased until then), or staged in
+/// the queue for the writer to append later (ARCHITECTURE "stage, then commit").
+/// Wakes the lane once the item's follow-ups exist.
+async fn finish(
+    shared: &Shared,
+    lane: &Arc<Lane>,
+    item: &LeasedItem,
+    records: Vec<Record>,
+    follow_ups: Vec<NewItem>,
+) -> anyhow::Result<()> {
+    let (run, id) = (item.run.clone(), item.id);
+    let wakes = !follow_ups.is_empty();
+    let (records, follow_ups) = if records.is_empty() {
+        (records, follow_ups)
+    } else {
+        let wake = wakes.then(|| {
+            let lane = lane.clone();
+            Box::new(move || lane.wake.notify_one()) as Box<dyn FnOnce() + Send>
+        });
+        let writer = shared.writer();
+        match writer
+            .write_now(run.clone(), id, records, follow_ups, wake)
+            .await
+        {
+            Ok(()) => return Ok(()),
+            Err(back) => (back.records, back.follow_ups),
+        }
+    };
+    let q = shared.queue.clone();
+    let result = tokio::task::spawn_blocking(move || q.stage(id, &records, follow_ups)).await??;
+    if result.deduplicated > 0 {
+        tracing::debug!(item = %id, deduplicated = result.deduplicated, "follow-ups already in the run");
+    }
+    shared
+        .writer()
+        .send(WriterMsg::Staged(StagedItem { run, item: id }));
+    if wakes {
+        lane.wake.notify_one();
+    }
+    Ok(())
+}
+
 async fn apply(
     shared: &Shared,
-    lane: &Lane,
+    lane: &Arc<Lane>,
     item: &LeasedItem,
     decision: Decision,
 ) -> anyhow::Result<()> {
@@ -155,20 +198,9 @@ async fn apply(
     let id = item.id;
     match decision {
         Decision::Complete { completion, gates } => {
-            let wakes = !completion.follow_ups.is_empty();
             let (records, follow_ups) = (completion.records, completion.follow_ups);
-            let (result, records) = tokio::task::spawn_blocking(move || {
-                q.stage(id, &records, follow_ups).map(|r| (r, records))
-            })
-            .await??;
-            if result.deduplicated > 0 {
-                tracing::debug!(item = %id, deduplicated = result.deduplicated, "follow-ups already in the run");
-            }
+            finish(shared, lane, item, records, follow_ups).await?;
             close_gates(shared, lane, gates).await?;
-            shared.writer().send_staged(item.run.clone(), id, records);
-            if wakes {
-                lane.wake.notify_one();
-            }
         }
         Decision::Wait {
             not_before,
@@ -221,8 +253,7 @@ async fn apply(
                         })
                     })
                     .collect();
-                tokio::task::spawn_blocking(move || q.stage(id, &[], parts)).await??;
-                shared.writer().send_staged(item.run.clone(), id, Vec::new());
+                finish(shared, lane, item, Vec::new(), parts).await?;
             }
         }
         Decision::StopAccount { reason } => {

@@ -218,7 +218,7 @@ fn recover(shared: &Shared, recovery: Recovery) -> anyhow::Result<()> {
     for (run, item) in recovery.staged {
         shared
             .writer()
-            .send(WriterMsg::Staged(StagedItem::in_queue(run, item)));
+            .send(WriterMsg::Staged(StagedItem { run, item }));
     }
     for (run, _) in recovery.cursors {
         shared.writer().send(WriterMsg::Check(run));

@@ -329,7 +329,11 @@ mod tests {
         f.sync().unwrap();
         let text = fs::read_to_string(&paths.partial).unwrap();
         let lines: Vec<&str> = text.lines().collect();
-        assert!(lines[0].ends_with(r#","data":{"spaced": [1, 2]}}"#), "{}", lines[0]);
+        assert!(
+            lines[0].ends_with(r#","data":{"spaced": [1, 2]}}"#),
+            "{}",
+            lines[0]
+        );
         let stamps: Vec<String> = lines
             .iter()
             .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())

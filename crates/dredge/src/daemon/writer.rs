@@ -1,6 +1,11 @@
-//! The output writer: one OS thread that appends staged records to their runs' files,
-//! fsyncs, and then commits the items and the new cursor in the queue — in that order,
-//! which is what makes output exactly-once (ARCHITECTURE "stage, then commit").
+//! The output writer: one OS thread that appends records to their runs' files, fsyncs,
+//! and then commits the items and the new cursor in the queue — in that order, which is
+//! what makes output exactly-once (ARCHITECTURE "stage, then commit").
+//!
+//! Records usually come straight from a lane (`WriteNow`): appended from memory, and
+//! the leased item is Done in the same commit, so they are never written to the queue.
+//! Staged records (a run whose file was not open, a failed write, recovery after a
+//! crash) are read back from the queue.
 //!
 //! It batches whatever arrived together (group commit: one fsync and one queue flush
 //! per run per batch) and is the only place a run is finished, so the rename to
@@ -8,12 +13,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use dredge_core::{Record, UnixMillis};
-use dredge_queue::{ItemId, RunId, RunState};
-use tokio::sync::mpsc;
+use dredge_core::{NewItem, Record, UnixMillis};
+use dredge_queue::{ItemId, RunId, RunState, WrittenItem};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use super::output::{Reopened, RunFile, RunPaths};
 use super::state::Shared;
@@ -24,6 +28,8 @@ pub enum WriterMsg {
     Open(RunId, RunFile),
     /// This item's records are staged in the queue: append and commit them.
     Staged(StagedItem),
+    /// Write this leased item's records now and finish it in the commit.
+    Write(WriteNow),
     /// Something changed in the run (an item died): finish it if nothing is left.
     Check(RunId),
     /// The run was cancelled: close its file, leave it `.partial`.
@@ -32,49 +38,41 @@ pub enum WriterMsg {
     Barrier(tokio::sync::oneshot::Sender<()>),
 }
 
-/// A staged item on its way to the run's file.
+/// A staged item on its way to the run's file (its records are in the queue).
 pub struct StagedItem {
     pub run: RunId,
     pub item: ItemId,
-    /// The records just staged, when the sender could hand them over: the writer then
-    /// need not read them back from the queue. `None` after a restart, or when the
-    /// writer already holds [`HELD_BYTES`] of records (the queue keeps them instead).
-    records: Option<Held>,
 }
 
-impl StagedItem {
-    /// An item whose records the writer reads from the queue.
-    pub fn in_queue(run: RunId, item: ItemId) -> Self {
-        StagedItem {
-            run,
-            item,
-            records: None,
-        }
-    }
+/// A leased item whose records go straight to the run's file: appended and fsynced
+/// from memory, then the item is Done in the same queue commit (`commit_written`).
+/// Until then the item stays leased, so a crash runs it again.
+pub struct WriteNow {
+    pub run: RunId,
+    pub item: ItemId,
+    pub records: Vec<Record>,
+    pub follow_ups: Vec<NewItem>,
+    /// Called once the item's follow-ups exist (committed, or staged instead).
+    pub on_commit: Option<Box<dyn FnOnce() + Send>>,
+    /// The item's share of [`BUDGET_KIB`], given back when it is written or staged.
+    _budget: OwnedSemaphorePermit,
 }
 
-/// Records the writer holds in memory, counted against [`HELD_BYTES`] until dropped.
-struct Held {
-    records: Vec<Record>,
-    bytes: usize,
-    budget: Arc<AtomicUsize>,
+/// Records a lane could not hand to the writer (it stopped): to be staged.
+pub struct Unwritten {
+    pub records: Vec<Record>,
+    pub follow_ups: Vec<NewItem>,
 }
 
-impl Drop for Held {
-    fn drop(&mut self) {
-        self.budget.fetch_sub(self.bytes, Ordering::Relaxed);
-    }
-}
-
-/// Most record bytes handed to the writer in memory at once. A writer that falls behind
-/// (slow disk) then reads the rest from the queue, so memory stays bounded.
-pub const HELD_BYTES: usize = 16 << 20;
+/// How many KiB of records may wait for the writer at once. Lanes wait for room beyond
+/// that, so a writer slower than the vendors (a slow disk) bounds memory, not the queue.
+pub const BUDGET_KIB: u32 = 32 * 1024;
 
 /// Handle to the writer thread.
 #[derive(Clone)]
 pub struct Writer {
     tx: mpsc::UnboundedSender<WriterMsg>,
-    held: Arc<AtomicUsize>,
+    budget: Arc<Semaphore>,
 }
 
 impl Writer {
@@ -83,35 +81,48 @@ impl Writer {
         let _ = self.tx.send(msg);
     }
 
-    /// Hand over an item `Queue::stage` just made durable with exactly `records`.
-    pub fn send_staged(&self, run: RunId, item: ItemId, records: Vec<Record>) {
-        let bytes: usize = records.iter().map(record_bytes).sum();
-        let held = if self.held.fetch_add(bytes, Ordering::Relaxed) + bytes <= HELD_BYTES {
-            Some(Held {
+    /// Hand the leased `item`'s records to the writer, which appends them, fsyncs and
+    /// commits the item Done (or stages them when it cannot). Waits only for room in
+    /// the budget. `Err` gives them back when the writer has stopped.
+    pub async fn write_now(
+        &self,
+        run: RunId,
+        item: ItemId,
+        records: Vec<Record>,
+        follow_ups: Vec<NewItem>,
+        on_commit: Option<Box<dyn FnOnce() + Send>>,
+    ) -> Result<(), Unwritten> {
+        let bytes: usize = records
+            .iter()
+            .map(|r| r.data.len() + r.source.len() + 64)
+            .sum();
+        let kib = u32::try_from(bytes / 1024)
+            .unwrap_or(u32::MAX)
+            .clamp(1, BUDGET_KIB);
+        let budget = self.budget.clone().acquire_many_owned(kib).await;
+        let Ok(budget) = budget else {
+            return Err(Unwritten {
                 records,
-                bytes,
-                budget: self.held.clone(),
-            })
-        } else {
-            self.held.fetch_sub(bytes, Ordering::Relaxed);
-            None
+                follow_ups,
+            });
         };
-        self.send(WriterMsg::Staged(StagedItem {
+        let msg = WriteNow {
             run,
             item,
-            records: held,
-        }));
+            records,
+            follow_ups,
+            on_commit,
+            _budget: budget,
+        };
+        match self.tx.send(WriterMsg::Write(msg)) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::SendError(WriterMsg::Write(msg))) => Err(Unwritten {
+                records: msg.records,
+                follow_ups: msg.follow_ups,
+            }),
+            Err(_) => unreachable!("the message sent is a Write"),
+        }
     }
-
-    /// Record bytes the writer holds in memory now.
-    #[cfg(test)]
-    pub fn held_bytes(&self) -> usize {
-        self.held.load(Ordering::Relaxed)
-    }
-}
-
-fn record_bytes(record: &Record) -> usize {
-    record.data.len() + record.source.len() + record.item.len() + 64
 }
 
 /// Start the writer thread; it stops when every `Writer` handle is dropped.
@@ -121,8 +132,8 @@ pub fn spawn(shared: Arc<Shared>) -> (Writer, std::thread::JoinHandle<()>) {
         .name("dredge-writer".into())
         .spawn(move || WriterThread::new(shared).run(rx))
         .expect("cannot start the writer thread");
-    let held = Arc::new(AtomicUsize::new(0));
-    (Writer { tx, held }, handle)
+    let budget = Arc::new(Semaphore::new(BUDGET_KIB as usize));
+    (Writer { tx, budget }, handle)
 }
 
 struct WriterThread {
@@ -166,9 +177,9 @@ impl WriterThread {
     }
 
     fn process(&mut self, batch: Vec<WriterMsg>) {
-        let mut staged: BTreeMap<RunId, Vec<StagedItem>> = BTreeMap::new();
+        let mut work: BTreeMap<RunId, RunWork> = BTreeMap::new();
         for item in std::mem::take(&mut self.stalled) {
-            staged.entry(item.run.clone()).or_default().push(item);
+            work.entry(item.run).or_default().staged.push(item.item);
         }
         let mut checks = Vec::new();
         let mut barriers = Vec::new();
@@ -177,7 +188,8 @@ impl WriterThread {
                 WriterMsg::Open(run, file) => {
                     self.files.insert(run, file);
                 }
-                WriterMsg::Staged(item) => staged.entry(item.run.clone()).or_default().push(item),
+                WriterMsg::Staged(item) => work.entry(item.run).or_default().staged.push(item.item),
+                WriterMsg::Write(now) => work.entry(now.run.clone()).or_default().now.push(now),
                 WriterMsg::Check(run) => checks.push(run),
                 WriterMsg::Close(run) => {
                     self.files.remove(&run);
@@ -185,8 +197,8 @@ impl WriterThread {
                 WriterMsg::Barrier(done) => barriers.push(done),
             }
         }
-        for (run, items) in staged {
-            self.write_items(&run, items);
+        for (run, work) in work {
+            self.write_run(&run, work);
             checks.push(run);
         }
         checks.sort();
@@ -228,39 +240,64 @@ impl WriterThread {
         }
     }
 
-    /// Append the items' records, fsync, then commit them with the new cursor.
-    fn write_items(&mut self, run: &RunId, items: Vec<StagedItem>) {
+    /// Append the run's records (staged ones read from the queue, then those to write
+    /// now), fsync, then commit them all with the new cursor in one queue call.
+    fn write_run(&mut self, run: &RunId, work: RunWork) {
         let shared = self.shared.clone();
         let Some(file) = self.file_for(run) else {
-            // Cancelled or finished: its staged items stay staged, never written twice.
+            // Cancelled or finished: staged items stay staged, never written twice; the
+            // others are staged the same way.
+            self.stage_instead(work.now, false);
             return;
         };
         let committed_before = file.cursor_committed();
-        let ids: Vec<ItemId> = items.iter().map(|i| i.item).collect();
-        let result = (|| -> anyhow::Result<u64> {
+        let RunWork { staged, now } = work;
+        let result = (|| -> anyhow::Result<(u64, Vec<dredge_queue::StageResult>)> {
             let mut count = 0u64;
-            for staged in &items {
-                let records = match &staged.records {
-                    Some(held) => std::borrow::Cow::Borrowed(&held.records[..]),
-                    None => std::borrow::Cow::Owned(shared.queue.staged_records(staged.item)?),
-                };
+            for &id in &staged {
+                let records = shared.queue.staged_records(id)?;
                 count += records.len() as u64;
                 file.append(&records)?;
             }
+            for item in &now {
+                count += item.records.len() as u64;
+                file.append(&item.records)?;
+            }
             let cursor = file.sync()?;
-            shared.queue.commit(run, &ids, cursor)?;
+            let written = now.iter().map(|w| WrittenItem {
+                id: w.item,
+                follow_ups: w.follow_ups.clone(),
+            });
+            let results = shared
+                .queue
+                .commit_written(run, &staged, written.collect(), cursor)?;
             file.mark_committed(cursor);
-            Ok(count)
+            Ok((count, results))
         })();
         match result {
-            Ok(count) => shared.metrics.records_written(&file_job(file), count),
+            Ok((count, results)) => {
+                shared.metrics.records_written(file.job(), count);
+                for (item, result) in now.into_iter().zip(results) {
+                    if result.deduplicated > 0 {
+                        tracing::debug!(item = %item.item, deduplicated = result.deduplicated, "follow-ups already in the run");
+                    }
+                    if let Some(wake) = item.on_commit {
+                        wake();
+                    }
+                }
+            }
             Err(e) => {
                 tracing::error!(run = %run, error = %format!("{e:#}"), "cannot write run output; retrying in 1 s");
                 if let Err(e) = file.rollback_to(committed_before) {
-                    tracing::error!(run = %run, error = %e, "cannot roll back the run's file");
+                    tracing::error!(run = %run, error = %e, "cannot roll back the run's file; reopening it at the committed cursor");
+                    self.files.remove(run);
                 }
-                let again = ids.into_iter().map(|i| StagedItem::in_queue(run.clone(), i));
+                let again = staged.into_iter().map(|item| StagedItem {
+                    run: run.clone(),
+                    item,
+                });
                 self.stalled.extend(again);
+                self.stage_instead(now, true);
             }
         }
     }
@@ -300,61 +337,38 @@ impl WriterThread {
     }
 }
 
-fn file_job(file: &RunFile) -> String {
-    file.job().to_string()
+/// What arrived for one run in a batch.
+#[derive(Default)]
+struct RunWork {
+    staged: Vec<ItemId>,
+    now: Vec<WriteNow>,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use dredge_core::JsonText;
-
-    fn records(n: usize, data_len: usize) -> Vec<Record> {
-        let data = JsonText::parse(format!("\"{}\"", "x".repeat(data_len))).unwrap();
-        (0..n)
-            .map(|i| Record {
-                source: format!("https://a.com/{i}"),
-                item: "batch".into(),
-                fetched_at: UnixMillis(0),
-                data: data.clone(),
-                attachment: None,
-            })
-            .collect()
-    }
-
-    fn held_records(msg: &WriterMsg) -> Option<&[Record]> {
-        match msg {
-            WriterMsg::Staged(item) => item.records.as_ref().map(|h| &h.records[..]),
-            _ => panic!("expected a staged item"),
+impl WriterThread {
+    /// Stage items that could not be written now, so they are written later (`retry`:
+    /// with the stalled ones) or stay staged (a cancelled run). An item that cannot
+    /// even be staged stays leased, and runs again after a restart.
+    fn stage_instead(&mut self, items: Vec<WriteNow>, retry: bool) {
+        for item in items {
+            match self
+                .shared
+                .queue
+                .stage(item.item, &item.records, item.follow_ups)
+            {
+                Ok(_) => {
+                    if retry {
+                        self.stalled.push(StagedItem {
+                            run: item.run,
+                            item: item.item,
+                        });
+                    }
+                    if let Some(wake) = item.on_commit {
+                        wake();
+                    }
+                }
+                Err(e) => tracing::error!(run = %item.run, item = %item.item, error = %e,
+                    "cannot stage an item's records; it stays leased and runs again after a restart"),
+            }
         }
-    }
-
-    #[test]
-    fn staged_records_ride_along_until_the_budget_is_spent_then_stay_in_the_queue() {
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let writer = Writer {
-            tx,
-            held: Arc::new(AtomicUsize::new(0)),
-        };
-        let run = RunId("r".into());
-        // Three items of ~6 MiB each: two fit in 16 MiB, the third does not.
-        for id in 1..=3 {
-            writer.send_staged(run.clone(), ItemId(id), records(6, 1 << 20));
-        }
-        let first = rx.try_recv().unwrap();
-        let second = rx.try_recv().unwrap();
-        let third = rx.try_recv().unwrap();
-        assert_eq!(held_records(&first).map(<[Record]>::len), Some(6));
-        assert_eq!(held_records(&second).map(<[Record]>::len), Some(6));
-        assert!(held_records(&third).is_none(), "over budget: read back from the queue");
-        assert!(writer.held_bytes() <= HELD_BYTES);
-        drop(first);
-        // Written records free their share of the budget for the next item.
-        writer.send_staged(run.clone(), ItemId(4), records(6, 1 << 20));
-        assert!(held_records(&rx.try_recv().unwrap()).is_some());
-        assert!(writer.held_bytes() > 0, "the second item is still held");
-        drop(second);
-        drop(third);
-        assert_eq!(writer.held_bytes(), 0, "every held byte is given back");
     }
 }

@@ -39,10 +39,7 @@ fn batch(urls: &[&str]) -> Batch {
 }
 
 fn settle_with(batch: &Batch, answers: &[(u32, QueryResult)], attempts: u32) -> Outcome {
-    let results: HashMap<u32, QueryResult> = answers
-        .iter()
-        .map(|(i, r)| (*i, r.clone()))
-        .collect();
+    let results: HashMap<u32, QueryResult> = answers.iter().map(|(i, r)| (*i, r.clone())).collect();
     let item = item(attempts);
     let ctx = Context {
         item: &item,
