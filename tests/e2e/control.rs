@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use base64::Engine;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::autoextract_daemon::{autoextract_account, url_job, urls};
 use crate::support::*;
@@ -94,12 +94,28 @@ fn cancel_keeps_the_partial_file_and_retry_requeues_dead_items() {
     let cancelled = h.call("run.get", json!({ "run": run }));
     assert_eq!(cancelled["state"], "cancelled");
     assert!(cancelled["output"].as_str().unwrap().ends_with(".partial"));
-    assert!(
-        h.path("")
-            .join(cancelled["output"].as_str().unwrap())
-            .exists(),
-        "partial output stays"
+    let partial = h.path("").join(cancelled["output"].as_str().unwrap());
+    assert!(partial.exists(), "partial output stays");
+    // Items in flight at the cancel finish staged, not appended: once none is leased,
+    // the file holds exactly the committed records, each once.
+    wait_until("in-flight items to settle", Duration::from_secs(30), || {
+        h.call("run.get", json!({ "run": run }))["items"]["leased"] == 0
+    });
+    let settled = h.call("run.get", json!({ "run": run }));
+    let text = std::fs::read_to_string(&partial).unwrap();
+    assert_eq!(
+        Some(text.lines().count() as u64),
+        settled["records"].as_u64(),
+        "{settled}"
     );
+    let mut sources: Vec<String> = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["source"].to_string())
+        .collect();
+    sources.sort();
+    let before = sources.len();
+    sources.dedup();
+    assert_eq!(sources.len(), before, "a record appears twice");
 
     // Dead items: URLs the vendor answers 404 for; `retry` requeues them.
     let mut list = urls(20, 2);

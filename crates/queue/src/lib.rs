@@ -16,6 +16,8 @@
 //! - Open reads only small index sets (leased, staged, unfinished runs, paused jobs),
 //!   never all items, so a million queued items open quickly.
 //! - Run counts are kept in the same batches as the state changes they count.
+//! - Records need not pass through here: `commit_written` finishes a leased item whose
+//!   records the output writer already fsynced, with its follow-ups, in the commit.
 //! - sled 0.34 replays at open all the log written since it last opened; the daemon
 //!   calls `Queue::checkpoint` now and then (e.g. every ~100,000 item writes or when
 //!   idle) so a restart after a crash stays quick.
