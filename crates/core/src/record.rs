@@ -59,10 +59,6 @@ impl JsonText {
         serde_json::from_str::<serde::de::IgnoredAny>(&text)?;
         Ok(JsonText(text))
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
 impl Deref for JsonText {

@@ -99,13 +99,8 @@ impl Writer {
         let kib = u32::try_from(bytes / 1024)
             .unwrap_or(u32::MAX)
             .clamp(1, BUDGET_KIB);
-        let budget = self.budget.clone().acquire_many_owned(kib).await;
-        let Ok(budget) = budget else {
-            return Err(Unwritten {
-                records,
-                follow_ups,
-            });
-        };
+        let budget = (self.budget.clone().acquire_many_owned(kib).await)
+            .expect("the writer's budget is never closed");
         let msg = WriteNow {
             run,
             item,
