@@ -3,6 +3,7 @@
 use std::fmt;
 use std::ops::Deref;
 
+use bytestring::ByteString;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -36,28 +37,45 @@ pub struct Attachment {
 ///
 /// It is kept as text rather than a `serde_json::Value` so a record can be stored with
 /// bincode (which cannot encode self-describing values) and written out as the vendor
-/// sent it. Every constructor guarantees the JSON; deserializing trusts the bytes,
-/// because the only stored `JsonText` is one dredge built (the queue's values carry a
-/// format version and sled checksums its log).
+/// sent it. The text is a shared, reference-counted string: records cut out of one
+/// answer (`JsonText::within`) share that answer's buffer, so a hundred records cost
+/// no allocation of their own, and the buffer is freed with the last of them.
+///
+/// Every constructor guarantees the JSON; deserializing trusts the text, because the
+/// only stored `JsonText` is one dredge built (the queue's values carry a format version
+/// and sled checksums its log).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct JsonText(String);
+pub struct JsonText(ByteString);
 
 impl JsonText {
-    /// The text of a value already parsed by serde_json (borrowed from an answer).
+    /// The text of a value already parsed by serde_json, copied.
     pub fn from_raw(raw: &RawValue) -> Self {
-        JsonText(raw.get().to_string())
+        JsonText(ByteString::from(raw.get()))
+    }
+
+    /// The text of `raw`, a value serde_json parsed out of `answer`, sharing `answer`'s
+    /// buffer (copied instead when `raw` does not point into `answer`).
+    pub fn within(answer: &ByteString, raw: &RawValue) -> Self {
+        let text = raw.get();
+        let whole = answer.as_bytes().as_ptr_range();
+        let part = text.as_bytes().as_ptr_range();
+        if whole.start <= part.start && part.end <= whole.end {
+            JsonText(answer.slice_ref(text))
+        } else {
+            JsonText::from_raw(raw)
+        }
     }
 
     /// The serialized form of `value`.
     pub fn from_value(value: &serde_json::Value) -> Self {
-        JsonText(value.to_string())
+        JsonText(ByteString::from(value.to_string()))
     }
 
     /// `text`, when it is one JSON value.
     pub fn parse(text: String) -> Result<Self, serde_json::Error> {
         serde_json::from_str::<serde::de::IgnoredAny>(&text)?;
-        Ok(JsonText(text))
+        Ok(JsonText(ByteString::from(text)))
     }
 }
 
@@ -70,7 +88,7 @@ impl Deref for JsonText {
 
 impl fmt::Debug for JsonText {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.0, f)
+        fmt::Debug::fmt(&*self.0, f)
     }
 }
 
@@ -82,7 +100,7 @@ impl fmt::Display for JsonText {
 
 impl PartialEq<&str> for JsonText {
     fn eq(&self, other: &&str) -> bool {
-        self.0 == *other
+        &*self.0 == *other
     }
 }
 
@@ -96,6 +114,20 @@ mod tests {
         for bad in ["<html>", "1 2", "", "{", "\"open"] {
             assert!(JsonText::parse(bad.into()).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_value_within_an_answer_shares_its_buffer_and_any_other_is_copied() {
+        let answer = ByteString::from(r#"[{"x": 1}, "two"]"#);
+        let values: Vec<&RawValue> = serde_json::from_str(&answer).unwrap();
+        let first = JsonText::within(&answer, values[0]);
+        assert_eq!(first, r#"{"x": 1}"#);
+        let shared = answer.as_bytes().as_ptr_range();
+        assert!(shared.contains(&first.as_ptr()), "not shared");
+        let elsewhere: Box<RawValue> = serde_json::from_str("[3]").unwrap();
+        let copied = JsonText::within(&answer, &elsewhere);
+        assert_eq!(copied, "[3]");
+        assert!(!shared.contains(&copied.as_ptr()));
     }
 
     #[test]
