@@ -32,6 +32,7 @@ impl Queue {
                 was,
             };
             tx.set_state(id, leased)?;
+            let payload = tx.payload(id)?;
             let rec = tx.item_mut(id)?.clone();
             let meta = tx.meta(&rec.run)?;
             Ok(Some(LeasedItem {
@@ -40,7 +41,7 @@ impl Queue {
                 lane: meta.lane.clone(),
                 run: rec.run,
                 label: rec.label,
-                payload: rec.payload,
+                payload,
                 scope: rec.scope,
                 attempts: rec.attempts,
                 polls: rec.polls,
@@ -166,20 +167,22 @@ impl Queue {
     /// One item as stored.
     pub fn item(&self, id: ItemId) -> Result<Option<ItemInfo>> {
         let state = self.lock_write();
+        let store = self.inner.store()?;
         let rec = match state.pending.items.get(&id) {
             Some(rec) => rec.clone(),
-            None => match self.inner.store()?.tree.get(item_key(id))? {
+            None => match store.tree.get(item_key(id))? {
                 Some(bytes) => decode::<ItemRec>("item", &bytes)?,
                 None => return Ok(None),
             },
         };
+        let payload = crate::tx::payload(&store, &state.pending, id)?;
         drop(state);
         Ok(Some(ItemInfo {
             id,
             state: rec.state.public(),
             run: rec.run,
             label: rec.label,
-            payload: rec.payload,
+            payload,
             scope: rec.scope,
             attempts: rec.attempts,
             polls: rec.polls,
