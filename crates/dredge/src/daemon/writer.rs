@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use dredge_core::{NewItem, Record, UnixMillis};
 use dredge_queue::{ItemId, RunId, RunState, WrittenItem};
@@ -140,6 +140,12 @@ struct WriterThread {
 
 const MAX_BATCH: usize = 4096;
 
+/// Shortest time between the starts of two write rounds. Under load, what arrives
+/// meanwhile joins the next round, so at most ~50 rounds a second pay an fsync and a
+/// queue flush each (measured: 100,000 records took ~270 rounds without it). An idle
+/// writer starts a round as soon as something arrives, so a lone item waits not at all.
+const ROUND_EVERY: Duration = Duration::from_millis(20);
+
 impl WriterThread {
     fn new(shared: Arc<Shared>) -> Self {
         WriterThread {
@@ -150,6 +156,7 @@ impl WriterThread {
     }
 
     fn run(mut self, mut rx: mpsc::UnboundedReceiver<WriterMsg>) {
+        let mut last_round: Option<Instant> = None;
         loop {
             let first = if self.stalled.is_empty() {
                 match rx.blocking_recv() {
@@ -160,6 +167,10 @@ impl WriterThread {
                 std::thread::sleep(Duration::from_secs(1));
                 rx.try_recv().ok()
             };
+            if let Some(wait) = last_round.and_then(|t| ROUND_EVERY.checked_sub(t.elapsed())) {
+                std::thread::sleep(wait);
+            }
+            last_round = Some(Instant::now());
             let mut batch: Vec<WriterMsg> = first.into_iter().collect();
             while batch.len() < MAX_BATCH {
                 match rx.try_recv() {
