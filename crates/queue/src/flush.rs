@@ -8,7 +8,6 @@
 //! not N of each.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 use crate::error::{QueueError, Result};
@@ -25,8 +24,6 @@ pub enum Durability {
 
 pub(crate) struct Flusher {
     pub mode: Durability,
-    /// Mirrors `state.flushing`, for writers that only need a hint and must not block.
-    flushing: AtomicBool,
     state: Mutex<FlushState>,
     flushed_cv: Condvar,
 }
@@ -44,16 +41,9 @@ impl Flusher {
     pub fn new(mode: Durability) -> Self {
         Flusher {
             mode,
-            flushing: AtomicBool::new(false),
             state: Mutex::new(FlushState::default()),
             flushed_cv: Condvar::new(),
         }
-    }
-
-    /// Whether a flush is running now: a write that need not be durable then leaves
-    /// its changes for the next leader to apply instead of waiting on sled's lock.
-    pub fn is_flushing(&self) -> bool {
-        self.flushing.load(Ordering::SeqCst)
     }
 
     /// Records that `group` could not be applied: its callers get an error.
@@ -64,15 +54,12 @@ impl Flusher {
 
     /// Returns once `group` is on disk. `apply` applies the pending group and returns the
     /// number of the last group applied (recording a failure with `record_lost`);
-    /// `flush` makes everything applied durable; `leftovers`, called after each round,
-    /// applies what non-durable calls (leases) left in the pending group meanwhile, if
-    /// no durable caller is about to.
+    /// `flush` makes everything applied durable.
     pub fn wait_for(
         &self,
         group: u64,
         apply: impl Fn() -> Result<u64>,
         flush: impl Fn() -> Result<()>,
-        leftovers: impl Fn(),
     ) -> Result<()> {
         let mut state = self.lock();
         loop {
@@ -89,7 +76,7 @@ impl Flusher {
                     .unwrap_or_else(PoisonError::into_inner);
                 continue;
             }
-            let (next, flush_failed) = self.lead(state, &apply, &flush, &leftovers);
+            let (next, flush_failed) = self.lead(state, &apply, &flush);
             if let Some(error) = flush_failed {
                 return Err(error);
             }
@@ -105,10 +92,8 @@ impl Flusher {
         mut state: MutexGuard<'a, FlushState>,
         apply: &impl Fn() -> Result<u64>,
         flush: &impl Fn() -> Result<()>,
-        leftovers: &impl Fn(),
     ) -> (MutexGuard<'a, FlushState>, Option<QueueError>) {
         state.flushing = true;
-        self.flushing.store(true, Ordering::SeqCst);
         drop(state);
         let applied = apply();
         let flushed = match &applied {
@@ -117,7 +102,6 @@ impl Flusher {
         };
         let mut state = self.lock();
         state.flushing = false;
-        self.flushing.store(false, Ordering::SeqCst);
         let flush_failed = match (applied, flushed) {
             (Ok(group), Ok(())) => {
                 state.flushed = state.flushed.max(group);
@@ -128,9 +112,7 @@ impl Flusher {
             (Err(_), _) => None,
         };
         self.flushed_cv.notify_all();
-        drop(state);
-        leftovers();
-        (self.lock(), flush_failed)
+        (state, flush_failed)
     }
 
     fn lock(&self) -> MutexGuard<'_, FlushState> {

@@ -8,6 +8,8 @@
 //! insert+flush, BENCHMARKS.md). Instead, calls add their changes to one pending group
 //! while a flush runs, and the next flush leader applies the whole group as one
 //! `sled::Batch` (still atomic across a crash) and flushes once for all of them.
+//! Leases, which need not be durable, always wait here for the next durable call: each
+//! batch applied on its own also makes sled seal and write its log buffer.
 //!
 //! Readers under the write lock see the group through the overlay: the items and run
 //! statuses it changed, the dedupe keys it added, and the lease index entries it added

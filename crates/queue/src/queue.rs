@@ -28,11 +28,6 @@ pub struct QueueOptions {
     /// releases its file lock from background threads a moment after the last handle
     /// is dropped, so a reopen in the same process (or right after a restart) must wait.
     pub lock_wait: Duration,
-    /// Testing only: writes that need not be durable (leases) always wait for the next
-    /// durable call's group, as if a flush were always running, so tests exercise the
-    /// pending-group overlay deterministically.
-    #[doc(hidden)]
-    pub hold_unflushed_writes: bool,
 }
 
 impl Default for QueueOptions {
@@ -40,7 +35,6 @@ impl Default for QueueOptions {
         QueueOptions {
             durability: Durability::default(),
             lock_wait: Duration::from_secs(2),
-            hold_unflushed_writes: false,
         }
     }
 }
@@ -50,7 +44,6 @@ pub(crate) struct Inner {
     /// The open database; swapped by `checkpoint` (empty only if a reopen failed).
     store: RwLock<Option<Arc<Store>>>,
     lock_wait: Duration,
-    hold_unflushed_writes: bool,
     pub write: Mutex<WriteState>,
     pub metas: Mutex<HashMap<RunId, Arc<RunMeta>>>,
     flusher: Flusher,
@@ -146,7 +139,6 @@ impl Queue {
             path,
             store: RwLock::new(Some(Arc::new(store))),
             lock_wait: options.lock_wait,
-            hold_unflushed_writes: options.hold_unflushed_writes,
             write: Mutex::new(write),
             metas: Mutex::new(HashMap::new()),
             flusher: Flusher::new(options.durability),
@@ -272,15 +264,15 @@ impl Queue {
         };
         let group = state.group;
         state.pending.awaited |= durable;
-        // A write nobody waits for is applied now, unless a flush is running or a
-        // durable caller will apply the group soon anyway: sled would make it wait for
-        // the flush, and a separate batch costs more than a share of the next one.
-        let someone_will_apply = self.inner.flusher.is_flushing()
-            || state.pending.awaited
-            || self.inner.hold_unflushed_writes;
-        let apply_now = self.inner.flusher.mode == Durability::FlushPerCall
-            || state.pending.is_large()
-            || !someone_will_apply;
+        // A write nobody waits for (a lease) stays in the group until a durable call
+        // applies it: in sled 0.34 every applied batch seals and writes the log buffer
+        // on its own (a pwrite and a sync_file_range), which made leases the daemon's
+        // largest single cost. Nothing is lost by waiting: readers see the group
+        // through the overlay, scanning calls apply it first, and a lease never
+        // survives a restart anyway. Each leased item ends in a durable call (commit,
+        // release, kill), so a lease waits at most as long as its item runs.
+        let apply_now =
+            self.inner.flusher.mode == Durability::FlushPerCall || state.pending.is_large();
         if apply_now {
             self.apply_pending(&mut state, &store)?;
         }
@@ -318,7 +310,9 @@ impl Queue {
     /// Item records written since the last open or checkpoint: what the next open
     /// would replay, roughly. The daemon checkpoints when this passes ~100,000.
     pub fn item_writes_since_checkpoint(&self) -> u64 {
-        self.lock_write().item_writes
+        let state = self.lock_write();
+        // The pending group's items will be written too.
+        state.item_writes + state.pending.items.len() as u64
     }
 
     /// Returns once `group` is on disk (see `flush`).
@@ -337,16 +331,7 @@ impl Queue {
             self.inner.store()?.db.flush()?;
             Ok(())
         };
-        let leftovers = || {
-            let mut state = self.lock_write();
-            if !state.pending.awaited
-                && !state.pending.is_empty()
-                && let Ok(store) = self.inner.store()
-            {
-                let _recorded_as_lost = self.apply_pending(&mut state, &store);
-            }
-        };
-        self.inner.flusher.wait_for(group, apply, flush, leftovers)
+        self.inner.flusher.wait_for(group, apply, flush)
     }
 
     /// Applies the pending group to sled (not flushed); returns the number of the last
