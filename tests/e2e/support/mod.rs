@@ -31,7 +31,7 @@ pub struct Harness {
     pub dir: tempfile::TempDir,
     pub child: Option<Child>,
     pub starts: u32,
-    /// `RUST_LOG` for the daemon (default `info`).
+    /// `RUST_LOG` for the daemon (default `info`, or `$DREDGE_TEST_LOG`).
     pub log_filter: String,
 }
 
@@ -48,7 +48,8 @@ impl Harness {
             dir,
             child: None,
             starts: 0,
-            log_filter: "info".into(),
+            // DREDGE_TEST_LOG=debug to see more of what a failing test's daemon did.
+            log_filter: std::env::var("DREDGE_TEST_LOG").unwrap_or_else(|_| "info".into()),
         }
     }
 
@@ -167,17 +168,21 @@ impl Harness {
     }
 
     /// Wait until the job has a run that ended; returns it.
+    /// On timeout the panic shows the job's runs and the daemon's log.
     pub fn wait_run_end(&self, job: &str, limit: Duration) -> Value {
-        let mut last = Value::Null;
-        wait_until(&format!("a finished run of {job}"), limit, || {
-            if let Some(r) = self.runs(job).into_iter().find(|r| r["state"] != "running") {
-                last = r;
-                true
-            } else {
-                false
+        let start = Instant::now();
+        loop {
+            let runs = self.runs(job);
+            if let Some(r) = runs.iter().find(|r| r["state"] != "running") {
+                return r.clone();
             }
-        });
-        last
+            assert!(
+                start.elapsed() < limit,
+                "timed out after {limit:?} waiting for a finished run of {job}; runs: {runs:?}\nlog:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 

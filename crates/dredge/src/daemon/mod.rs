@@ -84,6 +84,7 @@ async fn serve(config: DaemonConfig) -> anyhow::Result<ExitCode> {
     // back to their committed cursors.
     recover(&shared, recovery)?;
     control::apply_config(&shared, config);
+    let watch = watch::start(&shared);
     control::rescan_jobs(&shared).await;
 
     let listener = crate::rpc::bind(&socket_path, None)?;
@@ -99,7 +100,7 @@ async fn serve(config: DaemonConfig) -> anyhow::Result<ExitCode> {
         tokio::spawn(metrics_http::serve(addr, api));
     }
     tokio::spawn(control::scheduler(shared.clone()));
-    tokio::spawn(watch::run(shared.clone()));
+    tokio::spawn(watch::run(shared.clone(), watch));
     tokio::spawn(systemd::watchdog(shared.clone()));
     tokio::spawn(signals(shared.clone()));
     tokio::spawn(checkpoints(shared.clone()));

@@ -17,17 +17,26 @@ const DEBOUNCE: Duration = Duration::from_millis(500);
 /// Rescan this often even without events (network filesystems, missed events).
 const RESCAN_EVERY: Duration = Duration::from_secs(30);
 
-pub async fn run(shared: Arc<Shared>) {
-    let (tx, mut rx) = mpsc::unbounded_channel::<()>();
+/// The jobs directory's watcher, set up but not yet serving.
+pub struct Watch {
+    events: mpsc::UnboundedReceiver<()>,
+    /// Kept alive for as long as events are wanted (`None`: periodic rescans only).
+    _debouncer: Option<Box<dyn Send>>,
+}
+
+/// Starts watching the jobs directory. Call it before the first scan: a file written
+/// between that scan and the watch would otherwise wait for the periodic rescan.
+pub fn start(shared: &Shared) -> Watch {
+    let (tx, events) = mpsc::unbounded_channel::<()>();
     let dir = shared.config().jobs_dir.clone();
     let debouncer = new_debouncer(DEBOUNCE, None, move |result: DebounceEventResult| {
         if result.is_ok() {
             let _ = tx.send(());
         }
     });
-    let _debouncer = match debouncer {
+    let debouncer: Option<Box<dyn Send>> = match debouncer {
         Ok(mut d) => match d.watch(&dir, RecursiveMode::NonRecursive) {
-            Ok(()) => Some(d),
+            Ok(()) => Some(Box::new(d)),
             Err(e) => {
                 tracing::warn!(dir = %dir.display(), error = %e, "cannot watch the jobs directory; rescanning every {}s", RESCAN_EVERY.as_secs());
                 None
@@ -38,6 +47,19 @@ pub async fn run(shared: Arc<Shared>) {
             None
         }
     };
+    Watch {
+        events,
+        _debouncer: debouncer,
+    }
+}
+
+/// Rescans the jobs directory after each burst of events, every `RESCAN_EVERY`, and on
+/// reload, until shutdown.
+pub async fn run(shared: Arc<Shared>, watch: Watch) {
+    let Watch {
+        events: mut rx,
+        _debouncer,
+    } = watch;
     loop {
         tokio::select! {
             event = rx.recv() => {
