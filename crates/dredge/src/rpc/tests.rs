@@ -397,7 +397,11 @@ fn peer_child() {
     // Whatever we send now, nothing more comes back.
     let _ = (&stream).write_all(format!("{}\n", status_request(1)).as_bytes());
     line.clear();
-    if reader.read_line(&mut line).is_ok_and(|n| n == 0) {
-        println!("CLOSED");
+    // End of stream, or a reset when our request reached the daemon before it closed
+    // (Linux resets a unix socket closed with unread data). A timeout means still open.
+    match reader.read_line(&mut line) {
+        Ok(0) => println!("CLOSED"),
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => println!("CLOSED"),
+        other => println!("OPEN {other:?} {line}"),
     }
 }
