@@ -1,8 +1,7 @@
 //! How values and keys are laid out in the one sled tree.
 //!
 //! Values: one format-version byte, then the bincode 2 body, so a future layout can be
-//! recognised instead of misread. An item's payload is the exception: the version byte,
-//! then the executor's bytes as they are (they are opaque here). Keys: a one-byte prefix per kind, strings
+//! recognised instead of misread. Keys: a one-byte prefix per kind, strings
 //! length-prefixed (so a prefix scan of one lane never runs into a lane that merely
 //! starts with the same letters), integers big-endian (so byte order is numeric order).
 
@@ -11,9 +10,8 @@ use serde::{Serialize, de::DeserializeOwned};
 use crate::error::{QueueError, Result};
 use crate::types::ItemId;
 
-/// The format version every stored value starts with. 2: an item's payload is kept
-/// under its own key, apart from the item's record.
-pub const FORMAT_VERSION: u8 = 2;
+/// The format version every stored value starts with.
+pub const FORMAT_VERSION: u8 = 1;
 
 pub fn encode<T: Serialize>(what: &'static str, value: &T) -> Result<Vec<u8>> {
     // Encoded straight after the version byte: staged records are large, and a second
@@ -50,30 +48,6 @@ pub fn decode<T: DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T
     Ok(value)
 }
 
-/// A payload as stored: the version byte, then the bytes.
-pub fn encode_payload(payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(payload.len() + 1);
-    out.push(FORMAT_VERSION);
-    out.extend_from_slice(payload);
-    out
-}
-
-/// The bytes of a stored payload.
-pub fn decode_payload(bytes: &[u8]) -> Result<Vec<u8>> {
-    match bytes.split_first() {
-        Some((&FORMAT_VERSION, payload)) => Ok(payload.to_vec()),
-        Some((&found, _)) => Err(QueueError::UnknownVersion {
-            what: "payload",
-            found,
-            expected: FORMAT_VERSION,
-        }),
-        None => Err(QueueError::Corrupt {
-            what: "payload",
-            detail: "empty value".into(),
-        }),
-    }
-}
-
 /// The value of an index entry: only the version byte (the key says everything).
 pub const MARKER: [u8; 1] = [FORMAT_VERSION];
 
@@ -89,9 +63,6 @@ pub mod prefix {
     pub const UNFINISHED: u8 = b'U';
     /// Item record: `I` + id.
     pub const ITEM: u8 = b'I';
-    /// Item payload, written once when the item is created (it never changes, so the
-    /// record's many state changes do not rewrite it): `B` + id.
-    pub const PAYLOAD: u8 = b'B';
     /// Leasable items: `Q` + lane + not_before + id.
     pub const READY: u8 = b'Q';
     /// Leasable items by scope: `S` + lane + scope + id -> not_before.
@@ -168,43 +139,19 @@ pub fn item_key(id: ItemId) -> Vec<u8> {
     Key::new(prefix::ITEM).id(id).done()
 }
 
-pub fn payload_key(id: ItemId) -> Vec<u8> {
-    Key::new(prefix::PAYLOAD).id(id).done()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn value_with_unknown_version_byte_is_rejected_with_version_error() {
-        // Version 1 kept payloads inside item records: its values must not be misread.
         let mut bytes = encode("test", &42u64).unwrap();
-        bytes[0] = 1;
+        bytes[0] = 2;
         let err = decode::<u64>("test", &bytes).unwrap_err();
         assert!(
-            matches!(err, QueueError::UnknownVersion { found: 1, .. }),
+            matches!(err, QueueError::UnknownVersion { found: 2, .. }),
             "{err}"
         );
-        let mut payload = encode_payload(b"batch");
-        payload[0] = 1;
-        let err = decode_payload(&payload).unwrap_err();
-        assert!(
-            matches!(err, QueueError::UnknownVersion { found: 1, .. }),
-            "{err}"
-        );
-        assert!(matches!(
-            decode_payload(&[]),
-            Err(QueueError::Corrupt { .. })
-        ));
-    }
-
-    #[test]
-    fn payloads_are_stored_as_they_are_after_the_version_byte() {
-        let bytes = encode_payload(b"{\"queries\":[]}");
-        assert_eq!(bytes[0], FORMAT_VERSION);
-        assert_eq!(&bytes[1..], b"{\"queries\":[]}");
-        assert_eq!(decode_payload(&bytes).unwrap(), b"{\"queries\":[]}");
     }
 
     #[test]

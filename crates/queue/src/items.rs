@@ -32,7 +32,6 @@ impl Queue {
                 was,
             };
             tx.set_state(id, leased)?;
-            let payload = tx.payload(id)?;
             let rec = tx.item_mut(id)?.clone();
             let meta = tx.meta(&rec.run)?;
             Ok(Some(LeasedItem {
@@ -41,7 +40,7 @@ impl Queue {
                 lane: meta.lane.clone(),
                 run: rec.run,
                 label: rec.label,
-                payload,
+                payload: rec.payload,
                 scope: rec.scope,
                 attempts: rec.attempts,
                 polls: rec.polls,
@@ -167,22 +166,20 @@ impl Queue {
     /// One item as stored.
     pub fn item(&self, id: ItemId) -> Result<Option<ItemInfo>> {
         let state = self.lock_write();
-        let store = self.inner.store()?;
         let rec = match state.pending.items.get(&id) {
             Some(rec) => rec.clone(),
-            None => match store.tree.get(item_key(id))? {
+            None => match self.inner.store()?.tree.get(item_key(id))? {
                 Some(bytes) => decode::<ItemRec>("item", &bytes)?,
                 None => return Ok(None),
             },
         };
-        let payload = crate::tx::payload(&store, &state.pending, id)?;
         drop(state);
         Ok(Some(ItemInfo {
             id,
             state: rec.state.public(),
             run: rec.run,
             label: rec.label,
-            payload,
+            payload: rec.payload,
             scope: rec.scope,
             attempts: rec.attempts,
             polls: rec.polls,

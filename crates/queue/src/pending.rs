@@ -36,8 +36,6 @@ pub(crate) struct Pending {
     writes: usize,
     /// The current record of every item changed in the group.
     pub items: HashMap<ItemId, ItemRec>,
-    /// The stored payloads of items created in the group (shared with `batch`).
-    pub payloads: HashMap<ItemId, sled::IVec>,
     /// The current status of every run touched in the group.
     pub statuses: HashMap<RunId, RunStatus>,
     /// Dedupe keys created in the group.

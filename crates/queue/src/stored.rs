@@ -108,6 +108,7 @@ impl Stored {
 pub struct ItemRec {
     pub run: RunId,
     pub label: String,
+    pub payload: Vec<u8>,
     pub scope: Option<String>,
     pub attempts: u32,
     pub polls: u32,

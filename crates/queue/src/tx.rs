@@ -8,12 +8,8 @@ use std::sync::Arc;
 
 use dredge_core::{ItemStart, NewItem};
 
-use crate::codec::{
-    Key, MARKER, decode, decode_payload, encode, encode_payload, item_key, payload_key, prefix,
-    trailing_u64,
-};
+use crate::codec::{Key, MARKER, decode, encode, item_key, prefix, trailing_u64};
 use crate::error::{QueueError, Result};
-use crate::pending::Pending;
 use crate::queue::{Inner, Store, WriteState};
 use crate::stored::{ItemRec, RunMeta, RunStatus, Stored};
 use crate::types::{ItemId, RunId, RunState};
@@ -93,11 +89,6 @@ impl<'a> Tx<'a> {
                 Ok(slot.insert(rec))
             }
         }
-    }
-
-    /// An item's payload (never changed after creation, so not part of its record).
-    pub fn payload(&self, id: ItemId) -> Result<Vec<u8>> {
-        payload(&self.store, &self.ws.pending, id)
     }
 
     /// An item to read only.
@@ -292,12 +283,10 @@ impl<'a> Tx<'a> {
                 Some(reason),
             ),
         };
-        let payload = sled::IVec::from(encode_payload(&new.payload));
-        self.put(payload_key(id), payload.clone());
-        self.ws.pending.payloads.insert(id, payload);
         let rec = ItemRec {
             run: run.clone(),
             label: new.label,
+            payload: new.payload,
             scope: new.scope,
             attempts,
             polls: 0,
@@ -325,18 +314,6 @@ impl<'a> Tx<'a> {
         self.ws.pending.counters_changed[1] = true;
         seq
     }
-}
-
-/// An item's payload: from the pending group when it was created there, else stored.
-pub(crate) fn payload(store: &Store, pending: &Pending, id: ItemId) -> Result<Vec<u8>> {
-    if let Some(stored) = pending.payloads.get(&id) {
-        return decode_payload(stored);
-    }
-    let stored = store
-        .tree
-        .get(payload_key(id))?
-        .ok_or(QueueError::UnknownItem(id))?;
-    decode_payload(&stored)
 }
 
 fn load(store: &Store, id: ItemId) -> Result<ItemRec> {
