@@ -152,6 +152,10 @@ mod tests {
             matches!(err, QueueError::UnknownVersion { found: 2, .. }),
             "{err}"
         );
+        assert!(err.to_string().contains("a newer dredge wrote"), "{err}");
+        bytes[0] = 0;
+        let err = decode::<u64>("test", &bytes).unwrap_err();
+        assert!(err.to_string().contains("an older dredge wrote"), "{err}");
     }
 
     #[test]

@@ -21,9 +21,7 @@ pub enum QueueError {
     #[error("state database I/O failed: {0}; check disk space and permissions of the state_dir")]
     Storage(#[from] sled::Error),
 
-    #[error(
-        "stored {what} has format version {found}, this dredge understands version {expected}; run a dredge at least as new as the one that wrote the state_dir"
-    )]
+    #[error("{}", version_message(what, *found, *expected))]
     UnknownVersion {
         what: &'static str,
         found: u8,
@@ -70,3 +68,16 @@ pub enum QueueError {
 }
 
 pub type Result<T, E = QueueError> = std::result::Result<T, E>;
+
+/// What to do about a value of another format version depends on which side is newer.
+fn version_message(what: &str, found: u8, expected: u8) -> String {
+    let advice = if found > expected {
+        "a newer dredge wrote the state_dir: run that version (or a newer one)"
+    } else {
+        "an older dredge wrote the state_dir: let that version finish its runs, or move the \
+         state_dir aside to start empty (its output files stay where they are)"
+    };
+    format!(
+        "stored {what} has format version {found}, this dredge reads version {expected}; {advice}"
+    )
+}

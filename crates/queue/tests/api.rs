@@ -2,7 +2,7 @@
 
 mod support;
 
-use dredge_core::{ItemStart, UnixMillis};
+use dredge_core::{ItemStart, NewItem, UnixMillis};
 use dredge_queue::{
     ItemCounts, ItemState, OutputCursor, QueueError, Release, RunState, ScheduleState, WrittenItem,
 };
@@ -72,6 +72,44 @@ fn leased_item_carries_run_facts() {
         q.item(leased.id).unwrap().unwrap().state,
         ItemState::Leased { until: at(30) }
     );
+}
+
+#[test]
+fn a_payload_outlives_its_items_state_changes_and_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let payload = b"{\"queries\":[\"https://a.com/1\"]}".to_vec();
+    let run = {
+        let q = open(dir.path());
+        let run = q
+            .create_run(
+                new_run("j", "acct"),
+                vec![NewItem::ready("x", payload.clone())],
+            )
+            .unwrap();
+        // Leased while the creating group may still be pending, then snoozed: two
+        // rewrites of the item's record.
+        let leased = q.lease_next("acct", at(0), at(30)).unwrap().unwrap();
+        assert_eq!(leased.payload, payload);
+        let snooze = Release::Snooze {
+            until: at(20),
+            polls: 1,
+            note: "202".into(),
+        };
+        q.release(leased.id, snooze).unwrap();
+        run
+    };
+    let q = open(dir.path());
+    let leased = q.lease_next("acct", at(20), at(50)).unwrap().unwrap();
+    assert_eq!((leased.run, leased.polls), (run.clone(), 1));
+    assert_eq!(leased.payload, payload);
+    let written = vec![WrittenItem {
+        id: leased.id,
+        follow_ups: vec![],
+    }];
+    q.commit_written(&run, &[], written, OutputCursor::default())
+        .unwrap();
+    let done = q.item(leased.id).unwrap().unwrap();
+    assert_eq!((done.state, done.payload), (ItemState::Done, payload));
 }
 
 #[test]
@@ -569,6 +607,7 @@ fn open_refuses_a_value_with_an_unknown_format_version() {
         "{err}"
     );
     assert!(err.to_string().contains("format version 9"), "{err}");
+    assert!(err.to_string().contains("a newer dredge wrote"), "{err}");
 }
 
 #[test]
