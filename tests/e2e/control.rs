@@ -338,3 +338,45 @@ fn a_batch_that_dies_whole_is_listed_url_by_url() {
         dead[0]
     );
 }
+
+/// The daemon's own reads of the job files are not changes: an idle daemon reads its
+/// jobs directory only on its periodic rescan (every 30 s), not after each read.
+#[test]
+fn an_idle_daemon_does_not_reread_its_jobs_directory_after_its_own_reads() {
+    let rt = runtime();
+    let sim = autoextract_sim(&rt, with_faults(Default::default()), 1);
+    let mut h = Harness::new(&autoextract_account(&sim.base_url()));
+    h.start();
+    h.write_job(
+        "yearly.toml",
+        "vendor = \"autoextract\"\nschedule = \"0 3 1 1 *\"\n[autoextract]\npage_type = \"product\"\nurls = [\"https://a.com/1\"]\n",
+    );
+    let scans = || {
+        let text = h.call("metrics", json!({}))["text"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        text.lines()
+            .find_map(|l| l.strip_prefix("dredge_job_scans_total "))
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    wait_until("the job loaded", Duration::from_secs(10), || {
+        h.call("jobs.list", json!({}))
+            .to_string()
+            .contains("yearly")
+    });
+    // The write's own events end in one rescan after the 500 ms debounce; a loop of
+    // rescans set off by their own reads would go on at that pace.
+    let settled = scans();
+    let mut last = settled;
+    for _ in 0..8 {
+        std::thread::sleep(Duration::from_millis(500));
+        last = scans();
+    }
+    assert!(
+        last <= settled + 1,
+        "the jobs directory was read {} more times while idle",
+        last - settled
+    );
+}

@@ -80,6 +80,9 @@ pub fn apply_config(shared: &Arc<Shared>, new: DaemonConfig) {
 
 /// Re-read the job directory and act on what changed.
 pub async fn rescan_jobs(shared: &Arc<Shared>) {
+    shared
+        .metrics
+        .add("dredge_job_scans_total", String::new(), 1);
     let config = shared.config();
     let accounts = config.account_index();
     let unsupported = |vendor| {

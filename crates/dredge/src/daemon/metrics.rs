@@ -34,6 +34,10 @@ const HELP: &[(&str, &str)] = &[
     ),
     ("dredge_dead_items_total", "Items that died"),
     ("dredge_runs_started_total", "Runs started"),
+    (
+        "dredge_job_scans_total",
+        "Reads of the jobs directory (file events, periodic rescans, reloads)",
+    ),
 ];
 
 impl Metrics {
@@ -57,7 +61,11 @@ impl Metrics {
         for (name, help) in HELP {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
             for ((n, labels), v) in counters.iter().filter(|((n, _), _)| n == name) {
-                let _ = writeln!(out, "{n}{{{labels}}} {v}");
+                if labels.is_empty() {
+                    let _ = writeln!(out, "{n} {v}");
+                } else {
+                    let _ = writeln!(out, "{n}{{{labels}}} {v}");
+                }
             }
         }
         let mut last = "";

@@ -5,7 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use notify::RecursiveMode;
+use notify::event::{AccessKind, AccessMode};
+use notify::{EventKind, RecursiveMode};
 use notify_debouncer_full::{DebounceEventResult, new_debouncer};
 use tokio::sync::mpsc;
 
@@ -30,7 +31,7 @@ pub fn start(shared: &Shared) -> Watch {
     let (tx, events) = mpsc::unbounded_channel::<()>();
     let dir = shared.config().jobs_dir.clone();
     let debouncer = new_debouncer(DEBOUNCE, None, move |result: DebounceEventResult| {
-        if result.is_ok() {
+        if result.is_ok_and(|events| events.iter().any(|e| changes_files(&e.kind))) {
             let _ = tx.send(());
         }
     });
@@ -50,6 +51,17 @@ pub fn start(shared: &Shared) -> Watch {
     Watch {
         events,
         _debouncer: debouncer,
+    }
+}
+
+/// Whether an event can change what the directory holds. Reads are not: a rescan
+/// opens every job file, and counting those opens as changes made an idle daemon
+/// rescan every half second, forever.
+fn changes_files(kind: &EventKind) -> bool {
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) => false,
+        _ => true,
     }
 }
 
@@ -77,5 +89,35 @@ pub async fn run(shared: Arc<Shared>, watch: Watch) {
             _ = shared.shutdown.cancelled() => return,
         }
         control::rescan_jobs(&shared).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use notify::event::{CreateKind, ModifyKind, RemoveKind, RenameMode};
+
+    use super::*;
+
+    #[test]
+    fn reading_a_file_is_not_a_change_but_writing_renaming_and_removing_are() {
+        for read in [
+            AccessKind::Open(AccessMode::Read),
+            AccessKind::Open(AccessMode::Any),
+            AccessKind::Close(AccessMode::Read),
+            AccessKind::Read,
+            AccessKind::Any,
+        ] {
+            assert!(!changes_files(&EventKind::Access(read)), "{read:?}");
+        }
+        for change in [
+            EventKind::Access(AccessKind::Close(AccessMode::Write)),
+            EventKind::Create(CreateKind::File),
+            EventKind::Modify(ModifyKind::Name(RenameMode::To)),
+            EventKind::Modify(ModifyKind::Any),
+            EventKind::Remove(RemoveKind::File),
+            EventKind::Any,
+        ] {
+            assert!(changes_files(&change), "{change:?}");
+        }
     }
 }
