@@ -107,6 +107,19 @@ class Sim:
         self.proc.wait(timeout=30)
 
 
+def unit_environment():
+    """The `Environment=` settings of systemd/dredge.service (allocator tuning): the
+    benchmarks run the daemon as the unit does."""
+    unit = Path(__file__).resolve().parent.parent / "systemd" / "dredge.service"
+    env = {}
+    for line in unit.read_text().splitlines():
+        if line.startswith("Environment="):
+            for pair in line[len("Environment="):].split():
+                key, _, value = pair.partition("=")
+                env[key] = value
+    return env
+
+
 class Daemon:
     """A dredge daemon on `workdir` (config, jobs/, state/), one AutoExtract account."""
 
@@ -126,6 +139,8 @@ class Daemon:
         log = open(self.dir / "daemon.log", "ab")
         env = dict(os.environ, NO_COLOR="1")
         env.pop("RUST_LOG", None)  # the daemon's default level (info), as deployed
+        if not os.environ.get("BENCH_NO_UNIT_ENV"):
+            env.update(unit_environment())
         env.update(self.env or {})
         self.proc = subprocess.Popen(
             [self.binary, "daemon", "--config", str(self.dir / "dredge.toml")],

@@ -2,7 +2,7 @@
 # Build the release binaries and run the benchmarks of BENCHMARKS.md.
 #
 #   bench/run.sh                 # all of them, about 6-7 minutes
-#   bench/run.sh e2e             # one: e2e | ratelimit | idle | open
+#   bench/run.sh e2e             # one: e2e | ratelimit | idle | open | many
 #
 # Needs python3 (3.8+) and /usr/bin/time (Debian package `time`). The official
 # AutoExtract client is installed into a venv next to the binaries
@@ -40,4 +40,8 @@ fi
 if want open; then
     echo "== start with 1,000,000 queued items ($(uptime))"
     python3 bench/open_1m.py --bin "$bin"
+fi
+if want many; then
+    echo "== memory over many runs ($(uptime))"
+    python3 bench/many_runs.py --bin "$bin"
 fi

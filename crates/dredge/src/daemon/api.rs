@@ -323,7 +323,9 @@ fn reopen_output(shared: &Shared, info: &RunInfo) -> Result<(), ApiError> {
         super::output::RunFile::reopen(paths, info.cursor, &info.job, &info.id, vendor.key())
             .map_err(internal)?;
     if let super::output::Reopened::Open(file) = reopened {
-        shared.writer().send(WriterMsg::Open(info.id.clone(), file));
+        shared
+            .writer()
+            .send(WriterMsg::Open(info.id.clone(), *file));
     }
     Ok(())
 }

@@ -205,7 +205,7 @@ fn recover(shared: &Shared, recovery: Recovery) -> anyhow::Result<()> {
         let vendor = shared.spec_of(run)?.vendor();
         let paths = RunPaths::new(&out, &info.job, run);
         match RunFile::reopen(paths, *cursor, &info.job, run, vendor.key())? {
-            Reopened::Open(file) => shared.writer().send(WriterMsg::Open(run.clone(), file)),
+            Reopened::Open(file) => shared.writer().send(WriterMsg::Open(run.clone(), *file)),
             Reopened::AlreadyRenamed => {
                 let state = if info.counts.dead > 0 {
                     RunState::Failed

@@ -237,7 +237,7 @@ impl WriterThread {
         let out = self.shared.config().state_dir.join("out");
         let paths = RunPaths::new(&out, &info.job, run);
         match RunFile::reopen(paths, info.cursor, &info.job, run, vendor.key()) {
-            Ok(Reopened::Open(file)) => Some(file),
+            Ok(Reopened::Open(file)) => Some(*file),
             Ok(Reopened::AlreadyRenamed) => None,
             Err(e) => {
                 tracing::error!(run = %run, error = %e, "cannot reopen the run's output file");
