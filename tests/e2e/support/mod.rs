@@ -189,8 +189,23 @@ impl Harness {
 impl Drop for Harness {
     fn drop(&mut self) {
         self.kill9();
+        if std::thread::panicking() {
+            // A failing test shows what its daemon did (the temp dir is about to go).
+            let log = self.log();
+            let lines: Vec<&str> = log.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(LOG_TAIL_LINES)..];
+            eprintln!(
+                "--- last {} of {} lines of the daemon log ---\n{}",
+                tail.len(),
+                lines.len(),
+                tail.join("\n")
+            );
+        }
     }
 }
+
+/// How much of the daemon's log a failing test prints.
+const LOG_TAIL_LINES: usize = 300;
 
 /// A single call over a fresh connection; `None` when nobody answers.
 pub fn try_rpc(socket: &Path, method: &str, params: Value) -> Option<Value> {
