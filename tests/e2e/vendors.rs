@@ -194,9 +194,24 @@ fn wds_crawl_through_the_daemon_holds_max_pages_exactly_and_names_robots_denials
 
 #[test]
 fn oxylabs_callbacks_reach_the_daemon_and_finish_jobs() {
+    // With callbacks, jobs finish long before the 60 s safety poll would find them.
+    callbacks_finish_every_job([100, 400]);
+}
+
+/// Jobs that finish at once call back before the daemon has committed the submit that
+/// created their poll items: those callbacks are looked for again, not dropped (each
+/// would otherwise wait for the 60 s safety poll).
+#[test]
+fn oxylabs_callbacks_that_beat_the_submit_commit_are_not_lost() {
+    callbacks_finish_every_job([0, 0]);
+}
+
+/// 50 queries with `delivery = "callback"` whose jobs finish after `finish_delay_ms`:
+/// the run must end well before the safety poll, with every callback accepted.
+fn callbacks_finish_every_job(finish_delay_ms: [u64; 2]) {
     let rt = runtime();
     let config = dredge_sim::oxylabs::Config {
-        finish_delay_ms: [100, 400],
+        finish_delay_ms,
         callbacker_ips: vec!["127.0.0.1".into()],
         ..Default::default()
     };
@@ -227,7 +242,6 @@ fn oxylabs_callbacks_reach_the_daemon_and_finish_jobs() {
             queries.join(", ")
         ),
     );
-    // With callbacks, jobs finish long before the 60 s safety poll would find them.
     let run = h.wait_run_end("cb", Duration::from_secs(45));
     assert_eq!(run["state"], "succeeded", "{run}");
     assert_eq!(run["records"], 50);

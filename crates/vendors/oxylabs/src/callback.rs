@@ -147,8 +147,9 @@ pub(crate) async fn fetch_with(
 
 /// Where accepted callbacks go: the daemon's view of which jobs exist.
 pub trait CallbackSink: Send + Sync {
-    /// Job `job_id` is done. Returns false for a job the daemon does not know, which
-    /// must change nothing. Called on the request path: keep it quick.
+    /// Job `job_id` is done. Returns false for a job the daemon does not know and will
+    /// not look for, which must change nothing. Called on the request path: keep it
+    /// quick (look for a job that may appear soon in the background).
     fn job_done(&self, job_id: &str) -> bool;
 }
 
