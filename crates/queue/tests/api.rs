@@ -177,16 +177,7 @@ fn release_of_an_item_not_leased_is_refused() {
         error: "e".into(),
     };
     let err = q.release(dredge_queue::ItemId(1), retry).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            QueueError::WrongState {
-                expected: "leased",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert_not_leased(&err);
 }
 
 #[test]
@@ -363,16 +354,7 @@ fn commit_written_of_an_item_not_leased_changes_nothing() {
             },
         )
         .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            QueueError::WrongState {
-                expected: "leased",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert_not_leased(&err);
     let after = run_of(&q, &run);
     assert_eq!((after.cursor, after.counts), (before.cursor, before.counts));
     assert_eq!(q.item(staged.id).unwrap().unwrap().state, ready.state);
@@ -683,5 +665,19 @@ fn wake_by_key_makes_a_waiting_item_due_now_and_reports_unknown_keys() {
         q.wake_by_key(&run, "oxylabs-job:1", at(10))
             .unwrap()
             .is_some()
+    );
+}
+
+/// `err` says the item was expected to be leased.
+fn assert_not_leased(err: &QueueError) {
+    assert!(
+        matches!(
+            err,
+            QueueError::WrongState {
+                expected: "leased",
+                ..
+            }
+        ),
+        "{err}"
     );
 }

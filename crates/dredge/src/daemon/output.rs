@@ -300,6 +300,17 @@ mod tests {
         RunId("20261122T231000Z-0001".into())
     }
 
+    /// The `seq` of each line of a run file's text.
+    fn seqs_of(text: &str) -> Vec<u64> {
+        text.lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect()
+    }
+
     #[test]
     fn lines_carry_the_spec_fields_and_sequence() {
         let dir = tempfile::tempdir().unwrap();
@@ -333,14 +344,7 @@ mod tests {
         f.append(&[]).unwrap();
         let cursor = f.sync().unwrap();
         let text = fs::read_to_string(&paths.partial).unwrap();
-        let seqs: Vec<u64> = text
-            .lines()
-            .map(|l| {
-                serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"]
-                    .as_u64()
-                    .unwrap()
-            })
-            .collect();
+        let seqs = seqs_of(&text);
         assert_eq!(seqs, [1, 2, 3]);
         assert_eq!((cursor.records, cursor.bytes), (3, text.len() as u64));
     }
@@ -424,14 +428,7 @@ mod tests {
         f.append(&[record(3)]).unwrap();
         f.sync().unwrap();
         let text = fs::read_to_string(&paths.partial).unwrap();
-        let seqs: Vec<u64> = text
-            .lines()
-            .map(|l| {
-                serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"]
-                    .as_u64()
-                    .unwrap()
-            })
-            .collect();
+        let seqs = seqs_of(&text);
         assert_eq!(
             seqs,
             vec![1, 2],
