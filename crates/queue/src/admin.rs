@@ -1,42 +1,67 @@
 //! What operators act on: dead items and their requeue, paused jobs, and each job's
 //! schedule bookkeeping.
 
+use std::ops::Bound;
+
 use crate::codec::{Key, MARKER, decode, encode, prefix, trailing_u64};
 use crate::error::Result;
 use crate::queue::Queue;
-use crate::stored::{ItemRec, RunStatus, Stored};
-use crate::types::{DeadItem, ItemId, RunId, RunState, ScheduleState};
+use crate::stored::{RunStatus, Stored};
+use crate::types::{DeadItem, ItemId, ItemState, RunId, RunState, ScheduleState};
 
 impl Queue {
     /// Dead items (of `job`, when given), by run then id. Cost: the dead items only.
+    /// Read in chunks, each with its own short hold on the database (see `runs`).
     pub fn dead_items(&self, job: Option<&str>) -> Result<Vec<DeadItem>> {
         let mut out = Vec::new();
-        for entry in self.inner.store()?.tree.scan_prefix([prefix::DEAD]) {
+        let mut after: Option<Vec<u8>> = None;
+        loop {
+            let Some((last, entries)) = self.dead_chunk(after.as_deref())? else {
+                return Ok(out);
+            };
+            for (id, run) in entries {
+                let meta = self.inner.meta(&run)?;
+                if job.is_some_and(|job| job != meta.job) {
+                    continue;
+                }
+                let Some(info) = self.item(id)? else {
+                    continue;
+                };
+                let ItemState::Dead { reason } = info.state else {
+                    continue;
+                };
+                out.push(DeadItem {
+                    id,
+                    run,
+                    job: meta.job.clone(),
+                    label: info.label,
+                    reason,
+                    attempts: info.attempts,
+                });
+            }
+            after = Some(last);
+        }
+    }
+
+    /// Up to `CHUNK` dead index entries after the key `after`, and the last key read.
+    #[allow(clippy::type_complexity)]
+    fn dead_chunk(&self, after: Option<&[u8]>) -> Result<Option<(Vec<u8>, Vec<(ItemId, RunId)>)>> {
+        const CHUNK: usize = 256;
+        let store = self.inner.store()?;
+        let start = match after {
+            Some(key) => Bound::Excluded(key.to_vec()),
+            None => Bound::Included(vec![prefix::DEAD]),
+        };
+        let end = Bound::Excluded(vec![prefix::DEAD + 1]);
+        let mut entries = Vec::new();
+        let mut last = None;
+        for entry in store.tree.range::<Vec<u8>, _>((start, end)).take(CHUNK) {
             let (key, value) = entry?;
             let run: RunId = decode("dead entry", &value)?;
-            let meta = self.inner.meta(&run)?;
-            if job.is_some_and(|job| job != meta.job) {
-                continue;
-            }
-            let id = ItemId(trailing_u64(&key, 0)?);
-            let Some(bytes) = self.inner.store()?.tree.get(crate::codec::item_key(id))? else {
-                continue;
-            };
-            let rec: ItemRec = decode("item", &bytes)?;
-            let reason = match rec.state {
-                Stored::Dead { reason } => reason,
-                _ => continue,
-            };
-            out.push(DeadItem {
-                id,
-                run,
-                job: meta.job.clone(),
-                label: rec.label,
-                reason,
-                attempts: rec.attempts,
-            });
+            entries.push((ItemId(trailing_u64(&key, 0)?), run));
+            last = Some(key.to_vec());
         }
-        Ok(out)
+        Ok(last.map(|last| (last, entries)))
     }
 
     /// Moves every dead item of `run` back to Ready with attempts reset, and a finished

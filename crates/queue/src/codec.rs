@@ -83,6 +83,10 @@ pub mod prefix {
     pub const SCHEDULE: u8 = b'H';
     /// Paused jobs: `P` + job.
     pub const PAUSED: u8 = b'P';
+    /// Why dredge itself ended a run (a string): `W` + run.
+    pub const RUN_REASON: u8 = b'W';
+    /// Cancelled runs whose file recovery has not yet cut back: `K` + run.
+    pub const UNSETTLED: u8 = b'K';
 }
 
 /// Builds a key from parts.

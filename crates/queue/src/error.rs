@@ -37,7 +37,7 @@ pub enum QueueError {
     Encode { what: &'static str, detail: String },
 
     #[error(
-        "state database at {path} was closed by a failed checkpoint; restart dredge to reopen it"
+        "state database at {path} could not be reopened after a checkpoint or a storage fault; check disk space and permissions of the state_dir (dredge tries again on the next call)"
     )]
     Closed { path: PathBuf },
 
@@ -59,12 +59,52 @@ pub enum QueueError {
         actual: &'static str,
     },
 
+    #[error(
+        "item {id}'s lease was taken back (it ran out, or the daemon recovered from a storage fault); this result is dropped and the item runs again"
+    )]
+    LeaseLost { id: ItemId },
+
+    #[error(
+        "run {run}'s committed output cursor is at {committed_bytes} bytes; a commit may not move it back to {offered_bytes}"
+    )]
+    CursorBackwards {
+        run: RunId,
+        committed_bytes: u64,
+        offered_bytes: u64,
+    },
+
     #[error("item {id} belongs to run {actual}, not to run {expected}")]
     WrongRun {
         id: ItemId,
         expected: RunId,
         actual: RunId,
     },
+}
+
+impl QueueError {
+    /// Whether the call may have changed the database even though it failed: the
+    /// storage failed while (or after) its changes were handed to sled, so only a
+    /// reopen can tell what is on disk. Every other error is a refusal: nothing of
+    /// the call was applied.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(
+            self,
+            QueueError::Storage(_) | QueueError::GroupLost { .. } | QueueError::Closed { .. }
+        )
+    }
+
+    /// The operating-system error behind a storage failure, if any (to tell a full or
+    /// read-only disk from other faults).
+    pub fn io_error(&self) -> Option<&std::io::Error> {
+        match self {
+            QueueError::Storage(sled::Error::Io(e))
+            | QueueError::Open {
+                source: sled::Error::Io(e),
+                ..
+            } => Some(e),
+            _ => None,
+        }
+    }
 }
 
 pub type Result<T, E = QueueError> = std::result::Result<T, E>;

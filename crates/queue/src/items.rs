@@ -6,7 +6,7 @@ use crate::codec::{Key, decode, item_key, prefix, trailing_u64};
 use crate::error::{QueueError, Result};
 use crate::queue::Queue;
 use crate::stored::{ItemRec, Stored};
-use crate::types::{ItemId, ItemInfo, LeasedItem, Release, RunId};
+use crate::types::{ItemId, ItemInfo, Lease, LeasedItem, Release, RunId};
 
 impl Queue {
     /// Leases the waiting item of `lane` with the earliest `not_before` (then lowest id)
@@ -32,6 +32,9 @@ impl Queue {
                 was,
             };
             tx.set_state(id, leased)?;
+            tx.ws.last_epoch += 1;
+            let epoch = tx.ws.last_epoch;
+            tx.ws.lease_epochs.insert(id, epoch);
             let rec = tx.item_mut(id)?.clone();
             let meta = tx.meta(&rec.run)?;
             Ok(Some(LeasedItem {
@@ -47,6 +50,7 @@ impl Queue {
                 run_started: meta.started_at,
                 deadline: meta.deadline,
                 max_attempts: meta.max_attempts,
+                epoch,
             }))
         })
     }
@@ -87,10 +91,12 @@ impl Queue {
     }
 
     /// Puts a leased item back to waiting: snoozed (not counted) or retried (counted).
-    pub fn release(&self, id: ItemId, release: Release) -> Result<()> {
+    /// Refused when the lease was taken back (see `Lease`).
+    pub fn release(&self, lease: impl Into<Lease>, release: Release) -> Result<()> {
+        let lease = lease.into();
+        let id = lease.id;
         self.write_durably(|tx| {
-            let rec = tx.item_mut(id)?;
-            expect_leased(id, rec)?;
+            let rec = tx.expect_lease(lease)?;
             let state = match release {
                 Release::Snooze { until, polls, note } => {
                     rec.polls = polls;
@@ -113,9 +119,15 @@ impl Queue {
         })
     }
 
-    /// Marks a leased or waiting item dead, keeping `reason` as its last error.
-    pub fn kill(&self, id: ItemId, reason: &str) -> Result<()> {
+    /// Marks a leased or waiting item dead, keeping `reason` as its last error. With an
+    /// epoch, only that lease of the item may be killed.
+    pub fn kill(&self, lease: impl Into<Lease>, reason: &str) -> Result<()> {
+        let lease = lease.into();
+        let id = lease.id;
         self.write_durably(|tx| {
+            if lease.epoch.is_some() {
+                tx.expect_lease(lease)?;
+            }
             let rec = tx.item_mut(id)?;
             let killable = matches!(
                 rec.state,
@@ -158,9 +170,32 @@ impl Queue {
     }
 
     /// Reverts leases whose time ran out (a worker that vanished) to waiting; returns
-    /// how many. Durable.
+    /// how many. Durable. A late call under a reverted lease is refused (`LeaseLost`).
     pub fn reclaim_expired_leases(&self, now: UnixMillis) -> Result<usize> {
-        self.revert_leases(|until| until <= now.0)
+        self.revert_leases(|_, until| until <= now.0)
+    }
+
+    /// `reclaim_expired_leases`, sparing the leases in `keep` (results a caller still
+    /// holds and will commit).
+    pub fn reclaim_expired_leases_except(
+        &self,
+        now: UnixMillis,
+        keep: &std::collections::HashSet<ItemId>,
+    ) -> Result<usize> {
+        self.revert_leases(|id, until| until <= now.0 && !keep.contains(&id))
+    }
+
+    /// The lease reverts now, whatever its time: its worker is known to be gone (it
+    /// panicked). Refused if `lease` is no longer the item's lease.
+    pub fn abandon(&self, lease: Lease, note: &str) -> Result<()> {
+        self.write_durably(|tx| {
+            let rec = tx.expect_lease(lease)?;
+            rec.last_error = Some(note.to_string());
+            let Stored::Leased { was, .. } = rec.state.clone() else {
+                unreachable!("expect_lease checked the state")
+            };
+            tx.set_state(lease.id, *was)
+        })
     }
 
     /// One item as stored.

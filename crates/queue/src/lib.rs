@@ -48,6 +48,7 @@ pub use error::{QueueError, Result};
 pub use flush::Durability;
 pub use queue::{Queue, QueueOptions};
 pub use types::{
-    DeadItem, ItemCounts, ItemId, ItemInfo, ItemState, LeasedItem, NewRun, OutputCursor, Recovery,
-    Release, RunId, RunInfo, RunState, ScheduleState, StageResult, StagedRecords, WrittenItem,
+    DeadItem, ItemCounts, ItemId, ItemInfo, ItemState, Lease, LeasedItem, NewRun, OutputCursor,
+    Recovery, Release, RunId, RunInfo, RunState, ScheduleState, StageResult, StagedRecords,
+    WrittenItem,
 };

@@ -3,6 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -47,20 +48,60 @@ pub(crate) struct Inner {
     pub write: Mutex<WriteState>,
     pub metas: Mutex<HashMap<RunId, Arc<RunMeta>>>,
     flusher: Flusher,
+    /// `fdatasync`s of sled's data file: one per durable round (see `Store::flush`).
+    data_syncs: AtomicU64,
 }
 
-/// The sled handles: the database (for flushes) and the queue's one tree.
+/// The sled handles: the database (for flushes), the queue's one tree, and a handle on
+/// sled's data file to make flushes reach stable storage.
 pub(crate) struct Store {
     pub db: sled::Db,
     pub tree: sled::Tree,
+    data_file: std::fs::File,
 }
+
+/// sled 0.34 keeps its log (every tree's pages) in this one file under its directory.
+const SLED_DATA_FILE: &str = "db";
 
 impl Store {
     fn open(path: &Path, lock_wait: Duration) -> Result<Store> {
         let db = open_db_waiting(path, lock_wait)?;
         let tree = db.open_tree("queue")?;
-        Ok(Store { db, tree })
+        let data_file = std::fs::File::open(path.join(SLED_DATA_FILE)).map_err(io_error)?;
+        // A new database's files are new directory entries: make them survive a power
+        // loss too (and the state directory's entry for the database directory).
+        sync_dir(path)?;
+        if let Some(parent) = path.parent() {
+            sync_dir(parent)?;
+        }
+        Ok(Store {
+            db,
+            tree,
+            data_file,
+        })
     }
+
+    /// Makes everything applied so far durable, power loss included. sled 0.34's
+    /// `flush` ends in `sync_file_range`, which neither flushes the device's write
+    /// cache nor the file's metadata (its own `sync_all` runs only every ~500 ms), so a
+    /// call that returned "durable" could be lost to a power cut. The `fdatasync` of
+    /// the data file after it closes that gap.
+    fn flush(&self, syncs: &AtomicU64) -> Result<()> {
+        self.db.flush()?;
+        self.data_file.sync_data().map_err(io_error)?;
+        syncs.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+fn io_error(e: std::io::Error) -> QueueError {
+    QueueError::Storage(sled::Error::Io(e))
+}
+
+fn sync_dir(dir: &Path) -> Result<()> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_error)
 }
 
 /// What writers share under the write lock: the id counters, the paused jobs and the
@@ -75,6 +116,11 @@ pub(crate) struct WriteState {
     pub group: u64,
     /// Item records written to sled since the last open or checkpoint.
     item_writes: u64,
+    /// The epoch of every current lease (see `Lease`). Leases never survive a reopen,
+    /// so their fencing tokens live in memory only; the map holds in-flight items.
+    pub lease_epochs: HashMap<ItemId, u64>,
+    /// The last epoch handed out; epochs only grow while the process lives.
+    pub last_epoch: u64,
 }
 
 /// What a call's failure rolls back to: the write state as it was before the call.
@@ -82,14 +128,30 @@ struct Savepoint {
     counters: [u64; 3],
     paused: HashSet<String>,
     pending: Pending,
+    lease_epochs: HashMap<ItemId, u64>,
 }
 
 impl WriteState {
+    fn from_tree(tree: &sled::Tree, last_epoch: u64) -> Result<WriteState> {
+        Ok(WriteState {
+            next_item: read_counter(tree, NEXT_ITEM)?,
+            next_run: read_counter(tree, NEXT_RUN)?,
+            next_stage: read_counter(tree, NEXT_STAGE)?,
+            paused: read_paused(tree)?,
+            pending: Pending::default(),
+            group: 1,
+            item_writes: 0,
+            lease_epochs: HashMap::new(),
+            last_epoch,
+        })
+    }
+
     fn savepoint(&self) -> Savepoint {
         Savepoint {
             counters: self.counters(),
             paused: self.paused.clone(),
             pending: self.pending.clone(),
+            lease_epochs: self.lease_epochs.clone(),
         }
     }
 
@@ -97,6 +159,7 @@ impl WriteState {
         [self.next_item, self.next_run, self.next_stage] = save.counters;
         self.paused = save.paused;
         self.pending = save.pending;
+        self.lease_epochs = save.lease_epochs;
     }
 
     fn counters(&self) -> [u64; 3] {
@@ -125,16 +188,7 @@ impl Queue {
     pub fn open_with(path: impl AsRef<Path>, options: QueueOptions) -> Result<(Queue, Recovery)> {
         let path = path.as_ref().to_path_buf();
         let store = Store::open(&path, options.lock_wait)?;
-        let tree = &store.tree;
-        let write = WriteState {
-            next_item: read_counter(tree, NEXT_ITEM)?,
-            next_run: read_counter(tree, NEXT_RUN)?,
-            next_stage: read_counter(tree, NEXT_STAGE)?,
-            paused: read_paused(tree)?,
-            pending: Pending::default(),
-            group: 1,
-            item_writes: 0,
-        };
+        let write = WriteState::from_tree(&store.tree, 0)?;
         let inner = Inner {
             path,
             store: RwLock::new(Some(Arc::new(store))),
@@ -142,12 +196,69 @@ impl Queue {
             write: Mutex::new(write),
             metas: Mutex::new(HashMap::new()),
             flusher: Flusher::new(options.durability),
+            data_syncs: AtomicU64::new(0),
         };
         let queue = Queue {
             inner: Arc::new(inner),
         };
-        let recovery = queue.recover()?;
+        let recovery = queue.recover(&HashSet::new())?;
         Ok((queue, recovery))
+    }
+
+    /// Closes the database and opens it again as after a crash, without the process
+    /// ending: changes not yet applied are dropped (their callers got an error), every
+    /// lease except those in `keep` is reverted, and what the writers must replay is
+    /// reported as by `open`.
+    ///
+    /// Why: after an I/O error (a full or read-only disk) sled 0.34 fails every later
+    /// call until it is reopened, and whether the failed calls reached the disk is
+    /// known only to what is on disk. `keep` names leases whose results the caller
+    /// still holds in memory (records the writer could not commit yet): they stay
+    /// leased, with the same epochs, so that holder can commit them once the disk
+    /// takes writes again.
+    pub fn reopen(&self, keep: &HashSet<ItemId>) -> Result<Recovery> {
+        {
+            let mut state = self.lock_write();
+            let mut slot = self
+                .inner
+                .store
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
+            let (group, dropped) = state.take_pending();
+            if !dropped.is_empty() {
+                self.inner.flusher.record_lost(
+                    group,
+                    &QueueError::Closed {
+                        path: self.inner.path.clone(),
+                    },
+                );
+            }
+            drop(slot.take());
+            let store = Store::open(&self.inner.path, self.inner.lock_wait)?;
+            let kept: HashMap<ItemId, u64> = state
+                .lease_epochs
+                .iter()
+                .filter(|(id, _)| keep.contains(id))
+                .map(|(id, epoch)| (*id, *epoch))
+                .collect();
+            let mut fresh = WriteState::from_tree(&store.tree, state.last_epoch)?;
+            fresh.group = state.group;
+            fresh.lease_epochs = kept;
+            *state = fresh;
+            self.inner
+                .metas
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clear();
+            *slot = Some(Arc::new(store));
+        }
+        self.recover(keep)
+    }
+
+    /// `fdatasync`s of sled's data file so far: one per durable round. (A seam for
+    /// tests and metrics: durability that is not counted here did not happen.)
+    pub fn data_syncs(&self) -> u64 {
+        self.inner.data_syncs.load(Ordering::Relaxed)
     }
 
     /// Where the database lives.
@@ -155,25 +266,29 @@ impl Queue {
         &self.inner.path
     }
 
-    fn recover(&self) -> Result<Recovery> {
-        let leases_reset = self.revert_leases(|_| true)?;
+    fn recover(&self, keep: &HashSet<ItemId>) -> Result<Recovery> {
+        let leases_reset = self.revert_leases(|id, _| !keep.contains(&id))?;
         Ok(Recovery {
             leases_reset,
             staged: self.staged_items()?,
             cursors: self.unfinished_cursors()?,
+            cancelled: self.unsettled_cursors()?,
         })
     }
 
-    /// Turns leased items for which `expired(until)` holds back into waiting ones.
-    pub(crate) fn revert_leases(&self, expired: impl Fn(u64) -> bool) -> Result<usize> {
+    /// Turns leased items for which `expired(id, until)` holds back into waiting ones.
+    pub(crate) fn revert_leases(&self, expired: impl Fn(ItemId, u64) -> bool) -> Result<usize> {
         let reverted = self.write_durably_scanning(|tx| {
             let mut reverted = 0;
-            for entry in self.inner.store()?.tree.scan_prefix([prefix::LEASED]) {
-                let (key, _) = entry?;
-                let id = ItemId(crate::codec::trailing_u64(&key, 0)?);
+            let leased: Vec<ItemId> = tx
+                .tree()
+                .scan_prefix([prefix::LEASED])
+                .map(|entry| Ok(ItemId(crate::codec::trailing_u64(&entry?.0, 0)?)))
+                .collect::<Result<_>>()?;
+            for id in leased {
                 let state = tx.item(id)?.state.clone();
                 if let Stored::Leased { until, was } = state
-                    && expired(until)
+                    && expired(id, until)
                 {
                     tx.set_state(id, *was)?;
                     reverted += 1;
@@ -205,10 +320,24 @@ impl Queue {
     }
 
     pub(crate) fn unfinished_runs_ids(&self) -> Result<Vec<RunId>> {
+        self.run_ids_under(prefix::UNFINISHED)
+    }
+
+    fn unsettled_cursors(&self) -> Result<Vec<(RunId, OutputCursor)>> {
+        self.run_ids_under(prefix::UNSETTLED)?
+            .into_iter()
+            .map(|run| {
+                let status = self.run_status(&run)?;
+                Ok((run, status.cursor))
+            })
+            .collect()
+    }
+
+    fn run_ids_under(&self, kind: u8) -> Result<Vec<RunId>> {
         self.inner
             .store()?
             .tree
-            .scan_prefix([prefix::UNFINISHED])
+            .scan_prefix([kind])
             .map(|entry| Ok(run_id_from_key(&entry?.0)))
             .collect()
     }
@@ -296,9 +425,18 @@ impl Queue {
             .write()
             .unwrap_or_else(PoisonError::into_inner);
         if let Some(old) = slot.take() {
-            self.apply_pending(&mut writers_held_off, &old)?;
-            old.db.flush()?;
+            let flushed = self
+                .apply_pending(&mut writers_held_off, &old)
+                .and_then(|_| old.flush(&self.inner.data_syncs));
+            if let Err(e) = flushed {
+                // Keep working on the old handles; a storage fault is handled by the
+                // caller (`reopen`), not by leaving the queue without a database.
+                *slot = Some(old);
+                return Err(e);
+            }
         }
+        // If the reopen fails (readers hold the old handles longer than `lock_wait`),
+        // the slot stays empty and the next call reopens it (`Inner::store`).
         *slot = Some(Arc::new(Store::open(
             &self.inner.path,
             self.inner.lock_wait,
@@ -319,7 +457,7 @@ impl Queue {
     fn make_durable(&self, group: u64) -> Result<()> {
         if self.inner.flusher.mode == Durability::FlushPerCall {
             // The call's group was applied before the write lock was released.
-            self.inner.store()?.db.flush()?;
+            self.inner.store()?.flush(&self.inner.data_syncs)?;
             return Ok(());
         }
         let apply = || {
@@ -327,10 +465,7 @@ impl Queue {
             let store = self.inner.store()?;
             self.apply_pending(&mut state, &store)
         };
-        let flush = || -> Result<()> {
-            self.inner.store()?.db.flush()?;
-            Ok(())
-        };
+        let flush = || self.inner.store()?.flush(&self.inner.data_syncs);
         self.inner.flusher.wait_for(group, apply, flush)
     }
 
@@ -392,12 +527,29 @@ impl Drop for Inner {
 
 impl Inner {
     /// The current sled handles. Callers hold them only briefly, so `checkpoint` can
-    /// close the database.
+    /// close the database. If a checkpoint could not reopen it, this reopens it now:
+    /// the queue is never closed for good.
     pub fn store(&self) -> Result<Arc<Store>> {
-        let slot = self.store.read().unwrap_or_else(PoisonError::into_inner);
-        slot.clone().ok_or_else(|| QueueError::Closed {
-            path: self.path.clone(),
-        })
+        if let Some(store) = self
+            .store
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+        {
+            return Ok(store);
+        }
+        let mut slot = self.store.write().unwrap_or_else(PoisonError::into_inner);
+        if let Some(store) = slot.clone() {
+            return Ok(store);
+        }
+        let store = Arc::new(Store::open(&self.path, self.lock_wait).map_err(|e| {
+            tracing::error!(error = %e, "the state database could not be reopened");
+            QueueError::Closed {
+                path: self.path.clone(),
+            }
+        })?);
+        *slot = Some(store.clone());
+        Ok(store)
     }
 
     /// A run's definition (cached: it never changes).

@@ -2,16 +2,37 @@
 
 use dredge_core::{NewItem, UnixMillis};
 
-use crate::codec::{Key, MARKER, decode, prefix};
+use std::ops::Bound;
+
+use crate::codec::{Key, MARKER, decode, encode, prefix};
 use crate::error::Result;
 use crate::queue::{Queue, run_id_from_key};
 use crate::stored::{RunMeta, RunStatus};
-use crate::types::{ItemCounts, NewRun, OutputCursor, RunId, RunInfo, RunState};
+use crate::types::{ItemCounts, NewRun, OutputCursor, RunId, RunInfo, RunState, ScheduleState};
 
 impl Queue {
     /// Creates a run (Running) together with its first items, in one durable batch.
     pub fn create_run(&self, run: NewRun, items: Vec<NewItem>) -> Result<RunId> {
+        self.create_run_with(run, items, None)
+    }
+
+    /// `create_run`, and in the same batch the job's schedule state becomes
+    /// `schedule` with `last_run` set to the new run. One atomic change: a crash can
+    /// leave neither a run without its fire (or content hash) recorded, which would run
+    /// it twice after a restart, nor a recorded fire without its run.
+    pub fn create_run_with(
+        &self,
+        run: NewRun,
+        items: Vec<NewItem>,
+        schedule: Option<ScheduleState>,
+    ) -> Result<RunId> {
         self.write_durably(|tx| {
+            if let Some(mut schedule) = schedule {
+                let id = RunId::new(run.started_at, tx.ws.next_run);
+                schedule.last_run = Some(id);
+                let key = Key::new(prefix::SCHEDULE).tail(&run.job).done();
+                tx.put(key, encode("schedule state", &schedule)?);
+            }
             let id = RunId::new(run.started_at, tx.next_run_seq());
             let meta = RunMeta {
                 job: run.job,
@@ -49,6 +70,11 @@ impl Queue {
     fn run_info(&self, id: &RunId) -> Result<RunInfo> {
         let meta = self.inner.meta(id)?;
         let status = self.run_status(id)?;
+        let reason_key = Key::new(prefix::RUN_REASON).tail(id.as_str()).done();
+        let reason = match self.inner.store()?.tree.get(reason_key)? {
+            Some(bytes) => Some(decode::<String>("run reason", &bytes)?),
+            None => None,
+        };
         Ok(RunInfo {
             id: id.clone(),
             job: meta.job.clone(),
@@ -61,24 +87,57 @@ impl Queue {
             max_attempts: meta.max_attempts,
             counts: status.counts,
             cursor: status.cursor,
+            reason,
         })
     }
 
     /// Every run (of `job`, when given), oldest first.
+    ///
+    /// Read in chunks, each with its own short hold on the database: a long listing
+    /// must not keep the old handles alive across a `checkpoint`, which waits for them
+    /// (and a run's status is read under the write lock, which the checkpoint holds).
     pub fn runs(&self, job: Option<&str>) -> Result<Vec<RunInfo>> {
         let mut out = Vec::new();
-        for entry in self.inner.store()?.tree.scan_prefix([prefix::RUN_META]) {
+        let mut after: Option<Vec<u8>> = None;
+        loop {
+            let chunk = self.run_ids_chunk(job, after.as_deref())?;
+            let Some((last, ids)) = chunk else {
+                return Ok(out);
+            };
+            for id in ids {
+                out.push(self.run_info(&id)?);
+            }
+            after = Some(last);
+        }
+    }
+
+    /// Up to `CHUNK` run ids (of `job`) after the key `after`, and the last key read.
+    fn run_ids_chunk(
+        &self,
+        job: Option<&str>,
+        after: Option<&[u8]>,
+    ) -> Result<Option<(Vec<u8>, Vec<RunId>)>> {
+        const CHUNK: usize = 256;
+        let store = self.inner.store()?;
+        let start = match after {
+            Some(key) => Bound::Excluded(key.to_vec()),
+            None => Bound::Included(vec![prefix::RUN_META]),
+        };
+        let end = Bound::Excluded(vec![prefix::RUN_META + 1]);
+        let mut ids = Vec::new();
+        let mut last = None;
+        for entry in store.tree.range::<Vec<u8>, _>((start, end)).take(CHUNK) {
             let (key, value) = entry?;
-            let id = run_id_from_key(&key);
+            last = Some(key.to_vec());
             if let Some(job) = job {
                 let meta: RunMeta = decode("run", &value)?;
                 if meta.job != job {
                     continue;
                 }
             }
-            out.push(self.run_info(&id)?);
+            ids.push(run_id_from_key(&key));
         }
-        Ok(out)
+        Ok(last.map(|last| (last, ids)))
     }
 
     /// Runs still in the Running state, oldest first.
@@ -92,10 +151,22 @@ impl Queue {
     /// Sets a run's final state. Its waiting items stop being leasable; items already
     /// leased may still be staged, committed, released or killed.
     pub fn finish_run(&self, id: &RunId, state: RunState, at: UnixMillis) -> Result<()> {
+        self.end_run(id, state, at, None)
+    }
+
+    /// `finish_run`, recording why dredge itself ended the run (shown with the run).
+    pub fn end_run(
+        &self,
+        id: &RunId,
+        state: RunState,
+        at: UnixMillis,
+        reason: Option<&str>,
+    ) -> Result<()> {
         self.write_durably_scanning(|tx| {
             let status = tx.status_mut(id)?;
             status.state = state;
             let unfinished = Key::new(prefix::UNFINISHED).tail(id.as_str()).done();
+            let unsettled = Key::new(prefix::UNSETTLED).tail(id.as_str()).done();
             if state == RunState::Running {
                 status.finished_at = None;
                 tx.put(unfinished, &MARKER);
@@ -103,7 +174,26 @@ impl Queue {
                 status.finished_at = Some(at);
                 tx.delete(unfinished);
             }
+            if state == RunState::Cancelled {
+                tx.put(unsettled, &MARKER);
+            } else {
+                tx.delete(unsettled);
+            }
+            let reason_key = Key::new(prefix::RUN_REASON).tail(id.as_str()).done();
+            match reason {
+                Some(reason) => tx.put(reason_key, encode("run reason", &reason)?),
+                None => tx.delete(reason_key),
+            }
             tx.relist_run(id)
+        })
+    }
+
+    /// A cancelled run's file was cut back to its committed cursor: recovery need not
+    /// look at it again.
+    pub fn settle_cancelled(&self, id: &RunId) -> Result<()> {
+        self.write_durably(|tx| {
+            tx.delete(Key::new(prefix::UNSETTLED).tail(id.as_str()).done());
+            Ok(())
         })
     }
 

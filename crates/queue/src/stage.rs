@@ -13,11 +13,10 @@ use dredge_core::{NewItem, Record};
 
 use crate::codec::{Key, decode, encode, prefix};
 use crate::error::{QueueError, Result};
-use crate::items::expect_leased;
 use crate::queue::Queue;
 use crate::stored::Stored;
 use crate::tx::Tx;
-use crate::types::{ItemId, OutputCursor, RunId, StageResult, WrittenItem};
+use crate::types::{ItemId, Lease, OutputCursor, RunId, StageResult, WrittenItem};
 
 impl Queue {
     /// In one durable batch: the leased item becomes Staged with `records`, and
@@ -25,14 +24,14 @@ impl Queue {
     /// creates nothing).
     pub fn stage(
         &self,
-        id: ItemId,
+        lease: impl Into<Lease>,
         records: &[Record],
         follow_ups: Vec<NewItem>,
     ) -> Result<StageResult> {
+        let lease = lease.into();
+        let id = lease.id;
         self.write_durably(|tx| {
-            let rec = tx.item_mut(id)?;
-            expect_leased(id, rec)?;
-            let run = rec.run.clone();
+            let run = tx.expect_lease(lease)?.run.clone();
             let seq = tx.next_stage_seq();
             tx.set_state(id, Stored::Staged { seq })?;
             let key = Key::new(prefix::RECORDS).id(id).done();
@@ -90,11 +89,26 @@ impl Queue {
             }
             let mut results = Vec::with_capacity(written.len());
             for item in written {
-                expect_leased(item.id, expect_in_run(tx, item.id, run)?)?;
+                expect_in_run(tx, item.id, run)?;
+                tx.expect_lease(Lease {
+                    id: item.id,
+                    epoch: item.epoch,
+                })?;
                 tx.set_state(item.id, Stored::Done)?;
                 results.push(create_follow_ups(tx, run, item.follow_ups)?);
             }
-            tx.status_mut(run)?.cursor = cursor;
+            let status = tx.status_mut(run)?;
+            // The writer is a run file's only writer and its cursor only grows; a
+            // smaller one means two handles on one file, and storing it would let
+            // recovery cut committed records.
+            if cursor.bytes < status.cursor.bytes || cursor.records < status.cursor.records {
+                return Err(QueueError::CursorBackwards {
+                    run: run.clone(),
+                    committed_bytes: status.cursor.bytes,
+                    offered_bytes: cursor.bytes,
+                });
+            }
+            status.cursor = cursor;
             Ok(results)
         })
     }

@@ -10,9 +10,10 @@ use dredge_core::{ItemStart, NewItem};
 
 use crate::codec::{Key, MARKER, decode, encode, item_key, prefix, trailing_u64};
 use crate::error::{QueueError, Result};
+use crate::items::expect_leased;
 use crate::queue::{Inner, Store, WriteState};
 use crate::stored::{ItemRec, RunMeta, RunStatus, Stored};
-use crate::types::{ItemId, RunId, RunState};
+use crate::types::{ItemId, Lease, RunId, RunState};
 
 pub(crate) struct Tx<'a> {
     inner: &'a Inner,
@@ -124,6 +125,10 @@ impl<'a> Tx<'a> {
         let rec = self.item_mut(id)?;
         let old = std::mem::replace(&mut rec.state, new.clone());
         let (run, scope) = (rec.run.clone(), rec.scope.clone());
+        if matches!(old, Stored::Leased { .. }) {
+            // The lease ends here, whoever ends it: its epoch no longer fences anything.
+            self.ws.lease_epochs.remove(&id);
+        }
         self.unindex(id, &run, scope.as_deref(), &old)?;
         let counts = &mut self.status_mut(&run)?.counts;
         let was = old.counter(counts);
@@ -299,6 +304,21 @@ impl<'a> Tx<'a> {
         *state.counter(&mut self.status_mut(run)?.counts) += 1;
         self.index(id, run, scope.as_deref(), &state)?;
         Ok(Some(id))
+    }
+
+    /// Refuses unless `lease.id` is leased, under `lease.epoch` when one is given.
+    pub fn expect_lease(&mut self, lease: Lease) -> Result<&mut ItemRec> {
+        let current = self.ws.lease_epochs.get(&lease.id).copied();
+        if let Some(epoch) = lease.epoch
+            && current != Some(epoch)
+        {
+            // Checked first: the item may be waiting again, or leased to another worker.
+            self.item(lease.id)?;
+            return Err(QueueError::LeaseLost { id: lease.id });
+        }
+        let rec = self.item_mut(lease.id)?;
+        expect_leased(lease.id, rec)?;
+        Ok(rec)
     }
 
     pub fn next_stage_seq(&mut self) -> u64 {

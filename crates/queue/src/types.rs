@@ -116,6 +116,9 @@ pub struct RunInfo {
     pub max_attempts: u32,
     pub counts: ItemCounts,
     pub cursor: OutputCursor,
+    /// Why the run ended as it did, when dredge stopped it itself (its output file was
+    /// removed, its recovery failed).
+    pub reason: Option<String>,
 }
 
 /// An item handed to a worker.
@@ -135,6 +138,42 @@ pub struct LeasedItem {
     pub run_started: UnixMillis,
     pub deadline: Option<UnixMillis>,
     pub max_attempts: u32,
+    /// This lease's fencing token: calls that end the lease carry it (see [`Lease`]),
+    /// and once the lease is taken back (it ran out, or the daemon recovered from a
+    /// storage fault) they are refused, so a late worker cannot finish an item that
+    /// another worker now runs.
+    pub epoch: u64,
+}
+
+impl LeasedItem {
+    /// The lease, as calls that end it take it.
+    pub fn lease(&self) -> Lease {
+        Lease {
+            id: self.id,
+            epoch: Some(self.epoch),
+        }
+    }
+}
+
+/// Which lease a call ends: an item id, and the lease's epoch when the caller holds
+/// one. `epoch: None` (what a bare `ItemId` converts to) is unfenced: any current
+/// lease of the item will do (tests, operators).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Lease {
+    pub id: ItemId,
+    pub epoch: Option<u64>,
+}
+
+impl From<ItemId> for Lease {
+    fn from(id: ItemId) -> Self {
+        Lease { id, epoch: None }
+    }
+}
+
+impl From<&LeasedItem> for Lease {
+    fn from(item: &LeasedItem) -> Self {
+        item.lease()
+    }
 }
 
 /// How a leased item goes back to waiting.
@@ -160,6 +199,8 @@ pub enum Release {
 pub struct WrittenItem {
     pub id: ItemId,
     pub follow_ups: Vec<dredge_core::NewItem>,
+    /// The lease's epoch (see [`Lease`]); `None` accepts any current lease.
+    pub epoch: Option<u64>,
 }
 
 /// What `stage` did with the follow-ups it was given.
@@ -228,6 +269,9 @@ pub struct Recovery {
     pub staged: Vec<(RunId, ItemId)>,
     /// Committed output offsets of unfinished (running) runs, to truncate `.partial` files.
     pub cursors: Vec<(RunId, OutputCursor)>,
+    /// Cancelled runs whose `.partial` file may still end in an uncommitted tail: cut
+    /// them back to these cursors too, then `Queue::settle_cancelled`.
+    pub cancelled: Vec<(RunId, OutputCursor)>,
 }
 
 /// A staged item's records (what the writer appends).

@@ -105,6 +105,7 @@ fn a_payload_outlives_its_items_state_changes_and_a_reopen() {
     let written = vec![WrittenItem {
         id: leased.id,
         follow_ups: vec![],
+        epoch: None,
     }];
     q.commit_written(&run, &[], written, OutputCursor::default())
         .unwrap();
@@ -297,10 +298,12 @@ fn commit_written_finishes_leased_items_with_their_follow_ups_beside_staged_ones
                     WrittenItem {
                         id: written.id,
                         follow_ups,
+                        epoch: None,
                     },
                     WrittenItem {
                         id: seed.id,
                         follow_ups: vec![],
+                        epoch: None,
                     },
                 ],
                 cursor,
@@ -347,6 +350,7 @@ fn commit_written_of_an_item_not_leased_changes_nothing() {
             vec![WrittenItem {
                 id: not_leased,
                 follow_ups: vec![item("would-be-created")],
+                epoch: None,
             }],
             OutputCursor {
                 bytes: 9,
