@@ -107,6 +107,21 @@ pub struct StatusInfo {
     pub accounts: Vec<AccountStatus>,
     /// Job files that were rejected, with file:line:col and why.
     pub invalid_job_files: Vec<InvalidJobFile>,
+    /// Set while the state or output storage cannot be written (nothing is leased
+    /// meanwhile; the daemon resumes by itself once writes succeed).
+    #[serde(default)]
+    pub storage: Option<StorageStatus>,
+}
+
+/// A storage fault, as `status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StorageStatus {
+    /// `disk_full`, `read_only` or `io_error`.
+    pub state: String,
+    /// What failed, with the operating system's words.
+    pub detail: String,
+    /// RFC 3339: since when.
+    pub since: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -169,6 +184,10 @@ pub struct RunSummary {
     /// RFC 3339.
     pub started_at: String,
     pub finished_at: Option<String>,
+    /// Why dredge itself stopped the run (its output file was removed, its recovery
+    /// failed), when it did.
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 /// `dead.list` entry.

@@ -47,6 +47,7 @@ impl DaemonApi {
             output: paths.current().display().to_string(),
             started_at: run.started_at.to_rfc3339(),
             finished_at: run.finished_at.map(UnixMillis::to_rfc3339),
+            reason: run.reason,
         }
     }
 
@@ -143,6 +144,11 @@ impl Api for DaemonApi {
                     error: e.to_string(),
                 })
                 .collect(),
+            storage: shared.health.fault().map(|f| StorageStatus {
+                state: f.kind.to_string(),
+                detail: f.detail,
+                since: f.since.to_rfc3339(),
+            }),
         })
     }
 
@@ -191,7 +197,7 @@ impl Api for DaemonApi {
     }
 
     async fn job_run(&self, job: &str) -> Result<RunStarted, ApiError> {
-        match runs::start(&self.0, job, true).await {
+        match runs::start(&self.0, job, true, runs::Trigger::Manual).await {
             Ok(run) => Ok(RunStarted {
                 run: run.to_string(),
             }),
@@ -265,11 +271,22 @@ impl Api for DaemonApi {
 
     async fn run_retry(&self, run: &str) -> Result<Ack, ApiError> {
         let info = self.run_id(run)?;
+        if info.counts.dead == 0 {
+            return Ok(Ack {
+                message: format!("0 dead item(s) of run {run} requeued"),
+            });
+        }
+        if info.state != RunState::Running {
+            // The file first: once the items are requeued they may complete at once,
+            // and their records need an open file (a writer that found the run's file
+            // renamed would only stage them).
+            reopen_output(&self.0, &info)?;
+            let (done, wait) = tokio::sync::oneshot::channel();
+            self.0.writer().send(WriterMsg::Barrier(done));
+            let _ = wait.await;
+        }
         let (q, id) = (self.0.queue.clone(), info.id.clone());
         let n = blocking(move || q.retry_dead(&id).map_err(internal)).await?;
-        if n > 0 && info.state != RunState::Running {
-            reopen_output(&self.0, &info)?;
-        }
         if let Some(lane) = self.0.lane(&info.lane) {
             lane.wake.notify_one();
         }
@@ -303,6 +320,15 @@ impl Api for DaemonApi {
             String::new(),
             status.runs_active as u64,
         )))
+        // 1 while the storage cannot be written, labelled with why.
+        .chain(std::iter::once(match &status.storage {
+            Some(fault) => (
+                "dredge_storage_fault",
+                format!("state=\"{}\"", fault.state),
+                1,
+            ),
+            None => ("dredge_storage_fault", String::new(), 0),
+        }))
         .collect();
         Ok(MetricsText {
             text: self.0.metrics.render(&gauges),
@@ -315,9 +341,7 @@ impl Api for DaemonApi {
 fn reopen_output(shared: &Shared, info: &RunInfo) -> Result<(), ApiError> {
     let out = shared.config().state_dir.join("out");
     let paths = RunPaths::new(&out, &info.job, &info.id);
-    if paths.done.exists() {
-        std::fs::rename(&paths.done, &paths.partial).map_err(internal)?;
-    }
+    super::output::restore_partial(&paths).map_err(internal)?;
     let vendor = shared.spec_of(&info.id).map_err(internal)?.vendor();
     let reopened =
         super::output::RunFile::reopen(paths, info.cursor, &info.job, &info.id, vendor.key())

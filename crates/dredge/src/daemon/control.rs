@@ -9,7 +9,7 @@ use dredge_queue::ScheduleState;
 
 use super::executors;
 use super::jobs::JobChange;
-use super::runs::{self, StartError};
+use super::runs::{self, StartError, Trigger};
 use super::state::{Lane, Shared};
 use crate::config::DaemonConfig;
 
@@ -168,18 +168,20 @@ fn schedule_job(shared: &Shared, spec: &JobSpec, schedule: Schedule, mut state: 
 }
 
 /// A job without a schedule runs once per new content of its file — never merely
-/// because the daemon restarted (the content hash is persisted).
+/// because the daemon restarted. The content hash is recorded in the batch that creates
+/// the run: a crash right after leaves both, and a start that fails records nothing,
+/// so that content runs at the next rescan (for instance once its input file is fixed).
 async fn run_if_content_is_new(
     shared: &Arc<Shared>,
     name: &str,
     hash: u64,
-    mut state: ScheduleState,
+    state: ScheduleState,
 ) {
     if state.content_hash == Some(hash) {
         return;
     }
-    match runs::start(shared, name, false).await {
-        Ok(run) => state.last_run = Some(run),
+    match runs::start(shared, name, false, Trigger::Content(hash)).await {
+        Ok(_) => {}
         Err(StartError::Active { .. }) => {
             shared
                 .queued_fires
@@ -187,11 +189,7 @@ async fn run_if_content_is_new(
                 .expect("fires poisoned")
                 .insert(name.to_string());
         }
-        Err(e) => tracing::error!(job = %name, "run not started: {e}"),
-    }
-    state.content_hash = Some(hash);
-    if let Err(e) = shared.queue.set_schedule_state(name, &state) {
-        tracing::error!(job = %name, error = %e, "cannot persist schedule state");
+        Err(e) => tracing::error!(job = %name, "run not started (tried again at the next rescan): {e}"),
     }
 }
 
@@ -234,15 +232,10 @@ async fn fire_job(shared: &Arc<Shared>, job: &str, at: UnixMillis) {
         .valid
         .get(job)
         .map(|j| j.spec.overlap);
-    let mut state = shared
-        .queue
-        .schedule_state(job)
-        .ok()
-        .flatten()
-        .unwrap_or_default();
-    state.last_fire = Some(at);
-    match runs::start(shared, job, false).await {
-        Ok(run) => state.last_run = Some(run),
+    // A fire that starts a run is recorded with it, in one batch; one that does not is
+    // recorded on its own below, so it is not caught up again after a restart.
+    let recorded = match runs::start(shared, job, false, Trigger::Fire(at)).await {
+        Ok(_) => true,
         Err(StartError::Active { run, .. }) => {
             if overlap == Some(dredge_core::job::Overlap::Queue) {
                 tracing::info!(job, active = %run, "fire queued behind the active run");
@@ -254,11 +247,34 @@ async fn fire_job(shared: &Arc<Shared>, job: &str, at: UnixMillis) {
             } else {
                 tracing::info!(job, active = %run, "fire skipped: a run is still active (overlap = \"skip\")");
             }
+            false
         }
-        Err(e) => tracing::error!(job, "scheduled run not started: {e}"),
+        Err(e) => {
+            tracing::error!(job, "scheduled run not started: {e}");
+            false
+        }
+    };
+    if recorded {
+        return;
     }
+    let mut state = shared
+        .queue
+        .schedule_state(job)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    state.last_fire = Some(at);
     if let Err(e) = shared.queue.set_schedule_state(job, &state) {
         tracing::error!(job, error = %e, "cannot persist the last fire");
+    }
+}
+
+/// For a job without a schedule, its current content (recorded when its run starts).
+fn content_trigger(shared: &Shared, job: &str) -> Trigger {
+    let jobs = shared.jobs.lock().expect("jobs poisoned");
+    match jobs.valid.get(job) {
+        Some(j) if j.spec.schedule.is_none() => Trigger::Content(j.hash),
+        _ => Trigger::Manual,
     }
 }
 
@@ -279,7 +295,9 @@ async fn start_queued_fires(shared: &Arc<Shared>) {
             .lock()
             .expect("fires poisoned")
             .remove(&job);
-        if let Err(e) = runs::start(shared, &job, false).await {
+        // A queued content change is recorded with its run.
+        let trigger = content_trigger(shared, &job);
+        if let Err(e) = runs::start(shared, &job, false, trigger).await {
             tracing::error!(job, "queued run not started: {e}");
         }
     }

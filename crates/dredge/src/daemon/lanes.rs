@@ -8,14 +8,19 @@ use std::time::Duration;
 
 use dredge_core::item::ItemContext;
 use dredge_core::retry::{self, Decision, GateClosure, ItemBudget};
-use dredge_core::{ItemStart, NewItem, Outcome, Record, SnoozeScope, UnixMillis};
+use dredge_core::{
+    Executor, Failure, FailureClass, ItemStart, JobSpec, NewItem, Outcome, Record, SnoozeScope,
+    UnixMillis,
+};
 use dredge_queue::{LeasedItem, Release};
 
+use super::failpoint;
+use super::health::is_storage_error;
 use super::state::{Lane, Shared};
 use super::writer::{StagedItem, WriterMsg};
 
-/// How long a lease lasts beyond the account's request timeout before it may be
-/// reclaimed (leases never survive a restart anyway).
+/// How long a lease lasts beyond the account's request timeout before the reclaimer
+/// may take it back (`reclaim_leases` in `mod.rs`; leases never survive a restart).
 const LEASE_MARGIN: Duration = Duration::from_secs(600);
 /// Longest sleep of an idle lane, as a safety net against a missed wake-up.
 const MAX_IDLE: Duration = Duration::from_secs(60);
@@ -27,7 +32,7 @@ pub async fn run(shared: Arc<Shared>, lane: Arc<Lane>) {
             return;
         }
         let now = UnixMillis::now();
-        if let Some(wait) = blocked_for(&lane, now) {
+        if let Some(wait) = blocked_for(&shared, &lane, now) {
             idle(&shared, &lane, wait).await;
             continue;
         }
@@ -38,7 +43,7 @@ pub async fn run(shared: Arc<Shared>, lane: Arc<Lane>) {
         let leased = {
             let q = shared.queue.clone();
             let account = lane.account.clone();
-            let until = now.after(LEASE_MARGIN);
+            let until = now.after(lease_time(&shared, &lane));
             tokio::task::spawn_blocking(move || q.lease_next(&account, now, until)).await
         };
         match leased {
@@ -60,6 +65,7 @@ pub async fn run(shared: Arc<Shared>, lane: Arc<Lane>) {
             Ok(Err(e)) => {
                 drop(permit);
                 tracing::error!(account = %lane.account, error = %e, "cannot lease from the queue");
+                report_if_storage(&shared, "leasing", &e);
                 idle(&shared, &lane, Duration::from_secs(1)).await;
             }
             Err(e) => {
@@ -70,8 +76,29 @@ pub async fn run(shared: Arc<Shared>, lane: Arc<Lane>) {
     }
 }
 
+/// How long a lease lasts: the account's request timeout and a margin.
+fn lease_time(shared: &Shared, lane: &Lane) -> Duration {
+    let timeout = shared
+        .config()
+        .accounts
+        .get(&lane.account)
+        .map_or(Duration::ZERO, |a| a.timeout);
+    timeout.saturating_add(LEASE_MARGIN)
+}
+
+/// A failed queue call that is the storage failing stops all leasing (see `health`).
+fn report_if_storage(shared: &Shared, what: &str, e: &(dyn std::error::Error + 'static)) {
+    if is_storage_error(e) {
+        shared.health.report(what, e);
+    }
+}
+
 /// Why the lane may not lease now, as a wait.
-fn blocked_for(lane: &Lane, now: UnixMillis) -> Option<Duration> {
+fn blocked_for(shared: &Shared, lane: &Lane, now: UnixMillis) -> Option<Duration> {
+    // No vendor read while its result could not be recorded (woken when it clears).
+    if shared.health.is_faulted() {
+        return Some(MAX_IDLE);
+    }
     if lane.auth_failure().is_some() || lane.executor().is_none() {
         return Some(MAX_IDLE);
     }
@@ -104,7 +131,7 @@ async fn execute(shared: &Shared, lane: &Arc<Lane>, item: LeasedItem) {
     } else {
         match (shared.spec_of(&item.run), lane.executor()) {
             (Ok(spec), Some(executor)) => {
-                let outcome = executor.execute(&spec, &context(&item)).await;
+                let outcome = execute_guarded(executor, spec, context(&item)).await;
                 count_outcome(shared, lane, &outcome);
                 retry::decide(outcome, budget, UnixMillis::now(), &mut rand::rng())
             }
@@ -120,9 +147,49 @@ async fn execute(shared: &Shared, lane: &Arc<Lane>, item: LeasedItem) {
         }
     };
     if let Err(e) = apply(shared, lane, &item, decision).await {
-        // The lease is reverted on the next restart; the item is not lost.
+        // The lease is taken back by the reclaimer, or by the storage doctor's
+        // recovery; the item is not lost.
         tracing::error!(item = %item.id, run = %item.run, error = %format!("{e:#}"), "cannot record an item's outcome");
+        report_if_storage(shared, "recording an item's outcome", e.as_ref());
     }
+}
+
+/// The executor's call in a task of its own, so that a panic (a bug) becomes a counted
+/// retry of the item instead of a lease nobody ends and a lane slot never given back.
+async fn execute_guarded(
+    executor: Arc<dyn Executor>,
+    spec: Arc<JobSpec>,
+    context: ItemContext,
+) -> Outcome {
+    let call = tokio::spawn(async move {
+        if failpoint::fires(failpoint::EXECUTOR_PANIC) {
+            panic!("failpoint {}", failpoint::EXECUTOR_PANIC);
+        }
+        executor.execute(&spec, &context).await
+    });
+    match call.await {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            let why = match e.try_into_panic() {
+                Ok(panic) => panic_text(panic.as_ref()),
+                Err(e) => e.to_string(),
+            };
+            tracing::error!(%why, "the executor panicked; the item is retried (a bug in dredge: please report it)");
+            Outcome::Retry(Failure {
+                class: FailureClass::Vendor,
+                message: format!("the executor panicked ({why}); a bug in dredge"),
+                retry_after: None,
+            })
+        }
+    }
+}
+
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".into())
 }
 
 fn context(item: &LeasedItem) -> ItemContext {
@@ -156,7 +223,7 @@ async fn finish(
     records: Vec<Record>,
     follow_ups: Vec<NewItem>,
 ) -> anyhow::Result<()> {
-    let (run, id) = (item.run.clone(), item.id);
+    let (run, lease) = (item.run.clone(), item.lease());
     let wakes = !follow_ups.is_empty();
     let (records, follow_ups) = if records.is_empty() {
         (records, follow_ups)
@@ -167,7 +234,7 @@ async fn finish(
         });
         let writer = shared.writer();
         match writer
-            .write_now(run.clone(), id, records, follow_ups, wake)
+            .write_now(run.clone(), lease, records, follow_ups, wake)
             .await
         {
             Ok(()) => return Ok(()),
@@ -175,13 +242,15 @@ async fn finish(
         }
     };
     let q = shared.queue.clone();
-    let result = tokio::task::spawn_blocking(move || q.stage(id, &records, follow_ups)).await??;
+    let result =
+        tokio::task::spawn_blocking(move || q.stage(lease, &records, follow_ups)).await??;
     if result.deduplicated > 0 {
-        tracing::debug!(item = %id, deduplicated = result.deduplicated, "follow-ups already in the run");
+        tracing::debug!(item = %lease.id, deduplicated = result.deduplicated, "follow-ups already in the run");
     }
-    shared
-        .writer()
-        .send(WriterMsg::Staged(StagedItem { run, item: id }));
+    shared.writer().send(WriterMsg::Staged(StagedItem {
+        run,
+        item: lease.id,
+    }));
     if wakes {
         lane.wake.notify_one();
     }
@@ -195,7 +264,7 @@ async fn apply(
     decision: Decision,
 ) -> anyhow::Result<()> {
     let q = shared.queue.clone();
-    let id = item.id;
+    let id = item.lease();
     match decision {
         Decision::Complete { completion, gates } => {
             let (records, follow_ups) = (completion.records, completion.follow_ups);

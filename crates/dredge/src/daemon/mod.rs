@@ -6,14 +6,18 @@ mod api;
 mod callbacks;
 mod control;
 mod executors;
+mod failpoint;
+mod health;
 mod jobs;
 mod lanes;
 mod metrics;
 mod metrics_http;
 mod output;
+mod recovery;
 mod runs;
 mod snapshot;
 mod state;
+mod storage;
 mod systemd;
 mod watch;
 mod writer;
@@ -25,11 +29,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use dredge_core::UnixMillis;
-use dredge_queue::{Queue, Recovery, RunState};
+use dredge_queue::{Queue, Recovery};
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::config::{DaemonConfig, LogFormat};
-use output::{Reopened, RunFile, RunPaths};
 use state::Shared;
 use writer::{StagedItem, WriterMsg};
 
@@ -82,7 +85,7 @@ async fn serve(config: DaemonConfig) -> anyhow::Result<ExitCode> {
     let _ = shared.writer.set(writer);
     // Recovery first: lanes must not stage anything before the runs' files are cut
     // back to their committed cursors.
-    recover(&shared, recovery)?;
+    recover(&shared, recovery);
     control::apply_config(&shared, config);
     let watch = watch::start(&shared);
     control::rescan_jobs(&shared).await;
@@ -104,6 +107,8 @@ async fn serve(config: DaemonConfig) -> anyhow::Result<ExitCode> {
     tokio::spawn(systemd::watchdog(shared.clone()));
     tokio::spawn(signals(shared.clone()));
     tokio::spawn(checkpoints(shared.clone()));
+    tokio::spawn(reclaim_leases(shared.clone()));
+    tokio::spawn(storage::doctor(shared.clone()));
     systemd::ready();
     tracing::info!(socket = %socket_path.display(), "dredge daemon ready");
 
@@ -169,6 +174,34 @@ async fn checkpoints(shared: Arc<Shared>) {
     }
 }
 
+/// How often leases that outlived their worker are looked for.
+const RECLAIM_EVERY: Duration = Duration::from_secs(30);
+
+/// Takes back leases whose time ran out while the daemon runs (a worker that never
+/// ended its item), so their items run again without a restart. Their late results are
+/// refused by the lease epochs. Not during a storage fault: recovery handles leases then.
+async fn reclaim_leases(shared: Arc<Shared>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(RECLAIM_EVERY) => {}
+            _ = shared.shutdown.cancelled() => return,
+        }
+        if shared.health.is_faulted() {
+            continue;
+        }
+        let q = shared.queue.clone();
+        match tokio::task::spawn_blocking(move || q.reclaim_expired_leases(UnixMillis::now())).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => {
+                tracing::warn!(reclaimed = n, "leases that outlived their worker were taken back; their items run again");
+                shared.wake_lanes();
+            }
+            Ok(Err(e)) => tracing::error!(error = %e, "cannot reclaim expired leases"),
+            Err(e) => tracing::error!(error = %e, "lease reclaim task failed"),
+        }
+    }
+}
+
 /// Wait (bounded) for in-flight items to finish.
 async fn drain(shared: &Shared) {
     let deadline = Instant::now() + DRAIN_TIMEOUT;
@@ -194,27 +227,12 @@ async fn drain(shared: &Shared) {
     }
 }
 
-/// Undo a crash: cut each unfinished run's `.partial` back to its committed cursor,
+/// Undo a crash: cut each unfinished run's `.partial` back to its committed cursor
+/// (a run whose file cannot be recovered ends failed; the daemon starts anyway),
 /// replay staged-but-uncommitted items to the writer, then finish runs that are done.
-fn recover(shared: &Shared, recovery: Recovery) -> anyhow::Result<()> {
-    let out = shared.config().state_dir.join("out");
-    for (run, cursor) in &recovery.cursors {
-        let Some(info) = shared.queue.run(run)? else {
-            continue;
-        };
-        let vendor = shared.spec_of(run)?.vendor();
-        let paths = RunPaths::new(&out, &info.job, run);
-        match RunFile::reopen(paths, *cursor, &info.job, run, vendor.key())? {
-            Reopened::Open(file) => shared.writer().send(WriterMsg::Open(run.clone(), *file)),
-            Reopened::AlreadyRenamed => {
-                let state = if info.counts.dead > 0 {
-                    RunState::Failed
-                } else {
-                    RunState::Succeeded
-                };
-                shared.queue.finish_run(run, state, UnixMillis::now())?;
-            }
-        }
+fn recover(shared: &Shared, recovery: Recovery) {
+    for (run, file) in recovery::reopen_files(shared, &recovery) {
+        shared.writer().send(WriterMsg::Open(run, file));
     }
     for (run, item) in recovery.staged {
         shared
@@ -224,5 +242,4 @@ fn recover(shared: &Shared, recovery: Recovery) -> anyhow::Result<()> {
     for (run, _) in recovery.cursors {
         shared.writer().send(WriterMsg::Check(run));
     }
-    Ok(())
 }

@@ -87,7 +87,7 @@ impl RunFile {
             .partial
             .parent()
             .expect("run files live in a job directory");
-        fs::create_dir_all(dir)?;
+        create_dir_synced(dir)?;
         let file = OpenOptions::new()
             .create(true)
             .append(true)
@@ -120,11 +120,15 @@ impl RunFile {
             .partial
             .parent()
             .expect("run files live in a job directory");
-        fs::create_dir_all(dir)?;
+        create_dir_synced(dir)?;
+        let existed = paths.partial.exists();
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&paths.partial)?;
+        if !existed {
+            sync_dir(dir)?;
+        }
         let len = file.metadata()?.len();
         if len < cursor.bytes {
             return Err(io::Error::other(format!(
@@ -200,10 +204,31 @@ impl RunFile {
         written
     }
 
-    /// Make everything appended durable; returns the cursor to commit.
+    /// Make everything appended durable; returns the cursor to commit. Fails with
+    /// [`OutputRemoved`] when the file was removed or replaced underneath: records
+    /// synced into an unlinked file would be committed and lost.
     pub fn sync(&mut self) -> io::Result<OutputCursor> {
         self.file.sync_data()?;
+        self.check_still_linked()?;
         Ok(self.written)
+    }
+
+    /// Whether the open file is still the one at its path.
+    fn check_still_linked(&self) -> io::Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        let open = self.file.metadata()?;
+        let same = match fs::metadata(&self.paths.partial) {
+            Ok(at_path) => at_path.ino() == open.ino() && at_path.dev() == open.dev(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => false,
+            Err(e) => return Err(e),
+        };
+        if open.nlink() == 0 || !same {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                OutputRemoved(self.paths.partial.clone()),
+            ));
+        }
+        Ok(())
     }
 
     pub fn cursor_committed(&self) -> OutputCursor {
@@ -219,18 +244,26 @@ impl RunFile {
         &self.job
     }
 
-    /// Forget everything past `cursor` (after a failed write), so the file again ends
-    /// at what the queue has committed.
+    /// Forget everything past `cursor` (after a write known not to be committed), so
+    /// the file again ends at what the queue has committed.
     pub fn rollback_to(&mut self, cursor: OutputCursor) -> io::Result<()> {
         self.file.set_len(cursor.bytes)?;
         self.written = cursor;
         Ok(())
     }
 
+    /// Cut the file back to what the queue committed and make that durable (a
+    /// cancelled run keeps exactly its committed records).
+    pub fn settle(mut self) -> io::Result<()> {
+        self.rollback_to(self.committed)?;
+        self.file.sync_all()
+    }
+
     /// fsync and rename `.partial` → `.jsonl` (and fsync the directory), so a reader of
     /// `*.jsonl` never sees half a run.
     pub fn finish(self) -> io::Result<PathBuf> {
         self.file.sync_all()?;
+        self.check_still_linked()?;
         fs::rename(&self.paths.partial, &self.paths.done)?;
         if let Some(dir) = self.paths.done.parent() {
             sync_dir(dir)?;
@@ -249,7 +282,7 @@ impl RunFile {
                 }
             })
             .collect();
-        fs::create_dir_all(&self.paths.attachments)?;
+        create_dir_synced(&self.paths.attachments)?;
         let path = self.paths.attachments.join(&safe);
         let mut f = File::create(&path)?;
         f.write_all(bytes)?;
@@ -277,8 +310,70 @@ impl Stamps {
     }
 }
 
+/// The error of a sync that found the run's file removed or replaced underneath.
+#[derive(Debug)]
+pub struct OutputRemoved(pub PathBuf);
+
+impl std::fmt::Display for OutputRemoved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "output file removed or replaced underneath: {}",
+            self.0.display()
+        )
+    }
+}
+
+impl std::error::Error for OutputRemoved {}
+
+impl OutputRemoved {
+    /// The removal behind an I/O error, if that is what it is.
+    pub fn of(error: &io::Error) -> Option<&OutputRemoved> {
+        error.get_ref().and_then(|e| e.downcast_ref::<OutputRemoved>())
+    }
+}
+
+/// A finished run's file goes back to `.partial` (its dead items were requeued), the
+/// rename made durable.
+pub fn restore_partial(paths: &RunPaths) -> io::Result<()> {
+    if paths.done.exists() {
+        fs::rename(&paths.done, &paths.partial)?;
+        if let Some(dir) = paths.partial.parent() {
+            sync_dir(dir)?;
+        }
+    }
+    Ok(())
+}
+
+/// `create_dir_all`, with every new directory's entry made durable (a power cut must
+/// not lose the directory that holds committed records).
+fn create_dir_synced(dir: &Path) -> io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent() {
+        create_dir_synced(parent)?;
+    }
+    match fs::create_dir(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
+        Err(e) => return Err(e),
+    }
+    sync_dir(dir)?;
+    match dir.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => sync_dir(parent),
+        _ => Ok(()),
+    }
+}
+
+/// Directory fsyncs made by this process (a seam for tests: a new entry that was not
+/// synced can be lost to a power cut).
+pub static DIR_SYNCS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
+    File::open(dir)?.sync_all()?;
+    DIR_SYNCS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    Ok(())
 }
 
 #[cfg(test)]

@@ -4,8 +4,10 @@ use std::sync::Arc;
 
 use dredge_core::job::{InputList, OxylabsInputs, read_inputs};
 use dredge_core::{JobSpec, UnixMillis, VendorJob};
-use dredge_queue::{NewRun, RunId, RunState};
+use dredge_queue::{NewRun, RunId, RunState, ScheduleState};
 
+use super::failpoint;
+use super::health::is_storage_error;
 use super::output::{RunFile, RunPaths};
 use super::snapshot;
 use super::state::Shared;
@@ -26,8 +28,35 @@ pub enum StartError {
     Failed(String),
 }
 
+/// What starting a run records about the job's schedule, in the same queue batch that
+/// creates the run (so a crash leaves both or neither).
+#[derive(Debug, Clone, Copy)]
+pub enum Trigger {
+    /// `dredge run`, a queued fire: nothing to record.
+    Manual,
+    /// A schedule fire at this time.
+    Fire(UnixMillis),
+    /// A job without a schedule whose file has this new content.
+    Content(u64),
+}
+
+impl Trigger {
+    fn apply(self, state: &mut ScheduleState) {
+        match self {
+            Trigger::Manual => {}
+            Trigger::Fire(at) => state.last_fire = Some(at),
+            Trigger::Content(hash) => state.content_hash = Some(hash),
+        }
+    }
+}
+
 /// Start a run of `job` now with its current definition.
-pub async fn start(shared: &Arc<Shared>, job: &str, manual: bool) -> Result<RunId, StartError> {
+pub async fn start(
+    shared: &Arc<Shared>,
+    job: &str,
+    manual: bool,
+    trigger: Trigger,
+) -> Result<RunId, StartError> {
     let spec = {
         let jobs = shared.jobs.lock().expect("jobs poisoned");
         jobs.valid
@@ -45,7 +74,7 @@ pub async fn start(shared: &Arc<Shared>, job: &str, manual: bool) -> Result<RunI
         });
     }
     let shared2 = shared.clone();
-    tokio::task::spawn_blocking(move || create(&shared2, spec))
+    tokio::task::spawn_blocking(move || create(&shared2, spec, trigger))
         .await
         .map_err(|e| StartError::Failed(e.to_string()))?
 }
@@ -61,7 +90,7 @@ pub fn active_run(shared: &Shared, job: &str) -> Option<RunId> {
         .map(|r| r.id)
 }
 
-fn create(shared: &Shared, spec: Arc<JobSpec>) -> Result<RunId, StartError> {
+fn create(shared: &Shared, spec: Arc<JobSpec>, trigger: Trigger) -> Result<RunId, StartError> {
     let fail = |m: String| {
         tracing::error!(job = %spec.name, "cannot start a run: {m}");
         StartError::Failed(m)
@@ -87,10 +116,28 @@ fn create(shared: &Shared, spec: Arc<JobSpec>) -> Result<RunId, StartError> {
         max_attempts: spec.max_attempts,
     };
     let item_count = items.len();
+    let schedule = match trigger {
+        Trigger::Manual => None,
+        _ => {
+            let mut state = shared
+                .queue
+                .schedule_state(spec.name.as_str())
+                .map_err(|e| fail(e.to_string()))?
+                .unwrap_or_default();
+            trigger.apply(&mut state);
+            Some(state)
+        }
+    };
     let run = shared
         .queue
-        .create_run(new_run, items)
-        .map_err(|e| fail(e.to_string()))?;
+        .create_run_with(new_run, items, schedule)
+        .map_err(|e| {
+            if is_storage_error(&e) {
+                shared.health.report("creating a run", &e);
+            }
+            fail(e.to_string())
+        })?;
+    failpoint::crash_if(failpoint::AFTER_CREATE_RUN);
     let paths = RunPaths::new(
         &shared.config().state_dir.join("out"),
         spec.name.as_str(),

@@ -13,6 +13,7 @@ use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use super::executors::Built;
+use super::health::StorageHealth;
 use super::jobs::JobTable;
 use super::metrics::Metrics;
 use super::writer::Writer;
@@ -39,6 +40,8 @@ pub struct Shared {
     specs: Mutex<HashMap<RunId, Arc<JobSpec>>>,
     /// Jobs with `overlap = "queue"` whose fire arrived while a run was active.
     pub queued_fires: Mutex<HashSet<String>>,
+    /// Whether the storage takes writes (a full disk stops all leasing).
+    pub health: StorageHealth,
 }
 
 /// One account's worker lane: its executor, concurrency, gate and health.
@@ -124,7 +127,25 @@ impl Shared {
             reload_wake: Notify::new(),
             specs: Mutex::new(HashMap::new()),
             queued_fires: Mutex::new(HashSet::new()),
+            health: StorageHealth::default(),
         }
+    }
+
+    /// Wakes every lane (leasing may resume).
+    pub fn wake_lanes(&self) {
+        for lane in self.lanes.lock().expect("lanes poisoned").values() {
+            lane.wake.notify_one();
+        }
+    }
+
+    /// Items in flight over all lanes.
+    pub fn in_flight(&self) -> usize {
+        self.lanes
+            .lock()
+            .expect("lanes poisoned")
+            .values()
+            .map(|l| l.in_flight())
+            .sum()
     }
 
     pub fn config(&self) -> Arc<DaemonConfig> {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use sd_notify::NotifyState;
 
 use super::state::Shared;
+use super::writer::WriterMsg;
 
 pub fn ready() {
     let _ = sd_notify::notify(false, &[NotifyState::Ready]);
@@ -16,7 +17,11 @@ pub fn stopping() {
     let _ = sd_notify::notify(false, &[NotifyState::Stopping]);
 }
 
-/// Ping the watchdog at half its interval while the daemon runs, if systemd set one.
+/// Ping the watchdog at half its interval, if systemd set one, while the daemon can
+/// make progress: the writer and the queue each answer within a quarter of it. A
+/// daemon waiting for disk space is idle for a good reason and keeps pinging (a
+/// restart would not help); a wedged writer or queue stops the pings, and systemd
+/// restarts the service.
 pub async fn watchdog(shared: Arc<Shared>) {
     let mut usec = 0u64;
     if !sd_notify::watchdog_enabled(false, &mut usec) || usec == 0 {
@@ -25,10 +30,27 @@ pub async fn watchdog(shared: Arc<Shared>) {
     let every = Duration::from_micros(usec / 2);
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(every) => {
-                let _ = sd_notify::notify(false, &[NotifyState::Watchdog]);
-            }
+            _ = tokio::time::sleep(every) => {}
             _ = shared.shutdown.cancelled() => return,
         }
+        if responsive(&shared, every / 2).await {
+            let _ = sd_notify::notify(false, &[NotifyState::Watchdog]);
+        } else {
+            tracing::error!("the writer or the queue did not answer in time: not pinging the watchdog");
+        }
     }
+}
+
+async fn responsive(shared: &Shared, within: Duration) -> bool {
+    let (done, answered) = tokio::sync::oneshot::channel();
+    shared.writer().send(WriterMsg::Barrier(done));
+    let writer = matches!(tokio::time::timeout(within, answered).await, Ok(Ok(())));
+    let q = shared.queue.clone();
+    let queue = tokio::time::timeout(
+        within,
+        tokio::task::spawn_blocking(move || q.item_writes_since_checkpoint()),
+    )
+    .await
+    .is_ok();
+    writer && queue
 }

@@ -10,16 +10,26 @@
 //! It batches whatever arrived together (group commit: one fsync and one queue flush
 //! per run per batch) and is the only place a run is finished, so the rename to
 //! `RUN.jsonl` happens strictly after the last commit.
+//!
+//! When a write or a commit fails, nothing is thrown away: the records stay in memory
+//! (`held`, still leased and within the budget) and staged items stay staged. A write
+//! known not to be committed is cut off the file; a commit whose outcome is unknown
+//! (the storage failed while or after sled got it) is never cut: the file handle is
+//! dropped and, once the storage doctor sees writes succeed again, `Recover` reopens
+//! the queue and cuts each file back to what the reopened queue says was committed —
+//! the same recovery as after a crash, with the held records written again after it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dredge_core::{NewItem, Record, UnixMillis};
-use dredge_queue::{ItemId, RunId, RunState, WrittenItem};
+use dredge_queue::{ItemId, Lease, QueueError, RunId, RunState, WrittenItem};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
-use super::output::{Reopened, RunFile, RunPaths};
+use super::health::is_storage_error;
+use super::output::{OutputRemoved, Reopened, RunFile};
+use super::recovery;
 use super::state::Shared;
 
 /// What the writer is asked to do.
@@ -34,8 +44,12 @@ pub enum WriterMsg {
     Check(RunId),
     /// The run was cancelled: close its file, leave it `.partial`.
     Close(RunId),
-    /// Answered once everything sent before it has been written and committed.
+    /// Answered once everything sent before it has been written and committed (or
+    /// held, during a storage fault).
     Barrier(tokio::sync::oneshot::Sender<()>),
+    /// Writes succeed again (the storage doctor checked): reopen the queue, recover
+    /// every run's file and write what is held. Answers whether that worked.
+    Recover(tokio::sync::oneshot::Sender<Result<(), String>>),
 }
 
 /// A staged item on its way to the run's file (its records are in the queue).
@@ -50,6 +64,8 @@ pub struct StagedItem {
 pub struct WriteNow {
     pub run: RunId,
     pub item: ItemId,
+    /// The item's lease epoch: a commit after the lease was taken back is refused.
+    pub epoch: u64,
     pub records: Vec<Record>,
     pub follow_ups: Vec<NewItem>,
     /// Called once the item's follow-ups exist (committed, or staged instead).
@@ -87,7 +103,7 @@ impl Writer {
     pub async fn write_now(
         &self,
         run: RunId,
-        item: ItemId,
+        lease: Lease,
         records: Vec<Record>,
         follow_ups: Vec<NewItem>,
         on_commit: Option<Box<dyn FnOnce() + Send>>,
@@ -103,7 +119,8 @@ impl Writer {
             .expect("the writer's budget is never closed");
         let msg = WriteNow {
             run,
-            item,
+            item: lease.id,
+            epoch: lease.epoch.unwrap_or_default(),
             records,
             follow_ups,
             on_commit,
@@ -134,8 +151,12 @@ pub fn spawn(shared: Arc<Shared>) -> (Writer, std::thread::JoinHandle<()>) {
 struct WriterThread {
     shared: Arc<Shared>,
     files: HashMap<RunId, RunFile>,
-    /// Items whose write failed (disk full...): retried after a pause, from the queue.
+    /// Staged items whose write failed: written again in a later round.
     stalled: Vec<StagedItem>,
+    /// Records whose write or commit failed, kept in memory (their items stay leased)
+    /// until they can be written: a vendor answer is never fetched twice because the
+    /// disk was full (some reads cannot be repeated).
+    held: Vec<WriteNow>,
 }
 
 const MAX_BATCH: usize = 4096;
@@ -146,26 +167,43 @@ const MAX_BATCH: usize = 4096;
 /// writer starts a round as soon as something arrives, so a lone item waits not at all.
 const ROUND_EVERY: Duration = Duration::from_millis(20);
 
+/// How long held or stalled work waits before it is tried again (outside a storage
+/// fault, when the storage doctor drives the retries).
+const RETRY_EVERY: Duration = Duration::from_secs(1);
+
+/// Why a run's round failed.
+enum RoundError {
+    /// Appending or syncing the file failed: nothing of the round was committed.
+    File(std::io::Error),
+    /// The queue refused or failed the commit (after the records were synced).
+    Commit(QueueError),
+    /// Reading staged records failed (before anything was appended).
+    Read(QueueError),
+}
+
 impl WriterThread {
     fn new(shared: Arc<Shared>) -> Self {
         WriterThread {
             shared,
             files: HashMap::new(),
             stalled: Vec::new(),
+            held: Vec::new(),
         }
     }
 
     fn run(mut self, mut rx: mpsc::UnboundedReceiver<WriterMsg>) {
         let mut last_round: Option<Instant> = None;
         loop {
-            let first = if self.stalled.is_empty() {
+            let retry_soon = !(self.stalled.is_empty() && self.held.is_empty())
+                && !self.shared.health.is_faulted();
+            let first = if retry_soon {
+                std::thread::sleep(RETRY_EVERY);
+                rx.try_recv().ok()
+            } else {
                 match rx.blocking_recv() {
                     Some(m) => Some(m),
                     None => return,
                 }
-            } else {
-                std::thread::sleep(Duration::from_secs(1));
-                rx.try_recv().ok()
             };
             if let Some(wait) = last_round.and_then(|t| ROUND_EVERY.checked_sub(t.elapsed())) {
                 std::thread::sleep(wait);
@@ -178,42 +216,125 @@ impl WriterThread {
                     Err(_) => break,
                 }
             }
-            self.process(batch);
+            self.process(batch, &mut rx);
         }
     }
 
-    fn process(&mut self, batch: Vec<WriterMsg>) {
+    fn process(&mut self, batch: Vec<WriterMsg>, rx: &mut mpsc::UnboundedReceiver<WriterMsg>) {
         let mut work: BTreeMap<RunId, RunWork> = BTreeMap::new();
-        for item in std::mem::take(&mut self.stalled) {
-            work.entry(item.run).or_default().staged.push(item.item);
-        }
         let mut checks = Vec::new();
         let mut barriers = Vec::new();
+        let mut recovers = Vec::new();
         for msg in batch {
             match msg {
-                WriterMsg::Open(run, file) => {
-                    self.files.insert(run, file);
-                }
+                WriterMsg::Open(run, file) => self.open(run, file),
                 WriterMsg::Staged(item) => work.entry(item.run).or_default().staged.push(item.item),
                 WriterMsg::Write(now) => work.entry(now.run.clone()).or_default().now.push(now),
                 WriterMsg::Check(run) => checks.push(run),
-                WriterMsg::Close(run) => {
-                    self.files.remove(&run);
-                }
+                WriterMsg::Close(run) => self.close(&run),
                 WriterMsg::Barrier(done) => barriers.push(done),
+                WriterMsg::Recover(done) => recovers.push(done),
             }
         }
-        for (run, work) in work {
+        if recovers.is_empty() && !self.shared.health.is_faulted() {
+            self.write_round(work, checks);
+        } else {
+            self.park_work(work);
+        }
+        if !recovers.is_empty() {
+            // Lanes have stopped; whatever they sent before the fault is taken in first,
+            // so that its leases are kept too.
+            while let Ok(msg) = rx.try_recv() {
+                self.absorb(msg, &mut barriers);
+            }
+            let result = self.recover();
+            for done in recovers {
+                let _ = done.send(result.clone());
+            }
+        }
+        for done in barriers {
+            let _ = done.send(());
+        }
+    }
+
+    /// One message taken in during a fault: nothing is written.
+    fn absorb(&mut self, msg: WriterMsg, barriers: &mut Vec<tokio::sync::oneshot::Sender<()>>) {
+        match msg {
+            WriterMsg::Open(run, file) => self.open(run, file),
+            WriterMsg::Staged(item) => self.stalled.push(item),
+            WriterMsg::Write(now) => self.held.push(now),
+            WriterMsg::Close(run) => self.close(&run),
+            WriterMsg::Barrier(done) => barriers.push(done),
+            WriterMsg::Check(_) | WriterMsg::Recover(_) => {}
+        }
+    }
+
+    /// A new run's file. A file already open for the run wins: the writer may have
+    /// reopened it on demand at the committed cursor (a lane's records arrived before
+    /// the `Open`), and a second handle at cursor 0 would repeat seqs and move the
+    /// committed cursor back.
+    fn open(&mut self, run: RunId, file: RunFile) {
+        if self.files.contains_key(&run) {
+            tracing::debug!(run = %run, "run file already open; the later handle is dropped");
+            return;
+        }
+        self.files.insert(run, file);
+    }
+
+    /// A cancelled run: its file is cut back to the committed records and closed.
+    fn close(&mut self, run: &RunId) {
+        if let Some(file) = self.files.remove(run) {
+            if let Err(e) = file.settle() {
+                tracing::error!(run = %run, error = %e, "cannot cut the cancelled run's file back; recovery does it at the next start");
+                return;
+            }
+        }
+        if let Err(e) = self.shared.queue.settle_cancelled(run) {
+            tracing::error!(run = %run, error = %e, "cannot record that the cancelled run's file is settled");
+        }
+    }
+
+    fn park_work(&mut self, work: BTreeMap<RunId, RunWork>) {
+        for (run, w) in work {
+            self.park(&run, w.staged, w.now);
+        }
+    }
+
+    fn park(&mut self, run: &RunId, staged: Vec<ItemId>, now: Vec<WriteNow>) {
+        let staged = staged.into_iter().map(|item| StagedItem {
+            run: run.clone(),
+            item,
+        });
+        self.stalled.extend(staged);
+        self.held.extend(now);
+    }
+
+    /// Write what arrived, with what is held or stalled from earlier rounds first.
+    fn write_round(&mut self, work: BTreeMap<RunId, RunWork>, mut checks: Vec<RunId>) {
+        // Earlier work first, staged items in staging order.
+        let mut merged: BTreeMap<RunId, RunWork> = BTreeMap::new();
+        for item in std::mem::take(&mut self.stalled) {
+            merged.entry(item.run).or_default().staged.push(item.item);
+        }
+        for now in std::mem::take(&mut self.held) {
+            merged.entry(now.run.clone()).or_default().now.push(now);
+        }
+        for (run, new) in work {
+            let entry = merged.entry(run).or_default();
+            entry.staged.extend(new.staged);
+            entry.now.extend(new.now);
+        }
+        for (run, work) in merged {
             self.write_run(&run, work);
             checks.push(run);
+        }
+        if self.shared.health.is_faulted() {
+            return;
         }
         checks.sort();
         checks.dedup();
         for run in checks {
             self.finish_if_complete(&run);
-        }
-        for done in barriers {
-            let _ = done.send(());
         }
     }
 
@@ -234,8 +355,7 @@ impl WriterThread {
             return None;
         }
         let vendor = self.shared.spec_of(run).ok()?.vendor();
-        let out = self.shared.config().state_dir.join("out");
-        let paths = RunPaths::new(&out, &info.job, run);
+        let paths = recovery::paths_of(&self.shared, &info);
         match RunFile::reopen(paths, info.cursor, &info.job, run, vendor.key()) {
             Ok(Reopened::Open(file)) => Some(*file),
             Ok(Reopened::AlreadyRenamed) => None,
@@ -249,62 +369,82 @@ impl WriterThread {
     /// Append the run's records (staged ones read from the queue, then those to write
     /// now), fsync, then commit them all with the new cursor in one queue call.
     fn write_run(&mut self, run: &RunId, work: RunWork) {
-        let shared = self.shared.clone();
-        let Some(file) = self.file_for(run) else {
+        let RunWork { staged, now } = work;
+        if self.file_for(run).is_none() {
             // Cancelled or finished: staged items stay staged, never written twice; the
             // others are staged the same way.
-            self.stage_instead(work.now, false);
+            self.stage_instead(now);
             return;
-        };
+        }
+        let mut file = self.files.remove(run).expect("file_for opened it");
+        let shared = self.shared.clone();
         let committed_before = file.cursor_committed();
-        let RunWork { staged, now } = work;
-        let result = (|| -> anyhow::Result<(u64, Vec<dredge_queue::StageResult>)> {
-            let mut count = 0u64;
-            for &id in &staged {
-                let records = shared.queue.staged_records(id)?;
-                count += records.len() as u64;
-                file.append(&records)?;
-            }
-            for item in &now {
-                count += item.records.len() as u64;
-                file.append(&item.records)?;
-            }
-            let cursor = file.sync()?;
-            let written = now.iter().map(|w| WrittenItem {
-                id: w.item,
-                follow_ups: w.follow_ups.clone(),
-            });
-            let results = shared
-                .queue
-                .commit_written(run, &staged, written.collect(), cursor)?;
-            file.mark_committed(cursor);
-            Ok((count, results))
-        })();
-        match result {
-            Ok((count, results)) => {
+        // Whether the handle stays: not when the file's end is in doubt.
+        let keep = match append_and_commit(&shared, &mut file, run, &staged, &now) {
+            Ok(count) => {
                 shared.metrics.records_written(file.job(), count);
-                for (item, result) in now.into_iter().zip(results) {
-                    if result.deduplicated > 0 {
-                        tracing::debug!(item = %item.item, deduplicated = result.deduplicated, "follow-ups already in the run");
-                    }
+                for item in now {
                     if let Some(wake) = item.on_commit {
                         wake();
                     }
                 }
+                true
             }
-            Err(e) => {
-                tracing::error!(run = %run, error = %format!("{e:#}"), "cannot write run output; retrying in 1 s");
-                if let Err(e) = file.rollback_to(committed_before) {
-                    tracing::error!(run = %run, error = %e, "cannot roll back the run's file; reopening it at the committed cursor");
-                    self.files.remove(run);
+            Err(RoundError::File(e)) => {
+                if let Some(removed) = OutputRemoved::of(&e) {
+                    recovery::fail_run(&shared, run, &removed.to_string());
+                    self.stage_instead(now);
+                    return;
                 }
-                let again = staged.into_iter().map(|item| StagedItem {
-                    run: run.clone(),
-                    item,
-                });
-                self.stalled.extend(again);
-                self.stage_instead(now, true);
+                // Nothing was committed: the appended tail may be cut off.
+                let cut = file.rollback_to(committed_before);
+                if let Err(e) = &cut {
+                    tracing::error!(run = %run, error = %e, "cannot cut the run's file back; it is reopened at the committed cursor");
+                }
+                self.park(run, staged, now);
+                shared
+                    .health
+                    .report(&format!("writing the output of run {run}"), &e);
+                cut.is_ok()
             }
+            Err(RoundError::Read(e)) => {
+                self.park(run, staged, now);
+                self.report_queue_error(run, &e);
+                file.rollback_to(committed_before).is_ok()
+            }
+            Err(RoundError::Commit(e)) if e.outcome_unknown() => {
+                // Whether the commit landed is known only to what is on disk, after a
+                // reopen: the file is never cut on a guess. Recovery decides.
+                self.park(run, staged, now);
+                self.report_queue_error(run, &e);
+                false
+            }
+            Err(RoundError::Commit(QueueError::LeaseLost { id })) => {
+                // That item was taken back and runs again: its result is dropped, the
+                // others are written in the next round.
+                tracing::warn!(run = %run, item = %id, "an item's lease was taken back before its records were committed; they are dropped and the item runs again");
+                let now = now.into_iter().filter(|w| w.item != id).collect();
+                self.park(run, staged, now);
+                file.rollback_to(committed_before).is_ok()
+            }
+            Err(RoundError::Commit(e)) => {
+                tracing::error!(run = %run, error = %e, "the queue refused the run's commit; reopening its file at the committed cursor and trying again");
+                self.park(run, staged, now);
+                false
+            }
+        };
+        if keep {
+            self.files.insert(run.clone(), file);
+        }
+    }
+
+    fn report_queue_error(&self, run: &RunId, e: &QueueError) {
+        if is_storage_error(e) {
+            self.shared
+                .health
+                .report(&format!("committing run {run}"), e);
+        } else {
+            tracing::error!(run = %run, error = %e, "cannot write run output; trying again");
         }
     }
 
@@ -338,9 +478,98 @@ impl WriterThread {
                     dead = info.counts.dead, output = %path.display(), "run finished");
                 self.shared.run_finished(&info.job);
             }
-            Err(e) => tracing::error!(run = %run, error = %e, "cannot rename the run's file"),
+            Err(e) => match OutputRemoved::of(&e) {
+                Some(removed) => recovery::fail_run(&self.shared, run, &removed.to_string()),
+                None => {
+                    tracing::error!(run = %run, error = %e, "cannot rename the run's file");
+                    self.shared
+                        .health
+                        .report(&format!("finishing the output of run {run}"), &e);
+                }
+            },
         }
     }
+
+    /// After a storage fault: reopen the queue keeping the held leases, cut every
+    /// run's file back to what the reopened queue committed, then write what is held
+    /// and staged. Ok once all of it is written.
+    fn recover(&mut self) -> Result<(), String> {
+        let keep: HashSet<ItemId> = self.held.iter().map(|w| w.item).collect();
+        let recovered = self.shared.queue.reopen(&keep).map_err(|e| e.to_string())?;
+        self.files.clear();
+        for (run, file) in recovery::reopen_files(&self.shared, &recovered) {
+            self.files.insert(run, file);
+        }
+        self.stalled = recovered
+            .staged
+            .iter()
+            .map(|(run, item)| StagedItem {
+                run: run.clone(),
+                item: *item,
+            })
+            .collect();
+        // A held item whose unknown commit did land is Done: its records are in the
+        // file below the committed cursor already.
+        let queue = self.shared.queue.clone();
+        self.held.retain(|w| {
+            !matches!(queue.item(w.item), Ok(Some(info)) if info.state == dredge_queue::ItemState::Done)
+        });
+        tracing::info!(
+            leases_reset = recovered.leases_reset,
+            staged = self.stalled.len(),
+            held = self.held.len(),
+            runs = recovered.cursors.len(),
+            "queue reopened after a storage fault; run files cut back to their committed cursors"
+        );
+        let checks = recovered.cursors.iter().map(|(run, _)| run.clone()).collect();
+        self.write_round(BTreeMap::new(), checks);
+        if self.held.is_empty() && self.stalled.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} result(s) still cannot be written",
+                self.held.len() + self.stalled.len()
+            ))
+        }
+    }
+}
+
+/// Append a run's staged and in-memory records, fsync, and commit them in one queue
+/// call. Returns how many records were written.
+fn append_and_commit(
+    shared: &Shared,
+    file: &mut RunFile,
+    run: &RunId,
+    staged: &[ItemId],
+    now: &[WriteNow],
+) -> Result<u64, RoundError> {
+    let mut count = 0u64;
+    for &id in staged {
+        let records = shared.queue.staged_records(id).map_err(RoundError::Read)?;
+        count += records.len() as u64;
+        file.append(&records).map_err(RoundError::File)?;
+    }
+    for item in now {
+        count += item.records.len() as u64;
+        file.append(&item.records).map_err(RoundError::File)?;
+    }
+    let cursor = file.sync().map_err(RoundError::File)?;
+    let written = now.iter().map(|w| WrittenItem {
+        id: w.item,
+        follow_ups: w.follow_ups.clone(),
+        epoch: Some(w.epoch),
+    });
+    let results = shared
+        .queue
+        .commit_written(run, staged, written.collect(), cursor)
+        .map_err(RoundError::Commit)?;
+    file.mark_committed(cursor);
+    for (item, result) in now.iter().zip(results) {
+        if result.deduplicated > 0 {
+            tracing::debug!(item = %item.item, deduplicated = result.deduplicated, "follow-ups already in the run");
+        }
+    }
+    Ok(count)
 }
 
 /// What arrived for one run in a batch.
@@ -351,30 +580,163 @@ struct RunWork {
 }
 
 impl WriterThread {
-    /// Stage items that could not be written now, so they are written later (`retry`:
-    /// with the stalled ones) or stay staged (a cancelled run). An item that cannot
-    /// even be staged stays leased, and runs again after a restart.
-    fn stage_instead(&mut self, items: Vec<WriteNow>, retry: bool) {
+    /// Stage items whose run's file is closed (cancelled, finished, stopped): their
+    /// records stay in the queue, never appended. An item that cannot even be staged
+    /// stays leased and runs again after recovery.
+    fn stage_instead(&mut self, items: Vec<WriteNow>) {
         for item in items {
+            let lease = Lease {
+                id: item.item,
+                epoch: Some(item.epoch),
+            };
             match self
                 .shared
                 .queue
-                .stage(item.item, &item.records, item.follow_ups)
+                .stage(lease, &item.records, item.follow_ups)
             {
                 Ok(_) => {
-                    if retry {
-                        self.stalled.push(StagedItem {
-                            run: item.run,
-                            item: item.item,
-                        });
-                    }
                     if let Some(wake) = item.on_commit {
                         wake();
                     }
                 }
-                Err(e) => tracing::error!(run = %item.run, item = %item.item, error = %e,
-                    "cannot stage an item's records; it stays leased and runs again after a restart"),
+                Err(e) => {
+                    tracing::error!(run = %item.run, item = %item.item, error = %e,
+                        "cannot stage an item's records; it stays leased and runs again after recovery");
+                    if is_storage_error(&e) {
+                        self.shared.health.report("staging records", &e);
+                    }
+                }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use dredge_core::job::parse_job;
+    use dredge_core::{JsonText, NewItem};
+    use dredge_queue::{NewRun, Queue};
+
+    use super::*;
+    use crate::config::DaemonConfig;
+    use crate::daemon::output::RunPaths;
+    use crate::daemon::snapshot;
+
+    /// A writer on a fresh state directory with one account `a`.
+    fn writer_in(dir: &Path) -> (Arc<Shared>, Writer) {
+        let config_path = dir.join("dredge.toml");
+        let text = "state_dir = \"state\"\njobs_dir = \"jobs\"\nsocket = \"state/s.sock\"\n\n\
+                    [accounts.a]\nvendor = \"autoextract\"\napi_key = \"k\"\n";
+        let config = DaemonConfig::parse(&config_path, text).unwrap();
+        let (queue, _) = Queue::open(dir.join("state/queue")).unwrap();
+        let shared = Arc::new(Shared::new(config, queue));
+        let (writer, _thread) = spawn(shared.clone());
+        let _ = shared.writer.set(writer.clone());
+        (shared, writer)
+    }
+
+    fn new_run(shared: &Shared, items: usize) -> RunId {
+        let job = "vendor = \"autoextract\"\n[autoextract]\npage_type = \"article\"\nurls = [\"https://a.com/1\"]\n";
+        let spec = parse_job(Path::new("jobs/news.toml"), job, None).unwrap();
+        let run = NewRun {
+            job: "news".into(),
+            lane: "a".into(),
+            spec_snapshot: snapshot::encode(&spec).unwrap(),
+            started_at: UnixMillis::now(),
+            deadline: None,
+            max_attempts: 3,
+        };
+        let items = (0..items)
+            .map(|i| NewItem::ready(format!("item-{i}"), vec![]))
+            .collect();
+        shared.queue.create_run(run, items).unwrap()
+    }
+
+    fn records(n: usize) -> Vec<Record> {
+        (0..n)
+            .map(|i| Record {
+                source: format!("https://a.com/{i}"),
+                item: "i".into(),
+                fetched_at: UnixMillis(0),
+                data: JsonText::parse(format!("{{\"n\":{i}}}")).unwrap(),
+                attachment: None,
+            })
+            .collect()
+    }
+
+    async fn write_next(shared: &Shared, writer: &Writer, run: &RunId, n: usize) {
+        let far = UnixMillis::now().after(Duration::from_secs(600));
+        let leased = shared
+            .queue
+            .lease_next("a", UnixMillis::now(), far)
+            .unwrap()
+            .expect("an item to lease");
+        let done = writer
+            .write_now(run.clone(), leased.lease(), records(n), vec![], None)
+            .await;
+        assert!(done.is_ok());
+    }
+
+    async fn barrier(writer: &Writer) {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        writer.send(WriterMsg::Barrier(done));
+        wait.await.unwrap();
+    }
+
+    fn seqs(path: &Path) -> Vec<u64> {
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"].as_u64().unwrap())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_write_that_beats_its_runs_open_keeps_seqs_contiguous_and_the_cursor_growing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (shared, writer) = writer_in(dir.path());
+        // Three items: the run stays open (two are written), so its file stays `.partial`.
+        let run = new_run(&shared, 3);
+        // The lane's records arrive before `create` sent the run's file.
+        write_next(&shared, &writer, &run, 3).await;
+        barrier(&writer).await;
+        let after_first = shared.queue.run(&run).unwrap().unwrap().cursor;
+        assert_eq!(after_first.records, 3);
+        // Now the late `Open`, a handle at cursor 0.
+        let paths = RunPaths::new(&shared.config().state_dir.join("out"), "news", &run);
+        let late = RunFile::create(paths.clone(), "news", &run, "autoextract").unwrap();
+        writer.send(WriterMsg::Open(run.clone(), late));
+        write_next(&shared, &writer, &run, 2).await;
+        barrier(&writer).await;
+        let after_second = shared.queue.run(&run).unwrap().unwrap().cursor;
+        assert!(after_second.bytes > after_first.bytes, "{after_second:?}");
+        assert_eq!(after_second.records, 5);
+        assert_eq!(seqs(&paths.partial), vec![1, 2, 3, 4, 5]);
+        assert_eq!(
+            std::fs::metadata(&paths.partial).unwrap().len(),
+            after_second.bytes
+        );
+    }
+
+    #[tokio::test]
+    async fn a_removed_output_file_stops_only_its_run_with_the_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let (shared, writer) = writer_in(dir.path());
+        let run = new_run(&shared, 2);
+        write_next(&shared, &writer, &run, 1).await;
+        barrier(&writer).await;
+        let paths = RunPaths::new(&shared.config().state_dir.join("out"), "news", &run);
+        std::fs::remove_file(&paths.partial).unwrap();
+        write_next(&shared, &writer, &run, 1).await;
+        barrier(&writer).await;
+        let info = shared.queue.run(&run).unwrap().unwrap();
+        assert_eq!(info.state, RunState::Failed);
+        let reason = info.reason.unwrap_or_default();
+        assert!(reason.contains("output file removed"), "{reason}");
+        assert_eq!(info.cursor.records, 1, "nothing committed into the unlinked file");
+        assert!(!shared.health.is_faulted(), "not a storage fault");
     }
 }

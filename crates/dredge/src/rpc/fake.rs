@@ -32,6 +32,7 @@ pub fn sample_run(job: &str) -> RunSummary {
         output: format!("/state/out/{job}/20261123T110000Z-0001.jsonl.partial"),
         started_at: "2026-11-23T11:00:00Z".into(),
         finished_at: None,
+        reason: None,
     }
 }
 
@@ -50,6 +51,7 @@ fn sample_status() -> StatusInfo {
             path: "/jobs/bad.toml".into(),
             error: "/jobs/bad.toml:1:1: expected `=`".into(),
         }],
+        storage: None,
     }
 }
 

@@ -15,6 +15,14 @@ pub fn status(s: &StatusInfo, now: DateTime<Utc>) -> String {
         s.pid,
         span(s.uptime_secs)
     );
+    if let Some(fault) = &s.storage {
+        out += &format!(
+            "STORAGE    {} since {}: {} (nothing is leased; resumes by itself once writes succeed)\n",
+            fault.state,
+            when(Some(&fault.since), now),
+            one_line(&fault.detail)
+        );
+    }
     out += &format!("state dir  {}\n", s.state_dir);
     out += &format!("jobs dir   {}\n", s.jobs_dir);
     out += &format!("jobs {}  active runs {}\n", s.jobs, s.runs_active);
@@ -130,7 +138,10 @@ pub fn runs(runs: &[RunSummary], now: DateTime<Utc>) -> String {
                 r.records.to_string(),
                 when(Some(&r.started_at), now),
                 when(r.finished_at.as_deref(), now),
-                r.output.clone(),
+                match &r.reason {
+                    Some(why) => format!("{} ({})", r.output, one_line(why)),
+                    None => r.output.clone(),
+                },
             ]
         })
         .collect();

@@ -47,6 +47,7 @@ fn sample_status() -> StatusInfo {
             path: "/etc/dredge/jobs.d/bad.toml".into(),
             error: "/etc/dredge/jobs.d/bad.toml:3:1: unknown field `urlz`".into(),
         }],
+        storage: None,
     }
 }
 
@@ -93,6 +94,7 @@ fn runs_show_progress_records_times_and_output() {
         output: "/var/lib/dredge/out/weather/20261123T110000Z-0001.jsonl.partial".into(),
         started_at: "2026-11-23T11:00:00Z".into(),
         finished_at: None,
+        reason: None,
     };
     let done = RunSummary {
         id: "20261122T110000Z-0001".into(),

@@ -1,0 +1,90 @@
+//! Undoing a crash, or a storage fault without one: each unfinished run's `.partial`
+//! file is cut back to the cursor the queue committed, and cancelled runs' files too.
+//! The same code runs at start and after the storage doctor reopened the queue, so a
+//! fault that ends without a restart is recovered exactly as a crash would be.
+//!
+//! One broken run never stops the daemon: a run whose file cannot be recovered (it
+//! was removed, or cut shorter than what was committed) ends `failed` with the reason,
+//! and every other run goes on.
+
+use dredge_core::UnixMillis;
+use dredge_queue::{OutputCursor, Recovery, RunId, RunInfo, RunState};
+
+use super::output::{Reopened, RunFile, RunPaths};
+use super::state::Shared;
+
+/// The reopened files of the unfinished runs in `recovery`, each cut back to its
+/// committed cursor. Runs found already renamed are finished; runs that cannot be
+/// recovered are ended failed. Cancelled runs' files are cut back and settled.
+pub fn reopen_files(shared: &Shared, recovery: &Recovery) -> Vec<(RunId, RunFile)> {
+    let mut files = Vec::new();
+    for (run, cursor) in &recovery.cursors {
+        match reopen_one(shared, run, *cursor) {
+            Ok(Some(file)) => files.push((run.clone(), file)),
+            Ok(None) => {}
+            Err(e) => fail_run(shared, run, &format!("recovery of its output failed: {e:#}")),
+        }
+    }
+    for (run, cursor) in &recovery.cancelled {
+        settle_cancelled(shared, run, *cursor);
+    }
+    files
+}
+
+/// Ends a run that dredge cannot go on writing, with the reason (shown with the run).
+pub fn fail_run(shared: &Shared, run: &RunId, reason: &str) {
+    tracing::error!(run = %run, %reason, "run stopped");
+    if let Err(e) = shared
+        .queue
+        .end_run(run, RunState::Failed, UnixMillis::now(), Some(reason))
+    {
+        tracing::error!(run = %run, error = %e, "cannot record that the run stopped");
+    }
+}
+
+fn reopen_one(
+    shared: &Shared,
+    run: &RunId,
+    cursor: OutputCursor,
+) -> anyhow::Result<Option<RunFile>> {
+    let Some(info) = shared.queue.run(run)? else {
+        return Ok(None);
+    };
+    let vendor = shared.spec_of(run)?.vendor();
+    match RunFile::reopen(paths_of(shared, &info), cursor, &info.job, run, vendor.key())? {
+        Reopened::Open(file) => Ok(Some(*file)),
+        Reopened::AlreadyRenamed => {
+            // Renamed just before the crash, its end not yet recorded.
+            let state = if info.counts.dead > 0 {
+                RunState::Failed
+            } else {
+                RunState::Succeeded
+            };
+            shared.queue.finish_run(run, state, UnixMillis::now())?;
+            Ok(None)
+        }
+    }
+}
+
+/// A cancelled run's file cut back to its committed cursor (a crash may have left an
+/// uncommitted tail), then settled so that recovery leaves it alone from now on.
+fn settle_cancelled(shared: &Shared, run: &RunId, cursor: OutputCursor) {
+    let settled = (|| -> anyhow::Result<()> {
+        if let Some(info) = shared.queue.run(run)? {
+            let paths = paths_of(shared, &info);
+            if paths.partial.exists() {
+                let vendor = shared.spec_of(run)?.vendor();
+                RunFile::reopen(paths, cursor, &info.job, run, vendor.key())?;
+            }
+        }
+        shared.queue.settle_cancelled(run)?;
+        Ok(())
+    })();
+    if let Err(e) = settled {
+        tracing::error!(run = %run, error = %format!("{e:#}"), "cannot cut the cancelled run's file back to its committed records; trying again at the next start");
+    }
+}
+
+pub fn paths_of(shared: &Shared, info: &RunInfo) -> RunPaths {
+    RunPaths::new(&shared.config().state_dir.join("out"), &info.job, &info.id)
+}
