@@ -10,6 +10,7 @@ mod control;
 mod crash;
 mod demo;
 mod examples;
+mod faults;
 mod schedule;
 mod socket;
 mod vendors;

@@ -44,6 +44,8 @@ pub(crate) struct Pending {
     pub ready_added: BTreeSet<Vec<u8>>,
     /// Lease index keys removed in the group.
     pub ready_removed: HashSet<Vec<u8>>,
+    /// Reasons of runs ended in the group (`None`: cleared).
+    pub reasons: HashMap<RunId, Option<String>>,
     /// Which id counters moved.
     pub counters_changed: [bool; 3],
     /// Some call in the group waits for it to be durable, and so will apply it.

@@ -14,6 +14,7 @@ use crate::pending::Pending;
 use crate::stored::{RunMeta, RunStatus, Stored};
 use crate::tx::Tx;
 use crate::types::{ItemId, OutputCursor, Recovery, RunId};
+use dredge_core::UnixMillis;
 
 /// The durable queue. Cheap to clone; all clones share one database.
 #[derive(Clone)]
@@ -215,8 +216,11 @@ impl Queue {
     /// known only to what is on disk. `keep` names leases whose results the caller
     /// still holds in memory (records the writer could not commit yet): they stay
     /// leased, with the same epochs, so that holder can commit them once the disk
-    /// takes writes again.
-    pub fn reopen(&self, keep: &HashSet<ItemId>) -> Result<Recovery> {
+    /// takes writes again. A kept lease that never reached the disk (leases wait in
+    /// the pending group) is taken again, until `lease_until`; a kept item found Done
+    /// or dead is left as it is (its holder's commit is then refused or redundant).
+    pub fn reopen(&self, keep: &HashSet<ItemId>, lease_until: UnixMillis) -> Result<Recovery> {
+        let kept: HashMap<ItemId, u64>;
         {
             let mut state = self.lock_write();
             let mut slot = self
@@ -235,7 +239,7 @@ impl Queue {
             }
             drop(slot.take());
             let store = Store::open(&self.inner.path, self.inner.lock_wait)?;
-            let kept: HashMap<ItemId, u64> = state
+            kept = state
                 .lease_epochs
                 .iter()
                 .filter(|(id, _)| keep.contains(id))
@@ -243,7 +247,6 @@ impl Queue {
                 .collect();
             let mut fresh = WriteState::from_tree(&store.tree, state.last_epoch)?;
             fresh.group = state.group;
-            fresh.lease_epochs = kept;
             *state = fresh;
             self.inner
                 .metas
@@ -252,7 +255,38 @@ impl Queue {
                 .clear();
             *slot = Some(Arc::new(store));
         }
-        self.recover(keep)
+        let recovery = self.recover(keep)?;
+        self.readopt(&kept, lease_until)?;
+        Ok(recovery)
+    }
+
+    /// The kept leases again, each under its old epoch: leased on disk already, or
+    /// leased now if the lease had not reached the disk before the fault.
+    fn readopt(&self, kept: &HashMap<ItemId, u64>, lease_until: UnixMillis) -> Result<()> {
+        if kept.is_empty() {
+            return Ok(());
+        }
+        self.write_durably(|tx| {
+            for (&id, &epoch) in kept {
+                let state = tx.item(id)?.state.clone();
+                match state {
+                    Stored::Leased { .. } => {}
+                    Stored::Ready { .. } | Stored::Snoozed { .. } => {
+                        let was = Box::new(state);
+                        tx.set_state(
+                            id,
+                            Stored::Leased {
+                                until: lease_until.0,
+                                was,
+                            },
+                        )?;
+                    }
+                    Stored::Staged { .. } | Stored::Done | Stored::Dead { .. } => continue,
+                }
+                tx.ws.lease_epochs.insert(id, epoch);
+            }
+            Ok(())
+        })
     }
 
     /// `fdatasync`s of sled's data file so far: one per durable round. (A seam for

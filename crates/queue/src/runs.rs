@@ -70,11 +70,7 @@ impl Queue {
     fn run_info(&self, id: &RunId) -> Result<RunInfo> {
         let meta = self.inner.meta(id)?;
         let status = self.run_status(id)?;
-        let reason_key = Key::new(prefix::RUN_REASON).tail(id.as_str()).done();
-        let reason = match self.inner.store()?.tree.get(reason_key)? {
-            Some(bytes) => Some(decode::<String>("run reason", &bytes)?),
-            None => None,
-        };
+        let reason = self.run_reason(id)?;
         Ok(RunInfo {
             id: id.clone(),
             job: meta.job.clone(),
@@ -89,6 +85,18 @@ impl Queue {
             cursor: status.cursor,
             reason,
         })
+    }
+
+    /// Why dredge ended the run, pending changes included.
+    fn run_reason(&self, id: &RunId) -> Result<Option<String>> {
+        if let Some(reason) = self.lock_write().pending.reasons.get(id) {
+            return Ok(reason.clone());
+        }
+        let key = Key::new(prefix::RUN_REASON).tail(id.as_str()).done();
+        match self.inner.store()?.tree.get(key)? {
+            Some(bytes) => Ok(Some(decode::<String>("run reason", &bytes)?)),
+            None => Ok(None),
+        }
     }
 
     /// Every run (of `job`, when given), oldest first.
@@ -184,6 +192,10 @@ impl Queue {
                 Some(reason) => tx.put(reason_key, encode("run reason", &reason)?),
                 None => tx.delete(reason_key),
             }
+            tx.ws
+                .pending
+                .reasons
+                .insert(id.clone(), reason.map(str::to_string));
             tx.relist_run(id)
         })
     }

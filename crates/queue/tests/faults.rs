@@ -211,7 +211,7 @@ fn reopen_keeps_held_leases_with_their_epochs_and_reverts_the_others() {
     q.set_schedule_state("j", &ScheduleState::default())
         .unwrap();
 
-    let recovery = q.reopen(&HashSet::from([held.id])).unwrap();
+    let recovery = q.reopen(&HashSet::from([held.id]), at(100)).unwrap();
     assert_eq!(recovery.leases_reset, 1);
     assert_eq!(
         recovery.cursors,
@@ -240,13 +240,43 @@ fn reopen_keeps_held_leases_with_their_epochs_and_reverts_the_others() {
 }
 
 #[test]
+fn a_kept_lease_that_never_reached_the_disk_is_taken_again_under_its_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = open(dir.path());
+    let run = q.create_run(new_run("j", "a"), vec![item("held")]).unwrap();
+    // Leases wait in the pending group: this one is not on disk when the fault hits.
+    let held = q.lease_next("a", at(0), at(9)).unwrap().unwrap();
+    let recovery = q.reopen(&HashSet::from([held.id]), at(100)).unwrap();
+    assert_eq!(recovery.leases_reset, 0);
+    assert_eq!(
+        q.item(held.id).unwrap().unwrap().state,
+        ItemState::Leased { until: at(100) }
+    );
+    assert!(q.lease_next("a", at(0), at(9)).unwrap().is_none());
+    q.commit_written(
+        &run,
+        &[],
+        vec![WrittenItem {
+            id: held.id,
+            follow_ups: vec![],
+            epoch: Some(held.epoch),
+        }],
+        OutputCursor {
+            bytes: 3,
+            records: 1,
+        },
+    )
+    .unwrap();
+}
+
+#[test]
 fn a_cancelled_run_is_reported_for_its_file_until_settled() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     let (q, _) = Queue::open(&state).unwrap();
     let run = q.create_run(new_run("j", "a"), vec![item("x")]).unwrap();
     q.cancel_run(&run, at(1)).unwrap();
-    let recovery = q.reopen(&HashSet::new()).unwrap();
+    let recovery = q.reopen(&HashSet::new(), at(100)).unwrap();
     assert_eq!(
         recovery.cancelled,
         vec![(run.clone(), OutputCursor::default())]
@@ -255,7 +285,7 @@ fn a_cancelled_run_is_reported_for_its_file_until_settled() {
     q.settle_cancelled(&run).unwrap();
     let after = crash_copy(&state, &dir.path().join("copy"));
     drop(q);
-    let recovery = after.reopen(&HashSet::new()).unwrap();
+    let recovery = after.reopen(&HashSet::new(), at(100)).unwrap();
     assert!(recovery.cancelled.is_empty());
 }
 

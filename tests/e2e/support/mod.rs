@@ -33,6 +33,8 @@ pub struct Harness {
     pub starts: u32,
     /// `RUST_LOG` for the daemon (default `info`, or `$DREDGE_TEST_LOG`).
     pub log_filter: String,
+    /// Extra environment for the daemon (e.g. `DREDGE_FAILPOINTS`).
+    pub env: Vec<(String, String)>,
 }
 
 impl Harness {
@@ -50,6 +52,7 @@ impl Harness {
             starts: 0,
             // DREDGE_TEST_LOG=debug to see more of what a failing test's daemon did.
             log_filter: std::env::var("DREDGE_TEST_LOG").unwrap_or_else(|_| "info".into()),
+            env: Vec::new(),
         }
     }
 
@@ -86,6 +89,7 @@ impl Harness {
             .arg(self.config())
             .env("RUST_LOG", &self.log_filter)
             .env("NO_COLOR", "1")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -103,6 +107,23 @@ impl Harness {
             && let Ok(Some(status)) = child.try_wait()
         {
             panic!("daemon exited early ({status}); log:\n{}", self.log());
+        }
+    }
+
+    /// Wait (at most `limit`) for the daemon to exit by itself, e.g. at a failpoint.
+    pub fn wait_exit(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("daemon running");
+        let start = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                start.elapsed() < limit,
+                "the daemon did not exit within {limit:?}; log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 

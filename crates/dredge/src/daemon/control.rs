@@ -171,12 +171,7 @@ fn schedule_job(shared: &Shared, spec: &JobSpec, schedule: Schedule, mut state: 
 /// because the daemon restarted. The content hash is recorded in the batch that creates
 /// the run: a crash right after leaves both, and a start that fails records nothing,
 /// so that content runs at the next rescan (for instance once its input file is fixed).
-async fn run_if_content_is_new(
-    shared: &Arc<Shared>,
-    name: &str,
-    hash: u64,
-    state: ScheduleState,
-) {
+async fn run_if_content_is_new(shared: &Arc<Shared>, name: &str, hash: u64, state: ScheduleState) {
     if state.content_hash == Some(hash) {
         return;
     }
@@ -189,7 +184,9 @@ async fn run_if_content_is_new(
                 .expect("fires poisoned")
                 .insert(name.to_string());
         }
-        Err(e) => tracing::error!(job = %name, "run not started (tried again at the next rescan): {e}"),
+        Err(e) => {
+            tracing::error!(job = %name, "run not started (tried again at the next rescan): {e}")
+        }
     }
 }
 

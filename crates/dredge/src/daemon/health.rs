@@ -79,8 +79,10 @@ pub fn is_storage_error(error: &(dyn StdError + 'static)) -> bool {
 /// `disk_full`, `read_only` or `io_error`, from the first OS error in the chain.
 pub fn classify(error: &(dyn StdError + 'static)) -> &'static str {
     let io = sources(error).find_map(|e| {
-        e.downcast_ref::<io::Error>()
-            .or_else(|| e.downcast_ref::<QueueError>().and_then(QueueError::io_error))
+        e.downcast_ref::<io::Error>().or_else(|| {
+            e.downcast_ref::<QueueError>()
+                .and_then(QueueError::io_error)
+        })
     });
     match io {
         Some(e) if e.kind() == io::ErrorKind::StorageFull || e.raw_os_error() == Some(28) => {

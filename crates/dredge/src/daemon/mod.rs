@@ -190,10 +190,14 @@ async fn reclaim_leases(shared: Arc<Shared>) {
             continue;
         }
         let q = shared.queue.clone();
-        match tokio::task::spawn_blocking(move || q.reclaim_expired_leases(UnixMillis::now())).await {
+        match tokio::task::spawn_blocking(move || q.reclaim_expired_leases(UnixMillis::now())).await
+        {
             Ok(Ok(0)) => {}
             Ok(Ok(n)) => {
-                tracing::warn!(reclaimed = n, "leases that outlived their worker were taken back; their items run again");
+                tracing::warn!(
+                    reclaimed = n,
+                    "leases that outlived their worker were taken back; their items run again"
+                );
                 shared.wake_lanes();
             }
             Ok(Err(e)) => tracing::error!(error = %e, "cannot reclaim expired leases"),

@@ -329,7 +329,9 @@ impl std::error::Error for OutputRemoved {}
 impl OutputRemoved {
     /// The removal behind an I/O error, if that is what it is.
     pub fn of(error: &io::Error) -> Option<&OutputRemoved> {
-        error.get_ref().and_then(|e| e.downcast_ref::<OutputRemoved>())
+        error
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<OutputRemoved>())
     }
 }
 

@@ -22,7 +22,11 @@ pub fn reopen_files(shared: &Shared, recovery: &Recovery) -> Vec<(RunId, RunFile
         match reopen_one(shared, run, *cursor) {
             Ok(Some(file)) => files.push((run.clone(), file)),
             Ok(None) => {}
-            Err(e) => fail_run(shared, run, &format!("recovery of its output failed: {e:#}")),
+            Err(e) => fail_run(
+                shared,
+                run,
+                &format!("recovery of its output failed: {e:#}"),
+            ),
         }
     }
     for (run, cursor) in &recovery.cancelled {
@@ -51,7 +55,13 @@ fn reopen_one(
         return Ok(None);
     };
     let vendor = shared.spec_of(run)?.vendor();
-    match RunFile::reopen(paths_of(shared, &info), cursor, &info.job, run, vendor.key())? {
+    match RunFile::reopen(
+        paths_of(shared, &info),
+        cursor,
+        &info.job,
+        run,
+        vendor.key(),
+    )? {
         Reopened::Open(file) => Ok(Some(*file)),
         Reopened::AlreadyRenamed => {
             // Renamed just before the crash, its end not yet recorded.

@@ -25,9 +25,7 @@ pub async fn doctor(shared: Arc<Shared>) {
         }
         if let Some(fault) = shared.health.fault() {
             let label = format!("state=\"{}\"", fault.kind);
-            shared
-                .metrics
-                .add("dredge_storage_faults_total", label, 1);
+            shared.metrics.add("dredge_storage_faults_total", label, 1);
             heal(&shared).await;
         }
     }

@@ -36,7 +36,9 @@ pub async fn watchdog(shared: Arc<Shared>) {
         if responsive(&shared, every / 2).await {
             let _ = sd_notify::notify(false, &[NotifyState::Watchdog]);
         } else {
-            tracing::error!("the writer or the queue did not answer in time: not pinging the watchdog");
+            tracing::error!(
+                "the writer or the queue did not answer in time: not pinging the watchdog"
+            );
         }
     }
 }

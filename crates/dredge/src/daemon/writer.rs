@@ -194,8 +194,8 @@ impl WriterThread {
     fn run(mut self, mut rx: mpsc::UnboundedReceiver<WriterMsg>) {
         let mut last_round: Option<Instant> = None;
         loop {
-            let retry_soon = !(self.stalled.is_empty() && self.held.is_empty())
-                && !self.shared.health.is_faulted();
+            let waiting = !self.stalled.is_empty() || !self.held.is_empty();
+            let retry_soon = waiting && !self.shared.health.is_faulted();
             let first = if retry_soon {
                 std::thread::sleep(RETRY_EVERY);
                 rx.try_recv().ok()
@@ -283,11 +283,11 @@ impl WriterThread {
 
     /// A cancelled run: its file is cut back to the committed records and closed.
     fn close(&mut self, run: &RunId) {
-        if let Some(file) = self.files.remove(run) {
-            if let Err(e) = file.settle() {
-                tracing::error!(run = %run, error = %e, "cannot cut the cancelled run's file back; recovery does it at the next start");
-                return;
-            }
+        if let Some(file) = self.files.remove(run)
+            && let Err(e) = file.settle()
+        {
+            tracing::error!(run = %run, error = %e, "cannot cut the cancelled run's file back; recovery does it at the next start");
+            return;
         }
         if let Err(e) = self.shared.queue.settle_cancelled(run) {
             tracing::error!(run = %run, error = %e, "cannot record that the cancelled run's file is settled");
@@ -495,7 +495,11 @@ impl WriterThread {
     /// and staged. Ok once all of it is written.
     fn recover(&mut self) -> Result<(), String> {
         let keep: HashSet<ItemId> = self.held.iter().map(|w| w.item).collect();
-        let recovered = self.shared.queue.reopen(&keep).map_err(|e| e.to_string())?;
+        // Held leases last as long as a lane's would, from now.
+        let until = UnixMillis::now().after(Duration::from_secs(3600));
+        let recovered = (self.shared.queue)
+            .reopen(&keep, until)
+            .map_err(|e| e.to_string())?;
         self.files.clear();
         for (run, file) in recovery::reopen_files(&self.shared, &recovered) {
             self.files.insert(run, file);
@@ -521,7 +525,11 @@ impl WriterThread {
             runs = recovered.cursors.len(),
             "queue reopened after a storage fault; run files cut back to their committed cursors"
         );
-        let checks = recovered.cursors.iter().map(|(run, _)| run.clone()).collect();
+        let checks = recovered
+            .cursors
+            .iter()
+            .map(|(run, _)| run.clone())
+            .collect();
         self.write_round(BTreeMap::new(), checks);
         if self.held.is_empty() && self.stalled.is_empty() {
             Ok(())
@@ -690,7 +698,11 @@ mod tests {
         std::fs::read_to_string(path)
             .unwrap()
             .lines()
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"].as_u64().unwrap())
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"]
+                    .as_u64()
+                    .unwrap()
+            })
             .collect()
     }
 
@@ -736,7 +748,10 @@ mod tests {
         assert_eq!(info.state, RunState::Failed);
         let reason = info.reason.unwrap_or_default();
         assert!(reason.contains("output file removed"), "{reason}");
-        assert_eq!(info.cursor.records, 1, "nothing committed into the unlinked file");
+        assert_eq!(
+            info.cursor.records, 1,
+            "nothing committed into the unlinked file"
+        );
         assert!(!shared.health.is_faulted(), "not a storage fault");
     }
 }
