@@ -87,7 +87,7 @@ fn start_sims(rt: &tokio::runtime::Runtime) -> ChaosSims {
 fn accounts(s: &ChaosSims) -> String {
     format!(
         "[accounts.zyte]\nvendor = \"autoextract\"\nbase_url = \"{}\"\napi_key = \"test-key\"\n\n\
-         [accounts.octo]\nvendor = \"octoparse\"\nbase_url = \"{}\"\nusername = \"test-user\"\npassword = \"test-pass\"\nunexported_ack = true\n\n\
+         [accounts.octo]\nvendor = \"octoparse\"\nbase_url = \"{}\"\nusername = \"test-user\"\npassword = \"test-pass\"\nunexported_ack = true\ntimeout = \"1s\"\n\n\
          [accounts.oxy]\nvendor = \"oxylabs\"\nbase_url = \"{}\"\nusername = \"user\"\npassword = \"pass\"\n\n\
          [accounts.wds]\nvendor = \"wds\"\nbase_url = \"{}\"\nmax_concurrency = 8\n",
         s.ae.base_url(),

@@ -9,22 +9,34 @@ use serde_json::Value;
 
 use crate::support::*;
 
+/// After each start the first acknowledged read waits out the account's timeout (an
+/// acknowledgement the killed daemon sent could still land), so tests keep it short.
+const OCTO_TIMEOUT: Duration = Duration::from_secs(1);
+
 fn octoparse_account(base_url: &str, ack: bool) -> String {
     format!(
-        "[accounts.octo]\nvendor = \"octoparse\"\nbase_url = \"{base_url}\"\nusername = \"test-user\"\npassword = \"test-pass\"\nunexported_ack = {ack}\nmax_concurrency = 4\n"
+        "[accounts.octo]\nvendor = \"octoparse\"\nbase_url = \"{base_url}\"\nusername = \"test-user\"\npassword = \"test-pass\"\nunexported_ack = {ack}\nmax_concurrency = 4\ntimeout = \"{}ms\"\n",
+        OCTO_TIMEOUT.as_millis()
     )
 }
 
-/// Start a run, SIGKILL the daemon `kills` times at random moments, restart, and wait
-/// for the run to end; returns the run and every output line. Fails when the run ended
-/// before the kills did (the test would then prove nothing about crashes).
-fn run_with_kills(h: &mut Harness, job: &str, kills: usize, seed: u64) -> (Value, Vec<Value>) {
+/// Start a run, SIGKILL the daemon `kills` times at random moments (each at least
+/// `settle` after the start, so that it can land mid-work), restart, and wait for the
+/// run to end; returns the run and every output line. Fails when the run ended before
+/// the kills did (the test would then prove nothing about crashes).
+fn run_with_kills(
+    h: &mut Harness,
+    job: &str,
+    kills: usize,
+    settle: Duration,
+    seed: u64,
+) -> (Value, Vec<Value>) {
     wait_until("the run to start", Duration::from_secs(30), || {
         !h.runs(job).is_empty()
     });
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     for done in 0..kills {
-        std::thread::sleep(Duration::from_millis(rng.random_range(50..350)));
+        std::thread::sleep(settle + Duration::from_millis(rng.random_range(50..350)));
         let ended = h.runs(job).iter().any(|r| r["state"] != "running");
         assert!(
             !ended,
@@ -73,7 +85,9 @@ fn octoparse_acknowledged_drain_under_sigkill_equals_the_vendor_ledger() {
         "drain.toml",
         &format!("vendor = \"octoparse\"\n[octoparse]\ntask_group_id = {group}\nmode = \"unexported\"\npage_size = 250\n"),
     );
-    let (run, lines) = run_with_kills(&mut h, "drain", 10, 11);
+    // Past the wait for the account's timeout after each restart, so kills land
+    // between a read and its acknowledgement.
+    let (run, lines) = run_with_kills(&mut h, "drain", 10, OCTO_TIMEOUT, 11);
     assert_eq!(run["state"], "succeeded", "{run}");
     let output = count_by(&lines, |l| l["data"]["Url"].as_str().unwrap().to_string());
     let twice: Vec<_> = output
@@ -135,7 +149,7 @@ fn octoparse_destructive_drain_under_sigkill_loses_at_most_the_batches_in_flight
             ids.join(", ")
         ),
     );
-    let (run, lines) = run_with_kills(&mut h, "legacy", KILLS, 5);
+    let (run, lines) = run_with_kills(&mut h, "legacy", KILLS, Duration::ZERO, 5);
     let output = count_by(&lines, |l| l["data"]["Url"].as_str().unwrap().to_string());
     assert!(output.values().all(|n| *n == 1), "no row twice");
     let ledger = sim.ledger();
