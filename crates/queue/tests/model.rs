@@ -96,6 +96,11 @@ enum Op {
     Cancel {
         pick: usize,
     },
+    /// What the writer does when a run has nothing open left (or the daemon gives up).
+    Finish {
+        pick: usize,
+        failed: bool,
+    },
     Checkpoint,
     Reopen,
     Crash,
@@ -163,6 +168,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0usize..2).prop_map(|job| Op::Pause { job }),
         1 => (0usize..2).prop_map(|job| Op::Resume { job }),
         1 => pick.clone().prop_map(|pick| Op::Cancel { pick }),
+        1 => (pick.clone(), proptest::bool::ANY)
+            .prop_map(|(pick, failed)| Op::Finish { pick, failed }),
         1 => Just(Op::Checkpoint),
         1 => Just(Op::Reopen),
         2 => Just(Op::Crash),
@@ -585,6 +592,18 @@ impl Harness {
                 let run = pick % m.runs.len();
                 q.cancel_run(&m.runs[run].id, UnixMillis(5)).unwrap();
                 m.runs[run].state = RunState::Cancelled;
+            }
+            Op::Finish { pick, failed } => {
+                let Some(run) = m.pick_run(*pick) else {
+                    return;
+                };
+                let state = if *failed {
+                    RunState::Failed
+                } else {
+                    RunState::Succeeded
+                };
+                q.finish_run(&m.runs[run].id, state, UnixMillis(6)).unwrap();
+                m.runs[run].state = state;
             }
             // Leases and everything else are kept: a checkpoint is not a recovery.
             Op::Checkpoint => q.checkpoint().unwrap(),
