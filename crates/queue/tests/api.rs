@@ -1,4 +1,7 @@
-//! Edge cases of each queue call.
+//! Edge cases of each queue call. Whatever is checked to be durable is checked on a
+//! copy of the queue's files taken while it is still open (`reopen_after_crash`), as
+//! SIGKILL would leave them: closing the queue cleanly would flush it and hide a
+//! durable call that never reached the disk.
 
 mod support;
 
@@ -75,11 +78,11 @@ fn leased_item_carries_run_facts() {
 }
 
 #[test]
-fn a_payload_outlives_its_items_state_changes_and_a_reopen() {
+fn a_payload_outlives_its_items_state_changes_and_a_crash() {
     let dir = tempfile::tempdir().unwrap();
     let payload = b"{\"queries\":[\"https://a.com/1\"]}".to_vec();
+    let q = open(dir.path());
     let run = {
-        let q = open(dir.path());
         let run = q
             .create_run(
                 new_run("j", "acct"),
@@ -98,7 +101,7 @@ fn a_payload_outlives_its_items_state_changes_and_a_reopen() {
         q.release(leased.id, snooze).unwrap();
         run
     };
-    let q = open(dir.path());
+    let (q, _) = reopen_after_crash(&q, &dir.path().join("crashed"));
     let leased = q.lease_next("acct", at(20), at(50)).unwrap().unwrap();
     assert_eq!((leased.run, leased.polls), (run.clone(), 1));
     assert_eq!(leased.payload, payload);
@@ -276,8 +279,8 @@ fn commit_written_finishes_leased_items_with_their_follow_ups_beside_staged_ones
         bytes: 300,
         records: 3,
     };
+    let q = open(dir.path());
     let (run, written) = {
-        let q = open(dir.path());
         let seed = item("seed").with_dedupe_key("u1");
         let run = q
             .create_run(new_run("j", "a"), vec![seed, item("s"), item("w")])
@@ -314,8 +317,8 @@ fn commit_written_finishes_leased_items_with_their_follow_ups_beside_staged_ones
         assert!(results[1].created.is_empty());
         (run, written.id)
     };
-    // Durable: a reopened queue sees the same.
-    let q = open(dir.path());
+    // Durable: what a crash leaves sees the same.
+    let (q, _) = reopen_after_crash(&q, &dir.path().join("crashed"));
     let info = run_of(&q, &run);
     assert_eq!(info.cursor, cursor);
     assert_eq!(
@@ -444,7 +447,7 @@ fn cancelled_run_items_are_not_leased_but_in_flight_ones_may_stage() {
 }
 
 #[test]
-fn paused_job_is_not_leased_across_reopen_until_resumed() {
+fn paused_job_is_not_leased_across_a_crash_until_resumed() {
     let dir = tempfile::tempdir().unwrap();
     let q = open(dir.path());
     q.create_run(new_run("paused", "a"), vec![item("p")])
@@ -452,8 +455,7 @@ fn paused_job_is_not_leased_across_reopen_until_resumed() {
     q.create_run(new_run("other", "a"), vec![ready_at("o", 5)])
         .unwrap();
     q.pause_job("paused").unwrap();
-    drop(q);
-    let q = open(dir.path());
+    let (q, _) = reopen_after_crash(&q, &dir.path().join("crashed"));
     assert_eq!(q.paused_jobs(), ["paused"]);
     assert_eq!(lease_label(&q, "a", at(10)).as_deref(), Some("o"));
     assert_eq!(lease_label(&q, "a", at(10)), None);
@@ -462,7 +464,7 @@ fn paused_job_is_not_leased_across_reopen_until_resumed() {
 }
 
 #[test]
-fn reopen_reverts_leases_and_reports_staged_and_cursors() {
+fn open_after_a_crash_reverts_leases_and_reports_staged_and_cursors() {
     let dir = tempfile::tempdir().unwrap();
     let q = open(dir.path());
     let run = q
@@ -482,8 +484,8 @@ fn reopen_reverts_leases_and_reports_staged_and_cursors() {
     )
     .unwrap();
     q.stage(y.id, &[record(2)], vec![]).unwrap();
-    drop(q);
-    let (q, recovery) = dredge_queue::Queue::open(dir.path().join("state")).unwrap();
+    let (q, recovery) = reopen_after_crash(&q, &dir.path().join("crashed"));
+    // z's lease was made durable with the stage that followed it.
     assert_eq!(recovery.leases_reset, 1);
     assert_eq!(recovery.staged, vec![(run.clone(), y.id)]);
     assert_eq!(
@@ -537,7 +539,7 @@ fn second_open_of_the_same_directory_says_it_is_locked() {
 }
 
 #[test]
-fn schedule_state_round_trips_across_reopen() {
+fn schedule_state_survives_a_crash() {
     let dir = tempfile::tempdir().unwrap();
     let q = open(dir.path());
     assert_eq!(q.schedule_state("j").unwrap(), None);
@@ -547,8 +549,8 @@ fn schedule_state_round_trips_across_reopen() {
         last_run: None,
     };
     q.set_schedule_state("j", &state).unwrap();
-    drop(q);
-    assert_eq!(open(dir.path()).schedule_state("j").unwrap(), Some(state));
+    let (q, _) = reopen_after_crash(&q, &dir.path().join("crashed"));
+    assert_eq!(q.schedule_state("j").unwrap(), Some(state));
 }
 
 #[test]
@@ -624,11 +626,11 @@ fn checkpoint_keeps_leases_and_data_and_the_queue_stays_usable() {
 }
 
 #[test]
-fn cap_bounds_the_distinct_keys_of_a_run_across_reopens() {
+fn cap_bounds_the_distinct_keys_of_a_run_across_a_crash() {
     let dir = tempfile::tempdir().unwrap();
     let page = |k: &str| item(k).with_dedupe_key(k).with_cap(3);
+    let q = open(dir.path());
     let run = {
-        let q = open(dir.path());
         let run = q
             .create_run(new_run("crawl", "a"), vec![page("p1")])
             .unwrap();
@@ -637,8 +639,8 @@ fn cap_bounds_the_distinct_keys_of_a_run_across_reopens() {
         assert_eq!((r.created.len(), r.deduplicated), (1, 1));
         run
     };
-    // After a restart the count is still there: only one more page fits.
-    let q = open(dir.path());
+    // After a crash the count is still there: only one more page fits.
+    let (q, _) = reopen_after_crash(&q, &dir.path().join("crashed"));
     let l = q.lease_next("a", at(0), at(9)).unwrap().unwrap();
     let r = q
         .stage(l.id, &[], vec![page("p3"), page("p4"), page("p5")])
@@ -684,4 +686,74 @@ fn assert_not_leased(err: &QueueError) {
         ),
         "{err}"
     );
+}
+
+/// Each call that returns "durable" survives a crash right after it (the model test
+/// covers these in random sequences; here each is checked on its own).
+#[test]
+fn every_durable_call_is_on_disk_when_it_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let crashed = |n: &str| dir.path().join(format!("crash-{n}"));
+    let q = open(dir.path());
+    let run = q
+        .create_run(
+            new_run("j", "a"),
+            vec![
+                item("retried"),
+                item("killed"),
+                item("deferred").with_scope("d.com"),
+                ready_at("woken", 60_000).with_dedupe_key("k"),
+            ],
+        )
+        .unwrap();
+    let q = reopen_after_crash(&q, &crashed("create")).0;
+    assert_eq!(run_of(&q, &run).counts.ready, 4, "create_run");
+
+    let l = q.lease_next("a", at(0), at(9)).unwrap().unwrap();
+    let retry = Release::Retry {
+        not_before: at(7),
+        attempts: 1,
+        error: "503".into(),
+    };
+    q.release(l.id, retry).unwrap();
+    let q = reopen_after_crash(&q, &crashed("release")).0;
+    let info = q.item(l.id).unwrap().unwrap();
+    assert_eq!(
+        (info.state, info.attempts),
+        (ItemState::Ready { not_before: at(7) }, 1),
+        "release"
+    );
+
+    let killed = q.lease_next("a", at(0), at(9)).unwrap().unwrap();
+    q.kill(killed.id, "400").unwrap();
+    let q = reopen_after_crash(&q, &crashed("kill")).0;
+    assert_eq!(q.dead_items(None).unwrap().len(), 1, "kill");
+
+    assert_eq!(q.defer_scope("a", "d.com", at(500)).unwrap(), 1);
+    let q = reopen_after_crash(&q, &crashed("defer")).0;
+    assert_eq!(run_of(&q, &run).counts.snoozed, 1, "defer_scope");
+
+    assert!(q.wake_by_key(&run, "k", at(3)).unwrap().is_some());
+    let q = reopen_after_crash(&q, &crashed("wake")).0;
+    assert_eq!(q.next_ready_at("a").unwrap(), Some(at(3)), "wake_by_key");
+
+    q.finish_run(&run, RunState::Failed, at(8)).unwrap();
+    let q = reopen_after_crash(&q, &crashed("finish")).0;
+    assert_eq!(run_of(&q, &run).state, RunState::Failed, "finish_run");
+
+    assert_eq!(q.retry_dead(&run).unwrap(), 1);
+    let q = reopen_after_crash(&q, &crashed("retry")).0;
+    let info = run_of(&q, &run);
+    assert_eq!(
+        (info.state, info.counts.dead),
+        (RunState::Running, 0),
+        "retry_dead"
+    );
+
+    q.pause_job("j").unwrap();
+    q.resume_job("j").unwrap();
+    q.cancel_run(&run, at(9)).unwrap();
+    let q = reopen_after_crash(&q, &crashed("cancel")).0;
+    assert!(q.paused_jobs().is_empty(), "resume_job");
+    assert_eq!(run_of(&q, &run).state, RunState::Cancelled, "cancel_run");
 }

@@ -1,5 +1,7 @@
 //! Crash test: this test binary re-runs itself as a child that hammers the queue from
-//! several threads and logs every acknowledged call to a side file; the parent kills it
+//! several threads (staging then committing, and committing leased items straight
+//! with `commit_written`, the daemon's main path) and logs every acknowledged call to
+//! a side file; the parent kills it
 //! with SIGKILL at varied points, reopens, and checks that nothing acknowledged was lost
 //! or duplicated, that no lease survived, and that staged records and committed cursors
 //! are intact and consistent with the items that are done.
@@ -16,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use dredge_core::{Record, UnixMillis};
-use dredge_queue::{ItemId, ItemInfo, ItemState, OutputCursor, Queue, Release, RunId};
+use dredge_queue::{ItemId, ItemInfo, ItemState, OutputCursor, Queue, Release, RunId, WrittenItem};
 use rand::Rng;
 use support::{item, new_run, record};
 
@@ -69,6 +71,30 @@ impl Child {
         self.ack(format!("K {}", id.0));
     }
 
+    /// What the output writer does with records it appends straight from memory: the
+    /// leased item is done, with its follow-ups, in the commit itself.
+    fn commit_written(&self, run: &RunId, id: ItemId, labels: Vec<String>) {
+        let _one_writer = self.commit_lock.lock().unwrap();
+        let n = records_of(id).len() as u64;
+        // `run` does not see a run whose creation is still in the pending write group,
+        // though its items can already be leased; nothing was committed to it yet then.
+        let cursor = self
+            .q
+            .run(run)
+            .unwrap()
+            .map(|r| r.cursor)
+            .unwrap_or_default();
+        let follow_ups = labels.iter().map(|l| item(l)).collect();
+        let written = vec![WrittenItem { id, follow_ups }];
+        self.q
+            .commit_written(run, &[], written, cursor_for(cursor.records + n))
+            .unwrap();
+        self.ack(format!("K {}", id.0));
+        for label in labels {
+            self.ack(format!("C {label}"));
+        }
+    }
+
     fn create_run(&self, lane: &str) {
         let labels: Vec<String> = (0..5).map(|_| self.label()).collect();
         let items = labels.iter().map(|l| item(l)).collect();
@@ -96,7 +122,12 @@ impl Child {
                 self.q.checkpoint().unwrap();
             }
             match rng.random_range(0..10) {
-                0..=6 => {
+                0..=3 => {
+                    let labels: Vec<String> =
+                        (0..rng.random_range(0..3)).map(|_| self.label()).collect();
+                    self.commit_written(&leased.run, id, labels);
+                }
+                4..=6 => {
                     let labels: Vec<String> =
                         (0..rng.random_range(0..3)).map(|_| self.label()).collect();
                     let follow_ups = labels.iter().map(|l| item(l)).collect();

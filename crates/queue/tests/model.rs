@@ -1,6 +1,14 @@
 //! Random operation sequences against a plain in-memory model: after every step the
 //! queue's item states, attempts, polls, run states, counts and cursors match the
 //! model's, and so does what a reopen recovers.
+//!
+//! The sequences include the daemon's main path (`commit_written` of leased items beside
+//! staged ones, with follow-ups), calls that must fail in the middle of their work and
+//! leave no trace, and crashes: the queue's files are copied while it is open and the
+//! copy is reopened (a clean close is no crash: sled flushes on drop), after which every
+//! lease is reverted and everything a durable call returned Ok for is there.
+//!
+//! `PROPTEST_CASES` raises the number of sequences per durability mode (default 64).
 
 mod support;
 
@@ -8,11 +16,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use dredge_core::{ItemStart, NewItem, UnixMillis};
 use dredge_queue::{
-    Durability, ItemCounts, ItemId, ItemState, OutputCursor, Queue, QueueOptions, Release, RunId,
-    RunState,
+    Durability, ItemCounts, ItemId, ItemState, OutputCursor, Queue, QueueError, QueueOptions,
+    Release, RunId, RunState, WrittenItem,
 };
 use proptest::prelude::*;
-use support::{new_run, record};
+use support::{crash_copy, new_run, record};
 
 const LANES: [&str; 2] = ["acct-a", "acct-b"];
 const JOBS: [&str; 2] = ["job-x", "job-y"];
@@ -55,6 +63,19 @@ enum Op {
         pick: usize,
         count: usize,
     },
+    /// The writer's round: staged items of a run and leased ones (each written with
+    /// `records` records and creating its follow-ups) in one commit.
+    CommitWritten {
+        pick: usize,
+        staged: usize,
+        written: Vec<(u64, Vec<ItemSpec>)>,
+    },
+    /// A commit of good items followed by one that must be refused: nothing changes.
+    BadCommit {
+        pick: usize,
+        bad: Bad,
+        written: Vec<(u64, Vec<ItemSpec>)>,
+    },
     Kill {
         pick: usize,
     },
@@ -75,8 +96,26 @@ enum Op {
     Cancel {
         pick: usize,
     },
+    /// What the writer does when a run has nothing open left (or the daemon gives up).
+    Finish {
+        pick: usize,
+        failed: bool,
+    },
     Checkpoint,
     Reopen,
+    Crash,
+}
+
+/// Why the last item of a `BadCommit` is refused.
+#[derive(Debug, Clone, Copy)]
+enum Bad {
+    /// An item of the run that is not leased (waiting, staged, done or dead) given as
+    /// written.
+    WrittenNotLeased,
+    /// A leased item of the run given as staged.
+    StagedNotStaged,
+    /// A leased item of another run given as written.
+    OtherRunsItem,
 }
 
 fn item_spec() -> impl Strategy<Value = ItemSpec> {
@@ -94,6 +133,19 @@ fn item_spec() -> impl Strategy<Value = ItemSpec> {
         })
 }
 
+fn written() -> impl Strategy<Value = Vec<(u64, Vec<ItemSpec>)>> {
+    let one = (0u64..3, proptest::collection::vec(item_spec(), 0..3));
+    proptest::collection::vec(one, 0..4)
+}
+
+fn bad() -> impl Strategy<Value = Bad> {
+    prop_oneof![
+        Just(Bad::WrittenNotLeased),
+        Just(Bad::StagedNotStaged),
+        Just(Bad::OtherRunsItem),
+    ]
+}
+
 fn op() -> impl Strategy<Value = Op> {
     let pick = 0usize..64;
     prop_oneof![
@@ -105,6 +157,10 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (pick.clone(), 0u64..3, proptest::collection::vec(item_spec(), 0..3))
             .prop_map(|(pick, records, follow_ups)| Op::Stage { pick, records, follow_ups }),
         3 => (pick.clone(), 1usize..4).prop_map(|(pick, count)| Op::Commit { pick, count }),
+        5 => (pick.clone(), 0usize..3, written())
+            .prop_map(|(pick, staged, written)| Op::CommitWritten { pick, staged, written }),
+        2 => (pick.clone(), bad(), written())
+            .prop_map(|(pick, bad, written)| Op::BadCommit { pick, bad, written }),
         1 => pick.clone().prop_map(|pick| Op::Kill { pick }),
         1 => pick.clone().prop_map(|pick| Op::RetryDead { pick }),
         1 => (0usize..2, 0usize..2, 0u64..10)
@@ -112,8 +168,11 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0usize..2).prop_map(|job| Op::Pause { job }),
         1 => (0usize..2).prop_map(|job| Op::Resume { job }),
         1 => pick.clone().prop_map(|pick| Op::Cancel { pick }),
+        1 => (pick.clone(), proptest::bool::ANY)
+            .prop_map(|(pick, failed)| Op::Finish { pick, failed }),
         1 => Just(Op::Checkpoint),
         1 => Just(Op::Reopen),
+        2 => Just(Op::Crash),
     ]
 }
 
@@ -242,6 +301,36 @@ impl Model {
             .collect()
     }
 
+    fn pick_run(&self, pick: usize) -> Option<usize> {
+        (!self.runs.is_empty()).then(|| pick % self.runs.len())
+    }
+
+    /// Up to `count` staged items of `run`, in staging order.
+    fn staged_of(&self, run: usize, count: usize) -> Vec<ItemId> {
+        self.staged_order()
+            .into_iter()
+            .filter(|(r, _)| *r == self.runs[run].id)
+            .map(|(_, id)| id)
+            .take(count)
+            .collect()
+    }
+
+    fn leased_of(&self, run: usize) -> Vec<u64> {
+        self.ids_where(|i| i.run == run && matches!(i.state, MState::Leased(_)))
+    }
+
+    /// `run`'s cursor once `staged` and items written with `written` records each are
+    /// appended.
+    fn cursor_after(&self, run: usize, staged: &[ItemId], written: &[u64]) -> OutputCursor {
+        let mut cursor = self.runs[run].cursor;
+        let staged = staged.iter().map(|id| self.items[&id.0].records);
+        for n in staged.chain(written.iter().copied()) {
+            cursor.records += n;
+            cursor.bytes += 10 * n + 1;
+        }
+        cursor
+    }
+
     fn revert_leases(&mut self) -> usize {
         let mut n = 0;
         for item in self.items.values_mut() {
@@ -288,8 +377,30 @@ fn public_state(state: &MState) -> ItemState {
     }
 }
 
+/// A plain waiting follow-up.
+fn written_spec() -> ItemSpec {
+    ItemSpec {
+        not_before: None,
+        scope: None,
+        dedupe: None,
+        dead: false,
+    }
+}
+
+fn follow_ups(parent: u64, specs: &[ItemSpec]) -> Vec<NewItem> {
+    let labels = (0..specs.len()).map(|n| format!("follow-{parent}-{n}"));
+    specs
+        .iter()
+        .zip(labels)
+        .map(|(s, l)| new_item(s, l))
+        .collect()
+}
+
 struct Harness {
     dir: tempfile::TempDir,
+    /// Where the open queue's files are (a crash moves on to a copy).
+    path: std::path::PathBuf,
+    crashes: usize,
     q: Option<Queue>,
     m: Model,
     options: QueueOptions,
@@ -388,12 +499,7 @@ impl Harness {
                     return;
                 };
                 let recs: Vec<_> = (0..*records).map(|n| record(id * 10 + n)).collect();
-                let labels = (0..follow_ups.len()).map(|n| format!("follow-{id}-{n}"));
-                let news = follow_ups
-                    .iter()
-                    .zip(labels)
-                    .map(|(s, l)| new_item(s, l))
-                    .collect();
+                let news = self::follow_ups(id, follow_ups);
                 let result = q.stage(ItemId(id), &recs, news).unwrap();
                 let run = m.items[&id].run;
                 let created: Vec<u64> =
@@ -406,32 +512,26 @@ impl Harness {
                 m.next_stage += 1;
             }
             Op::Commit { pick, count } => {
-                if m.runs.is_empty() {
+                let Some(run) = m.pick_run(*pick) else {
                     return;
-                }
-                let run = pick % m.runs.len();
-                let staged: Vec<ItemId> = m
-                    .staged_order()
-                    .into_iter()
-                    .filter(|(r, _)| *r == m.runs[run].id)
-                    .map(|(_, id)| id)
-                    .take(*count)
-                    .collect();
+                };
+                let staged = m.staged_of(run, *count);
                 if staged.is_empty() {
                     return;
                 }
-                let mut cursor = m.runs[run].cursor;
-                for id in &staged {
-                    let n = m.items[&id.0].records;
-                    cursor.records += n;
-                    cursor.bytes += 10 * n + 1;
-                }
+                let cursor = m.cursor_after(run, &staged, &[]);
                 q.commit(&m.runs[run].id, &staged, cursor).unwrap();
                 m.runs[run].cursor = cursor;
                 for id in &staged {
                     m.items.get_mut(&id.0).unwrap().state = MState::Done;
                 }
             }
+            Op::CommitWritten {
+                pick,
+                staged,
+                written,
+            } => self.commit_written(*pick, *staged, written),
+            Op::BadCommit { pick, bad, written } => self.bad_commit(*pick, *bad, written),
             Op::Kill { pick } => {
                 let killable = m.ids_where(|i| {
                     matches!(
@@ -493,30 +593,160 @@ impl Harness {
                 q.cancel_run(&m.runs[run].id, UnixMillis(5)).unwrap();
                 m.runs[run].state = RunState::Cancelled;
             }
+            Op::Finish { pick, failed } => {
+                let Some(run) = m.pick_run(*pick) else {
+                    return;
+                };
+                let state = if *failed {
+                    RunState::Failed
+                } else {
+                    RunState::Succeeded
+                };
+                q.finish_run(&m.runs[run].id, state, UnixMillis(6)).unwrap();
+                m.runs[run].state = state;
+            }
             // Leases and everything else are kept: a checkpoint is not a recovery.
             Op::Checkpoint => q.checkpoint().unwrap(),
             Op::Reopen => {
                 drop(q);
                 self.q = None;
-                let path = self.dir.path().join("state");
-                let (q, recovery) = Queue::open_with(path, self.options.clone()).unwrap();
+                let (q, recovery) = Queue::open_with(&self.path, self.options.clone()).unwrap();
                 self.q = Some(q);
                 assert_eq!(recovery.leases_reset, self.m.revert_leases());
-                assert_eq!(recovery.staged, self.m.staged_order());
-                let cursors: Vec<_> = self
-                    .m
-                    .runs
-                    .iter()
-                    .filter(|r| r.state == RunState::Running)
-                    .map(|r| (r.id.clone(), r.cursor))
-                    .collect();
-                let mut got = recovery.cursors;
-                got.sort_by(|a, b| a.0.cmp(&b.0));
-                let mut cursors = cursors;
-                cursors.sort_by(|a, b| a.0.cmp(&b.0));
-                assert_eq!(got, cursors);
+                self.check_recovery(recovery);
+            }
+            Op::Crash => {
+                self.crashes += 1;
+                let copy = self.dir.path().join(format!("crash-{}", self.crashes));
+                crash_copy(&q, &copy);
+                // The old queue flushes as it closes, into its own directory only.
+                drop(q);
+                self.q = None;
+                self.path = copy;
+                let (q, recovery) = Queue::open_with(&self.path, self.options.clone()).unwrap();
+                self.q = Some(q);
+                // A lease nobody made durable may never have reached the disk: then its
+                // item simply is as before, and there is nothing to revert.
+                let reverted = self.m.revert_leases();
+                assert!(
+                    recovery.leases_reset <= reverted,
+                    "{} leases reset, {reverted} held",
+                    recovery.leases_reset
+                );
+                self.check_recovery(recovery);
             }
         }
+    }
+
+    /// What an open reports matches the model: staged items in order, and the cursor of
+    /// every running run.
+    fn check_recovery(&self, recovery: dredge_queue::Recovery) {
+        assert_eq!(recovery.staged, self.m.staged_order());
+        let mut cursors: Vec<_> = self
+            .m
+            .runs
+            .iter()
+            .filter(|r| r.state == RunState::Running)
+            .map(|r| (r.id.clone(), r.cursor))
+            .collect();
+        let mut got = recovery.cursors;
+        got.sort_by(|a, b| a.0.cmp(&b.0));
+        cursors.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(got, cursors);
+    }
+
+    /// The writer's round: up to `staged` staged items of a run, and as many of its
+    /// leased items as `written` describes, become Done in one commit.
+    fn commit_written(&mut self, pick: usize, staged: usize, written: &[(u64, Vec<ItemSpec>)]) {
+        let q = self.q().clone();
+        let m = &mut self.m;
+        let Some(run) = m.pick_run(pick) else {
+            return;
+        };
+        let staged = m.staged_of(run, staged);
+        let written: Vec<(u64, &(u64, Vec<ItemSpec>))> =
+            m.leased_of(run).into_iter().zip(written).collect();
+        if staged.is_empty() && written.is_empty() {
+            return;
+        }
+        let records: Vec<u64> = written.iter().map(|(_, (n, _))| *n).collect();
+        let cursor = m.cursor_after(run, &staged, &records);
+        let items = written
+            .iter()
+            .map(|(id, (_, specs))| WrittenItem {
+                id: ItemId(*id),
+                follow_ups: follow_ups(*id, specs),
+            })
+            .collect();
+        let results = q
+            .commit_written(&m.runs[run].id, &staged, items, cursor)
+            .unwrap();
+        assert_eq!(results.len(), written.len());
+        for id in &staged {
+            m.items.get_mut(&id.0).unwrap().state = MState::Done;
+        }
+        for ((id, (_, specs)), result) in written.iter().zip(results) {
+            m.items.get_mut(id).unwrap().state = MState::Done;
+            let created: Vec<u64> = specs.iter().filter_map(|s| m.create(run, s)).collect();
+            let got: Vec<u64> = result.created.iter().map(|i| i.0).collect();
+            assert_eq!(got, created, "follow-ups of written item {id}");
+            assert_eq!(result.deduplicated, specs.len() - created.len());
+        }
+        m.runs[run].cursor = cursor;
+    }
+
+    /// A commit whose good items (a staged one, leased ones with follow-ups) come first
+    /// and whose last item must be refused: the call fails and the model is unchanged,
+    /// so `check` finds any trace it left (a Done item, a follow-up, a used id, a cursor).
+    fn bad_commit(&mut self, pick: usize, bad: Bad, written: &[(u64, Vec<ItemSpec>)]) {
+        let q = self.q().clone();
+        let m = &self.m;
+        let Some(run) = m.pick_run(pick) else {
+            return;
+        };
+        let bad_id = match bad {
+            Bad::WrittenNotLeased => Model::pick(
+                &m.ids_where(|i| i.run == run && !matches!(i.state, MState::Leased(_))),
+                pick,
+            ),
+            Bad::StagedNotStaged => m.leased_of(run).last().copied(),
+            Bad::OtherRunsItem => Model::pick(
+                &m.ids_where(|i| i.run != run && matches!(i.state, MState::Leased(_))),
+                pick,
+            ),
+        };
+        let Some(bad_id) = bad_id else {
+            return;
+        };
+        let mut staged = m.staged_of(run, 1);
+        let good = m.leased_of(run).into_iter().filter(|id| *id != bad_id);
+        let mut items: Vec<WrittenItem> = good
+            .zip(written)
+            .map(|(id, (_, specs))| WrittenItem {
+                id: ItemId(id),
+                follow_ups: follow_ups(id, specs),
+            })
+            .collect();
+        let would_be = vec![new_item(&written_spec(), format!("never-{bad_id}"))];
+        match bad {
+            Bad::StagedNotStaged => staged.push(ItemId(bad_id)),
+            Bad::WrittenNotLeased | Bad::OtherRunsItem => items.push(WrittenItem {
+                id: ItemId(bad_id),
+                follow_ups: would_be,
+            }),
+        }
+        let cursor = OutputCursor {
+            bytes: m.runs[run].cursor.bytes + 1000,
+            records: m.runs[run].cursor.records + 100,
+        };
+        let err = q
+            .commit_written(&m.runs[run].id, &staged, items, cursor)
+            .unwrap_err();
+        let expected = match bad {
+            Bad::OtherRunsItem => matches!(err, QueueError::WrongRun { .. }),
+            _ => matches!(err, QueueError::WrongState { .. }),
+        };
+        assert!(expected, "{bad:?} refused with: {err}");
     }
 
     fn check(&self) {
@@ -568,7 +798,9 @@ fn run_model(ops: &[Op], options: QueueOptions) {
         ..Model::default()
     };
     let mut h = Harness {
+        path: dir.path().join("state"),
         dir,
+        crashes: 0,
         q: Some(q),
         m,
         options,
@@ -579,8 +811,17 @@ fn run_model(ops: &[Op], options: QueueOptions) {
     }
 }
 
+/// Sequences per durability mode: 64 keeps the crate's tests to seconds; set
+/// `PROPTEST_CASES` for a longer search.
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(64)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 
     #[test]
     fn queue_matches_in_memory_model(ops in proptest::collection::vec(op(), 1..60)) {

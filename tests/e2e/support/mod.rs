@@ -290,3 +290,63 @@ pub fn with_faults(faults: dredge_sim::autoextract::Faults) -> dredge_sim::autoe
         ..Default::default()
     }
 }
+
+/// A dead item as `dead.list` shows it.
+#[derive(Debug, Clone)]
+pub struct Dead {
+    pub what: String,
+    pub error: String,
+}
+
+/// A job's dead items; every one must carry a reason.
+pub fn dead_items(h: &Harness, job: &str) -> Vec<Dead> {
+    let listed = h.call("dead.list", json!({ "job": job }));
+    let dead: Vec<Dead> = listed
+        .as_array()
+        .expect("dead.list answers a list")
+        .iter()
+        .map(|d| Dead {
+            what: d["what"]
+                .as_str()
+                .expect("dead item names what")
+                .to_string(),
+            error: d["error"].as_str().unwrap_or_default().to_string(),
+        })
+        .collect();
+    for d in &dead {
+        assert!(
+            !d.error.trim().is_empty(),
+            "{job}: every dead item has a reason: {d:?}"
+        );
+    }
+    dead
+}
+
+/// Bounds what may be dead: at most `max` items, each one the injected faults explain
+/// (`explained` holds for it). Without this a test passes when every item dies.
+pub fn assert_dead_explained(
+    job: &str,
+    dead: &[Dead],
+    max: usize,
+    explained: impl Fn(&Dead) -> bool,
+) {
+    let unexplained: Vec<&Dead> = dead.iter().filter(|d| !explained(d)).collect();
+    assert!(
+        unexplained.is_empty(),
+        "{job}: {} dead items no injected fault explains, e.g. {:?}",
+        unexplained.len(),
+        &unexplained[..unexplained.len().min(5)]
+    );
+    assert!(
+        dead.len() <= max,
+        "{job}: {} dead items, at most {max} expected, e.g. {:?}",
+        dead.len(),
+        &dead[..dead.len().min(5)]
+    );
+}
+
+/// What each dead item names, for exact matching (a dead `…/item/11` must not excuse
+/// a missing `…/item/1`).
+pub fn dead_names(dead: &[Dead]) -> std::collections::HashSet<String> {
+    dead.iter().map(|d| d.what.clone()).collect()
+}

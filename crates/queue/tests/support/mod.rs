@@ -56,3 +56,33 @@ pub fn lease_label(q: &Queue, lane: &str, now: UnixMillis) -> Option<String> {
 pub fn run_of(q: &Queue, id: &RunId) -> dredge_queue::RunInfo {
     q.run(id).expect("run").expect("run exists")
 }
+
+/// What a crash leaves of `q`'s database: every file of its directory, byte for byte,
+/// copied into `to` (which must not exist yet) while `q` is still open. Whatever `q`
+/// applied but never flushed is still in sled's memory and missing from the copy, as
+/// after SIGKILL. Dropping `q` is no crash (sled flushes on drop), so durability checks
+/// reopen a copy instead: only what the durable calls flushed is in it.
+pub fn crash_copy(q: &Queue, to: &std::path::Path) {
+    assert!(!to.exists(), "{} exists already", to.display());
+    copy_dir(q.path(), to);
+}
+
+/// Opens a crash copy of `q` made at `to` (see `crash_copy`), reporting its recovery.
+/// `q` stays open and is never flushed into the copy.
+pub fn reopen_after_crash(q: &Queue, to: &std::path::Path) -> (Queue, dredge_queue::Recovery) {
+    crash_copy(q, to);
+    Queue::open(to).expect("open the crash copy")
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("create the crash copy's directory");
+    for entry in std::fs::read_dir(from).expect("read the queue's directory") {
+        let entry = entry.expect("directory entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy a queue file");
+        }
+    }
+}

@@ -9,16 +9,22 @@
 //! of rejected credentials); the retry policy is `dredge-core`'s.
 //!
 //! Items carry everything they need in their payload (`step::Step`): after a crash the
-//! daemon re-executes them with nothing but the account's configuration.
+//! daemon re-executes them with nothing but the account's configuration. The one thing
+//! an executor remembers besides its token is when it was built: its first
+//! acknowledged read waits out the account's timeout, so that an acknowledgement sent
+//! before a restart or reload cannot land late and mark rows read since (`fence`).
 
 mod api;
 mod auth;
 mod envelope;
+mod fence;
 mod group;
 mod paging;
 mod rows;
 mod step;
 mod unexported;
+
+use std::time::Instant;
 
 use async_trait::async_trait;
 use dredge_core::account::OctoparseFlavor;
@@ -33,6 +39,7 @@ pub use envelope::Problem;
 pub use step::{Plan, Step};
 
 use api::Api;
+use fence::AckFence;
 use paging::TaskCtx;
 
 /// The OpenAPI's own limit; an account that sets no `requests_per_second` gets it.
@@ -54,6 +61,7 @@ pub enum SetupError {
 pub struct OctoparseExecutor {
     api: Api,
     unexported_ack: bool,
+    fence: AckFence,
 }
 
 impl OctoparseExecutor {
@@ -95,6 +103,7 @@ impl OctoparseExecutor {
                 tokens: TokenCache::new(),
             },
             unexported_ack: account.unexported_ack,
+            fence: AckFence::starting_now(account.timeout),
         })
     }
 
@@ -128,7 +137,10 @@ impl OctoparseExecutor {
                 paging::offset_page(&task_ctx(task), offset.as_ref(), *page).await
             }
             Step::Drain { task, batch } => unexported::drain(&task_ctx(task), *batch).await,
-            Step::Fetch { task, batch } => unexported::fetch(&task_ctx(task), *batch).await,
+            Step::Fetch { task, batch } => match self.fence.snooze_at(Instant::now()) {
+                Some(snooze) => Outcome::Snooze(snooze),
+                None => unexported::fetch(&task_ctx(task), *batch).await,
+            },
             Step::Ack { task, batch, more } => {
                 unexported::ack(&task_ctx(task), *batch, *more).await
             }

@@ -48,7 +48,8 @@ pub fn account(sim: &Sim, flavor: OctoparseFlavor, ack: bool, password: &str) ->
         tenant: "default".into(),
         requests_per_second: None,
         max_concurrency: 8,
-        timeout: Duration::from_secs(10),
+        // Short: a fresh executor's first acknowledged read waits this long.
+        timeout: Duration::from_secs(2),
         flavor,
         unexported_ack: ack,
         scrape_via: ScrapeVia::default(),
