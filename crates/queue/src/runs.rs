@@ -5,7 +5,7 @@ use dredge_core::{NewItem, UnixMillis};
 use std::ops::Bound;
 
 use crate::codec::{Key, MARKER, decode, encode, prefix};
-use crate::error::Result;
+use crate::error::{QueueError, Result};
 use crate::queue::{Queue, run_id_from_key};
 use crate::stored::{RunMeta, RunStatus};
 use crate::types::{ItemCounts, NewRun, OutputCursor, RunId, RunInfo, RunState, ScheduleState};
@@ -59,12 +59,14 @@ impl Queue {
         })
     }
 
+    /// A run as of every call made so far: a run created in a group not yet applied
+    /// (whose items may already be leased) is found through the run cache.
     pub fn run(&self, id: &RunId) -> Result<Option<RunInfo>> {
-        let key = Key::new(prefix::RUN_META).tail(id.as_str()).done();
-        if !self.inner.store()?.tree.contains_key(key)? {
-            return Ok(None);
+        match self.inner.meta(id).and_then(|_| self.run_info(id)) {
+            Ok(info) => Ok(Some(info)),
+            Err(QueueError::UnknownRun(_)) => Ok(None),
+            Err(e) => Err(e),
         }
-        self.run_info(id).map(Some)
     }
 
     fn run_info(&self, id: &RunId) -> Result<RunInfo> {

@@ -85,7 +85,11 @@ impl Child {
             .map(|r| r.cursor)
             .unwrap_or_default();
         let follow_ups = labels.iter().map(|l| item(l)).collect();
-        let written = vec![WrittenItem { id, follow_ups }];
+        let written = vec![WrittenItem {
+            id,
+            follow_ups,
+            epoch: None,
+        }];
         self.q
             .commit_written(run, &[], written, cursor_for(cursor.records + n))
             .unwrap();

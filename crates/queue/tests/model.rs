@@ -676,6 +676,7 @@ impl Harness {
             .map(|(id, (_, specs))| WrittenItem {
                 id: ItemId(*id),
                 follow_ups: follow_ups(*id, specs),
+                epoch: None,
             })
             .collect();
         let results = q
@@ -725,6 +726,7 @@ impl Harness {
             .map(|(id, (_, specs))| WrittenItem {
                 id: ItemId(id),
                 follow_ups: follow_ups(id, specs),
+                epoch: None,
             })
             .collect();
         let would_be = vec![new_item(&written_spec(), format!("never-{bad_id}"))];
@@ -733,6 +735,7 @@ impl Harness {
             Bad::WrittenNotLeased | Bad::OtherRunsItem => items.push(WrittenItem {
                 id: ItemId(bad_id),
                 follow_ups: would_be,
+                epoch: None,
             }),
         }
         let cursor = OutputCursor {

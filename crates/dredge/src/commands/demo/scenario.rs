@@ -228,6 +228,8 @@ base_url = "{octo}"
 username = "test-user"
 password = "test-pass"
 unexported_ack = true
+# After the demo's SIGKILL an acknowledged drain waits out this timeout (README, Octoparse).
+timeout = "5s"
 requests_per_second = 3
 max_concurrency = 2
 
