@@ -19,6 +19,8 @@ mod snapshot;
 mod state;
 mod storage;
 mod systemd;
+#[cfg(test)]
+mod test_support;
 mod watch;
 mod writer;
 

@@ -98,3 +98,102 @@ fn settle_cancelled(shared: &Shared, run: &RunId, cursor: OutputCursor) {
 pub fn paths_of(shared: &Shared, info: &RunInfo) -> RunPaths {
     RunPaths::new(&shared.config().state_dir.join("out"), &info.job, &info.id)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+    use std::io::Write;
+
+    use dredge_queue::RunState;
+
+    use super::*;
+    use crate::daemon::test_support::{new_run, writer_in};
+
+    fn partial_of(shared: &Shared, run: &RunId) -> std::path::PathBuf {
+        let info = shared.queue.run(run).unwrap().unwrap();
+        paths_of(shared, &info).partial
+    }
+
+    /// An uncommitted tail, as a crash between the append and the commit leaves it.
+    fn torn_tail(path: &std::path::Path) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap();
+        f.write_all(b"{\"uncommitted\":1}\n{\"torn").unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_runs_uncommitted_tail_is_cut_at_recovery_and_it_is_settled() {
+        let dir = tempfile::tempdir().unwrap();
+        let (shared, _writer) = writer_in(dir.path());
+        let run = new_run(&shared, 1);
+        let partial = partial_of(&shared, &run);
+        torn_tail(&partial);
+        shared.queue.cancel_run(&run, UnixMillis::now()).unwrap();
+
+        let recovered = shared
+            .queue
+            .reopen(&HashSet::new(), UnixMillis::now())
+            .unwrap();
+        assert_eq!(recovered.cancelled.len(), 1);
+        let files = reopen_files(&shared, &recovered);
+        assert!(files.is_empty(), "a cancelled run is not written to");
+        assert_eq!(
+            std::fs::metadata(&partial).unwrap().len(),
+            0,
+            "cut to its cursor"
+        );
+        let again = shared
+            .queue
+            .reopen(&HashSet::new(), UnixMillis::now())
+            .unwrap();
+        assert!(again.cancelled.is_empty(), "settled");
+    }
+
+    #[tokio::test]
+    async fn a_run_whose_file_cannot_be_recovered_fails_with_the_reason_and_others_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let (shared, _writer) = writer_in(dir.path());
+        let broken = new_run(&shared, 1);
+        let fine = new_run(&shared, 1);
+        // The broken run's file is shorter than what the queue committed.
+        let leased = shared
+            .queue
+            .lease_next(
+                "a",
+                UnixMillis::now(),
+                UnixMillis::now().after(std::time::Duration::from_secs(60)),
+            )
+            .unwrap()
+            .unwrap();
+        assert_eq!(leased.run, broken);
+        let cursor = dredge_queue::OutputCursor {
+            bytes: 100,
+            records: 1,
+        };
+        let written = dredge_queue::WrittenItem {
+            id: leased.id,
+            follow_ups: vec![],
+            epoch: Some(leased.epoch),
+        };
+        shared
+            .queue
+            .commit_written(&broken, &[], vec![written], cursor)
+            .unwrap();
+
+        let recovered = shared
+            .queue
+            .reopen(&HashSet::new(), UnixMillis::now())
+            .unwrap();
+        let files = reopen_files(&shared, &recovered);
+        let reopened: Vec<&RunId> = files.iter().map(|(run, _)| run).collect();
+        assert_eq!(reopened, vec![&fine]);
+        let info = shared.queue.run(&broken).unwrap().unwrap();
+        assert_eq!(info.state, RunState::Failed);
+        let reason = info.reason.unwrap_or_default();
+        assert!(reason.contains("recovery of its output failed"), "{reason}");
+    }
+}

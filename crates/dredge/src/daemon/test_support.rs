@@ -1,0 +1,58 @@
+//! Test helpers for the daemon's modules: a writer on a fresh state directory, runs
+//! with a job snapshot, records.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use dredge_core::job::parse_job;
+use dredge_core::{JsonText, NewItem, Record, UnixMillis};
+use dredge_queue::{NewRun, Queue, RunId};
+
+use super::snapshot;
+use super::state::Shared;
+use super::writer::{Writer, spawn};
+use crate::config::DaemonConfig;
+
+/// A writer on a fresh state directory with one account `a`.
+pub fn writer_in(dir: &Path) -> (Arc<Shared>, Writer) {
+    let config_path = dir.join("dredge.toml");
+    let text = "state_dir = \"state\"\njobs_dir = \"jobs\"\nsocket = \"state/s.sock\"\n\n\
+                [accounts.a]\nvendor = \"autoextract\"\napi_key = \"k\"\n";
+    let config = DaemonConfig::parse(&config_path, text).unwrap();
+    let (queue, _) = Queue::open(dir.join("state/queue")).unwrap();
+    let shared = Arc::new(Shared::new(config, queue));
+    let (writer, _thread) = spawn(shared.clone());
+    let _ = shared.writer.set(writer.clone());
+    (shared, writer)
+}
+
+/// A run of the job `news` on account `a` with `items` items.
+pub fn new_run(shared: &Shared, items: usize) -> RunId {
+    let job = "vendor = \"autoextract\"\n[autoextract]\npage_type = \"article\"\nurls = [\"https://a.com/1\"]\n";
+    let spec = parse_job(Path::new("jobs/news.toml"), job, None).unwrap();
+    let run = NewRun {
+        job: "news".into(),
+        lane: "a".into(),
+        spec_snapshot: snapshot::encode(&spec).unwrap(),
+        started_at: UnixMillis::now(),
+        deadline: None,
+        max_attempts: 3,
+    };
+    let items = (0..items)
+        .map(|i| NewItem::ready(format!("item-{i}"), vec![]))
+        .collect();
+    shared.queue.create_run(run, items).unwrap()
+}
+
+/// `n` small records.
+pub fn records(n: usize) -> Vec<Record> {
+    (0..n)
+        .map(|i| Record {
+            source: format!("https://a.com/{i}"),
+            item: "i".into(),
+            fetched_at: UnixMillis(0),
+            data: JsonText::parse(format!("{{\"n\":{i}}}")).unwrap(),
+            attachment: None,
+        })
+        .collect()
+}
