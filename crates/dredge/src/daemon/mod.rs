@@ -160,7 +160,9 @@ async fn checkpoints(shared: Arc<Shared>) {
             _ = tokio::time::sleep(Duration::from_secs(30)) => {}
             _ = shared.shutdown.cancelled() => return,
         }
-        if shared.queue.item_writes_since_checkpoint() < CHECKPOINT_AFTER_WRITES {
+        if shared.health.is_faulted()
+            || shared.queue.item_writes_since_checkpoint() < CHECKPOINT_AFTER_WRITES
+        {
             continue;
         }
         let q = shared.queue.clone();

@@ -42,7 +42,9 @@ async fn heal(shared: &Arc<Shared>) {
         wait = (wait * 2).min(LONGEST_WAIT);
         // Lanes lease nothing during a fault; calls in flight end within their
         // account's timeout, and what they return is held or reverted by recovery.
-        if shared.in_flight() > 0 {
+        // Lanes whose records wait for room in the writer's budget wait for recovery
+        // (held records fill it), which keeps their leases.
+        if shared.in_flight() > shared.writer().waiting_for_room() {
             continue;
         }
         let dirs = [

@@ -89,9 +89,22 @@ pub const BUDGET_KIB: u32 = 32 * 1024;
 pub struct Writer {
     tx: mpsc::UnboundedSender<WriterMsg>,
     budget: Arc<Semaphore>,
+    /// Leases whose records wait for room in the budget (held results fill it during a
+    /// storage fault): recovery keeps them too, and the storage doctor does not wait
+    /// for their lanes, which wait for it.
+    waiting: Arc<std::sync::Mutex<HashSet<ItemId>>>,
 }
 
 impl Writer {
+    /// How many lanes wait for room in the budget now.
+    pub fn waiting_for_room(&self) -> usize {
+        self.waiting_set().len()
+    }
+
+    fn waiting_set(&self) -> std::sync::MutexGuard<'_, HashSet<ItemId>> {
+        self.waiting.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     pub fn send(&self, msg: WriterMsg) {
         // The writer lives as long as the daemon; a send after it stopped is shutdown.
         let _ = self.tx.send(msg);
@@ -115,8 +128,10 @@ impl Writer {
         let kib = u32::try_from(bytes / 1024)
             .unwrap_or(u32::MAX)
             .clamp(1, BUDGET_KIB);
-        let budget = (self.budget.clone().acquire_many_owned(kib).await)
-            .expect("the writer's budget is never closed");
+        self.waiting_set().insert(lease.id);
+        let budget = self.budget.clone().acquire_many_owned(kib).await;
+        self.waiting_set().remove(&lease.id);
+        let budget = budget.expect("the writer's budget is never closed");
         let msg = WriteNow {
             run,
             item: lease.id,
@@ -140,12 +155,21 @@ impl Writer {
 /// Start the writer thread; it stops when every `Writer` handle is dropped.
 pub fn spawn(shared: Arc<Shared>) -> (Writer, std::thread::JoinHandle<()>) {
     let (tx, rx) = mpsc::unbounded_channel();
+    let waiting = Arc::new(std::sync::Mutex::new(HashSet::new()));
+    let thread_waiting = waiting.clone();
     let handle = std::thread::Builder::new()
         .name("dredge-writer".into())
-        .spawn(move || WriterThread::new(shared).run(rx))
+        .spawn(move || WriterThread::new(shared, thread_waiting).run(rx))
         .expect("cannot start the writer thread");
     let budget = Arc::new(Semaphore::new(BUDGET_KIB as usize));
-    (Writer { tx, budget }, handle)
+    (
+        Writer {
+            tx,
+            budget,
+            waiting,
+        },
+        handle,
+    )
 }
 
 struct WriterThread {
@@ -157,6 +181,8 @@ struct WriterThread {
     /// until they can be written: a vendor answer is never fetched twice because the
     /// disk was full (some reads cannot be repeated).
     held: Vec<WriteNow>,
+    /// `Writer::waiting`: leases whose records are on their way here.
+    waiting: Arc<std::sync::Mutex<HashSet<ItemId>>>,
 }
 
 const MAX_BATCH: usize = 4096;
@@ -182,12 +208,13 @@ enum RoundError {
 }
 
 impl WriterThread {
-    fn new(shared: Arc<Shared>) -> Self {
+    fn new(shared: Arc<Shared>, waiting: Arc<std::sync::Mutex<HashSet<ItemId>>>) -> Self {
         WriterThread {
             shared,
             files: HashMap::new(),
             stalled: Vec::new(),
             held: Vec::new(),
+            waiting,
         }
     }
 
@@ -494,7 +521,13 @@ impl WriterThread {
     /// run's file back to what the reopened queue committed, then write what is held
     /// and staged. Ok once all of it is written.
     fn recover(&mut self) -> Result<(), String> {
-        let keep: HashSet<ItemId> = self.held.iter().map(|w| w.item).collect();
+        let mut keep: HashSet<ItemId> = self.held.iter().map(|w| w.item).collect();
+        keep.extend(
+            self.waiting
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter(),
+        );
         // Held leases last as long as a lane's would, from now.
         let until = UnixMillis::now().after(Duration::from_secs(3600));
         let recovered = (self.shared.queue)
