@@ -1,8 +1,6 @@
 //! What operators act on: dead items and their requeue, paused jobs, and each job's
 //! schedule bookkeeping.
 
-use std::ops::Bound;
-
 use crate::codec::{Key, MARKER, decode, encode, prefix, trailing_u64};
 use crate::error::Result;
 use crate::queue::Queue;
@@ -11,19 +9,23 @@ use crate::types::{DeadItem, ItemId, ItemState, RunId, RunState, ScheduleState};
 
 impl Queue {
     /// Dead items (of `job`, when given), by run then id. Cost: the dead items only.
-    /// Read in chunks, each with its own short hold on the database (see `runs`).
+    /// Read in chunks (see `Queue::chunk_under`).
     pub fn dead_items(&self, job: Option<&str>) -> Result<Vec<DeadItem>> {
         let mut out = Vec::new();
-        let mut after: Option<Vec<u8>> = None;
+        let mut after: Option<sled::IVec> = None;
         loop {
-            let Some((last, entries)) = self.dead_chunk(after.as_deref())? else {
+            let chunk = self.chunk_under(prefix::DEAD, after.as_deref())?;
+            let Some((last, _)) = chunk.last() else {
                 return Ok(out);
             };
-            for (id, run) in entries {
+            after = Some(last.clone());
+            for (key, value) in &chunk {
+                let run: RunId = decode("dead entry", value)?;
                 let meta = self.inner.meta(&run)?;
                 if job.is_some_and(|job| job != meta.job) {
                     continue;
                 }
+                let id = ItemId(trailing_u64(key, 0)?);
                 let Some(info) = self.item(id)? else {
                     continue;
                 };
@@ -39,29 +41,7 @@ impl Queue {
                     attempts: info.attempts,
                 });
             }
-            after = Some(last);
         }
-    }
-
-    /// Up to `CHUNK` dead index entries after the key `after`, and the last key read.
-    #[allow(clippy::type_complexity)]
-    fn dead_chunk(&self, after: Option<&[u8]>) -> Result<Option<(Vec<u8>, Vec<(ItemId, RunId)>)>> {
-        const CHUNK: usize = 256;
-        let store = self.inner.store()?;
-        let start = match after {
-            Some(key) => Bound::Excluded(key.to_vec()),
-            None => Bound::Included(vec![prefix::DEAD]),
-        };
-        let end = Bound::Excluded(vec![prefix::DEAD + 1]);
-        let mut entries = Vec::new();
-        let mut last = None;
-        for entry in store.tree.range::<Vec<u8>, _>((start, end)).take(CHUNK) {
-            let (key, value) = entry?;
-            let run: RunId = decode("dead entry", &value)?;
-            entries.push((ItemId(trailing_u64(&key, 0)?), run));
-            last = Some(key.to_vec());
-        }
-        Ok(last.map(|last| (last, entries)))
     }
 
     /// Moves every dead item of `run` back to Ready with attempts reset, and a finished

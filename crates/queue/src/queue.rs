@@ -2,6 +2,7 @@
 //! mutating call goes through (one lock, one batch, then durability).
 
 use std::collections::{HashMap, HashSet};
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
@@ -365,6 +366,26 @@ impl Queue {
                 Ok((run, status.cursor))
             })
             .collect()
+    }
+
+    /// Up to 256 entries of the kind `kind` after the key `after`, in key order; empty
+    /// once there are no more. Each chunk holds the database only while it is read, so
+    /// a long listing never keeps the old handles alive across a `checkpoint`, which
+    /// waits for them (while holding the write lock that readers of run statuses need).
+    pub(crate) fn chunk_under(
+        &self,
+        kind: u8,
+        after: Option<&[u8]>,
+    ) -> Result<Vec<(sled::IVec, sled::IVec)>> {
+        const CHUNK: usize = 256;
+        let start = match after {
+            Some(key) => Bound::Excluded(key.to_vec()),
+            None => Bound::Included(vec![kind]),
+        };
+        let end = Bound::Excluded(vec![kind + 1]);
+        let store = self.inner.store()?;
+        let entries = store.tree.range::<Vec<u8>, _>((start, end)).take(CHUNK);
+        Ok(entries.collect::<std::result::Result<_, _>>()?)
     }
 
     fn run_ids_under(&self, kind: u8) -> Result<Vec<RunId>> {

@@ -2,8 +2,6 @@
 
 use dredge_core::{NewItem, UnixMillis};
 
-use std::ops::Bound;
-
 use crate::codec::{Key, MARKER, decode, encode, prefix};
 use crate::error::{QueueError, Result};
 use crate::queue::{Queue, run_id_from_key};
@@ -101,53 +99,26 @@ impl Queue {
         }
     }
 
-    /// Every run (of `job`, when given), oldest first.
-    ///
-    /// Read in chunks, each with its own short hold on the database: a long listing
-    /// must not keep the old handles alive across a `checkpoint`, which waits for them
-    /// (and a run's status is read under the write lock, which the checkpoint holds).
+    /// Every run (of `job`, when given), oldest first. Read in chunks (see
+    /// `Queue::chunk_under`): a long listing never holds up a checkpoint.
     pub fn runs(&self, job: Option<&str>) -> Result<Vec<RunInfo>> {
         let mut out = Vec::new();
-        let mut after: Option<Vec<u8>> = None;
+        let mut after: Option<sled::IVec> = None;
         loop {
-            let chunk = self.run_ids_chunk(job, after.as_deref())?;
-            let Some((last, ids)) = chunk else {
+            let chunk = self.chunk_under(prefix::RUN_META, after.as_deref())?;
+            let Some((last, _)) = chunk.last() else {
                 return Ok(out);
             };
-            for id in ids {
-                out.push(self.run_info(&id)?);
-            }
-            after = Some(last);
-        }
-    }
-
-    /// Up to `CHUNK` run ids (of `job`) after the key `after`, and the last key read.
-    fn run_ids_chunk(
-        &self,
-        job: Option<&str>,
-        after: Option<&[u8]>,
-    ) -> Result<Option<(Vec<u8>, Vec<RunId>)>> {
-        const CHUNK: usize = 256;
-        let store = self.inner.store()?;
-        let start = match after {
-            Some(key) => Bound::Excluded(key.to_vec()),
-            None => Bound::Included(vec![prefix::RUN_META]),
-        };
-        let end = Bound::Excluded(vec![prefix::RUN_META + 1]);
-        let mut ids = Vec::new();
-        let mut last = None;
-        for entry in store.tree.range::<Vec<u8>, _>((start, end)).take(CHUNK) {
-            let (key, value) = entry?;
-            last = Some(key.to_vec());
-            if let Some(job) = job {
-                let meta: RunMeta = decode("run", &value)?;
-                if meta.job != job {
+            after = Some(last.clone());
+            for (key, value) in &chunk {
+                if let Some(job) = job
+                    && decode::<RunMeta>("run", value)?.job != job
+                {
                     continue;
                 }
+                out.push(self.run_info(&run_id_from_key(key))?);
             }
-            ids.push(run_id_from_key(&key));
         }
-        Ok(last.map(|last| (last, ids)))
     }
 
     /// Runs still in the Running state, oldest first.

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dredge_queue::{
-    Durability, ItemState, OutputCursor, Queue, QueueError, QueueOptions, Release, RunState,
-    ScheduleState, WrittenItem,
+    Durability, ItemState, LeasedItem, OutputCursor, Queue, QueueError, QueueOptions, Release,
+    RunState, ScheduleState, WrittenItem,
 };
 use support::*;
 
@@ -34,6 +34,22 @@ fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(entry.path(), target).unwrap();
         }
     }
+}
+
+/// Commits one leased item (no follow-ups) under its epoch with the cursor given.
+fn commit_leased(
+    q: &Queue,
+    run: &dredge_queue::RunId,
+    leased: &LeasedItem,
+    bytes: u64,
+    records: u64,
+) -> Result<Vec<dredge_queue::StageResult>, QueueError> {
+    let written = WrittenItem {
+        id: leased.id,
+        follow_ups: vec![],
+        epoch: Some(leased.epoch),
+    };
+    q.commit_written(run, &[], vec![written], OutputCursor { bytes, records })
 }
 
 fn lease_lost(err: &QueueError) -> bool {
@@ -59,20 +75,7 @@ fn every_durable_round_ends_with_a_sync_of_the_data_file() {
         if durability == Durability::GroupCommit {
             assert_eq!(q.data_syncs(), after_create, "a lease is not durable");
         }
-        q.commit_written(
-            &run,
-            &[],
-            vec![WrittenItem {
-                id: x.id,
-                follow_ups: vec![],
-                epoch: Some(x.epoch),
-            }],
-            OutputCursor {
-                bytes: 10,
-                records: 1,
-            },
-        )
-        .unwrap();
+        commit_leased(&q, &run, &x, 10, 1).unwrap();
         assert!(
             q.data_syncs() > after_create,
             "{durability:?}: the commit returned without syncing the data file"
@@ -156,24 +159,12 @@ fn a_commit_may_not_move_the_output_cursor_back() {
         .unwrap();
     let x = q.lease_next("a", at(0), at(9)).unwrap().unwrap();
     let y = q.lease_next("a", at(0), at(9)).unwrap().unwrap();
-    let commit = |lease: &dredge_queue::LeasedItem, bytes: u64, records: u64| {
-        q.commit_written(
-            &run,
-            &[],
-            vec![WrittenItem {
-                id: lease.id,
-                follow_ups: vec![],
-                epoch: Some(lease.epoch),
-            }],
-            OutputCursor { bytes, records },
-        )
-    };
-    commit(&x, 100, 2).unwrap();
-    let err = commit(&y, 40, 1).unwrap_err();
+    commit_leased(&q, &run, &x, 100, 2).unwrap();
+    let err = commit_leased(&q, &run, &y, 40, 1).unwrap_err();
     assert!(matches!(err, QueueError::CursorBackwards { .. }), "{err}");
     assert_eq!(run_of(&q, &run).cursor.bytes, 100);
     assert_eq!(run_of(&q, &run).counts.leased, 1, "y is still leased");
-    commit(&y, 150, 3).unwrap();
+    commit_leased(&q, &run, &y, 150, 3).unwrap();
 }
 
 #[test]
@@ -220,20 +211,7 @@ fn reopen_keeps_held_leases_with_their_epochs_and_reverts_the_others() {
     assert!(lease_lost(
         &q.stage(&lost, &[record(1)], vec![]).unwrap_err()
     ));
-    q.commit_written(
-        &run,
-        &[],
-        vec![WrittenItem {
-            id: held.id,
-            follow_ups: vec![],
-            epoch: Some(held.epoch),
-        }],
-        OutputCursor {
-            bytes: 3,
-            records: 1,
-        },
-    )
-    .unwrap();
+    commit_leased(&q, &run, &held, 3, 1).unwrap();
     assert_eq!(lease_label(&q, "a", at(0)).as_deref(), Some("lost"));
     let next = q.lease_next("a", at(0), at(9)).unwrap();
     assert!(next.is_none(), "nothing else waits");
@@ -253,20 +231,7 @@ fn a_kept_lease_that_never_reached_the_disk_is_taken_again_under_its_epoch() {
         ItemState::Leased { until: at(100) }
     );
     assert!(q.lease_next("a", at(0), at(9)).unwrap().is_none());
-    q.commit_written(
-        &run,
-        &[],
-        vec![WrittenItem {
-            id: held.id,
-            follow_ups: vec![],
-            epoch: Some(held.epoch),
-        }],
-        OutputCursor {
-            bytes: 3,
-            records: 1,
-        },
-    )
-    .unwrap();
+    commit_leased(&q, &run, &held, 3, 1).unwrap();
 }
 
 #[test]
