@@ -72,6 +72,26 @@ invalid job files (1):
 }
 
 #[test]
+fn a_storage_fault_is_the_second_line_of_status_with_what_happens_next() {
+    let mut s = sample_status();
+    s.storage = Some(crate::protocol::StorageStatus {
+        state: "disk_full".into(),
+        detail: "writing the output of run R:\nNo space left on device (os error 28)".into(),
+        since: "2026-11-22T11:00:00Z".into(),
+    });
+    let out = status(&s, now());
+    let second = out.lines().nth(1).unwrap();
+    assert!(
+        second.starts_with("STORAGE    disk_full since "),
+        "{second}"
+    );
+    assert!(
+        second.contains(": writing the output of run R: No space left on device (os error 28) (nothing is leased; resumes by itself once writes succeed)"),
+        "{second}"
+    );
+}
+
+#[test]
 fn invalid_file_errors_without_their_path_get_it_prefixed_and_every_line_indented() {
     let out = invalid_files(&[InvalidJobFile {
         path: "jobs.d/x.toml".into(),
