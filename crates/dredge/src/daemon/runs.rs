@@ -79,14 +79,15 @@ pub async fn start(
         .map_err(|e| StartError::Failed(e.to_string()))?
 }
 
-/// The job's running run, if any.
+/// The job's running run, if any. Read from the unfinished runs only: a job with a
+/// year of finished runs must not make every start (and `jobs.list`) read them all.
 pub fn active_run(shared: &Shared, job: &str) -> Option<RunId> {
     shared
         .queue
-        .runs(Some(job))
+        .unfinished_runs()
         .ok()?
         .into_iter()
-        .find(|r| r.state == RunState::Running)
+        .find(|r| r.job == job && r.state == RunState::Running)
         .map(|r| r.id)
 }
 
