@@ -6,6 +6,7 @@ mod raw;
 pub mod schedule;
 pub mod values;
 pub mod vendors;
+pub mod zyte;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -21,6 +22,7 @@ pub use vendors::{
     OxylabsDelivery, OxylabsInputs, OxylabsJob, OxylabsResults, PageType, Vendor, WdsField,
     WdsFollow, WdsJob,
 };
+pub use zyte::{ZyteExtract, ZyteExtractFrom, ZyteJob};
 
 use crate::error::FileError;
 
@@ -48,6 +50,7 @@ impl JobSpec {
             VendorJob::Oxylabs(_) => Vendor::Oxylabs,
             VendorJob::Wds(_) => Vendor::Wds,
             VendorJob::Autoextract(_) => Vendor::Autoextract,
+            VendorJob::Zyte(_) => Vendor::Zyte,
         }
     }
 }
@@ -59,6 +62,7 @@ pub enum VendorJob {
     Oxylabs(OxylabsJob),
     Wds(WdsJob),
     Autoextract(AutoextractJob),
+    Zyte(ZyteJob),
 }
 
 /// After downtime: one run for all missed fires, or none.

@@ -11,12 +11,13 @@ use super::vendors::{
     CrawlDelay, OctoparseMode, OxylabsDelivery, OxylabsResults, PageSize, PageType, Vendor,
     WdsField, WdsFollow,
 };
+use super::zyte::{ZyteExtract, ZyteExtractFrom};
 use super::{CatchUp, Overlap, Schedule};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawJob {
-    /// `octoparse | oxylabs | wds | autoextract`
+    /// `octoparse | oxylabs | wds | autoextract | zyte`
     pub vendor: Spanned<Vendor>,
     /// Optional when exactly one account of that vendor exists.
     pub account: Option<Spanned<String>>,
@@ -37,6 +38,7 @@ pub(super) struct RawJob {
     pub oxylabs: Option<Spanned<RawOxylabs>>,
     pub wds: Option<Spanned<RawWds>>,
     pub autoextract: Option<Spanned<RawAutoextract>>,
+    pub zyte: Option<Spanned<RawZyte>>,
 }
 
 fn yes() -> bool {
@@ -83,6 +85,18 @@ pub(super) struct RawAutoextract {
     pub urls_file: Option<Spanned<String>>,
     #[serde(default)]
     pub article_body_raw: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawZyte {
+    pub extract: ZyteExtract,
+    pub extract_from: Option<ZyteExtractFrom>,
+    pub geolocation: Option<Spanned<String>>,
+    pub urls: Option<Spanned<Vec<String>>>,
+    pub urls_file: Option<Spanned<String>>,
+    /// Other documented request fields, passed through as JSON.
+    pub params: Option<Spanned<BTreeMap<Spanned<String>, toml::Value>>>,
 }
 
 #[derive(Debug, Deserialize)]

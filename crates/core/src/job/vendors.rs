@@ -1,5 +1,5 @@
 //! The vendor section of a job file (`[octoparse]`, `[oxylabs]`, `[wds]`,
-//! `[autoextract]`): what to collect. Each field's doc is what users read.
+//! `[autoextract]`; `[zyte]` lives in `zyte.rs`): what to collect. Each field's doc is what users read.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -16,23 +16,26 @@ pub enum Vendor {
     Oxylabs,
     Wds,
     Autoextract,
+    Zyte,
 }
 
 impl Vendor {
-    pub const ALL: [Vendor; 4] = [
+    pub const ALL: [Vendor; 5] = [
         Vendor::Octoparse,
         Vendor::Oxylabs,
         Vendor::Wds,
         Vendor::Autoextract,
+        Vendor::Zyte,
     ];
 
-    /// The key used in files: `octoparse`, `oxylabs`, `wds`, `autoextract`.
+    /// The key used in files: `octoparse`, `oxylabs`, `wds`, `autoextract`, `zyte`.
     pub fn key(self) -> &'static str {
         match self {
             Vendor::Octoparse => "octoparse",
             Vendor::Oxylabs => "oxylabs",
             Vendor::Wds => "wds",
             Vendor::Autoextract => "autoextract",
+            Vendor::Zyte => "zyte",
         }
     }
 }

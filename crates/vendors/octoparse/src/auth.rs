@@ -114,6 +114,7 @@ fn grant_error(answer: &Answer, body: &Value) -> GrantError {
             class,
             message: described.clone(),
             retry_after: answer.retry_after(),
+            budget: None,
         })
     };
     match code.to_ascii_lowercase().as_str() {

@@ -38,6 +38,7 @@ pub fn failure_outcome(answer: &Answer, endpoint: Endpoint, polls: u32) -> Outco
             class: FailureClass::Server,
             message: format!("HTTP {}: {message}", answer.status),
             retry_after: answer.retry_after(),
+            budget: None,
         }),
         _ => classify_status(answer)
             .unwrap_or_else(|| Outcome::fatal(format!("HTTP {}: {message}", answer.status))),
