@@ -256,14 +256,14 @@ async fn apply(
                 finish(shared, lane, item, Vec::new(), parts).await?;
             }
         }
-        Decision::StopAccount { reason } => {
-            tracing::error!(account = %lane.account, reason = %reason,
-                "credentials rejected: the account's items stop until its configuration changes (dredge reload)");
-            lane.stop_auth(reason.clone());
+        Decision::StopAccount { reason, kind } => {
+            tracing::error!(account = %lane.account, reason = %reason, state = kind.as_str(),
+                "the account's items stop until its configuration changes (dredge reload)");
+            lane.stop_auth(kind, reason.clone());
             let release = Release::Snooze {
                 until: UnixMillis::now(),
                 polls: item.polls,
-                note: format!("auth_failed: {reason}"),
+                note: format!("{}: {reason}", kind.as_str()),
             };
             tokio::task::spawn_blocking(move || q.release(id, release)).await??;
         }
@@ -328,6 +328,7 @@ fn count_outcome(shared: &Shared, lane: &Lane, outcome: &Outcome) {
             "reauth"
         }
         Outcome::AuthFailed { .. } => "auth_failed",
+        Outcome::AccountSuspended { .. } => "account_suspended",
         Outcome::Fatal { .. } => "fatal",
     };
     if let Outcome::Done(c) = outcome {

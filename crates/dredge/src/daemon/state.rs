@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Instant;
 
+use dredge_core::retry::AccountStop;
 use dredge_core::{Executor, JobSpec, UnixMillis, Vendor};
 use dredge_queue::{Queue, RunId};
 use dredge_scheduler::Timetable;
@@ -50,8 +51,9 @@ pub struct Lane {
     pub slots: Arc<Semaphore>,
     /// The whole account waits until then (429 with a delay...).
     pub closed_until: Mutex<Option<(UnixMillis, String)>>,
-    /// Credentials rejected: nothing is leased until the config changes.
-    pub auth_failed: Mutex<Option<String>>,
+    /// Credentials rejected or the account suspended: nothing is leased until the
+    /// config changes. The kind names the state in `dredge status`.
+    pub auth_failed: Mutex<Option<(AccountStop, String)>>,
     pub wake: Notify,
     pub in_flight: AtomicUsize,
 }
@@ -94,11 +96,11 @@ impl Lane {
             .filter(|(u, _)| *u > now)
     }
 
-    pub fn stop_auth(&self, reason: String) {
-        *self.auth_failed.lock().expect("lane poisoned") = Some(reason);
+    pub fn stop_auth(&self, kind: AccountStop, reason: String) {
+        *self.auth_failed.lock().expect("lane poisoned") = Some((kind, reason));
     }
 
-    pub fn auth_failure(&self) -> Option<String> {
+    pub fn auth_failure(&self) -> Option<(AccountStop, String)> {
         self.auth_failed.lock().expect("lane poisoned").clone()
     }
 
