@@ -144,8 +144,8 @@ impl Sim {
         lock(&self.shared.book).billed
     }
 
-    /// Requests that arrived inside a window announced for their host, key or URL
-    /// (the request that opened a window is not inside it). A well-behaved client
+    /// Requests answered after a window for their host, key or URL was announced and
+    /// before it ended (the request that opened a window is not inside it). A well-behaved client
     /// that sends one request at a time leaves this empty.
     pub fn requests_inside_windows(&self) -> Vec<(Seen, Window)> {
         let book = lock(&self.shared.book);
@@ -157,7 +157,9 @@ impl Sim {
                     WindowScope::Account(k) => seen.key.as_ref() == Some(k),
                     WindowScope::Url(u) => seen.url.as_ref() == Some(u),
                 };
-                if in_scope && i != w.opened_by && seen.at >= w.from && seen.at < w.until {
+                // Answered after the window opened (the book is kept in answer order)
+                // and arrived before it ended.
+                if in_scope && i > w.opened_by && seen.at < w.until {
                     inside.push((seen.clone(), w.clone()));
                 }
             }
@@ -196,6 +198,7 @@ async fn handle(
     let faults = lock(&shared.faults).clone();
     let key = basic_auth(&headers).map(|(user, _)| user);
     let parsed = request::parse(&body).ok();
+    let url = parsed.as_ref().map(|p| p.url.clone()).or_else(|| request::peek_url(&body));
     let mut book = lock(&shared.book);
     let now = SystemTime::now();
     let r = answer(&shared, &faults, &mut book, (&method, &uri), key.as_deref(), &body, now);
@@ -216,7 +219,7 @@ async fn handle(
     book.seen.push(Seen {
         at: now,
         key: key.clone(),
-        url: parsed.as_ref().map(|p| p.url.clone()),
+        url,
         host: parsed.as_ref().map(|p| p.host.clone()),
         status,
         outcome: r.outcome.to_string(),

@@ -136,3 +136,11 @@ pub fn host_of(url: &str) -> Option<String> {
     let is_ip = host.parse::<std::net::Ipv4Addr>().is_ok() || host.starts_with('[');
     (!host.is_empty() && !is_ip && host.contains('.')).then_some(host)
 }
+
+/// The `url` of a body that may be refused, for the book.
+pub fn peek_url(body: &[u8]) -> Option<String> {
+    match serde_json::from_slice::<Value>(body).ok()?.get("url")? {
+        Value::String(u) => Some(u.clone()),
+        _ => None,
+    }
+}
