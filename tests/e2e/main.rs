@@ -13,3 +13,4 @@ mod examples;
 mod schedule;
 mod socket;
 mod vendors;
+mod zyte_daemon;

@@ -35,6 +35,14 @@ pub async fn run(shared: Arc<Shared>, lane: Arc<Lane>) {
             p = lane.slots.clone().acquire_owned() => p.expect("lane semaphore is never closed"),
             _ = shared.shutdown.cancelled() => return,
         };
+        // The item whose slot this was may have closed the account gate (a 429 with
+        // Retry-After) while we waited for the slot: look again before leasing.
+        let now = UnixMillis::now();
+        if let Some(wait) = blocked_for(&lane, now) {
+            drop(permit);
+            idle(&shared, &lane, wait).await;
+            continue;
+        }
         let leased = {
             let q = shared.queue.clone();
             let account = lane.account.clone();
