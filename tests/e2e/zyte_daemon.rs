@@ -51,7 +51,15 @@ fn account_state(h: &Harness) -> String {
 fn a_zyte_job_lands_every_url_once_and_never_asks_inside_an_announced_wait() {
     let rt = runtime();
     let sim: Sim = rt
-        .block_on(Sim::start(Config { faults: faulty(), ..Config::default() }, 5, "127.0.0.1", 0))
+        .block_on(Sim::start(
+            Config {
+                faults: faulty(),
+                ..Config::default()
+            },
+            5,
+            "127.0.0.1",
+            0,
+        ))
         .expect("start the Zyte API simulator");
     let mut h = Harness::new(&zyte_account(&sim.base_url(), 200));
     h.start();
@@ -72,7 +80,10 @@ fn a_zyte_job_lands_every_url_once_and_never_asks_inside_an_announced_wait() {
     for d in dead {
         assert!(d["error"].as_str().unwrap().contains("HTTP 404"), "{d}");
     }
-    let written: Vec<&str> = lines.iter().map(|l| l["source"].as_str().unwrap()).collect();
+    let written: Vec<&str> = lines
+        .iter()
+        .map(|l| l["source"].as_str().unwrap())
+        .collect();
     let mut ended: Vec<String> = written.iter().map(|s| s.to_string()).collect();
     ended.extend(dead.iter().map(|d| d["what"].as_str().unwrap().to_string()));
     ended.sort();
@@ -92,16 +103,25 @@ fn a_zyte_job_lands_every_url_once_and_never_asks_inside_an_announced_wait() {
             WindowScope::Url(_) => "url",
         })
         .collect();
-    assert_eq!(kinds.len(), 3, "every kind of wait was announced: {kinds:?}");
+    assert_eq!(
+        kinds.len(),
+        3,
+        "every kind of wait was announced: {kinds:?}"
+    );
     let inside = sim.requests_inside_windows();
-    assert!(inside.is_empty(), "requests inside announced waits: {inside:?}");
+    assert!(
+        inside.is_empty(),
+        "requests inside announced waits: {inside:?}"
+    );
 
     // The spending limit is reached: the account stops, nothing dies, one request.
     sim.set_faults(Faults {
         suspended: true,
         ..Faults::default()
     });
-    let more: Vec<String> = (0..10).map(|i| format!("https://more.example.com/p/{i}")).collect();
+    let more: Vec<String> = (0..10)
+        .map(|i| format!("https://more.example.com/p/{i}"))
+        .collect();
     url_job(&h, "more", &more);
     wait_until("the account is suspended", Duration::from_secs(30), || {
         account_state(&h) == "account_suspended"
@@ -113,7 +133,12 @@ fn a_zyte_job_lands_every_url_once_and_never_asks_inside_an_announced_wait() {
             .count()
     };
     assert_eq!(suspended(&sim), 1, "no hammering a suspended account");
-    assert!(h.call("dead.list", json!({ "job": "more" })).as_array().unwrap().is_empty());
+    assert!(
+        h.call("dead.list", json!({ "job": "more" }))
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(h.runs("more")[0]["state"], "running");
 
     // The limit is raised; the operator changes the config and reloads: the run ends.

@@ -54,7 +54,10 @@ async fn a_product_request_answers_200_with_the_target_status_and_the_object() {
     assert_eq!(status, 200);
     assert_eq!(body["statusCode"], 200);
     assert_eq!(body["url"], "https://shop.example.com/p/1");
-    assert_eq!(body["product"], sim.extracted("product", "https://shop.example.com/p/1"));
+    assert_eq!(
+        body["product"],
+        sim.extracted("product", "https://shop.example.com/p/1")
+    );
     assert!(body["product"]["metadata"]["probability"].is_number());
     assert_eq!(sim.billed(), 1);
 }
@@ -78,14 +81,25 @@ async fn unknown_and_incompatible_fields_are_refused_as_documented() {
         &json!({"url": "https://a.example.com/", "article": true, "articleBodyRaw": true}),
     )
     .await;
-    assert_eq!((status, body["type"].as_str()), (400, Some("/request/invalid")));
-    assert!(body["detail"].as_str().unwrap().contains("Unrecognized field \"articleBodyRaw\""));
+    assert_eq!(
+        (status, body["type"].as_str()),
+        (400, Some("/request/invalid"))
+    );
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Unrecognized field \"articleBodyRaw\"")
+    );
     let (status, _, body) = post(
         &sim,
         &json!({"url": "https://a.example.com/", "product": true, "productList": true}),
     )
     .await;
-    assert_eq!((status, body["type"].as_str()), (422, Some("/request/unprocessable")));
+    assert_eq!(
+        (status, body["type"].as_str()),
+        (422, Some("/request/unprocessable"))
+    );
     let response = reqwest::Client::new()
         .post(format!("{}/v1/extract", sim.base_url()))
         .basic_auth(KEY, Some(""))
@@ -109,9 +123,15 @@ async fn a_wrong_key_is_401_and_a_suspended_account_is_403() {
     })
     .await;
     let (status, _, body) = post_as(&sim, "nope", &product("https://a.example.com/")).await;
-    assert_eq!((status, body["type"].as_str()), (401, Some("/auth/key-not-found")));
+    assert_eq!(
+        (status, body["type"].as_str()),
+        (401, Some("/auth/key-not-found"))
+    );
     let (status, _, body) = post_as(&sim, "broke", &product("https://a.example.com/")).await;
-    assert_eq!((status, body["type"].as_str()), (403, Some("/auth/account-suspended")));
+    assert_eq!(
+        (status, body["type"].as_str()),
+        (403, Some("/auth/account-suspended"))
+    );
     assert!(body["detail"].as_str().unwrap().contains("spending limit"));
 }
 
@@ -126,7 +146,10 @@ async fn a_domain_limit_lasts_its_retry_after_for_that_host_only() {
     }))
     .await;
     let (status, retry_after, body) = post(&sim, &product("https://a.example.com/1")).await;
-    assert_eq!((status, body["type"].as_str()), (429, Some("/limits/over-domain-limit")));
+    assert_eq!(
+        (status, body["type"].as_str()),
+        (429, Some("/limits/over-domain-limit"))
+    );
     assert_eq!(retry_after.as_deref(), Some("30"));
     sim.set_faults(Faults::default());
     let (status, retry_after, _) = post(&sim, &product("https://a.example.com/2")).await;
@@ -136,8 +159,15 @@ async fn a_domain_limit_lasts_its_retry_after_for_that_host_only() {
     let (status, _, _) = post(&sim, &product("https://b.example.com/1")).await;
     assert_eq!(status, 200, "another host is not limited");
     let inside = sim.requests_inside_windows();
-    assert_eq!(inside.len(), 1, "the second request for a.example.com: {inside:?}");
-    assert_eq!(inside[0].1.scope, WindowScope::Domain("a.example.com".into()));
+    assert_eq!(
+        inside.len(),
+        1,
+        "the second request for a.example.com: {inside:?}"
+    );
+    assert_eq!(
+        inside[0].1.scope,
+        WindowScope::Domain("a.example.com".into())
+    );
 }
 
 // §4: the key's limit (429) and the global limit (503) hold back the whole key.
@@ -150,7 +180,10 @@ async fn user_and_global_limits_hold_back_every_request_of_the_key() {
     }))
     .await;
     let (status, retry_after, body) = post(&sim, &product("https://a.example.com/1")).await;
-    assert_eq!((status, body["type"].as_str()), (429, Some("/limits/over-user-limit")));
+    assert_eq!(
+        (status, body["type"].as_str()),
+        (429, Some("/limits/over-user-limit"))
+    );
     assert_eq!(retry_after.as_deref(), Some("30"));
     let (status, _, _) = post(&sim, &product("https://b.example.com/1")).await;
     assert_eq!(status, 429, "another host of the same key waits too");
@@ -161,7 +194,10 @@ async fn user_and_global_limits_hold_back_every_request_of_the_key() {
     }))
     .await;
     let (status, retry_after, body) = post(&sim, &product("https://a.example.com/1")).await;
-    assert_eq!((status, body["type"].as_str()), (503, Some("/limits/over-global-limit")));
+    assert_eq!(
+        (status, body["type"].as_str()),
+        (503, Some("/limits/over-global-limit"))
+    );
     assert_eq!(retry_after.as_deref(), Some("0.250"));
 }
 
@@ -174,7 +210,10 @@ async fn download_errors_carry_retry_after_and_forbidden_domains_answer_451() {
     }))
     .await;
     let (status, retry_after, body) = post(&sim, &product("https://a.example.com/1")).await;
-    assert_eq!((status, body["type"].as_str()), (520, Some("/download/temporary-error")));
+    assert_eq!(
+        (status, body["type"].as_str()),
+        (520, Some("/download/temporary-error"))
+    );
     assert_eq!(retry_after.as_deref(), Some("60"));
     assert_eq!(
         sim.windows()[0].scope,
@@ -186,7 +225,10 @@ async fn download_errors_carry_retry_after_and_forbidden_domains_answer_451() {
         ..Faults::default()
     });
     let (status, retry_after, body) = post(&sim, &product("https://a.example.com/2")).await;
-    assert_eq!((status, body["type"].as_str()), (521, Some("/download/internal-error")));
+    assert_eq!(
+        (status, body["type"].as_str()),
+        (521, Some("/download/internal-error"))
+    );
     assert_eq!(retry_after.as_deref(), Some("2"));
     let sim = start(Config {
         forbidden_domains: vec!["linkedin.com".into()],
@@ -194,8 +236,16 @@ async fn download_errors_carry_retry_after_and_forbidden_domains_answer_451() {
     })
     .await;
     let (status, _, body) = post(&sim, &product("https://www.linkedin.com/in/x")).await;
-    assert_eq!((status, body["type"].as_str()), (451, Some("/download/domain-forbidden")));
-    assert!(body["detail"].as_str().unwrap().contains("www.linkedin.com"));
+    assert_eq!(
+        (status, body["type"].as_str()),
+        (451, Some("/download/domain-forbidden"))
+    );
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("www.linkedin.com")
+    );
 }
 
 // §5: windows end when announced: a request after the end is answered normally.

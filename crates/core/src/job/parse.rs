@@ -7,9 +7,7 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use super::raw::{
-    RawAutoextract, RawJob, RawOctoparse, RawOxylabs, RawWds, RawZyte, StringOrInt,
-};
+use super::raw::{RawAutoextract, RawJob, RawOctoparse, RawOxylabs, RawWds, RawZyte, StringOrInt};
 use super::values::HumanDuration;
 use super::vendors::{
     AutoextractJob, InputList, OctoparseJob, OctoparseMode, OctoparseTasks, OxylabsDelivery,

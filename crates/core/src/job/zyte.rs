@@ -182,9 +182,9 @@ pub fn toml_to_json(value: toml::Value) -> serde_json::Value {
         toml::Value::Boolean(b) => serde_json::Value::Bool(b),
         toml::Value::Datetime(d) => serde_json::Value::String(d.to_string()),
         toml::Value::Array(a) => a.into_iter().map(toml_to_json).collect(),
-        toml::Value::Table(t) => serde_json::Value::Object(
-            t.into_iter().map(|(k, v)| (k, toml_to_json(v))).collect(),
-        ),
+        toml::Value::Table(t) => {
+            serde_json::Value::Object(t.into_iter().map(|(k, v)| (k, toml_to_json(v))).collect())
+        }
     }
 }
 
@@ -197,7 +197,10 @@ mod tests {
         assert_eq!(param_refusal("ipType"), None);
         assert_eq!(param_refusal("productOptions"), None);
         let unknown = param_refusal("pageType").expect("AutoExtract's field is unknown");
-        assert!(unknown.contains("not a Zyte API request field"), "{unknown}");
+        assert!(
+            unknown.contains("not a Zyte API request field"),
+            "{unknown}"
+        );
         assert!(unknown.contains("ipType"), "lists the fields: {unknown}");
         let owned = param_refusal("productList").expect("extraction switches are owned");
         assert!(owned.contains("extract = "), "{owned}");
@@ -216,8 +219,7 @@ mod tests {
     #[test]
     fn nested_params_become_json_unchanged() {
         let value: toml::Value =
-            toml::from_str::<toml::Table>("v = { a = [1, \"x\"], b = { c = true } }").unwrap()
-                ["v"]
+            toml::from_str::<toml::Table>("v = { a = [1, \"x\"], b = { c = true } }").unwrap()["v"]
                 .clone();
         assert_eq!(
             toml_to_json(value),
@@ -235,9 +237,15 @@ mod tests {
 
     fn parse(text: &str) -> Result<crate::job::JobSpec, crate::FileError> {
         let accounts = crate::job::AccountIndex(
-            [("z".to_string(), crate::job::Vendor::Zyte)].into_iter().collect(),
+            [("z".to_string(), crate::job::Vendor::Zyte)]
+                .into_iter()
+                .collect(),
         );
-        crate::job::parse_job(std::path::Path::new("/jobs/shop.toml"), text, Some(&accounts))
+        crate::job::parse_job(
+            std::path::Path::new("/jobs/shop.toml"),
+            text,
+            Some(&accounts),
+        )
     }
 
     #[test]
@@ -268,16 +276,24 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("shop.toml:5:12"), "{err}");
-        assert!(err.contains("params.articleBodyRaw is not a Zyte API request field"), "{err}");
+        assert!(
+            err.contains("params.articleBodyRaw is not a Zyte API request field"),
+            "{err}"
+        );
     }
 
     #[test]
     fn an_unknown_extraction_type_or_bad_country_is_refused() {
-        let err = parse("vendor = \"zyte\"\n[zyte]\nextract = \"realEstate\"\nurls = [\"https://a.com/1\"]\n")
-            .unwrap_err()
-            .to_string();
+        let err = parse(
+            "vendor = \"zyte\"\n[zyte]\nextract = \"realEstate\"\nurls = [\"https://a.com/1\"]\n",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("shop.toml:3:"), "{err}");
-        assert!(err.contains("productList"), "names the accepted values: {err}");
+        assert!(
+            err.contains("productList"),
+            "names the accepted values: {err}"
+        );
         let err = parse("vendor = \"zyte\"\n[zyte]\nextract = \"article\"\ngeolocation = \"usa\"\nurls = [\"https://a.com/1\"]\n")
             .unwrap_err()
             .to_string();

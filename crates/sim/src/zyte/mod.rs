@@ -103,7 +103,7 @@ impl Sim {
         let shared = Arc::new(Shared {
             seed,
             faults: Mutex::new(config.faults.clone()),
-            dice: Dice::new(seed ^ 0x2e7e_a91),
+            dice: Dice::new(seed ^ 0x02e7_ea91),
             book: Mutex::new(book),
             log: log.clone(),
             config,
@@ -198,10 +198,21 @@ async fn handle(
     let faults = lock(&shared.faults).clone();
     let key = basic_auth(&headers).map(|(user, _)| user);
     let parsed = request::parse(&body).ok();
-    let url = parsed.as_ref().map(|p| p.url.clone()).or_else(|| request::peek_url(&body));
+    let url = parsed
+        .as_ref()
+        .map(|p| p.url.clone())
+        .or_else(|| request::peek_url(&body));
     let mut book = lock(&shared.book);
     let now = SystemTime::now();
-    let r = answer(&shared, &faults, &mut book, (&method, &uri), key.as_deref(), &body, now);
+    let r = answer(
+        &shared,
+        &faults,
+        &mut book,
+        (&method, &uri),
+        key.as_deref(),
+        &body,
+        now,
+    );
     let status = r.response.status().as_u16();
     let index = book.seen.len();
     if let Some((scope, secs)) = r.window {
@@ -225,7 +236,10 @@ async fn handle(
         outcome: r.outcome.to_string(),
     });
     drop(book);
-    let path = uri.path_and_query().map(|p| p.to_string()).unwrap_or_default();
+    let path = uri
+        .path_and_query()
+        .map(|p| p.to_string())
+        .unwrap_or_default();
     let domains = parsed.map(|p| vec![p.host]).unwrap_or_default();
     shared
         .log
@@ -243,7 +257,12 @@ fn open_window(book: &Book, scope: &WindowScope, now: SystemTime) -> Option<f64>
     book.windows
         .iter()
         .filter(|w| &w.scope == scope && w.until > now)
-        .map(|w| w.until.duration_since(now).unwrap_or_default().as_secs_f64())
+        .map(|w| {
+            w.until
+                .duration_since(now)
+                .unwrap_or_default()
+                .as_secs_f64()
+        })
         .reduce(f64::max)
 }
 
@@ -261,7 +280,8 @@ fn answer(
     }
     if method != Method::POST {
         let mut r = plain(StatusCode::METHOD_NOT_ALLOWED);
-        r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return reply(r, "method_not_allowed");
     }
     let key = match key {
@@ -275,7 +295,10 @@ fn answer(
     // a spending limit was reached.
     if faults.suspended || shared.config.suspended_keys.contains(&key) {
         let detail = "Your account has been suspended. Check your Zyte API subscription details at https://app.zyte.com/o/settings/billing-subscriptions for more information. If you have reached your spending limit, increasing your spending limit will immediately lift your account suspension.";
-        return reply(Problem::AccountSuspended.response(detail, None), "account_suspended");
+        return reply(
+            Problem::AccountSuspended.response(detail, None),
+            "account_suspended",
+        );
     }
     let req = match request::parse(body) {
         Ok(req) => req,
@@ -300,7 +323,10 @@ fn limits(
     let domain = WindowScope::Domain(req.host.clone());
     let too_many = "Too many requests. Retry in N seconds from 'Retry-After' header.";
     if let Some(left) = open_window(book, &account, now) {
-        return Some(reply(Problem::OverUserLimit.response(too_many, Some(left)), "user_limit"));
+        return Some(reply(
+            Problem::OverUserLimit.response(too_many, Some(left)),
+            "user_limit",
+        ));
     }
     if let Some(left) = open_window(book, &domain, now) {
         let r = Problem::OverDomainLimit.response(too_many, Some(left));
@@ -310,16 +336,29 @@ fn limits(
     if book.user_limit_left > 0 || shared.dice.chance(faults.user_limit_rate) {
         book.user_limit_left = book.user_limit_left.saturating_sub(1);
         let response = Problem::OverUserLimit.response(too_many, Some(secs));
-        return Some(Reply { response, outcome: "user_limit", window: Some((account, secs)) });
+        return Some(Reply {
+            response,
+            outcome: "user_limit",
+            window: Some((account, secs)),
+        });
     }
     if shared.dice.chance(faults.global_limit_rate) {
-        let response = Problem::OverGlobalLimit.response("Global requests limit reached.", Some(secs));
-        return Some(Reply { response, outcome: "global_limit", window: Some((account, secs)) });
+        let response =
+            Problem::OverGlobalLimit.response("Global requests limit reached.", Some(secs));
+        return Some(Reply {
+            response,
+            outcome: "global_limit",
+            window: Some((account, secs)),
+        });
     }
     if shared.dice.chance(faults.domain_limit_rate) {
         let secs = faults.domain_limit_seconds;
         let response = Problem::OverDomainLimit.response(too_many, Some(secs));
-        return Some(Reply { response, outcome: "domain_limit", window: Some((domain, secs)) });
+        return Some(Reply {
+            response,
+            outcome: "domain_limit",
+            window: Some((domain, secs)),
+        });
     }
     None
 }
@@ -334,7 +373,10 @@ fn download_faults(shared: &Shared, faults: &Faults, req: &request::Request) -> 
     if forbidden {
         // Zyte API reference, 451 `/download/domain-forbidden` (with `blockedDomain`).
         let detail = format!("Extraction for the domain {} is forbidden.", req.host);
-        return Some(reply(Problem::DomainForbidden.response(&detail, None), "domain_forbidden"));
+        return Some(reply(
+            Problem::DomainForbidden.response(&detail, None),
+            "domain_forbidden",
+        ));
     }
     let retry_after = faults.download_retry_after;
     let url = WindowScope::Url(req.url.clone());
@@ -342,15 +384,27 @@ fn download_faults(shared: &Shared, faults: &Faults, req: &request::Request) -> 
         // 520 with `Retry-After`, as recorded live (`Retry-After: 60`).
         let detail = "Zyte API could not get a ban-free response in a reasonable time.";
         let response = Problem::TemporaryDownload.response(detail, Some(retry_after));
-        return Some(Reply { response, outcome: "temporary_error", window: Some((url, retry_after)) });
+        return Some(Reply {
+            response,
+            outcome: "temporary_error",
+            window: Some((url, retry_after)),
+        });
     }
     if shared.dice.chance(faults.internal_error_rate) {
-        let detail = "Server encountered a problem while downloading. Check request and contact support.";
+        let detail =
+            "Server encountered a problem while downloading. Check request and contact support.";
         let response = Problem::InternalDownload.response(detail, Some(retry_after));
-        return Some(Reply { response, outcome: "internal_error", window: Some((url, retry_after)) });
+        return Some(Reply {
+            response,
+            outcome: "internal_error",
+            window: Some((url, retry_after)),
+        });
     }
     if shared.dice.chance(faults.server_error_rate) {
-        return Some(reply(Problem::Internal.response("Internal server error.", None), "server_error"));
+        return Some(reply(
+            Problem::Internal.response("Internal server error.", None),
+            "server_error",
+        ));
     }
     None
 }
@@ -374,9 +428,10 @@ fn extraction(shared: &Shared, req: &request::Request) -> Reply {
         body["echoData"] = echo.clone();
     }
     let mut response = Response::new(Body::from(body.to_string()));
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     reply(response, if missing { "target_404" } else { "ok" })
 }
 

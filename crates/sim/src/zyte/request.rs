@@ -72,13 +72,19 @@ pub fn parse(body: &[u8]) -> Result<Request, (Problem, String)> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| (Problem::InvalidJson, format!("Invalid JSON: {e}")))?;
     let Value::Object(fields) = value else {
-        return Err((Problem::Invalid, "The request body must be an object".into()));
+        return Err((
+            Problem::Invalid,
+            "The request body must be an object".into(),
+        ));
     };
     if let Some(unknown) = fields
         .keys()
         .find(|k| !OTHER_FIELDS.contains(&k.as_str()) && !EXTRACTION_FIELDS.contains(&k.as_str()))
     {
-        return Err((Problem::Invalid, format!("Unrecognized field \"{unknown}\"")));
+        return Err((
+            Problem::Invalid,
+            format!("Unrecognized field \"{unknown}\""),
+        ));
     }
     let url = match fields.get("url") {
         Some(Value::String(u)) => u.clone(),

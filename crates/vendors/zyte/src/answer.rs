@@ -55,7 +55,9 @@ mod tests {
 
     #[test]
     fn the_record_is_the_extracted_object_as_sent() {
-        let body = text(r#"{"url":"https://a.com/p","statusCode":200,"product":{"name":"X", "price":"1.0"}}"#);
+        let body = text(
+            r#"{"url":"https://a.com/p","statusCode":200,"product":{"name":"X", "price":"1.0"}}"#,
+        );
         match parse(&body, "product").unwrap() {
             Extracted::Record(data) => assert_eq!(&*data, r#"{"name":"X", "price":"1.0"}"#),
             other => panic!("unexpected {other:?}"),
@@ -77,7 +79,10 @@ mod tests {
             parse(&text(r#"{"url":"u","statusCode":200}"#), "article").unwrap(),
             Extracted::Missing(_)
         ));
-        assert_eq!(parse(&text(r#"{"url":"u","prod"#), "product"), Err(Unreadable));
+        assert_eq!(
+            parse(&text(r#"{"url":"u","prod"#), "product"),
+            Err(Unreadable)
+        );
         assert_eq!(parse(&text("[]"), "product"), Err(Unreadable));
     }
 }

@@ -19,8 +19,8 @@ use async_trait::async_trait;
 use bytestring::ByteString;
 use dredge_core::job::{JobSpec, VendorJob, ZyteJob};
 use dredge_core::{
-    Account, Executor, Failure, FailureClass, ItemContext, ItemStart, NewItem, Outcome,
-    PlanError, RateGate, Record, Secret, UnixMillis, VendorClient,
+    Account, Executor, Failure, FailureClass, ItemContext, ItemStart, NewItem, Outcome, PlanError,
+    RateGate, Record, Secret, UnixMillis, VendorClient,
 };
 use reqwest::header::CONTENT_TYPE;
 

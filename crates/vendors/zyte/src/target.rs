@@ -60,7 +60,10 @@ mod tests {
             url_scope("ftp://a.com/x"),
             Err(UrlRefusal::NotHttp(_))
         ));
-        assert!(matches!(url_scope("a.com/x"), Err(UrlRefusal::Malformed(_))));
+        assert!(matches!(
+            url_scope("a.com/x"),
+            Err(UrlRefusal::Malformed(_))
+        ));
         let long = format!("https://a.com/{}", "x".repeat(MAX_URL_CHARS));
         assert_eq!(url_scope(&long), Err(UrlRefusal::TooLong));
     }

@@ -93,7 +93,9 @@ fn download_errors_are_counted_retries_at_retry_after_with_their_own_small_budge
         other => panic!("unexpected {other:?}"),
     }
     match decide(temporary.clone(), budget(0), NOW, &mut rand::rng()) {
-        Decision::Retry { not_before, .. } => assert!(not_before >= NOW.after(Duration::from_secs(60))),
+        Decision::Retry { not_before, .. } => {
+            assert!(not_before >= NOW.after(Duration::from_secs(60)))
+        }
         other => panic!("unexpected {other:?}"),
     }
     // The fourth counted attempt is the last, though the job allows eight.
@@ -120,9 +122,16 @@ fn a_suspended_account_stops_the_account_and_kills_nothing() {
         Decision::StopAccount { kind, .. } => assert_eq!(kind, AccountStop::Suspended),
         other => panic!("unexpected {other:?}"),
     }
-    for (status, kind) in [(401, "/auth/key-not-found"), (401, "/auth/not-valid"), (403, "")] {
+    for (status, kind) in [
+        (401, "/auth/key-not-found"),
+        (401, "/auth/not-valid"),
+        (403, ""),
+    ] {
         assert!(
-            matches!(outcome_of(&answer(status, kind, None)), Outcome::AuthFailed { .. }),
+            matches!(
+                outcome_of(&answer(status, kind, None)),
+                Outcome::AuthFailed { .. }
+            ),
             "{status} {kind}"
         );
     }
@@ -164,12 +173,18 @@ fn server_errors_and_connection_errors_are_counted_retries_on_the_jobs_budget() 
 
 #[test]
 fn problem_types_are_read_in_every_published_form() {
-    assert_eq!(type_path("/limits/over-domain-limit"), "/limits/over-domain-limit");
+    assert_eq!(
+        type_path("/limits/over-domain-limit"),
+        "/limits/over-domain-limit"
+    );
     assert_eq!(
         type_path("https://docs.zyte.com/zyte-api/usage/errors.html#/limits/over-domain-limit"),
         "/limits/over-domain-limit"
     );
-    assert_eq!(type_path("https://api.zyte.com/auth/account-suspended/"), "/auth/account-suspended");
+    assert_eq!(
+        type_path("https://api.zyte.com/auth/account-suspended/"),
+        "/auth/account-suspended"
+    );
     assert_eq!(type_path(""), "");
 }
 

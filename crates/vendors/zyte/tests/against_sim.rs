@@ -34,12 +34,18 @@ fn job(max_attempts: u32, params_json: &str) -> JobSpec {
 }
 
 async fn sim(config: Config) -> Sim {
-    Sim::start(config, 7, "127.0.0.1", 0).await.expect("sim starts")
+    Sim::start(config, 7, "127.0.0.1", 0)
+        .await
+        .expect("sim starts")
 }
 
 fn executor(sim: &Sim) -> Arc<ZyteExecutor> {
-    let client = VendorClient::with_gate(&sim.base_url(), Duration::from_secs(30), RateGate::new(None, 8))
-        .expect("a client");
+    let client = VendorClient::with_gate(
+        &sim.base_url(),
+        Duration::from_secs(30),
+        RateGate::new(None, 8),
+    )
+    .expect("a client");
     Arc::new(ZyteExecutor::with_client(client, Secret::new(KEY)))
 }
 
@@ -60,7 +66,11 @@ fn urls(n: usize, hosts: usize) -> Vec<String> {
 }
 
 fn assert_each_url_once(urls: &[String], report: &RunReport) {
-    assert!(report.unfinished.is_empty(), "unfinished: {:?}", report.unfinished);
+    assert!(
+        report.unfinished.is_empty(),
+        "unfinished: {:?}",
+        report.unfinished
+    );
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for r in &report.records {
         *seen.entry(r.source.as_str()).or_default() += 1;
@@ -69,13 +79,20 @@ fn assert_each_url_once(urls: &[String], report: &RunReport) {
         *seen.entry(d.label.as_str()).or_default() += 1;
     }
     for url in urls {
-        assert_eq!(seen.get(url.as_str()), Some(&1), "{url} must end exactly once");
+        assert_eq!(
+            seen.get(url.as_str()),
+            Some(&1),
+            "{url} must end exactly once"
+        );
     }
     assert_eq!(report.records.len() + report.dead.len(), urls.len());
 }
 
 fn requests_for(sim: &Sim, url: &str) -> usize {
-    sim.requests().iter().filter(|s| s.url.as_deref() == Some(url)).count()
+    sim.requests()
+        .iter()
+        .filter(|s| s.url.as_deref() == Some(url))
+        .count()
 }
 
 #[tokio::test]
@@ -83,15 +100,26 @@ async fn every_url_becomes_its_extracted_object_and_a_target_404_is_dead_without
     let sim = sim(Config::default()).await;
     let mut urls = urls(20, 4);
     urls.push("https://shop0.example.com/missing/1".into());
-    let report = driver(4).run(executor(&sim), &job(8, "{}"), &urls).await.unwrap();
+    let report = driver(4)
+        .run(executor(&sim), &job(8, "{}"), &urls)
+        .await
+        .unwrap();
     assert_each_url_once(&urls, &report);
     for record in &report.records {
         let data: serde_json::Value = serde_json::from_str(&record.data).unwrap();
         assert_eq!(data, sim.extracted("product", &record.source));
     }
     assert_eq!(report.dead.len(), 1);
-    assert!(report.dead[0].reason.contains("HTTP 404"), "{}", report.dead[0].reason);
-    assert_eq!(requests_for(&sim, "https://shop0.example.com/missing/1"), 1, "a billed 404 is not asked again");
+    assert!(
+        report.dead[0].reason.contains("HTTP 404"),
+        "{}",
+        report.dead[0].reason
+    );
+    assert_eq!(
+        requests_for(&sim, "https://shop0.example.com/missing/1"),
+        1,
+        "a billed 404 is not asked again"
+    );
     assert_eq!(sim.billed(), 21);
 }
 
@@ -107,12 +135,27 @@ async fn domain_limits_snooze_their_host_uncounted_and_no_request_lands_inside_o
     })
     .await;
     let urls = urls(40, 4);
-    let report = driver(4).run(executor(&sim), &job(8, "{}"), &urls).await.unwrap();
+    let report = driver(4)
+        .run(executor(&sim), &job(8, "{}"), &urls)
+        .await
+        .unwrap();
     assert_each_url_once(&urls, &report);
     assert!(report.dead.is_empty(), "{:?}", report.dead);
-    assert!(sim.windows().len() >= 3, "the limit fired: {}", sim.windows().len());
-    assert!(sim.requests_inside_windows().is_empty(), "{:?}", sim.requests_inside_windows());
-    assert_eq!(report.total_attempts(), 0, "domain limits are never counted");
+    assert!(
+        sim.windows().len() >= 3,
+        "the limit fired: {}",
+        sim.windows().len()
+    );
+    assert!(
+        sim.requests_inside_windows().is_empty(),
+        "{:?}",
+        sim.requests_inside_windows()
+    );
+    assert_eq!(
+        report.total_attempts(),
+        0,
+        "domain limits are never counted"
+    );
 }
 
 #[tokio::test]
@@ -129,11 +172,18 @@ async fn account_rate_limits_hold_back_every_request_until_retry_after() {
     .await;
     let urls = urls(15, 3);
     // One worker: an account window closes for requests sent after its answer only.
-    let report = driver(1).run(executor(&sim), &job(8, "{}"), &urls).await.unwrap();
+    let report = driver(1)
+        .run(executor(&sim), &job(8, "{}"), &urls)
+        .await
+        .unwrap();
     assert_each_url_once(&urls, &report);
     assert!(report.dead.is_empty());
     assert!(sim.windows().len() >= 2);
-    assert!(sim.requests_inside_windows().is_empty(), "{:?}", sim.requests_inside_windows());
+    assert!(
+        sim.requests_inside_windows().is_empty(),
+        "{:?}",
+        sim.requests_inside_windows()
+    );
     assert_eq!(report.total_attempts(), 0);
 }
 
@@ -149,7 +199,10 @@ async fn temporary_download_errors_wait_retry_after_and_stop_after_their_own_bud
     })
     .await;
     let urls = urls(2, 2);
-    let report = driver(2).run(executor(&sim), &job(8, "{}"), &urls).await.unwrap();
+    let report = driver(2)
+        .run(executor(&sim), &job(8, "{}"), &urls)
+        .await
+        .unwrap();
     assert_each_url_once(&urls, &report);
     assert_eq!(report.dead.len(), 2);
     for url in &urls {
@@ -159,8 +212,16 @@ async fn temporary_download_errors_wait_retry_after_and_stop_after_their_own_bud
             "at most 4 attempts though the job allows 8"
         );
     }
-    assert!(report.dead[0].reason.contains("/download/temporary-error"), "{}", report.dead[0].reason);
-    assert!(sim.requests_inside_windows().is_empty(), "{:?}", sim.requests_inside_windows());
+    assert!(
+        report.dead[0].reason.contains("/download/temporary-error"),
+        "{}",
+        report.dead[0].reason
+    );
+    assert!(
+        sim.requests_inside_windows().is_empty(),
+        "{:?}",
+        sim.requests_inside_windows()
+    );
 }
 
 #[tokio::test]
@@ -174,11 +235,21 @@ async fn a_suspended_account_stops_with_account_suspended_and_no_url_is_dead() {
     })
     .await;
     let urls = urls(5, 1);
-    let report = driver(1).run(executor(&sim), &job(8, "{}"), &urls).await.unwrap();
+    let report = driver(1)
+        .run(executor(&sim), &job(8, "{}"), &urls)
+        .await
+        .unwrap();
     let why = report.account_stopped.expect("the account stops");
-    assert!(why.starts_with("account_suspended: HTTP 403 /auth/account-suspended"), "{why}");
+    assert!(
+        why.starts_with("account_suspended: HTTP 403 /auth/account-suspended"),
+        "{why}"
+    );
     assert!(report.dead.is_empty());
-    assert_eq!(report.unfinished.len(), 5, "every URL waits for the account");
+    assert_eq!(
+        report.unfinished.len(),
+        5,
+        "every URL waits for the account"
+    );
     assert_eq!(sim.requests().len(), 1, "no hammering");
 }
 
@@ -190,14 +261,29 @@ async fn forbidden_domains_and_refused_requests_are_dead_with_the_vendors_title(
     })
     .await;
     let urls = vec!["https://blocked.example.com/a".to_string()];
-    let report = driver(1).run(executor(&sim), &job(8, "{}"), &urls).await.unwrap();
-    assert!(report.dead[0].reason.contains("HTTP 451 /download/domain-forbidden: Domain Forbidden"), "{}", report.dead[0].reason);
+    let report = driver(1)
+        .run(executor(&sim), &job(8, "{}"), &urls)
+        .await
+        .unwrap();
+    assert!(
+        report.dead[0]
+            .reason
+            .contains("HTTP 451 /download/domain-forbidden: Domain Forbidden"),
+        "{}",
+        report.dead[0].reason
+    );
     // A field the API does not know (never written by a loaded job): 400, dead, once.
     let urls = vec!["https://ok.example.com/a".to_string()];
     let report = driver(1)
         .run(executor(&sim), &job(8, r#"{"pageType":"product"}"#), &urls)
         .await
         .unwrap();
-    assert!(report.dead[0].reason.contains("HTTP 400 /request/invalid: Bad Request"), "{}", report.dead[0].reason);
+    assert!(
+        report.dead[0]
+            .reason
+            .contains("HTTP 400 /request/invalid: Bad Request"),
+        "{}",
+        report.dead[0].reason
+    );
     assert_eq!(requests_for(&sim, "https://ok.example.com/a"), 1);
 }

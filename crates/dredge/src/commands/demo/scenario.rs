@@ -174,7 +174,10 @@ pub fn write(layout: &Layout, sims: &dredge_sim::Sims) -> anyhow::Result<Vec<Dem
     write_file(&jobs.join("serp-queries.txt"), &(queries.join("\n") + "\n"))?;
     write_file(&jobs.join("serp-queries.toml"), OXYLABS_JOB)?;
     let zyte_urls = zyte_urls();
-    write_file(&jobs.join("zyte-products.txt"), &(zyte_urls.join("\n") + "\n"))?;
+    write_file(
+        &jobs.join("zyte-products.txt"),
+        &(zyte_urls.join("\n") + "\n"),
+    )?;
     write_file(&jobs.join("zyte-products.toml"), ZYTE_JOB)?;
     Ok(demo_jobs(urls, queries, zyte_urls))
 }
