@@ -126,18 +126,51 @@ pub struct AutoextractJob {
     pub article_body_raw: bool,
 }
 
+/// AutoExtract's `pageType`: the ten values of its final documentation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "camelCase")]
 pub enum PageType {
     Article,
+    ArticleList,
+    Comments,
+    ForumPosts,
+    JobPosting,
     Product,
+    ProductList,
+    RealEstate,
+    /// Called `productReviews` in earlier documentation; both names are accepted.
+    #[serde(alias = "productReviews")]
+    Reviews,
+    Vehicle,
 }
 
 impl PageType {
+    pub const ALL: [PageType; 10] = [
+        PageType::Article,
+        PageType::ArticleList,
+        PageType::Comments,
+        PageType::ForumPosts,
+        PageType::JobPosting,
+        PageType::Product,
+        PageType::ProductList,
+        PageType::RealEstate,
+        PageType::Reviews,
+        PageType::Vehicle,
+    ];
+
+    /// The value sent as `pageType`, and the key of the record in each result.
     pub fn as_str(self) -> &'static str {
         match self {
             PageType::Article => "article",
+            PageType::ArticleList => "articleList",
+            PageType::Comments => "comments",
+            PageType::ForumPosts => "forumPosts",
+            PageType::JobPosting => "jobPosting",
             PageType::Product => "product",
+            PageType::ProductList => "productList",
+            PageType::RealEstate => "realEstate",
+            PageType::Reviews => "reviews",
+            PageType::Vehicle => "vehicle",
         }
     }
 }

@@ -50,6 +50,11 @@ pub async fn run(shared: Arc<Shared>, lane: Arc<Lane>) {
             tokio::task::spawn_blocking(move || q.lease_next(&account, now, until)).await
         };
         match leased {
+            Ok(Ok(Some(item))) if scope_wait(&lane, &item).is_some() => {
+                let until = scope_wait(&lane, &item).unwrap_or(now);
+                hold_for_scope(&shared, item, until).await;
+                drop(permit);
+            }
             Ok(Ok(Some(item))) => {
                 lane.in_flight.fetch_add(1, Ordering::Relaxed);
                 let (shared, lane) = (shared.clone(), lane.clone());
@@ -75,6 +80,28 @@ pub async fn run(shared: Arc<Shared>, lane: Arc<Lane>) {
                 tracing::error!(account = %lane.account, error = %e, "lease task failed");
             }
         }
+    }
+}
+
+/// When the leased item's scope opens, if the vendor closed it for longer.
+fn scope_wait(lane: &Lane, item: &LeasedItem) -> Option<UnixMillis> {
+    let scope = item.scope.as_deref()?;
+    lane.scope_closed(scope, UnixMillis::now())
+}
+
+/// Put an item whose scope is closed back, unexecuted and uncounted, until it opens.
+async fn hold_for_scope(shared: &Shared, item: LeasedItem, until: UnixMillis) {
+    let q = shared.queue.clone();
+    let release = Release::Snooze {
+        until,
+        polls: item.polls,
+        note: "its domain is snoozed until the vendor's time".into(),
+    };
+    let id = item.id;
+    match tokio::task::spawn_blocking(move || q.release(id, release)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::error!(item = %id, error = %e, "cannot hold an item for its domain"),
+        Err(e) => tracing::error!(item = %id, error = %e, "hold task failed"),
     }
 }
 
@@ -207,6 +234,7 @@ async fn apply(
     match decision {
         Decision::Complete { completion, gates } => {
             let (records, follow_ups) = (completion.records, completion.follow_ups);
+            note_gates(lane, &gates);
             finish(shared, lane, item, records, follow_ups).await?;
             close_gates(shared, lane, gates).await?;
         }
@@ -221,8 +249,10 @@ async fn apply(
                 polls,
                 note,
             };
+            let gates: Vec<GateClosure> = gate.into_iter().collect();
+            note_gates(lane, &gates);
             tokio::task::spawn_blocking(move || q.release(id, release)).await??;
-            close_gates(shared, lane, gate.into_iter().collect()).await?;
+            close_gates(shared, lane, gates).await?;
             lane.wake.notify_one();
         }
         Decision::Retry {
@@ -277,6 +307,20 @@ async fn apply(
         }
     }
     Ok(())
+}
+
+/// Close the lane's in-memory gates before the items that caused them (or their
+/// follow-ups) become leasable again, so no lease slips in between.
+fn note_gates(lane: &Lane, gates: &[GateClosure]) {
+    for gate in gates {
+        match &gate.scope {
+            SnoozeScope::Domain(domain) => lane.close_scope(domain, gate.until),
+            SnoozeScope::Account => {
+                lane.close_until(gate.until, "vendor asked the account to wait".into())
+            }
+            SnoozeScope::Item => {}
+        }
+    }
 }
 
 async fn close_gates(shared: &Shared, lane: &Lane, gates: Vec<GateClosure>) -> anyhow::Result<()> {

@@ -51,6 +51,10 @@ pub struct Lane {
     pub slots: Arc<Semaphore>,
     /// The whole account waits until then (429 with a delay...).
     pub closed_until: Mutex<Option<(UnixMillis, String)>>,
+    /// Scopes (target domains) the vendor closed, until when. Deferring the queued
+    /// items of a scope misses items that join it later (a retry released after the
+    /// snooze, a follow-up committed after it), so a leased item is checked here too.
+    pub scope_gates: Mutex<HashMap<String, UnixMillis>>,
     /// Credentials rejected or the account suspended: nothing is leased until the
     /// config changes. The kind names the state in `dredge status`.
     pub auth_failed: Mutex<Option<(AccountStop, String)>>,
@@ -66,6 +70,7 @@ impl Lane {
             executor: RwLock::new(executor),
             slots: Arc::new(Semaphore::new(concurrency.max(1))),
             closed_until: Mutex::new(None),
+            scope_gates: Mutex::new(HashMap::new()),
             auth_failed: Mutex::new(None),
             wake: Notify::new(),
             in_flight: AtomicUsize::new(0),
@@ -85,6 +90,22 @@ impl Lane {
         if g.as_ref().is_none_or(|(u, _)| *u < until) {
             *g = Some((until, reason));
         }
+    }
+
+    /// Close `scope` until `until`, or later if it is already closed for longer: the
+    /// latest time the vendor named wins.
+    pub fn close_scope(&self, scope: &str, until: UnixMillis) {
+        let now = UnixMillis::now();
+        let mut gates = self.scope_gates.lock().expect("lane poisoned");
+        gates.retain(|_, u| *u > now);
+        let gate = gates.entry(scope.to_string()).or_insert(until);
+        *gate = (*gate).max(until);
+    }
+
+    /// When `scope`'s gate opens, if it is closed at `now`.
+    pub fn scope_closed(&self, scope: &str, now: UnixMillis) -> Option<UnixMillis> {
+        let gates = self.scope_gates.lock().expect("lane poisoned");
+        gates.get(scope).copied().filter(|u| *u > now)
     }
 
     /// When the account gate opens, if it is closed now.

@@ -152,6 +152,12 @@ fn extract(
     if !config.missing_marker.is_empty() && path.contains(&config.missing_marker) {
         return ("http404", Err("Downloader error: http404".into()));
     }
+    // Reference table: "Downloader error: No response (network301) — Redirects are
+    // not supported"; the same URL answers the same every time.
+    if !config.redirect_marker.is_empty() && path.contains(&config.redirect_marker) {
+        let message = "Downloader error: No response (network301)";
+        return ("network301", Err(message.into()));
+    }
     if config.forbidden_domains.iter().any(|d| d == domain) {
         return (
             "domain_forbidden",
@@ -177,14 +183,16 @@ fn extract(
         let error = RETRIABLE_ERRORS[ctx.dice.below(RETRIABLE_ERRORS.len())];
         return ("retriable_error", Err(error.into()));
     }
-    let record = if page_type == "product" {
-        records::product(ctx.seed, url)
-    } else {
-        let with_raw = query
-            .get("articleBodyRaw")
-            .and_then(Value::as_bool)
-            .unwrap_or(true);
-        records::article(ctx.seed, url, with_raw)
+    let record = match page_type {
+        "product" => records::product(ctx.seed, url),
+        "article" => {
+            let with_raw = query
+                .get("articleBodyRaw")
+                .and_then(Value::as_bool)
+                .unwrap_or(true);
+            records::article(ctx.seed, url, with_raw)
+        }
+        other => records::other(ctx.seed, url, other),
     };
     ("ok", Ok(record))
 }

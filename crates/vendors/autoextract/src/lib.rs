@@ -126,6 +126,7 @@ fn request_error(error: RequestError, batch: &Batch, ctx: &Context<'_>) -> Outco
             reason: message,
         }),
         Req::Auth { message } => Outcome::AuthFailed { message },
+        Req::Suspended { message } => Outcome::AccountSuspended { message },
         Req::Rejected { message } if !batch.split => {
             tracing::warn!(batch = %ctx.item.label, %message, "the service rejected a batch; splitting it once");
             settle::split(batch, ctx)
