@@ -2,7 +2,7 @@
 //! and the extracted record.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
 
@@ -56,8 +56,13 @@ impl Occupancy {
 
     /// Record the window of an occupation that has just been answered.
     pub fn open_window(&mut self, domain: String, seconds: f64) {
+        // The window ends as a client counting in whole milliseconds from when it read
+        // the answer can see it: the named time from the start of this millisecond.
         let from = SystemTime::now();
-        let until = from + Duration::from_secs_f64(seconds.max(0.0));
+        let ms = from.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64;
+        let until = UNIX_EPOCH
+            + Duration::from_millis(ms)
+            + Duration::from_secs_f64(seconds.max(0.0));
         self.windows.push(OccupiedWindow {
             domain,
             from,
