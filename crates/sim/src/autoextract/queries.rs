@@ -257,20 +257,13 @@ fn parse_host(url: &str) -> Result<String, UrlError> {
 }
 
 /// The registrable domain the real service reports (`blog.scrapinghub.com` →
-/// `scrapinghub.com`), with a few common two-label public suffixes.
+/// `scrapinghub.com`), by the public suffix list.
 pub fn registrable_domain(host: &str) -> String {
-    const TWO_LABEL_SUFFIXES: &[&str] = &["co.uk", "com.au", "co.jp", "com.br", "co.nz"];
+    // The public suffix list, as the real service names domains in its answers.
     if host.parse::<std::net::IpAddr>().is_ok() || !host.contains('.') {
         return host.to_string();
     }
-    let labels: Vec<&str> = host.split('.').collect();
-    let suffix2 = labels[labels.len().saturating_sub(2)..].join(".");
-    let keep = if TWO_LABEL_SUFFIXES.contains(&suffix2.as_str()) {
-        3
-    } else {
-        2
-    };
-    labels[labels.len().saturating_sub(keep)..].join(".")
+    psl::domain_str(host).unwrap_or(host).to_string()
 }
 
 #[cfg(test)]
