@@ -5,6 +5,7 @@ mod parse;
 mod raw;
 pub mod schedule;
 pub mod values;
+pub mod oxylabs;
 pub mod vendors;
 pub mod zyte;
 

@@ -11,8 +11,9 @@ use super::raw::{RawAutoextract, RawJob, RawOctoparse, RawOxylabs, RawWds, RawZy
 use super::values::HumanDuration;
 use super::vendors::{
     AutoextractJob, InputList, OctoparseJob, OctoparseMode, OctoparseTasks, OxylabsDelivery,
-    OxylabsInputs, OxylabsJob, OxylabsResults, Vendor, WdsJob, scalar_params,
+    OxylabsInputs, OxylabsJob, OxylabsResults, Vendor, WdsJob,
 };
+use super::oxylabs::{self, InputKind};
 use super::zyte::{ZyteJob, geolocation_refusal, param_refusal, toml_to_json};
 use super::{AccountIndex, JobSpec, VendorJob, input_lines, job_name_of};
 use crate::error::FileError;
@@ -240,17 +241,29 @@ impl Ctx<'_> {
                 "[oxylabs] needs `source` (e.g. \"google_search\" or \"universal\")",
             ));
         };
+        let kind = raw
+            .input_kind
+            .unwrap_or_else(|| oxylabs::documented_kind(&source));
+        let wrong_key = |list: &str, kind: &str| {
+            self.err(
+                span.clone(),
+                format!("source \"{source}\" takes a {kind} per job in Oxylabs' documentation: use {list} = [...] (or say input_kind = \"...\" if your source differs)"),
+            )
+        };
         let inputs = match (raw.queries, raw.urls, raw.input_file) {
+            (Some(_), None, None) if kind == InputKind::Url => return Err(wrong_key("urls", "url")),
+            (None, Some(_), None) if kind == InputKind::Query => {
+                return Err(wrong_key("queries", "query"));
+            }
             (Some(q), None, None) => {
                 OxylabsInputs::Queries(self.inline(q, span.clone(), "queries")?)
             }
             (None, Some(u), None) => OxylabsInputs::Urls(self.inline(u, span.clone(), "urls")?),
             (None, None, Some(f)) => {
                 let list = self.file_list(&f, span.clone())?;
-                if source.contains("url") || source == "universal" {
-                    OxylabsInputs::Urls(list)
-                } else {
-                    OxylabsInputs::Queries(list)
+                match kind {
+                    InputKind::Url => OxylabsInputs::Urls(list),
+                    InputKind::Query => OxylabsInputs::Queries(list),
                 }
             }
             (None, None, None) => {
@@ -273,12 +286,13 @@ impl Ctx<'_> {
                 "delivery = \"callback\" needs callback_url = \"https://...\": the public URL Oxylabs posts to",
             ));
         }
-        let params = scalar_params(raw.params).map_err(|m| self.err(span.clone(), m))?;
+        let results = raw.results.unwrap_or(OxylabsResults::Parsed);
+        let params = oxylabs::params(raw.params, results).map_err(|m| self.err(span.clone(), m))?;
         Ok(OxylabsJob {
             source,
             inputs,
             params_json: serde_json::Value::Object(params).to_string(),
-            results: raw.results.unwrap_or(OxylabsResults::Parsed),
+            results,
             delivery,
             poll_interval: raw
                 .poll_interval

@@ -11,6 +11,7 @@ use super::vendors::{
     CrawlDelay, OctoparseMode, OxylabsDelivery, OxylabsResults, PageSize, PageType, Vendor,
     WdsField, WdsFollow,
 };
+use super::oxylabs::InputKind;
 use super::zyte::{ZyteExtract, ZyteExtractFrom};
 use super::{CatchUp, Overlap, Schedule};
 
@@ -72,6 +73,9 @@ pub(super) struct RawOxylabs {
     pub delivery: Option<OxylabsDelivery>,
     pub poll_interval: Option<HumanDuration>,
     pub callback_url: Option<HttpUrl>,
+    /// `url` or `query`: what the values are sent as (default: what the source's
+    /// documentation says).
+    pub input_kind: Option<InputKind>,
     /// Everything else: singular parameters passed through to Oxylabs as given.
     #[serde(flatten)]
     pub params: BTreeMap<String, toml::Value>,

@@ -239,14 +239,37 @@ fn oxylabs_passes_singular_parameters_through() {
 fn oxylabs_rejects_list_parameters_and_callback_without_url() {
     let e = error(
         "j",
-        "vendor = \"oxylabs\"\n[oxylabs]\nsource = \"s\"\nqueries = [\"a\"]\ngeo = [\"x\"]\n",
+        "vendor = \"oxylabs\"\n[oxylabs]\nsource = \"google_search\"\nqueries = [\"a\"]\ngeo = [\"x\"]\n",
     );
     assert!(e.contains("geo"), "{e}");
     let e = error(
         "j",
-        "vendor = \"oxylabs\"\n[oxylabs]\nsource = \"s\"\nqueries = [\"a\"]\ndelivery = \"callback\"\n",
+        "vendor = \"oxylabs\"\n[oxylabs]\nsource = \"google_search\"\nqueries = [\"a\"]\ndelivery = \"callback\"\n",
     );
     assert!(e.contains("callback_url"), "{e}");
+}
+
+#[test]
+fn oxylabs_values_go_under_the_key_the_source_documents_unless_input_kind_says_otherwise() {
+    let e = error(
+        "j",
+        "vendor = \"oxylabs\"\n[oxylabs]\nsource = \"universal\"\nqueries = [\"a\"]\n",
+    );
+    assert!(e.contains("use urls = [...]"), "{e}");
+    let e = error(
+        "j",
+        "vendor = \"oxylabs\"\n[oxylabs]\nsource = \"amazon_product\"\nurls = [\"https://a.com\"]\n",
+    );
+    assert!(e.contains("use queries = [...]"), "{e}");
+    let job = parse(
+        "j",
+        "vendor = \"oxylabs\"\n[oxylabs]\nsource = \"new_thing\"\ninput_kind = \"query\"\nqueries = [\"a\"]\n",
+    )
+    .unwrap();
+    let VendorJob::Oxylabs(o) = job.work else {
+        panic!()
+    };
+    assert!(matches!(o.inputs, OxylabsInputs::Queries(_)));
 }
 
 #[test]

@@ -1,7 +1,6 @@
 //! The vendor section of a job file (`[octoparse]`, `[oxylabs]`, `[wds]`,
 //! `[autoextract]`; `[zyte]` lives in `zyte.rs`): what to collect. Each field's doc is what users read.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -85,7 +84,9 @@ pub enum OctoparseMode {
 pub struct OxylabsJob {
     pub source: String,
     pub inputs: OxylabsInputs,
-    /// Singular parameters passed through as given (domain, parse, render, geo_location...).
+    /// Parameters passed through as given (domain, parse, render, geo_location,
+    /// context, parsing_instructions, browser_instructions...), with the result type's
+    /// flag set (`parse`, `render`).
     /// JSON text of an object, so the spec stays storable with bincode.
     pub params_json: String,
     pub results: OxylabsResults,
@@ -241,25 +242,3 @@ pub struct WdsField {
 
 /// Page size as written in files.
 pub(crate) type PageSize = Bounded<1, 1000>;
-
-/// Oxylabs parameters that are not singular values cannot be passed through.
-pub(crate) fn scalar_params(
-    params: BTreeMap<String, toml::Value>,
-) -> Result<serde_json::Map<String, serde_json::Value>, String> {
-    let mut out = serde_json::Map::new();
-    for (key, value) in params {
-        let json = match value {
-            toml::Value::String(s) => serde_json::Value::String(s),
-            toml::Value::Integer(i) => serde_json::Value::from(i),
-            toml::Value::Float(f) => serde_json::Value::from(f),
-            toml::Value::Boolean(b) => serde_json::Value::Bool(b),
-            _ => {
-                return Err(format!(
-                    "parameter `{key}` must be a single string, number or boolean (Oxylabs takes only singular parameters besides the query list)"
-                ));
-            }
-        };
-        out.insert(key, json);
-    }
-    Ok(out)
-}
