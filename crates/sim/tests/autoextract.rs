@@ -653,7 +653,11 @@ async fn all_ten_documented_page_types_are_extracted_under_their_own_key() {
         assert!(results[t][t].is_object(), "{t}: {}", results[t]);
     }
     let (status, _, body) = answer(
-        post(&sim, &json!([query("https://site.example.com/x", "recipe", "0")])).await,
+        post(
+            &sim,
+            &json!([query("https://site.example.com/x", "recipe", "0")]),
+        )
+        .await,
     )
     .await;
     assert_eq!(status, 400);
@@ -682,8 +686,14 @@ async fn a_reached_limit_answers_403_saying_so() {
         ..Faults::default()
     }))
     .await;
-    let (status, _, body) =
-        answer(post(&sim, &json!([query("https://a.example.com/", "product", "0")])).await).await;
+    let (status, _, body) = answer(
+        post(
+            &sim,
+            &json!([query("https://a.example.com/", "product", "0")]),
+        )
+        .await,
+    )
+    .await;
     assert_eq!(status, 403);
     assert_eq!(problem_name(&body), "limit-reached");
     assert!(body["title"].as_str().unwrap().contains("limit reached"));

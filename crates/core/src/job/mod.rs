@@ -1,11 +1,11 @@
 //! Job files (`jobs_dir/NAME.toml`, SPEC §4): parsed into a [`JobSpec`] that can only
 //! hold valid jobs. Every error names the file, line and column and says what to do.
 
+pub mod oxylabs;
 mod parse;
 mod raw;
 pub mod schedule;
 pub mod values;
-pub mod oxylabs;
 pub mod vendors;
 pub mod zyte;
 

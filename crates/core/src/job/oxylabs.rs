@@ -64,7 +64,9 @@ pub fn params(
         out.insert(key, toml_to_json(value));
     }
     match results {
-        OxylabsResults::Parsed => need(&mut out, "parse", Value::Bool(true), "results = \"parsed\"")?,
+        OxylabsResults::Parsed => {
+            need(&mut out, "parse", Value::Bool(true), "results = \"parsed\"")?
+        }
         OxylabsResults::Png => need(&mut out, "render", "png".into(), "results = \"png\"")?,
         OxylabsResults::Raw => {}
     }
@@ -130,10 +132,22 @@ mod tests {
 
     #[test]
     fn sources_take_url_or_query_as_documented() {
-        for s in ["universal", "google", "amazon", "walmart", "google_shopping"] {
+        for s in [
+            "universal",
+            "google",
+            "amazon",
+            "walmart",
+            "google_shopping",
+        ] {
             assert_eq!(documented_kind(s), InputKind::Url, "{s}");
         }
-        for s in ["google_search", "amazon_product", "amazon_reviews", "youtube_transcript", "bing_search"] {
+        for s in [
+            "google_search",
+            "amazon_product",
+            "amazon_reviews",
+            "youtube_transcript",
+            "bing_search",
+        ] {
             assert_eq!(documented_kind(s), InputKind::Query, "{s}");
         }
     }
@@ -145,26 +159,50 @@ mod tests {
             OxylabsResults::Raw,
         )
         .unwrap();
-        assert_eq!(out["context"], serde_json::json!([{"key": "results_language", "value": "en"}]));
-        assert_eq!(out["parsing_instructions"]["title"]["_fns"][0]["_fn"], "xpath_one");
+        assert_eq!(
+            out["context"],
+            serde_json::json!([{"key": "results_language", "value": "en"}])
+        );
+        assert_eq!(
+            out["parsing_instructions"]["title"]["_fns"][0]["_fn"],
+            "xpath_one"
+        );
         assert_eq!(out["parse"], true, "parsing instructions need parse = true");
     }
 
     #[test]
     fn a_result_type_gets_its_flag_or_the_job_is_refused() {
-        assert_eq!(params(table(""), OxylabsResults::Parsed).unwrap()["parse"], true);
-        assert_eq!(params(table(""), OxylabsResults::Png).unwrap()["render"], "png");
+        assert_eq!(
+            params(table(""), OxylabsResults::Parsed).unwrap()["parse"],
+            true
+        );
+        assert_eq!(
+            params(table(""), OxylabsResults::Png).unwrap()["render"],
+            "png"
+        );
         let e = params(table("parse = false"), OxylabsResults::Parsed).unwrap_err();
         assert!(e.contains("needs parse = true"), "{e}");
         let e = params(table("render = \"html\""), OxylabsResults::Png).unwrap_err();
         assert!(e.contains("render = \"png\""), "{e}");
-        let out = params(table("browser_instructions = [{ type = \"click\" }]"), OxylabsResults::Raw).unwrap();
+        let out = params(
+            table("browser_instructions = [{ type = \"click\" }]"),
+            OxylabsResults::Raw,
+        )
+        .unwrap();
         assert_eq!(out["render"], "html");
     }
 
     #[test]
     fn other_lists_and_malformed_context_are_refused() {
-        assert!(params(table("geo = [\"x\"]"), OxylabsResults::Raw).unwrap_err().contains("geo"));
-        assert!(params(table("context = [\"en\"]"), OxylabsResults::Raw).unwrap_err().contains("key"));
+        assert!(
+            params(table("geo = [\"x\"]"), OxylabsResults::Raw)
+                .unwrap_err()
+                .contains("geo")
+        );
+        assert!(
+            params(table("context = [\"en\"]"), OxylabsResults::Raw)
+                .unwrap_err()
+                .contains("key")
+        );
     }
 }

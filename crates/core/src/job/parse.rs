@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use toml::Spanned;
 
+use super::oxylabs::{self, InputKind};
 use super::raw::{RawAutoextract, RawJob, RawOctoparse, RawOxylabs, RawWds, RawZyte, StringOrInt};
 use super::values::HumanDuration;
 use super::vendors::{
     AutoextractJob, InputList, OctoparseJob, OctoparseMode, OctoparseTasks, OxylabsDelivery,
     OxylabsInputs, OxylabsJob, OxylabsResults, Vendor, WdsJob,
 };
-use super::oxylabs::{self, InputKind};
 use super::zyte::{ZyteJob, geolocation_refusal, param_refusal, toml_to_json};
 use super::{AccountIndex, JobSpec, VendorJob, input_lines, job_name_of};
 use crate::error::FileError;
@@ -251,7 +251,9 @@ impl Ctx<'_> {
             )
         };
         let inputs = match (raw.queries, raw.urls, raw.input_file) {
-            (Some(_), None, None) if kind == InputKind::Url => return Err(wrong_key("urls", "url")),
+            (Some(_), None, None) if kind == InputKind::Url => {
+                return Err(wrong_key("urls", "url"));
+            }
             (None, Some(_), None) if kind == InputKind::Query => {
                 return Err(wrong_key("queries", "query"));
             }

@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::oxylabs::InputKind;
 use super::values::{Bounded, HttpUrl, HumanDuration};
 use super::vendors::{
     CrawlDelay, OctoparseMode, OxylabsDelivery, OxylabsResults, PageSize, PageType, Vendor,
     WdsField, WdsFollow,
 };
-use super::oxylabs::InputKind;
 use super::zyte::{ZyteExtract, ZyteExtractFrom};
 use super::{CatchUp, Overlap, Schedule};
 

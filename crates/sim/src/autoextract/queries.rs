@@ -59,10 +59,12 @@ impl Occupancy {
         // The window ends as a client counting in whole milliseconds from when it read
         // the answer can see it: the named time from the start of this millisecond.
         let from = SystemTime::now();
-        let ms = from.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64;
-        let until = UNIX_EPOCH
-            + Duration::from_millis(ms)
-            + Duration::from_secs_f64(seconds.max(0.0));
+        let ms = from
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis() as u64;
+        let until =
+            UNIX_EPOCH + Duration::from_millis(ms) + Duration::from_secs_f64(seconds.max(0.0));
         self.windows.push(OccupiedWindow {
             domain,
             from,

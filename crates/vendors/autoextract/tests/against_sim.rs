@@ -373,7 +373,9 @@ fn job_of_type(page_type: PageType) -> JobSpec {
 
 #[tokio::test]
 async fn every_documented_page_type_yields_its_records() {
-    let sim = Sim::start(Config::default(), 1, "127.0.0.1", 0).await.expect("sim");
+    let sim = Sim::start(Config::default(), 1, "127.0.0.1", 0)
+        .await
+        .expect("sim");
     for page_type in PageType::ALL {
         let urls = urls(6, 2, 0);
         let report = driver(2)
@@ -387,7 +389,9 @@ async fn every_documented_page_type_yields_its_records() {
 
 #[tokio::test]
 async fn a_redirect_network301_is_dead_after_one_request() {
-    let sim = Sim::start(Config::default(), 1, "127.0.0.1", 0).await.expect("sim");
+    let sim = Sim::start(Config::default(), 1, "127.0.0.1", 0)
+        .await
+        .expect("sim");
     let urls = vec![
         "https://www.shop1.example/redirect/1".to_string(),
         "https://www.shop1.example/item/2".to_string(),
@@ -398,8 +402,16 @@ async fn a_redirect_network301_is_dead_after_one_request() {
         .expect("plans");
     assert_each_url_once(&urls, &report);
     assert_eq!(report.dead.len(), 1);
-    assert!(report.dead[0].reason.contains("network301"), "{:?}", report.dead);
-    assert_eq!(sim.log.len(), 1, "the redirect is not asked again (each retry is billed)");
+    assert!(
+        report.dead[0].reason.contains("network301"),
+        "{:?}",
+        report.dead
+    );
+    assert_eq!(
+        sim.log.len(),
+        1,
+        "the redirect is not asked again (each retry is billed)"
+    );
 }
 
 #[tokio::test]
