@@ -821,3 +821,26 @@ async fn a_batch_with_invalid_values_answers_202_with_errors() {
         json!([{"message": "Parameter `url` is invalid.", "url": "not a url"}])
     );
 }
+
+// Vendor research §3.5: a `pages: N` job has one `results[]` entry per page, numbered
+// from `start_page`.
+#[tokio::test]
+async fn a_job_with_several_pages_serves_every_page() {
+    let sim = start(quick()).await;
+    let id = id_of(
+        &submit(
+            &sim,
+            json!({"source": "google_search", "query": "shoes", "parse": true, "pages": 3, "start_page": 2}),
+        )
+        .await,
+    );
+    finished(&sim, &id).await;
+    let results = json_of(get(&sim, &format!("/v1/queries/{id}/results")).await).await;
+    let pages: Vec<u64> = results["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["page"].as_u64().unwrap())
+        .collect();
+    assert_eq!(pages, [2, 3, 4]);
+}

@@ -111,8 +111,8 @@ pub(crate) async fn results(
     let Phase::Finished(ending) = phase else {
         return s.answer(&caller, domains, "not_ready", job_status_204("pending"));
     };
-    let item = content::result_item(&job, ending, kind, s.seed);
-    let document = json!({ "results": [item], "job": job.to_json(phase) });
+    let items = content::result_items(&job, ending, kind, s.seed);
+    let document = json!({ "results": items, "job": job.to_json(phase) });
     s.answer(&caller, domains, "ok", Json(document).into_response())
 }
 

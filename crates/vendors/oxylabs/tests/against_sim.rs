@@ -375,3 +375,30 @@ async fn values_a_batch_refuses_are_dead_with_the_vendors_message_and_the_rest_p
         report.dead[0].reason
     );
 }
+
+/// `pages > 1`: every page is written, one record each.
+#[tokio::test]
+async fn a_job_with_several_pages_writes_every_page() {
+    let sim = sim(Config {
+        finish_delay_ms: [0, 50],
+        ..Config::default()
+    })
+    .await;
+    let job = job(JobShape {
+        params_json: r#"{"domain":"com","parse":true,"pages":3}"#.into(),
+        ..JobShape::default()
+    });
+    let report = run(executor(&sim), &job, &queries(2)).await;
+    assert!(report.unfinished.is_empty() && report.dead.is_empty());
+    assert_eq!(report.records.len(), 6, "3 pages for each of 2 queries");
+    let mut pages: Vec<(String, u64)> = report
+        .records
+        .iter()
+        .map(|r| {
+            let data: serde_json::Value = serde_json::from_str(&r.data).unwrap();
+            (r.source.clone(), data["page"].as_u64().unwrap())
+        })
+        .collect();
+    pages.sort();
+    assert_eq!(pages.iter().filter(|(_, p)| *p == 3).count(), 2);
+}
