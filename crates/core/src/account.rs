@@ -228,7 +228,9 @@ fn check_base_url(u: &str) -> Result<String, String> {
 
 fn default_base_url(vendor: Vendor, flavor: OctoparseFlavor) -> &'static str {
     match (vendor, flavor) {
-        (Vendor::Octoparse, OctoparseFlavor::Legacy) => "http://dataapi.octoparse.com",
+        // The current help pages document https; credentials must not cross the
+        // network in clear text.
+        (Vendor::Octoparse, OctoparseFlavor::Legacy) => "https://dataapi.octoparse.com",
         (Vendor::Octoparse, OctoparseFlavor::Openapi) => "https://openapi.octoparse.com",
         (Vendor::Oxylabs, _) => "https://data.oxylabs.io",
         (Vendor::Autoextract, _) => "https://autoextract.scrapinghub.com",
