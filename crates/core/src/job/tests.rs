@@ -359,3 +359,26 @@ fn without_a_config_any_account_is_taken_as_given() {
     let job = parse_job(Path::new("/jobs/j.toml"), AUTOEXTRACT, None).unwrap();
     assert_eq!(job.account, "autoextract");
 }
+
+#[test]
+fn stored_enum_positions_never_move_when_values_are_added() {
+    // Job snapshots of unfinished runs are stored with bincode, which names enum
+    // variants by position: a value added in the middle would silently turn a stored
+    // `product` job into another page type after an upgrade.
+    let pos = |v: &dyn erased::Enc| v.bytes();
+    assert_eq!(pos(&PageType::Article), [0]);
+    assert_eq!(pos(&PageType::Product), [1]);
+    assert_eq!(pos(&Vendor::Autoextract), [3]);
+    assert_eq!(pos(&Vendor::Zyte), [4]);
+}
+
+mod erased {
+    pub trait Enc {
+        fn bytes(&self) -> Vec<u8>;
+    }
+    impl<T: serde::Serialize> Enc for T {
+        fn bytes(&self) -> Vec<u8> {
+            bincode::serde::encode_to_vec(self, bincode::config::standard()).unwrap()
+        }
+    }
+}

@@ -131,12 +131,14 @@ pub struct AutoextractJob {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum PageType {
+    // Stored job snapshots (bincode) name variants by position: `Article` and
+    // `Product` keep theirs, new values only ever go at the end.
     Article,
+    Product,
     ArticleList,
     Comments,
     ForumPosts,
     JobPosting,
-    Product,
     ProductList,
     RealEstate,
     /// Called `productReviews` in earlier documentation; both names are accepted.
