@@ -66,7 +66,7 @@ fn a_zyte_job_lands_every_url_once_and_never_asks_inside_an_announced_wait() {
     let urls: Vec<String> = (0..120)
         .map(|i| {
             let kind = if i % 30 == 7 { "missing" } else { "item" };
-            format!("https://shop{}.example.com/{kind}/{i}", i % 4)
+            format!("https://www.shop{}.example/{kind}/{i}", i % 4)
         })
         .collect();
     url_job(&h, "shop", &urls);

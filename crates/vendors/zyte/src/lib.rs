@@ -2,7 +2,8 @@
 //! (`POST {base}/v1/extract`), the successor of AutoExtract.
 //!
 //! It owns how a job's URLs become items (one URL per item and per request — the API
-//! has no batching — scoped by host so a domain limit defers that host's items), the
+//! has no batching — scoped by registrable domain so a domain limit defers that
+//! domain's items), the
 //! request body, and what every answer means: a record, a dead URL, a domain or
 //! account snooze, a counted retry with its own budget (520/521), or a suspended
 //! account. It does not count attempts or compute backoff: that is
@@ -118,7 +119,8 @@ fn job_of(job: &JobSpec) -> Option<&ZyteJob> {
     }
 }
 
-/// One item per URL, scoped by host; URLs the service would refuse are dead at once.
+/// One item per URL, scoped by registrable domain; URLs the service would refuse are
+/// dead at once.
 pub fn plan_urls(urls: &[String]) -> Vec<NewItem> {
     urls.iter()
         .map(|url| {

@@ -2,9 +2,10 @@
 //!
 //! Zyte API refuses, unbilled, URLs it cannot take (no host, an IP address as host,
 //! longer than 8,192 characters, not http/https); dredge refuses them when the run is
-//! planned, so they are dead items at once rather than requests. A URL's scope is its
-//! host, lower-cased: `/limits/over-domain-limit` names no domain, so the one we can be
-//! sure of is the host we asked for.
+//! planned, so they are dead items at once rather than requests. A URL's scope is the
+//! registrable domain of its host (public suffix list): `/limits/over-domain-limit`
+//! names no domain and whether Zyte counts hosts or whole sites is not documented, so
+//! the coarser scope is the one that is never early.
 
 /// The longest URL Zyte API takes (`url`: `maxLength: 8192`).
 pub const MAX_URL_CHARS: usize = 8192;
@@ -22,7 +23,7 @@ pub enum UrlRefusal {
     TooLong,
 }
 
-/// The scope (lower-cased host) of a URL Zyte API would take.
+/// The scope (registrable domain, lower-cased) of a URL Zyte API would take.
 pub fn url_scope(url: &str) -> Result<String, UrlRefusal> {
     if url.chars().count() > MAX_URL_CHARS {
         return Err(UrlRefusal::TooLong);
@@ -33,7 +34,8 @@ pub fn url_scope(url: &str) -> Result<String, UrlRefusal> {
     }
     match parsed.host() {
         Some(url::Host::Domain(host)) if !host.is_empty() => {
-            Ok(host.trim_end_matches('.').to_ascii_lowercase())
+            let host = host.trim_end_matches('.').to_ascii_lowercase();
+            Ok(psl::domain_str(&host).map_or(host.clone(), str::to_string))
         }
         Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)) => Err(UrlRefusal::IpHost),
         _ => Err(UrlRefusal::Malformed("no host".into())),
@@ -45,11 +47,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_scope_is_the_lower_cased_host() {
+    fn the_scope_is_the_registrable_domain_of_the_host() {
         assert_eq!(
             url_scope("https://Shop.Example.COM/p?x=1").unwrap(),
-            "shop.example.com"
+            "example.com"
         );
+        assert_eq!(url_scope("https://a.b.shop.co.uk/").unwrap(), "shop.co.uk");
+        assert_eq!(url_scope("https://me.github.io/x").unwrap(), "me.github.io");
     }
 
     #[test]

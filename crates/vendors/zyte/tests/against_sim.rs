@@ -61,7 +61,7 @@ fn driver(workers: usize) -> Driver {
 
 fn urls(n: usize, hosts: usize) -> Vec<String> {
     (0..n)
-        .map(|i| format!("https://shop{}.example.com/item/{i}", i % hosts))
+        .map(|i| format!("https://www.shop{}.example/item/{i}", i % hosts))
         .collect()
 }
 

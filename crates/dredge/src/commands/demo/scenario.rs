@@ -228,7 +228,7 @@ fn zyte_urls() -> Vec<String> {
         .map(|i| {
             let shop = i % ZYTE_DOMAINS;
             let kind = if i < ZYTE_MISSING { "missing" } else { "item" };
-            format!("https://store{shop}.example.com/{kind}/{i}")
+            format!("https://www.store{shop}.test/{kind}/{i}")
         })
         .collect()
 }
