@@ -35,7 +35,7 @@ fn faulty() -> Faults {
         global_limit_rate: 0.02,
         user_limit_seconds: 0.3,
         temporary_error_rate: 0.05,
-        download_retry_after: 0.4,
+        download_retry_after: 1.5,
         ..Faults::default()
     }
 }
