@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::support::BIN;
 
 const LIMIT: Duration = Duration::from_secs(120);
-const VENDORS: [&str; 4] = ["autoextract", "octoparse", "wds", "oxylabs"];
+const VENDORS: [&str; 5] = ["zyte", "autoextract", "octoparse", "wds", "oxylabs"];
 
 /// Run `dredge demo` with its temp dir inside `tmp`; (success, stdout, stderr).
 fn run_demo(tmp: &std::path::Path) -> (bool, String, String) {
@@ -87,8 +87,8 @@ fn the_demo_runs_every_vendor_through_a_sigkill_and_finds_each_output_exactly_on
         "every job either ran or is unavailable:\n{out}"
     );
     assert!(
-        ran >= 3,
-        "autoextract, octoparse and wds run in every build:\n{out}"
+        ran >= 4,
+        "zyte, autoextract, octoparse and wds run in every build:\n{out}"
     );
     assert_eq!(summary.matches("exactly once: ok").count(), ran, "{out}");
     assert!(!summary.contains("FAILED"), "{out}");

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 const CREDENTIALS_DIR: &str = "/run/credentials/dredge.service/";
-const VENDORS: [&str; 4] = ["octoparse", "oxylabs", "wds", "autoextract"];
+const VENDORS: [&str; 5] = ["octoparse", "oxylabs", "wds", "autoextract", "zyte"];
 
 fn examples_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config")

@@ -14,3 +14,4 @@ mod faults;
 mod schedule;
 mod socket;
 mod vendors;
+mod zyte_daemon;

@@ -35,7 +35,8 @@ pub struct AccountConfig {
     pub requests_per_second: Option<f64>,
     /// Calls in flight at once (default 4).
     pub max_concurrency: Option<Bounded<1, 1024>>,
-    /// Per-request timeout (default 60s; AutoExtract 660s, above its 600 s query limit).
+    /// Per-request timeout (default 60s; AutoExtract 660s, above its 600 s query limit;
+    /// Zyte API 320s, above its 200 s request limit).
     pub timeout: Option<HumanDuration>,
     /// Octoparse: `legacy` (Data Export API, default) or `openapi`.
     pub flavor: Option<OctoparseFlavor>,
@@ -121,7 +122,7 @@ impl Account {
             Vendor::Octoparse | Vendor::Oxylabs if raw.username.is_none() || password.is_none() => {
                 Some("needs username and a password (password, password_env or password_file)")
             }
-            Vendor::Autoextract if api_key.is_none() => {
+            Vendor::Autoextract | Vendor::Zyte if api_key.is_none() => {
                 Some("needs an API key (api_key, api_key_env or api_key_file)")
             }
             Vendor::Wds if raw.base_url.is_none() => {
@@ -227,10 +228,13 @@ fn check_base_url(u: &str) -> Result<String, String> {
 
 fn default_base_url(vendor: Vendor, flavor: OctoparseFlavor) -> &'static str {
     match (vendor, flavor) {
-        (Vendor::Octoparse, OctoparseFlavor::Legacy) => "http://dataapi.octoparse.com",
+        // The current help pages document https; credentials must not cross the
+        // network in clear text.
+        (Vendor::Octoparse, OctoparseFlavor::Legacy) => "https://dataapi.octoparse.com",
         (Vendor::Octoparse, OctoparseFlavor::Openapi) => "https://openapi.octoparse.com",
         (Vendor::Oxylabs, _) => "https://data.oxylabs.io",
         (Vendor::Autoextract, _) => "https://autoextract.scrapinghub.com",
+        (Vendor::Zyte, _) => "https://api.zyte.com",
         (Vendor::Wds, _) => "http://localhost:2807",
     }
 }
@@ -239,6 +243,8 @@ fn default_timeout(vendor: Vendor) -> Duration {
     match vendor {
         // The service may take up to 600 s per query; the official client waits 660 s.
         Vendor::Autoextract => Duration::from_secs(660),
+        // Zyte API gives up on a request after 200 s; the official client waits 320 s.
+        Vendor::Zyte => Duration::from_secs(320),
         _ => Duration::from_secs(60),
     }
 }

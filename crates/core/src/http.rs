@@ -126,6 +126,7 @@ pub fn classify_status(answer: &Answer) -> Option<Outcome> {
             class: FailureClass::Server,
             message,
             retry_after: answer.retry_after(),
+            budget: None,
         })),
         _ => Some(Outcome::fatal(message)),
     }
@@ -144,5 +145,6 @@ fn transport_failure(e: reqwest::Error) -> Failure {
         class,
         message,
         retry_after: None,
+        budget: None,
     }
 }

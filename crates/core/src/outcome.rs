@@ -30,6 +30,11 @@ pub enum Outcome {
     /// The vendor rejected the account's credentials right after a fresh login (or
     /// disabled the account): stop all of that account's items, no hammering.
     AuthFailed { message: String },
+    /// The vendor suspended the account (Zyte API's spending limit, an AutoExtract
+    /// limit reached): like `AuthFailed`, every item of the account waits untouched —
+    /// none is dead — until its configuration changes; status shows
+    /// `account_suspended`.
+    AccountSuspended { message: String },
     /// A permanent failure (bad request, unknown task, 404): the item is dead with the
     /// vendor's message.
     Fatal { message: String },
@@ -51,11 +56,7 @@ impl Outcome {
     }
 
     pub fn retry(class: FailureClass, message: impl Into<String>) -> Self {
-        Outcome::Retry(Failure {
-            class,
-            message: message.into(),
-            retry_after: None,
-        })
+        Outcome::Retry(Failure::new(class, message))
     }
 }
 
@@ -97,6 +98,34 @@ pub struct Failure {
     pub message: String,
     /// The vendor's `Retry-After`, honoured instead of the backoff curve when present.
     pub retry_after: Option<Duration>,
+    /// A smaller attempt budget for this kind of failure than the job's `max_attempts`
+    /// (Zyte API download errors: each retry may cost the vendor a ban, and the
+    /// official client stops after 4). The item is dead once its counted attempts
+    /// reach the smaller of the two. `None`: the job's budget alone.
+    pub budget: Option<u32>,
+}
+
+impl Failure {
+    /// A failure of `class` with no `Retry-After` and the job's own budget.
+    pub fn new(class: FailureClass, message: impl Into<String>) -> Self {
+        Failure {
+            class,
+            message: message.into(),
+            retry_after: None,
+            budget: None,
+        }
+    }
+
+    pub fn with_retry_after(mut self, retry_after: Option<Duration>) -> Self {
+        self.retry_after = retry_after;
+        self
+    }
+
+    /// See [`Failure::budget`].
+    pub fn with_budget(mut self, budget: u32) -> Self {
+        self.budget = Some(budget);
+        self
+    }
 }
 
 /// Why a transient failure happened. Used for metrics and for the item's last error.

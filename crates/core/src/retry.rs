@@ -55,9 +55,29 @@ pub enum Decision {
     },
     /// Dead, with a reason for `dredge dead`.
     Dead { reason: String },
-    /// The account's credentials are rejected: the item goes back to ready untouched,
-    /// and the whole account stops until its configuration changes.
-    StopAccount { reason: String },
+    /// The account's credentials are rejected, or the vendor suspended it: the item
+    /// goes back to ready untouched, and the whole account stops until its
+    /// configuration changes.
+    StopAccount { reason: String, kind: AccountStop },
+}
+
+/// Why an account stopped, as `dredge status` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AccountStop {
+    /// The vendor rejected the credentials.
+    AuthFailed,
+    /// The vendor suspended the account (spending or usage limit reached).
+    Suspended,
+}
+
+impl AccountStop {
+    /// `auth_failed` or `account_suspended`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountStop::AuthFailed => "auth_failed",
+            AccountStop::Suspended => "account_suspended",
+        }
+    }
 }
 
 /// A scope (domain or whole account) closed until a time.
@@ -96,7 +116,14 @@ pub fn decide(
         Outcome::Snooze(snooze) => snooze_decision(snooze, budget, now, rng),
         Outcome::Reauth => wait(budget, now, "access token refreshed".into(), None),
         Outcome::Retry(failure) => retry_decision(failure, budget, now, rng),
-        Outcome::AuthFailed { message } => Decision::StopAccount { reason: message },
+        Outcome::AuthFailed { message } => Decision::StopAccount {
+            reason: message,
+            kind: AccountStop::AuthFailed,
+        },
+        Outcome::AccountSuspended { message } => Decision::StopAccount {
+            reason: message,
+            kind: AccountStop::Suspended,
+        },
         Outcome::Fatal { message } => Decision::Dead { reason: message },
     }
 }
@@ -129,7 +156,10 @@ fn retry_decision(
 ) -> Decision {
     let attempts = budget.attempts.saturating_add(1);
     let error = format!("{}: {}", failure.class.as_str(), failure.message);
-    if attempts >= budget.max_attempts {
+    let max_attempts = failure
+        .budget
+        .map_or(budget.max_attempts, |b| b.min(budget.max_attempts));
+    if attempts >= max_attempts {
         return Decision::Dead {
             reason: format!("gave up after {attempts} attempts: {error}"),
         };
@@ -194,6 +224,20 @@ pub fn retry_delay(attempt: u32, rng: &mut impl Rng) -> Duration {
 pub fn poll_delay(polls: u32, rng: &mut impl Rng) -> Duration {
     let ceiling = curve_ceiling(polls.saturating_add(1), RETRY_INITIAL, POLL_CAP);
     ceiling / 2 + jitter_up_to(ceiling / 2, rng)
+}
+
+/// The wait after a rate-limit answer that named no delay, as Zyte's official clients
+/// do it: 20–40 s twice, then 30 s plus up to 2^(n-1) s (at most 600). `polls` counts
+/// the item's earlier uncounted waits.
+pub fn throttle_backoff(polls: u32, rng: &mut impl Rng) -> Duration {
+    let n = polls.saturating_add(1);
+    let secs = if n <= 2 {
+        rng.random_range(20.0..=40.0)
+    } else {
+        let spread = 2f64.powi(n.saturating_sub(1).min(30) as i32).min(600.0);
+        30.0 + rng.random_range(0.0..=spread)
+    };
+    Duration::from_secs_f64(secs)
 }
 
 /// A vendor-requested wait plus a little jitter so snoozed items do not all return in

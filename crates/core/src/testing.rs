@@ -74,7 +74,8 @@ pub struct RunReport {
     pub executions: Vec<Execution>,
     /// Every gate the policy closed (domain or account), in order.
     pub gates: Vec<GateTrace>,
-    /// Set when an outcome stopped the account (`AuthFailed`): the reason.
+    /// Set when an outcome stopped the account (`AuthFailed`, `AccountSuspended`):
+    /// `auth_failed: REASON` or `account_suspended: REASON`.
     pub account_stopped: Option<String>,
     /// Labels of items neither done nor dead when the run stopped (time limit or a
     /// stopped account).
@@ -427,9 +428,9 @@ impl Board {
                     (ItemState::Ready, not_before, attempts);
             }
             Decision::Dead { reason } => self.kill(i, reason),
-            Decision::StopAccount { reason } => {
+            Decision::StopAccount { reason, kind } => {
                 self.slots[i].state = ItemState::Ready;
-                self.report.account_stopped = Some(reason);
+                self.report.account_stopped = Some(format!("{}: {reason}", kind.as_str()));
             }
         }
     }
@@ -491,6 +492,7 @@ fn outcome_name(outcome: &Outcome) -> &'static str {
         Outcome::Retry(_) => "retry",
         Outcome::Reauth => "reauth",
         Outcome::AuthFailed { .. } => "auth_failed",
+        Outcome::AccountSuspended { .. } => "account_suspended",
         Outcome::Fatal { .. } => "fatal",
     }
 }

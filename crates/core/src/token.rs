@@ -492,6 +492,7 @@ mod tests {
             class: FailureClass::Server,
             message: "HTTP 503".into(),
             retry_after: None,
+            budget: None,
         };
         auth.refresh_answers
             .lock()

@@ -128,7 +128,8 @@ pub struct StorageStatus {
 pub struct AccountStatus {
     pub name: String,
     pub vendor: String,
-    /// `ok`, `snoozed` (vendor asked us to wait) or `auth_failed` (credentials rejected).
+    /// `ok`, `snoozed` (vendor asked us to wait), `auth_failed` (credentials rejected)
+    /// or `account_suspended` (the vendor suspended the account).
     pub state: String,
     /// Why, when not `ok` (never a secret).
     pub detail: Option<String>,

@@ -1,4 +1,4 @@
-//! Faithful simulators of the four vendor APIs dredge talks to.
+//! Faithful simulators of the five vendor APIs dredge talks to.
 //!
 //! The real services cannot be reached from tests, the demo or benchmarks, and new
 //! users have no accounts yet, so this crate reproduces each vendor's paths, methods,
@@ -16,6 +16,7 @@ pub mod octoparse;
 pub mod oxylabs;
 mod server;
 pub mod wds;
+pub mod zyte;
 
 pub use log::{LoggedRequest, RequestLog};
 pub use server::SimServer;
@@ -33,10 +34,11 @@ pub struct Scenario {
     pub octoparse: Option<octoparse::Config>,
     pub oxylabs: Option<oxylabs::Config>,
     pub wds: Option<wds::Config>,
+    pub zyte: Option<zyte::Config>,
 }
 
 impl Scenario {
-    /// All four simulators with their default (fault-free) configuration.
+    /// All five simulators with their default (fault-free) configuration.
     pub fn all() -> Self {
         Scenario {
             seed: 0,
@@ -44,6 +46,7 @@ impl Scenario {
             octoparse: Some(Default::default()),
             oxylabs: Some(Default::default()),
             wds: Some(Default::default()),
+            zyte: Some(Default::default()),
         }
     }
 
@@ -59,16 +62,17 @@ pub struct Sims {
     pub octoparse: Option<octoparse::Sim>,
     pub oxylabs: Option<oxylabs::Sim>,
     pub wds: Option<wds::Sim>,
+    pub zyte: Option<zyte::Sim>,
 }
 
 /// Start the simulators the scenario names, each on `host:port` (port 0 = ephemeral).
 ///
 /// `ports` gives a fixed port per vendor in the order autoextract, octoparse, oxylabs,
-/// wds; `None` picks ephemeral ports.
+/// wds, zyte; `None` picks ephemeral ports.
 pub async fn start(
     scenario: &Scenario,
     host: &str,
-    ports: Option<[u16; 4]>,
+    ports: Option<[u16; 5]>,
 ) -> std::io::Result<Sims> {
     let port = |i: usize| ports.map(|p| p[i]).unwrap_or(0);
     let seed = scenario.seed;
@@ -87,6 +91,10 @@ pub async fn start(
         },
         wds: match &scenario.wds {
             Some(c) => Some(wds::Sim::start(c.clone(), seed, host, port(3)).await?),
+            None => None,
+        },
+        zyte: match &scenario.zyte {
+            Some(c) => Some(zyte::Sim::start(c.clone(), seed, host, port(4)).await?),
             None => None,
         },
     })

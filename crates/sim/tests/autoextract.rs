@@ -624,3 +624,77 @@ fn scenario_toml_configures_keys_and_faults_and_rejects_unknown_keys() {
     assert_eq!(config.max_queries, 100, "unset knobs keep their defaults");
     assert!(dredge_sim::Scenario::from_toml("[autoextract]\nnope = 1\n").is_err());
 }
+
+// Final AutoExtract docs (automatic-extraction/api.html, "pageType"): ten values, the
+// record under the page type's own key; anything else is a malformed request.
+#[tokio::test]
+async fn all_ten_documented_page_types_are_extracted_under_their_own_key() {
+    let sim = start(Config::default()).await;
+    let types = [
+        "article",
+        "articleList",
+        "comments",
+        "forumPosts",
+        "jobPosting",
+        "product",
+        "productList",
+        "realEstate",
+        "reviews",
+        "vehicle",
+    ];
+    let queries: Vec<Value> = types
+        .iter()
+        .map(|t| query(&format!("https://site.example.com/{t}"), t, t))
+        .collect();
+    let (status, _, body) = answer(post(&sim, &json!(queries)).await).await;
+    assert_eq!(status, 200);
+    let results = by_meta(&body);
+    for t in types {
+        assert!(results[t][t].is_object(), "{t}: {}", results[t]);
+    }
+    let (status, _, body) = answer(
+        post(
+            &sim,
+            &json!([query("https://site.example.com/x", "recipe", "0")]),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(problem_name(&body), "malformed-request");
+}
+
+// Reference table: "Downloader error: No response (network301) — Redirects are not
+// supported", the same on every request for that URL.
+#[tokio::test]
+async fn a_redirecting_url_answers_network301_every_time() {
+    let sim = start(Config::default()).await;
+    for _ in 0..2 {
+        assert_eq!(
+            single_error(&sim, "https://shop.example.com/redirect/1").await,
+            "Downloader error: No response (network301)"
+        );
+    }
+}
+
+// No captured body exists for an exhausted AutoExtract limit (vendor research §2.3:
+// unconfirmed); modelled as a 403 problem whose words say the limit is reached.
+#[tokio::test]
+async fn a_reached_limit_answers_403_saying_so() {
+    let sim = start(with_faults(Faults {
+        limit_reached: true,
+        ..Faults::default()
+    }))
+    .await;
+    let (status, _, body) = answer(
+        post(
+            &sim,
+            &json!([query("https://a.example.com/", "product", "0")]),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert_eq!(problem_name(&body), "limit-reached");
+    assert!(body["title"].as_str().unwrap().contains("limit reached"));
+}

@@ -547,9 +547,12 @@ async fn openapi_token_and_refresh() {
     let data = &answer["data"];
     assert_eq!(data["expires_in"], "86399");
     let refresh = json!({"refresh_token": data["refresh_token"], "grant_type": "refresh_token"});
-    let (status, refreshed) = openapi_post(&sim, "/token/refresh", None, &refresh).await;
+    // Vendor research §4 (OpenAPI token): the official sample refreshes at `/token`.
+    let (status, refreshed) = openapi_post(&sim, "/token", None, &refresh).await;
     assert_eq!(status, 200);
     assert!(refreshed["data"]["access_token"].is_string());
+    let (status, _) = openapi_post(&sim, "/token/refresh", None, &refresh).await;
+    assert_eq!(status, 404, "the unconfirmed path is not served");
     let wrong = json!({"username": USER, "password": "x", "grant_type": "password"});
     let (status, error) = openapi_post(&sim, "/token", None, &wrong).await;
     assert_eq!(status, 400);

@@ -55,7 +55,11 @@ async fn json_of(response: reqwest::Response) -> Value {
 
 async fn submit(sim: &Sim, body: Value) -> Value {
     let response = post(sim, "/v1/queries", &body).await;
-    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.status(),
+        StatusCode::ACCEPTED,
+        "a submission is 202 (live)"
+    );
     json_of(response).await
 }
 
@@ -312,7 +316,7 @@ async fn batch_above_5000_values_is_refused() {
         &json!({"source": "google_search", "query": queries}),
     )
     .await;
-    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
 }
 
 #[tokio::test]
@@ -334,7 +338,9 @@ async fn submission_without_query_or_url_is_a_bad_request() {
 }
 
 #[tokio::test]
-async fn invalid_json_is_422() {
+// Vendor research §3.2, live: malformed JSON answers 400 "Json error: Unexpected
+// value." (the docs say 422).
+async fn invalid_json_is_400_as_live() {
     let sim = start(slow_jobs()).await;
     let response = reqwest::Client::new()
         .post(format!("{}/v1/queries", sim.base_url()))
@@ -344,8 +350,8 @@ async fn invalid_json_is_422() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(!message_of(response).await.is_empty());
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(message_of(response).await, "Json error: Unexpected value.");
 }
 
 #[tokio::test]
@@ -394,8 +400,10 @@ async fn wrong_credentials_get_the_three_real_401_bodies() {
         .send()
         .await
         .unwrap();
+    // Vendor research §3.2, live: wrong credentials answer 401 with an empty body.
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(message_of(wrong).await, "Client not found");
+    assert!(wrong.headers().get("content-type").is_none());
+    assert_eq!(wrong.text().await.unwrap(), "");
     let right = client
         .get(&url)
         .basic_auth("alice", Some("s3cret"))
@@ -418,8 +426,10 @@ async fn unknown_job_is_404() {
     }
 }
 
+// Vendor research §3.2, live: results after expiry answer 204 with
+// `x-oxylabs-job-status: done`; the status stays readable.
 #[tokio::test]
-async fn expired_job_is_404() {
+async fn expired_results_answer_204_done_and_the_status_stays() {
     let sim = start(quick()).await;
     let id = id_of(
         &submit(
@@ -430,16 +440,12 @@ async fn expired_job_is_404() {
     );
     finished(&sim, &id).await;
     assert!(sim.expire_job(&id));
-    assert_eq!(
-        get(&sim, &format!("/v1/queries/{id}/results"))
-            .await
-            .status(),
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        get(&sim, &format!("/v1/queries/{id}")).await.status(),
-        StatusCode::NOT_FOUND
-    );
+    let results = get(&sim, &format!("/v1/queries/{id}/results")).await;
+    assert_eq!(results.status(), StatusCode::NO_CONTENT);
+    assert_eq!(results.headers()["x-oxylabs-job-status"], "done");
+    let status = get(&sim, &format!("/v1/queries/{id}")).await;
+    assert_eq!(status.status(), StatusCode::OK);
+    assert_eq!(json_of(status).await["status"], "done");
 }
 
 #[tokio::test]
@@ -461,12 +467,12 @@ async fn results_expire_after_the_configured_ttl() {
         status = get(&sim, &format!("/v1/queries/{id}/results"))
             .await
             .status();
-        if status == StatusCode::NOT_FOUND {
+        if status == StatusCode::NO_CONTENT {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(status, StatusCode::NO_CONTENT);
 }
 
 #[tokio::test]
@@ -495,16 +501,22 @@ async fn limited_domain_gets_429_naming_it_while_others_pass() {
         post(&sim, "/v1/queries", &job("https://slow.test/1"))
             .await
             .status(),
-        StatusCode::OK
+        StatusCode::ACCEPTED
     );
     let limited = post(&sim, "/v1/queries", &job("https://slow.test/2")).await;
+    // Vendor research §3.1: the live per-domain text, the domain after "Access to".
     assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
-    assert!(message_of(limited).await.contains("slow.test"));
+    assert!(limited.headers().get("retry-after").is_none());
+    assert!(
+        message_of(limited).await.starts_with(
+            "Access to slow.test has been limited to 1 req/s due to a low success rate."
+        )
+    );
     assert_eq!(
         post(&sim, "/v1/queries", &job("https://fast.test/1"))
             .await
             .status(),
-        StatusCode::OK
+        StatusCode::ACCEPTED
     );
     let outcomes: Vec<String> = sim
         .log
@@ -526,7 +538,7 @@ async fn account_limit_answers_429_with_ratelimit_headers() {
     .await;
     let body = json!({"source": "google_search", "query": ["a", "b"]});
     let accepted = post(&sim, "/v1/queries/batch", &body).await;
-    assert_eq!(accepted.status(), StatusCode::OK);
+    assert_eq!(accepted.status(), StatusCode::ACCEPTED);
     assert_eq!(accepted.headers()["x-ratelimit-jobs-limit"], "2");
     assert_eq!(accepted.headers()["x-ratelimit-jobs-remaining"], "0");
     let refused = post(
@@ -634,7 +646,7 @@ async fn request_log_records_account_domains_and_outcome() {
     assert_eq!(entry.path, "/v1/queries");
     assert_eq!(entry.account.as_deref(), Some("user"));
     assert_eq!(entry.domains, ["shop.test"]);
-    assert_eq!((entry.status, entry.outcome.as_str()), (200, "ok"));
+    assert_eq!((entry.status, entry.outcome.as_str()), (202, "ok"));
 }
 
 mod callbacks {
@@ -767,4 +779,68 @@ async fn scenario_toml_configures_oxylabs_and_wds() {
         .unwrap();
     assert_eq!(ips.status(), StatusCode::OK);
     assert_eq!(sims.wds.as_ref().unwrap().site().len(), 40);
+}
+
+// Vendor research §3.1: the live account-wide 429 text, no Retry-After.
+#[tokio::test]
+async fn the_account_limit_answers_the_live_total_dynamic_text() {
+    let sim = start(Config {
+        jobs_per_window: Some(1),
+        rate_window_ms: 3_600_000,
+        ..slow_jobs()
+    })
+    .await;
+    let job = |url: &str| json!({"source": "universal", "url": url});
+    assert_eq!(
+        post(&sim, "/v1/queries", &job("https://a.test/1"))
+            .await
+            .status(),
+        StatusCode::ACCEPTED
+    );
+    let limited = post(&sim, "/v1/queries", &job("https://a.test/2")).await;
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(limited.headers().get("retry-after").is_none());
+    assert_eq!(
+        message_of(limited).await,
+        "Too many requests. (Total Dynamic)."
+    );
+}
+
+// Vendor research §3.2, live: a batch with some invalid values answers 202; the valid
+// ones become jobs, the rest are listed under `errors` with the vendor's message.
+#[tokio::test]
+async fn a_batch_with_invalid_values_answers_202_with_errors() {
+    let sim = start(slow_jobs()).await;
+    let body = json!({"source": "universal", "url": ["https://a.test/1", "not a url"]});
+    let response = post(&sim, "/v1/queries/batch", &body).await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let answer = json_of(response).await;
+    assert_eq!(answer["queries"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        answer["errors"],
+        json!([{"message": "Parameter `url` is invalid.", "url": "not a url"}])
+    );
+}
+
+// Vendor research §3.5: a `pages: N` job has one `results[]` entry per page, numbered
+// from `start_page`.
+#[tokio::test]
+async fn a_job_with_several_pages_serves_every_page() {
+    let sim = start(quick()).await;
+    let id = id_of(
+        &submit(
+            &sim,
+            json!({"source": "google_search", "query": "shoes", "parse": true, "pages": 3, "start_page": 2}),
+        )
+        .await,
+    );
+    finished(&sim, &id).await;
+    let results = json_of(get(&sim, &format!("/v1/queries/{id}/results")).await).await;
+    let pages: Vec<u64> = results["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["page"].as_u64().unwrap())
+        .collect();
+    assert_eq!(pages, [2, 3, 4]);
 }

@@ -1,11 +1,13 @@
 //! Job files (`jobs_dir/NAME.toml`, SPEC §4): parsed into a [`JobSpec`] that can only
 //! hold valid jobs. Every error names the file, line and column and says what to do.
 
+pub mod oxylabs;
 mod parse;
 mod raw;
 pub mod schedule;
 pub mod values;
 pub mod vendors;
+pub mod zyte;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -21,6 +23,7 @@ pub use vendors::{
     OxylabsDelivery, OxylabsInputs, OxylabsJob, OxylabsResults, PageType, Vendor, WdsField,
     WdsFollow, WdsJob,
 };
+pub use zyte::{ZyteExtract, ZyteExtractFrom, ZyteJob};
 
 use crate::error::FileError;
 
@@ -48,6 +51,7 @@ impl JobSpec {
             VendorJob::Oxylabs(_) => Vendor::Oxylabs,
             VendorJob::Wds(_) => Vendor::Wds,
             VendorJob::Autoextract(_) => Vendor::Autoextract,
+            VendorJob::Zyte(_) => Vendor::Zyte,
         }
     }
 }
@@ -59,6 +63,7 @@ pub enum VendorJob {
     Oxylabs(OxylabsJob),
     Wds(WdsJob),
     Autoextract(AutoextractJob),
+    Zyte(ZyteJob),
 }
 
 /// After downtime: one run for all missed fires, or none.

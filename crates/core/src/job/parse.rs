@@ -7,12 +7,14 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use super::raw::{RawAutoextract, RawJob, RawOctoparse, RawOxylabs, RawWds, StringOrInt};
+use super::oxylabs::{self, InputKind};
+use super::raw::{RawAutoextract, RawJob, RawOctoparse, RawOxylabs, RawWds, RawZyte, StringOrInt};
 use super::values::HumanDuration;
 use super::vendors::{
     AutoextractJob, InputList, OctoparseJob, OctoparseMode, OctoparseTasks, OxylabsDelivery,
-    OxylabsInputs, OxylabsJob, OxylabsResults, Vendor, WdsJob, scalar_params,
+    OxylabsInputs, OxylabsJob, OxylabsResults, Vendor, WdsJob,
 };
+use super::zyte::{ZyteJob, geolocation_refusal, param_refusal, toml_to_json};
 use super::{AccountIndex, JobSpec, VendorJob, input_lines, job_name_of};
 use crate::error::FileError;
 
@@ -71,6 +73,7 @@ pub fn parse_job(
         raw.oxylabs,
         raw.wds,
         raw.autoextract,
+        raw.zyte,
         name.as_str(),
     )?;
     Ok(JobSpec {
@@ -108,6 +111,7 @@ impl Ctx<'_> {
             raw.autoextract
                 .as_ref()
                 .map(|s| (Vendor::Autoextract, s.span())),
+            raw.zyte.as_ref().map(|s| (Vendor::Zyte, s.span())),
         ]
         .into_iter()
         .flatten()
@@ -174,6 +178,7 @@ impl Ctx<'_> {
         oxylabs: Option<Spanned<RawOxylabs>>,
         wds: Option<Spanned<RawWds>>,
         autoextract: Option<Spanned<RawAutoextract>>,
+        zyte: Option<Spanned<RawZyte>>,
         job_name: &str,
     ) -> Result<VendorJob, FileError> {
         if let Some(s) = octoparse {
@@ -188,6 +193,10 @@ impl Ctx<'_> {
         }
         if let Some(s) = wds {
             return self.wds(s.into_inner(), job_name).map(VendorJob::Wds);
+        }
+        if let Some(s) = zyte {
+            let span = s.span();
+            return self.zyte(s.into_inner(), span).map(VendorJob::Zyte);
         }
         let s = autoextract.expect("one vendor section was checked to exist");
         let span = s.span();
@@ -232,17 +241,31 @@ impl Ctx<'_> {
                 "[oxylabs] needs `source` (e.g. \"google_search\" or \"universal\")",
             ));
         };
+        let kind = raw
+            .input_kind
+            .unwrap_or_else(|| oxylabs::documented_kind(&source));
+        let wrong_key = |list: &str, kind: &str| {
+            self.err(
+                span.clone(),
+                format!("source \"{source}\" takes a {kind} per job in Oxylabs' documentation: use {list} = [...] (or say input_kind = \"...\" if your source differs)"),
+            )
+        };
         let inputs = match (raw.queries, raw.urls, raw.input_file) {
+            (Some(_), None, None) if kind == InputKind::Url => {
+                return Err(wrong_key("urls", "url"));
+            }
+            (None, Some(_), None) if kind == InputKind::Query => {
+                return Err(wrong_key("queries", "query"));
+            }
             (Some(q), None, None) => {
                 OxylabsInputs::Queries(self.inline(q, span.clone(), "queries")?)
             }
             (None, Some(u), None) => OxylabsInputs::Urls(self.inline(u, span.clone(), "urls")?),
             (None, None, Some(f)) => {
                 let list = self.file_list(&f, span.clone())?;
-                if source.contains("url") || source == "universal" {
-                    OxylabsInputs::Urls(list)
-                } else {
-                    OxylabsInputs::Queries(list)
+                match kind {
+                    InputKind::Url => OxylabsInputs::Urls(list),
+                    InputKind::Query => OxylabsInputs::Queries(list),
                 }
             }
             (None, None, None) => {
@@ -265,12 +288,13 @@ impl Ctx<'_> {
                 "delivery = \"callback\" needs callback_url = \"https://...\": the public URL Oxylabs posts to",
             ));
         }
-        let params = scalar_params(raw.params).map_err(|m| self.err(span.clone(), m))?;
+        let results = raw.results.unwrap_or(OxylabsResults::Parsed);
+        let params = oxylabs::params(raw.params, results).map_err(|m| self.err(span.clone(), m))?;
         Ok(OxylabsJob {
             source,
             inputs,
             params_json: serde_json::Value::Object(params).to_string(),
-            results: raw.results.unwrap_or(OxylabsResults::Parsed),
+            results,
             delivery,
             poll_interval: raw
                 .poll_interval
@@ -308,6 +332,56 @@ impl Ctx<'_> {
             urls,
             article_body_raw: raw.article_body_raw,
         })
+    }
+
+    fn zyte(&self, raw: RawZyte, span: Range<usize>) -> Result<ZyteJob, FileError> {
+        let urls = self.url_list(raw.urls, raw.urls_file, span, "[zyte]")?;
+        if let Some(geo) = &raw.geolocation
+            && let Some(why) = geolocation_refusal(geo.get_ref())
+        {
+            return Err(self.err(geo.span(), why));
+        }
+        let mut params = serde_json::Map::new();
+        for (key, value) in raw.params.map(Spanned::into_inner).unwrap_or_default() {
+            if let Some(why) = param_refusal(key.get_ref()) {
+                return Err(self.err(key.span(), why));
+            }
+            params.insert(key.into_inner(), toml_to_json(value));
+        }
+        Ok(ZyteJob {
+            extract: raw.extract,
+            extract_from: raw.extract_from,
+            geolocation: raw.geolocation.map(Spanned::into_inner),
+            urls,
+            params_json: serde_json::Value::Object(params).to_string(),
+        })
+    }
+
+    /// `urls = [...]` or `urls_file = "..."`, exactly one of them.
+    fn url_list(
+        &self,
+        urls: Option<Spanned<Vec<String>>>,
+        urls_file: Option<Spanned<String>>,
+        span: Range<usize>,
+        section: &str,
+    ) -> Result<InputList, FileError> {
+        match (urls, urls_file) {
+            (Some(urls), None) => {
+                let s = urls.span();
+                self.inline(urls.into_inner(), s, "urls")
+            }
+            (None, Some(file)) => {
+                let s = file.span();
+                self.file_list(file.get_ref(), s)
+            }
+            (Some(_), Some(file)) => {
+                Err(self.err(file.span(), "give either urls or urls_file, not both"))
+            }
+            (None, None) => Err(self.err(
+                span,
+                format!("{section} needs urls = [...] or urls_file = \"...\""),
+            )),
+        }
     }
 
     fn wds(&self, raw: RawWds, job_name: &str) -> Result<WdsJob, FileError> {

@@ -6,17 +6,19 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::oxylabs::InputKind;
 use super::values::{Bounded, HttpUrl, HumanDuration};
 use super::vendors::{
     CrawlDelay, OctoparseMode, OxylabsDelivery, OxylabsResults, PageSize, PageType, Vendor,
     WdsField, WdsFollow,
 };
+use super::zyte::{ZyteExtract, ZyteExtractFrom};
 use super::{CatchUp, Overlap, Schedule};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawJob {
-    /// `octoparse | oxylabs | wds | autoextract`
+    /// `octoparse | oxylabs | wds | autoextract | zyte`
     pub vendor: Spanned<Vendor>,
     /// Optional when exactly one account of that vendor exists.
     pub account: Option<Spanned<String>>,
@@ -37,6 +39,7 @@ pub(super) struct RawJob {
     pub oxylabs: Option<Spanned<RawOxylabs>>,
     pub wds: Option<Spanned<RawWds>>,
     pub autoextract: Option<Spanned<RawAutoextract>>,
+    pub zyte: Option<Spanned<RawZyte>>,
 }
 
 fn yes() -> bool {
@@ -70,6 +73,9 @@ pub(super) struct RawOxylabs {
     pub delivery: Option<OxylabsDelivery>,
     pub poll_interval: Option<HumanDuration>,
     pub callback_url: Option<HttpUrl>,
+    /// `url` or `query`: what the values are sent as (default: what the source's
+    /// documentation says).
+    pub input_kind: Option<InputKind>,
     /// Everything else: singular parameters passed through to Oxylabs as given.
     #[serde(flatten)]
     pub params: BTreeMap<String, toml::Value>,
@@ -83,6 +89,18 @@ pub(super) struct RawAutoextract {
     pub urls_file: Option<Spanned<String>>,
     #[serde(default)]
     pub article_body_raw: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawZyte {
+    pub extract: ZyteExtract,
+    pub extract_from: Option<ZyteExtractFrom>,
+    pub geolocation: Option<Spanned<String>>,
+    pub urls: Option<Spanned<Vec<String>>>,
+    pub urls_file: Option<Spanned<String>>,
+    /// Other documented request fields, passed through as JSON.
+    pub params: Option<Spanned<BTreeMap<Spanned<String>, toml::Value>>>,
 }
 
 #[derive(Debug, Deserialize)]

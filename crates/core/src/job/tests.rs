@@ -239,14 +239,37 @@ fn oxylabs_passes_singular_parameters_through() {
 fn oxylabs_rejects_list_parameters_and_callback_without_url() {
     let e = error(
         "j",
-        "vendor = \"oxylabs\"\n[oxylabs]\nsource = \"s\"\nqueries = [\"a\"]\ngeo = [\"x\"]\n",
+        "vendor = \"oxylabs\"\n[oxylabs]\nsource = \"google_search\"\nqueries = [\"a\"]\ngeo = [\"x\"]\n",
     );
     assert!(e.contains("geo"), "{e}");
     let e = error(
         "j",
-        "vendor = \"oxylabs\"\n[oxylabs]\nsource = \"s\"\nqueries = [\"a\"]\ndelivery = \"callback\"\n",
+        "vendor = \"oxylabs\"\n[oxylabs]\nsource = \"google_search\"\nqueries = [\"a\"]\ndelivery = \"callback\"\n",
     );
     assert!(e.contains("callback_url"), "{e}");
+}
+
+#[test]
+fn oxylabs_values_go_under_the_key_the_source_documents_unless_input_kind_says_otherwise() {
+    let e = error(
+        "j",
+        "vendor = \"oxylabs\"\n[oxylabs]\nsource = \"universal\"\nqueries = [\"a\"]\n",
+    );
+    assert!(e.contains("use urls = [...]"), "{e}");
+    let e = error(
+        "j",
+        "vendor = \"oxylabs\"\n[oxylabs]\nsource = \"amazon_product\"\nurls = [\"https://a.com\"]\n",
+    );
+    assert!(e.contains("use queries = [...]"), "{e}");
+    let job = parse(
+        "j",
+        "vendor = \"oxylabs\"\n[oxylabs]\nsource = \"new_thing\"\ninput_kind = \"query\"\nqueries = [\"a\"]\n",
+    )
+    .unwrap();
+    let VendorJob::Oxylabs(o) = job.work else {
+        panic!()
+    };
+    assert!(matches!(o.inputs, OxylabsInputs::Queries(_)));
 }
 
 #[test]
@@ -335,4 +358,27 @@ fn without_a_config_any_account_is_taken_as_given() {
     assert_eq!(job.account, "prod");
     let job = parse_job(Path::new("/jobs/j.toml"), AUTOEXTRACT, None).unwrap();
     assert_eq!(job.account, "autoextract");
+}
+
+#[test]
+fn stored_enum_positions_never_move_when_values_are_added() {
+    // Job snapshots of unfinished runs are stored with bincode, which names enum
+    // variants by position: a value added in the middle would silently turn a stored
+    // `product` job into another page type after an upgrade.
+    let pos = |v: &dyn erased::Enc| v.bytes();
+    assert_eq!(pos(&PageType::Article), [0]);
+    assert_eq!(pos(&PageType::Product), [1]);
+    assert_eq!(pos(&Vendor::Autoextract), [3]);
+    assert_eq!(pos(&Vendor::Zyte), [4]);
+}
+
+mod erased {
+    pub trait Enc {
+        fn bytes(&self) -> Vec<u8>;
+    }
+    impl<T: serde::Serialize> Enc for T {
+        fn bytes(&self) -> Vec<u8> {
+            bincode::serde::encode_to_vec(self, bincode::config::standard()).unwrap()
+        }
+    }
 }

@@ -1,7 +1,6 @@
 //! The vendor section of a job file (`[octoparse]`, `[oxylabs]`, `[wds]`,
-//! `[autoextract]`): what to collect. Each field's doc is what users read.
+//! `[autoextract]`; `[zyte]` lives in `zyte.rs`): what to collect. Each field's doc is what users read.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -16,23 +15,26 @@ pub enum Vendor {
     Oxylabs,
     Wds,
     Autoextract,
+    Zyte,
 }
 
 impl Vendor {
-    pub const ALL: [Vendor; 4] = [
+    pub const ALL: [Vendor; 5] = [
         Vendor::Octoparse,
         Vendor::Oxylabs,
         Vendor::Wds,
         Vendor::Autoextract,
+        Vendor::Zyte,
     ];
 
-    /// The key used in files: `octoparse`, `oxylabs`, `wds`, `autoextract`.
+    /// The key used in files: `octoparse`, `oxylabs`, `wds`, `autoextract`, `zyte`.
     pub fn key(self) -> &'static str {
         match self {
             Vendor::Octoparse => "octoparse",
             Vendor::Oxylabs => "oxylabs",
             Vendor::Wds => "wds",
             Vendor::Autoextract => "autoextract",
+            Vendor::Zyte => "zyte",
         }
     }
 }
@@ -82,7 +84,9 @@ pub enum OctoparseMode {
 pub struct OxylabsJob {
     pub source: String,
     pub inputs: OxylabsInputs,
-    /// Singular parameters passed through as given (domain, parse, render, geo_location...).
+    /// Parameters passed through as given (domain, parse, render, geo_location,
+    /// context, parsing_instructions, browser_instructions...), with the result type's
+    /// flag set (`parse`, `render`).
     /// JSON text of an object, so the spec stays storable with bincode.
     pub params_json: String,
     pub results: OxylabsResults,
@@ -123,18 +127,53 @@ pub struct AutoextractJob {
     pub article_body_raw: bool,
 }
 
+/// AutoExtract's `pageType`: the ten values of its final documentation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "camelCase")]
 pub enum PageType {
+    // Stored job snapshots (bincode) name variants by position: `Article` and
+    // `Product` keep theirs, new values only ever go at the end.
     Article,
     Product,
+    ArticleList,
+    Comments,
+    ForumPosts,
+    JobPosting,
+    ProductList,
+    RealEstate,
+    /// Called `productReviews` in earlier documentation; both names are accepted.
+    #[serde(alias = "productReviews")]
+    Reviews,
+    Vehicle,
 }
 
 impl PageType {
+    pub const ALL: [PageType; 10] = [
+        PageType::Article,
+        PageType::ArticleList,
+        PageType::Comments,
+        PageType::ForumPosts,
+        PageType::JobPosting,
+        PageType::Product,
+        PageType::ProductList,
+        PageType::RealEstate,
+        PageType::Reviews,
+        PageType::Vehicle,
+    ];
+
+    /// The value sent as `pageType`, and the key of the record in each result.
     pub fn as_str(self) -> &'static str {
         match self {
             PageType::Article => "article",
+            PageType::ArticleList => "articleList",
+            PageType::Comments => "comments",
+            PageType::ForumPosts => "forumPosts",
+            PageType::JobPosting => "jobPosting",
             PageType::Product => "product",
+            PageType::ProductList => "productList",
+            PageType::RealEstate => "realEstate",
+            PageType::Reviews => "reviews",
+            PageType::Vehicle => "vehicle",
         }
     }
 }
@@ -205,25 +244,3 @@ pub struct WdsField {
 
 /// Page size as written in files.
 pub(crate) type PageSize = Bounded<1, 1000>;
-
-/// Oxylabs parameters that are not singular values cannot be passed through.
-pub(crate) fn scalar_params(
-    params: BTreeMap<String, toml::Value>,
-) -> Result<serde_json::Map<String, serde_json::Value>, String> {
-    let mut out = serde_json::Map::new();
-    for (key, value) in params {
-        let json = match value {
-            toml::Value::String(s) => serde_json::Value::String(s),
-            toml::Value::Integer(i) => serde_json::Value::from(i),
-            toml::Value::Float(f) => serde_json::Value::from(f),
-            toml::Value::Boolean(b) => serde_json::Value::Bool(b),
-            _ => {
-                return Err(format!(
-                    "parameter `{key}` must be a single string, number or boolean (Oxylabs takes only singular parameters besides the query list)"
-                ));
-            }
-        };
-        out.insert(key, json);
-    }
-    Ok(out)
-}

@@ -92,6 +92,7 @@ fn retry_after_is_honoured_instead_of_the_curve() {
         class: FailureClass::Server,
         message: "HTTP 520".into(),
         retry_after: Some(Duration::from_secs(60)),
+        budget: None,
     });
     match decide(outcome, budget(), NOW, &mut rng()) {
         Decision::Retry { not_before, .. } => {
@@ -206,6 +207,44 @@ fn rejected_credentials_stop_the_account_instead_of_killing_items() {
     assert!(matches!(
         decide(outcome, budget(), NOW, &mut rng()),
         Decision::StopAccount { .. }
+    ));
+}
+
+#[test]
+fn a_suspended_account_stops_the_account_as_suspended_and_kills_nothing() {
+    let outcome = Outcome::AccountSuspended {
+        message: "Account Suspended".into(),
+    };
+    match decide(outcome, budget(), NOW, &mut rng()) {
+        Decision::StopAccount { kind, reason } => {
+            assert_eq!(kind, AccountStop::Suspended);
+            assert_eq!(kind.as_str(), "account_suspended");
+            assert_eq!(reason, "Account Suspended");
+        }
+        other => panic!("expected a stopped account, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_failure_with_its_own_budget_dies_when_that_budget_is_spent() {
+    let download = || Outcome::Retry(Failure::new(FailureClass::Server, "HTTP 520").with_budget(4));
+    let at = |attempts| ItemBudget {
+        attempts,
+        ..budget()
+    };
+    assert!(matches!(
+        decide(download(), at(2), NOW, &mut rng()),
+        Decision::Retry { attempts: 3, .. }
+    ));
+    match decide(download(), at(3), NOW, &mut rng()) {
+        Decision::Dead { reason } => assert!(reason.contains("4 attempts"), "{reason}"),
+        other => panic!("expected dead after 4 attempts, got {other:?}"),
+    }
+    // A budget above the job's never extends it.
+    let generous = Outcome::Retry(Failure::new(FailureClass::Server, "x").with_budget(50));
+    assert!(matches!(
+        decide(generous, at(7), NOW, &mut rng()),
+        Decision::Dead { .. }
     ));
 }
 

@@ -1,4 +1,4 @@
-//! `dredge sim`: the four vendor simulators, standalone, for trying jobs by hand.
+//! `dredge sim`: the five vendor simulators, standalone, for trying jobs by hand.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -25,7 +25,7 @@ async fn serve(listen: SocketAddr, scenario: Scenario) -> anyhow::Result<ExitCod
     let host = listen.ip().to_string();
     let ports = match listen.port() {
         0 => None,
-        p => Some([p, p + 1, p + 2, p + 3]),
+        p => Some([p, p + 1, p + 2, p + 3, p + 4]),
     };
     let sims = dredge_sim::start(&scenario, &host, ports)
         .await
@@ -40,9 +40,15 @@ async fn serve(listen: SocketAddr, scenario: Scenario) -> anyhow::Result<ExitCod
 /// Base URLs and an account config to paste into dredge.toml.
 fn describe(sims: &dredge_sim::Sims) -> String {
     let mut out = String::from("# vendor simulators running; Ctrl-C stops them\n");
+    if let Some(s) = &sims.zyte {
+        out += &format!(
+            "\n[accounts.zyte]\nvendor = \"zyte\"\nbase_url = \"{}\"\napi_key = \"test-key\"\n",
+            s.base_url()
+        );
+    }
     if let Some(s) = &sims.autoextract {
         out += &format!(
-            "\n[accounts.zyte]\nvendor = \"autoextract\"\nbase_url = \"{}\"\napi_key = \"test-key\"\n",
+            "\n[accounts.autoextract]\nvendor = \"autoextract\"\nbase_url = \"{}\"\napi_key = \"test-key\"\n",
             s.base_url()
         );
     }

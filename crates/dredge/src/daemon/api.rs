@@ -97,8 +97,8 @@ impl Api for DaemonApi {
             .expect("lanes poisoned")
             .values()
             .map(|lane| {
-                let (state, detail, until) = if let Some(why) = lane.auth_failure() {
-                    ("auth_failed", Some(why), None)
+                let (state, detail, until) = if let Some((kind, why)) = lane.auth_failure() {
+                    (kind.as_str(), Some(why), None)
                 } else if lane.executor().is_none() {
                     (
                         "unavailable",

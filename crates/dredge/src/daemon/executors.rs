@@ -19,6 +19,7 @@ pub fn build(account: &Account) -> Result<Built, String> {
         Vendor::Autoextract => plain(dredge_autoextract::AutoextractExecutor::new(account)),
         Vendor::Octoparse => plain(dredge_octoparse::OctoparseExecutor::new(account)),
         Vendor::Wds => plain(dredge_wds::WdsExecutor::new(account)),
+        Vendor::Zyte => plain(dredge_zyte::ZyteExecutor::new(account)),
         Vendor::Oxylabs => {
             let executor = Arc::new(OxylabsExecutor::new(account).map_err(|e| e.to_string())?);
             Ok(Built {

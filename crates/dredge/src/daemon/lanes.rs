@@ -40,6 +40,14 @@ pub async fn run(shared: Arc<Shared>, lane: Arc<Lane>) {
             p = lane.slots.clone().acquire_owned() => p.expect("lane semaphore is never closed"),
             _ = shared.shutdown.cancelled() => return,
         };
+        // The item whose slot this was may have closed the account gate (a 429 with
+        // Retry-After) while we waited for the slot: look again before leasing.
+        let now = UnixMillis::now();
+        if let Some(wait) = blocked_for(&shared, &lane, now) {
+            drop(permit);
+            idle(&shared, &lane, wait).await;
+            continue;
+        }
         let leased = {
             let q = shared.queue.clone();
             let account = lane.account.clone();
@@ -47,6 +55,11 @@ pub async fn run(shared: Arc<Shared>, lane: Arc<Lane>) {
             tokio::task::spawn_blocking(move || q.lease_next(&account, now, until)).await
         };
         match leased {
+            Ok(Ok(Some(item))) if scope_wait(&lane, &item).is_some() => {
+                let until = scope_wait(&lane, &item).unwrap_or(now);
+                hold_for_scope(&shared, item, until).await;
+                drop(permit);
+            }
             Ok(Ok(Some(item))) => {
                 lane.in_flight.fetch_add(1, Ordering::Relaxed);
                 let (shared, lane) = (shared.clone(), lane.clone());
@@ -90,6 +103,28 @@ fn lease_time(shared: &Shared, lane: &Lane) -> Duration {
 fn report_if_storage(shared: &Shared, what: &str, e: &(dyn std::error::Error + 'static)) {
     if is_storage_error(e) {
         shared.health.report(what, e);
+    }
+}
+
+/// When the leased item's scope opens, if the vendor closed it for longer.
+fn scope_wait(lane: &Lane, item: &LeasedItem) -> Option<UnixMillis> {
+    let scope = item.scope.as_deref()?;
+    lane.scope_closed(scope, UnixMillis::now())
+}
+
+/// Put an item whose scope is closed back, unexecuted and uncounted, until it opens.
+async fn hold_for_scope(shared: &Shared, item: LeasedItem, until: UnixMillis) {
+    let q = shared.queue.clone();
+    let release = Release::Snooze {
+        until,
+        polls: item.polls,
+        note: "its domain is snoozed until the vendor's time".into(),
+    };
+    let (id, lease) = (item.id, item.lease());
+    match tokio::task::spawn_blocking(move || q.release(lease, release)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::error!(item = %id, error = %e, "cannot hold an item for its domain"),
+        Err(e) => tracing::error!(item = %id, error = %e, "hold task failed"),
     }
 }
 
@@ -179,6 +214,7 @@ async fn execute_guarded(
                 class: FailureClass::Vendor,
                 message: format!("the executor panicked ({why}); a bug in dredge"),
                 retry_after: None,
+                budget: None,
             })
         }
     }
@@ -268,6 +304,7 @@ async fn apply(
     match decision {
         Decision::Complete { completion, gates } => {
             let (records, follow_ups) = (completion.records, completion.follow_ups);
+            note_gates(lane, &gates);
             finish(shared, lane, item, records, follow_ups).await?;
             close_gates(shared, lane, gates).await?;
         }
@@ -282,8 +319,10 @@ async fn apply(
                 polls,
                 note,
             };
+            let gates: Vec<GateClosure> = gate.into_iter().collect();
+            note_gates(lane, &gates);
             tokio::task::spawn_blocking(move || q.release(id, release)).await??;
-            close_gates(shared, lane, gate.into_iter().collect()).await?;
+            close_gates(shared, lane, gates).await?;
             lane.wake.notify_one();
         }
         Decision::Retry {
@@ -325,19 +364,33 @@ async fn apply(
                 finish(shared, lane, item, Vec::new(), parts).await?;
             }
         }
-        Decision::StopAccount { reason } => {
-            tracing::error!(account = %lane.account, reason = %reason,
-                "credentials rejected: the account's items stop until its configuration changes (dredge reload)");
-            lane.stop_auth(reason.clone());
+        Decision::StopAccount { reason, kind } => {
+            tracing::error!(account = %lane.account, reason = %reason, state = kind.as_str(),
+                "the account's items stop until its configuration changes (dredge reload)");
+            lane.stop_auth(kind, reason.clone());
             let release = Release::Snooze {
                 until: UnixMillis::now(),
                 polls: item.polls,
-                note: format!("auth_failed: {reason}"),
+                note: format!("{}: {reason}", kind.as_str()),
             };
             tokio::task::spawn_blocking(move || q.release(id, release)).await??;
         }
     }
     Ok(())
+}
+
+/// Close the lane's in-memory gates before the items that caused them (or their
+/// follow-ups) become leasable again, so no lease slips in between.
+fn note_gates(lane: &Lane, gates: &[GateClosure]) {
+    for gate in gates {
+        match &gate.scope {
+            SnoozeScope::Domain(domain) => lane.close_scope(domain, gate.until),
+            SnoozeScope::Account => {
+                lane.close_until(gate.until, "vendor asked the account to wait".into())
+            }
+            SnoozeScope::Item => {}
+        }
+    }
 }
 
 async fn close_gates(shared: &Shared, lane: &Lane, gates: Vec<GateClosure>) -> anyhow::Result<()> {
@@ -397,6 +450,7 @@ fn count_outcome(shared: &Shared, lane: &Lane, outcome: &Outcome) {
             "reauth"
         }
         Outcome::AuthFailed { .. } => "auth_failed",
+        Outcome::AccountSuspended { .. } => "account_suspended",
         Outcome::Fatal { .. } => "fatal",
     };
     if let Outcome::Done(c) = outcome {

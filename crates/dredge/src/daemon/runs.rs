@@ -163,6 +163,7 @@ fn create(shared: &Shared, spec: Arc<JobSpec>, trigger: Trigger) -> Result<RunId
 fn inputs_of(spec: &JobSpec) -> std::io::Result<Vec<String>> {
     let list: Option<&InputList> = match &spec.work {
         VendorJob::Autoextract(a) => Some(&a.urls),
+        VendorJob::Zyte(z) => Some(&z.urls),
         VendorJob::Oxylabs(o) => Some(match &o.inputs {
             OxylabsInputs::Queries(l) | OxylabsInputs::Urls(l) => l,
         }),

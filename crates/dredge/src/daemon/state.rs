@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Instant;
 
+use dredge_core::retry::AccountStop;
 use dredge_core::{Executor, JobSpec, UnixMillis, Vendor};
 use dredge_queue::{Queue, RunId};
 use dredge_scheduler::Timetable;
@@ -53,8 +54,13 @@ pub struct Lane {
     pub slots: Arc<Semaphore>,
     /// The whole account waits until then (429 with a delay...).
     pub closed_until: Mutex<Option<(UnixMillis, String)>>,
-    /// Credentials rejected: nothing is leased until the config changes.
-    pub auth_failed: Mutex<Option<String>>,
+    /// Scopes (target domains) the vendor closed, until when. Deferring the queued
+    /// items of a scope misses items that join it later (a retry released after the
+    /// snooze, a follow-up committed after it), so a leased item is checked here too.
+    pub scope_gates: Mutex<HashMap<String, UnixMillis>>,
+    /// Credentials rejected or the account suspended: nothing is leased until the
+    /// config changes. The kind names the state in `dredge status`.
+    pub auth_failed: Mutex<Option<(AccountStop, String)>>,
     pub wake: Notify,
     pub in_flight: AtomicUsize,
 }
@@ -67,6 +73,7 @@ impl Lane {
             executor: RwLock::new(executor),
             slots: Arc::new(Semaphore::new(concurrency.max(1))),
             closed_until: Mutex::new(None),
+            scope_gates: Mutex::new(HashMap::new()),
             auth_failed: Mutex::new(None),
             wake: Notify::new(),
             in_flight: AtomicUsize::new(0),
@@ -88,6 +95,22 @@ impl Lane {
         }
     }
 
+    /// Close `scope` until `until`, or later if it is already closed for longer: the
+    /// latest time the vendor named wins.
+    pub fn close_scope(&self, scope: &str, until: UnixMillis) {
+        let now = UnixMillis::now();
+        let mut gates = self.scope_gates.lock().expect("lane poisoned");
+        gates.retain(|_, u| *u > now);
+        let gate = gates.entry(scope.to_string()).or_insert(until);
+        *gate = (*gate).max(until);
+    }
+
+    /// When `scope`'s gate opens, if it is closed at `now`.
+    pub fn scope_closed(&self, scope: &str, now: UnixMillis) -> Option<UnixMillis> {
+        let gates = self.scope_gates.lock().expect("lane poisoned");
+        gates.get(scope).copied().filter(|u| *u > now)
+    }
+
     /// When the account gate opens, if it is closed now.
     pub fn closed_at(&self, now: UnixMillis) -> Option<(UnixMillis, String)> {
         self.closed_until
@@ -97,11 +120,11 @@ impl Lane {
             .filter(|(u, _)| *u > now)
     }
 
-    pub fn stop_auth(&self, reason: String) {
-        *self.auth_failed.lock().expect("lane poisoned") = Some(reason);
+    pub fn stop_auth(&self, kind: AccountStop, reason: String) {
+        *self.auth_failed.lock().expect("lane poisoned") = Some((kind, reason));
     }
 
-    pub fn auth_failure(&self) -> Option<String> {
+    pub fn auth_failure(&self) -> Option<(AccountStop, String)> {
         self.auth_failed.lock().expect("lane poisoned").clone()
     }
 

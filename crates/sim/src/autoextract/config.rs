@@ -14,6 +14,10 @@ pub struct Config {
     /// Queries whose URL (after the scheme) contains this text answer
     /// `Downloader error: http404`. Default `/missing`; empty turns the rule off.
     pub missing_marker: String,
+    /// Queries whose URL (after the scheme) contains this text answer
+    /// `Downloader error: No response (network301)` (a redirect). Default `/redirect`;
+    /// empty turns the rule off.
+    pub redirect_marker: String,
     /// Domains answered `Proxy error: domain_forbidden`.
     pub forbidden_domains: Vec<String>,
     /// Domains answered `Proxy error: nxdomain`.
@@ -38,6 +42,7 @@ impl Default for Config {
             api_keys: vec!["test-key".into()],
             disabled_keys: Vec::new(),
             missing_marker: "/missing".into(),
+            redirect_marker: "/redirect".into(),
             forbidden_domains: Vec::new(),
             nxdomain_domains: Vec::new(),
             type_suffix: TypeSuffix::Alternate,
@@ -109,6 +114,10 @@ pub struct Faults {
     pub malformed_json_rate: f64,
     /// Every key is disabled: 403 `account-disabled`.
     pub account_disabled: bool,
+    /// Every key has reached its account's limit: 403 `limit-reached` ("the account's
+    /// limit is reached"). No captured body exists (the service is discontinued), so
+    /// this form is a model: clients must match the 403's words loosely.
+    pub limit_reached: bool,
 }
 
 impl Default for Faults {
@@ -131,6 +140,7 @@ impl Default for Faults {
             disconnect_rate: 0.0,
             malformed_json_rate: 0.0,
             account_disabled: false,
+            limit_reached: false,
         }
     }
 }

@@ -17,6 +17,7 @@ pub enum Problem {
     RateLimitExceeded,
     UserRateLimitExceeded,
     AccountDisabled,
+    LimitReached,
     UnrecognizedContentType,
     EmptyRequest,
     MalformedRequest,
@@ -36,6 +37,7 @@ impl Problem {
             Problem::RateLimitExceeded => "rate-limit-exceeded",
             Problem::UserRateLimitExceeded => "user-rate-limit-exceeded",
             Problem::AccountDisabled => "account-disabled",
+            Problem::LimitReached => "limit-reached",
             Problem::UnrecognizedContentType => "unrecognized-content-type",
             Problem::EmptyRequest => "empty-request",
             Problem::MalformedRequest => "malformed-request",
@@ -55,6 +57,7 @@ impl Problem {
             Problem::RateLimitExceeded => "System-wide rate limit exceeded",
             Problem::UserRateLimitExceeded => "User rate limit exceeded",
             Problem::AccountDisabled => "Account has been disabled - contact support",
+            Problem::LimitReached => "Account limit reached",
             Problem::UnrecognizedContentType => {
                 "Unsupported request content type: should be application/json"
             }
@@ -78,7 +81,7 @@ impl Problem {
             Problem::RateLimitExceeded | Problem::UserRateLimitExceeded => {
                 StatusCode::TOO_MANY_REQUESTS
             }
-            Problem::AccountDisabled => StatusCode::FORBIDDEN,
+            Problem::AccountDisabled | Problem::LimitReached => StatusCode::FORBIDDEN,
             Problem::UnrecognizedContentType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Problem::UnknownUri => StatusCode::NOT_FOUND,
             Problem::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,

@@ -2,7 +2,7 @@
 //! and the extracted record.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
 
@@ -56,8 +56,15 @@ impl Occupancy {
 
     /// Record the window of an occupation that has just been answered.
     pub fn open_window(&mut self, domain: String, seconds: f64) {
+        // The window ends as a client counting in whole milliseconds from when it read
+        // the answer can see it: the named time from the start of this millisecond.
         let from = SystemTime::now();
-        let until = from + Duration::from_secs_f64(seconds.max(0.0));
+        let ms = from
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis() as u64;
+        let until =
+            UNIX_EPOCH + Duration::from_millis(ms) + Duration::from_secs_f64(seconds.max(0.0));
         self.windows.push(OccupiedWindow {
             domain,
             from,
@@ -152,6 +159,12 @@ fn extract(
     if !config.missing_marker.is_empty() && path.contains(&config.missing_marker) {
         return ("http404", Err("Downloader error: http404".into()));
     }
+    // Reference table: "Downloader error: No response (network301) — Redirects are
+    // not supported"; the same URL answers the same every time.
+    if !config.redirect_marker.is_empty() && path.contains(&config.redirect_marker) {
+        let message = "Downloader error: No response (network301)";
+        return ("network301", Err(message.into()));
+    }
     if config.forbidden_domains.iter().any(|d| d == domain) {
         return (
             "domain_forbidden",
@@ -177,14 +190,16 @@ fn extract(
         let error = RETRIABLE_ERRORS[ctx.dice.below(RETRIABLE_ERRORS.len())];
         return ("retriable_error", Err(error.into()));
     }
-    let record = if page_type == "product" {
-        records::product(ctx.seed, url)
-    } else {
-        let with_raw = query
-            .get("articleBodyRaw")
-            .and_then(Value::as_bool)
-            .unwrap_or(true);
-        records::article(ctx.seed, url, with_raw)
+    let record = match page_type {
+        "product" => records::product(ctx.seed, url),
+        "article" => {
+            let with_raw = query
+                .get("articleBodyRaw")
+                .and_then(Value::as_bool)
+                .unwrap_or(true);
+            records::article(ctx.seed, url, with_raw)
+        }
+        other => records::other(ctx.seed, url, other),
     };
     ("ok", Ok(record))
 }
@@ -244,20 +259,13 @@ fn parse_host(url: &str) -> Result<String, UrlError> {
 }
 
 /// The registrable domain the real service reports (`blog.scrapinghub.com` →
-/// `scrapinghub.com`), with a few common two-label public suffixes.
+/// `scrapinghub.com`), by the public suffix list.
 pub fn registrable_domain(host: &str) -> String {
-    const TWO_LABEL_SUFFIXES: &[&str] = &["co.uk", "com.au", "co.jp", "com.br", "co.nz"];
+    // The public suffix list, as the real service names domains in its answers.
     if host.parse::<std::net::IpAddr>().is_ok() || !host.contains('.') {
         return host.to_string();
     }
-    let labels: Vec<&str> = host.split('.').collect();
-    let suffix2 = labels[labels.len().saturating_sub(2)..].join(".");
-    let keep = if TWO_LABEL_SUFFIXES.contains(&suffix2.as_str()) {
-        3
-    } else {
-        2
-    };
-    labels[labels.len().saturating_sub(keep)..].join(".")
+    psl::domain_str(host).unwrap_or(host).to_string()
 }
 
 #[cfg(test)]

@@ -7,6 +7,33 @@ use serde_json::{Map, Value, json};
 
 use crate::common::rng_for;
 
+/// The ten `pageType` values of the final AutoExtract documentation
+/// (automatic-extraction/api.html): "Must be article, articleList, comments,
+/// forumPosts, jobPosting, product, productList, realEstate, reviews or vehicle."
+pub const PAGE_TYPES: [&str; 10] = [
+    "article",
+    "articleList",
+    "comments",
+    "forumPosts",
+    "jobPosting",
+    "product",
+    "productList",
+    "realEstate",
+    "reviews",
+    "vehicle",
+];
+
+/// A record for the page types other than `product` and `article`: the URL, a name
+/// and a probability, under the page type's own key in the result.
+pub fn other(seed: u64, url: &str, page_type: &str) -> Value {
+    let mut rng = rng_for(seed, &format!("{page_type}:{url}"));
+    json!({
+        "url": url,
+        "name": format!("{page_type} {}", rng.random_range(1..10_000)),
+        "probability": probability(&mut rng),
+    })
+}
+
 const ADJECTIVES: &[&str] = &[
     "Classic",
     "Compact",

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use super::problem::{self, Problem};
 use super::queries::{self, Context};
+use super::records;
 use super::{Faults, RateLimitKind, Shared, lock};
 use crate::common::basic_auth;
 
@@ -68,6 +69,13 @@ pub fn answer(
         }
     };
     let account = Some(key.clone());
+    if faults.limit_reached {
+        let response = problem(
+            Problem::LimitReached,
+            "Your account's monthly limit has been reached",
+        );
+        return Reply::plain(response, account, "limit_reached");
+    }
     if faults.account_disabled || shared.config.disabled_keys.contains(&key) {
         let response = problem(Problem::AccountDisabled, "Account has been disabled");
         return Reply::plain(response, account, "account_disabled");
@@ -169,7 +177,8 @@ fn parse_queries(
     items.into_iter().enumerate().map(validate_query).collect()
 }
 
-/// One query must be an object with a string `url` and `pageType` article or product.
+/// One query must be an object with a string `url` and one of the ten `pageType`s of
+/// the final documentation (automatic-extraction/api.html, "pageType").
 fn validate_query((index, item): (usize, Value)) -> Result<Map<String, Value>, Rejection> {
     let bad = |why: &str| (Problem::MalformedRequest, format!("query {index}: {why}"));
     let Value::Object(query) = item else {
@@ -179,8 +188,12 @@ fn validate_query((index, item): (usize, Value)) -> Result<Map<String, Value>, R
         return Err(bad("url must be a string"));
     }
     match query.get("pageType").and_then(Value::as_str) {
-        Some("article" | "product") => {}
-        _ => return Err(bad("pageType must be article or product")),
+        Some(t) if records::PAGE_TYPES.contains(&t) => {}
+        _ => {
+            return Err(bad(
+                "pageType must be article, articleList, comments, forumPosts, jobPosting, product, productList, realEstate, reviews or vehicle",
+            ));
+        }
     }
     if query.get("meta").is_some_and(|m| !m.is_string()) {
         return Err(bad("meta must be a string"));

@@ -249,9 +249,7 @@ async fn handle(
 ) -> Response {
     let faults = shared.faults();
     let path = uri.path().to_ascii_lowercase();
-    let is_openapi = path.starts_with("/data/")
-        || path == "/token/refresh"
-        || (path == "/token" && is_json(&headers));
+    let is_openapi = path.starts_with("/data/") || (path == "/token" && is_json(&headers));
     let reply = if is_openapi {
         openapi::route(&shared, &faults, &path, &method, &uri, &headers, &body)
     } else {

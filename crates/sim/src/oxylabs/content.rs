@@ -55,6 +55,20 @@ pub const TINY_PNG: &[u8] = &[
 
 /// One entry of `results[]`.
 pub(crate) fn result_item(job: &Job, ending: Ending, kind: Kind, seed: u64) -> Value {
+    result_page(job, ending, kind, seed, 1)
+}
+
+/// Every result page of a job: `start_page` (default 1) and on, `pages` of them
+/// (default 1). Each page is its own `results[]` entry with its `page` number.
+pub(crate) fn result_items(job: &Job, ending: Ending, kind: Kind, seed: u64) -> Vec<Value> {
+    let number = |key: &str| job.params.get(key).and_then(Value::as_u64).unwrap_or(1);
+    let (start, pages) = (number("start_page"), number("pages").clamp(1, 100));
+    (start..start + pages)
+        .map(|page| result_page(job, ending, kind, seed, page))
+        .collect()
+}
+
+fn result_page(job: &Job, ending: Ending, kind: Kind, seed: u64, page: u64) -> Value {
     let (status_code, content) = match ending {
         Ending::Faulted { code } => (code, json!("")),
         Ending::Done { parse_failed } => (200, content(job, kind, parse_failed, seed)),
@@ -63,7 +77,7 @@ pub(crate) fn result_item(job: &Job, ending: Ending, kind: Kind, seed: u64) -> V
         "content": content,
         "created_at": timestamp(job.created_at),
         "updated_at": timestamp(job.finished_at),
-        "page": 1,
+        "page": page,
         "url": page_url(job),
         "job_id": job.id,
         "status_code": status_code,

@@ -41,7 +41,13 @@ impl Shared {
         };
         let config = self.config();
         if let Err(text) = authenticate(headers, &config.users, &mut caller) {
-            let answer = message(StatusCode::UNAUTHORIZED, text);
+            // Live: wrong credentials answer 401 with an empty body (no content type);
+            // only a missing or unreadable header gets a JSON message.
+            let answer = if text == "Client not found" {
+                StatusCode::UNAUTHORIZED.into_response()
+            } else {
+                message(StatusCode::UNAUTHORIZED, text)
+            };
             return Err(self.answer(&caller, Vec::new(), "unauthorized", answer));
         }
         if self.dice.chance(config.slow_rate) {
@@ -130,8 +136,11 @@ impl Limits {
             let wanted = domains.iter().filter(|d| *d == limited).count();
             let used = used(self.domain.entry(limited.clone()).or_default(), now, window);
             if wanted > 0 && used + wanted > config.domain_jobs_per_window as usize {
-                let text =
-                    format!("Too many requests for domain {limited}. Please try again later.");
+                // The live per-domain text (rate-limits page): the domain follows
+                // "Access to"; the word "domain" is not in it. No Retry-After.
+                let text = format!(
+                    "Access to {limited} has been limited to 1 req/s due to a low success rate. If you are using custom headers or cookies, ensure they are correct, then try again. The normal request limit will be restored automatically when the success rate improves."
+                );
                 return Admission::Limited(message(StatusCode::TOO_MANY_REQUESTS, &text));
             }
         }
@@ -142,7 +151,11 @@ impl Limits {
             headers.push(("x-ratelimit-jobs-limit".into(), limit.to_string()));
             if jobs > remaining {
                 headers.push(("x-ratelimit-jobs-remaining".into(), remaining.to_string()));
-                let answer = message(StatusCode::TOO_MANY_REQUESTS, "Too many requests");
+                // The account-wide text recorded live (2026-09): no Retry-After.
+                let answer = message(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many requests. (Total Dynamic).",
+                );
                 return Admission::Limited(with_headers(answer, &headers));
             }
             let left = remaining - jobs;

@@ -70,11 +70,16 @@ pub(crate) async fn job_status(
         Err(answer) => return answer,
     };
     match s.lookup(&id) {
-        Some((job, phase)) if phase != Phase::Gone => {
+        // Live: the status of a job stays readable for days after its results expired.
+        Some((job, Phase::Gone)) => {
+            let answer = Json(job.to_json(Phase::Finished(job.ending))).into_response();
+            s.answer(&caller, vec![job.domain.clone()], "ok", answer)
+        }
+        Some((job, phase)) => {
             let answer = Json(job.to_json(phase)).into_response();
             s.answer(&caller, vec![job.domain.clone()], "ok", answer)
         }
-        _ => s.answer(&caller, Vec::new(), "not_found", job_not_found()),
+        None => s.answer(&caller, Vec::new(), "not_found", job_not_found()),
     }
 }
 
@@ -90,24 +95,24 @@ pub(crate) async fn results(
         Ok(caller) => caller,
         Err(answer) => return answer,
     };
-    let Some((job, phase)) = s.lookup(&id).filter(|(_, p)| *p != Phase::Gone) else {
+    let Some((job, phase)) = s.lookup(&id) else {
         return s.answer(&caller, Vec::new(), "not_found", job_not_found());
     };
     let domains = vec![job.domain.clone()];
+    if phase == Phase::Gone {
+        // Live (78–97 h after completion): 204 with the job status `done`, not 404.
+        let answer = job_status_204("done");
+        return s.answer(&caller, domains, "expired", answer);
+    }
     let Some(kind) = Kind::requested(query.get("type"), &job) else {
         let answer = message(StatusCode::BAD_REQUEST, "Invalid result type");
         return s.answer(&caller, domains, "bad_request", answer);
     };
     let Phase::Finished(ending) = phase else {
-        return s.answer(
-            &caller,
-            domains,
-            "not_ready",
-            StatusCode::NO_CONTENT.into_response(),
-        );
+        return s.answer(&caller, domains, "not_ready", job_status_204("pending"));
     };
-    let item = content::result_item(&job, ending, kind, s.seed);
-    let document = json!({ "results": [item], "job": job.to_json(phase) });
+    let items = content::result_items(&job, ending, kind, s.seed);
+    let document = json!({ "results": items, "job": job.to_json(phase) });
     s.answer(&caller, domains, "ok", Json(document).into_response())
 }
 
@@ -175,6 +180,17 @@ pub(crate) async fn not_found(State(s): Sim, method: Method, uri: Uri) -> Respon
     message(StatusCode::NOT_FOUND, "Not found")
 }
 
+/// 204 No Content with `x-oxylabs-job-status`, the only thing that tells a pending
+/// job from an expired one.
+fn job_status_204(status: &'static str) -> Response {
+    let mut answer = StatusCode::NO_CONTENT.into_response();
+    answer.headers_mut().insert(
+        "x-oxylabs-job-status",
+        axum::http::HeaderValue::from_static(status),
+    );
+    answer
+}
+
 fn job_not_found() -> Response {
     message(StatusCode::NOT_FOUND, "Job not found")
 }
@@ -218,18 +234,40 @@ impl Shared {
         };
         let base = base_of(headers);
         let mut answers = Vec::with_capacity(sub.targets.len());
+        let mut errors = Vec::new();
         for (target, domain) in sub.targets.iter().zip(domains) {
+            // Live: a batch with some invalid values still answers 202; they are
+            // listed under `errors` and create no job.
+            if let Some(why) = super::submission::invalid_value(sub.target_key, target) {
+                errors.push(json!({"message": why, sub.target_key: target}));
+                continue;
+            }
             let job = self.new_job(&config, &account, &base, &sub, target, domain);
             answers.push(job.to_json(Phase::Pending));
             self.start_callback(&job);
             self.lock_jobs().insert(job);
         }
-        let body = if batch {
+        let body = if batch && errors.is_empty() {
             json!({ "queries": answers })
+        } else if batch {
+            json!({ "queries": answers, "errors": errors })
+        } else if let Some(job) = answers.pop() {
+            job
         } else {
-            answers.pop().unwrap_or(Value::Null)
+            let text = errors
+                .first()
+                .and_then(|e| e["message"].as_str())
+                .unwrap_or("invalid");
+            return self.answer(
+                caller,
+                logged,
+                "bad_request",
+                message(StatusCode::BAD_REQUEST, text),
+            );
         };
-        let answer = with_headers(Json(body).into_response(), &rate_headers);
+        // Live: a submission is 202 Accepted.
+        let answer = (StatusCode::ACCEPTED, Json(body)).into_response();
+        let answer = with_headers(answer, &rate_headers);
         self.answer(caller, logged, "ok", answer)
     }
 

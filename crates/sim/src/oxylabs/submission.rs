@@ -43,10 +43,11 @@ impl Refusal {
 pub(crate) fn parse_params(body: &[u8]) -> Result<Map<String, Value>, Refusal> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => Ok(map),
+        // Live: malformed JSON is a 400 (the docs say 422).
         _ => Err(Refusal::new(
             "invalid_json",
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "Invalid JSON payload",
+            StatusCode::BAD_REQUEST,
+            "Json error: Unexpected value.",
         )),
     }
 }
@@ -89,7 +90,7 @@ pub(crate) fn one_submission(
         }
         None => return Err(bad_request("Either query or url must be provided")),
     };
-    if let Some(key) = params.iter().find(|(_, v)| v.is_array()).map(|(k, _)| k) {
+    if let Some(key) = list_param(&params) {
         let text = format!("{key} must be a single value; use /v1/queries/batch for lists");
         return Err(bad_request(&text));
     }
@@ -134,7 +135,7 @@ pub(crate) fn batch_submission(
         );
         return Err(bad_request(&text));
     }
-    if let Some(key) = params.iter().find(|(_, v)| v.is_array()).map(|(k, _)| k) {
+    if let Some(key) = list_param(&params) {
         let text = format!("Only query or url may be a list; {key} must be a single value");
         return Err(bad_request(&text));
     }
@@ -143,6 +144,21 @@ pub(crate) fn batch_submission(
         target_key,
         targets,
     })
+}
+
+/// A list-valued parameter other than those documented as lists (`context`,
+/// `browser_instructions`: arrays of objects).
+fn list_param(params: &Map<String, Value>) -> Option<&String> {
+    params
+        .iter()
+        .find(|(k, v)| v.is_array() && !matches!(k.as_str(), "context" | "browser_instructions"))
+        .map(|(k, _)| k)
+}
+
+/// Why Oxylabs refuses one batch value (listed under `errors`, the rest proceed).
+pub(crate) fn invalid_value(target_key: &str, value: &str) -> Option<String> {
+    let url_ok = value.starts_with("http://") || value.starts_with("https://");
+    (target_key == "url" && !url_ok).then(|| "Parameter `url` is invalid.".to_string())
 }
 
 pub(crate) fn strings(values: Vec<Value>, key: &str) -> Result<Vec<String>, Refusal> {

@@ -4,28 +4,19 @@
 //! answer can defer every queued item of X. The service names the registrable domain
 //! (`blog.scrapinghub.com` → `scrapinghub.com`), so ours must be at least as coarse.
 
-/// Public suffixes of two labels common enough to matter; without them `shop.co.uk`
-/// would collapse into `co.uk` and hold back every British site at once.
-const TWO_LABEL_SUFFIXES: &[&str] = &[
-    "co.uk", "org.uk", "ac.uk", "gov.uk", "com.au", "net.au", "org.au", "co.jp", "ne.jp", "or.jp",
-    "com.br", "co.nz", "co.in", "co.za", "com.cn", "com.mx", "com.tr", "co.kr",
-];
-
-/// The registrable domain of a lower-cased host: the last two labels, or three under a
-/// two-label public suffix. IP addresses and single labels stay as they are.
+/// The registrable domain of a host by the public suffix list (compiled in with the
+/// `psl` crate): `blog.scrapinghub.com` → `scrapinghub.com`, `a.shop.co.uk` →
+/// `shop.co.uk`, `me.github.io` → `me.github.io`. IP addresses, single labels and
+/// hosts that are themselves a public suffix stay as they are.
 pub fn registrable_domain(host: &str) -> String {
     let host = host.trim_end_matches('.').to_ascii_lowercase();
     if host.parse::<std::net::IpAddr>().is_ok() || host.starts_with('[') || !host.contains('.') {
         return host;
     }
-    let labels: Vec<&str> = host.split('.').collect();
-    let last_two = labels[labels.len() - 2..].join(".");
-    let keep = if TWO_LABEL_SUFFIXES.contains(&last_two.as_str()) {
-        3
-    } else {
-        2
-    };
-    labels[labels.len().saturating_sub(keep)..].join(".")
+    match psl::domain_str(&host) {
+        Some(domain) => domain.to_string(),
+        None => host,
+    }
 }
 
 /// Why a URL is refused before it is sent (the service would refuse it too, unbilled).
@@ -63,6 +54,17 @@ mod tests {
         assert_eq!(registrable_domain("www.shop.co.uk"), "shop.co.uk");
         assert_eq!(registrable_domain("127.0.0.1"), "127.0.0.1");
         assert_eq!(registrable_domain("localhost"), "localhost");
+    }
+
+    #[test]
+    fn registrable_domains_follow_the_public_suffix_list() {
+        // Each of these was wrong with the old hand-kept list of 18 suffixes.
+        assert_eq!(registrable_domain("me.github.io"), "me.github.io");
+        assert_eq!(registrable_domain("x.me.github.io"), "me.github.io");
+        assert_eq!(registrable_domain("news.blogspot.com"), "news.blogspot.com");
+        assert_eq!(registrable_domain("www.shop.com.sg"), "shop.com.sg");
+        assert_eq!(registrable_domain("a.b.shop.co.uk"), "shop.co.uk");
+        assert_eq!(registrable_domain("github.io"), "github.io");
     }
 
     #[test]

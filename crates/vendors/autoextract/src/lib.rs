@@ -24,7 +24,6 @@ use dredge_core::{
     Account, Executor, ItemContext, NewItem, Outcome, PlanError, RateGate, Secret, Snooze,
     SnoozeScope, UnixMillis, VendorClient,
 };
-use rand::Rng;
 use reqwest::header::CONTENT_TYPE;
 
 pub use batch::{Batch, MAX_BODY_BYTES, MAX_QUERIES, Query, QueryShape};
@@ -111,6 +110,7 @@ impl AutoextractExecutor {
                     class: dredge_core::FailureClass::Server,
                     message,
                     retry_after: None,
+                    budget: None,
                 };
                 settle::counted_retry(batch, ctx, failure)
             }
@@ -126,6 +126,7 @@ fn request_error(error: RequestError, batch: &Batch, ctx: &Context<'_>) -> Outco
             reason: message,
         }),
         Req::Auth { message } => Outcome::AuthFailed { message },
+        Req::Suspended { message } => Outcome::AccountSuspended { message },
         Req::Rejected { message } if !batch.split => {
             tracing::warn!(batch = %ctx.item.label, %message, "the service rejected a batch; splitting it once");
             settle::split(batch, ctx)
@@ -139,6 +140,7 @@ fn request_error(error: RequestError, batch: &Batch, ctx: &Context<'_>) -> Outco
                 class: dredge_core::FailureClass::Server,
                 message,
                 retry_after,
+                budget: None,
             };
             settle::counted_retry(batch, ctx, failure)
         }
@@ -146,18 +148,9 @@ fn request_error(error: RequestError, batch: &Batch, ctx: &Context<'_>) -> Outco
     }
 }
 
-/// The official client's wait after a 429 that named no delay: 20–40 s twice, then
-/// 30 s plus up to 2^(n-1) s (at most 600). `polls` counts the item's earlier waits.
-pub fn throttle_backoff(polls: u32, rng: &mut impl Rng) -> Duration {
-    let n = polls.saturating_add(1);
-    let secs = if n <= 2 {
-        rng.random_range(20.0..=40.0)
-    } else {
-        let spread = 2f64.powi(n.saturating_sub(1).min(30) as i32).min(600.0);
-        30.0 + rng.random_range(0.0..=spread)
-    };
-    Duration::from_secs_f64(secs)
-}
+/// The official client's wait after a 429 that named no delay (core's, shared with
+/// the Zyte API executor).
+pub use dredge_core::retry::throttle_backoff;
 
 fn job_of(job: &JobSpec) -> Option<&AutoextractJob> {
     match &job.work {

@@ -20,6 +20,9 @@ pub enum RequestError {
     Rejected { message: String },
     /// The key is refused or the account disabled: stop the account.
     Auth { message: String },
+    /// A 403 saying the account's limit is reached: stop the account as suspended,
+    /// its items wait.
+    Suspended { message: String },
     /// 5xx, or a transport-like problem: a counted retry.
     Transient {
         retry_after: Option<Duration>,
@@ -58,6 +61,9 @@ pub fn classify(answer: &Answer) -> RequestError {
         let delay = answer.retry_after().or(problem.delay);
         return RequestError::Throttled { delay, message };
     }
+    if status == 403 && says_limit_reached(&message) {
+        return RequestError::Suspended { message };
+    }
     if matches!(name, "account-disabled" | "unauthorized") || matches!(status, 401 | 403) {
         return RequestError::Auth { message };
     }
@@ -72,6 +78,16 @@ pub fn classify(answer: &Answer) -> RequestError {
         };
     }
     RequestError::Permanent { message }
+}
+
+/// Whether a 403's words say a usage or spending limit is reached. No captured body
+/// exists (the service is discontinued), so any of these words in the type, title or
+/// detail counts: waiting loses nothing, killing items would.
+fn says_limit_reached(message: &str) -> bool {
+    let lower = message.to_ascii_lowercase();
+    ["limit", "quota", "credit", "suspend"]
+        .iter()
+        .any(|w| lower.contains(w))
 }
 
 /// The `<name>` of a problem `type` URI: its last path segment without `.html`
@@ -209,6 +225,25 @@ mod tests {
         }
         assert!(matches!(
             classify(&problem(401, "unauthorized")),
+            RequestError::Auth { .. }
+        ));
+    }
+
+    #[test]
+    fn a_403_saying_the_limit_is_reached_suspends_the_account() {
+        let body = r#"{"type":"http://errors.xod.scrapinghub.com/limit-reached.html","title":"Account limit reached","detail":"Your account's monthly limit has been reached"}"#;
+        assert!(matches!(
+            classify(&answer(403, body, None)),
+            RequestError::Suspended { .. }
+        ));
+        let body = r#"{"title":"Forbidden","detail":"Monthly quota exceeded"}"#;
+        assert!(matches!(
+            classify(&answer(403, body, None)),
+            RequestError::Suspended { .. }
+        ));
+        // A plain disabled account stays a credentials problem.
+        assert!(matches!(
+            classify(&problem(403, "account-disabled")),
             RequestError::Auth { .. }
         ));
     }

@@ -28,6 +28,9 @@ pub enum QueryError {
 
 /// Errors that are final whatever else they contain (checked before the retriable list).
 const PERMANENT: &[&str] = &[
+    // "Redirects are not supported" (reference table); the official client retries it,
+    // but the same URL redirects the same way and every retry is billed.
+    "downloader error: no response (network301)",
     "malformed url",
     "non-http schemas are not allowed",
     "url cannot be longer than",
@@ -161,7 +164,6 @@ mod tests {
         for message in [
             "query timed out",
             "Downloader error: No response (network5)",
-            "Downloader error: No response (network301)",
             "Downloader error: http500",
             "Downloader error: http503",
             "Downloader error: GlobalTimeoutError",
@@ -188,6 +190,9 @@ mod tests {
             "Proxy error: nxdomain",
             "URL cannot be longer than 4096 characters",
             "Extraction not permitted for this URL",
+            // "Redirects are not supported": the same every time, and billed.
+            "Downloader error: No response (network301)",
+            "downloader error: no response (NETWORK301)",
             "Downloader error: No visible elements",
             "something nobody documented",
         ] {

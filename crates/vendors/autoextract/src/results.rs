@@ -13,6 +13,7 @@ use std::fmt;
 use bytes::Bytes;
 use bytestring::ByteString;
 use dredge_core::JsonText;
+use dredge_core::job::PageType;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
@@ -108,7 +109,7 @@ impl<'de> Visitor<'de> for ResultVisitor {
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             let slot = match &*key {
                 "query" => &mut result.query,
-                "product" | "article" => &mut result.record,
+                name if PageType::ALL.iter().any(|p| p.as_str() == name) => &mut result.record,
                 "error" => &mut result.error,
                 _ => {
                     map.next_value::<IgnoredAny>()?;

@@ -215,6 +215,7 @@ fn vendor_failure(retry: &[(Query, String)]) -> Failure {
         class: FailureClass::Vendor,
         message,
         retry_after: None,
+        budget: None,
     }
 }
 

@@ -362,3 +362,75 @@ async fn broken_answers_never_lose_a_url() {
         "every missing page is dead as 404"
     );
 }
+
+fn job_of_type(page_type: PageType) -> JobSpec {
+    let mut spec = job(8);
+    if let VendorJob::Autoextract(a) = &mut spec.work {
+        a.page_type = page_type;
+    }
+    spec
+}
+
+#[tokio::test]
+async fn every_documented_page_type_yields_its_records() {
+    let sim = Sim::start(Config::default(), 1, "127.0.0.1", 0)
+        .await
+        .expect("sim");
+    for page_type in PageType::ALL {
+        let urls = urls(6, 2, 0);
+        let report = driver(2)
+            .run(executor(&sim), &job_of_type(page_type), &urls)
+            .await
+            .expect("plans");
+        assert_each_url_once(&urls, &report);
+        assert_eq!(report.records.len(), 6, "{page_type:?}: {:?}", report.dead);
+    }
+}
+
+#[tokio::test]
+async fn a_redirect_network301_is_dead_after_one_request() {
+    let sim = Sim::start(Config::default(), 1, "127.0.0.1", 0)
+        .await
+        .expect("sim");
+    let urls = vec![
+        "https://www.shop1.example/redirect/1".to_string(),
+        "https://www.shop1.example/item/2".to_string(),
+    ];
+    let report = driver(1)
+        .run(executor(&sim), &job(8), &urls)
+        .await
+        .expect("plans");
+    assert_each_url_once(&urls, &report);
+    assert_eq!(report.dead.len(), 1);
+    assert!(
+        report.dead[0].reason.contains("network301"),
+        "{:?}",
+        report.dead
+    );
+    assert_eq!(
+        sim.log.len(),
+        1,
+        "the redirect is not asked again (each retry is billed)"
+    );
+}
+
+#[tokio::test]
+async fn a_reached_limit_suspends_the_account_and_kills_nothing() {
+    let config = Config {
+        faults: Faults {
+            limit_reached: true,
+            ..Faults::default()
+        },
+        ..Config::default()
+    };
+    let sim = Sim::start(config, 1, "127.0.0.1", 0).await.expect("sim");
+    let urls = urls(50, 2, 0);
+    let report = driver(1)
+        .run(executor(&sim), &job(8), &urls)
+        .await
+        .expect("plans");
+    let reason = report.account_stopped.expect("the account is stopped");
+    assert!(reason.starts_with("account_suspended: "), "{reason}");
+    assert!(report.records.is_empty() && report.dead.is_empty());
+    assert_eq!(sim.log.len(), 1, "no hammering");
+}

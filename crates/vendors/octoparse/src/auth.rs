@@ -3,8 +3,8 @@
 //! Legacy: `POST /token`, form-encoded (values URL-encoded by the form encoder),
 //! `grant_type=password` or `grant_type=refresh_token`; answers
 //! `{"access_token","expires_in","refresh_token"}` or OAuth errors with lower-case
-//! `error_description`. OpenAPI: `POST /token` and `POST /token/refresh` with JSON
-//! bodies; answers under `data` (`expires_in` a number or a string) or
+//! `error_description`. OpenAPI: `POST /token` with JSON bodies for both grants (as
+//! the official sample does); answers under `data` (`expires_in` a number or a string) or
 //! `{"error":{"code","message"}}`.
 
 use std::time::Duration;
@@ -49,7 +49,8 @@ impl Authenticator for Credentials {
                 ("refresh_token", refresh_token.expose()),
                 ("grant_type", "refresh_token"),
             ]),
-            OctoparseFlavor::Openapi => self.post("/token/refresh").json(&json!({
+            // The official OpenAPI sample refreshes at `/token` too.
+            OctoparseFlavor::Openapi => self.post("/token").json(&json!({
                 "refresh_token": refresh_token.expose(),
                 "grant_type": "refresh_token",
             })),
@@ -114,6 +115,7 @@ fn grant_error(answer: &Answer, body: &Value) -> GrantError {
             class,
             message: described.clone(),
             retry_after: answer.retry_after(),
+            budget: None,
         })
     };
     match code.to_ascii_lowercase().as_str() {

@@ -62,18 +62,19 @@ fn legacy_error(code: &str, description: &str, answer: &Answer, polls: u32) -> P
     } else {
         format!("{code}: {description}")
     };
-    let lower = code.to_ascii_lowercase();
-    if lower == "unauthorized" || answer.status == 401 {
+    let code = normalised(code);
+    if code == "unauthorized" || answer.status == 401 {
         return Problem::Unauthorized;
     }
-    let outcome = match lower.as_str() {
-        "taskid_error"
-        | "export_pagesize_error"
-        | "client_error"
-        | "not_found"
-        | "method_not_allow" => Outcome::fatal(message),
-        "server_error" | "service_unavailable" => Outcome::retry(FailureClass::Server, message),
-        "quota_exceeded" => quota_exceeded(answer, polls, message),
+    let outcome = match code.as_str() {
+        _ if server_side(&code) => Outcome::retry(FailureClass::Server, message),
+        "taskiderror"
+        | "exportpagesizeerror"
+        | "clienterror"
+        | "notfound"
+        | "methodnotallow"
+        | "methodnotallowed" => Outcome::fatal(message),
+        "quotaexceeded" => quota_exceeded(answer, polls, message),
         _ => by_status(answer, polls, message),
     };
     Problem::Outcome(outcome)
@@ -102,21 +103,47 @@ fn openapi(answer: &Answer, polls: u32) -> Result<Value, Problem> {
 
 fn openapi_error(code: &str, message: &str, answer: &Answer, polls: u32) -> Problem {
     let text = format!("{code}: {message}");
-    let lower = code.to_ascii_lowercase();
-    if answer.status == 401 || lower == "unauthorized" {
+    let code = normalised(code);
+    if answer.status == 401 || code == "unauthorized" {
         return Problem::Unauthorized;
     }
-    let outcome = match (answer.status, lower.as_str()) {
-        (_, "invalid.taskid" | "invalid.size" | "notfound" | "invalid.parameter") => {
+    let outcome = match (answer.status, code.as_str()) {
+        // A server-side code is retried whatever the status: the spelling of these
+        // codes is unconfirmed, and killing an item for the vendor's fault loses data.
+        (500..=599, _) => Outcome::retry(FailureClass::Server, text),
+        (_, c) if server_side(c) => Outcome::retry(FailureClass::Server, text),
+        (_, "invalidtaskid" | "invalidsize" | "notfound" | "invalidparameter") => {
             Outcome::fatal(text)
         }
         (429, _) | (_, "toomanyrequests") => quota_exceeded(answer, polls, text),
         (405, _) | (_, "methodnotallowed") => wrong_request(answer.status, &text),
-        (500..=599, _) | (_, "internalservererror") => Outcome::retry(FailureClass::Server, text),
         (200..=299, _) => Outcome::retry(FailureClass::Vendor, text),
         _ => Outcome::fatal(text),
     };
     Problem::Outcome(outcome)
+}
+
+/// An error code compared loosely: lower case, without `.`, `_`, `-` or spaces
+/// (`Server_Error`, `InternalServerError` and `internal.server.error` are one code).
+fn normalised(code: &str) -> String {
+    code.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+/// A normalised code that blames the vendor's side.
+fn server_side(code: &str) -> bool {
+    [
+        "server",
+        "internal",
+        "unavailable",
+        "timeout",
+        "timedout",
+        "busy",
+    ]
+    .iter()
+    .any(|w| code.contains(w))
 }
 
 /// `{"message": "Requested Resource Does Not Support HTTP Method 'POST'"}` and the
@@ -197,6 +224,49 @@ mod tests {
             Err(Problem::Outcome(o)) => o,
             other => panic!("expected an outcome, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn server_side_codes_are_retried_whatever_their_spelling_or_4xx_status() {
+        for (status, body) in [
+            (
+                400,
+                r#"{"error":{"code":"InternalServerError","message":"x"},"requestId":"r"}"#,
+            ),
+            (
+                400,
+                r#"{"error":{"code":"internal.server.error","message":"x"},"requestId":"r"}"#,
+            ),
+            (
+                404,
+                r#"{"error":{"code":"Service.Unavailable","message":"x"},"requestId":"r"}"#,
+            ),
+        ] {
+            assert!(
+                matches!(outcome(openapi_read(status, body)), Outcome::Retry(_)),
+                "{body}"
+            );
+        }
+        for body in [
+            r#"{"error":"Server_Error","error_Description":"x"}"#,
+            r#"{"error":"ServiceUnavailable","error_Description":"x"}"#,
+        ] {
+            assert!(
+                matches!(outcome(legacy_read(400, body)), Outcome::Retry(_)),
+                "{body}"
+            );
+        }
+        // Client codes stay dead in any spelling.
+        let body = r#"{"error":{"code":"Invalid_TaskId","message":"x"},"requestId":"r"}"#;
+        assert!(matches!(
+            outcome(openapi_read(400, body)),
+            Outcome::Fatal { .. }
+        ));
+        let body = r#"{"error":"TaskId_Error","error_Description":"x"}"#;
+        assert!(matches!(
+            outcome(legacy_read(200, body)),
+            Outcome::Fatal { .. }
+        ));
     }
 
     #[test]

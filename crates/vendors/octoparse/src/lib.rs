@@ -133,8 +133,18 @@ impl OctoparseExecutor {
                 group::expand(&self.api, self.plan_of(work), group, item.polls).await
             }
             Step::Page { task, index } => paging::page(&task_ctx(task), *index).await,
-            Step::OffsetPage { task, offset, page } => {
-                paging::offset_page(&task_ctx(task), offset.as_ref(), *page).await
+            Step::OffsetPage {
+                task,
+                offset,
+                page,
+                legacy,
+            } => {
+                let at = paging::At {
+                    offset: offset.as_ref(),
+                    page: *page,
+                    legacy: *legacy,
+                };
+                paging::offset_page(&task_ctx(task), at).await
             }
             Step::Drain { task, batch } => unexported::drain(&task_ctx(task), *batch).await,
             Step::Fetch { task, batch } => match self.fence.snooze_at(Instant::now()) {

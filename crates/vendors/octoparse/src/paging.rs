@@ -1,6 +1,8 @@
-//! `mode = "all"`: a full snapshot of a task, one item per page. Legacy pages are
-//! numbered, so page 1 plans all the others from `total`; OpenAPI pages start at an
-//! opaque offset only the previous page knows, so each page plans the next.
+//! `mode = "all"`: a full snapshot of a task, one item per page. Pages start at an
+//! opaque offset only the previous page knows, so each page plans the next (both the
+//! OpenAPI and the legacy Data API offer offsets; numbered pages of `/api/alldata`
+//! shift while a task is still extracting, so they are read only for items queued by
+//! an earlier dredge).
 
 use dredge_core::{Completion, Outcome};
 use serde_json::Value;
@@ -61,20 +63,35 @@ fn pages(total: u64, size: u32) -> u32 {
     u32::try_from(total.div_ceil(size)).unwrap_or(u32::MAX)
 }
 
-/// OpenAPI `GET /data/all?taskId&offset&size`: stop when the page is empty,
-/// `restTotal` is 0, or the offset does not advance.
-pub async fn offset_page(ctx: &TaskCtx<'_>, offset: Option<&Value>, page: u32) -> Outcome {
-    let at = offset.map_or_else(|| "0".to_string(), offset_text);
+/// Where an offset read starts.
+pub struct At<'a> {
+    pub offset: Option<&'a Value>,
+    pub page: u32,
+    /// The legacy Data API (`getDataOfTaskByOffset`, rows in `dataList`) rather than
+    /// the OpenAPI (`/data/all`, rows in `data`).
+    pub legacy: bool,
+}
+
+/// `GET /data/all?taskId&offset&size` (OpenAPI) or
+/// `GET /api/allData/getDataOfTaskByOffset?taskId&offset&size` (legacy): stop when the
+/// page is empty, `restTotal` is 0, or the offset does not advance.
+pub async fn offset_page(ctx: &TaskCtx<'_>, from: At<'_>) -> Outcome {
+    let at = from.offset.map_or_else(|| "0".to_string(), offset_text);
     let query = vec![
         ("taskId", ctx.task.to_string()),
         ("offset", at.clone()),
         ("size", ctx.size.to_string()),
     ];
-    let data = match ctx.api.call(Call::get("/data/all", query), ctx.polls).await {
+    let (path, list_key) = if from.legacy {
+        ("/api/allData/getDataOfTaskByOffset", "dataList")
+    } else {
+        ("/data/all", "data")
+    };
+    let data = match ctx.api.call(Call::get(path, query), ctx.polls).await {
         Ok(data) => data,
         Err(outcome) => return outcome,
     };
-    let rows = match list(&data, "data") {
+    let rows = match list(&data, list_key) {
         Ok(rows) => rows,
         Err(outcome) => return outcome,
     };
@@ -87,7 +104,8 @@ pub async fn offset_page(ctx: &TaskCtx<'_>, offset: Option<&Value>, page: u32) -
             Step::OffsetPage {
                 task: ctx.task.to_string(),
                 offset: Some(next.clone()),
-                page: page.saturating_add(1),
+                page: from.page.saturating_add(1),
+                legacy: from.legacy,
             }
             .item(),
         ],

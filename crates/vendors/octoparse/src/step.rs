@@ -14,15 +14,21 @@ use dredge_core::job::OctoparseMode;
 pub enum Step {
     /// List the tasks of a task group; one follow-up per task.
     Group { group: String },
-    /// `mode = "all"`, legacy: page `index` (1-based) of `/api/alldata`. Page 1 plans
-    /// the remaining pages from the `total` it reports.
+    /// `mode = "all"` by page index (1-based) of legacy `/api/alldata`. Page 1 plans
+    /// the remaining pages from the `total` it reports. No longer planned (page
+    /// numbers shift while a task is still extracting); kept so items queued by an
+    /// earlier dredge still run.
     Page { task: String, index: u32 },
-    /// `mode = "all"`, OpenAPI: the page at an opaque `offset` (none = the start). Each
-    /// page plans the next, because offsets cannot be computed ahead.
+    /// `mode = "all"`: the page at an opaque `offset` (none = the start), from the
+    /// OpenAPI's `/data/all` or, with `legacy`, the Data API's
+    /// `getDataOfTaskByOffset`. Each page plans the next, because offsets cannot be
+    /// computed ahead; offsets do not shift while the task is still extracting.
     OffsetPage {
         task: String,
         offset: Option<Value>,
         page: u32,
+        #[serde(default)]
+        legacy: bool,
     },
     /// `mode = "unexported"`, legacy destructive read: one batch; its completion
     /// carries the rows and the next batch together.
@@ -56,11 +62,11 @@ impl Plan {
     /// The first step of reading task `task`.
     pub fn first_step(&self, task: String) -> Step {
         match (self.mode, self.flavor) {
-            (OctoparseMode::All, OctoparseFlavor::Legacy) => Step::Page { task, index: 1 },
-            (OctoparseMode::All, OctoparseFlavor::Openapi) => Step::OffsetPage {
+            (OctoparseMode::All, flavor) => Step::OffsetPage {
                 task,
                 offset: None,
                 page: 1,
+                legacy: flavor == OctoparseFlavor::Legacy,
             },
             (OctoparseMode::Unexported, _) if self.acknowledged => Step::Fetch { task, batch: 1 },
             (OctoparseMode::Unexported, _) => Step::Drain { task, batch: 1 },
@@ -123,6 +129,7 @@ mod tests {
                 task: "t".into(),
                 offset: Some(Value::from(4711)),
                 page: 2,
+                legacy: true,
             },
             Step::Drain {
                 task: "t".into(),
@@ -142,6 +149,33 @@ mod tests {
             let item = step.item();
             assert_eq!(Step::decode(&item.payload).expect("decodes"), step);
             assert_eq!(item.label, step.label());
+        }
+    }
+
+    #[test]
+    fn an_offset_page_queued_before_the_legacy_flag_reads_as_the_openapi() {
+        let old = br#"{"step":"offset_page","task":"t","offset":"4","page":2}"#;
+        match Step::decode(old).expect("decodes") {
+            Step::OffsetPage { legacy, .. } => assert!(!legacy),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn mode_all_reads_by_offset_in_both_flavors() {
+        for flavor in [OctoparseFlavor::Legacy, OctoparseFlavor::Openapi] {
+            let plan = Plan {
+                mode: OctoparseMode::All,
+                flavor,
+                acknowledged: false,
+            };
+            match plan.first_step("t".into()) {
+                Step::OffsetPage { legacy, offset, .. } => {
+                    assert_eq!(legacy, flavor == OctoparseFlavor::Legacy);
+                    assert_eq!(offset, None);
+                }
+                other => panic!("{flavor:?}: unexpected {other:?}"),
+            }
         }
     }
 

@@ -29,7 +29,7 @@ fn keys_of_task(sim: &dredge_sim::octoparse::Sim, task: &str) -> BTreeSet<(Strin
 }
 
 #[tokio::test]
-async fn all_mode_pages_through_every_row_planned_from_the_total() {
+async fn legacy_all_mode_reads_by_offset_not_by_page_index() {
     let sim = sim(config(1, 2, 250, Faults::default())).await;
     let ids = task_ids(&sim);
     let job = job(OctoparseTasks::Ids(ids.clone()), OctoparseMode::All, 100);
@@ -56,6 +56,17 @@ async fn all_mode_pages_through_every_row_planned_from_the_total() {
     }
     assert_eq!(report.items.len(), 6, "three pages per task, no more");
     assert!(sim.ledger().is_empty(), "a snapshot exports nothing");
+    let paths: Vec<String> = sim.log.entries().into_iter().map(|e| e.path).collect();
+    assert!(
+        paths.iter().all(|p| !p.starts_with("/api/alldata?")),
+        "page-index paging shifts while a task extracts: {paths:?}"
+    );
+    assert!(
+        paths
+            .iter()
+            .any(|p| p.starts_with("/api/allData/getDataOfTaskByOffset?")),
+        "{paths:?}"
+    );
 }
 
 #[tokio::test]
@@ -271,10 +282,21 @@ async fn the_wrong_method_answer_is_dead_as_a_bug() {
 
 #[tokio::test]
 async fn a_token_about_to_expire_is_renewed_with_the_refresh_grant() {
+    renewed_with_the_refresh_grant(OctoparseFlavor::Legacy, "notexportdata").await;
+}
+
+/// The OpenAPI refreshes at `POST /token` with `grant_type=refresh_token`, as the
+/// official sample does (the simulator serves no other refresh path).
+#[tokio::test]
+async fn an_openapi_token_is_renewed_at_the_token_endpoint() {
+    renewed_with_the_refresh_grant(OctoparseFlavor::Openapi, "markexported").await;
+}
+
+async fn renewed_with_the_refresh_grant(flavor: OctoparseFlavor, ledger_via: &str) {
     let mut config = config(1, 1, 300, Faults::default());
     config.expires_in = 1;
     let sim = sim(config).await;
-    let mut account = account(&sim, OctoparseFlavor::Legacy, false, PASSWORD);
+    let mut account = account(&sim, flavor, false, PASSWORD);
     // 31 requests at 20 per second outlast the one-second token.
     account.requests_per_second = Some(20.0);
     let job = job(
@@ -284,7 +306,7 @@ async fn a_token_about_to_expire_is_renewed_with_the_refresh_grant() {
     );
     let exec = executor(&account);
     let report = run(exec.clone(), &job, 2).await;
-    assert_output_equals_ledger(&sim, &report, 300, "notexportdata");
+    assert_output_equals_ledger(&sim, &report, 300, ledger_via);
     let stats = exec.token_stats();
     assert_eq!(stats.logins, 1, "the password was used once");
     assert!(

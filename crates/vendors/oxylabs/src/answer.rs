@@ -24,6 +24,10 @@ pub enum Endpoint {
 pub fn failure_outcome(answer: &Answer, endpoint: Endpoint, polls: u32) -> Outcome {
     let message = vendor_message(answer);
     match answer.status {
+        // Wrong credentials answer 401 with an empty body (live).
+        401 if message.is_empty() => Outcome::AuthFailed {
+            message: "Oxylabs rejected the credentials (HTTP 401, empty body)".into(),
+        },
         401 => Outcome::AuthFailed {
             message: format!("Oxylabs rejected the credentials: {message}"),
         },
@@ -38,6 +42,7 @@ pub fn failure_outcome(answer: &Answer, endpoint: Endpoint, polls: u32) -> Outco
             class: FailureClass::Server,
             message: format!("HTTP {}: {message}", answer.status),
             retry_after: answer.retry_after(),
+            budget: None,
         }),
         _ => classify_status(answer)
             .unwrap_or_else(|| Outcome::fatal(format!("HTTP {}: {message}", answer.status))),
@@ -63,12 +68,22 @@ pub fn throttle_wait(polls: u32) -> Duration {
     Duration::from_secs(1u64 << polls.min(6)).min(Duration::from_secs(60))
 }
 
-/// The domain a per-domain 429 names ("Too many requests for domain google.com.").
+/// The domain a per-domain 429 names. The live text is "Access to {domain} has been
+/// limited to 1 req/s due to a low success rate…"; the older documented form "Too many
+/// requests for domain {domain}." is read too. The account-wide "Too many requests.
+/// (Total Dynamic)." names none.
 pub fn limited_domain(message: &str) -> Option<String> {
     let lower = message.to_ascii_lowercase();
-    let mut words = lower.split_whitespace();
-    words.find(|w| *w == "domain")?;
-    let word = words.next()?;
+    let after = if let Some(i) = lower
+        .find("access to ")
+        .filter(|_| lower.contains(" has been limited"))
+    {
+        &lower[i + "access to ".len()..]
+    } else {
+        let i = lower.find("domain ")?;
+        &lower[i + "domain ".len()..]
+    };
+    let word = after.split_whitespace().next()?;
     let domain = word.trim_matches(|c: char| !(c.is_ascii_alphanumeric() || c == '-'));
     (domain.contains('.') && !domain.is_empty()).then(|| domain.to_string())
 }
@@ -100,6 +115,43 @@ mod tests {
             }
             other => panic!("expected a snooze, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn the_live_per_domain_429_snoozes_that_domain_and_total_dynamic_the_account() {
+        let a = answer(
+            429,
+            r#"{"message":"Access to www.example.com has been limited to 1 req/s due to a low success rate. If you are using custom headers or cookies, ensure they are correct, then try again. The normal request limit will be restored automatically when the success rate improves."}"#,
+        );
+        match failure_outcome(&a, Endpoint::Submit, 0) {
+            Outcome::Snooze(s) => {
+                assert_eq!(s.scope, SnoozeScope::Domain("www.example.com".into()))
+            }
+            other => panic!("expected a domain snooze, got {other:?}"),
+        }
+        let a = answer(
+            429,
+            r#"{"message":"Too many requests. (Total Dynamic).","instance":"/v1/queries/batch"}"#,
+        );
+        match failure_outcome(&a, Endpoint::Submit, 2) {
+            Outcome::Snooze(s) => {
+                assert_eq!(s.scope, SnoozeScope::Account);
+                assert_eq!(
+                    s.delay,
+                    Duration::from_secs(4),
+                    "backoff without Retry-After"
+                );
+            }
+            other => panic!("expected an account snooze, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_401_with_an_empty_body_stops_the_account() {
+        assert!(matches!(
+            failure_outcome(&answer(401, ""), Endpoint::Submit, 0),
+            Outcome::AuthFailed { message } if message.contains("empty body")
+        ));
     }
 
     #[test]

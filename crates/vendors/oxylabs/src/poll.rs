@@ -101,6 +101,12 @@ impl OxylabsExecutor {
             Ok(answer) => answer,
             Err(failure) => return Outcome::Retry(failure),
         };
+        if answer.status == 204 && job_status(&answer) == Some("done") {
+            // Results that expired answer 204 with the job `done` (live): polling would
+            // never end; submit the value again (counted).
+            let why = "the job's results expired before they were fetched";
+            return resubmission(job, work, poll, item, why);
+        }
         if answer.status == 204 {
             return self.not_ready(work);
         }
@@ -123,6 +129,15 @@ impl OxylabsExecutor {
             Err(e) => Outcome::retry(FailureClass::Vendor, e.to_string()),
         }
     }
+}
+
+/// The `x-oxylabs-job-status` header: what tells a pending 204 from an expired one.
+fn job_status(answer: &dredge_core::Answer) -> Option<&str> {
+    answer
+        .headers
+        .get("x-oxylabs-job-status")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
 }
 
 fn type_word(results: OxylabsResults) -> &'static str {

@@ -37,6 +37,28 @@ impl SubmittedJob {
 #[derive(Debug, Deserialize)]
 struct BatchAnswer {
     queries: Vec<SubmittedJob>,
+    /// Values the batch refused (live: 202 with `errors`, the rest became jobs).
+    #[serde(default)]
+    errors: Vec<RefusedValue>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RefusedValue {
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    query: Option<Value>,
+    #[serde(default)]
+    url: Option<Value>,
+}
+
+impl RefusedValue {
+    fn value(&self, kind: TargetKind) -> Option<&str> {
+        match kind {
+            TargetKind::Query => self.query.as_ref()?.as_str(),
+            TargetKind::Url => self.url.as_ref()?.as_str(),
+        }
+    }
 }
 
 impl OxylabsExecutor {
@@ -66,10 +88,14 @@ impl OxylabsExecutor {
         if !answer.is_success() {
             return failure_outcome(&answer, Endpoint::Submit, item.polls);
         }
-        let jobs = match parse_jobs(&answer.body, single) {
-            Ok(jobs) => jobs,
+        let (jobs, refused) = match parse_jobs(&answer.body, single) {
+            Ok(parsed) => parsed,
             Err(message) => return Outcome::retry(FailureClass::Vendor, message),
         };
+        let refused: HashMap<String, String> = refused
+            .into_iter()
+            .filter_map(|r| Some((r.value(kind)?.to_string(), r.message)))
+            .collect();
         // A resubmission keeps the value's attempts; a first batch starts each at zero.
         let attempts = if submit.resubmit { item.attempts } else { 0 };
         let now = UnixMillis::now();
@@ -80,7 +106,10 @@ impl OxylabsExecutor {
             .map(|poll| poll_item(poll, attempts, now, first_wait))
             .collect();
         follow_ups.extend(missing.iter().map(|value| {
-            let reason = "Oxylabs answered the submission without a job for this value".into();
+            let reason = match refused.get(value) {
+                Some(message) => format!("Oxylabs refused this value: {message}"),
+                None => "Oxylabs answered the submission without a job for this value".into(),
+            };
             resubmit_item(work, value, ItemStart::Dead { reason })
         }));
         Outcome::Done(Completion {
@@ -116,19 +145,21 @@ fn request_body(
     Ok(body)
 }
 
-fn parse_jobs(body: &[u8], single: bool) -> Result<Vec<SubmittedJob>, String> {
-    let jobs = if single {
-        serde_json::from_slice::<SubmittedJob>(body).map(|j| vec![j])
+type Parsed = (Vec<SubmittedJob>, Vec<RefusedValue>);
+
+fn parse_jobs(body: &[u8], single: bool) -> Result<Parsed, String> {
+    let parsed = if single {
+        serde_json::from_slice::<SubmittedJob>(body).map(|j| (vec![j], Vec::new()))
     } else {
-        serde_json::from_slice::<BatchAnswer>(body).map(|b| b.queries)
+        serde_json::from_slice::<BatchAnswer>(body).map(|b| (b.queries, b.errors))
     };
-    let jobs = jobs.map_err(|e| format!("unreadable submission answer: {e}"))?;
+    let (jobs, refused) = parsed.map_err(|e| format!("unreadable submission answer: {e}"))?;
     match jobs.iter().find(|j| !is_job_id(&j.id)) {
         Some(bad) => Err(format!(
             "unusable job id {:?} in the submission answer",
             bad.id
         )),
-        None => Ok(jobs),
+        None => Ok((jobs, refused)),
     }
 }
 
@@ -227,7 +258,7 @@ mod tests {
         assert!(parse_jobs(body, false).is_err());
         let body = br#"{"queries":[{"id":"7173957294344910849","query":"a"}]}"#;
         assert_eq!(
-            parse_jobs(body, false).unwrap()[0].id,
+            parse_jobs(body, false).unwrap().0[0].id,
             "7173957294344910849"
         );
     }

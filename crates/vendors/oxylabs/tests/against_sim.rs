@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use dredge_core::job::OxylabsResults;
 use dredge_core::{Executor, ItemStart, Outcome, SnoozeScope};
-use dredge_oxylabs::EXPIRED;
 use dredge_sim::oxylabs::{Config, Sim};
 
 use support::*;
@@ -218,8 +217,10 @@ async fn results_asked_for_too_early_are_not_ready() {
     );
 }
 
+/// Expired results answer 204 with the job `done` (live): the value is submitted
+/// again, with one more attempt, rather than polled forever.
 #[tokio::test]
-async fn an_expired_job_is_dead_with_the_retention_reason() {
+async fn expired_results_are_resubmitted_and_counted_not_polled_forever() {
     let sim = sim(Config {
         finish_delay_ms: [0, 0],
         ..Config::default()
@@ -229,10 +230,16 @@ async fn an_expired_job_is_dead_with_the_retention_reason() {
     let job = job(JobShape::default());
     let polls = submit(&exec, &job, &queries(1)).await;
     assert!(sim.expire_job(&job_id(&polls[0])));
-    assert_eq!(
-        execute(&exec, &job, &polls[0]).await,
-        Outcome::fatal(EXPIRED)
-    );
+    match execute(&exec, &job, &polls[0]).await {
+        Outcome::Done(c) => {
+            assert_eq!(c.follow_ups.len(), 1, "one resubmission");
+            assert!(matches!(
+                c.follow_ups[0].start,
+                dredge_core::ItemStart::Ready { attempts: 1, .. }
+            ));
+        }
+        other => panic!("expected a resubmission, got {other:?}"),
+    }
 }
 
 #[tokio::test]
@@ -242,7 +249,7 @@ async fn rejected_credentials_stop_the_account() {
     let job = job(JobShape::default());
     let report = run(exec, &job, &queries(3)).await;
     let reason = report.account_stopped.expect("the account stops");
-    assert!(reason.contains("Client not found"), "{reason}");
+    assert!(reason.contains("HTTP 401, empty body"), "{reason}");
     assert!(!reason.contains("wrong"), "no secret in the reason");
     assert_eq!(sim.log.len(), 1, "no hammering after a 401");
 }
@@ -339,4 +346,59 @@ async fn every_value_of_a_batch_gets_a_poll_item_keyed_by_its_19_digit_job_id() 
         ids.iter()
             .all(|id| id.len() == 19 && id.bytes().all(|b| b.is_ascii_digit()))
     );
+}
+
+/// A batch with some invalid values answers 202 with `errors` (live): those values are
+/// dead with the vendor's message, the others are collected.
+#[tokio::test]
+async fn values_a_batch_refuses_are_dead_with_the_vendors_message_and_the_rest_proceed() {
+    let sim = sim(Config {
+        finish_delay_ms: [0, 50],
+        ..Config::default()
+    })
+    .await;
+    let job = job(JobShape {
+        urls: true,
+        ..JobShape::default()
+    });
+    let mut values = urls(3);
+    values.push("not a url".into());
+    let report = run(executor(&sim), &job, &values).await;
+    assert!(report.unfinished.is_empty(), "{:?}", report.unfinished);
+    assert_eq!(report.records.len(), 3);
+    assert_eq!(report.dead.len(), 1);
+    assert!(
+        report.dead[0]
+            .reason
+            .contains("Parameter `url` is invalid."),
+        "{}",
+        report.dead[0].reason
+    );
+}
+
+/// `pages > 1`: every page is written, one record each.
+#[tokio::test]
+async fn a_job_with_several_pages_writes_every_page() {
+    let sim = sim(Config {
+        finish_delay_ms: [0, 50],
+        ..Config::default()
+    })
+    .await;
+    let job = job(JobShape {
+        params_json: r#"{"domain":"com","parse":true,"pages":3}"#.into(),
+        ..JobShape::default()
+    });
+    let report = run(executor(&sim), &job, &queries(2)).await;
+    assert!(report.unfinished.is_empty() && report.dead.is_empty());
+    assert_eq!(report.records.len(), 6, "3 pages for each of 2 queries");
+    let mut pages: Vec<(String, u64)> = report
+        .records
+        .iter()
+        .map(|r| {
+            let data: serde_json::Value = serde_json::from_str(&r.data).unwrap();
+            (r.source.clone(), data["page"].as_u64().unwrap())
+        })
+        .collect();
+    pages.sort();
+    assert_eq!(pages.iter().filter(|(_, p)| *p == 3).count(), 2);
 }

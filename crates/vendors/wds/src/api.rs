@@ -263,6 +263,7 @@ fn parse<T: serde::de::DeserializeOwned>(answer: &Answer, what: &str) -> Result<
             class: FailureClass::Server,
             message: format!("unreadable answer to {what}: {}", answer.text(200)),
             retry_after: None,
+            budget: None,
         })
     })
 }

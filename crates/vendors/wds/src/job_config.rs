@@ -21,8 +21,10 @@ pub struct JobConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Restart {
-    /// `FromScratch`: every dredge run is a fresh crawl, so pages are downloaded anew
-    /// rather than answered from the tasks of an earlier run (`Continue`).
+    /// `FromScratch` on a run's first start: every dredge run is a fresh crawl, so
+    /// pages are downloaded anew rather than answered from the tasks of an earlier run.
+    /// `Continue` on every later start within the same run (a retried or revived
+    /// start), so starting again never clears the crawl the run already has.
     pub job_restart_mode: String,
 }
 
@@ -64,6 +66,28 @@ impl JobConfig {
                 job_restart_mode: "FromScratch".into(),
             },
             crawlers_protection_bypass,
+        }
+    }
+}
+
+impl JobConfig {
+    /// The same body for a later start within the run: `Continue`.
+    pub fn continuing(&self) -> JobConfig {
+        JobConfig {
+            restart: Restart {
+                job_restart_mode: "Continue".into(),
+            },
+            ..self.clone()
+        }
+    }
+
+    /// The body for a start item's execution: as planned on its first try, `Continue`
+    /// once the item has been tried before (a counted retry, a 202 wait).
+    pub fn for_execution(&self, item: &dredge_core::ItemContext) -> JobConfig {
+        if item.attempts > 0 || item.polls > 0 {
+            self.continuing()
+        } else {
+            self.clone()
         }
     }
 }

@@ -2,7 +2,9 @@
 //!
 //! It owns how a `[wds]` job becomes items and what each WDS answer means:
 //!
-//! - `plan` makes one start item carrying the exact `JobConfig` body. Its execution
+//! - `plan` makes one start item carrying the exact `JobConfig` body (`FromScratch`;
+//!   a retried or revived start sends `Continue`, so it never clears the run's crawl).
+//!   Its execution
 //!   (`POST /api/v2/jobs/{jobName}/start`) returns one DownloadTask per start URL, and
 //!   those become page items in the same `Done` — the start is staged atomically with
 //!   its tasks, so a crash never starts the job twice for one run.
@@ -121,12 +123,30 @@ impl Executor for WdsExecutor {
         Ok(vec![NewItem::ready(label, payload.encode())])
     }
 
+    /// A start that dies is listed as a start that continues the crawl, so
+    /// `dredge retry` never clears what the run already has (WDS `Continue`).
+    fn split_for_death(&self, item: &ItemContext) -> Vec<NewItem> {
+        match Payload::decode(&item.payload) {
+            Ok(Payload::Start { job_name, config }) => {
+                let payload = Payload::Start {
+                    job_name,
+                    config: config.continuing(),
+                };
+                vec![NewItem::ready(item.label.clone(), payload.encode())]
+            }
+            _ => Vec::new(),
+        }
+    }
+
     async fn execute(&self, job: &JobSpec, item: &ItemContext) -> Outcome {
         let Some(work) = job_of(job) else {
             return Outcome::fatal("not a wds job");
         };
         match Payload::decode(&item.payload) {
-            Ok(Payload::Start { job_name, config }) => self.start(work, &job_name, &config).await,
+            Ok(Payload::Start { job_name, config }) => {
+                let config = config.for_execution(item);
+                self.start(work, &job_name, &config).await
+            }
             Ok(Payload::Page(page)) => {
                 let run = PageRun {
                     api: &self.api,

@@ -245,3 +245,55 @@ fn a_tenant_or_token_that_cannot_be_a_header_is_a_setup_error_without_the_token(
     let err = WdsExecutor::new(&account("default", Some("sec\nret"))).expect_err("rejected");
     assert!(!err.to_string().contains("sec"), "{err}");
 }
+
+fn start_context(payload: Vec<u8>, attempts: u32, polls: u32) -> dredge_core::ItemContext {
+    dredge_core::ItemContext {
+        label: "start WDS job example.com".into(),
+        payload,
+        attempts,
+        polls,
+        run_started: dredge_core::UnixMillis(0),
+    }
+}
+
+fn restart_mode(config: &JobConfig) -> String {
+    config.restart.job_restart_mode.clone()
+}
+
+#[test]
+fn a_runs_first_start_is_from_scratch_and_every_later_start_continues() {
+    let config = JobConfig::for_job(&wds_job(&["https://a.test/x"], None));
+    let first = start_context(Vec::new(), 0, 0);
+    assert_eq!(restart_mode(&config.for_execution(&first)), "FromScratch");
+    for (attempts, polls) in [(1, 0), (0, 1), (3, 2)] {
+        let later = start_context(Vec::new(), attempts, polls);
+        assert_eq!(restart_mode(&config.for_execution(&later)), "Continue");
+    }
+}
+
+#[test]
+fn a_dead_start_is_listed_as_one_that_continues_so_dredge_retry_keeps_the_crawl() {
+    let executor = WdsExecutor::new(&account("default", None)).expect("an executor");
+    let work = wds_job(&["https://a.test/x"], None);
+    let items = executor.plan(&spec(work), &[]).expect("plans");
+    let dead = start_context(items[0].payload.clone(), 8, 0);
+    let parts = executor.split_for_death(&dead);
+    assert_eq!(parts.len(), 1);
+    match Payload::decode(&parts[0].payload).expect("decodes") {
+        Payload::Start { config, .. } => assert_eq!(restart_mode(&config), "Continue"),
+        other => panic!("unexpected {other:?}"),
+    }
+    // Pages die as themselves.
+    let page = Payload::Page(PageWork {
+        task: "t".into(),
+        url: "https://a.test/x".into(),
+        depth: 0,
+        scraped: false,
+        next_follow: 0,
+    });
+    assert!(
+        executor
+            .split_for_death(&start_context(page.encode(), 8, 0))
+            .is_empty()
+    );
+}

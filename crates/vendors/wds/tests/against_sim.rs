@@ -377,6 +377,8 @@ async fn numeric_task_states_show_by_name_in_dead_reasons() {
         "{reason}"
     );
     assert!(reason.contains("HTTP 403"), "{reason}");
+    // A 403 is the target page out of reach, not our credentials: the account goes on.
+    assert_eq!(report.account_stopped, None);
     assert_eq!(report.records.len(), 27);
 }
 

@@ -1,5 +1,5 @@
 //! `dredge demo` (SPEC §2): the whole product in under a minute, with no network and
-//! no credentials. It starts the four vendor simulators in this process with faults
+//! no credentials. It starts the five vendor simulators in this process with faults
 //! injected, writes a daemon config and one job per vendor into a fresh temporary
 //! directory, runs the real `dredge daemon` as a child process, shows each run's
 //! progress, SIGKILLs and restarts the daemon midway, and ends with a summary whose
@@ -80,7 +80,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
 }
 
 fn intro(layout: &Layout, jobs: &[DemoJob]) {
-    println!("dredge demo: four vendor simulators on 127.0.0.1, one job each, faults injected:");
+    println!("dredge demo: five vendor simulators on 127.0.0.1, one job each, faults injected:");
     for job in jobs {
         println!("  {:<14} {:<12} {}", job.name, job.vendor, job.faults);
     }

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use dredge_sim::{autoextract, octoparse, oxylabs, wds};
+use dredge_sim::{autoextract, octoparse, oxylabs, wds, zyte};
 
 /// Seed of all simulated data: the same demo every time.
 const SEED: u64 = 2026;
@@ -18,6 +18,10 @@ const OCTO_TASKS: u32 = 2;
 const OCTO_ROWS: u32 = 600;
 const WDS_PAGES: usize = 100;
 const OXY_QUERIES: usize = 200;
+const ZYTE_URLS: usize = 300;
+const ZYTE_DOMAINS: usize = 6;
+/// URLs whose target page answers 404 (a billed 200 from Zyte API): dead items.
+const ZYTE_MISSING: usize = 3;
 
 /// How a job's output is checked for "exactly once".
 #[derive(Debug, Clone)]
@@ -42,7 +46,7 @@ pub struct DemoJob {
     pub expect: Expect,
 }
 
-/// The four simulators, each with its faults.
+/// The five simulators, each with its faults.
 pub async fn start_sims() -> std::io::Result<dredge_sim::Sims> {
     let host = "127.0.0.1";
     Ok(dredge_sim::Sims {
@@ -50,7 +54,23 @@ pub async fn start_sims() -> std::io::Result<dredge_sim::Sims> {
         octoparse: Some(octoparse::Sim::start(octoparse_config(), SEED, host, 0).await?),
         oxylabs: Some(oxylabs::Sim::start(oxylabs_config(), SEED, host, 0).await?),
         wds: Some(wds::Sim::start(wds_config(), SEED, host, 0).await?),
+        zyte: Some(zyte::Sim::start(zyte_config(), SEED, host, 0).await?),
     })
+}
+
+fn zyte_config() -> zyte::Config {
+    zyte::Config {
+        faults: zyte::Faults {
+            domain_limit_rate: 0.02,
+            domain_limit_seconds: 1.0,
+            user_limit_next: 2,
+            user_limit_seconds: 1.0,
+            temporary_error_rate: 0.03,
+            download_retry_after: 1.0,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
 }
 
 fn autoextract_config() -> autoextract::Config {
@@ -134,6 +154,7 @@ pub fn write(layout: &Layout, sims: &dredge_sim::Sims) -> anyhow::Result<Vec<Dem
         &url(sims.octoparse.as_ref().map(|s| s.base_url()))?,
         &url(sims.wds.as_ref().map(|s| s.base_url()))?,
         &url(sims.oxylabs.as_ref().map(|s| s.base_url()))?,
+        &url(sims.zyte.as_ref().map(|s| s.base_url()))?,
     );
     write_file(&layout.config(), &config)?;
     let group = sims
@@ -152,11 +173,24 @@ pub fn write(layout: &Layout, sims: &dredge_sim::Sims) -> anyhow::Result<Vec<Dem
     write_file(&jobs.join("site-crawl.toml"), WDS_JOB)?;
     write_file(&jobs.join("serp-queries.txt"), &(queries.join("\n") + "\n"))?;
     write_file(&jobs.join("serp-queries.toml"), OXYLABS_JOB)?;
-    Ok(demo_jobs(urls, queries))
+    let zyte_urls = zyte_urls();
+    write_file(
+        &jobs.join("zyte-products.txt"),
+        &(zyte_urls.join("\n") + "\n"),
+    )?;
+    write_file(&jobs.join("zyte-products.toml"), ZYTE_JOB)?;
+    Ok(demo_jobs(urls, queries, zyte_urls))
 }
 
-fn demo_jobs(urls: Vec<String>, queries: Vec<String>) -> Vec<DemoJob> {
+fn demo_jobs(urls: Vec<String>, queries: Vec<String>, zyte_urls: Vec<String>) -> Vec<DemoJob> {
     vec![
+        DemoJob {
+            name: "zyte-products",
+            vendor: "zyte",
+            expected: ZYTE_URLS as u64,
+            faults: "domain limits, a 429 burst, 3% HTTP 520 with Retry-After, 3 target 404s",
+            expect: Expect::Inputs(zyte_urls),
+        },
         DemoJob {
             name: "shop-products",
             vendor: "autoextract",
@@ -188,6 +222,17 @@ fn demo_jobs(urls: Vec<String>, queries: Vec<String>) -> Vec<DemoJob> {
     ]
 }
 
+/// Zyte API product pages over several shops, a few of which answer 404.
+fn zyte_urls() -> Vec<String> {
+    (0..ZYTE_URLS)
+        .map(|i| {
+            let shop = i % ZYTE_DOMAINS;
+            let kind = if i < ZYTE_MISSING { "missing" } else { "item" };
+            format!("https://www.store{shop}.test/{kind}/{i}")
+        })
+        .collect()
+}
+
 /// URLs spread over several shops, a few of which the simulator cannot download.
 fn autoextract_urls() -> Vec<String> {
     (0..AE_URLS)
@@ -208,7 +253,14 @@ fn write_file(path: &Path, text: &str) -> anyhow::Result<()> {
 
 /// One account per vendor, each pointing at its simulator. The quotas are low on
 /// purpose: they make each run last long enough to watch (and to be killed midway).
-fn daemon_config(layout: &Layout, ae: &str, octo: &str, wds: &str, oxy: &str) -> String {
+fn daemon_config(
+    layout: &Layout,
+    ae: &str,
+    octo: &str,
+    wds: &str,
+    oxy: &str,
+    zyte: &str,
+) -> String {
     format!(
         r#"# Written by `dredge demo`: one account per vendor, each pointing at a simulator.
 state_dir = {state:?}
@@ -216,6 +268,13 @@ jobs_dir = {jobs:?}
 socket = {socket:?}
 
 [accounts.zyte]
+vendor = "zyte"
+base_url = "{zyte}"
+api_key = "test-key"
+requests_per_second = 20
+max_concurrency = 4
+
+[accounts.autoextract]
 vendor = "autoextract"
 base_url = "{ae}"
 api_key = "test-key"
@@ -253,6 +312,13 @@ max_concurrency = 8
         socket = layout.socket().display().to_string(),
     )
 }
+
+const ZYTE_JOB: &str = r#"# 300 product pages over six shops, through Zyte API.
+vendor = "zyte"
+[zyte]
+extract = "product"
+urls_file = "zyte-products.txt"
+"#;
 
 const AUTOEXTRACT_JOB: &str = r#"# 2,000 product pages over five shops.
 vendor = "autoextract"

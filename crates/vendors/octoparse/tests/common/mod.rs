@@ -140,7 +140,7 @@ pub fn assert_output_equals_ledger(sim: &Sim, report: &RunReport, rows: usize, v
     assert_eq!(report.records.len(), rows);
 }
 
-/// Requests to the token endpoints (`/token`, `/token/refresh`).
+/// Requests to the token endpoint (`/token`, both grants).
 pub fn token_requests(sim: &Sim) -> usize {
     sim.log
         .entries()

@@ -1,0 +1,163 @@
+//! dredge-zyte: the `Executor` for Zyte API automatic extraction
+//! (`POST {base}/v1/extract`), the successor of AutoExtract.
+//!
+//! It owns how a job's URLs become items (one URL per item and per request — the API
+//! has no batching — scoped by registrable domain so a domain limit defers that
+//! domain's items), the
+//! request body, and what every answer means: a record, a dead URL, a domain or
+//! account snooze, a counted retry with its own budget (520/521), or a suspended
+//! account. It does not count attempts or compute backoff: that is
+//! `dredge_core::retry`. It knows nothing of storage.
+
+mod answer;
+mod problem;
+mod request;
+mod target;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytestring::ByteString;
+use dredge_core::job::{JobSpec, VendorJob, ZyteJob};
+use dredge_core::{
+    Account, Executor, Failure, FailureClass, ItemContext, ItemStart, NewItem, Outcome, PlanError,
+    RateGate, Record, Secret, UnixMillis, VendorClient,
+};
+use reqwest::header::CONTENT_TYPE;
+
+pub use answer::{Extracted, Unreadable, parse as parse_answer};
+pub use problem::{
+    INTERNAL_DOWNLOAD_BUDGET, Problem, TEMPORARY_DOWNLOAD_BUDGET, outcome as problem_outcome,
+    type_path,
+};
+pub use request::RequestShape;
+pub use target::{MAX_URL_CHARS, UrlRefusal, url_scope};
+
+/// Zyte API gives up on a request after 200 s; waiting less would give up (and maybe
+/// pay) for answers still coming.
+pub const MIN_TIMEOUT: Duration = Duration::from_secs(230);
+
+/// Why an executor could not be built for an account.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("the Zyte API account has no API key (set api_key, api_key_env or api_key_file)")]
+    MissingApiKey,
+    #[error("cannot build the HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+}
+
+/// Executes Zyte API requests for one account.
+#[derive(Debug, Clone)]
+pub struct ZyteExecutor {
+    client: VendorClient,
+    api_key: Secret,
+}
+
+impl ZyteExecutor {
+    /// An executor for `account`, with its quota and concurrency applied to every
+    /// request and an HTTP timeout of at least [`MIN_TIMEOUT`].
+    pub fn new(account: &Account) -> Result<Self, SetupError> {
+        let api_key = account.api_key.clone().ok_or(SetupError::MissingApiKey)?;
+        let gate = RateGate::new(account.requests_per_second, account.max_concurrency);
+        let timeout = account.timeout.max(MIN_TIMEOUT);
+        let client = VendorClient::with_gate(&account.base_url, timeout, gate)?;
+        Ok(ZyteExecutor { client, api_key })
+    }
+
+    /// An executor over a client built elsewhere (tests, shared gates).
+    pub fn with_client(client: VendorClient, api_key: Secret) -> Self {
+        ZyteExecutor { client, api_key }
+    }
+
+    async fn extract(&self, work: &ZyteJob, url: &str, item: &ItemContext) -> Outcome {
+        let request = self
+            .client
+            .http()
+            .post(self.client.url("/v1/extract"))
+            .basic_auth(self.api_key.expose(), Some(""))
+            .header(CONTENT_TYPE, "application/json")
+            .body(RequestShape::of(work).body(url));
+        let answer = match self.client.send(request).await {
+            Ok(answer) => answer,
+            // A disconnect before any response, a reset mid-body or our own timeout.
+            Err(failure) => return Outcome::Retry(failure),
+        };
+        if answer.status != 200 {
+            let scope = url_scope(url).unwrap_or_default();
+            return problem::outcome(&answer, &scope, item.polls, &mut rand::rng());
+        }
+        let body = match ByteString::try_from(answer.body.clone()) {
+            Ok(body) => body,
+            Err(_) => return unreadable(&answer),
+        };
+        match answer::parse(&body, work.extract.as_str()) {
+            Ok(Extracted::Record(data)) => Outcome::records(vec![Record {
+                source: url.to_string(),
+                item: item.label.clone(),
+                fetched_at: UnixMillis::now(),
+                data,
+                attachment: None,
+            }]),
+            Ok(Extracted::TargetError(why) | Extracted::Missing(why)) => Outcome::fatal(why),
+            Err(Unreadable) => unreadable(&answer),
+        }
+    }
+}
+
+/// A 200 whose body is cut off or not JSON: a transport-like failure, counted.
+fn unreadable(answer: &dredge_core::Answer) -> Outcome {
+    Outcome::Retry(Failure::new(
+        FailureClass::Server,
+        format!("{Unreadable}: {}", answer.text(200)),
+    ))
+}
+
+fn job_of(job: &JobSpec) -> Option<&ZyteJob> {
+    match &job.work {
+        VendorJob::Zyte(z) => Some(z),
+        _ => None,
+    }
+}
+
+/// One item per URL, scoped by registrable domain; URLs the service would refuse are
+/// dead at once.
+pub fn plan_urls(urls: &[String]) -> Vec<NewItem> {
+    urls.iter()
+        .map(|url| {
+            let url = url.trim();
+            let item = NewItem::ready(url, url.as_bytes().to_vec());
+            match url_scope(url) {
+                Ok(scope) => item.with_scope(scope),
+                Err(refusal) => item.with_start(ItemStart::Dead {
+                    reason: refusal.to_string(),
+                }),
+            }
+        })
+        .collect()
+}
+
+#[async_trait]
+impl Executor for ZyteExecutor {
+    fn plan(&self, job: &JobSpec, inputs: &[String]) -> Result<Vec<NewItem>, PlanError> {
+        if job_of(job).is_none() {
+            return Err(PlanError::new(job, "not a zyte job"));
+        }
+        if inputs.is_empty() {
+            return Err(PlanError::new(job, "the URL list is empty"));
+        }
+        Ok(plan_urls(inputs))
+    }
+
+    async fn execute(&self, job: &JobSpec, item: &ItemContext) -> Outcome {
+        let Some(work) = job_of(job) else {
+            return Outcome::fatal("not a zyte job");
+        };
+        match std::str::from_utf8(&item.payload) {
+            Ok(url) => self.extract(work, url, item).await,
+            Err(_) => Outcome::fatal("unreadable item payload: not UTF-8"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
