@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::FileError;
+use crate::files::{self, Links, MAX_SMALL_FILE_BYTES};
 use crate::job::Vendor;
 use crate::job::values::{Bounded, HumanDuration};
 use crate::secret::Secret;
@@ -209,11 +210,16 @@ fn secret(
                 "{key}_env: the environment variable {var} is not set in the daemon's environment"
             )),
         },
-        (None, None, Some(path)) => match std::fs::read_to_string(&path) {
-            Ok(v) if !v.trim().is_empty() => Ok(Some(Secret::new(v.trim()))),
-            Ok(_) => Err(format!("{key}_file: {path} is empty")),
-            Err(e) => Err(format!("{key}_file: cannot read {path}: {e}")),
-        },
+        (None, None, Some(path)) => {
+            match files::read_regular(Path::new(&path), MAX_SMALL_FILE_BYTES, "", Links::Follow)
+                .map(String::from_utf8)
+            {
+                Ok(Ok(v)) if !v.trim().is_empty() => Ok(Some(Secret::new(v.trim()))),
+                Ok(Ok(_)) => Err(format!("{key}_file: {path} is empty")),
+                Ok(Err(_)) => Err(format!("{key}_file: {path} is not UTF-8 text")),
+                Err(e) => Err(format!("{key}_file: cannot read {path}: {e}")),
+            }
+        }
         _ => Err(format!("give only one of {key}, {key}_env and {key}_file")),
     }
 }

@@ -7,7 +7,11 @@ use std::path::{Path, PathBuf};
 
 use dredge_core::FileError;
 use dredge_core::account::{Account, AccountConfig, AccountSource};
-use dredge_core::job::AccountIndex;
+use dredge_core::files::{
+    self, DEFAULT_MAX_INPUT_FILE_BYTES, DEFAULT_MAX_JOB_FILE_BYTES, Links, MAX_SMALL_FILE_BYTES,
+};
+use dredge_core::job::values::Bounded;
+use dredge_core::job::{AccountIndex, FileRules};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -32,9 +36,18 @@ struct RawConfig {
     callback_listen: Option<SocketAddr>,
     /// Prometheus metrics over HTTP, e.g. "127.0.0.1:9464".
     metrics_listen: Option<SocketAddr>,
+    /// A second directory job files may take input files from (besides `jobs_dir`).
+    inputs_dir: Option<PathBuf>,
+    /// Job files larger than this are rejected (default 1 MiB).
+    max_job_file_bytes: Option<Bounded<1, MAX_FILE_CAP>>,
+    /// Input files larger than this are rejected (default 64 MiB).
+    max_input_file_bytes: Option<Bounded<1, MAX_FILE_CAP>>,
     #[serde(default)]
     accounts: BTreeMap<String, Spanned<AccountConfig>>,
 }
+
+/// The largest cap a config may set on a file dredge reads into memory (16 GiB).
+const MAX_FILE_CAP: i64 = 16 << 30;
 
 fn default_state_dir() -> PathBuf {
     "/var/lib/dredge".into()
@@ -64,6 +77,8 @@ pub struct DaemonConfig {
     pub log_format: LogFormat,
     pub callback_listen: Option<SocketAddr>,
     pub metrics_listen: Option<SocketAddr>,
+    /// Where job files may read input files from, and the size caps.
+    pub files: FileRules,
     pub accounts: BTreeMap<String, Account>,
 }
 
@@ -71,8 +86,14 @@ impl DaemonConfig {
     /// Read and check the config file. Relative paths in it are taken relative to the
     /// file's directory, so a config works wherever it is run from.
     pub fn load(path: &Path) -> Result<Self, FileError> {
-        let text = std::fs::read_to_string(path)
+        let bytes = files::read_regular(path, MAX_SMALL_FILE_BYTES, "", Links::Follow)
             .map_err(|e| FileError::whole(path, format!("cannot read the daemon config: {e}")))?;
+        let text = String::from_utf8(bytes).map_err(|_| {
+            FileError::whole(
+                path,
+                "the daemon config is not UTF-8 text: save it as UTF-8",
+            )
+        })?;
         Self::parse(path, &text)
     }
 
@@ -98,6 +119,15 @@ impl DaemonConfig {
             log_format: raw.log_format,
             callback_listen: raw.callback_listen,
             metrics_listen: raw.metrics_listen,
+            files: FileRules {
+                inputs_dir: raw.inputs_dir.map(|d| base.join(d)),
+                max_input_bytes: raw
+                    .max_input_file_bytes
+                    .map_or(DEFAULT_MAX_INPUT_FILE_BYTES, |b| b.get() as u64),
+                max_job_bytes: raw
+                    .max_job_file_bytes
+                    .map_or(DEFAULT_MAX_JOB_FILE_BYTES, |b| b.get() as u64),
+            },
             accounts,
         })
     }

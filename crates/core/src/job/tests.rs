@@ -24,6 +24,7 @@ fn parse(name: &str, text: &str) -> Result<JobSpec, FileError> {
         Path::new(&format!("/jobs/{name}.toml")),
         text,
         Some(&accounts()),
+        &FileRules::default(),
     )
 }
 
@@ -261,18 +262,19 @@ fn input_file_is_resolved_next_to_the_job_and_must_hold_values() {
     std::fs::write(dir.join("none.txt"), "\n# nothing\n").unwrap();
     let job_path = dir.join("j.toml");
     let text = "vendor = \"autoextract\"\n[autoextract]\npage_type = \"product\"\nurls_file = \"urls.txt\"\n";
-    let job = parse_job(&job_path, text, Some(&accounts())).unwrap();
+    let job = parse_job(&job_path, text, Some(&accounts()), &FileRules::default()).unwrap();
     let VendorJob::Autoextract(a) = &job.work else {
         panic!()
     };
     assert_eq!(
-        read_inputs(&a.urls).unwrap(),
+        read_inputs(&a.urls, &FileRules::default()).unwrap(),
         vec!["https://a.com/1", "https://a.com/2"]
     );
     let e = parse_job(
         &job_path,
         &text.replace("urls.txt", "none.txt"),
         Some(&accounts()),
+        &FileRules::default(),
     )
     .unwrap_err();
     assert!(e.to_string().contains("holds no values"), "{e}");
@@ -280,6 +282,7 @@ fn input_file_is_resolved_next_to_the_job_and_must_hold_values() {
         &job_path,
         &text.replace("urls.txt", "missing.txt"),
         Some(&accounts()),
+        &FileRules::default(),
     )
     .unwrap_err();
     assert!(e.to_string().contains("cannot read input file"), "{e}");
@@ -331,8 +334,20 @@ fn without_a_config_any_account_is_taken_as_given() {
         "vendor = \"autoextract\"",
         "vendor = \"autoextract\"\naccount = \"prod\"",
     );
-    let job = parse_job(Path::new("/jobs/j.toml"), &text, None).unwrap();
+    let job = parse_job(
+        Path::new("/jobs/j.toml"),
+        &text,
+        None,
+        &FileRules::default(),
+    )
+    .unwrap();
     assert_eq!(job.account, "prod");
-    let job = parse_job(Path::new("/jobs/j.toml"), AUTOEXTRACT, None).unwrap();
+    let job = parse_job(
+        Path::new("/jobs/j.toml"),
+        AUTOEXTRACT,
+        None,
+        &FileRules::default(),
+    )
+    .unwrap();
     assert_eq!(job.account, "autoextract");
 }

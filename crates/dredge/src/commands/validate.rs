@@ -3,25 +3,25 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use dredge_core::job::{AccountIndex, load_job_file};
+use dredge_core::job::{AccountIndex, FileRules, load_job_file};
 
 use crate::config::DaemonConfig;
 
 pub fn run(config: Option<&Path>, files: &[PathBuf]) -> anyhow::Result<ExitCode> {
     let mut errors = 0usize;
-    let accounts = match config {
+    let (accounts, rules) = match config {
         Some(path) => match DaemonConfig::load(path) {
-            Ok(c) => Some(c.account_index()),
+            Ok(c) => (Some(c.account_index()), c.files),
             Err(e) => {
                 println!("{e}");
                 errors += 1;
-                Some(AccountIndex::default())
+                (Some(AccountIndex::default()), FileRules::default())
             }
         },
-        None => None,
+        None => (None, FileRules::default()),
     };
     for file in files {
-        if let Err(e) = load_job_file(file, accounts.as_ref()) {
+        if let Err(e) = load_job_file(file, accounts.as_ref(), &rules) {
             println!("{e}");
             errors += 1;
         }

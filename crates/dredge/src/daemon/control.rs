@@ -92,12 +92,22 @@ pub async fn rescan_jobs(shared: &Arc<Shared>) {
             .any(|l| l.vendor == vendor && l.executor().is_some());
         (!any).then(|| format!("no usable {vendor} account: the {vendor} executor is not available in this build, or its account failed to start"))
     };
+    // Files are read and parsed off the async threads and outside the jobs lock: a
+    // slow or huge file must not stall the socket or the lanes.
+    let scan = {
+        let (dir, rules) = (config.jobs_dir.clone(), config.files.clone());
+        tokio::task::spawn_blocking(move || super::jobs::scan(&dir, &accounts, &rules)).await
+    };
+    let Ok(scan) = scan else {
+        tracing::error!("the job directory scan panicked; keeping the loaded jobs");
+        return;
+    };
     let changes =
         shared
             .jobs
             .lock()
             .expect("jobs poisoned")
-            .rescan(&config.jobs_dir, &accounts, unsupported);
+            .apply(&config.jobs_dir, scan, unsupported);
     for change in changes {
         match change {
             JobChange::Removed(name) => {
