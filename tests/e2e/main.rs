@@ -10,6 +10,7 @@ mod control;
 mod crash;
 mod demo;
 mod examples;
+mod hostile_config;
 mod hostile_files;
 mod schedule;
 mod socket;

@@ -6,7 +6,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use dredge_core::FileError;
-use dredge_core::account::{Account, AccountConfig, AccountSource};
+use dredge_core::Vendor;
+use dredge_core::account::{Account, AccountConfig, AccountSource, Secrets};
 use dredge_core::files::{
     self, DEFAULT_MAX_INPUT_FILE_BYTES, DEFAULT_MAX_JOB_FILE_BYTES, Links, MAX_SMALL_FILE_BYTES,
 };
@@ -80,12 +81,25 @@ pub struct DaemonConfig {
     /// Where job files may read input files from, and the size caps.
     pub files: FileRules,
     pub accounts: BTreeMap<String, Account>,
+    /// Accounts that did not resolve (a missing secret, a bad base_url), with their
+    /// vendor. Only a lenient load ([`DaemonConfig::load_with`]) keeps them here; a
+    /// strict load fails on the first.
+    pub broken_accounts: BTreeMap<String, (Vendor, FileError)>,
+    /// What is legal but unsafe (a secret file every user may read): logged and shown
+    /// in `dredge status`.
+    pub warnings: Vec<String>,
 }
 
 impl DaemonConfig {
     /// Read and check the config file. Relative paths in it are taken relative to the
     /// file's directory, so a config works wherever it is run from.
     pub fn load(path: &Path) -> Result<Self, FileError> {
+        Self::load_with(path, Secrets::Read)?.strict()
+    }
+
+    /// Read the config, keeping accounts that fail to resolve in `broken_accounts`
+    /// instead of failing (for `dredge validate`, which reports each one).
+    pub fn load_with(path: &Path, secrets: Secrets) -> Result<Self, FileError> {
         let bytes = files::read_regular(path, MAX_SMALL_FILE_BYTES, "", Links::Follow)
             .map_err(|e| FileError::whole(path, format!("cannot read the daemon config: {e}")))?;
         let text = String::from_utf8(bytes).map_err(|_| {
@@ -94,22 +108,46 @@ impl DaemonConfig {
                 "the daemon config is not UTF-8 text: save it as UTF-8",
             )
         })?;
-        Self::parse(path, &text)
+        Self::parse_with(path, &text, secrets)
     }
 
+    #[cfg(test)]
     pub fn parse(path: &Path, text: &str) -> Result<Self, FileError> {
+        Self::parse_with(path, text, Secrets::Read)?.strict()
+    }
+
+    /// Fail on the first broken account.
+    fn strict(self) -> Result<Self, FileError> {
+        match self.broken_accounts.values().next() {
+            Some((_, e)) => Err(e.clone()),
+            None => Ok(self),
+        }
+    }
+
+    fn parse_with(path: &Path, text: &str, secrets: Secrets) -> Result<Self, FileError> {
         let raw: RawConfig =
             toml::from_str(text).map_err(|e| FileError::from_toml(path, text, &e))?;
         let base = path.parent().unwrap_or(Path::new("."));
         let mut accounts = BTreeMap::new();
+        let mut broken_accounts = BTreeMap::new();
+        let mut warnings = Vec::new();
         for (name, spanned) in raw.accounts {
             let at = AccountSource {
                 path,
                 text,
                 span: spanned.span(),
             };
-            let account = Account::resolve(&name, spanned.into_inner(), &at)?;
-            accounts.insert(name, account);
+            let raw = spanned.into_inner();
+            let vendor = raw.vendor;
+            match Account::resolve_checked(&name, raw, &at, secrets) {
+                Ok((account, w)) => {
+                    warnings.extend(w);
+                    accounts.insert(name, account);
+                }
+                Err(e) => {
+                    broken_accounts.insert(name, (vendor, e));
+                }
+            }
         }
         Ok(DaemonConfig {
             path: path.to_path_buf(),
@@ -129,6 +167,8 @@ impl DaemonConfig {
                     .map_or(DEFAULT_MAX_JOB_FILE_BYTES, |b| b.get() as u64),
             },
             accounts,
+            broken_accounts,
+            warnings,
         })
     }
 
@@ -213,5 +253,91 @@ tenant = "default"
             .to_string();
         assert!(e.contains("password"), "{e}");
         assert!(e.contains(":1:1:"), "{e}");
+    }
+
+    #[test]
+    fn no_debug_of_a_config_prints_a_secret() {
+        let text = "[accounts.a]\nvendor = \"autoextract\"\napi_key = \"s3cr3t-inline\"\n";
+        let raw: RawConfig = toml::from_str(text).unwrap();
+        assert!(!format!("{raw:?}").contains("s3cr3t"), "{raw:?}");
+        let c = parse(text).unwrap();
+        assert!(!format!("{c:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn a_non_string_secret_is_refused_without_echoing_it() {
+        let e = parse("[accounts.a]\nvendor = \"autoextract\"\napi_key = 73571234\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(":3:11: api_key: a secret must be a string"),
+            "{e}"
+        );
+        assert!(!e.contains("7357"), "{e}");
+    }
+
+    #[test]
+    fn each_broken_account_is_kept_apart_and_the_others_load() {
+        let text = "[accounts.good]\nvendor = \"autoextract\"\napi_key = \"k\"\n\n[accounts.bad]\nvendor = \"octoparse\"\nusername = \"u\"\npassword_env = \"DREDGE_TEST_UNSET_VARIABLE\"\n";
+        let path = Path::new("/etc/dredge/dredge.toml");
+        let c = DaemonConfig::parse_with(path, text, Secrets::Read).unwrap();
+        assert!(c.accounts.contains_key("good"));
+        let (vendor, e) = &c.broken_accounts["bad"];
+        assert_eq!(*vendor, Vendor::Octoparse);
+        assert!(
+            e.to_string().contains(":5:1: [accounts.bad]: password_env"),
+            "{e}"
+        );
+        assert!(
+            DaemonConfig::parse(path, text).is_err(),
+            "a strict load fails"
+        );
+        let skipped = DaemonConfig::parse_with(path, text, Secrets::Skip).unwrap();
+        assert!(
+            skipped.broken_accounts.is_empty(),
+            "--no-secrets reads no env"
+        );
+    }
+
+    #[test]
+    fn a_secret_file_every_user_may_read_is_warned_about() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("key");
+        std::fs::write(&f, "k\n").unwrap();
+        let text = format!(
+            "[accounts.a]\nvendor = \"autoextract\"\napi_key_file = {:?}\n",
+            f.display().to_string()
+        );
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let c = parse(&text).unwrap();
+        assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+        assert!(c.warnings[0].contains("api_key_file"), "{:?}", c.warnings);
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(parse(&text).unwrap().warnings.is_empty());
+    }
+
+    #[test]
+    fn rates_and_durations_out_of_range_name_their_key() {
+        for (value, expected) in [
+            (
+                "requests_per_second = 1e12",
+                ":4:23: requests_per_second: 1000000000000 is out of range",
+            ),
+            (
+                "requests_per_second = 1e-30",
+                ":4:23: requests_per_second: 0.000000000000000000000000000001 is out of range",
+            ),
+            ("timeout = \"18446744073709551615s\"", ":4:11: timeout: "),
+            (
+                "max_concurrency = 0",
+                ":4:19: max_concurrency: 0 is out of range (1..=1024)",
+            ),
+        ] {
+            let text =
+                format!("[accounts.a]\nvendor = \"autoextract\"\napi_key = \"k\"\n{value}\n");
+            let e = parse(&text).unwrap_err().to_string();
+            assert!(e.contains(expected), "{value}: {e}");
+        }
     }
 }

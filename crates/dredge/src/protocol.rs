@@ -107,6 +107,10 @@ pub struct StatusInfo {
     pub accounts: Vec<AccountStatus>,
     /// Job files that were rejected, with file:line:col and why.
     pub invalid_job_files: Vec<InvalidJobFile>,
+    /// What is legal but probably a mistake or unsafe: a secret file every user may
+    /// read, a schedule firing every second. `PATH: key: why`.
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

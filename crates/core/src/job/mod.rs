@@ -43,6 +43,21 @@ pub struct JobSpec {
 }
 
 impl JobSpec {
+    /// What is legal but probably a mistake: shown by `dredge validate` and logged when
+    /// the daemon loads the job.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(s) = &self.schedule
+            && s.fires_every_second()
+        {
+            out.push(format!(
+                "schedule: {:?} fires every second: a new run each second (or a skipped fire, with overlap = \"skip\"); use 5 fields for once a minute",
+                s.as_str()
+            ));
+        }
+        out
+    }
+
     pub fn vendor(&self) -> Vendor {
         match self.work {
             VendorJob::Octoparse(_) => Vendor::Octoparse,

@@ -100,7 +100,7 @@ pub fn parse_job(
         max_attempts: raw
             .max_attempts
             .map_or(DEFAULT_MAX_ATTEMPTS, |b| b.get() as u32),
-        deadline: raw.deadline.map_or(DEFAULT_DEADLINE, |d| d.0),
+        deadline: raw.deadline.map_or(DEFAULT_DEADLINE, |d| d.0.0),
         work,
     })
 }
@@ -292,7 +292,7 @@ impl Ctx<'_> {
             delivery,
             poll_interval: raw
                 .poll_interval
-                .unwrap_or(HumanDuration(DEFAULT_POLL_INTERVAL)),
+                .map_or(HumanDuration(DEFAULT_POLL_INTERVAL), |d| d.0),
             callback_url: raw.callback_url.map(String::from),
         })
     }

@@ -143,6 +143,18 @@ impl Api for DaemonApi {
                     error: e.to_string(),
                 })
                 .collect(),
+            warnings: config
+                .warnings
+                .iter()
+                .map(|w| format!("{}: {w}", config.path.display()))
+                .chain(jobs.valid.values().flat_map(|j| {
+                    let path = j.path.display().to_string();
+                    j.spec
+                        .warnings()
+                        .into_iter()
+                        .map(move |w| format!("{path}: {w}"))
+                }))
+                .collect(),
         })
     }
 

@@ -33,6 +33,9 @@ pub async fn reload(shared: &Arc<Shared>) {
 /// Swap in a new config: lanes for new accounts, fresh executors (and a cleared
 /// `auth_failed`) for changed ones. Paths that need a restart are only logged.
 pub fn apply_config(shared: &Arc<Shared>, new: DaemonConfig) {
+    for w in &new.warnings {
+        tracing::warn!("{}: {w}", new.path.display());
+    }
     let old = shared.config();
     if old.state_dir != new.state_dir || old.socket != new.socket {
         tracing::warn!("state_dir and socket changes take effect after a restart");

@@ -137,6 +137,9 @@ impl JobTable {
                     return None;
                 }
                 tracing::info!(job = %name, file = %path.display(), "job loaded");
+                for w in spec.warnings() {
+                    tracing::warn!(job = %name, "{}: {w}", path.display());
+                }
                 let job = LoadedJob {
                     spec: Arc::new(spec),
                     path: path.to_path_buf(),

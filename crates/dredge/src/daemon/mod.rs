@@ -5,7 +5,7 @@
 mod api;
 mod callbacks;
 mod control;
-mod executors;
+pub(crate) mod executors;
 mod jobs;
 mod lanes;
 mod metrics;

@@ -50,6 +50,7 @@ fn sample_status() -> StatusInfo {
             path: "/jobs/bad.toml".into(),
             error: "/jobs/bad.toml:1:1: expected `=`".into(),
         }],
+        warnings: Vec::new(),
     }
 }
 

@@ -47,6 +47,7 @@ fn sample_status() -> StatusInfo {
             path: "/etc/dredge/jobs.d/bad.toml".into(),
             error: "/etc/dredge/jobs.d/bad.toml:3:1: unknown field `urlz`".into(),
         }],
+        warnings: Vec::new(),
     }
 }
 
