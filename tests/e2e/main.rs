@@ -12,6 +12,7 @@ mod demo;
 mod examples;
 mod hostile_config;
 mod hostile_files;
+mod hostile_socket;
 mod schedule;
 mod socket;
 mod vendors;

@@ -14,6 +14,9 @@ use dredge_core::files::{
 use dredge_core::job::values::Bounded;
 use dredge_core::job::{AccountIndex, FileRules};
 use serde::Deserialize;
+
+use crate::groups;
+use crate::rpc::Groups;
 use toml::Spanned;
 
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/dredge/dredge.toml";
@@ -37,6 +40,11 @@ struct RawConfig {
     callback_listen: Option<SocketAddr>,
     /// Prometheus metrics over HTTP, e.g. "127.0.0.1:9464".
     metrics_listen: Option<SocketAddr>,
+    /// Members may call the read-only methods of the status socket (`dredge status`,
+    /// `jobs`, `runs`, `dead`); a group name or number.
+    status_group: Option<Spanned<String>>,
+    /// Members may call every method; default: the socket file's group.
+    control_group: Option<Spanned<String>>,
     /// A second directory job files may take input files from (besides `jobs_dir`).
     inputs_dir: Option<PathBuf>,
     /// Job files larger than this are rejected (default 1 MiB).
@@ -80,6 +88,8 @@ pub struct DaemonConfig {
     pub metrics_listen: Option<SocketAddr>,
     /// Where job files may read input files from, and the size caps.
     pub files: FileRules,
+    /// Who may use the status socket besides root and the daemon's user.
+    pub socket_groups: Groups,
     pub accounts: BTreeMap<String, Account>,
     /// Accounts that did not resolve (a missing secret, a bad base_url), with their
     /// vendor. Only a lenient load ([`DaemonConfig::load_with`]) keeps them here; a
@@ -128,6 +138,19 @@ impl DaemonConfig {
         let raw: RawConfig =
             toml::from_str(text).map_err(|e| FileError::from_toml(path, text, &e))?;
         let base = path.parent().unwrap_or(Path::new("."));
+        let gid = |key: &str, group: Option<Spanned<String>>| {
+            group
+                .map(|g| {
+                    groups::gid_of(g.get_ref()).map_err(|m| {
+                        FileError::at(path, text, Some(g.span()), format!("{key}: {m}"))
+                    })
+                })
+                .transpose()
+        };
+        let socket_groups = Groups {
+            status: gid("status_group", raw.status_group)?,
+            control: gid("control_group", raw.control_group)?,
+        };
         let mut accounts = BTreeMap::new();
         let mut broken_accounts = BTreeMap::new();
         let mut warnings = Vec::new();
@@ -166,6 +189,7 @@ impl DaemonConfig {
                     .max_job_file_bytes
                     .map_or(DEFAULT_MAX_JOB_FILE_BYTES, |b| b.get() as u64),
             },
+            socket_groups,
             accounts,
             broken_accounts,
             warnings,

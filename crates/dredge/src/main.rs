@@ -6,6 +6,8 @@ mod client;
 mod commands;
 mod config;
 mod daemon;
+mod groups;
+mod limits;
 mod protocol;
 mod rpc;
 

@@ -37,8 +37,11 @@ pub mod code {
     pub const NOT_FOUND: i64 = -32004;
     /// The request is valid but cannot be done now (e.g. a run of the job is active).
     pub const CONFLICT: i64 = -32009;
-    /// The peer is not root, the daemon's user, or in the socket's group.
+    /// The peer is not root, the daemon's user, or in the control group (or, for a
+    /// method that changes something, it is only in the status group).
     pub const PERMISSION_DENIED: i64 = -32003;
+    /// Every connection slot is busy answering; try again.
+    pub const BUSY: i64 = -32005;
 }
 
 /// An error the API answers with; `message` is shown to the user as is.

@@ -33,6 +33,8 @@ pub struct Harness {
     pub starts: u32,
     /// `RUST_LOG` for the daemon (default `info`, or `$DREDGE_TEST_LOG`).
     pub log_filter: String,
+    /// Start the daemon with this soft open-files limit (as systemd's default 1024).
+    pub soft_nofile: Option<u64>,
 }
 
 impl Harness {
@@ -50,6 +52,7 @@ impl Harness {
             starts: 0,
             // DREDGE_TEST_LOG=debug to see more of what a failing test's daemon did.
             log_filter: std::env::var("DREDGE_TEST_LOG").unwrap_or_else(|_| "info".into()),
+            soft_nofile: None,
         }
     }
 
@@ -81,7 +84,15 @@ impl Harness {
             .append(true)
             .open(self.path("daemon.log"))
             .unwrap();
-        let child = Command::new(BIN)
+        let mut command = match self.soft_nofile {
+            None => Command::new(BIN),
+            Some(n) => {
+                let mut sh = Command::new("sh");
+                sh.args(["-c", &format!("ulimit -Sn {n} && exec \"$0\" \"$@\""), BIN]);
+                sh
+            }
+        };
+        let child = command
             .args(["daemon", "--config"])
             .arg(self.config())
             .env("RUST_LOG", &self.log_filter)

@@ -36,7 +36,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             validate::run(config.as_deref(), &files, secrets)
         }
         Command::Sim { listen, scenario } => sim::run(listen, scenario.as_deref()),
-        Command::Daemon { config } => crate::daemon::run(&config),
+        Command::Daemon { config } => {
+            crate::limits::raise_open_files();
+            crate::daemon::run(&config)
+        }
         Command::Status(args) => client::run(Request::Status, &args),
         Command::Jobs(args) => client::run(Request::Jobs, &args),
         Command::Runs { job, client: args } => client::run(Request::Runs(job), &args),
