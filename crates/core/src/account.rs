@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::FileError;
 use crate::files::{self, Links, MAX_SMALL_FILE_BYTES};
+use crate::http::DEFAULT_MAX_RESPONSE_BYTES;
 use crate::job::Vendor;
 use crate::job::values::{Bounded, DurationIn, Rate};
 use crate::secret::{Secret, SecretText};
@@ -47,6 +48,8 @@ pub struct AccountConfig {
     pub scrape_via: Option<ScrapeVia>,
     /// Oxylabs: extra CIDRs allowed to post callbacks, besides Oxylabs' published IPs.
     pub callback_allow: Option<Vec<String>>,
+    /// Larger answers are refused (a counted retry); default 64 MiB.
+    pub max_response_bytes: Option<Bounded<1024, { 16 << 30 }>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -83,6 +86,8 @@ pub struct Account {
     pub unexported_ack: bool,
     pub scrape_via: ScrapeVia,
     pub callback_allow: Vec<String>,
+    /// Vendor answers larger than this are refused.
+    pub max_response_bytes: u64,
 }
 
 /// Where an account's definition sits, for error messages.
@@ -181,6 +186,9 @@ impl Account {
             unexported_ack: raw.unexported_ack.unwrap_or(false),
             scrape_via: raw.scrape_via.unwrap_or_default(),
             callback_allow: raw.callback_allow.unwrap_or_default(),
+            max_response_bytes: raw
+                .max_response_bytes
+                .map_or(DEFAULT_MAX_RESPONSE_BYTES, |b| b.get() as u64),
         };
         Ok((account, warnings))
     }
