@@ -261,7 +261,8 @@ fn secret(
     }
 }
 
-fn secret_file(key: &str, path: &str) -> Result<Secret, String> {
+/// A secret read from a file: a regular file, at most 1 MiB, trimmed, not empty.
+pub fn secret_file(key: &str, path: &str) -> Result<Secret, String> {
     match files::read_regular(Path::new(path), MAX_SMALL_FILE_BYTES, "", Links::Follow)
         .map(String::from_utf8)
     {
@@ -273,7 +274,7 @@ fn secret_file(key: &str, path: &str) -> Result<Secret, String> {
 }
 
 /// A warning when every user of the machine may read the secret file.
-fn world_readable(key: &str, path: &Path) -> Option<String> {
+pub fn world_readable(key: &str, path: &Path) -> Option<String> {
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(path).ok()?.permissions().mode();
     (mode & 0o004 != 0).then(|| {

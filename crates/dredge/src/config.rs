@@ -6,13 +6,17 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use dredge_core::FileError;
+use dredge_core::Secret;
 use dredge_core::Vendor;
-use dredge_core::account::{Account, AccountConfig, AccountSource, Secrets};
+use dredge_core::account::{
+    Account, AccountConfig, AccountSource, Secrets, secret_file, world_readable,
+};
 use dredge_core::files::{
     self, DEFAULT_MAX_INPUT_FILE_BYTES, DEFAULT_MAX_JOB_FILE_BYTES, Links, MAX_SMALL_FILE_BYTES,
 };
 use dredge_core::job::values::Bounded;
 use dredge_core::job::{AccountIndex, FileRules};
+use dredge_core::secret::SecretText;
 use serde::Deserialize;
 
 use crate::groups;
@@ -36,10 +40,11 @@ struct RawConfig {
     socket: PathBuf,
     #[serde(default)]
     log_format: LogFormat,
-    /// Where Oxylabs callbacks are received, e.g. "127.0.0.1:8099".
-    callback_listen: Option<SocketAddr>,
-    /// Prometheus metrics over HTTP, e.g. "127.0.0.1:9464".
-    metrics_listen: Option<SocketAddr>,
+    /// Where Oxylabs callbacks are received, e.g. "127.0.0.1:8099", or
+    /// `{ address = "0.0.0.0:8099", public = true, secret_file = "..." }`.
+    callback_listen: Option<Spanned<Listen>>,
+    /// Prometheus metrics over HTTP, e.g. "127.0.0.1:9464" (or the table form).
+    metrics_listen: Option<Spanned<Listen>>,
     /// Members may call the read-only methods of the status socket (`dredge status`,
     /// `jobs`, `runs`, `dead`); a group name or number.
     status_group: Option<Spanned<String>>,
@@ -68,6 +73,27 @@ fn default_socket() -> PathBuf {
     DEFAULT_SOCKET.into()
 }
 
+/// A TCP listener: an address, or a table that may open it beyond loopback and carry
+/// the callback path secret.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Listen {
+    Address(SocketAddr),
+    Table(ListenTable),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListenTable {
+    address: SocketAddr,
+    /// Required to listen on a non-loopback address.
+    #[serde(default)]
+    public: bool,
+    /// Callbacks only: a path segment every callback URL must carry.
+    secret: Option<SecretText>,
+    secret_file: Option<String>,
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -85,6 +111,8 @@ pub struct DaemonConfig {
     pub socket: PathBuf,
     pub log_format: LogFormat,
     pub callback_listen: Option<SocketAddr>,
+    /// A path segment every Oxylabs callback must carry (behind a proxy).
+    pub callback_secret: Option<Secret>,
     pub metrics_listen: Option<SocketAddr>,
     /// Where job files may read input files from, and the size caps.
     pub files: FileRules,
@@ -151,9 +179,26 @@ impl DaemonConfig {
             status: gid("status_group", raw.status_group)?,
             control: gid("control_group", raw.control_group)?,
         };
+        let mut warnings = Vec::new();
+        let at = |span: std::ops::Range<usize>, m: String| FileError::at(path, text, Some(span), m);
+        let (callback_listen, callback_secret) = listener(
+            "callback_listen",
+            raw.callback_listen,
+            secrets,
+            &mut warnings,
+        )
+        .map_err(|(s, m)| at(s, m))?;
+        let (metrics_listen, metrics_secret) =
+            listener("metrics_listen", raw.metrics_listen, secrets, &mut warnings)
+                .map_err(|(s, m)| at(s, m))?;
+        if metrics_secret.is_some() {
+            return Err(FileError::whole(
+                path,
+                "metrics_listen: a secret applies to callback_listen only: remove it",
+            ));
+        }
         let mut accounts = BTreeMap::new();
         let mut broken_accounts = BTreeMap::new();
-        let mut warnings = Vec::new();
         for (name, spanned) in raw.accounts {
             let at = AccountSource {
                 path,
@@ -178,8 +223,9 @@ impl DaemonConfig {
             jobs_dir: base.join(raw.jobs_dir),
             socket: base.join(raw.socket),
             log_format: raw.log_format,
-            callback_listen: raw.callback_listen,
-            metrics_listen: raw.metrics_listen,
+            callback_listen,
+            callback_secret,
+            metrics_listen,
             files: FileRules {
                 inputs_dir: raw.inputs_dir.map(|d| base.join(d)),
                 max_input_bytes: raw
@@ -205,6 +251,51 @@ impl DaemonConfig {
                 .collect(),
         )
     }
+}
+
+type ListenResult = Result<(Option<SocketAddr>, Option<Secret>), (std::ops::Range<usize>, String)>;
+
+/// A listener's address, refused beyond loopback unless `public = true`, and its
+/// path secret if any.
+fn listener(
+    key: &str,
+    given: Option<Spanned<Listen>>,
+    secrets: Secrets,
+    warnings: &mut Vec<String>,
+) -> ListenResult {
+    let Some(given) = given else {
+        return Ok((None, None));
+    };
+    let span = given.span();
+    let fail = |m: String| (span.clone(), format!("{key}: {m}"));
+    let table = match given.into_inner() {
+        Listen::Address(address) => ListenTable {
+            address,
+            public: false,
+            secret: None,
+            secret_file: None,
+        },
+        Listen::Table(t) => t,
+    };
+    let ip = table.address.ip();
+    if !ip.is_loopback() && !table.public {
+        return Err(fail(format!(
+            "{} is not a loopback address, so anyone who can reach this machine may connect: write {key} = {{ address = \"{}\", public = true }} if that is meant",
+            table.address, table.address
+        )));
+    }
+    let secret = match (table.secret, table.secret_file) {
+        (None, None) => None,
+        (Some(s), None) => Some(Secret::new(s.0.trim())),
+        (None, Some(_)) if secrets == Secrets::Skip => Some(Secret::new("")),
+        (None, Some(file)) => {
+            let s = secret_file("secret", &file).map_err(fail)?;
+            warnings.extend(world_readable(&format!("{key}.secret"), Path::new(&file)));
+            Some(s)
+        }
+        (Some(_), Some(_)) => return Err(fail("give secret or secret_file, not both".into())),
+    };
+    Ok((Some(table.address), secret))
 }
 
 #[cfg(test)]
@@ -363,5 +454,28 @@ tenant = "default"
             let e = parse(&text).unwrap_err().to_string();
             assert!(e.contains(expected), "{value}: {e}");
         }
+    }
+
+    #[test]
+    fn a_listener_beyond_loopback_needs_public_true() {
+        let e = parse("callback_listen = \"0.0.0.0:8099\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(":1:19: callback_listen: 0.0.0.0:8099 is not a loopback address"),
+            "{e}"
+        );
+        let e = parse("metrics_listen = \"192.0.2.1:9464\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("metrics_listen: "), "{e}");
+        let c = parse("callback_listen = { address = \"0.0.0.0:8099\", public = true, secret = \"abc123\" }\nmetrics_listen = \"127.0.0.1:9464\"\n").unwrap();
+        assert_eq!(c.callback_listen, Some("0.0.0.0:8099".parse().unwrap()));
+        assert_eq!(
+            c.callback_secret.as_ref().map(|s| s.expose()),
+            Some("abc123")
+        );
+        assert!(!format!("{c:?}").contains("abc123"));
+        assert_eq!(c.metrics_listen, Some("127.0.0.1:9464".parse().unwrap()));
     }
 }

@@ -6,6 +6,7 @@ mod api;
 mod callbacks;
 mod control;
 pub(crate) mod executors;
+mod http_listen;
 mod jobs;
 mod lanes;
 mod metrics;
