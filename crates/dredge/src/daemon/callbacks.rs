@@ -91,19 +91,22 @@ struct QueueSink {
 /// `RUNS_FRESH`: a flood of callbacks for unknown job ids costs a look-up per Oxylabs
 /// run each, never a scan of every run in the queue per request.
 #[derive(Default)]
-struct RunCache(Mutex<Option<(Instant, Vec<(RunId, String)>)>>);
+struct RunCache(Mutex<Option<(Instant, OxylabsRuns)>>);
+
+/// Run id and its account (lane) name.
+type OxylabsRuns = Vec<(RunId, String)>;
 
 const RUNS_FRESH: Duration = Duration::from_secs(1);
 
 impl RunCache {
-    fn get(&self, shared: &Shared) -> Vec<(RunId, String)> {
+    fn get(&self, shared: &Shared) -> OxylabsRuns {
         let mut cached = self.0.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((at, runs)) = &*cached
             && at.elapsed() < RUNS_FRESH
         {
             return runs.clone();
         }
-        let runs: Vec<(RunId, String)> = match shared.queue.unfinished_runs() {
+        let runs: OxylabsRuns = match shared.queue.unfinished_runs() {
             Ok(runs) => runs
                 .into_iter()
                 .filter(|r| {
