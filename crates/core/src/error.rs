@@ -79,8 +79,10 @@ pub fn key_before(text: &str, offset: usize) -> Option<String> {
     }
     let lhs = before[..eq].trim_end();
     let start = lhs
-        .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
-        .map_or(0, |i| i + 1);
+        .char_indices()
+        .rev()
+        .find(|(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
+        .map_or(0, |(i, c)| i + c.len_utf8());
     let key = &lhs[start..];
     (!key.is_empty()).then(|| key.to_string())
 }
@@ -126,6 +128,9 @@ mod tests {
         assert_eq!(key_before(text, h1).as_deref(), Some("selector"));
         assert_eq!(key_before(text, text.find("[x]").unwrap()), None);
         assert_eq!(key_before(text, text.find("page_size").unwrap()), None);
+        // Found by the fuzzer: a multi-byte character before the key.
+        let odd = "%\u{5b841}$\u{a5}k = 1";
+        assert_eq!(key_before(odd, odd.len() - 1).as_deref(), Some("k"));
     }
 
     #[test]

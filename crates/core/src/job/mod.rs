@@ -174,6 +174,8 @@ fn input_lines(text: &str) -> Vec<String> {
 pub type JobFileError = FileError;
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod tests;
 
 /// Derive the job name from a job file's path.

@@ -20,6 +20,36 @@ mod slots;
 #[cfg(test)]
 mod tests;
 
+/// What the fuzz tests drive: one line's answer, and line splitting.
+#[cfg(test)]
+pub mod fuzz_support {
+    use std::sync::Arc;
+
+    use serde_json::Value;
+
+    pub use super::peer::Access;
+    use crate::protocol::Api;
+
+    pub async fn answer_line(api: &Arc<dyn Api>, line: &[u8], access: Access) -> Option<Value> {
+        super::dispatch::answer(api, line, access).await
+    }
+
+    /// The lines of `bytes` read through a buffer of `chunk` bytes; `None` for a line
+    /// over `max`.
+    pub async fn read_lines(bytes: &[u8], chunk: usize, max: usize) -> Vec<Option<Vec<u8>>> {
+        let reader = tokio::io::BufReader::with_capacity(chunk, bytes);
+        let mut lines = super::lines::LineReader::new(reader, max);
+        let mut out = Vec::new();
+        while let Some(line) = lines.next_line().await.expect("in-memory read") {
+            out.push(match line {
+                super::lines::Line::Text(t) => Some(t),
+                super::lines::Line::TooLong => None,
+            });
+        }
+        out
+    }
+}
+
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
