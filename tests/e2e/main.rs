@@ -13,6 +13,7 @@ mod examples;
 mod hostile_config;
 mod hostile_files;
 mod hostile_socket;
+mod hostile_vendors;
 mod schedule;
 mod socket;
 mod vendors;

@@ -109,6 +109,11 @@ pub struct Faults {
     pub malformed_json_rate: f64,
     /// Every key is disabled: 403 `account-disabled`.
     pub account_disabled: bool,
+    /// The first K successful answers are 1 GiB of JSON whitespace instead, streamed
+    /// (never held in memory): a client must refuse them, not buffer them.
+    pub huge_answer_next: u32,
+    /// Successful answers are pretty-printed: legal JSON over many lines.
+    pub pretty: bool,
 }
 
 impl Default for Faults {
@@ -131,6 +136,8 @@ impl Default for Faults {
             disconnect_rate: 0.0,
             malformed_json_rate: 0.0,
             account_disabled: false,
+            huge_answer_next: 0,
+            pretty: false,
         }
     }
 }
