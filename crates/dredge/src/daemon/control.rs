@@ -40,19 +40,30 @@ pub fn apply_config(shared: &Arc<Shared>, new: DaemonConfig) {
     if old.state_dir != new.state_dir || old.socket != new.socket {
         tracing::warn!("state_dir and socket changes take effect after a restart");
     }
+    // Executors are built before the lanes lock is taken: building one runs vendor
+    // code, and nothing that runs under the lock may be able to poison it.
+    let running: Vec<String> = shared
+        .lanes
+        .lock()
+        .expect("lanes poisoned")
+        .keys()
+        .cloned()
+        .collect();
+    let built: Vec<_> = new
+        .accounts
+        .iter()
+        .filter(|(name, account)| {
+            old.accounts.get(*name) != Some(*account) || !running.contains(name)
+        })
+        .map(|(name, account)| {
+            let executor = executors::build(account)
+                .inspect_err(|why| tracing::warn!(account = %name, "{why}"))
+                .ok();
+            (name, account, executor)
+        })
+        .collect();
     let mut lanes = shared.lanes.lock().expect("lanes poisoned");
-    for (name, account) in &new.accounts {
-        let changed = old.accounts.get(name) != Some(account);
-        if !changed && lanes.contains_key(name) {
-            continue;
-        }
-        let executor = match executors::build(account) {
-            Ok(e) => Some(e),
-            Err(why) => {
-                tracing::warn!(account = %name, "{why}");
-                None
-            }
-        };
+    for (name, account, executor) in built {
         match lanes.get(name) {
             Some(lane) => {
                 *lane.executor.write().expect("lane poisoned") = executor;
