@@ -149,3 +149,27 @@ fn a_schedule_firing_every_second_validates_with_a_warning() {
         text(&out)
     );
 }
+
+#[test]
+fn a_secret_file_every_user_may_read_is_warned_about_in_status_and_the_log() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("zyte-key");
+    std::fs::write(&key, "k-never-shown\n").unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mut h = Harness::new(&format!(
+        "[accounts.zyte]\nvendor = \"autoextract\"\nbase_url = \"http://127.0.0.1:9\"\napi_key_file = \"{}\"\n",
+        key.display()
+    ));
+    h.start();
+    let status = h.call("status", serde_json::json!({}));
+    let warnings = status["warnings"].to_string();
+    assert!(
+        warnings.contains("api_key_file") && warnings.contains("readable by every user"),
+        "{warnings}"
+    );
+    assert!(!warnings.contains("k-never-shown"));
+    let out = h.cli(&["status"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("readable by every user"));
+    assert!(h.log().contains("readable by every user"));
+}
