@@ -63,7 +63,7 @@ fn a_one_gib_answer_is_refused_and_retried_and_memory_stays_bounded() {
 }
 
 #[test]
-fn a_pretty_printed_answer_is_written_one_record_per_line() {
+fn a_pretty_printed_autoextract_answer_is_written_one_record_per_line() {
     let rt = runtime();
     let faults = Faults {
         pretty: true,
@@ -81,4 +81,32 @@ fn a_pretty_printed_answer_is_written_one_record_per_line() {
     // read_output parses every line as one JSON object.
     let lines = read_output(&path);
     assert!(lines.iter().all(|l| l["data"].is_object()));
+}
+
+#[test]
+fn a_pretty_printed_oxylabs_result_is_written_one_record_per_line() {
+    let rt = runtime();
+    let config = dredge_sim::oxylabs::Config {
+        pretty_results: true,
+        finish_delay_ms: [0, 50],
+        ..Default::default()
+    };
+    let sim = rt
+        .block_on(dredge_sim::oxylabs::Sim::start(config, 5, "127.0.0.1", 0))
+        .unwrap();
+    let mut h = Harness::new(&format!(
+        "[accounts.oxy]\nvendor = \"oxylabs\"\nbase_url = \"{}\"\nusername = \"user\"\npassword = \"pass\"\n",
+        sim.base_url()
+    ));
+    h.start();
+    h.write_job(
+        "serp.toml",
+        "vendor = \"oxylabs\"\n[oxylabs]\nsource = \"google_search\"\nqueries = [\"a\", \"b\", \"c\"]\npoll_interval = \"1s\"\n",
+    );
+    let run = h.wait_run_end("serp", Duration::from_secs(60));
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let path = output_of(&h, &run);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(text.lines().count(), 3, "one line per record");
+    assert!(read_output(&path).iter().all(|l| l["data"].is_object()));
 }
