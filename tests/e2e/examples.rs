@@ -63,7 +63,12 @@ fn config_with_secrets(text: &str) -> ConfigWithSecrets {
         let name = file
             .strip_prefix(CREDENTIALS_DIR)
             .unwrap_or_else(|| panic!("example secret {file} is not under {CREDENTIALS_DIR}"));
-        std::fs::write(dir.path().join(name), "example-secret\n").expect("credential file");
+        let file = dir.path().join(name);
+        std::fs::write(&file, "example-secret\n").expect("credential file");
+        // As systemd's credentials are: readable by the service only (a secret file
+        // others may read is warned about).
+        let owner_only = std::os::unix::fs::PermissionsExt::from_mode(0o600);
+        std::fs::set_permissions(&file, owner_only).expect("credential mode");
     }
     let config = dir.path().join("dredge.toml");
     std::fs::write(&config, text.replace(CREDENTIALS_DIR, &creds)).expect("config copy");

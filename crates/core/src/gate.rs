@@ -17,6 +17,18 @@ pub struct RateGate {
     slots: Arc<Semaphore>,
 }
 
+/// The pause between requests at `rate` per second, kept within 1 µs..=1 day: the
+/// config refuses rates outside 0.001..=10000, and no rate a caller passes may panic
+/// (a period that rounds to zero, or one too long for a `Duration`). `None` for a rate
+/// that is not a positive number: no quota.
+fn period_of(rate: f64) -> Option<Duration> {
+    if !(rate.is_finite() && rate > 0.0) {
+        return None;
+    }
+    let secs = (1.0 / rate).clamp(1e-6, 86_400.0);
+    Duration::try_from_secs_f64(secs).ok()
+}
+
 /// Held while a request is in flight; dropping it frees the concurrency slot.
 #[derive(Debug)]
 pub struct GatePermit {
@@ -28,14 +40,9 @@ impl RateGate {
     /// 2 s). Burst is one request: the quota is a steady pace, never a spike.
     pub fn new(requests_per_second: Option<f64>, max_concurrency: usize) -> Self {
         let limiter = requests_per_second
-            .filter(|r| r.is_finite() && *r > 0.0)
-            .map(|r| {
-                let period = Duration::from_secs_f64(1.0 / r);
-                let quota = Quota::with_period(period)
-                    .expect("a positive rate has a positive period")
-                    .allow_burst(NonZeroU32::MIN);
-                Arc::new(RateLimiter::direct(quota))
-            });
+            .and_then(period_of)
+            .and_then(Quota::with_period)
+            .map(|quota| Arc::new(RateLimiter::direct(quota.allow_burst(NonZeroU32::MIN))));
         RateGate {
             limiter,
             slots: Arc::new(Semaphore::new(max_concurrency.max(1))),
@@ -93,6 +100,22 @@ mod tests {
         for _ in 0..1000 {
             let p = tokio::time::timeout(Duration::from_secs(5), gate.acquire()).await;
             assert!(p.is_ok());
+        }
+    }
+
+    #[test]
+    fn no_rate_panics_the_gate() {
+        for rate in [
+            1e12,
+            1e-30,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            0.0,
+            -1.0,
+            f64::NAN,
+            f64::INFINITY,
+        ] {
+            let _ = RateGate::new(Some(rate), 1);
         }
     }
 }

@@ -1,6 +1,8 @@
 //! The HTTP plumbing every vendor crate shares: one client per account with its rate
 //! gate, transport failures mapped onto outcomes, `Retry-After` parsing, and bodies
-//! read safely (a non-JSON, empty or huge body never panics).
+//! read safely (a non-JSON, empty or huge body never panics): every body is capped
+//! (`max_response_bytes`, 64 MiB by default) and must keep arriving (no 60 s without
+//! data); an oversized or stalled answer is a counted retry, never an out-of-memory.
 
 use std::time::Duration;
 
@@ -10,12 +12,22 @@ use crate::account::Account;
 use crate::gate::RateGate;
 use crate::outcome::{Failure, FailureClass, Outcome};
 
-/// An account's HTTP client: connection pool, timeout and rate gate.
+/// The body cap when the account sets none: far above any answer these APIs send
+/// (an AutoExtract batch of 100 articles is a few MiB), far below the memory it takes
+/// to hurt the daemon.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 64 << 20;
+
+/// A body that sends nothing for this long is abandoned (the request's own timeout
+/// bounds the whole exchange; this catches a trickle that stops).
+const BODY_STALL: Duration = Duration::from_secs(60);
+
+/// An account's HTTP client: connection pool, timeout, rate gate and body cap.
 #[derive(Debug, Clone)]
 pub struct VendorClient {
     http: reqwest::Client,
     gate: RateGate,
     base_url: String,
+    max_body: u64,
 }
 
 /// A complete answer: status, headers and the whole body.
@@ -30,7 +42,14 @@ impl VendorClient {
     /// A client for `account`, honouring its timeout, quota and concurrency.
     pub fn new(account: &Account) -> Result<Self, reqwest::Error> {
         let gate = RateGate::new(account.requests_per_second, account.max_concurrency);
-        Self::with_gate(&account.base_url, account.timeout, gate)
+        Ok(Self::with_gate(&account.base_url, account.timeout, gate)?
+            .max_body(account.max_response_bytes))
+    }
+
+    /// The same client with another body cap (bytes).
+    pub fn max_body(mut self, bytes: u64) -> Self {
+        self.max_body = bytes;
+        self
     }
 
     pub fn with_gate(
@@ -47,6 +66,7 @@ impl VendorClient {
             http,
             gate,
             base_url: base_url.trim_end_matches('/').to_string(),
+            max_body: DEFAULT_MAX_RESPONSE_BYTES,
         })
     }
 
@@ -67,12 +87,52 @@ impl VendorClient {
         let response = request.send().await.map_err(transport_failure)?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(transport_failure)?;
+        let body = read_body(response, self.max_body).await?;
         Ok(Answer {
             status,
             headers,
             body,
         })
+    }
+}
+
+/// The whole body, refused as soon as it is known to pass `max` bytes (by its
+/// `Content-Length`, or while it streams in), or when it stalls.
+async fn read_body(mut response: reqwest::Response, max: u64) -> Result<bytes::Bytes, Failure> {
+    if let Some(len) = response.content_length()
+        && len > max
+    {
+        return Err(too_large(max));
+    }
+    let mut body = bytes::BytesMut::new();
+    loop {
+        let chunk = tokio::time::timeout(BODY_STALL, response.chunk())
+            .await
+            .map_err(|_| Failure {
+                class: FailureClass::Timeout,
+                message: format!("the answer stalled: no data for {}s", BODY_STALL.as_secs()),
+                retry_after: None,
+                budget: None,
+            })?
+            .map_err(transport_failure)?;
+        let Some(chunk) = chunk else {
+            return Ok(body.freeze());
+        };
+        if (body.len() + chunk.len()) as u64 > max {
+            return Err(too_large(max));
+        }
+        body.extend_from_slice(&chunk);
+    }
+}
+
+fn too_large(max: u64) -> Failure {
+    Failure {
+        class: FailureClass::Server,
+        message: format!(
+            "the answer is larger than {max} bytes (max_response_bytes of the account): refused unread"
+        ),
+        retry_after: None,
+        budget: None,
     }
 }
 
@@ -148,3 +208,6 @@ fn transport_failure(e: reqwest::Error) -> Failure {
         budget: None,
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -25,6 +25,7 @@ pub use error::FileError;
 pub use job::{JobSpec, Vendor, VendorJob};
 pub mod account;
 pub mod executor;
+pub mod files;
 pub mod gate;
 pub mod http;
 pub mod secret;

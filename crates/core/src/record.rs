@@ -41,7 +41,9 @@ pub struct Attachment {
 /// answer (`JsonText::within`) share that answer's buffer, so a hundred records cost
 /// no allocation of their own, and the buffer is freed with the last of them.
 ///
-/// Every constructor guarantees the JSON; deserializing trusts the text, because the
+/// Every constructor guarantees the JSON, on one line: a value sent pretty-printed
+/// (legal JSON) has the whitespace between its tokens dropped, so it cannot break the
+/// output's one-record-per-line format; compact text is kept as it is. Deserializing trusts the text, because the
 /// only stored `JsonText` is one dredge built (the queue's values carry a format version
 /// and sled checksums its log).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,7 +53,10 @@ pub struct JsonText(ByteString);
 impl JsonText {
     /// The text of a value already parsed by serde_json, copied.
     pub fn from_raw(raw: &RawValue) -> Self {
-        JsonText(ByteString::from(raw.get()))
+        let text = raw.get();
+        JsonText(ByteString::from(
+            one_line(text).unwrap_or_else(|| text.to_string()),
+        ))
     }
 
     /// The text of `raw`, a value serde_json parsed out of `answer`, sharing `answer`'s
@@ -60,7 +65,9 @@ impl JsonText {
         let text = raw.get();
         let whole = answer.as_bytes().as_ptr_range();
         let part = text.as_bytes().as_ptr_range();
-        if whole.start <= part.start && part.end <= whole.end {
+        if let Some(compact) = one_line(text) {
+            JsonText(ByteString::from(compact))
+        } else if whole.start <= part.start && part.end <= whole.end {
             JsonText(answer.slice_ref(text))
         } else {
             JsonText::from_raw(raw)
@@ -75,8 +82,36 @@ impl JsonText {
     /// `text`, when it is one JSON value.
     pub fn parse(text: String) -> Result<Self, serde_json::Error> {
         serde_json::from_str::<serde::de::IgnoredAny>(&text)?;
-        Ok(JsonText(ByteString::from(text)))
+        Ok(JsonText(ByteString::from(one_line(&text).unwrap_or(text))))
     }
+}
+
+/// Valid JSON `text` without its raw line breaks, or `None` when it has none (the
+/// usual case: a scan, no copy). JSON strings cannot hold a raw newline, so every
+/// newline is whitespace between tokens; all such whitespace is dropped, and the
+/// tokens (strings, numbers as written, key order) are kept byte for byte.
+fn one_line(text: &str) -> Option<String> {
+    if !text.bytes().any(|b| b == b'\n' || b == b'\r') {
+        return None;
+    }
+    let mut out = String::with_capacity(text.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in text.chars() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if !matches!(c, ' ' | '\t' | '\n' | '\r') {
+            in_string = c == '"';
+            out.push(c);
+        }
+    }
+    Some(out)
 }
 
 impl Deref for JsonText {
@@ -128,6 +163,28 @@ mod tests {
         let copied = JsonText::within(&answer, &elsewhere);
         assert_eq!(copied, "[3]");
         assert!(!shared.contains(&copied.as_ptr()));
+    }
+
+    const PRETTY: &str = "{\n  \"b\": \"x \\\" y\\n\",\r\n  \"a\": [1.50, 2e3],\n\t\"c\": {}\n}";
+    const COMPACT: &str = "{\"b\":\"x \\\" y\\n\",\"a\":[1.50,2e3],\"c\":{}}";
+
+    #[test]
+    fn pretty_printed_json_becomes_one_line_by_every_constructor() {
+        assert_eq!(JsonText::parse(PRETTY.into()).unwrap(), COMPACT);
+        let answer = ByteString::from(format!("[{PRETTY}]"));
+        let values: Vec<&RawValue> = serde_json::from_str(&answer).unwrap();
+        assert_eq!(JsonText::within(&answer, values[0]), COMPACT);
+        assert_eq!(JsonText::from_raw(values[0]), COMPACT);
+        let value: serde_json::Value = serde_json::from_str(PRETTY).unwrap();
+        assert!(!JsonText::from_value(&value).contains('\n'));
+        let back: serde_json::Value = serde_json::from_str(COMPACT).unwrap();
+        assert_eq!(back, value, "the same value");
+    }
+
+    #[test]
+    fn compact_text_is_kept_as_written() {
+        let text = r#"{"k": "spaces stay", "n": 1.0}"#;
+        assert_eq!(JsonText::parse(text.into()).unwrap(), text);
     }
 
     #[test]

@@ -26,6 +26,10 @@ pub enum Command {
         /// Daemon config whose accounts the jobs may name.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Check the config without reading `*_env` and `*_file` secrets (they live in
+        /// systemd credentials this machine may not have).
+        #[arg(long)]
+        no_secrets: bool,
         /// Job files to check.
         files: Vec<PathBuf>,
     },

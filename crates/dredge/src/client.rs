@@ -38,7 +38,7 @@ impl Client {
         let stream = UnixStream::connect(path).map_err(|e| match e.kind() {
             ErrorKind::NotFound | ErrorKind::ConnectionRefused => CliError::DaemonNotRunning(shown.clone()),
             ErrorKind::PermissionDenied => CliError::Failed(format!(
-                "cannot connect to {shown}: permission denied; run as the daemon's user or join the socket's group"
+                "cannot connect to {shown}: permission denied; join the daemon's status group (`status_group` in its config, read-only) or the socket's group, or run as the daemon's user"
             )),
             _ => CliError::Failed(format!("cannot connect to {shown}: {e}")),
         })?;

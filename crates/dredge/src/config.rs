@@ -6,9 +6,21 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use dredge_core::FileError;
-use dredge_core::account::{Account, AccountConfig, AccountSource};
-use dredge_core::job::AccountIndex;
+use dredge_core::Secret;
+use dredge_core::Vendor;
+use dredge_core::account::{
+    Account, AccountConfig, AccountSource, Secrets, secret_file, world_readable,
+};
+use dredge_core::files::{
+    self, DEFAULT_MAX_INPUT_FILE_BYTES, DEFAULT_MAX_JOB_FILE_BYTES, Links, MAX_SMALL_FILE_BYTES,
+};
+use dredge_core::job::values::Bounded;
+use dredge_core::job::{AccountIndex, FileRules};
+use dredge_core::secret::SecretText;
 use serde::Deserialize;
+
+use crate::groups;
+use crate::rpc::Groups;
 use toml::Spanned;
 
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/dredge/dredge.toml";
@@ -28,13 +40,28 @@ struct RawConfig {
     socket: PathBuf,
     #[serde(default)]
     log_format: LogFormat,
-    /// Where Oxylabs callbacks are received, e.g. "127.0.0.1:8099".
-    callback_listen: Option<SocketAddr>,
-    /// Prometheus metrics over HTTP, e.g. "127.0.0.1:9464".
-    metrics_listen: Option<SocketAddr>,
+    /// Where Oxylabs callbacks are received, e.g. "127.0.0.1:8099", or
+    /// `{ address = "0.0.0.0:8099", public = true, secret_file = "..." }`.
+    callback_listen: Option<Spanned<Listen>>,
+    /// Prometheus metrics over HTTP, e.g. "127.0.0.1:9464" (or the table form).
+    metrics_listen: Option<Spanned<Listen>>,
+    /// Members may call the read-only methods of the status socket (`dredge status`,
+    /// `jobs`, `runs`, `dead`); a group name or number.
+    status_group: Option<Spanned<String>>,
+    /// Members may call every method; default: the socket file's group.
+    control_group: Option<Spanned<String>>,
+    /// A second directory job files may take input files from (besides `jobs_dir`).
+    inputs_dir: Option<PathBuf>,
+    /// Job files larger than this are rejected (default 1 MiB).
+    max_job_file_bytes: Option<Bounded<1, MAX_FILE_CAP>>,
+    /// Input files larger than this are rejected (default 64 MiB).
+    max_input_file_bytes: Option<Bounded<1, MAX_FILE_CAP>>,
     #[serde(default)]
     accounts: BTreeMap<String, Spanned<AccountConfig>>,
 }
+
+/// The largest cap a config may set on a file dredge reads into memory (16 GiB).
+const MAX_FILE_CAP: i64 = 16 << 30;
 
 fn default_state_dir() -> PathBuf {
     "/var/lib/dredge".into()
@@ -44,6 +71,27 @@ fn default_jobs_dir() -> PathBuf {
 }
 fn default_socket() -> PathBuf {
     DEFAULT_SOCKET.into()
+}
+
+/// A TCP listener: an address, or a table that may open it beyond loopback and carry
+/// the callback path secret.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Listen {
+    Address(SocketAddr),
+    Table(ListenTable),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListenTable {
+    address: SocketAddr,
+    /// Required to listen on a non-loopback address.
+    #[serde(default)]
+    public: bool,
+    /// Callbacks only: a path segment every callback URL must carry.
+    secret: Option<SecretText>,
+    secret_file: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -63,32 +111,111 @@ pub struct DaemonConfig {
     pub socket: PathBuf,
     pub log_format: LogFormat,
     pub callback_listen: Option<SocketAddr>,
+    /// A path segment every Oxylabs callback must carry (behind a proxy).
+    pub callback_secret: Option<Secret>,
     pub metrics_listen: Option<SocketAddr>,
+    /// Where job files may read input files from, and the size caps.
+    pub files: FileRules,
+    /// Who may use the status socket besides root and the daemon's user.
+    pub socket_groups: Groups,
     pub accounts: BTreeMap<String, Account>,
+    /// Accounts that did not resolve (a missing secret, a bad base_url), with their
+    /// vendor. Only a lenient load ([`DaemonConfig::load_with`]) keeps them here; a
+    /// strict load fails on the first.
+    pub broken_accounts: BTreeMap<String, (Vendor, FileError)>,
+    /// What is legal but unsafe (a secret file every user may read): logged and shown
+    /// in `dredge status`.
+    pub warnings: Vec<String>,
 }
 
 impl DaemonConfig {
     /// Read and check the config file. Relative paths in it are taken relative to the
     /// file's directory, so a config works wherever it is run from.
     pub fn load(path: &Path) -> Result<Self, FileError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| FileError::whole(path, format!("cannot read the daemon config: {e}")))?;
-        Self::parse(path, &text)
+        Self::load_with(path, Secrets::Read)?.strict()
     }
 
+    /// Read the config, keeping accounts that fail to resolve in `broken_accounts`
+    /// instead of failing (for `dredge validate`, which reports each one).
+    pub fn load_with(path: &Path, secrets: Secrets) -> Result<Self, FileError> {
+        let bytes = files::read_regular(path, MAX_SMALL_FILE_BYTES, "", Links::Follow)
+            .map_err(|e| FileError::whole(path, format!("cannot read the daemon config: {e}")))?;
+        let text = String::from_utf8(bytes).map_err(|_| {
+            FileError::whole(
+                path,
+                "the daemon config is not UTF-8 text: save it as UTF-8",
+            )
+        })?;
+        Self::parse_with(path, &text, secrets)
+    }
+
+    #[cfg(test)]
     pub fn parse(path: &Path, text: &str) -> Result<Self, FileError> {
+        Self::parse_with(path, text, Secrets::Read)?.strict()
+    }
+
+    /// Fail on the first broken account.
+    fn strict(self) -> Result<Self, FileError> {
+        match self.broken_accounts.values().next() {
+            Some((_, e)) => Err(e.clone()),
+            None => Ok(self),
+        }
+    }
+
+    fn parse_with(path: &Path, text: &str, secrets: Secrets) -> Result<Self, FileError> {
         let raw: RawConfig =
             toml::from_str(text).map_err(|e| FileError::from_toml(path, text, &e))?;
         let base = path.parent().unwrap_or(Path::new("."));
+        let gid = |key: &str, group: Option<Spanned<String>>| {
+            group
+                .map(|g| {
+                    groups::gid_of(g.get_ref()).map_err(|m| {
+                        FileError::at(path, text, Some(g.span()), format!("{key}: {m}"))
+                    })
+                })
+                .transpose()
+        };
+        let socket_groups = Groups {
+            status: gid("status_group", raw.status_group)?,
+            control: gid("control_group", raw.control_group)?,
+        };
+        let mut warnings = Vec::new();
+        let at = |span: std::ops::Range<usize>, m: String| FileError::at(path, text, Some(span), m);
+        let (callback_listen, callback_secret) = listener(
+            "callback_listen",
+            raw.callback_listen,
+            secrets,
+            &mut warnings,
+        )
+        .map_err(|(s, m)| at(s, m))?;
+        let (metrics_listen, metrics_secret) =
+            listener("metrics_listen", raw.metrics_listen, secrets, &mut warnings)
+                .map_err(|(s, m)| at(s, m))?;
+        if metrics_secret.is_some() {
+            return Err(FileError::whole(
+                path,
+                "metrics_listen: a secret applies to callback_listen only: remove it",
+            ));
+        }
         let mut accounts = BTreeMap::new();
+        let mut broken_accounts = BTreeMap::new();
         for (name, spanned) in raw.accounts {
             let at = AccountSource {
                 path,
                 text,
                 span: spanned.span(),
             };
-            let account = Account::resolve(&name, spanned.into_inner(), &at)?;
-            accounts.insert(name, account);
+            let raw = spanned.into_inner();
+            let vendor = raw.vendor;
+            match Account::resolve_checked(&name, raw, &at, secrets) {
+                Ok((account, w)) => {
+                    warnings.extend(w);
+                    accounts.insert(name, account);
+                }
+                Err(e) => {
+                    broken_accounts.insert(name, (vendor, e));
+                }
+            }
         }
         Ok(DaemonConfig {
             path: path.to_path_buf(),
@@ -96,9 +223,22 @@ impl DaemonConfig {
             jobs_dir: base.join(raw.jobs_dir),
             socket: base.join(raw.socket),
             log_format: raw.log_format,
-            callback_listen: raw.callback_listen,
-            metrics_listen: raw.metrics_listen,
+            callback_listen,
+            callback_secret,
+            metrics_listen,
+            files: FileRules {
+                inputs_dir: raw.inputs_dir.map(|d| base.join(d)),
+                max_input_bytes: raw
+                    .max_input_file_bytes
+                    .map_or(DEFAULT_MAX_INPUT_FILE_BYTES, |b| b.get() as u64),
+                max_job_bytes: raw
+                    .max_job_file_bytes
+                    .map_or(DEFAULT_MAX_JOB_FILE_BYTES, |b| b.get() as u64),
+            },
+            socket_groups,
             accounts,
+            broken_accounts,
+            warnings,
         })
     }
 
@@ -111,6 +251,51 @@ impl DaemonConfig {
                 .collect(),
         )
     }
+}
+
+type ListenResult = Result<(Option<SocketAddr>, Option<Secret>), (std::ops::Range<usize>, String)>;
+
+/// A listener's address, refused beyond loopback unless `public = true`, and its
+/// path secret if any.
+fn listener(
+    key: &str,
+    given: Option<Spanned<Listen>>,
+    secrets: Secrets,
+    warnings: &mut Vec<String>,
+) -> ListenResult {
+    let Some(given) = given else {
+        return Ok((None, None));
+    };
+    let span = given.span();
+    let fail = |m: String| (span.clone(), format!("{key}: {m}"));
+    let table = match given.into_inner() {
+        Listen::Address(address) => ListenTable {
+            address,
+            public: false,
+            secret: None,
+            secret_file: None,
+        },
+        Listen::Table(t) => t,
+    };
+    let ip = table.address.ip();
+    if !ip.is_loopback() && !table.public {
+        return Err(fail(format!(
+            "{} is not a loopback address, so anyone who can reach this machine may connect: write {key} = {{ address = \"{}\", public = true }} if that is meant",
+            table.address, table.address
+        )));
+    }
+    let secret = match (table.secret, table.secret_file) {
+        (None, None) => None,
+        (Some(s), None) => Some(Secret::new(s.0.trim())),
+        (None, Some(_)) if secrets == Secrets::Skip => Some(Secret::new("")),
+        (None, Some(file)) => {
+            let s = secret_file("secret", &file).map_err(fail)?;
+            warnings.extend(world_readable(&format!("{key}.secret"), Path::new(&file)));
+            Some(s)
+        }
+        (Some(_), Some(_)) => return Err(fail("give secret or secret_file, not both".into())),
+    };
+    Ok((Some(table.address), secret))
 }
 
 #[cfg(test)]
@@ -183,5 +368,114 @@ tenant = "default"
             .to_string();
         assert!(e.contains("password"), "{e}");
         assert!(e.contains(":1:1:"), "{e}");
+    }
+
+    #[test]
+    fn no_debug_of_a_config_prints_a_secret() {
+        let text = "[accounts.a]\nvendor = \"autoextract\"\napi_key = \"s3cr3t-inline\"\n";
+        let raw: RawConfig = toml::from_str(text).unwrap();
+        assert!(!format!("{raw:?}").contains("s3cr3t"), "{raw:?}");
+        let c = parse(text).unwrap();
+        assert!(!format!("{c:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn a_non_string_secret_is_refused_without_echoing_it() {
+        let e = parse("[accounts.a]\nvendor = \"autoextract\"\napi_key = 73571234\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(":3:11: api_key: a secret must be a string"),
+            "{e}"
+        );
+        assert!(!e.contains("7357"), "{e}");
+    }
+
+    #[test]
+    fn each_broken_account_is_kept_apart_and_the_others_load() {
+        let text = "[accounts.good]\nvendor = \"autoextract\"\napi_key = \"k\"\n\n[accounts.bad]\nvendor = \"octoparse\"\nusername = \"u\"\npassword_env = \"DREDGE_TEST_UNSET_VARIABLE\"\n";
+        let path = Path::new("/etc/dredge/dredge.toml");
+        let c = DaemonConfig::parse_with(path, text, Secrets::Read).unwrap();
+        assert!(c.accounts.contains_key("good"));
+        let (vendor, e) = &c.broken_accounts["bad"];
+        assert_eq!(*vendor, Vendor::Octoparse);
+        assert!(
+            e.to_string().contains(":5:1: [accounts.bad]: password_env"),
+            "{e}"
+        );
+        assert!(
+            DaemonConfig::parse(path, text).is_err(),
+            "a strict load fails"
+        );
+        let skipped = DaemonConfig::parse_with(path, text, Secrets::Skip).unwrap();
+        assert!(
+            skipped.broken_accounts.is_empty(),
+            "--no-secrets reads no env"
+        );
+    }
+
+    #[test]
+    fn a_secret_file_every_user_may_read_is_warned_about() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("key");
+        std::fs::write(&f, "k\n").unwrap();
+        let text = format!(
+            "[accounts.a]\nvendor = \"autoextract\"\napi_key_file = {:?}\n",
+            f.display().to_string()
+        );
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let c = parse(&text).unwrap();
+        assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+        assert!(c.warnings[0].contains("api_key_file"), "{:?}", c.warnings);
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(parse(&text).unwrap().warnings.is_empty());
+    }
+
+    #[test]
+    fn rates_and_durations_out_of_range_name_their_key() {
+        for (value, expected) in [
+            (
+                "requests_per_second = 1e12",
+                ":4:23: requests_per_second: 1000000000000 is out of range",
+            ),
+            (
+                "requests_per_second = 1e-30",
+                ":4:23: requests_per_second: 0.000000000000000000000000000001 is out of range",
+            ),
+            ("timeout = \"18446744073709551615s\"", ":4:11: timeout: "),
+            (
+                "max_concurrency = 0",
+                ":4:19: max_concurrency: 0 is out of range (1..=1024)",
+            ),
+        ] {
+            let text =
+                format!("[accounts.a]\nvendor = \"autoextract\"\napi_key = \"k\"\n{value}\n");
+            let e = parse(&text).unwrap_err().to_string();
+            assert!(e.contains(expected), "{value}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_listener_beyond_loopback_needs_public_true() {
+        let e = parse("callback_listen = \"0.0.0.0:8099\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(":1:19: callback_listen: 0.0.0.0:8099 is not a loopback address"),
+            "{e}"
+        );
+        let e = parse("metrics_listen = \"192.0.2.1:9464\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("metrics_listen: "), "{e}");
+        let c = parse("callback_listen = { address = \"0.0.0.0:8099\", public = true, secret = \"abc123\" }\nmetrics_listen = \"127.0.0.1:9464\"\n").unwrap();
+        assert_eq!(c.callback_listen, Some("0.0.0.0:8099".parse().unwrap()));
+        assert_eq!(
+            c.callback_secret.as_ref().map(|s| s.expose()),
+            Some("abc123")
+        );
+        assert!(!format!("{c:?}").contains("abc123"));
+        assert_eq!(c.metrics_listen, Some("127.0.0.1:9464".parse().unwrap()));
     }
 }

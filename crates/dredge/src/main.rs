@@ -6,6 +6,10 @@ mod client;
 mod commands;
 mod config;
 mod daemon;
+#[cfg(test)]
+mod fuzz;
+mod groups;
+mod limits;
 mod protocol;
 mod rpc;
 

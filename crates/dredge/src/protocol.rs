@@ -37,8 +37,11 @@ pub mod code {
     pub const NOT_FOUND: i64 = -32004;
     /// The request is valid but cannot be done now (e.g. a run of the job is active).
     pub const CONFLICT: i64 = -32009;
-    /// The peer is not root, the daemon's user, or in the socket's group.
+    /// The peer is not root, the daemon's user, or in the control group (or, for a
+    /// method that changes something, it is only in the status group).
     pub const PERMISSION_DENIED: i64 = -32003;
+    /// Every connection slot is busy answering; try again.
+    pub const BUSY: i64 = -32005;
 }
 
 /// An error the API answers with; `message` is shown to the user as is.
@@ -107,6 +110,10 @@ pub struct StatusInfo {
     pub accounts: Vec<AccountStatus>,
     /// Job files that were rejected, with file:line:col and why.
     pub invalid_job_files: Vec<InvalidJobFile>,
+    /// What is legal but probably a mistake or unsafe: a secret file every user may
+    /// read, a schedule firing every second. `PATH: key: why`.
+    #[serde(default)]
+    pub warnings: Vec<String>,
     /// Set while the state or output storage cannot be written (nothing is leased
     /// meanwhile; the daemon resumes by itself once writes succeed).
     #[serde(default)]

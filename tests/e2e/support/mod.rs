@@ -35,6 +35,8 @@ pub struct Harness {
     pub log_filter: String,
     /// Extra environment for the daemon (e.g. `DREDGE_FAILPOINTS`).
     pub env: Vec<(String, String)>,
+    /// Start the daemon with this soft open-files limit (as systemd's default 1024).
+    pub soft_nofile: Option<u64>,
 }
 
 impl Harness {
@@ -53,6 +55,7 @@ impl Harness {
             // DREDGE_TEST_LOG=debug to see more of what a failing test's daemon did.
             log_filter: std::env::var("DREDGE_TEST_LOG").unwrap_or_else(|_| "info".into()),
             env: Vec::new(),
+            soft_nofile: None,
         }
     }
 
@@ -84,7 +87,15 @@ impl Harness {
             .append(true)
             .open(self.path("daemon.log"))
             .unwrap();
-        let child = Command::new(BIN)
+        let mut command = match self.soft_nofile {
+            None => Command::new(BIN),
+            Some(n) => {
+                let mut sh = Command::new("sh");
+                sh.args(["-c", &format!("ulimit -Sn {n} && exec \"$0\" \"$@\""), BIN]);
+                sh
+            }
+        };
+        let child = command
             .args(["daemon", "--config"])
             .arg(self.config())
             .env("RUST_LOG", &self.log_filter)

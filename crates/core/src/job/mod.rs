@@ -10,12 +10,12 @@ pub mod vendors;
 pub mod zyte;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use parse::{is_ignored_file_name, load_job_file, parse_job};
+pub use parse::{is_ignored_file_name, load_job_file, parse_job, read_job_file};
 pub use schedule::Schedule;
 pub use values::{HttpUrl, HumanDuration, JobName, Selector};
 pub use vendors::{
@@ -26,6 +26,7 @@ pub use vendors::{
 pub use zyte::{ZyteExtract, ZyteExtractFrom, ZyteJob};
 
 use crate::error::FileError;
+use crate::files;
 
 /// A valid job, exactly as a run will use it (runs keep a snapshot of it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -45,6 +46,21 @@ pub struct JobSpec {
 }
 
 impl JobSpec {
+    /// What is legal but probably a mistake: shown by `dredge validate` and logged when
+    /// the daemon loads the job.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(s) = &self.schedule
+            && s.fires_every_second()
+        {
+            out.push(format!(
+                "schedule: {:?} fires every second: a new run each second (or a skipped fire, with overlap = \"skip\"); use 5 fields for once a minute",
+                s.as_str()
+            ));
+        }
+        out
+    }
+
     pub fn vendor(&self) -> Vendor {
         match self.work {
             VendorJob::Octoparse(_) => Vendor::Octoparse,
@@ -102,12 +118,52 @@ impl AccountIndex {
     }
 }
 
+/// What a job file may read: input files in its own directory or `inputs_dir`, each at
+/// most `max_input_bytes`; the job file itself at most `max_job_bytes`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRules {
+    pub inputs_dir: Option<PathBuf>,
+    pub max_input_bytes: u64,
+    pub max_job_bytes: u64,
+}
+
+impl Default for FileRules {
+    fn default() -> Self {
+        FileRules {
+            inputs_dir: None,
+            max_input_bytes: files::DEFAULT_MAX_INPUT_FILE_BYTES,
+            max_job_bytes: files::DEFAULT_MAX_JOB_FILE_BYTES,
+        }
+    }
+}
+
 /// Read the lines of an input list: inline values, or a file of one value per line
-/// (blank lines and `#` comments skipped).
-pub fn read_inputs(list: &InputList) -> Result<Vec<String>, std::io::Error> {
+/// (blank lines and `#` comments skipped). A file's path was resolved and confined when
+/// the job loaded; it is refused now if a symlink has since been put anywhere on it.
+pub fn read_inputs(list: &InputList, rules: &FileRules) -> Result<Vec<String>, String> {
     match list {
         InputList::Inline(v) => Ok(v.clone()),
-        InputList::File(path) => Ok(input_lines(&std::fs::read_to_string(path)?)),
+        InputList::File(path) => {
+            let fail = |m: String| format!("input file {}: {m}", path.display());
+            match path.canonicalize() {
+                Ok(now) if now == *path => {}
+                Ok(_) => {
+                    return Err(fail(
+                        "a symbolic link now leads elsewhere: name the file itself".into(),
+                    ));
+                }
+                Err(e) => return Err(fail(e.to_string())),
+            }
+            let bytes = files::read_regular(
+                path,
+                rules.max_input_bytes,
+                "max_input_file_bytes",
+                files::Links::Refuse,
+            )
+            .map_err(|e| fail(e.to_string()))?;
+            let text = String::from_utf8(bytes).map_err(|_| fail("it is not UTF-8 text".into()))?;
+            Ok(input_lines(&text))
+        }
     }
 }
 
@@ -122,6 +178,8 @@ fn input_lines(text: &str) -> Vec<String> {
 /// Why a job file was not accepted.
 pub type JobFileError = FileError;
 
+#[cfg(test)]
+mod fuzz;
 #[cfg(test)]
 mod tests;
 

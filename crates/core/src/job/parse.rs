@@ -2,7 +2,7 @@
 //! rules that span fields (one vendor section, the account, input lists).
 
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use toml::Spanned;
@@ -15,8 +15,9 @@ use super::vendors::{
     OxylabsInputs, OxylabsJob, OxylabsResults, Vendor, WdsJob,
 };
 use super::zyte::{ZyteJob, geolocation_refusal, param_refusal, toml_to_json};
-use super::{AccountIndex, JobSpec, VendorJob, input_lines, job_name_of};
+use super::{AccountIndex, FileRules, JobSpec, VendorJob, job_name_of, read_inputs};
 use crate::error::FileError;
+use crate::files::{self, Links, ReadError};
 
 const DEFAULT_MAX_ATTEMPTS: u32 = 8;
 const DEFAULT_DEADLINE: Duration = Duration::from_secs(6 * 3600);
@@ -36,18 +37,33 @@ pub fn is_ignored_file_name(name: &str) -> bool {
 /// and must exist and hold at least one value. `accounts` is `None` when no daemon
 /// config is at hand (`dredge validate` without `--config`): any account name is then
 /// taken as given, and a job without one gets its vendor's key.
-pub fn load_job_file(path: &Path, accounts: Option<&AccountIndex>) -> Result<JobSpec, FileError> {
-    let bytes = std::fs::read(path).map_err(|e| {
-        FileError::whole(
-            path,
-            format!(
-                "cannot read the job file: {e}; check that it exists and that dredge may read it"
-            ),
-        )
+pub fn load_job_file(
+    path: &Path,
+    accounts: Option<&AccountIndex>,
+    rules: &FileRules,
+) -> Result<JobSpec, FileError> {
+    let text = read_job_file(path, rules)?;
+    parse_job(path, &text, accounts, rules)
+}
+
+/// A job file's text: a regular file (a symlink to one is fine) of at most
+/// `rules.max_job_bytes`, in UTF-8. Never blocks on a FIFO or reads a device.
+pub fn read_job_file(path: &Path, rules: &FileRules) -> Result<String, FileError> {
+    let bytes = files::read_regular(
+        path,
+        rules.max_job_bytes,
+        "max_job_file_bytes",
+        Links::Follow,
+    )
+    .map_err(|e| {
+        let hint = match e {
+            ReadError::Io(_) => "; check that it exists and that dredge may read it",
+            _ => "",
+        };
+        FileError::whole(path, format!("cannot read the job file: {e}{hint}"))
     })?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| FileError::whole(path, "the job file is not UTF-8 text: save it as UTF-8"))?;
-    parse_job(path, &text, accounts)
+    String::from_utf8(bytes)
+        .map_err(|_| FileError::whole(path, "the job file is not UTF-8 text: save it as UTF-8"))
 }
 
 /// Parse a job file's text (`path` names it in errors and gives the job its name).
@@ -55,6 +71,7 @@ pub fn parse_job(
     path: &Path,
     text: &str,
     accounts: Option<&AccountIndex>,
+    rules: &FileRules,
 ) -> Result<JobSpec, FileError> {
     let name = job_name_of(path)?;
     if text.trim().is_empty() {
@@ -64,7 +81,7 @@ pub fn parse_job(
         ));
     }
     let raw: RawJob = toml::from_str(text).map_err(|e| FileError::from_toml(path, text, &e))?;
-    let ctx = Ctx { path, text };
+    let ctx = Ctx { path, text, rules };
     let vendor = *raw.vendor.get_ref();
     ctx.one_vendor_section(&raw)?;
     let account = ctx.account(&raw, vendor, accounts)?;
@@ -86,7 +103,7 @@ pub fn parse_job(
         max_attempts: raw
             .max_attempts
             .map_or(DEFAULT_MAX_ATTEMPTS, |b| b.get() as u32),
-        deadline: raw.deadline.map_or(DEFAULT_DEADLINE, |d| d.0),
+        deadline: raw.deadline.map_or(DEFAULT_DEADLINE, |d| d.0.0),
         work,
     })
 }
@@ -94,6 +111,7 @@ pub fn parse_job(
 struct Ctx<'a> {
     path: &'a Path,
     text: &'a str,
+    rules: &'a FileRules,
 }
 
 impl Ctx<'_> {
@@ -262,7 +280,7 @@ impl Ctx<'_> {
             }
             (None, Some(u), None) => OxylabsInputs::Urls(self.inline(u, span.clone(), "urls")?),
             (None, None, Some(f)) => {
-                let list = self.file_list(&f, span.clone())?;
+                let list = self.file_list("input_file", &f, span.clone())?;
                 match kind {
                     InputKind::Url => OxylabsInputs::Urls(list),
                     InputKind::Query => OxylabsInputs::Queries(list),
@@ -298,7 +316,7 @@ impl Ctx<'_> {
             delivery,
             poll_interval: raw
                 .poll_interval
-                .unwrap_or(HumanDuration(DEFAULT_POLL_INTERVAL)),
+                .map_or(HumanDuration(DEFAULT_POLL_INTERVAL), |d| d.0),
             callback_url: raw.callback_url.map(String::from),
         })
     }
@@ -315,7 +333,7 @@ impl Ctx<'_> {
             }
             (None, Some(file)) => {
                 let s = file.span();
-                self.file_list(file.get_ref(), s)?
+                self.file_list("urls_file", file.get_ref(), s)?
             }
             (Some(_), Some(file)) => {
                 return Err(self.err(file.span(), "give either urls or urls_file, not both"));
@@ -372,7 +390,7 @@ impl Ctx<'_> {
             }
             (None, Some(file)) => {
                 let s = file.span();
-                self.file_list(file.get_ref(), s)
+                self.file_list("urls_file", file.get_ref(), s)
             }
             (Some(_), Some(file)) => {
                 Err(self.err(file.span(), "give either urls or urls_file, not both"))
@@ -420,22 +438,26 @@ impl Ctx<'_> {
         Ok(InputList::Inline(values))
     }
 
-    /// An input file, relative to the job file's directory; it must be readable and
-    /// hold at least one value now (it is read again when each run starts).
-    fn file_list(&self, file: &str, span: Range<usize>) -> Result<InputList, FileError> {
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        let path: PathBuf = dir.join(file);
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            self.err(
-                span.clone(),
-                format!("cannot read input file {}: {e}", path.display()),
-            )
-        })?;
-        if input_lines(&text).is_empty() {
+    /// An input file, relative to the job file's directory (or absolute), inside that
+    /// directory or `inputs_dir`; it must be a readable regular file within the size cap
+    /// and hold at least one value now (it is read again when each run starts). Errors
+    /// never quote the file's content.
+    fn file_list(&self, key: &str, file: &str, span: Range<usize>) -> Result<InputList, FileError> {
+        let dir = match self.path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let mut roots = vec![dir.to_path_buf()];
+        roots.extend(self.rules.inputs_dir.clone());
+        let path = files::confine(dir, file, &roots)
+            .map_err(|m| self.err(span.clone(), format!("{key}: {m}")))?;
+        let lines = read_inputs(&InputList::File(path.clone()), self.rules)
+            .map_err(|m| self.err(span.clone(), format!("{key}: cannot read {m}")))?;
+        if lines.is_empty() {
             return Err(self.err(
                 span,
                 format!(
-                    "input file {} holds no values: one per line",
+                    "{key}: input file {} holds no values: one per line",
                     path.display()
                 ),
             ));

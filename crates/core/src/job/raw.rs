@@ -7,7 +7,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::oxylabs::InputKind;
-use super::values::{Bounded, HttpUrl, HumanDuration};
+use super::values::{Bounded, DurationIn, HttpUrl};
 use super::vendors::{
     CrawlDelay, OctoparseMode, OxylabsDelivery, OxylabsResults, PageSize, PageType, Vendor,
     WdsField, WdsFollow,
@@ -34,7 +34,7 @@ pub(super) struct RawJob {
     /// Attempts per item for transient errors (1..=1000, default 8).
     pub max_attempts: Option<Bounded<1, 1000>>,
     /// Items unfinished this long after their run started are dead (default 6h).
-    pub deadline: Option<HumanDuration>,
+    pub deadline: Option<DurationIn<1, { 10 * 365 * 86_400 }>>,
     pub octoparse: Option<Spanned<RawOctoparse>>,
     pub oxylabs: Option<Spanned<RawOxylabs>>,
     pub wds: Option<Spanned<RawWds>>,
@@ -71,7 +71,8 @@ pub(super) struct RawOxylabs {
     pub input_file: Option<String>,
     pub results: Option<OxylabsResults>,
     pub delivery: Option<OxylabsDelivery>,
-    pub poll_interval: Option<HumanDuration>,
+    /// 1 s to 1 day: faster polling only hammers the vendor.
+    pub poll_interval: Option<DurationIn<1, 86_400>>,
     pub callback_url: Option<HttpUrl>,
     /// `url` or `query`: what the values are sent as (default: what the source's
     /// documentation says).

@@ -23,6 +23,13 @@ impl Schedule {
         &self.text
     }
 
+    /// True when it fires every second (`* * * * * *`, `*/1 ...`): legal, but almost
+    /// always a mistake for a data-collection job, so it is warned about.
+    pub fn fires_every_second(&self) -> bool {
+        let fields: Vec<&str> = self.text.split_whitespace().collect();
+        fields.len() == 6 && matches!(fields[0], "*" | "*/1" | "0-59" | "0-59/1")
+    }
+
     /// The first fire strictly after `after`.
     pub fn next_after(&self, after: UnixMillis) -> Option<UnixMillis> {
         let t = whole_second(after);

@@ -24,6 +24,7 @@ fn parse(name: &str, text: &str) -> Result<JobSpec, FileError> {
         Path::new(&format!("/jobs/{name}.toml")),
         text,
         Some(&accounts()),
+        &FileRules::default(),
     )
 }
 
@@ -149,8 +150,61 @@ fn page_size_out_of_range_is_rejected() {
         "j",
         "vendor = \"octoparse\"\n[octoparse]\ntask_ids = [\"a\"]\npage_size = 1001\n",
     );
-    assert!(e.starts_with("/jobs/j.toml:4:13: "), "{e}");
-    assert!(e.contains("1 to 1000"), "{e}");
+    assert_eq!(
+        e,
+        "/jobs/j.toml:4:13: page_size: 1001 is out of range (1..=1000)"
+    );
+}
+
+#[test]
+fn every_bad_number_or_duration_is_an_error_naming_its_key() {
+    let octo = "vendor = \"octoparse\"\n[octoparse]\ntask_ids = [\"a\"]\n";
+    let oxy = "vendor = \"oxylabs\"\n[oxylabs]\nsource = \"google\"\nqueries = [\"a\"]\n";
+    for (text, expected) in [
+        (
+            format!("{octo}page_size = 0\n"),
+            "page_size: 0 is out of range (1..=1000)",
+        ),
+        (
+            format!("{octo}page_size = 99999999999999999999\n"),
+            "page_size:",
+        ),
+        (
+            format!("max_attempts = \"eight\"\n{octo}"),
+            "max_attempts: invalid type: string \"eight\", expected an integer (1..=1000)",
+        ),
+        (
+            format!("deadline = \"18446744073709551615s\"\n{octo}"),
+            "deadline: ",
+        ),
+        (
+            format!("{oxy}poll_interval = \"18446744073709551615s\"\n"),
+            "poll_interval: ",
+        ),
+        (
+            format!("{oxy}poll_interval = \"1ms\"\n"),
+            "poll_interval: 1ms is out of range (1s..=1day)",
+        ),
+        (
+            format!("deadline = \"0s\"\n{octo}"),
+            "deadline: duration \"0s\" must be longer than zero",
+        ),
+    ] {
+        let e = error("j", &text);
+        assert!(e.contains(expected), "{text:?}: {e}");
+        assert!(e.starts_with("/jobs/j.toml:"), "{e}");
+    }
+}
+
+#[test]
+fn a_schedule_firing_every_second_is_allowed_but_warned() {
+    let every = parse("j", &AUTOEXTRACT.replace("0 */6 * * *", "* * * * * *")).unwrap();
+    let warnings = every.warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].starts_with("schedule: "), "{warnings:?}");
+    assert!(parse("j", AUTOEXTRACT).unwrap().warnings().is_empty());
+    let every_minute = parse("j", &AUTOEXTRACT.replace("0 */6 * * *", "* * * * *")).unwrap();
+    assert!(every_minute.warnings().is_empty());
 }
 
 #[test]
@@ -284,18 +338,19 @@ fn input_file_is_resolved_next_to_the_job_and_must_hold_values() {
     std::fs::write(dir.join("none.txt"), "\n# nothing\n").unwrap();
     let job_path = dir.join("j.toml");
     let text = "vendor = \"autoextract\"\n[autoextract]\npage_type = \"product\"\nurls_file = \"urls.txt\"\n";
-    let job = parse_job(&job_path, text, Some(&accounts())).unwrap();
+    let job = parse_job(&job_path, text, Some(&accounts()), &FileRules::default()).unwrap();
     let VendorJob::Autoextract(a) = &job.work else {
         panic!()
     };
     assert_eq!(
-        read_inputs(&a.urls).unwrap(),
+        read_inputs(&a.urls, &FileRules::default()).unwrap(),
         vec!["https://a.com/1", "https://a.com/2"]
     );
     let e = parse_job(
         &job_path,
         &text.replace("urls.txt", "none.txt"),
         Some(&accounts()),
+        &FileRules::default(),
     )
     .unwrap_err();
     assert!(e.to_string().contains("holds no values"), "{e}");
@@ -303,6 +358,7 @@ fn input_file_is_resolved_next_to_the_job_and_must_hold_values() {
         &job_path,
         &text.replace("urls.txt", "missing.txt"),
         Some(&accounts()),
+        &FileRules::default(),
     )
     .unwrap_err();
     assert!(e.to_string().contains("cannot read input file"), "{e}");
@@ -354,9 +410,21 @@ fn without_a_config_any_account_is_taken_as_given() {
         "vendor = \"autoextract\"",
         "vendor = \"autoextract\"\naccount = \"prod\"",
     );
-    let job = parse_job(Path::new("/jobs/j.toml"), &text, None).unwrap();
+    let job = parse_job(
+        Path::new("/jobs/j.toml"),
+        &text,
+        None,
+        &FileRules::default(),
+    )
+    .unwrap();
     assert_eq!(job.account, "prod");
-    let job = parse_job(Path::new("/jobs/j.toml"), AUTOEXTRACT, None).unwrap();
+    let job = parse_job(
+        Path::new("/jobs/j.toml"),
+        AUTOEXTRACT,
+        None,
+        &FileRules::default(),
+    )
+    .unwrap();
     assert_eq!(job.account, "autoextract");
 }
 

@@ -49,17 +49,24 @@ impl fmt::Display for JobName {
     }
 }
 
-/// A duration written as text: `"6h"`, `"10s"`, `"1h 30m"`.
+/// A duration written as text: `"6h"`, `"10s"`, `"1h 30m"`; longer than zero and at
+/// most ten years (anything longer is a typo, and would overflow time arithmetic).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct HumanDuration(pub Duration);
+
+/// The longest duration any setting accepts.
+pub const MAX_DURATION: Duration = Duration::from_secs(10 * 365 * 86_400);
 
 impl TryFrom<String> for HumanDuration {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {
         match humantime::parse_duration(s.trim()) {
-            Ok(d) if !d.is_zero() => Ok(HumanDuration(d)),
-            Ok(_) => Err(format!("duration {s:?} must be longer than zero")),
+            Ok(d) if d.is_zero() => Err(format!("duration {s:?} must be longer than zero")),
+            Ok(d) if d > MAX_DURATION => Err(format!(
+                "duration {s:?} is too long: at most 10 years (\"3650d\")"
+            )),
+            Ok(d) => Ok(HumanDuration(d)),
             Err(e) => Err(format!(
                 "{s:?} is not a duration ({e}): write it like \"30s\", \"10m\" or \"6h\""
             )),
@@ -73,9 +80,31 @@ impl From<HumanDuration> for String {
     }
 }
 
+/// A duration setting with its own range, `MIN_S..=MAX_S` seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "HumanDuration")]
+pub struct DurationIn<const MIN_S: u64, const MAX_S: u64>(pub HumanDuration);
+
+impl<const MIN_S: u64, const MAX_S: u64> TryFrom<HumanDuration> for DurationIn<MIN_S, MAX_S> {
+    type Error = String;
+    fn try_from(d: HumanDuration) -> Result<Self, String> {
+        let range = Duration::from_secs(MIN_S)..=Duration::from_secs(MAX_S);
+        if range.contains(&d.0) {
+            Ok(DurationIn(d))
+        } else {
+            Err(format!(
+                "{} is out of range ({}..={})",
+                String::from(d),
+                humantime::format_duration(*range.start()),
+                humantime::format_duration(*range.end())
+            ))
+        }
+    }
+}
+
 /// An integer that must lie in `MIN..=MAX`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "i64", into = "i64")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(into = "i64")]
 pub struct Bounded<const MIN: i64, const MAX: i64>(i64);
 
 impl<const MIN: i64, const MAX: i64> Bounded<MIN, MAX> {
@@ -90,9 +119,7 @@ impl<const MIN: i64, const MAX: i64> TryFrom<i64> for Bounded<MIN, MAX> {
         if (MIN..=MAX).contains(&v) {
             Ok(Bounded(v))
         } else {
-            Err(format!(
-                "{v} is out of range: use a value from {MIN} to {MAX}"
-            ))
+            Err(format!("{v} is out of range ({MIN}..={MAX})"))
         }
     }
 }
@@ -100,6 +127,57 @@ impl<const MIN: i64, const MAX: i64> TryFrom<i64> for Bounded<MIN, MAX> {
 impl<const MIN: i64, const MAX: i64> From<Bounded<MIN, MAX>> for i64 {
     fn from(b: Bounded<MIN, MAX>) -> i64 {
         b.0
+    }
+}
+
+impl<'de, const MIN: i64, const MAX: i64> Deserialize<'de> for Bounded<MIN, MAX> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_i64(IntegerVisitor::<MIN, MAX>)
+    }
+}
+
+/// Says "expected an integer" (not "i64"), and checks the range.
+struct IntegerVisitor<const MIN: i64, const MAX: i64>;
+
+impl<const MIN: i64, const MAX: i64> serde::de::Visitor<'_> for IntegerVisitor<MIN, MAX> {
+    type Value = Bounded<MIN, MAX>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "an integer ({MIN}..={MAX})")
+    }
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Bounded::try_from(v).map_err(E::custom)
+    }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        match i64::try_from(v) {
+            Ok(v) => Bounded::try_from(v).map_err(E::custom),
+            Err(_) => Err(E::custom(format!("{v} is out of range ({MIN}..={MAX})"))),
+        }
+    }
+}
+
+/// A request rate in requests per second: fractions allowed, `0.001..=10000`. A rate
+/// outside this cannot be a real vendor quota, and would overflow the rate gate.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(try_from = "f64")]
+pub struct Rate(pub f64);
+
+impl Rate {
+    pub const MIN: f64 = 0.001;
+    pub const MAX: f64 = 10_000.0;
+}
+
+impl TryFrom<f64> for Rate {
+    type Error = String;
+    fn try_from(r: f64) -> Result<Self, String> {
+        if (Rate::MIN..=Rate::MAX).contains(&r) {
+            Ok(Rate(r))
+        } else {
+            Err(format!(
+                "{r} is out of range ({}..={}): give requests per second, e.g. 0.5 or 20",
+                Rate::MIN,
+                Rate::MAX
+            ))
+        }
     }
 }
 

@@ -245,6 +245,7 @@ mod tests {
             std::path::Path::new("/jobs/shop.toml"),
             text,
             Some(&accounts),
+            &crate::job::FileRules::default(),
         )
     }
 

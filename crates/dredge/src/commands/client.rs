@@ -91,8 +91,10 @@ pub fn execute(
     render_answer(request, answer, now)
 }
 
+/// The human view of an answer; whatever vendor text it holds is stripped of control
+/// characters, so an answer cannot drive the terminal.
 fn render_answer(request: &Request, answer: Value, now: DateTime<Utc>) -> Result<String, CliError> {
-    Ok(match request {
+    Ok(table::printable(&match request {
         Request::Status => render::status(&typed::<StatusInfo>(answer)?, now),
         Request::Jobs => render::jobs(&typed::<Vec<JobInfo>>(answer)?, now),
         Request::Runs(_) => render::runs(&typed::<Vec<RunSummary>>(answer)?, now),
@@ -105,7 +107,7 @@ fn render_answer(request: &Request, answer: Value, now: DateTime<Utc>) -> Result
         | Request::Reload => {
             format!("{}\n", typed::<Ack>(answer)?.message)
         }
-    })
+    }))
 }
 
 fn typed<T: DeserializeOwned>(answer: Value) -> Result<T, CliError> {

@@ -23,9 +23,23 @@ pub enum CliError {
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Validate { config, files } => validate::run(config.as_deref(), &files),
+        Command::Validate {
+            config,
+            no_secrets,
+            files,
+        } => {
+            let secrets = if no_secrets {
+                dredge_core::account::Secrets::Skip
+            } else {
+                dredge_core::account::Secrets::Read
+            };
+            validate::run(config.as_deref(), &files, secrets)
+        }
         Command::Sim { listen, scenario } => sim::run(listen, scenario.as_deref()),
-        Command::Daemon { config } => crate::daemon::run(&config),
+        Command::Daemon { config } => {
+            crate::limits::raise_open_files();
+            crate::daemon::run(&config)
+        }
         Command::Status(args) => client::run(Request::Status, &args),
         Command::Jobs(args) => client::run(Request::Jobs, &args),
         Command::Runs { job, client: args } => client::run(Request::Runs(job), &args),

@@ -149,6 +149,18 @@ impl Api for DaemonApi {
                 detail: f.detail,
                 since: f.since.to_rfc3339(),
             }),
+            warnings: config
+                .warnings
+                .iter()
+                .map(|w| format!("{}: {w}", config.path.display()))
+                .chain(jobs.valid.values().flat_map(|j| {
+                    let path = j.path.display().to_string();
+                    j.spec
+                        .warnings()
+                        .into_iter()
+                        .map(move |w| format!("{path}: {w}"))
+                }))
+                .collect(),
         })
     }
 

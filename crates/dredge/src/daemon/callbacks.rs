@@ -7,12 +7,15 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use dredge_core::Vendor;
-use dredge_oxylabs::callback::{Allowlist, CallbackSink, callback_router, refresh_allowlist};
+use dredge_oxylabs::callback::{
+    Allowlist, CallbackSink, callback_router_with_secret, refresh_allowlist,
+};
 use dredge_oxylabs::poll_dedupe_key;
+use dredge_queue::RunId;
 
 use super::state::Shared;
 
@@ -36,13 +39,12 @@ pub async fn serve(shared: Arc<Shared>, addr: SocketAddr) {
     let sink = Arc::new(QueueSink {
         shared: shared.clone(),
         early: Arc::default(),
+        runs: Arc::default(),
     });
-    let app = callback_router(allow, sink).into_make_service_with_connect_info::<SocketAddr>();
+    let secret = shared.config().callback_secret.clone();
+    let app = callback_router_with_secret(allow, sink, secret);
     tracing::info!(%addr, "listening for Oxylabs callbacks");
-    let shutdown = shared.shutdown.clone();
-    let _ = axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await;
+    super::http_listen::serve(listener, app, shared.shutdown.clone()).await;
 }
 
 fn oxylabs_accounts(shared: &Shared) -> Vec<dredge_core::Account> {
@@ -82,6 +84,46 @@ struct QueueSink {
     shared: Arc<Shared>,
     /// Callbacks for jobs not in the queue yet, still being looked for.
     early: Arc<AtomicUsize>,
+    runs: Arc<RunCache>,
+}
+
+/// The unfinished runs of Oxylabs accounts, read from the queue at most once per
+/// `RUNS_FRESH`: a flood of callbacks for unknown job ids costs a look-up per Oxylabs
+/// run each, never a scan of every run in the queue per request.
+#[derive(Default)]
+struct RunCache(Mutex<Option<(Instant, OxylabsRuns)>>);
+
+/// Run id and its account (lane) name.
+type OxylabsRuns = Vec<(RunId, String)>;
+
+const RUNS_FRESH: Duration = Duration::from_secs(1);
+
+impl RunCache {
+    fn get(&self, shared: &Shared) -> OxylabsRuns {
+        let mut cached = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((at, runs)) = &*cached
+            && at.elapsed() < RUNS_FRESH
+        {
+            return runs.clone();
+        }
+        let runs: OxylabsRuns = match shared.queue.unfinished_runs() {
+            Ok(runs) => runs
+                .into_iter()
+                .filter(|r| {
+                    shared
+                        .lane(&r.lane)
+                        .is_some_and(|l| l.vendor == Vendor::Oxylabs)
+                })
+                .map(|r| (r.id, r.lane))
+                .collect(),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read runs for a callback");
+                Vec::new()
+            }
+        };
+        *cached = Some((Instant::now(), runs.clone()));
+        runs
+    }
 }
 
 /// When a callback's job is not in the queue yet, look again after these waits: the
@@ -93,7 +135,7 @@ const MAX_EARLY: usize = 10_000;
 
 impl CallbackSink for QueueSink {
     fn job_done(&self, job_id: &str) -> bool {
-        if wake(&self.shared, job_id) {
+        if wake(&self.shared, &self.runs, job_id) {
             return true;
         }
         if self.early.fetch_add(1, Ordering::Relaxed) >= MAX_EARLY {
@@ -101,6 +143,7 @@ impl CallbackSink for QueueSink {
             return false;
         }
         let (shared, early, job_id) = (self.shared.clone(), self.early.clone(), job_id.to_string());
+        let runs = self.runs.clone();
         tokio::spawn(async move {
             let mut found = false;
             for ms in LOOK_AGAIN_MS {
@@ -108,7 +151,7 @@ impl CallbackSink for QueueSink {
                     _ = tokio::time::sleep(Duration::from_millis(ms)) => {}
                     _ = shared.shutdown.cancelled() => break,
                 }
-                found = wake(&shared, &job_id);
+                found = wake(&shared, &runs, &job_id);
                 if found {
                     break;
                 }
@@ -124,25 +167,15 @@ impl CallbackSink for QueueSink {
 
 /// Makes the poll item of Oxylabs job `job_id` ready now and tells its executor to fetch
 /// the results directly; false when no unfinished run has that job.
-fn wake(shared: &Shared, job_id: &str) -> bool {
+fn wake(shared: &Shared, cache: &RunCache, job_id: &str) -> bool {
     let key = poll_dedupe_key(job_id);
-    let runs = match shared.queue.unfinished_runs() {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot read runs for a callback");
-            return false;
-        }
-    };
-    for run in runs {
-        let Some(lane) = shared
-            .lane(&run.lane)
-            .filter(|l| l.vendor == Vendor::Oxylabs)
-        else {
+    for (run, lane) in cache.get(shared) {
+        let Some(lane) = shared.lane(&lane) else {
             continue;
         };
         match shared
             .queue
-            .wake_by_key(&run.id, &key, dredge_core::UnixMillis::now())
+            .wake_by_key(&run, &key, dredge_core::UnixMillis::now())
         {
             Ok(Some(_)) => {
                 if let Some(executor) = lane.built().and_then(|b| b.oxylabs) {
@@ -153,7 +186,7 @@ fn wake(shared: &Shared, job_id: &str) -> bool {
             }
             Ok(None) => {}
             Err(e) => {
-                tracing::error!(run = %run.id, error = %e, "cannot wake an item for a callback")
+                tracing::error!(run = %run, error = %e, "cannot wake an item for a callback")
             }
         }
     }

@@ -33,23 +33,37 @@ pub async fn reload(shared: &Arc<Shared>) {
 /// Swap in a new config: lanes for new accounts, fresh executors (and a cleared
 /// `auth_failed`) for changed ones. Paths that need a restart are only logged.
 pub fn apply_config(shared: &Arc<Shared>, new: DaemonConfig) {
+    for w in &new.warnings {
+        tracing::warn!("{}: {w}", new.path.display());
+    }
     let old = shared.config();
     if old.state_dir != new.state_dir || old.socket != new.socket {
         tracing::warn!("state_dir and socket changes take effect after a restart");
     }
+    // Executors are built before the lanes lock is taken: building one runs vendor
+    // code, and nothing that runs under the lock may be able to poison it.
+    let running: Vec<String> = shared
+        .lanes
+        .lock()
+        .expect("lanes poisoned")
+        .keys()
+        .cloned()
+        .collect();
+    let built: Vec<_> = new
+        .accounts
+        .iter()
+        .filter(|(name, account)| {
+            old.accounts.get(*name) != Some(*account) || !running.contains(name)
+        })
+        .map(|(name, account)| {
+            let executor = executors::build(account)
+                .inspect_err(|why| tracing::warn!(account = %name, "{why}"))
+                .ok();
+            (name, account, executor)
+        })
+        .collect();
     let mut lanes = shared.lanes.lock().expect("lanes poisoned");
-    for (name, account) in &new.accounts {
-        let changed = old.accounts.get(name) != Some(account);
-        if !changed && lanes.contains_key(name) {
-            continue;
-        }
-        let executor = match executors::build(account) {
-            Ok(e) => Some(e),
-            Err(why) => {
-                tracing::warn!(account = %name, "{why}");
-                None
-            }
-        };
+    for (name, account, executor) in built {
         match lanes.get(name) {
             Some(lane) => {
                 *lane.executor.write().expect("lane poisoned") = executor;
@@ -92,12 +106,22 @@ pub async fn rescan_jobs(shared: &Arc<Shared>) {
             .any(|l| l.vendor == vendor && l.executor().is_some());
         (!any).then(|| format!("no usable {vendor} account: the {vendor} executor is not available in this build, or its account failed to start"))
     };
+    // Files are read and parsed off the async threads and outside the jobs lock: a
+    // slow or huge file must not stall the socket or the lanes.
+    let scan = {
+        let (dir, rules) = (config.jobs_dir.clone(), config.files.clone());
+        tokio::task::spawn_blocking(move || super::jobs::scan(&dir, &accounts, &rules)).await
+    };
+    let Ok(scan) = scan else {
+        tracing::error!("the job directory scan panicked; keeping the loaded jobs");
+        return;
+    };
     let changes =
         shared
             .jobs
             .lock()
             .expect("jobs poisoned")
-            .rescan(&config.jobs_dir, &accounts, unsupported);
+            .apply(&config.jobs_dir, scan, unsupported);
     for change in changes {
         match change {
             JobChange::Removed(name) => {

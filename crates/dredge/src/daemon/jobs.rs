@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use dredge_core::job::{AccountIndex, is_ignored_file_name, job_name_of, parse_job};
+use dredge_core::job::{
+    AccountIndex, FileRules, is_ignored_file_name, job_name_of, parse_job, read_job_file,
+};
 use dredge_core::{FileError, JobSpec, Vendor};
 
 /// A valid job and where it came from.
@@ -32,35 +34,74 @@ pub enum JobChange {
     Removed(String),
 }
 
+/// Every job file of a directory read and parsed, without any lock held: the slow,
+/// blocking half of a rescan (run it off the async threads).
+#[derive(Debug)]
+pub struct Scan {
+    files: Result<Vec<(PathBuf, Parsed)>, FileError>,
+}
+
+/// One job file: its spec and content hash, or why it was rejected.
+type Parsed = Result<(JobSpec, u64), FileError>;
+
+/// Read and parse every job file in `dir`.
+pub fn scan(dir: &Path, accounts: &AccountIndex, rules: &FileRules) -> Scan {
+    let files = list_job_files(dir)
+        .map_err(|e| FileError::whole(dir, format!("cannot read the jobs directory: {e}")))
+        .map(|files| {
+            files
+                .into_iter()
+                .map(|path| {
+                    let parsed = read(&path, rules).and_then(|(text, hash)| {
+                        Ok((parse_job(&path, &text, Some(accounts), rules)?, hash))
+                    });
+                    (path, parsed)
+                })
+                .collect()
+        });
+    Scan { files }
+}
+
 impl JobTable {
-    /// Re-read every job file in `dir`. `unsupported` says why a vendor cannot run in
-    /// this build (such jobs are rejected like invalid files).
+    /// Re-read every job file in `dir` (tests; the daemon scans off its lock).
+    #[cfg(test)]
     pub fn rescan(
         &mut self,
         dir: &Path,
         accounts: &AccountIndex,
         unsupported: impl Fn(Vendor) -> Option<String>,
     ) -> Vec<JobChange> {
+        self.apply(dir, scan(dir, accounts, &FileRules::default()), unsupported)
+    }
+
+    /// Take in what a scan of `dir` found. `unsupported` says why a vendor cannot run
+    /// in this build (such jobs are rejected like invalid files).
+    pub fn apply(
+        &mut self,
+        dir: &Path,
+        scan: Scan,
+        unsupported: impl Fn(Vendor) -> Option<String>,
+    ) -> Vec<JobChange> {
         let mut changes = Vec::new();
-        let files = match list_job_files(dir) {
+        let files = match scan.files {
             Ok(f) => f,
-            Err(e) => {
-                let err = FileError::whole(dir, format!("cannot read the jobs directory: {e}"));
+            Err(err) => {
                 tracing::error!("{err}");
                 self.invalid.insert(dir.to_path_buf(), err);
                 return changes;
             }
         };
         self.invalid.remove(dir);
-        for path in &files {
-            if let Some(change) = self.load_one(path, accounts, &unsupported) {
+        let paths: Vec<PathBuf> = files.iter().map(|(p, _)| p.clone()).collect();
+        for (path, parsed) in files {
+            if let Some(change) = self.load_one(&path, parsed, &unsupported) {
                 changes.push(change);
             }
         }
         let gone: Vec<String> = self
             .valid
             .iter()
-            .filter(|(_, j)| !files.contains(&j.path))
+            .filter(|(_, j)| !paths.contains(&j.path))
             .map(|(n, _)| n.clone())
             .collect();
         for name in gone {
@@ -68,18 +109,17 @@ impl JobTable {
             tracing::info!(job = %name, "job file removed: job unscheduled");
             changes.push(JobChange::Removed(name));
         }
-        self.invalid.retain(|p, _| files.contains(p));
+        self.invalid.retain(|p, _| paths.contains(p));
         changes
     }
 
     fn load_one(
         &mut self,
         path: &Path,
-        accounts: &AccountIndex,
+        parsed: Parsed,
         unsupported: &impl Fn(Vendor) -> Option<String>,
     ) -> Option<JobChange> {
-        let parsed = read(path).and_then(|(text, hash)| {
-            let spec = parse_job(path, &text, Some(accounts))?;
+        let parsed = parsed.and_then(|(spec, hash)| {
             if let Some(why) = unsupported(spec.vendor()) {
                 return Err(FileError::whole(path, why));
             }
@@ -97,6 +137,9 @@ impl JobTable {
                     return None;
                 }
                 tracing::info!(job = %name, file = %path.display(), "job loaded");
+                for w in spec.warnings() {
+                    tracing::warn!(job = %name, "{}: {w}", path.display());
+                }
                 let job = LoadedJob {
                     spec: Arc::new(spec),
                     path: path.to_path_buf(),
@@ -124,8 +167,9 @@ fn list_job_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         let entry = entry?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
-        // Directories are skipped; anything else (even a dangling link) is read, so
-        // a file that cannot be read is reported rather than silently ignored.
+        // Directories are skipped; anything else (even a dangling link, a FIFO or a
+        // device) is read, so a file that cannot be read is reported rather than
+        // silently ignored. Reading never blocks (see `read_job_file`).
         if is_ignored_file_name(name) || entry.path().is_dir() {
             continue;
         }
@@ -135,17 +179,10 @@ fn list_job_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-fn read(path: &Path) -> Result<(String, u64), FileError> {
+fn read(path: &Path, rules: &FileRules) -> Result<(String, u64), FileError> {
     job_name_of(path)?;
-    let bytes = std::fs::read(path).map_err(|e| {
-        FileError::whole(
-            path,
-            format!("cannot read the job file: {e}; check its permissions"),
-        )
-    })?;
-    let hash = fnv1a(&bytes);
-    let text = String::from_utf8(bytes)
-        .map_err(|_| FileError::whole(path, "the job file is not UTF-8 text"))?;
+    let text = read_job_file(path, rules)?;
+    let hash = fnv1a(text.as_bytes());
     Ok((text, hash))
 }
 

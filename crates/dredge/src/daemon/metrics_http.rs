@@ -38,7 +38,5 @@ pub async fn serve(addr: SocketAddr, api: Arc<DaemonApi>) {
             }
         }),
     );
-    let _ = axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await;
+    super::http_listen::serve(listener, app, shutdown).await;
 }

@@ -5,9 +5,10 @@
 mod api;
 mod callbacks;
 mod control;
-mod executors;
+pub(crate) mod executors;
 mod failpoint;
 mod health;
+mod http_listen;
 mod jobs;
 mod lanes;
 mod metrics;
@@ -95,9 +96,16 @@ async fn serve(config: DaemonConfig) -> anyhow::Result<ExitCode> {
     let listener = crate::rpc::bind(&socket_path, None)?;
     let api = Arc::new(api::DaemonApi(shared.clone()));
     let rpc_shutdown = shared.shutdown.clone();
-    tokio::spawn(crate::rpc::serve(listener, api.clone(), async move {
-        rpc_shutdown.cancelled().await
-    }));
+    let options = crate::rpc::Options {
+        groups: shared.config().socket_groups,
+        ..Default::default()
+    };
+    tokio::spawn(crate::rpc::serve(
+        listener,
+        api.clone(),
+        options,
+        async move { rpc_shutdown.cancelled().await },
+    ));
     if let Some(addr) = shared.config().callback_listen {
         tokio::spawn(callbacks::serve(shared.clone(), addr));
     }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use dredge_core::job::{InputList, OxylabsInputs, read_inputs};
+use dredge_core::job::{FileRules, InputList, OxylabsInputs, read_inputs};
 use dredge_core::{JobSpec, UnixMillis, VendorJob};
 use dredge_queue::{NewRun, RunId, RunState, ScheduleState};
 
@@ -102,8 +102,8 @@ fn create(shared: &Shared, spec: Arc<JobSpec>, trigger: Trigger) -> Result<RunId
     let executor = lane
         .executor()
         .ok_or_else(|| fail(format!("account {} has no executor", spec.account)))?;
-    let inputs =
-        inputs_of(&spec).map_err(|e| fail(format!("cannot read the job's input file: {e}")))?;
+    let inputs = inputs_of(&spec, &shared.config().files)
+        .map_err(|e| fail(format!("cannot read the job's {e}")))?;
     let items = executor
         .plan(&spec, &inputs)
         .map_err(|e| fail(e.to_string()))?;
@@ -160,7 +160,7 @@ fn create(shared: &Shared, spec: Arc<JobSpec>, trigger: Trigger) -> Result<RunId
 }
 
 /// The job's input list read now (inline, or its file read again at each run start).
-fn inputs_of(spec: &JobSpec) -> std::io::Result<Vec<String>> {
+fn inputs_of(spec: &JobSpec, rules: &FileRules) -> Result<Vec<String>, String> {
     let list: Option<&InputList> = match &spec.work {
         VendorJob::Autoextract(a) => Some(&a.urls),
         VendorJob::Zyte(z) => Some(&z.urls),
@@ -169,5 +169,5 @@ fn inputs_of(spec: &JobSpec) -> std::io::Result<Vec<String>> {
         }),
         VendorJob::Octoparse(_) | VendorJob::Wds(_) => None,
     };
-    list.map_or(Ok(Vec::new()), read_inputs)
+    list.map_or(Ok(Vec::new()), |l| read_inputs(l, rules))
 }

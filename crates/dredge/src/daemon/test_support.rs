@@ -29,7 +29,8 @@ pub fn writer_in(dir: &Path) -> (Arc<Shared>, Writer) {
 /// A run of the job `news` on account `a` with `items` items.
 pub fn new_run(shared: &Shared, items: usize) -> RunId {
     let job = "vendor = \"autoextract\"\n[autoextract]\npage_type = \"article\"\nurls = [\"https://a.com/1\"]\n";
-    let spec = parse_job(Path::new("jobs/news.toml"), job, None).unwrap();
+    let rules = dredge_core::job::FileRules::default();
+    let spec = parse_job(Path::new("jobs/news.toml"), job, None, &rules).unwrap();
     let run = NewRun {
         job: "news".into(),
         lane: "a".into(),

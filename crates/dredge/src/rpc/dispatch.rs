@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
+use super::peer::Access;
 use crate::protocol::{Api, ApiError, JobFilter, JobParam, MAX_LINE_BYTES, RunParam, code, method};
 
 /// A checked request: `id` is `None` for a notification (no answer).
@@ -17,8 +18,18 @@ struct Request {
     params: Option<Value>,
 }
 
+/// Methods a member of the status group may call: they change nothing.
+pub const READ_ONLY: [&str; 6] = [
+    method::STATUS,
+    method::JOBS_LIST,
+    method::RUNS_LIST,
+    method::RUN_GET,
+    method::DEAD_LIST,
+    method::METRICS,
+];
+
 /// The answer to one line, or `None` when it was a notification or blank.
-pub async fn answer(api: &Arc<dyn Api>, line: &[u8]) -> Option<Value> {
+pub async fn answer(api: &Arc<dyn Api>, line: &[u8], access: Access) -> Option<Value> {
     if line.iter().all(u8::is_ascii_whitespace) {
         return None;
     }
@@ -36,7 +47,18 @@ pub async fn answer(api: &Arc<dyn Api>, line: &[u8]) -> Option<Value> {
         Ok(r) => r,
         Err((id, message)) => return Some(error(id, code::INVALID_REQUEST, message)),
     };
-    let outcome = call_isolated(api, request.method, request.params).await;
+    let outcome = if access == Access::ReadOnly && !READ_ONLY.contains(&request.method.as_str()) {
+        Err(ApiError {
+            code: code::PERMISSION_DENIED,
+            message: format!(
+                "permission denied: {:?} changes the daemon; the status group may only call {}. Ask for membership in the control group, or use sudo",
+                request.method,
+                READ_ONLY.join(", ")
+            ),
+        })
+    } else {
+        call_isolated(api, request.method, request.params).await
+    };
     let id = request.id?;
     Some(match outcome {
         Ok(result) => json!({"jsonrpc": "2.0", "id": id, "result": result}),

@@ -52,6 +52,7 @@ fn sample_status() -> StatusInfo {
             error: "/jobs/bad.toml:1:1: expected `=`".into(),
         }],
         storage: None,
+        warnings: Vec::new(),
     }
 }
 
@@ -138,11 +139,15 @@ pub struct Served {
 
 impl Served {
     pub async fn start(api: FakeApi) -> Served {
+        Self::start_with(api, super::Options::default()).await
+    }
+
+    pub async fn start_with(api: FakeApi, options: super::Options) -> Served {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("run").join("dredge.sock");
         let listener = super::bind(&path, None).expect("bind");
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(super::serve(listener, Arc::new(api), async {
+        let task = tokio::spawn(super::serve(listener, Arc::new(api), options, async {
             let _ = stopped.await;
         }));
         Served {

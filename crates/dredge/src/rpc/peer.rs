@@ -1,7 +1,8 @@
-//! Who may talk to the daemon (SPEC §6): root, the daemon's own user, or a member
-//! of the socket file's group. Identities come from SO_PEERCRED; supplementary
-//! groups from `/proc/PID/status`, since the crate forbids the `unsafe` a
-//! `getgrouplist` call would need.
+//! Who may talk to the daemon, and how much: root, the daemon's own user and members
+//! of the control group (by default the socket file's group) may call every method;
+//! members of the status group only the read-only ones. Identities come from
+//! SO_PEERCRED; supplementary groups from `/proc/PID/status`, since the crate forbids
+//! the `unsafe` a `getgrouplist` call would need.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
@@ -14,6 +15,23 @@ use tokio::net::UnixStream;
 pub struct Policy {
     pub daemon_uid: Option<u32>,
     pub socket_path: Option<PathBuf>,
+    pub groups: Groups,
+}
+
+/// The groups named in the config; `None`: not configured.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Groups {
+    /// Every method. Not configured: the socket file's group.
+    pub control: Option<u32>,
+    /// Read-only methods.
+    pub status: Option<u32>,
+}
+
+/// What an admitted peer may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Control,
+    ReadOnly,
 }
 
 /// A peer's identity as far as the rule needs it.
@@ -26,38 +44,41 @@ pub struct PeerIds {
 }
 
 impl Policy {
-    pub fn new(socket_path: Option<PathBuf>) -> Self {
+    pub fn new(socket_path: Option<PathBuf>, groups: Groups) -> Self {
         Policy {
             daemon_uid: own_uid(),
             socket_path,
+            groups,
         }
     }
 
-    /// Whether the peer on `stream` may send requests; `Err` says why not.
-    pub fn admit(&self, stream: &UnixStream) -> Result<(), String> {
+    /// What the peer on `stream` may do; `Err` says why it may do nothing.
+    pub fn admit(&self, stream: &UnixStream) -> Result<Access, String> {
         let cred = stream
             .peer_cred()
             .map_err(|e| format!("cannot read the peer's credentials: {e}"))?;
-        let socket_gid = self.socket_gid();
+        let rule = Rule {
+            daemon_uid: self.daemon_uid,
+            control_gid: self.groups.control.or_else(|| self.socket_gid()),
+            status_gid: self.groups.status,
+        };
         let mut peer = PeerIds {
             uid: cred.uid(),
             gid: cred.gid(),
             groups: Vec::new(),
         };
         // Reading /proc only when uid and primary gid did not already decide.
-        if !allowed(&peer, self.daemon_uid, socket_gid)
+        if rule.access(&peer) != Some(Access::Control)
             && let Some(pid) = cred.pid()
         {
             peer.groups = supplementary_groups(pid);
         }
-        if allowed(&peer, self.daemon_uid, socket_gid) {
-            Ok(())
-        } else {
-            Err(format!(
-                "permission denied: uid {} is not root, not the daemon's user and not in the socket's group",
+        rule.access(&peer).ok_or_else(|| {
+            format!(
+                "permission denied: uid {} is not root, not the daemon's user and in neither the control group nor the status group",
                 peer.uid
-            ))
-        }
+            )
+        })
     }
 
     fn socket_gid(&self) -> Option<u32> {
@@ -66,15 +87,37 @@ impl Policy {
     }
 }
 
-/// The rule itself.
+/// The rule itself, with every group resolved.
+#[derive(Debug, Clone, Copy)]
+pub struct Rule {
+    pub daemon_uid: Option<u32>,
+    pub control_gid: Option<u32>,
+    pub status_gid: Option<u32>,
+}
+
+impl Rule {
+    pub fn access(&self, peer: &PeerIds) -> Option<Access> {
+        let member =
+            |gid: Option<u32>| gid.is_some_and(|g| peer.gid == g || peer.groups.contains(&g));
+        if peer.uid == 0 || Some(peer.uid) == self.daemon_uid || member(self.control_gid) {
+            Some(Access::Control)
+        } else if member(self.status_gid) {
+            Some(Access::ReadOnly)
+        } else {
+            None
+        }
+    }
+}
+
+/// The old rule's shape, for tests: control through the socket's group only.
+#[cfg(test)]
 pub fn allowed(peer: &PeerIds, daemon_uid: Option<u32>, socket_gid: Option<u32>) -> bool {
-    if peer.uid == 0 || Some(peer.uid) == daemon_uid {
-        return true;
-    }
-    match socket_gid {
-        Some(gid) => peer.gid == gid || peer.groups.contains(&gid),
-        None => false,
-    }
+    let rule = Rule {
+        daemon_uid,
+        control_gid: socket_gid,
+        status_gid: None,
+    };
+    rule.access(peer).is_some()
 }
 
 /// The daemon's effective uid.
@@ -128,6 +171,26 @@ mod tests {
     fn other_users_are_refused() {
         assert!(!allowed(&peer(1000, 1000, &[4, 24]), Some(500), Some(77)));
         assert!(!allowed(&peer(1000, 77, &[]), Some(500), None));
+    }
+
+    #[test]
+    fn the_status_group_may_read_and_the_control_group_may_do_everything() {
+        let rule = Rule {
+            daemon_uid: Some(500),
+            control_gid: Some(77),
+            status_gid: Some(88),
+        };
+        assert_eq!(rule.access(&peer(1000, 77, &[])), Some(Access::Control));
+        assert_eq!(
+            rule.access(&peer(1000, 1000, &[88])),
+            Some(Access::ReadOnly)
+        );
+        assert_eq!(
+            rule.access(&peer(1000, 1000, &[88, 77])),
+            Some(Access::Control)
+        );
+        assert_eq!(rule.access(&peer(0, 0, &[])), Some(Access::Control));
+        assert_eq!(rule.access(&peer(1000, 1000, &[5])), None);
     }
 
     #[test]

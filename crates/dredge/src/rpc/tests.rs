@@ -405,3 +405,73 @@ fn peer_child() {
         other => println!("OPEN {other:?} {line}"),
     }
 }
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_line_is_closed_after_the_line_timeout() {
+    let options = super::Options {
+        line_timeout: Duration::from_millis(200),
+        ..Default::default()
+    };
+    let served = Served::start_with(FakeApi::default(), options).await;
+    let mut conn = Conn::open(&served).await;
+    conn.send("{\"jsonrpc\":\"2.0\",").await;
+    let mut rest = String::new();
+    let n = tokio::time::timeout(WAIT, conn.reader.read_line(&mut rest))
+        .await
+        .expect("closed within 10 s")
+        .expect("read");
+    assert_eq!(n, 0, "the server closes the connection: {rest:?}");
+    served.stop().await;
+}
+
+#[tokio::test]
+async fn idle_connections_past_the_cap_make_room_for_a_new_client() {
+    let options = super::Options {
+        max_connections: 8,
+        // Longer than the test waits: only making room can close a connection.
+        line_timeout: Duration::from_secs(600),
+        ..Default::default()
+    };
+    let served = Served::start_with(FakeApi::default(), options).await;
+    let mut idle = Vec::new();
+    for _ in 0..50 {
+        idle.push(UnixStream::connect(&served.path).await.expect("connect"));
+    }
+    let mut conn = Conn::open(&served).await;
+    let answer = conn
+        .ask(json!({"jsonrpc": "2.0", "id": 1, "method": "status"}))
+        .await;
+    assert!(answer["result"].is_object(), "{answer}");
+    // The oldest idle connection was closed to make room (it reads end of stream).
+    let mut oldest = BufReader::new(idle.swap_remove(0));
+    let mut rest = String::new();
+    let n = tokio::time::timeout(WAIT, oldest.read_line(&mut rest))
+        .await
+        .expect("closed within 10 s")
+        .expect("read");
+    assert_eq!(n, 0, "{rest:?}");
+    served.stop().await;
+}
+
+#[tokio::test]
+async fn the_status_group_may_read_but_not_change_anything() {
+    use super::peer::Access;
+    let api: Arc<dyn crate::protocol::Api> = Arc::new(FakeApi::default());
+    let ask = |method: &str| {
+        let line = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": {"job": "news"}});
+        line.to_string().into_bytes()
+    };
+    let denied = super::dispatch::answer(&api, &ask("job.run"), Access::ReadOnly)
+        .await
+        .unwrap();
+    assert_eq!(error_code(&denied), code::PERMISSION_DENIED, "{denied}");
+    let allowed = super::dispatch::answer(&api, &ask("job.run"), Access::Control)
+        .await
+        .unwrap();
+    assert!(allowed.get("error").is_none(), "{allowed}");
+    let status = json!({"jsonrpc": "2.0", "id": 1, "method": "status"}).to_string();
+    let read = super::dispatch::answer(&api, status.as_bytes(), Access::ReadOnly)
+        .await
+        .unwrap();
+    assert!(read["result"].is_object(), "{read}");
+}

@@ -118,6 +118,11 @@ pub struct Faults {
     /// limit is reached"). No captured body exists (the service is discontinued), so
     /// this form is a model: clients must match the 403's words loosely.
     pub limit_reached: bool,
+    /// The first K successful answers are 1 GiB of JSON whitespace instead, streamed
+    /// (never held in memory): a client must refuse them, not buffer them.
+    pub huge_answer_next: u32,
+    /// Successful answers are pretty-printed: legal JSON over many lines.
+    pub pretty: bool,
 }
 
 impl Default for Faults {
@@ -141,6 +146,8 @@ impl Default for Faults {
             malformed_json_rate: 0.0,
             account_disabled: false,
             limit_reached: false,
+            huge_answer_next: 0,
+            pretty: false,
         }
     }
 }

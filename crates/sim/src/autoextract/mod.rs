@@ -35,6 +35,7 @@ struct Shared {
     seed: u64,
     faults: Mutex<Faults>,
     rate_limit_left: AtomicU32,
+    huge_left: AtomicU32,
     type_counter: AtomicU64,
     dice: Dice,
     occupancy: Mutex<Occupancy>,
@@ -56,6 +57,13 @@ impl Shared {
                 .fetch_add(1, Ordering::Relaxed)
                 .is_multiple_of(2),
         }
+    }
+
+    /// Take one answer from the "next K answers are huge" budget, if any is left.
+    fn take_huge(&self) -> bool {
+        self.huge_left
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |k| k.checked_sub(1))
+            .is_ok()
     }
 
     /// Take one request from the "next K answer 429" budget, if any is left.
@@ -84,6 +92,7 @@ impl Sim {
             seed,
             faults: Mutex::new(config.faults.clone()),
             rate_limit_left: AtomicU32::new(config.faults.rate_limit_next),
+            huge_left: AtomicU32::new(config.faults.huge_answer_next),
             type_counter: AtomicU64::new(0),
             dice: Dice::new(seed ^ 0xa07e_e47a),
             occupancy: Mutex::default(),
@@ -115,6 +124,9 @@ impl Sim {
         self.shared
             .rate_limit_left
             .store(faults.rate_limit_next, Ordering::SeqCst);
+        self.shared
+            .huge_left
+            .store(faults.huge_answer_next, Ordering::SeqCst);
         *lock(&self.shared.faults) = faults;
     }
 

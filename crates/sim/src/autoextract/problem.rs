@@ -175,6 +175,28 @@ pub fn cut_mid_body(body: String) -> Response {
     response
 }
 
+/// A 200 of 1 GiB (spaces, then `[]`), made chunk by chunk as the client reads, with
+/// no `Content-Length`: only a client that stops reading is spared the gigabyte.
+pub fn huge() -> Response {
+    const CHUNK: usize = 1 << 20;
+    const CHUNKS: usize = 1024;
+    let chunks = (0..=CHUNKS).map(|i| {
+        let chunk = if i == CHUNKS {
+            bytes::Bytes::from_static(b"[]")
+        } else {
+            bytes::Bytes::from(vec![b' '; CHUNK])
+        };
+        Ok::<_, std::convert::Infallible>(chunk)
+    });
+    let stream = Body::from_stream(futures::stream::iter(chunks));
+    let mut response = Response::new(stream);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
 /// An answer that never arrives: it announces a body and ends at once, so hyper drops
 /// the connection before flushing anything.
 pub fn disconnect() -> Response {

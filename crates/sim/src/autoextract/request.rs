@@ -239,8 +239,14 @@ fn batch(
     }
     // Results come back in any order; clients must match them on `meta`.
     shared.dice.shuffle(&mut results);
-    let body = Value::Array(results).to_string();
-    let (response, fault) = if shared.dice.chance(faults.reset_rate) {
+    let body = if faults.pretty {
+        serde_json::to_string_pretty(&Value::Array(results)).unwrap_or_default()
+    } else {
+        Value::Array(results).to_string()
+    };
+    let (response, fault) = if shared.take_huge() {
+        (problem::huge(), Some("fault:huge_answer"))
+    } else if shared.dice.chance(faults.reset_rate) {
         (problem::cut_mid_body(body), Some("fault:reset"))
     } else if shared.dice.chance(faults.malformed_json_rate) {
         (problem::malformed_json(body), Some("fault:malformed_json"))

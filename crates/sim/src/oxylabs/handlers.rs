@@ -113,7 +113,13 @@ pub(crate) async fn results(
     };
     let items = content::result_items(&job, ending, kind, s.seed);
     let document = json!({ "results": items, "job": job.to_json(phase) });
-    s.answer(&caller, domains, "ok", Json(document).into_response())
+    let answer = if s.config().pretty_results {
+        let text = serde_json::to_string_pretty(&document).unwrap_or_default();
+        ([(header::CONTENT_TYPE, "application/json")], text).into_response()
+    } else {
+        Json(document).into_response()
+    };
+    s.answer(&caller, domains, "ok", answer)
 }
 
 /// `GET /v1/queries/{id}/results/{n}/content`: one page's content alone (the

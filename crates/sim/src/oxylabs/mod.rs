@@ -69,6 +69,8 @@ pub struct Config {
     pub rate_window_ms: u64,
     /// Sources this account may not use (403).
     pub denied_sources: Vec<String>,
+    /// Results documents are pretty-printed: legal JSON over many lines.
+    pub pretty_results: bool,
 }
 
 impl Default for Config {
@@ -92,6 +94,7 @@ impl Default for Config {
             domain_jobs_per_window: 1,
             rate_window_ms: 1000,
             denied_sources: Vec::new(),
+            pretty_results: false,
         }
     }
 }

@@ -61,7 +61,8 @@ impl AutoextractExecutor {
         let api_key = account.api_key.clone().ok_or(SetupError::MissingApiKey)?;
         let gate = RateGate::new(account.requests_per_second, account.max_concurrency);
         let timeout = account.timeout.max(MIN_TIMEOUT);
-        let client = VendorClient::with_gate(&account.base_url, timeout, gate)?;
+        let client = VendorClient::with_gate(&account.base_url, timeout, gate)?
+            .max_body(account.max_response_bytes);
         Ok(AutoextractExecutor { client, api_key })
     }
 

@@ -160,6 +160,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_pretty_printed_record_becomes_one_output_line() {
+        let body = b"[\n  {\n    \"query\": {\"id\": \"1\", \"userQuery\": {\"url\": \"https://a.com/\", \"meta\": \"0\"}},\n    \"article\": {\n      \"headline\": \"two\\nlines\",\n      \"url\": \"https://a.com/\"\n    }\n  }\n]\n";
+        let results = parse(&Bytes::from_static(body)).unwrap();
+        let QueryResult::Extracted(record) = &results[&0] else {
+            panic!("a record expected");
+        };
+        assert_eq!(
+            *record,
+            r#"{"headline":"two\nlines","url":"https://a.com/"}"#
+        );
+    }
+
+    #[test]
     fn results_are_matched_by_meta_whatever_their_order() {
         let body = br#"[
             {"query":{"id":"1","domain":"b.com","userQuery":{"url":"https://b.com/","pageType":"product","meta":"1","userAgent":"desktop"}},

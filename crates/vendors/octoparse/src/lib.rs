@@ -75,7 +75,8 @@ impl OctoparseExecutor {
             OctoparseFlavor::Legacy => account.requests_per_second,
         };
         let gate = RateGate::new(rate, account.max_concurrency);
-        let client = VendorClient::with_gate(&account.base_url, account.timeout, gate)?;
+        let client = VendorClient::with_gate(&account.base_url, account.timeout, gate)?
+            .max_body(account.max_response_bytes);
         Self::with_client(account, client)
     }
 

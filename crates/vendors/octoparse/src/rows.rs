@@ -59,6 +59,14 @@ mod tests {
     }
 
     #[test]
+    fn a_pretty_printed_row_becomes_one_output_line() {
+        let answer = "{\n  \"rows\": [\n    {\n      \"City\": \"Plano\\nTX\"\n    }\n  ]\n}";
+        let data: Value = serde_json::from_str(answer).unwrap();
+        let out = records("7a1b", "task 7a1b page 1", list(&data, "rows").unwrap());
+        assert_eq!(out[0].data, r#"{"City":"Plano\nTX"}"#);
+    }
+
+    #[test]
     fn counters_may_be_numbers_or_strings() {
         let data = json!({"total": 12, "restTotal": "3"});
         assert_eq!(count(&data, "total"), Some(12));

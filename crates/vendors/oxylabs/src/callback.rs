@@ -15,8 +15,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, RwLock};
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use dredge_core::{Account, Secret, VendorClient};
@@ -157,25 +156,46 @@ pub trait CallbackSink: Send + Sync {
 struct Receiver {
     allow: Arc<RwLock<Allowlist>>,
     sink: Arc<dyn CallbackSink>,
+    secret: Option<Secret>,
 }
+
+/// A callback's job JSON is a few hundred bytes; anything much larger is not one.
+pub const MAX_CALLBACK_BODY: usize = 64 * 1024;
+/// The whole body must arrive within this once the headers have.
+pub const CALLBACK_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The callback endpoint: a POST on any path (the public `callback_url` may sit behind
 /// a proxy that rewrites it) with a job JSON from an allowed peer → `sink.job_done(id)`
 /// → 200, or 404 for an unknown job; a peer outside the allowlist → 403 and a warning;
 /// a body without a usable `id` → 400; any other method → 405.
 pub fn callback_router(allow: Arc<RwLock<Allowlist>>, sink: Arc<dyn CallbackSink>) -> Router {
-    Router::new()
-        .fallback(receive)
-        .with_state(Receiver { allow, sink })
+    callback_router_with_secret(allow, sink, None)
+}
+
+/// [`callback_router`] that also requires `secret` as one segment of the request's
+/// path (`https://proxy.example/oxylabs/SECRET`): behind a reverse proxy every peer
+/// address is the proxy's, so the allowlist alone lets anyone through; a request
+/// without the secret gets 404, as if nothing listened there. The peer check and the
+/// secret check come before any of the body is read, and the body is capped at
+/// [`MAX_CALLBACK_BODY`] and must arrive within [`CALLBACK_BODY_TIMEOUT`].
+pub fn callback_router_with_secret(
+    allow: Arc<RwLock<Allowlist>>,
+    sink: Arc<dyn CallbackSink>,
+    secret: Option<Secret>,
+) -> Router {
+    Router::new().fallback(receive).with_state(Receiver {
+        allow,
+        sink,
+        secret,
+    })
 }
 
 async fn receive(
     State(receiver): State<Receiver>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    method: Method,
-    body: Bytes,
+    request: Request,
 ) -> Response {
-    if method != Method::POST {
+    if request.method() != Method::POST {
         return reply(StatusCode::METHOD_NOT_ALLOWED, "use POST");
     }
     let ip = peer.ip().to_canonical();
@@ -188,6 +208,23 @@ async fn receive(
         tracing::warn!(peer = %ip, "refused an Oxylabs callback from an address outside the allowlist");
         return reply(StatusCode::FORBIDDEN, "sender not allowed");
     }
+    if let Some(secret) = &receiver.secret
+        && !path_has_secret(request.uri().path(), secret)
+    {
+        tracing::warn!(peer = %ip, "refused an Oxylabs callback without the path secret");
+        return reply(StatusCode::NOT_FOUND, "not found");
+    }
+    let body = request.into_body();
+    let body = match tokio::time::timeout(
+        CALLBACK_BODY_TIMEOUT,
+        axum::body::to_bytes(body, MAX_CALLBACK_BODY),
+    )
+    .await
+    {
+        Ok(Ok(body)) => body,
+        Ok(Err(_)) => return reply(StatusCode::PAYLOAD_TOO_LARGE, "body too large or cut off"),
+        Err(_) => return reply(StatusCode::REQUEST_TIMEOUT, "body too slow"),
+    };
     let Some(job_id) = job_id_of(&body) else {
         return reply(
             StatusCode::BAD_REQUEST,
@@ -201,6 +238,18 @@ async fn receive(
         tracing::info!(%job_id, "Oxylabs callback for an unknown job ignored");
         reply(StatusCode::NOT_FOUND, "unknown job")
     }
+}
+
+/// Whether one segment of `path` is `secret` (compared in constant time, so the
+/// answer's timing says nothing about how much of a guess was right).
+fn path_has_secret(path: &str, secret: &Secret) -> bool {
+    let want = secret.expose().as_bytes();
+    path.split('/').fold(false, |found, segment| {
+        let got = segment.as_bytes();
+        let same =
+            got.len() == want.len() && got.iter().zip(want).fold(0u8, |d, (a, b)| d | (a ^ b)) == 0;
+        found | same
+    })
 }
 
 /// The `id` of a callback's job JSON (a string of id characters, never a number).
@@ -237,6 +286,16 @@ mod tests {
     fn a_bad_extra_cidr_is_an_error_naming_it() {
         let err = Allowlist::new(&[], &["10.0.0.0/99".into()]).unwrap_err();
         assert!(err.to_string().contains("10.0.0.0/99"));
+    }
+
+    #[test]
+    fn the_path_secret_must_be_a_whole_segment() {
+        let secret = Secret::new("s3cr3t-path");
+        assert!(path_has_secret("/oxylabs/s3cr3t-path", &secret));
+        assert!(path_has_secret("/s3cr3t-path/cb", &secret));
+        assert!(!path_has_secret("/oxylabs/s3cr3t", &secret));
+        assert!(!path_has_secret("/oxylabs/s3cr3t-path-x", &secret));
+        assert!(!path_has_secret("/", &secret));
     }
 
     #[test]

@@ -142,6 +142,19 @@ mod tests {
     }
 
     #[test]
+    fn a_pretty_printed_result_becomes_one_output_line() {
+        let body = b"{\n  \"results\": [\n    {\n      \"content\": {\"title\": \"a\\nb\"},\n      \"status_code\": 200,\n      \"page\": 1\n    }\n  ]\n}";
+        let Ok(Collected::Records(records)) = collect(body, OxylabsResults::Parsed, origin())
+        else {
+            panic!("records expected");
+        };
+        assert_eq!(
+            records[0].data,
+            r#"{"content":{"title":"a\nb"},"status_code":200,"page":1}"#
+        );
+    }
+
+    #[test]
     fn a_612_in_any_result_means_the_job_faulted() {
         let body = br#"{"results":[{"content":"","status_code":612,"page":1}]}"#;
         assert_eq!(

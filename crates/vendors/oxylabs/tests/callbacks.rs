@@ -12,7 +12,8 @@ use std::time::Duration;
 use dredge_core::job::OxylabsDelivery;
 use dredge_oxylabs::OxylabsExecutor;
 use dredge_oxylabs::callback::{
-    Allowlist, CallbackSink, callback_router, fetch_callbacker_ips, refresh_allowlist,
+    Allowlist, CallbackSink, callback_router, callback_router_with_secret, fetch_callbacker_ips,
+    refresh_allowlist,
 };
 use dredge_sim::oxylabs::{Config, Sim};
 
@@ -278,4 +279,48 @@ async fn spoofed_callbacks_are_refused_and_the_safety_poll_still_collects_every_
         sink.told.lock().unwrap().is_empty(),
         "no refused callback reached the sink"
     );
+}
+
+async fn post_to(addr: SocketAddr, path: &str, body: String) -> u16 {
+    reqwest::Client::new()
+        .post(format!("http://{addr}{path}"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("the endpoint answers")
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn behind_a_proxy_a_callback_needs_the_path_secret() {
+    let sink = known(&[JOB_ID]);
+    let secret = dredge_core::Secret::new("0a1b2c3d4e5f");
+    let router = callback_router_with_secret(allow(&["127.0.0.1"]), sink.clone(), Some(secret));
+    let addr = serve(router).await;
+    assert_eq!(
+        post_to(addr, "/oxylabs/callback", job_json(JOB_ID)).await,
+        404
+    );
+    assert_eq!(
+        post_to(addr, "/oxylabs/0a1b2c3d4e5", job_json(JOB_ID)).await,
+        404
+    );
+    assert!(sink.told.lock().unwrap().is_empty());
+    assert_eq!(
+        post_to(addr, "/oxylabs/0a1b2c3d4e5f", job_json(JOB_ID)).await,
+        200
+    );
+    assert_eq!(*sink.told.lock().unwrap(), [JOB_ID]);
+}
+
+#[tokio::test]
+async fn an_oversized_callback_body_is_refused() {
+    let sink = known(&[JOB_ID]);
+    let addr = serve(callback_router(allow(&["127.0.0.1"]), sink.clone())).await;
+    let padding = " ".repeat(dredge_oxylabs::callback::MAX_CALLBACK_BODY);
+    let body = format!(r#"{{"id":"{JOB_ID}","pad":"{padding}"}}"#);
+    assert_eq!(post_to(addr, "/cb", body).await, 413);
+    assert!(sink.told.lock().unwrap().is_empty());
 }

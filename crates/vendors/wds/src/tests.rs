@@ -70,6 +70,7 @@ fn account(tenant: &str, token: Option<&str>) -> Account {
         unexported_ack: false,
         scrape_via: Default::default(),
         callback_allow: Vec::new(),
+        max_response_bytes: dredge_core::http::DEFAULT_MAX_RESPONSE_BYTES,
     }
 }
 

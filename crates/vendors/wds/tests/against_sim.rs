@@ -114,6 +114,7 @@ fn account(sim: &Sim, tenant: &str, token: Option<&str>, scrape_via: ScrapeVia) 
         unexported_ack: false,
         scrape_via,
         callback_allow: Vec::new(),
+        max_response_bytes: dredge_core::http::DEFAULT_MAX_RESPONSE_BYTES,
     }
 }
 

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::table::{one_line, span, table, when};
+use super::table::{one_line, printable, span, table, when};
 use crate::protocol::{
     AccountStatus, DeadItemInfo, InvalidJobFile, ItemCounts, JobInfo, RunSummary, StatusInfo,
 };
@@ -35,6 +35,12 @@ pub fn status(s: &StatusInfo, now: DateTime<Utc>) -> String {
     if !s.invalid_job_files.is_empty() {
         out.push('\n');
         out.push_str(&invalid_files(&s.invalid_job_files));
+    }
+    if !s.warnings.is_empty() {
+        out.push_str("\nwarnings\n");
+        for w in &s.warnings {
+            out += &format!("  {}\n", one_line(w));
+        }
     }
     out
 }
@@ -79,7 +85,7 @@ fn invalid_files(files: &[InvalidJobFile]) -> String {
         } else {
             format!("{}: {}", f.path, f.error)
         };
-        for line in error.lines() {
+        for line in printable(&error).lines() {
             out.push_str(&format!("  {line}\n"));
         }
     }

@@ -15,6 +15,7 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     for row in std::iter::once(&header).chain(rows) {
         let mut line = String::new();
         for (cell, width) in row.iter().zip(&widths) {
+            let cell = one_line(cell);
             line.push_str(&format!("{cell:<width$}  "));
         }
         out.push_str(line.trim_end());
@@ -56,14 +57,48 @@ pub fn span(secs: u64) -> String {
     }
 }
 
-/// One line of text, for cells: newlines and tabs would break the columns.
+/// One line of text, for cells: newlines and tabs would break the columns, and
+/// control characters are dropped (see [`printable`]).
 pub fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    printable(text)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Text from vendors and files made safe for a terminal: control characters (an ESC
+/// starts a sequence that can rewrite the screen or the window title) and bidi
+/// overrides (which reorder what is shown) become spaces; newlines are kept.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            let bidi = matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+            if (c.is_control() && c != '\n') || bidi {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_from_vendors_never_reach_the_terminal() {
+        let hostile = "bad\x1b]0;owned\x07 title\x1b[2J\r\u{202E}gnp.exe\u{9b}31m";
+        let shown = one_line(hostile);
+        assert!(!shown.chars().any(|c| c.is_control()), "{shown:?}");
+        assert!(!shown.contains('\u{202E}'), "{shown:?}");
+        assert!(
+            shown.starts_with("bad ]0;owned title [2J gnp.exe"),
+            "{shown:?}"
+        );
+        let cells = table(&["A"], &[vec![hostile.to_string()]]);
+        assert!(!cells.contains('\x1b'), "{cells:?}");
+    }
 
     fn now() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2026-11-23T12:00:00Z")

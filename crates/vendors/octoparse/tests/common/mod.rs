@@ -54,6 +54,7 @@ pub fn account(sim: &Sim, flavor: OctoparseFlavor, ack: bool, password: &str) ->
         unexported_ack: ack,
         scrape_via: ScrapeVia::default(),
         callback_allow: Vec::new(),
+        max_response_bytes: dredge_core::http::DEFAULT_MAX_RESPONSE_BYTES,
     }
 }
 

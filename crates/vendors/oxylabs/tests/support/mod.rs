@@ -101,6 +101,7 @@ pub fn account(sim: &Sim, password: &str) -> Account {
         unexported_ack: false,
         scrape_via: ScrapeVia::Post,
         callback_allow: Vec::new(),
+        max_response_bytes: dredge_core::http::DEFAULT_MAX_RESPONSE_BYTES,
     }
 }
 

@@ -48,6 +48,7 @@ fn sample_status() -> StatusInfo {
             error: "/etc/dredge/jobs.d/bad.toml:3:1: unknown field `urlz`".into(),
         }],
         storage: None,
+        warnings: Vec::new(),
     }
 }
 
