@@ -383,6 +383,14 @@ impl WriterThread {
         }
         let vendor = self.shared.spec_of(run).ok()?.vendor();
         let paths = recovery::paths_of(&self.shared, &info);
+        // A running run writes to `.partial`. Found renamed, it was finished and then
+        // had its dead items requeued (`dredge retry`): its file goes back to
+        // `.partial` here too, so records that beat the retry's own reopen are
+        // appended, not left staged.
+        if let Err(e) = super::output::restore_partial(&paths) {
+            tracing::error!(run = %run, error = %e, "cannot rename the run's file back to .partial");
+            return None;
+        }
         match RunFile::reopen(paths, info.cursor, &info.job, run, vendor.key()) {
             Ok(Reopened::Open(file)) => Some(*file),
             Ok(Reopened::AlreadyRenamed) => None,
@@ -717,6 +725,36 @@ mod tests {
             std::fs::metadata(&paths.partial).unwrap().len(),
             after_second.bytes
         );
+    }
+
+    #[tokio::test]
+    async fn records_of_a_retried_run_that_beat_its_reopen_are_appended_to_the_restored_partial() {
+        let dir = tempfile::tempdir().unwrap();
+        let (shared, writer) = writer_in(dir.path());
+        let run = new_run(&shared, 2);
+        write_next(&shared, &writer, &run, 1).await;
+        let far = UnixMillis::now().after(Duration::from_secs(600));
+        let doomed = shared
+            .queue
+            .lease_next("a", UnixMillis::now(), far)
+            .unwrap()
+            .unwrap();
+        shared.queue.kill(&doomed, "404").unwrap();
+        writer.send(WriterMsg::Check(run.clone()));
+        barrier(&writer).await;
+        let paths = RunPaths::new(&shared.config().state_dir.join("out"), "news", &run);
+        assert!(
+            paths.done.exists() && !paths.partial.exists(),
+            "the run ended"
+        );
+        // `dredge retry`, with the requeued item done before anyone reopened the file.
+        assert_eq!(shared.queue.retry_dead(&run).unwrap(), 1);
+        write_next(&shared, &writer, &run, 2).await;
+        barrier(&writer).await;
+        let info = shared.queue.run(&run).unwrap().unwrap();
+        assert_eq!(info.state, RunState::Succeeded, "{info:?}");
+        assert_eq!(info.counts.staged, 0, "nothing left staged");
+        assert_eq!(seqs(&paths.done), vec![1, 2, 3]);
     }
 
     #[tokio::test]
