@@ -65,6 +65,19 @@ mod tests {
     }
 
     #[test]
+    fn a_pretty_printed_answer_becomes_a_one_line_record() {
+        let body = text(
+            "{\n  \"url\": \"https://a.com/p\",\n  \"product\": {\n    \"name\": \"X\\nY\",\n    \"price\": \"1.0\"\n  }\n}\n",
+        );
+        match parse(&body, "product").unwrap() {
+            Extracted::Record(data) => {
+                assert_eq!(&*data, r#"{"name":"X\nY","price":"1.0"}"#);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
     fn a_target_error_status_is_named_and_not_extracted() {
         let body = text(r#"{"url":"https://a.com/p","statusCode":404,"product":{"name":"X"}}"#);
         match parse(&body, "product").unwrap() {
