@@ -52,6 +52,8 @@ pub(crate) struct Inner {
     flusher: Flusher,
     /// `fdatasync`s of sled's data file: one per durable round (see `Store::flush`).
     data_syncs: AtomicU64,
+    /// See `Queue::fail_next_call_after_it_is_durable`.
+    lose_next_answer: std::sync::atomic::AtomicBool,
 }
 
 /// The sled handles: the database (for flushes), the queue's one tree, and a handle on
@@ -199,6 +201,7 @@ impl Queue {
             metas: Mutex::new(HashMap::new()),
             flusher: Flusher::new(options.durability),
             data_syncs: AtomicU64::new(0),
+            lose_next_answer: std::sync::atomic::AtomicBool::new(false),
         };
         let queue = Queue {
             inner: Arc::new(inner),
@@ -510,6 +513,23 @@ impl Queue {
 
     /// Returns once `group` is on disk (see `flush`).
     fn make_durable(&self, group: u64) -> Result<()> {
+        self.make_durable_in_fact(group)?;
+        if self.inner.lose_next_answer.swap(false, Ordering::Relaxed) {
+            return Err(io_error(std::io::Error::other(
+                "injected: the call reached the disk, but its caller is told it failed",
+            )));
+        }
+        Ok(())
+    }
+
+    /// A seam for fault tests: the next durable call reaches the disk and then reports
+    /// a storage error, as a flush that fails after sled wrote the batch would. (What a
+    /// caller may do with an error whose outcome is unknown is what this tests.)
+    pub fn fail_next_call_after_it_is_durable(&self) {
+        self.inner.lose_next_answer.store(true, Ordering::Relaxed);
+    }
+
+    fn make_durable_in_fact(&self, group: u64) -> Result<()> {
         if self.inner.flusher.mode == Durability::FlushPerCall {
             // The call's group was applied before the write lock was released.
             self.inner.store()?.flush(&self.inner.data_syncs)?;

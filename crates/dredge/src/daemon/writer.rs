@@ -758,6 +758,30 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_commit_whose_outcome_is_unknown_never_cuts_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (shared, writer) = writer_in(dir.path());
+        let run = new_run(&shared, 2);
+        // The commit lands, but the writer is told it failed (a flush error after sled
+        // wrote the batch): the records below the committed cursor must stay.
+        shared.queue.fail_next_call_after_it_is_durable();
+        write_next(&shared, &writer, &run, 3).await;
+        barrier(&writer).await;
+        let committed = shared.queue.run(&run).unwrap().unwrap().cursor;
+        assert_eq!(committed.records, 3, "the commit landed");
+        assert!(
+            shared.health.is_faulted(),
+            "an unknown outcome is a storage fault"
+        );
+        let paths = RunPaths::new(&shared.config().state_dir.join("out"), "news", &run);
+        assert_eq!(
+            std::fs::metadata(&paths.partial).unwrap().len(),
+            committed.bytes,
+            "committed records cut off the file"
+        );
+    }
+
+    #[tokio::test]
     async fn a_removed_output_file_stops_only_its_run_with_the_reason() {
         let dir = tempfile::tempdir().unwrap();
         let (shared, writer) = writer_in(dir.path());
