@@ -110,3 +110,34 @@ fn a_pretty_printed_oxylabs_result_is_written_one_record_per_line() {
     assert_eq!(text.lines().count(), 3, "one line per record");
     assert!(read_output(&path).iter().all(|l| l["data"].is_object()));
 }
+
+#[test]
+fn a_pretty_printed_zyte_answer_is_written_one_record_per_line() {
+    let rt = runtime();
+    let config = dredge_sim::zyte::Config {
+        pretty: true,
+        ..Default::default()
+    };
+    let sim = rt
+        .block_on(dredge_sim::zyte::Sim::start(config, 7, "127.0.0.1", 0))
+        .unwrap();
+    let mut h = Harness::new(&format!(
+        "[accounts.zyte]\nvendor = \"zyte\"\nbase_url = \"{}\"\napi_key = \"test-key\"\n",
+        sim.base_url()
+    ));
+    h.start();
+    let urls: Vec<String> = (0..12)
+        .map(|i| format!("https://shop{}.example.com/p/{i}", i % 3))
+        .collect();
+    std::fs::write(h.path("jobs/pretty.txt"), urls.join("\n")).unwrap();
+    h.write_job(
+        "pretty.toml",
+        "vendor = \"zyte\"\n[zyte]\nextract = \"product\"\nurls_file = \"pretty.txt\"\n",
+    );
+    let run = h.wait_run_end("pretty", Duration::from_secs(60));
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let path = output_of(&h, &run);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(text.lines().count(), 12, "one line per record");
+    assert!(read_output(&path).iter().all(|l| l["data"].is_object()));
+}

@@ -16,6 +16,9 @@ pub struct Config {
     pub missing_marker: String,
     /// Hosts (or parent domains) answered 451 `/download/domain-forbidden`.
     pub forbidden_domains: Vec<String>,
+    /// Successful answers are pretty-printed: legal JSON over many lines (a client
+    /// must still write one record per line).
+    pub pretty: bool,
     /// Fault injection; can be changed at run time with [`super::Sim::set_faults`].
     pub faults: Faults,
 }
@@ -27,6 +30,7 @@ impl Default for Config {
             suspended_keys: Vec::new(),
             missing_marker: "/missing".into(),
             forbidden_domains: Vec::new(),
+            pretty: false,
             faults: Faults::default(),
         }
     }

@@ -427,7 +427,12 @@ fn extraction(shared: &Shared, req: &request::Request) -> Reply {
     if let Some(echo) = &req.echo_data {
         body["echoData"] = echo.clone();
     }
-    let mut response = Response::new(Body::from(body.to_string()));
+    let text = if shared.config.pretty {
+        serde_json::to_string_pretty(&body).unwrap_or_default()
+    } else {
+        body.to_string()
+    };
+    let mut response = Response::new(Body::from(text));
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
