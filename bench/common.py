@@ -4,10 +4,12 @@ socket, starting `dredge sim` and a daemon in a scratch directory on the real di
 Everything listens on 127.0.0.1 only.
 """
 
+import datetime
 import json
 import os
 import signal
 import socket
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -191,3 +193,62 @@ def write_urls(path, n, domains):
     with open(path, "w") as f:
         for i in range(n):
             f.write(f"https://www.shop{i % domains}.com/item/{i}\n")
+
+
+def run_dredge_job(args, sim, workdir, urls_file, account, job):
+    """One run of `job` (reading `urls_file` as `bench.txt`) in a release daemon with
+    `account`, already serving: the clock starts when the job file is renamed into
+    jobs/ and stops when `runs.list` shows the run ended. CPU is the daemon's between
+    those two moments (startup excluded, reported apart); peak RSS is VmHWM."""
+    daemon = Daemon(args.bin, workdir / "dredge", account)
+    daemon.start()
+    time.sleep(1.0)  # let startup work (first rescan, checkpoint timer) settle
+    startup_cpu = cpu_seconds(daemon.pid)
+    shutil.copy(urls_file, daemon.dir / "jobs" / "bench.txt")
+    sim_cpu0 = sim.cpu()
+    cpu0 = cpu_seconds(daemon.pid)
+    t0 = time.monotonic()
+    daemon.write_job("bench.toml", job)
+
+    def ended():
+        runs = [r for r in daemon.runs("bench") if r.get("state") != "running"]
+        return runs[0] if runs else None
+
+    run = wait_until("the run's end", args.limit, ended, every=0.05)
+    elapsed = time.monotonic() - t0
+    cpu = cpu_seconds(daemon.pid) - cpu0
+    sim_cpu = sim.cpu() - sim_cpu0
+    hwm = status_kib(daemon.pid, "VmHWM")
+    rss_after = status_kib(daemon.pid, "VmRSS")
+    daemon.stop()
+    output = Path(run["output"])
+    if not output.is_absolute():
+        output = daemon.dir / output
+    lines = sum(1 for _ in open(output, "rb"))
+    started, finished = run_times(daemon.dir / "daemon.log")
+    return {
+        "run_seconds": finished - started,
+        "tool": "dredge daemon",
+        "state": run["state"],
+        "records": run["records"],
+        "output_lines": lines,
+        "dead": run["items"]["dead"],
+        "seconds": elapsed,
+        "cpu": cpu,
+        "startup_cpu": startup_cpu,
+        "peak_rss_kib": hwm,
+        "rss_after_kib": rss_after,
+        "sim_cpu": sim_cpu,
+    }
+
+
+def run_times(log):
+    """Wall-clock seconds of the daemon's "run started" and "run finished" log lines: the
+    run itself, without the job watcher's debounce before it."""
+    stamps = {}
+    for line in log.read_text().splitlines():
+        for key in ("run started", "run finished"):
+            if key in line:
+                stamp = datetime.datetime.fromisoformat(line.split()[0].replace("Z", "+00:00"))
+                stamps[key] = stamp.timestamp()
+    return stamps["run started"], stamps["run finished"]

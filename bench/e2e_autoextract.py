@@ -17,7 +17,6 @@ file included, as dredge's time includes reading the URL file and planning the r
 """
 
 import argparse
-import datetime
 import json
 import os
 import re
@@ -33,64 +32,12 @@ import common  # noqa: E402
 
 
 def run_dredge(args, sim, workdir, urls_file):
-    daemon = common.Daemon(
-        args.bin, workdir / "dredge", common.autoextract_account(sim.base_url, args.concurrency)
-    )
-    daemon.start()
-    time.sleep(1.0)  # let startup work (first rescan, checkpoint timer) settle
-    startup_cpu = common.cpu_seconds(daemon.pid)
-    shutil.copy(urls_file, daemon.dir / "jobs" / "bench.txt")
     job = (
         f"# {args.urls} URLs\nvendor = \"autoextract\"\n[autoextract]\n"
         f"page_type = \"product\"\nurls_file = \"bench.txt\"\n"
     )
-    sim_cpu0 = sim.cpu()
-    cpu0 = common.cpu_seconds(daemon.pid)
-    t0 = time.monotonic()
-    daemon.write_job("bench.toml", job)
-
-    def ended():
-        runs = [r for r in daemon.runs("bench") if r.get("state") != "running"]
-        return runs[0] if runs else None
-
-    run = common.wait_until("the run's end", args.limit, ended, every=0.05)
-    elapsed = time.monotonic() - t0
-    cpu = common.cpu_seconds(daemon.pid) - cpu0
-    sim_cpu = sim.cpu() - sim_cpu0
-    hwm = common.status_kib(daemon.pid, "VmHWM")
-    rss_after = common.status_kib(daemon.pid, "VmRSS")
-    daemon.stop()
-    output = Path(run["output"])
-    if not output.is_absolute():
-        output = daemon.dir / output
-    lines = sum(1 for _ in open(output, "rb"))
-    started, finished = run_times(daemon.dir / "daemon.log")
-    return {
-        "run_seconds": finished - started,
-        "tool": "dredge daemon",
-        "state": run["state"],
-        "records": run["records"],
-        "output_lines": lines,
-        "dead": run["items"]["dead"],
-        "seconds": elapsed,
-        "cpu": cpu,
-        "startup_cpu": startup_cpu,
-        "peak_rss_kib": hwm,
-        "rss_after_kib": rss_after,
-        "sim_cpu": sim_cpu,
-    }
-
-
-def run_times(log):
-    """Wall-clock seconds of the daemon's "run started" and "run finished" log lines: the
-    run itself, without the job watcher's debounce before it."""
-    stamps = {}
-    for line in log.read_text().splitlines():
-        for key in ("run started", "run finished"):
-            if key in line:
-                stamp = datetime.datetime.fromisoformat(line.split()[0].replace("Z", "+00:00"))
-                stamps[key] = stamp.timestamp()
-    return stamps["run started"], stamps["run finished"]
+    account = common.autoextract_account(sim.base_url, args.concurrency)
+    return common.run_dredge_job(args, sim, workdir, urls_file, account, job)
 
 
 def run_python(args, sim, workdir, urls_file):

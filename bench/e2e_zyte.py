@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
-import e2e_autoextract  # noqa: E402  (report() and run_times() are shared)
+import e2e_autoextract  # noqa: E402  (report() is shared)
 
 
 class ZyteSim:
@@ -70,47 +70,12 @@ def zyte_account(base_url, concurrency):
 
 
 def run_dredge(args, sim, workdir, urls_file):
-    daemon = common.Daemon(args.bin, workdir / "dredge", zyte_account(sim.base_url, args.concurrency))
-    daemon.start()
-    time.sleep(1.0)  # let startup work settle
-    startup_cpu = common.cpu_seconds(daemon.pid)
-    shutil.copy(urls_file, daemon.dir / "jobs" / "bench.txt")
-    job = f"# {args.urls} URLs\nvendor = \"zyte\"\n[zyte]\nextract = \"product\"\nurls_file = \"bench.txt\"\n"
-    sim_cpu0 = sim.cpu()
-    cpu0 = common.cpu_seconds(daemon.pid)
-    t0 = time.monotonic()
-    daemon.write_job("bench.toml", job)
-
-    def ended():
-        runs = [r for r in daemon.runs("bench") if r.get("state") != "running"]
-        return runs[0] if runs else None
-
-    run = common.wait_until("the run's end", args.limit, ended, every=0.05)
-    elapsed = time.monotonic() - t0
-    cpu = common.cpu_seconds(daemon.pid) - cpu0
-    sim_cpu = sim.cpu() - sim_cpu0
-    hwm = common.status_kib(daemon.pid, "VmHWM")
-    rss_after = common.status_kib(daemon.pid, "VmRSS")
-    daemon.stop()
-    output = Path(run["output"])
-    if not output.is_absolute():
-        output = daemon.dir / output
-    lines = sum(1 for _ in open(output, "rb"))
-    started, finished = e2e_autoextract.run_times(daemon.dir / "daemon.log")
-    return {
-        "run_seconds": finished - started,
-        "tool": "dredge daemon",
-        "state": run["state"],
-        "records": run["records"],
-        "output_lines": lines,
-        "dead": run["items"]["dead"],
-        "seconds": elapsed,
-        "cpu": cpu,
-        "startup_cpu": startup_cpu,
-        "peak_rss_kib": hwm,
-        "rss_after_kib": rss_after,
-        "sim_cpu": sim_cpu,
-    }
+    job = (
+        f"# {args.urls} URLs\nvendor = \"zyte\"\n[zyte]\nextract = \"product\"\n"
+        f"urls_file = \"bench.txt\"\n"
+    )
+    account = zyte_account(sim.base_url, args.concurrency)
+    return common.run_dredge_job(args, sim, workdir, urls_file, account, job)
 
 
 def run_python(args, sim, workdir, urls_file):
