@@ -391,6 +391,28 @@ impl Queue {
         Ok(entries.collect::<std::result::Result<_, _>>()?)
     }
 
+    /// `chunk_under` backwards: the entries of `kind` before `before` (all of them when
+    /// `None`), the last first.
+    pub(crate) fn chunk_before(
+        &self,
+        kind: u8,
+        before: Option<&[u8]>,
+    ) -> Result<Vec<(sled::IVec, sled::IVec)>> {
+        const CHUNK: usize = 256;
+        let start = Bound::Included(vec![kind]);
+        let end = match before {
+            Some(key) => Bound::Excluded(key.to_vec()),
+            None => Bound::Excluded(vec![kind + 1]),
+        };
+        let store = self.inner.store()?;
+        let entries = store
+            .tree
+            .range::<Vec<u8>, _>((start, end))
+            .rev()
+            .take(CHUNK);
+        Ok(entries.collect::<std::result::Result<_, _>>()?)
+    }
+
     fn run_ids_under(&self, kind: u8) -> Result<Vec<RunId>> {
         self.inner
             .store()?

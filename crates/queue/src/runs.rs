@@ -121,6 +121,39 @@ impl Queue {
         }
     }
 
+    /// One page of runs (of `job`, when given), newest first: at most `limit` runs
+    /// started before `before` (exclusive; `None` starts at the newest). The next page
+    /// starts before the last run of this one.
+    pub fn runs_page(
+        &self,
+        job: Option<&str>,
+        before: Option<&RunId>,
+        limit: usize,
+    ) -> Result<Vec<RunInfo>> {
+        let mut out = Vec::new();
+        let mut cursor: Option<Vec<u8>> =
+            before.map(|b| Key::new(prefix::RUN_META).tail(b.as_str()).done());
+        while out.len() < limit {
+            let chunk = self.chunk_before(prefix::RUN_META, cursor.as_deref())?;
+            let Some((last, _)) = chunk.last() else {
+                break;
+            };
+            cursor = Some(last.to_vec());
+            for (key, value) in &chunk {
+                if out.len() == limit {
+                    break;
+                }
+                if let Some(job) = job
+                    && decode::<RunMeta>("run", value)?.job != job
+                {
+                    continue;
+                }
+                out.push(self.run_info(&run_id_from_key(key))?);
+            }
+        }
+        Ok(out)
+    }
+
     /// Runs still in the Running state, oldest first.
     pub fn unfinished_runs(&self) -> Result<Vec<RunInfo>> {
         self.unfinished_runs_ids()?

@@ -571,6 +571,30 @@ fn runs_lists_by_job_and_unknown_run_is_none() {
 }
 
 #[test]
+fn runs_page_lists_newest_first_by_job_and_pages_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = open(dir.path());
+    let mut of_a = Vec::new();
+    for n in 0..600u64 {
+        let job = if n % 3 == 0 { "a" } else { "b" };
+        let mut run = new_run(job, "l");
+        run.started_at = at(1_000 + n);
+        let id = q.create_run(run, vec![]).unwrap();
+        if job == "a" {
+            of_a.push(id);
+        }
+    }
+    of_a.reverse();
+    let ids = |page: Vec<dredge_queue::RunInfo>| page.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    let first = ids(q.runs_page(Some("a"), None, 150).unwrap());
+    assert_eq!(first, of_a[..150]);
+    let second = ids(q.runs_page(Some("a"), first.last(), 150).unwrap());
+    assert_eq!(second, of_a[150..200]);
+    assert_eq!(q.runs_page(None, None, 7).unwrap().len(), 7);
+    assert!(q.runs_page(Some("nobody"), None, 10).unwrap().is_empty());
+}
+
+#[test]
 fn open_refuses_a_value_with_an_unknown_format_version() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state");
