@@ -36,6 +36,7 @@ mod error;
 mod flush;
 mod items;
 mod pending;
+mod planning;
 mod queue;
 mod runs;
 mod stage;
@@ -46,6 +47,7 @@ mod types;
 pub use codec::FORMAT_VERSION;
 pub use error::{QueueError, Result};
 pub use flush::Durability;
+pub use planning::PlanCursor;
 pub use queue::{Queue, QueueOptions};
 pub use types::{
     DeadItem, ItemCounts, ItemId, ItemInfo, ItemState, Lease, LeasedItem, NewRun, OutputCursor,

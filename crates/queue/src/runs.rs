@@ -4,6 +4,7 @@ use dredge_core::{NewItem, UnixMillis};
 
 use crate::codec::{Key, MARKER, decode, encode, prefix};
 use crate::error::{QueueError, Result};
+use crate::planning::PlanCursor;
 use crate::queue::{Queue, run_id_from_key};
 use crate::stored::{RunMeta, RunStatus};
 use crate::types::{ItemCounts, NewRun, OutputCursor, RunId, RunInfo, RunState, ScheduleState};
@@ -23,6 +24,16 @@ impl Queue {
         run: NewRun,
         items: Vec<NewItem>,
         schedule: Option<ScheduleState>,
+    ) -> Result<RunId> {
+        self.create_run_inner(run, items, schedule, None)
+    }
+
+    pub(crate) fn create_run_inner(
+        &self,
+        run: NewRun,
+        items: Vec<NewItem>,
+        schedule: Option<ScheduleState>,
+        rest: Option<PlanCursor>,
     ) -> Result<RunId> {
         self.write_durably(|tx| {
             if let Some(mut schedule) = schedule {
@@ -52,6 +63,9 @@ impl Queue {
             tx.put(unfinished, &MARKER);
             for item in items {
                 tx.create_item(&id, item)?;
+            }
+            if rest.is_some() {
+                tx.set_plan_cursor(&id, rest)?;
             }
             Ok(id)
         })
@@ -84,6 +98,7 @@ impl Queue {
             counts: status.counts,
             cursor: status.cursor,
             reason,
+            planning: self.plan_cursor(id)?,
         })
     }
 
@@ -197,6 +212,10 @@ impl Queue {
             match reason {
                 Some(reason) => tx.put(reason_key, encode("run reason", &reason)?),
                 None => tx.delete(reason_key),
+            }
+            if state != RunState::Running {
+                // Its remaining inputs are never planned.
+                tx.set_plan_cursor(id, None)?;
             }
             tx.ws
                 .pending

@@ -17,7 +17,7 @@ use crate::types::{ItemId, Lease, RunId, RunState};
 
 pub(crate) struct Tx<'a> {
     inner: &'a Inner,
-    store: Arc<Store>,
+    pub(crate) store: Arc<Store>,
     pub ws: &'a mut WriteState,
     /// Items this call read but did not change.
     read: HashMap<ItemId, ItemRec>,
