@@ -34,6 +34,7 @@ mod admin;
 mod codec;
 mod error;
 mod flush;
+mod history;
 mod items;
 mod pending;
 mod planning;
@@ -47,6 +48,7 @@ mod types;
 pub use codec::FORMAT_VERSION;
 pub use error::{QueueError, Result};
 pub use flush::Durability;
+pub use history::Pruned;
 pub use planning::PlanCursor;
 pub use queue::{Queue, QueueOptions};
 pub use types::{

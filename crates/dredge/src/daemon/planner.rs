@@ -115,7 +115,11 @@ fn plan_chunk(shared: &Shared, run: &RunId, cursor: PlanCursor) -> bool {
     }
     match planned_more {
         Ok(true) if !last => {}
-        Ok(_) => finish(shared, run, &cursor),
+        Ok(true) => {
+            tracing::info!(run = %run, inputs = cursor.total, "every input of the run is planned");
+            finish(shared, run, &cursor);
+        }
+        Ok(false) => finish(shared, run, &cursor),
         Err(e) => {
             tracing::error!(run = %run, error = %e, "cannot add a planned chunk");
             if is_storage_error(&e) {
