@@ -182,7 +182,8 @@ impl Queue {
     }
 
     /// Removes up to `max` keys of a finished run (its items with their index entries,
-    /// then its dedupe keys, then the run), in one durable batch.
+    /// then its dedupe keys, then the run), in one durable batch. `max = 0` only says
+    /// whether the run may be pruned (`More`) or must stay (`Kept`).
     pub fn prune_run(&self, run: &RunId, max: usize) -> Result<Pruned> {
         let store = self.inner.store()?;
         self.write_durably_scanning(|tx| {
@@ -200,6 +201,9 @@ impl Queue {
             let unsettled = Key::new(prefix::UNSETTLED).tail(run.as_str()).done();
             if store.tree.contains_key(&unsettled)? {
                 return Ok(Pruned::Kept("its output file is not settled yet"));
+            }
+            if max == 0 {
+                return Ok(Pruned::More);
             }
             let items = Key::new(prefix::RUN_ITEMS).str(run.as_str()).done();
             let ids: Vec<ItemId> = store

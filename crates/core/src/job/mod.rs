@@ -4,6 +4,7 @@
 pub mod oxylabs;
 mod parse;
 mod raw;
+pub mod retention;
 pub mod schedule;
 pub mod values;
 pub mod vendors;
@@ -16,6 +17,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use parse::{is_ignored_file_name, load_job_file, parse_job, read_job_file};
+pub use retention::{Retention, RetentionOverride, RetentionTable};
 pub use schedule::Schedule;
 pub use values::{HttpUrl, HumanDuration, JobName, Selector};
 pub use vendors::{
@@ -43,6 +45,10 @@ pub struct JobSpec {
     /// An item still unfinished this long after its run started is dead.
     pub deadline: Duration,
     pub work: VendorJob,
+    /// The job's `[retention]` over the daemon's. Not part of a run's snapshot: it
+    /// governs the job's history, so the current job file's word counts.
+    #[serde(skip)]
+    pub retention: RetentionOverride,
 }
 
 impl JobSpec {

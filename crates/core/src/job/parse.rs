@@ -105,6 +105,7 @@ pub fn parse_job(
             .map_or(DEFAULT_MAX_ATTEMPTS, |b| b.get() as u32),
         deadline: raw.deadline.map_or(DEFAULT_DEADLINE, |d| d.0.0),
         work,
+        retention: raw.retention.into(),
     })
 }
 

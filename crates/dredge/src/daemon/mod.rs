@@ -17,6 +17,7 @@ mod metrics_http;
 mod output;
 mod planner;
 mod recovery;
+mod retention;
 mod runs;
 mod snapshot;
 mod state;
@@ -122,6 +123,7 @@ async fn serve(config: DaemonConfig) -> anyhow::Result<ExitCode> {
     tokio::spawn(reclaim_leases(shared.clone()));
     tokio::spawn(storage::doctor(shared.clone()));
     tokio::spawn(planner::run(shared.clone()));
+    tokio::spawn(retention::run(shared.clone()));
     systemd::ready();
     tracing::info!(socket = %socket_path.display(), "dredge daemon ready");
 
