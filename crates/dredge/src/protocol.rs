@@ -1,30 +1,23 @@
-//! The status socket's protocol (SPEC §6), shared by the daemon's server and the CLI
-//! client: JSON-RPC 2.0, one JSON object per line each way.
+//! The status socket's protocol, shared by the daemon's server, the CLI client and the
+//! tests' fake server: JSON-RPC 2.0, one JSON object per line each way. The wire format
+//! is the contract of README "Commands and the status socket".
 //!
-//! The `Api` trait is what the daemon implements; the server maps JSON-RPC methods
-//! onto it, and tests can serve a fake implementation.
+//! Every method is one variant of [`Request`] (its wire name is the variant's serde
+//! name, written nowhere else), holding its own params type, and each params type names
+//! the type of its answer ([`Method::Answer`]). [`Api`] is what the daemon implements,
+//! one handler per method; [`Request::answer`] is the one place a request meets its
+//! handler. So the server, the client and the fake server cannot disagree on a method's
+//! name, params or answer, and adding a method is one variant and one handler
+//! (ARCHITECTURE.md, "How to add an RPC method").
 
-use async_trait::async_trait;
+mod request;
+
+pub use request::*;
+
 use serde::{Deserialize, Serialize};
 
 /// Lines longer than this get a JSON-RPC error instead of being parsed.
 pub const MAX_LINE_BYTES: usize = 1024 * 1024;
-
-/// JSON-RPC method names.
-pub mod method {
-    pub const STATUS: &str = "status";
-    pub const JOBS_LIST: &str = "jobs.list";
-    pub const JOB_RUN: &str = "job.run";
-    pub const JOB_PAUSE: &str = "job.pause";
-    pub const JOB_RESUME: &str = "job.resume";
-    pub const RUNS_LIST: &str = "runs.list";
-    pub const RUN_GET: &str = "run.get";
-    pub const RUN_CANCEL: &str = "run.cancel";
-    pub const DEAD_LIST: &str = "dead.list";
-    pub const RUN_RETRY: &str = "run.retry";
-    pub const RELOAD: &str = "reload";
-    pub const METRICS: &str = "metrics";
-}
 
 /// JSON-RPC error codes used by the daemon.
 pub mod code {
@@ -71,28 +64,6 @@ impl ApiError {
             message: message.into(),
         }
     }
-}
-
-/// Params of `job.run`, `job.pause`, `job.resume`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct JobParam {
-    pub job: String,
-}
-
-/// Params of `runs.list`, `dead.list` (both optional).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct JobFilter {
-    #[serde(default)]
-    pub job: Option<String>,
-}
-
-/// Params of `run.get`, `run.cancel`, `run.retry`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RunParam {
-    pub run: String,
 }
 
 /// `status`: daemon health.
@@ -177,7 +148,7 @@ pub struct JobInfo {
     pub file: String,
 }
 
-/// `runs.list` / `run.get` entry (SPEC §6, §9).
+/// `runs.list` / `run.get` entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunSummary {
     pub id: String,
@@ -226,21 +197,4 @@ pub struct Ack {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MetricsText {
     pub text: String,
-}
-
-/// What the daemon offers over the socket.
-#[async_trait]
-pub trait Api: Send + Sync + 'static {
-    async fn status(&self) -> Result<StatusInfo, ApiError>;
-    async fn jobs(&self) -> Result<Vec<JobInfo>, ApiError>;
-    async fn job_run(&self, job: &str) -> Result<RunStarted, ApiError>;
-    async fn job_pause(&self, job: &str) -> Result<Ack, ApiError>;
-    async fn job_resume(&self, job: &str) -> Result<Ack, ApiError>;
-    async fn runs(&self, job: Option<&str>) -> Result<Vec<RunSummary>, ApiError>;
-    async fn run_get(&self, run: &str) -> Result<RunSummary, ApiError>;
-    async fn run_cancel(&self, run: &str) -> Result<Ack, ApiError>;
-    async fn dead(&self, job: Option<&str>) -> Result<Vec<DeadItemInfo>, ApiError>;
-    async fn run_retry(&self, run: &str) -> Result<Ack, ApiError>;
-    async fn reload(&self) -> Result<Ack, ApiError>;
-    async fn metrics(&self) -> Result<MetricsText, ApiError>;
 }
