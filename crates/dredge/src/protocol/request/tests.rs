@@ -44,7 +44,12 @@ fn the_status_group_may_call_exactly_the_methods_that_change_nothing() {
 
 #[test]
 fn a_request_reads_back_as_it_was_written() {
-    for request in Request::iter() {
+    let page = RunsList {
+        job: Some("news".into()),
+        limit: PageLimit::new(7),
+        before: Some("20261123T110000Z-0004".into()),
+    };
+    for request in Request::iter().chain([page.into()]) {
         let wire = serde_json::to_value(&request).expect("encodes");
         assert_eq!(parse(wire).expect("decodes"), request);
     }
