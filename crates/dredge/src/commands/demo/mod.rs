@@ -1,9 +1,9 @@
-//! `dredge demo` (SPEC §2): the whole product in under a minute, with no network and
-//! no credentials. It starts the five vendor simulators in this process with faults
-//! injected, writes a daemon config and one job per vendor into a fresh temporary
-//! directory, runs the real `dredge daemon` as a child process, shows each run's
-//! progress, SIGKILLs and restarts the daemon midway, and ends with a summary whose
-//! outputs have been read back and checked for "every record exactly once".
+//! `dredge demo` (README "Quickstart"): the whole product in under a minute, with no
+//! network and no credentials. It starts the five vendor simulators in this process
+//! with faults injected, writes a daemon config and one job per vendor into a fresh
+//! temporary directory, runs the real `dredge daemon` as a child process, shows each
+//! run's progress, SIGKILLs and restarts the daemon midway, and ends with a summary
+//! whose outputs have been read back and checked for "every record exactly once".
 //!
 //! The directory is kept so the files can be looked at afterwards.
 
