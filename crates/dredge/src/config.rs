@@ -15,7 +15,7 @@ use dredge_core::files::{
     self, DEFAULT_MAX_INPUT_FILE_BYTES, DEFAULT_MAX_JOB_FILE_BYTES, Links, MAX_SMALL_FILE_BYTES,
 };
 use dredge_core::job::values::Bounded;
-use dredge_core::job::{AccountIndex, FileRules};
+use dredge_core::job::{AccountIndex, FileRules, Retention, RetentionOverride, RetentionTable};
 use dredge_core::secret::SecretText;
 use serde::Deserialize;
 
@@ -54,8 +54,12 @@ struct RawConfig {
     inputs_dir: Option<PathBuf>,
     /// Job files larger than this are rejected (default 1 MiB).
     max_job_file_bytes: Option<Bounded<1, MAX_FILE_CAP>>,
-    /// Input files larger than this are rejected (default 64 MiB).
+    /// Input files larger than this are rejected (default 1 GiB).
     max_input_file_bytes: Option<Bounded<1, MAX_FILE_CAP>>,
+    /// How much history to keep (`keep_runs`, `keep_for`, `delete_outputs`); a job
+    /// file's own `[retention]` overrides it key by key.
+    #[serde(default)]
+    retention: RetentionTable,
     #[serde(default)]
     accounts: BTreeMap<String, Spanned<AccountConfig>>,
 }
@@ -118,6 +122,8 @@ pub struct DaemonConfig {
     pub files: FileRules,
     /// Who may use the status socket besides root and the daemon's user.
     pub socket_groups: Groups,
+    /// The history policy of every job whose file does not override it.
+    pub retention: Retention,
     pub accounts: BTreeMap<String, Account>,
     /// Accounts that did not resolve (a missing secret, a bad base_url), with their
     /// vendor. Only a lenient load ([`DaemonConfig::load_with`]) keeps them here; a
@@ -236,6 +242,7 @@ impl DaemonConfig {
                     .map_or(DEFAULT_MAX_JOB_FILE_BYTES, |b| b.get() as u64),
             },
             socket_groups,
+            retention: RetentionOverride::from(raw.retention).over(Retention::default()),
             accounts,
             broken_accounts,
             warnings,
