@@ -12,6 +12,8 @@
 
 mod page_limit;
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -131,19 +133,23 @@ impl Request {
 
     /// The method called `name`, with default params; `None` when there is none.
     pub fn named(name: &str) -> Option<Request> {
-        Request::iter().find(|r| r.method() == name)
+        METHODS
+            .iter()
+            .find(|(method, _)| method == name)
+            .map(|(_, request)| request.clone())
     }
 
     /// Every method's wire name, in declaration order.
     pub fn methods() -> Vec<String> {
-        Request::iter().map(|r| r.method()).collect()
+        METHODS.iter().map(|(method, _)| method.clone()).collect()
     }
 
     /// The wire names of the methods the status group may call.
     pub fn read_only_methods() -> Vec<String> {
-        Request::iter()
-            .filter(Request::is_read_only)
-            .map(|r| r.method())
+        METHODS
+            .iter()
+            .filter(|(_, request)| request.is_read_only())
+            .map(|(method, _)| method.clone())
             .collect()
     }
 
@@ -167,6 +173,11 @@ impl Request {
         }
     }
 }
+
+/// Every method's wire name with a request of it (default params), listed from the enum
+/// once: every request line looks its method up here.
+static METHODS: LazyLock<Vec<(String, Request)>> =
+    LazyLock::new(|| Request::iter().map(|r| (r.method(), r)).collect());
 
 /// What the daemon offers over the socket: one handler per method.
 #[async_trait]
