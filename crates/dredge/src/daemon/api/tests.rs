@@ -1,13 +1,7 @@
 //! The daemon's answers read the queue as `runs.list` and `jobs.list` promise.
 
-use std::path::Path;
-use std::sync::Arc;
-
-use dredge_core::job::{FileRules, parse_job};
-
 use super::*;
-use crate::daemon::jobs::LoadedJob;
-use crate::daemon::test_support::{new_run, writer_in};
+use crate::daemon::test_support::{load_news_job, new_run, writer_in};
 use crate::protocol::PageLimit;
 
 fn ids(runs: &[RunSummary]) -> Vec<String> {
@@ -43,20 +37,7 @@ async fn runs_list_pages_through_the_queue_newest_first() {
 async fn jobs_list_shows_the_newest_run_even_when_no_schedule_started_it() {
     let dir = tempfile::tempdir().unwrap();
     let (shared, _writer) = writer_in(dir.path());
-    let text = "vendor = \"autoextract\"\n[autoextract]\npage_type = \"article\"\nurls = [\"https://a.com/1\"]\n";
-    let path = Path::new("jobs/news.toml");
-    let spec = parse_job(path, text, None, &FileRules::default()).unwrap();
-    let loaded = LoadedJob {
-        spec: Arc::new(spec),
-        path: path.to_path_buf(),
-        hash: 0,
-    };
-    shared
-        .jobs
-        .lock()
-        .unwrap()
-        .valid
-        .insert("news".into(), loaded);
+    load_news_job(&shared);
     let api = DaemonApi(shared.clone());
     assert_eq!(api.jobs_list(JobsList {}).await.unwrap()[0].last_run, None);
     // Runs made as `dredge run` makes them: no schedule state records them.
