@@ -99,7 +99,7 @@ impl PlannedChunk {
                 .map_err(|e| e.to_string())?
                 .into()
         };
-        items.drain(..0.min(items_done as usize).min(items.len()));
+        items.drain(..(items_done as usize).min(items.len()));
         Ok(PlannedChunk {
             offset,
             next_offset,
@@ -142,13 +142,24 @@ fn plan_chunk(shared: &Shared, run: &RunId, cursor: PlanCursor) -> bool {
     let dir = inputs::dir_of(&shared.config().state_dir);
     let spec = match shared.spec_of(run) {
         Ok(spec) => spec,
-        Err(e) => return stop(shared, run, &cursor, &format!("cannot read its job spec: {e}")),
+        Err(e) => {
+            return stop(
+                shared,
+                run,
+                &cursor,
+                &format!("cannot read its job spec: {e}"),
+            );
+        }
     };
     let Some(executor) = shared.lane(&spec.account).and_then(|l| l.executor()) else {
         // Its items cannot run either; planning resumes once the account is back.
         return false;
     };
-    let cached = shared.plan_cache.lock().expect("plan cache poisoned").remove(run);
+    let cached = shared
+        .plan_cache
+        .lock()
+        .expect("plan cache poisoned")
+        .remove(run);
     let mut chunk = match cached.filter(|c| c.resumes(&cursor)) {
         Some(chunk) => chunk,
         None => match PlannedChunk::plan(
@@ -172,7 +183,11 @@ fn plan_chunk(shared: &Shared, run: &RunId, cursor: PlanCursor) -> bool {
     match planned_more {
         Ok(true) if !last => {
             if !chunk.items.is_empty() {
-                shared.plan_cache.lock().expect("plan cache poisoned").insert(run.clone(), chunk);
+                shared
+                    .plan_cache
+                    .lock()
+                    .expect("plan cache poisoned")
+                    .insert(run.clone(), chunk);
             }
         }
         Ok(true) => {
@@ -197,7 +212,11 @@ fn plan_chunk(shared: &Shared, run: &RunId, cursor: PlanCursor) -> bool {
 /// Planning is over (all planned, or the run ended meanwhile): the copy goes, and the
 /// writer looks at the run, which may be complete already.
 fn finish(shared: &Shared, run: &RunId, cursor: &PlanCursor) {
-    shared.plan_cache.lock().expect("plan cache poisoned").remove(run);
+    shared
+        .plan_cache
+        .lock()
+        .expect("plan cache poisoned")
+        .remove(run);
     inputs::remove(&inputs::dir_of(&shared.config().state_dir), &cursor.input);
     shared.writer().send(WriterMsg::Check(run.clone()));
 }
@@ -214,8 +233,8 @@ fn stop(shared: &Shared, run: &RunId, cursor: &PlanCursor, reason: &str) -> bool
 mod tests {
     use std::path::Path;
 
-    use dredge_core::job::{FileRules, parse_job};
     use dredge_core::UnixMillis;
+    use dredge_core::job::{FileRules, parse_job};
     use dredge_queue::{NewRun, RunState};
 
     use super::*;
@@ -229,7 +248,9 @@ mod tests {
              [accounts.a]\nvendor = \"zyte\"\napi_key = \"k\"\nbase_url = \"http://127.0.0.1:9\"\n";
         let config = DaemonConfig::parse(&dir.join("dredge.toml"), text).unwrap();
         control::apply_config(shared, config);
-        let list: Vec<String> = (0..urls).map(|i| format!("\"https://s{i}.com/p\"")).collect();
+        let list: Vec<String> = (0..urls)
+            .map(|i| format!("\"https://s{i}.com/p\""))
+            .collect();
         let job = format!(
             "account = \"a\"\nvendor = \"zyte\"\n[zyte]\nextract = \"product\"\nurls = [{}]\n",
             list.join(",")
@@ -283,7 +304,10 @@ mod tests {
         assert_eq!(items_of(&shared, &run), 2 * CHUNK_INPUTS as u64 + 7);
         assert_eq!(shared.queue.run(&run).unwrap().unwrap().planning, None);
         let copies = inputs::dir_of(&shared.config().state_dir);
-        assert!(!copies.join(copy).exists(), "the copy is removed once planned");
+        assert!(
+            !copies.join(copy).exists(),
+            "the copy is removed once planned"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -308,7 +332,10 @@ mod tests {
         let info = shared.queue.run(&run).unwrap().unwrap();
         assert_eq!(info.state, RunState::Failed);
         let reason = info.reason.unwrap_or_default();
-        assert!(reason.contains("cannot plan the rest of its inputs"), "{reason}");
+        assert!(
+            reason.contains("cannot plan the rest of its inputs"),
+            "{reason}"
+        );
         assert!(shared.queue.planning_runs().unwrap().is_empty());
     }
 }

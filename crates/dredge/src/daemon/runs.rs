@@ -9,8 +9,8 @@ use dredge_queue::{NewRun, PlanCursor, RunId, RunState, ScheduleState};
 use super::failpoint;
 use super::health::is_storage_error;
 use super::inputs;
-use super::planner::PlannedChunk;
 use super::output::{RunFile, RunPaths};
+use super::planner::PlannedChunk;
 use super::snapshot;
 use super::state::Shared;
 use super::writer::WriterMsg;
@@ -209,7 +209,12 @@ pub(super) fn plan_first_chunk(
         // The executor says what an empty list means for its vendor (an error, so far).
         inputs::remove(&dir, &copy.name);
         let items = executor.plan(spec, &[]).map_err(|e| e.to_string())?;
-        return Ok(Planned { items, rest: None, total: 0, chunk: None });
+        return Ok(Planned {
+            items,
+            rest: None,
+            total: 0,
+            chunk: None,
+        });
     }
     let start = PlanCursor {
         input: copy.name.clone(),
@@ -221,7 +226,12 @@ pub(super) fn plan_first_chunk(
     let planned = PlannedChunk::plan(&dir, &copy.name, 0, 0, spec, executor).map(|mut chunk| {
         let (items, rest) = chunk.next_batch(&start);
         let chunk = rest.is_some().then_some(chunk);
-        Planned { items, rest, total: copy.total, chunk }
+        Planned {
+            items,
+            rest,
+            total: copy.total,
+            chunk,
+        }
     });
     if !matches!(&planned, Ok(p) if p.rest.is_some()) {
         inputs::remove(&dir, &copy.name);
