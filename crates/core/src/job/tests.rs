@@ -243,6 +243,26 @@ fn selector_prefix_is_case_insensitive() {
     }
 }
 
+const WDS: &str = "vendor = \"wds\"\naccount = \"wds\"\n[wds]\nstart_urls = [\"https://a.com\"]\nfields = [{ name = \"t\", selector = \"css: h1\" }]\n";
+
+fn wds_restart(text: &str) -> WdsRestart {
+    match parse("j", text).expect("a valid job").work {
+        VendorJob::Wds(w) => w.restart,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn wds_restart_is_from_scratch_unless_the_job_says_continue() {
+    assert_eq!(wds_restart(WDS), WdsRestart::FromScratch);
+    let with = |value: &str| format!("{WDS}restart = \"{value}\"\n");
+    assert_eq!(wds_restart(&with("continue")), WdsRestart::Continue);
+    assert_eq!(wds_restart(&with("from_scratch")), WdsRestart::FromScratch);
+    let e = error("j", &with("FromScratch"));
+    assert!(e.starts_with("/jobs/j.toml:6:11: restart: "), "{e}");
+    assert!(e.contains("expected `from_scratch` or `continue`"), "{e}");
+}
+
 #[test]
 fn two_vendor_sections_are_rejected() {
     let text =

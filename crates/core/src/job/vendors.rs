@@ -188,6 +188,24 @@ pub struct WdsJob {
     pub max_depth: u32,
     pub max_pages: u64,
     pub fields: Vec<WdsField>,
+    /// How the run's first start treats what WDS already has for `job_name`. Kept the
+    /// last field: a run snapshot of format 1 (without it) is decoded by appending it
+    /// (`crates/dredge/src/daemon/snapshot.rs`).
+    pub restart: WdsRestart,
+}
+
+/// `restart` of `[wds]`: what the first start of a run sends as `JobRestartMode`
+/// (docs/vendors/wds.md §"Restart modes"). Every later start within the same run
+/// sends `Continue` whatever this says, so starting again never clears the crawl the
+/// run already has.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WdsRestart {
+    /// `FromScratch`: WDS clears its cached pages of the job; every run is a fresh crawl.
+    #[default]
+    FromScratch,
+    /// `Continue`: WDS reuses its cached pages of the job and crawls on from there.
+    Continue,
 }
 
 /// Politeness per start host: `"0"`, `"1-5"` (seconds, random in range) or `"robots"`.
