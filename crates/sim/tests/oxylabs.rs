@@ -142,20 +142,22 @@ async fn status_of_a_pending_job_is_pending_and_results_answer_204() {
     assert!(early.bytes().await.unwrap().is_empty());
 }
 
+// docs/vendors/oxylabs.md §"Result types": each type but raw must be enabled on the
+// job (`parse`, `render = "png"`, `markdown`).
 #[tokio::test]
-async fn done_job_serves_raw_parsed_and_png_results() {
+async fn done_job_serves_raw_parsed_png_and_markdown_results() {
     let sim = start(quick()).await;
     let id = id_of(
         &submit(
             &sim,
-            json!({"source": "universal", "url": "https://shop.test/p/1"}),
+            json!({"source": "universal", "url": "https://shop.test/p/1", "parse": true, "render": "png", "markdown": true}),
         )
         .await,
     );
     let job = finished(&sim, &id).await;
     assert_eq!(job["status"], "done");
 
-    let raw = json_of(get(&sim, &format!("/v1/queries/{id}/results")).await).await;
+    let raw = json_of(get(&sim, &format!("/v1/queries/{id}/results?type=raw")).await).await;
     let result = &raw["results"][0];
     for key in [
         "content",
@@ -192,8 +194,36 @@ async fn done_job_serves_raw_parsed_and_png_results() {
         .unwrap();
     assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"));
 
+    let markdown =
+        json_of(get(&sim, &format!("/v1/queries/{id}/results?type=markdown")).await).await;
+    assert_eq!(markdown["results"][0]["type"], "markdown");
+    let text = markdown["results"][0]["content"].as_str().unwrap();
+    assert!(text.starts_with("# https://shop.test/p/1\n\n- ["), "{text}");
+
     let bad = get(&sim, &format!("/v1/queries/{id}/results?type=pdf")).await;
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+}
+
+// docs/vendors/oxylabs.md §"Result types": a type the job did not enable comes back
+// as an entry with empty content.
+#[tokio::test]
+async fn a_result_type_the_job_did_not_enable_comes_back_empty() {
+    let sim = start(quick()).await;
+    let id = id_of(
+        &submit(
+            &sim,
+            json!({"source": "universal", "url": "https://shop.test/p/2"}),
+        )
+        .await,
+    );
+    finished(&sim, &id).await;
+    for kind in ["parsed", "png", "markdown"] {
+        let doc = json_of(get(&sim, &format!("/v1/queries/{id}/results?type={kind}")).await).await;
+        assert_eq!(doc["results"][0]["type"], kind);
+        assert_eq!(doc["results"][0]["content"], "", "{kind}: {doc}");
+    }
+    let raw = json_of(get(&sim, &format!("/v1/queries/{id}/results?type=raw")).await).await;
+    assert_ne!(raw["results"][0]["content"], "");
 }
 
 #[tokio::test]

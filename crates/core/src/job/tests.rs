@@ -310,6 +310,23 @@ fn oxylabs_passes_singular_parameters_through() {
 }
 
 #[test]
+fn oxylabs_markdown_results_set_the_markdown_flag_or_the_job_is_refused() {
+    let text = "vendor = \"oxylabs\"\n[oxylabs]\nsource = \"universal\"\nurls = [\"https://a.com/\"]\nresults = \"markdown\"\n";
+    let VendorJob::Oxylabs(o) = parse("j", text).unwrap().work else {
+        panic!()
+    };
+    assert_eq!(o.results, OxylabsResults::Markdown);
+    let params: serde_json::Value = serde_json::from_str(&o.params_json).unwrap();
+    assert_eq!(params, serde_json::json!({"markdown": true}));
+    let e = error("j", &format!("{text}markdown = false\n"));
+    assert!(e.starts_with("/jobs/j.toml:2:1: "), "{e}");
+    assert!(
+        e.contains("results = \"markdown\" needs markdown = true on the job"),
+        "{e}"
+    );
+}
+
+#[test]
 fn oxylabs_rejects_list_parameters_and_callback_without_url() {
     let e = error(
         "j",

@@ -86,7 +86,7 @@ pub struct OxylabsJob {
     pub inputs: OxylabsInputs,
     /// Parameters passed through as given (domain, parse, render, geo_location,
     /// context, parsing_instructions, browser_instructions...), with the result type's
-    /// flag set (`parse`, `render`).
+    /// flag set (`parse`, `render`, `markdown`).
     /// JSON text of an object, so the spec stays storable with bincode.
     pub params_json: String,
     pub results: OxylabsResults,
@@ -109,6 +109,8 @@ pub enum OxylabsResults {
     Parsed,
     Raw,
     Png,
+    /// Kept after the others: stored run snapshots name variants by index.
+    Markdown,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
