@@ -547,7 +547,7 @@ async fn openapi_token_and_refresh() {
     let data = &answer["data"];
     assert_eq!(data["expires_in"], "86399");
     let refresh = json!({"refresh_token": data["refresh_token"], "grant_type": "refresh_token"});
-    // Vendor research §4 (OpenAPI token): the official sample refreshes at `/token`.
+    // docs/vendors/octoparse.md §"OpenAPI": the official sample refreshes at `/token`.
     let (status, refreshed) = openapi_post(&sim, "/token", None, &refresh).await;
     assert_eq!(status, 200);
     assert!(refreshed["data"]["access_token"].is_string());

@@ -368,7 +368,7 @@ async fn submission_without_query_or_url_is_a_bad_request() {
 }
 
 #[tokio::test]
-// Vendor research §3.2, live: malformed JSON answers 400 "Json error: Unexpected
+// docs/vendors/oxylabs.md §"Answers by endpoint": malformed JSON answers 400 "Json error: Unexpected
 // value." (the docs say 422).
 async fn invalid_json_is_400_as_live() {
     let sim = start(slow_jobs()).await;
@@ -430,7 +430,7 @@ async fn wrong_credentials_get_the_three_real_401_bodies() {
         .send()
         .await
         .unwrap();
-    // Vendor research §3.2, live: wrong credentials answer 401 with an empty body.
+    // docs/vendors/oxylabs.md §"Answers by endpoint": wrong credentials answer 401 with an empty body.
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     assert!(wrong.headers().get("content-type").is_none());
     assert_eq!(wrong.text().await.unwrap(), "");
@@ -456,7 +456,7 @@ async fn unknown_job_is_404() {
     }
 }
 
-// Vendor research §3.2, live: results after expiry answer 204 with
+// docs/vendors/oxylabs.md §"Answers by endpoint": results after expiry answer 204 with
 // `x-oxylabs-job-status: done`; the status stays readable.
 #[tokio::test]
 async fn expired_results_answer_204_done_and_the_status_stays() {
@@ -534,7 +534,7 @@ async fn limited_domain_gets_429_naming_it_while_others_pass() {
         StatusCode::ACCEPTED
     );
     let limited = post(&sim, "/v1/queries", &job("https://slow.test/2")).await;
-    // Vendor research §3.1: the live per-domain text, the domain after "Access to".
+    // docs/vendors/oxylabs.md §"429 bodies": the live per-domain text, the domain after "Access to".
     assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(limited.headers().get("retry-after").is_none());
     assert!(
@@ -811,7 +811,7 @@ async fn scenario_toml_configures_oxylabs_and_wds() {
     assert_eq!(sims.wds.as_ref().unwrap().site().len(), 40);
 }
 
-// Vendor research §3.1: the live account-wide 429 text, no Retry-After.
+// docs/vendors/oxylabs.md §"429 bodies": the live account-wide 429 text, no Retry-After.
 #[tokio::test]
 async fn the_account_limit_answers_the_live_total_dynamic_text() {
     let sim = start(Config {
@@ -836,7 +836,7 @@ async fn the_account_limit_answers_the_live_total_dynamic_text() {
     );
 }
 
-// Vendor research §3.2, live: a batch with some invalid values answers 202; the valid
+// docs/vendors/oxylabs.md §"Answers by endpoint": a batch with some invalid values answers 202; the valid
 // ones become jobs, the rest are listed under `errors` with the vendor's message.
 #[tokio::test]
 async fn a_batch_with_invalid_values_answers_202_with_errors() {
@@ -852,7 +852,7 @@ async fn a_batch_with_invalid_values_answers_202_with_errors() {
     );
 }
 
-// Vendor research §3.5: a `pages: N` job has one `results[]` entry per page, numbered
+// docs/vendors/oxylabs.md §"Result types": a `pages: N` job has one `results[]` entry per page, numbered
 // from `start_page`.
 #[tokio::test]
 async fn a_job_with_several_pages_serves_every_page() {

@@ -43,7 +43,7 @@ mod v1 {
     use std::time::Duration;
 
     use dredge_core::job::{
-        self, AutoextractJob, CatchUp, HttpUrl, JobName, OctoparseJob, OxylabsJob, Overlap,
+        self, AutoextractJob, CatchUp, HttpUrl, JobName, OctoparseJob, Overlap, OxylabsJob,
         Schedule, WdsField, WdsFollow, WdsRestart, ZyteJob,
     };
     use serde::Deserialize;

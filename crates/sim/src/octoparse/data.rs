@@ -110,6 +110,8 @@ fn make_task(seed: u64, id: String, name: String, count: u32) -> Task {
     }
 }
 
+// The weather fields of the guide's sample rows
+// (docs/vendors/octoparse.md §"Reading all data (legacy)").
 /// One realistic row (weather plus a product listing) with a unique `Url`.
 fn row(rng: &mut impl Rng, task_short: &str, index: u32) -> Value {
     let (city, state) = CITIES[rng.random_range(0..CITIES.len())];

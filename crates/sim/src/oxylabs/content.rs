@@ -49,8 +49,8 @@ impl Kind {
     }
 
     /// Whether `job` enabled this type: `"parse": true` for parsed, `"render": "png"`
-    /// for png, `"markdown": true` for markdown (docs/vendors/oxylabs.md §"Result
-    /// types"). Raw is always there.
+    /// for png, `"markdown": true` for markdown
+    /// (docs/vendors/oxylabs.md §"Result types"). Raw is always there.
     fn enabled(self, job: &Job) -> bool {
         let flag = |key: &str| job.params.get(key);
         match self {
@@ -76,6 +76,7 @@ pub(crate) fn result_item(job: &Job, ending: Ending, kind: Kind, seed: u64) -> V
     result_page(job, ending, kind, seed, 1)
 }
 
+// docs/vendors/oxylabs.md §"Result types": one `results[]` entry per page.
 /// Every result page of a job: `start_page` (default 1) and on, `pages` of them
 /// (default 1). Each page is its own `results[]` entry with its `page` number.
 pub(crate) fn result_items(job: &Job, ending: Ending, kind: Kind, seed: u64) -> Vec<Value> {
@@ -109,10 +110,12 @@ fn result_page(job: &Job, ending: Ending, kind: Kind, seed: u64, page: u64) -> V
 fn content(job: &Job, kind: Kind, parse_failed: bool, seed: u64) -> Value {
     match kind {
         Kind::Raw => json!(html(job, seed)),
+        // docs/vendors/oxylabs.md §"Result types": png content is base64 text.
         Kind::Png => json!(base64::engine::general_purpose::STANDARD.encode(TINY_PNG)),
         Kind::Parsed if parse_failed => json!({
             "url": page_url(job),
             "page": 1,
+            // docs/vendors/oxylabs.md §"Job JSON": 12002, could not parse.
             "parse_status_code": 12002,
         }),
         Kind::Parsed => parsed(job, seed),

@@ -28,6 +28,7 @@ type Params = Query<Vec<(String, String)>>;
 /// Scrape results: `(name, values)` per ScrapeParam, in request order.
 type Scraped = Vec<(String, Vec<String>)>;
 
+// docs/vendors/wds.md §"API versions and paths": `GET /ready`.
 pub(crate) async fn ready(State(s): Sim) -> Response {
     s.log.record("GET", "/ready", None, Vec::new(), 200, "ok");
     "Healthy".into_response()
@@ -40,6 +41,7 @@ pub(crate) async fn not_found(State(s): Sim, method: Method, uri: Uri) -> Respon
     text(StatusCode::NOT_FOUND, "Not Found")
 }
 
+// docs/vendors/wds.md §"API versions and paths": v2 start, one DownloadTask per start URL.
 pub(crate) async fn start_job(
     State(s): Sim,
     method: Method,
@@ -59,6 +61,7 @@ pub(crate) async fn start_job(
 }
 
 /// The v1 form: `POST /api/v1/jobs/start` with `JobName` inside the JobConfig.
+// docs/vendors/wds.md §"API versions and paths": the v1 start, `JobName` in the body.
 pub(crate) async fn start_job_v1(
     State(s): Sim,
     method: Method,
@@ -135,6 +138,8 @@ pub(crate) async fn scrape(
 }
 
 /// `GET …/scrape-multiple?scrapeParams[0].Name=…&scrapeParams[0].Selector=…`.
+// docs/vendors/wds.md §"API versions and paths": scrape-multiple, GET with
+// `scrapeParams[i].*` or POST with the list as JSON.
 pub(crate) async fn scrape_multiple_query(
     State(s): Sim,
     method: Method,
@@ -195,6 +200,7 @@ pub(crate) async fn info(
     }
 }
 
+// docs/vendors/wds.md §"Answers": 404 task not found.
 fn task_not_found() -> Response {
     text(StatusCode::NOT_FOUND, "Task not found")
 }
@@ -217,6 +223,8 @@ impl Shared {
         domains.sort();
         domains.dedup();
         let mut store = self.store();
+        // docs/vendors/wds.md §"Restart modes": `FromScratch` clears the job's tasks, `Continue`
+        // answers from the ones it has (`task_for_url` below).
         if from_scratch(config) {
             store.restart(&caller.tenant, job);
         }
@@ -285,6 +293,7 @@ impl Shared {
         let domains = vec![urls::host(&task.url)];
         if task.polls < task.queued_polls {
             task.polls += 1;
+            // docs/vendors/wds.md §"Answers": 202 until the task has run.
             return Err(Refusal::new("accepted", StatusCode::ACCEPTED, "").on(domains));
         }
         task.polls = task.polls.saturating_add(1);
@@ -292,6 +301,8 @@ impl Shared {
         drop(store);
         match task.state(&self.site) {
             TaskState::AccessDeniedForRobots => {
+                // docs/vendors/wds.md §"Answers": 422 for a page WDS could not process, 403 for one
+                // it could not reach (§"Task states": AccessDeniedForRobots, AllRequestGatesExhausted).
                 let message = format!("Access to {} is denied by robots.txt", task.url);
                 let status = StatusCode::UNPROCESSABLE_ENTITY;
                 Err(Refusal::new("robots_denied", status, message).on(domains))
