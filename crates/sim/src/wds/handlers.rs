@@ -4,7 +4,6 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
@@ -131,7 +130,7 @@ pub(crate) async fn scrape(
     match scraped {
         Ok((domains, mut results)) => {
             let values = results.pop().map(|(_, v)| v).unwrap_or_default();
-            s.answer(&caller, domains, "ok", Json(values).into_response())
+            s.answer(&caller, domains, "ok", s.json(&values))
         }
         Err(refusal) => s.refuse(&caller, refusal),
     }
@@ -189,12 +188,7 @@ pub(crate) async fn info(
     match found {
         Some(task) => {
             let body = task.info(&s.site, as_number);
-            s.answer(
-                &caller,
-                vec![urls::host(&task.url)],
-                "ok",
-                Json(body).into_response(),
-            )
+            s.answer(&caller, vec![urls::host(&task.url)], "ok", s.json(&body))
         }
         None => s.answer(&caller, Vec::new(), "not_found", task_not_found()),
     }
@@ -206,6 +200,20 @@ fn task_not_found() -> Response {
 }
 
 impl Shared {
+    /// A JSON answer: compact, or indented over many lines with `pretty`.
+    fn json(&self, value: &impl serde::Serialize) -> Response {
+        let text = if self.config().pretty {
+            serde_json::to_string_pretty(value)
+        } else {
+            serde_json::to_string(value)
+        };
+        (
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            text.unwrap_or_default(),
+        )
+            .into_response()
+    }
+
     /// Log a refusal and answer it.
     fn refuse(&self, caller: &Caller, refusal: Refusal) -> Response {
         let answer = refusal.response();
@@ -236,7 +244,7 @@ impl Shared {
             })
             .collect();
         drop(store);
-        self.answer(caller, domains, "ok", Json(tasks).into_response())
+        self.answer(caller, domains, "ok", self.json(&tasks))
     }
 
     /// The job's live task for `url`, created when there is none.
@@ -348,7 +356,7 @@ impl Shared {
                     .download_task()
             })
             .collect();
-        Ok((domains, Json(found).into_response()))
+        Ok((domains, self.json(&found)))
     }
 
     /// Evaluate every param on the task's page: `(name, values)` in request order.
@@ -384,7 +392,7 @@ impl Shared {
                     .into_iter()
                     .map(|(name, values)| json!({ "Name": name, "Values": values }))
                     .collect();
-                self.answer(caller, domains, "ok", Json(body).into_response())
+                self.answer(caller, domains, "ok", self.json(&body))
             }
             Err(refusal) => self.refuse(caller, refusal),
         }
