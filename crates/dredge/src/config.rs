@@ -120,8 +120,8 @@ pub struct DaemonConfig {
     pub socket_groups: Groups,
     pub accounts: BTreeMap<String, Account>,
     /// Accounts that did not resolve (a missing secret, a bad base_url), with their
-    /// vendor. Only a lenient load ([`DaemonConfig::load_with`]) keeps them here; a
-    /// strict load fails on the first.
+    /// vendor and why: the daemon runs the others, and `dredge validate` reports each.
+    /// (Only the tests' strict `parse` fails on the first instead.)
     pub broken_accounts: BTreeMap<String, (Vendor, FileError)>,
     /// What is legal but unsafe (a secret file every user may read): logged and shown
     /// in `dredge status`.
@@ -129,14 +129,17 @@ pub struct DaemonConfig {
 }
 
 impl DaemonConfig {
-    /// Read and check the config file. Relative paths in it are taken relative to the
-    /// file's directory, so a config works wherever it is run from.
+    /// Read and check the config file, as the daemon runs it. Relative paths in it are
+    /// taken relative to the file's directory, so a config works wherever it is run
+    /// from. One account that does not resolve (say, its `api_key_file` is missing)
+    /// does not stop the others: it is kept in `broken_accounts`. A file that does not
+    /// parse, or a key outside any account that is wrong, is an error: nothing to run.
     pub fn load(path: &Path) -> Result<Self, FileError> {
-        Self::load_with(path, Secrets::Read)?.strict()
+        Self::load_with(path, Secrets::Read)
     }
 
     /// Read the config, keeping accounts that fail to resolve in `broken_accounts`
-    /// instead of failing (for `dredge validate`, which reports each one).
+    /// instead of failing (`--no-secrets` skips reading `*_env` and `*_file`).
     pub fn load_with(path: &Path, secrets: Secrets) -> Result<Self, FileError> {
         let bytes = files::read_regular(path, MAX_SMALL_FILE_BYTES, "", Links::Follow)
             .map_err(|e| FileError::whole(path, format!("cannot read the daemon config: {e}")))?;
@@ -155,6 +158,7 @@ impl DaemonConfig {
     }
 
     /// Fail on the first broken account.
+    #[cfg(test)]
     fn strict(self) -> Result<Self, FileError> {
         match self.broken_accounts.values().next() {
             Some((_, e)) => Err(e.clone()),
@@ -242,14 +246,16 @@ impl DaemonConfig {
         })
     }
 
-    /// Account name → vendor, for job files.
+    /// Account name → vendor, for job files: every configured account, broken ones
+    /// included, so a job naming a broken account is checked for its own errors and
+    /// then shown as waiting for that account, not as naming an unknown one.
     pub fn account_index(&self) -> AccountIndex {
-        AccountIndex(
-            self.accounts
-                .iter()
-                .map(|(n, a)| (n.clone(), a.vendor))
-                .collect(),
-        )
+        let working = self.accounts.iter().map(|(n, a)| (n.clone(), a.vendor));
+        let broken = self
+            .broken_accounts
+            .iter()
+            .map(|(n, (vendor, _))| (n.clone(), *vendor));
+        AccountIndex(working.chain(broken).collect())
     }
 }
 

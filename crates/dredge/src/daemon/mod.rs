@@ -2,6 +2,7 @@
 //! config, queue (with recovery), writer, lanes, jobs, socket, scheduler, watcher — and
 //! stops them in reverse on SIGTERM/SIGINT.
 
+mod accounts;
 mod api;
 mod callbacks;
 mod control;
@@ -45,6 +46,7 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
     let config = DaemonConfig::load(config_path)?;
     init_logging(config.log_format);
+    accounts::log_broken(None, &config);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("dredge")
