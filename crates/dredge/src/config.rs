@@ -14,7 +14,7 @@ use dredge_core::account::{
 use dredge_core::files::{
     self, DEFAULT_MAX_INPUT_FILE_BYTES, DEFAULT_MAX_JOB_FILE_BYTES, Links, MAX_SMALL_FILE_BYTES,
 };
-use dredge_core::job::values::Bounded;
+use dredge_core::job::values::{Bounded, DurationIn};
 use dredge_core::job::{AccountIndex, FileRules};
 use dredge_core::secret::SecretText;
 use serde::Deserialize;
@@ -56,6 +56,11 @@ struct RawConfig {
     max_job_file_bytes: Option<Bounded<1, MAX_FILE_CAP>>,
     /// Input files larger than this are rejected (default 64 MiB).
     max_input_file_bytes: Option<Bounded<1, MAX_FILE_CAP>>,
+    /// Status-socket connections at once (default 256); past it the one waiting
+    /// longest for a request is closed. Each is a file descriptor.
+    socket_max_connections: Option<Bounded<1, 16_384>>,
+    /// A request line must arrive, and an answer be read, within this (default 10 s).
+    socket_line_timeout: Option<DurationIn<1, 3_600>>,
     #[serde(default)]
     accounts: BTreeMap<String, Spanned<AccountConfig>>,
 }
@@ -102,6 +107,17 @@ pub enum LogFormat {
     Json,
 }
 
+/// How much of the status socket one peer may hold: connections at once, and how long
+/// a request line (or the reading of an answer) may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SocketLimits {
+    pub max_connections: usize,
+    pub line_timeout: std::time::Duration,
+}
+
+pub const DEFAULT_SOCKET_MAX_CONNECTIONS: usize = 256;
+pub const DEFAULT_SOCKET_LINE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A loaded, valid daemon config.
 #[derive(Debug, Clone)]
 pub struct DaemonConfig {
@@ -118,6 +134,8 @@ pub struct DaemonConfig {
     pub files: FileRules,
     /// Who may use the status socket besides root and the daemon's user.
     pub socket_groups: Groups,
+    /// Status-socket connections at once, and the time a line may take.
+    pub socket_limits: SocketLimits,
     pub accounts: BTreeMap<String, Account>,
     /// Accounts that did not resolve (a missing secret, a bad base_url), with their
     /// vendor and why: the daemon runs the others, and `dredge validate` reports each.
@@ -240,6 +258,14 @@ impl DaemonConfig {
                     .map_or(DEFAULT_MAX_JOB_FILE_BYTES, |b| b.get() as u64),
             },
             socket_groups,
+            socket_limits: SocketLimits {
+                max_connections: raw
+                    .socket_max_connections
+                    .map_or(DEFAULT_SOCKET_MAX_CONNECTIONS, |n| n.get() as usize),
+                line_timeout: raw
+                    .socket_line_timeout
+                    .map_or(DEFAULT_SOCKET_LINE_TIMEOUT, |d| d.0.0),
+            },
             accounts,
             broken_accounts,
             warnings,
@@ -459,6 +485,35 @@ tenant = "default"
                 format!("[accounts.a]\nvendor = \"autoextract\"\napi_key = \"k\"\n{value}\n");
             let e = parse(&text).unwrap_err().to_string();
             assert!(e.contains(expected), "{value}: {e}");
+        }
+    }
+
+    #[test]
+    fn socket_limits_default_and_take_values_in_range() {
+        let c = parse("").unwrap();
+        assert_eq!(c.socket_limits.max_connections, 256);
+        assert_eq!(
+            c.socket_limits.line_timeout,
+            std::time::Duration::from_secs(10)
+        );
+        let c = parse("socket_max_connections = 1000\nsocket_line_timeout = \"30s\"\n").unwrap();
+        assert_eq!(c.socket_limits.max_connections, 1000);
+        assert_eq!(
+            c.socket_limits.line_timeout,
+            std::time::Duration::from_secs(30)
+        );
+        for (text, expected) in [
+            (
+                "socket_max_connections = 0",
+                ":1:26: socket_max_connections: 0 is out of range (1..=16384)",
+            ),
+            (
+                "socket_line_timeout = \"2h\"",
+                ":1:23: socket_line_timeout: ",
+            ),
+        ] {
+            let e = parse(text).unwrap_err().to_string();
+            assert!(e.contains(expected), "{text}: {e}");
         }
     }
 

@@ -98,9 +98,11 @@ async fn serve(config: DaemonConfig) -> anyhow::Result<ExitCode> {
     let listener = crate::rpc::bind(&socket_path, None)?;
     let api = Arc::new(api::DaemonApi(shared.clone()));
     let rpc_shutdown = shared.shutdown.clone();
+    let limits = shared.config().socket_limits;
     let options = crate::rpc::Options {
         groups: shared.config().socket_groups,
-        ..Default::default()
+        max_connections: limits.max_connections,
+        line_timeout: limits.line_timeout,
     };
     tokio::spawn(crate::rpc::serve(
         listener,
