@@ -42,10 +42,12 @@ def fill(daemon, jobs, items):
         )
 
         def created():
-            # The log line follows `create_run`'s durable flush; `runs.list` can show the
-            # run a moment earlier, before the flush, when a SIGKILL would still lose it.
+            # The log lines follow durable flushes; `runs.list` can show the run a
+            # moment earlier, before the flush, when a SIGKILL would still lose it. A
+            # run of more than one chunk (2,000 inputs) is whole once it is planned.
             log = (daemon.dir / "daemon.log").read_text()
-            return f"run started job=fill{j} " in log
+            planned = log.count("every input of the run is planned") > j or items <= 2000
+            return f"run started job=fill{j} " in log and planned
 
         common.wait_until(f"run of fill{j}", 300, created, every=0.2)
         print(f"  fill{j}: {items} items created in {time.monotonic() - t0:.1f} s; "

@@ -30,7 +30,12 @@ fn count_sources(h: &Harness, run: &Value, expected: &[String]) -> HashMap<Strin
 fn assert_each_once_none_dead(h: &Harness, job: &str, run: &Value, expected: &[String]) {
     let seen = count_sources(h, run, expected);
     let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(twice.is_empty(), "records written twice: {twice:?}");
+    assert!(
+        twice.is_empty(),
+        "{} records written twice, e.g. {:?}",
+        twice.len(),
+        &twice[..twice.len().min(3)]
+    );
     let missing: Vec<_> = expected.iter().filter(|u| !seen.contains_key(*u)).collect();
     assert!(
         missing.is_empty(),
@@ -68,6 +73,27 @@ fn a_crash_right_after_a_run_is_created_leaves_exactly_one_run() {
         "the restart must not start the same content again: {runs:?}"
     );
     assert_each_once_none_dead(&h, "once", &run, &expected);
+}
+
+#[test]
+fn a_crash_between_planned_chunks_plans_every_input_once() {
+    let rt = runtime();
+    let sim = autoextract_sim(&rt, Default::default(), 7);
+    let mut h = Harness::new(&autoextract_account(&sim.base_url()));
+    failpoint(&mut h, "after_plan_chunk");
+    h.start();
+    // Three chunks: the first planned at the start, the crash after the second.
+    let expected = urls(5_000, 50);
+    url_job(&h, "big", &expected);
+    let status = h.wait_exit(Duration::from_secs(60));
+    assert!(!status.success(), "the failpoint aborts the daemon");
+    h.env.clear();
+    h.start();
+    let run = h.wait_run_end("big", Duration::from_secs(120));
+    assert_eq!(h.runs("big").len(), 1);
+    assert_each_once_none_dead(&h, "big", &run, &expected);
+    let copies = std::fs::read_dir(h.path("state/inputs")).unwrap().count();
+    assert_eq!(copies, 0, "a planned run's input copy is removed");
 }
 
 #[test]

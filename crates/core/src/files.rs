@@ -10,8 +10,10 @@ use std::path::{Component, Path, PathBuf};
 /// Job files larger than this are refused unless the config raises the cap.
 pub const DEFAULT_MAX_JOB_FILE_BYTES: u64 = 1 << 20;
 /// Input lists (`urls_file`, `input_file`) larger than this are refused unless the
-/// config raises the cap (64 MiB is about 600,000 URLs).
-pub const DEFAULT_MAX_INPUT_FILE_BYTES: u64 = 64 << 20;
+/// config raises the cap (1 GiB is about ten million URLs). They are streamed, never
+/// held in memory whole, so the cap guards the state directory's disk (each run keeps a
+/// copy until its inputs are planned), not the daemon's memory.
+pub const DEFAULT_MAX_INPUT_FILE_BYTES: u64 = 1 << 30;
 /// Secrets and the daemon config are small; anything larger is a mistake.
 pub const MAX_SMALL_FILE_BYTES: u64 = 1 << 20;
 
@@ -66,6 +68,51 @@ pub fn read_regular(
         return Err(ReadError::TooLarge { limit, key });
     }
     Ok(bytes)
+}
+
+/// `read_regular` as a stream: the file opened as `read_regular` opens it, checked
+/// against the cap, and a reader that fails rather than read past the cap (the file may
+/// grow after the check).
+pub fn open_capped(
+    path: &Path,
+    limit: u64,
+    key: &'static str,
+    links: Links,
+) -> Result<CappedReader, ReadError> {
+    let file = open_regular(path, links)?;
+    if file.metadata()?.len() > limit {
+        return Err(ReadError::TooLarge { limit, key });
+    }
+    Ok(CappedReader {
+        inner: file.take(limit.saturating_add(1)),
+        left: limit,
+        key,
+        limit,
+    })
+}
+
+/// See [`open_capped`].
+pub struct CappedReader {
+    inner: std::io::Take<File>,
+    left: u64,
+    limit: u64,
+    key: &'static str,
+}
+
+impl Read for CappedReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        match self.left.checked_sub(n as u64) {
+            Some(left) => {
+                self.left = left;
+                Ok(n)
+            }
+            None => Err(std::io::Error::other(ReadError::TooLarge {
+                limit: self.limit,
+                key: self.key,
+            })),
+        }
+    }
 }
 
 fn open_regular(path: &Path, links: Links) -> Result<File, ReadError> {

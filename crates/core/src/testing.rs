@@ -640,6 +640,7 @@ mod tests {
             enabled: true,
             max_attempts: 8,
             deadline: Duration::from_secs(600),
+            retention: Default::default(),
             work: VendorJob::Autoextract(AutoextractJob {
                 page_type: PageType::Article,
                 urls: InputList::Inline(Vec::new()),

@@ -15,7 +15,7 @@ use dredge_core::files::{
     self, DEFAULT_MAX_INPUT_FILE_BYTES, DEFAULT_MAX_JOB_FILE_BYTES, Links, MAX_SMALL_FILE_BYTES,
 };
 use dredge_core::job::values::{Bounded, DurationIn};
-use dredge_core::job::{AccountIndex, FileRules};
+use dredge_core::job::{AccountIndex, FileRules, Retention, RetentionOverride, RetentionTable};
 use dredge_core::secret::SecretText;
 use serde::Deserialize;
 
@@ -54,13 +54,17 @@ struct RawConfig {
     inputs_dir: Option<PathBuf>,
     /// Job files larger than this are rejected (default 1 MiB).
     max_job_file_bytes: Option<Bounded<1, MAX_FILE_CAP>>,
-    /// Input files larger than this are rejected (default 64 MiB).
+    /// Input files larger than this are rejected (default 1 GiB).
     max_input_file_bytes: Option<Bounded<1, MAX_FILE_CAP>>,
     /// Status-socket connections at once (default 256); past it the one waiting
     /// longest for a request is closed. Each is a file descriptor.
     socket_max_connections: Option<Bounded<1, 16_384>>,
     /// A request line must arrive, and an answer be read, within this (default 10 s).
     socket_line_timeout: Option<DurationIn<1, 3_600>>,
+    /// How much history to keep (`keep_runs`, `keep_for`, `delete_outputs`); a job
+    /// file's own `[retention]` overrides it key by key.
+    #[serde(default)]
+    retention: RetentionTable,
     #[serde(default)]
     accounts: BTreeMap<String, Spanned<AccountConfig>>,
 }
@@ -136,6 +140,8 @@ pub struct DaemonConfig {
     pub socket_groups: Groups,
     /// Status-socket connections at once, and the time a line may take.
     pub socket_limits: SocketLimits,
+    /// The history policy of every job whose file does not override it.
+    pub retention: Retention,
     pub accounts: BTreeMap<String, Account>,
     /// Accounts that did not resolve (a missing secret, a bad base_url), with their
     /// vendor and why: the daemon runs the others, and `dredge validate` reports each.
@@ -266,6 +272,7 @@ impl DaemonConfig {
                     .socket_line_timeout
                     .map_or(DEFAULT_SOCKET_LINE_TIMEOUT, |d| d.0.0),
             },
+            retention: RetentionOverride::from(raw.retention).over(Retention::default()),
             accounts,
             broken_accounts,
             warnings,

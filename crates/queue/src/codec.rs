@@ -87,6 +87,12 @@ pub mod prefix {
     pub const RUN_REASON: u8 = b'W';
     /// Cancelled runs whose file recovery has not yet cut back: `K` + run.
     pub const UNSETTLED: u8 = b'K';
+    /// A run whose inputs are still being planned: `E` + run -> `PlanCursor`.
+    pub const PLANNING: u8 = b'E';
+    /// Runs by job: `J` + job + run.
+    pub const JOB_RUNS: u8 = b'J';
+    /// Items by run: `B` + run + id.
+    pub const RUN_ITEMS: u8 = b'B';
 }
 
 /// Builds a key from parts.

@@ -34,8 +34,10 @@ mod admin;
 mod codec;
 mod error;
 mod flush;
+mod history;
 mod items;
 mod pending;
+mod planning;
 mod queue;
 mod runs;
 mod stage;
@@ -46,6 +48,8 @@ mod types;
 pub use codec::FORMAT_VERSION;
 pub use error::{QueueError, Result};
 pub use flush::Durability;
+pub use history::Pruned;
+pub use planning::PlanCursor;
 pub use queue::{Queue, QueueOptions};
 pub use types::{
     DeadItem, ItemCounts, ItemId, ItemInfo, ItemState, Lease, LeasedItem, NewRun, OutputCursor,

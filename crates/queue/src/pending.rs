@@ -46,6 +46,8 @@ pub(crate) struct Pending {
     pub ready_removed: HashSet<Vec<u8>>,
     /// Reasons of runs ended in the group (`None`: cleared).
     pub reasons: HashMap<RunId, Option<String>>,
+    /// Planning cursors set (`Some`) or removed (`None`) in the group.
+    pub planning: HashMap<RunId, Option<crate::planning::PlanCursor>>,
     /// Which id counters moved.
     pub counters_changed: [bool; 3],
     /// Some call in the group waits for it to be durable, and so will apply it.

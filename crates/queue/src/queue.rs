@@ -178,6 +178,9 @@ impl WriteState {
     }
 }
 
+/// Run definitions kept in memory (each holds its job's spec snapshot).
+const MAX_CACHED_METAS: usize = 1024;
+
 pub(crate) const NEXT_ITEM: &str = "next_item";
 pub(crate) const NEXT_RUN: &str = "next_run";
 pub(crate) const NEXT_STAGE: &str = "next_stage";
@@ -207,6 +210,7 @@ impl Queue {
             inner: Arc::new(inner),
         };
         let recovery = queue.recover(&HashSet::new())?;
+        queue.index_runs_by_job()?;
         Ok((queue, recovery))
     }
 
@@ -391,28 +395,6 @@ impl Queue {
         Ok(entries.collect::<std::result::Result<_, _>>()?)
     }
 
-    /// `chunk_under` backwards: the entries of `kind` before `before` (all of them when
-    /// `None`), the last first.
-    pub(crate) fn chunk_before(
-        &self,
-        kind: u8,
-        before: Option<&[u8]>,
-    ) -> Result<Vec<(sled::IVec, sled::IVec)>> {
-        const CHUNK: usize = 256;
-        let start = Bound::Included(vec![kind]);
-        let end = match before {
-            Some(key) => Bound::Excluded(key.to_vec()),
-            None => Bound::Excluded(vec![kind + 1]),
-        };
-        let store = self.inner.store()?;
-        let entries = store
-            .tree
-            .range::<Vec<u8>, _>((start, end))
-            .rev()
-            .take(CHUNK);
-        Ok(entries.collect::<std::result::Result<_, _>>()?)
-    }
-
     fn run_ids_under(&self, kind: u8) -> Result<Vec<RunId>> {
         self.inner
             .store()?
@@ -534,6 +516,11 @@ impl Queue {
     }
 
     /// Returns once `group` is on disk (see `flush`).
+    /// Flushes what is applied (for work done at open, outside the write groups).
+    pub(crate) fn flush_now(&self) -> Result<()> {
+        self.inner.store()?.flush(&self.inner.data_syncs)
+    }
+
     fn make_durable(&self, group: u64) -> Result<()> {
         self.make_durable_in_fact(group)?;
         if self.inner.lose_next_answer.swap(false, Ordering::Relaxed) {
@@ -662,6 +649,15 @@ impl Inner {
             .get(key)?
             .ok_or_else(|| QueueError::UnknownRun(run.clone()))?;
         let meta = Arc::new(decode::<RunMeta>("run", &bytes)?);
+        if metas.len() >= MAX_CACHED_METAS {
+            // Bounded: a listing of 100,000 historic runs must not keep them all. Runs
+            // created in a group not yet applied are only here: they stay.
+            let tree = &self.store()?.tree;
+            metas.retain(|id, _| {
+                let key = Key::new(prefix::RUN_META).tail(id.as_str()).done();
+                !tree.contains_key(key).unwrap_or(false)
+            });
+        }
         metas.insert(run.clone(), meta.clone());
         Ok(meta)
     }

@@ -4,6 +4,7 @@ use dredge_core::{NewItem, UnixMillis};
 
 use crate::codec::{Key, MARKER, decode, encode, prefix};
 use crate::error::{QueueError, Result};
+use crate::planning::PlanCursor;
 use crate::queue::{Queue, run_id_from_key};
 use crate::stored::{RunMeta, RunStatus};
 use crate::types::{ItemCounts, NewRun, OutputCursor, RunId, RunInfo, RunState, ScheduleState};
@@ -23,6 +24,16 @@ impl Queue {
         run: NewRun,
         items: Vec<NewItem>,
         schedule: Option<ScheduleState>,
+    ) -> Result<RunId> {
+        self.create_run_inner(run, items, schedule, None)
+    }
+
+    pub(crate) fn create_run_inner(
+        &self,
+        run: NewRun,
+        items: Vec<NewItem>,
+        schedule: Option<ScheduleState>,
+        rest: Option<PlanCursor>,
     ) -> Result<RunId> {
         self.write_durably(|tx| {
             if let Some(mut schedule) = schedule {
@@ -47,11 +58,15 @@ impl Queue {
                 cursor: OutputCursor::default(),
                 distinct_keys: 0,
             };
+            tx.put(crate::history::job_run_key(&meta.job, &id), &MARKER);
             tx.add_run(&id, meta, status)?;
             let unfinished = Key::new(prefix::UNFINISHED).tail(id.as_str()).done();
             tx.put(unfinished, &MARKER);
             for item in items {
                 tx.create_item(&id, item)?;
+            }
+            if rest.is_some() {
+                tx.set_plan_cursor(&id, rest)?;
             }
             Ok(id)
         })
@@ -84,6 +99,7 @@ impl Queue {
             counts: status.counts,
             cursor: status.cursor,
             reason,
+            planning: self.plan_cursor(id)?,
         })
     }
 
@@ -130,28 +146,52 @@ impl Queue {
         before: Option<&RunId>,
         limit: usize,
     ) -> Result<Vec<RunInfo>> {
-        let mut out = Vec::new();
-        let mut cursor: Option<Vec<u8>> =
-            before.map(|b| Key::new(prefix::RUN_META).tail(b.as_str()).done());
-        while out.len() < limit {
-            let chunk = self.chunk_before(prefix::RUN_META, cursor.as_deref())?;
-            let Some((last, _)) = chunk.last() else {
-                break;
-            };
-            cursor = Some(last.to_vec());
-            for (key, value) in &chunk {
-                if out.len() == limit {
-                    break;
-                }
-                if let Some(job) = job
-                    && decode::<RunMeta>("run", value)?.job != job
-                {
-                    continue;
-                }
-                out.push(self.run_info(&run_id_from_key(key))?);
-            }
-        }
-        Ok(out)
+        let ids = match job {
+            Some(job) => self.job_runs_before(job, before, limit)?,
+            None => self.runs_before(before, limit)?,
+        };
+        ids.iter().map(|id| self.run_info(id)).collect()
+    }
+
+    /// Up to `limit` of `job`'s run ids before `before`, newest first (job index).
+    fn job_runs_before(
+        &self,
+        job: &str,
+        before: Option<&RunId>,
+        limit: usize,
+    ) -> Result<Vec<RunId>> {
+        let start = Key::new(prefix::JOB_RUNS).str(job).done();
+        let end = match before {
+            Some(run) => crate::history::job_run_key(job, run),
+            None => [start.as_slice(), &[0xFF]].concat(),
+        };
+        let store = self.inner.store()?;
+        store
+            .tree
+            .range(start.clone()..end)
+            .rev()
+            .take(limit)
+            .map(|entry| {
+                let (key, _) = entry?;
+                Ok(RunId(
+                    String::from_utf8_lossy(&key[start.len()..]).into_owned(),
+                ))
+            })
+            .collect()
+    }
+
+    /// Up to `limit` run ids before `before`, newest first.
+    fn runs_before(&self, before: Option<&RunId>, limit: usize) -> Result<Vec<RunId>> {
+        let before = before.map(|b| Key::new(prefix::RUN_META).tail(b.as_str()).done());
+        let store = self.inner.store()?;
+        let end = before.unwrap_or_else(|| vec![prefix::RUN_META + 1]);
+        store
+            .tree
+            .range(vec![prefix::RUN_META]..end)
+            .rev()
+            .take(limit)
+            .map(|entry| Ok(run_id_from_key(&entry?.0)))
+            .collect()
     }
 
     /// Runs still in the Running state, oldest first.
@@ -197,6 +237,10 @@ impl Queue {
             match reason {
                 Some(reason) => tx.put(reason_key, encode("run reason", &reason)?),
                 None => tx.delete(reason_key),
+            }
+            if state != RunState::Running {
+                // Its remaining inputs are never planned.
+                tx.set_plan_cursor(id, None)?;
             }
             tx.ws
                 .pending

@@ -17,7 +17,7 @@ use crate::types::{ItemId, Lease, RunId, RunState};
 
 pub(crate) struct Tx<'a> {
     inner: &'a Inner,
-    store: Arc<Store>,
+    pub(crate) store: Arc<Store>,
     pub ws: &'a mut WriteState,
     /// Items this call read but did not change.
     read: HashMap<ItemId, ItemRec>,
@@ -29,6 +29,11 @@ pub(crate) fn dedupe_key(run: &RunId, dedupe: &str) -> Vec<u8> {
         .str(run.as_str())
         .tail(dedupe)
         .done()
+}
+
+/// The prefix of every dedupe key of a run.
+pub(crate) fn dedupe_key_prefix(run: &RunId) -> Vec<u8> {
+    Key::new(prefix::DEDUPE).str(run.as_str()).done()
 }
 
 impl<'a> Tx<'a> {
@@ -189,6 +194,48 @@ impl<'a> Tx<'a> {
         Ok(())
     }
 
+    /// Removes an item of a finished run with every index entry of it (pruning).
+    pub fn delete_item(&mut self, run: &RunId, id: ItemId) -> Result<()> {
+        match self.item(id) {
+            Ok(rec) => {
+                let (scope, state) = (rec.scope.clone(), rec.state.clone());
+                self.unindex(id, run, scope.as_deref(), &state)?;
+            }
+            Err(QueueError::UnknownItem(_)) => {}
+            Err(e) => return Err(e),
+        }
+        self.ws.pending.items.remove(&id);
+        self.read.remove(&id);
+        self.delete(crate::codec::item_key(id));
+        self.delete(crate::history::run_item_key(run, id));
+        Ok(())
+    }
+
+    /// Removes a run's own keys (its items and dedupe keys are gone already).
+    pub fn delete_run(&mut self, run: &RunId) -> Result<()> {
+        let job = self.meta(run)?.job.clone();
+        for kind in [
+            prefix::RUN_META,
+            prefix::RUN_STATUS,
+            prefix::RUN_REASON,
+            prefix::PLANNING,
+            prefix::UNFINISHED,
+            prefix::UNSETTLED,
+        ] {
+            self.delete(Key::new(kind).tail(run.as_str()).done());
+        }
+        self.delete(crate::history::job_run_key(&job, run));
+        self.ws.pending.statuses.remove(run);
+        self.ws.pending.reasons.remove(run);
+        self.ws.pending.planning.remove(run);
+        self.inner
+            .metas
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(run);
+        Ok(())
+    }
+
     /// Puts a waiting item into the lease indexes.
     fn list(&mut self, id: ItemId, lane: &str, scope: Option<&str>, not_before: u64) -> Result<()> {
         let ready = Key::new(prefix::READY)
@@ -269,6 +316,7 @@ impl<'a> Tx<'a> {
         }
         self.ws.next_item += 1;
         self.ws.pending.counters_changed[0] = true;
+        self.put(crate::history::run_item_key(run, id), &MARKER);
         let (state, attempts, last_error) = match new.start {
             ItemStart::Ready {
                 not_before,

@@ -119,6 +119,16 @@ pub struct RunInfo {
     /// Why the run ended as it did, when dredge stopped it itself (its output file was
     /// removed, its recovery failed).
     pub reason: Option<String>,
+    /// Set while the run's inputs are still being planned a chunk at a time.
+    pub planning: Option<crate::planning::PlanCursor>,
+}
+
+impl RunInfo {
+    /// Running with nothing left to do: no open item and nothing left to plan. The
+    /// writer ends such a run.
+    pub fn is_complete(&self) -> bool {
+        self.state == RunState::Running && self.counts.open() == 0 && self.planning.is_none()
+    }
 }
 
 /// An item handed to a worker.

@@ -4,6 +4,7 @@
 pub mod oxylabs;
 mod parse;
 mod raw;
+pub mod retention;
 pub mod schedule;
 pub mod values;
 pub mod vendors;
@@ -16,6 +17,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use parse::{is_ignored_file_name, load_job_file, parse_job, read_job_file};
+pub use retention::{Retention, RetentionOverride, RetentionTable};
 pub use schedule::Schedule;
 pub use values::{HttpUrl, HumanDuration, JobName, Selector};
 pub use vendors::{
@@ -43,6 +45,10 @@ pub struct JobSpec {
     /// An item still unfinished this long after its run started is dead.
     pub deadline: Duration,
     pub work: VendorJob,
+    /// The job's `[retention]` over the daemon's. Not part of a run's snapshot: it
+    /// governs the job's history, so the current job file's word counts.
+    #[serde(skip)]
+    pub retention: RetentionOverride,
 }
 
 impl JobSpec {
@@ -141,38 +147,75 @@ impl Default for FileRules {
 /// (blank lines and `#` comments skipped). A file's path was resolved and confined when
 /// the job loaded; it is refused now if a symlink has since been put anywhere on it.
 pub fn read_inputs(list: &InputList, rules: &FileRules) -> Result<Vec<String>, String> {
-    match list {
-        InputList::Inline(v) => Ok(v.clone()),
-        InputList::File(path) => {
-            let fail = |m: String| format!("input file {}: {m}", path.display());
-            match path.canonicalize() {
-                Ok(now) if now == *path => {}
-                Ok(_) => {
-                    return Err(fail(
-                        "a symbolic link now leads elsewhere: name the file itself".into(),
-                    ));
-                }
-                Err(e) => return Err(fail(e.to_string())),
-            }
-            let bytes = files::read_regular(
-                path,
-                rules.max_input_bytes,
-                "max_input_file_bytes",
-                files::Links::Refuse,
-            )
-            .map_err(|e| fail(e.to_string()))?;
-            let text = String::from_utf8(bytes).map_err(|_| fail("it is not UTF-8 text".into()))?;
-            Ok(input_lines(&text))
-        }
-    }
+    let mut out = Vec::new();
+    for_each_input(list, rules, |value| {
+        out.push(value.to_string());
+        Ok(true)
+    })?;
+    Ok(out)
 }
 
-fn input_lines(text: &str) -> Vec<String> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(String::from)
-        .collect()
+/// Calls `f` with each value of the list in order (a file's lines trimmed, its blank
+/// lines and `#` comments skipped) until it returns false. A file is streamed: however large,
+/// it is never held in memory whole. Returns how many values `f` saw.
+pub fn for_each_input(
+    list: &InputList,
+    rules: &FileRules,
+    mut f: impl FnMut(&str) -> Result<bool, String>,
+) -> Result<u64, String> {
+    let path = match list {
+        InputList::Inline(values) => {
+            let mut seen = 0;
+            // Inline values go to the planner as written (it trims and judges them).
+            for value in values {
+                seen += 1;
+                if !f(value)? {
+                    break;
+                }
+            }
+            return Ok(seen);
+        }
+        InputList::File(path) => path,
+    };
+    let fail = |m: String| format!("input file {}: {m}", path.display());
+    match path.canonicalize() {
+        Ok(now) if now == *path => {}
+        Ok(_) => {
+            return Err(fail(
+                "a symbolic link now leads elsewhere: name the file itself".into(),
+            ));
+        }
+        Err(e) => return Err(fail(e.to_string())),
+    }
+    let file = files::open_capped(
+        path,
+        rules.max_input_bytes,
+        "max_input_file_bytes",
+        files::Links::Refuse,
+    )
+    .map_err(|e| fail(e.to_string()))?;
+    let mut reader = std::io::BufReader::with_capacity(64 * 1024, file);
+    let mut line = Vec::new();
+    let mut seen = 0;
+    for number in 1u64.. {
+        line.clear();
+        let n = std::io::BufRead::read_until(&mut reader, b'\n', &mut line)
+            .map_err(|e| fail(e.to_string()))?;
+        if n == 0 {
+            break;
+        }
+        let text = std::str::from_utf8(&line)
+            .map_err(|_| fail(format!("line {number} is not UTF-8 text")))?;
+        let value = text.trim();
+        if value.is_empty() || value.starts_with('#') {
+            continue;
+        }
+        seen += 1;
+        if !f(value)? {
+            break;
+        }
+    }
+    Ok(seen)
 }
 
 /// Why a job file was not accepted.

@@ -15,7 +15,7 @@ use super::vendors::{
     OxylabsInputs, OxylabsJob, OxylabsResults, Vendor, WdsJob,
 };
 use super::zyte::{ZyteJob, geolocation_refusal, param_refusal, toml_to_json};
-use super::{AccountIndex, FileRules, JobSpec, VendorJob, job_name_of, read_inputs};
+use super::{AccountIndex, FileRules, JobSpec, VendorJob, for_each_input, job_name_of};
 use crate::error::FileError;
 use crate::files::{self, Links, ReadError};
 
@@ -105,6 +105,7 @@ pub fn parse_job(
             .map_or(DEFAULT_MAX_ATTEMPTS, |b| b.get() as u32),
         deadline: raw.deadline.map_or(DEFAULT_DEADLINE, |d| d.0.0),
         work,
+        retention: raw.retention.into(),
     })
 }
 
@@ -452,9 +453,11 @@ impl Ctx<'_> {
         roots.extend(self.rules.inputs_dir.clone());
         let path = files::confine(dir, file, &roots)
             .map_err(|m| self.err(span.clone(), format!("{key}: {m}")))?;
-        let lines = read_inputs(&InputList::File(path.clone()), self.rules)
+        // Read up to its first value only: a run start reads it whole (streamed), and
+        // a rescan of the jobs directory must not read a million lines per job.
+        let seen = for_each_input(&InputList::File(path.clone()), self.rules, |_| Ok(false))
             .map_err(|m| self.err(span.clone(), format!("{key}: cannot read {m}")))?;
-        if lines.is_empty() {
+        if seen == 0 {
             return Err(self.err(
                 span,
                 format!(

@@ -35,6 +35,9 @@ pub(super) struct RawJob {
     pub max_attempts: Option<Bounded<1, 1000>>,
     /// Items unfinished this long after their run started are dead (default 6h).
     pub deadline: Option<DurationIn<1, { 10 * 365 * 86_400 }>>,
+    /// How much of the job's history to keep (over the daemon's `[retention]`).
+    #[serde(default)]
+    pub retention: super::retention::RetentionTable,
     pub octoparse: Option<Spanned<RawOctoparse>>,
     pub oxylabs: Option<Spanned<RawOxylabs>>,
     pub wds: Option<Spanned<RawWds>>,

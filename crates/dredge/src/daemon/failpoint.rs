@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The process dies right after a run is created, before anything else about it.
 pub const AFTER_CREATE_RUN: &str = "after_create_run";
+/// The process dies right after the planner committed a chunk of a run's inputs.
+pub const AFTER_PLAN_CHUNK: &str = "after_plan_chunk";
 /// An executor call panics once.
 pub const EXECUTOR_PANIC: &str = "executor_panic";
 

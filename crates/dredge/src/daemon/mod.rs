@@ -10,12 +10,15 @@ pub(crate) mod executors;
 mod failpoint;
 mod health;
 mod http_listen;
+mod inputs;
 mod jobs;
 mod lanes;
 mod metrics;
 mod metrics_http;
 mod output;
+mod planner;
 mod recovery;
+mod retention;
 mod runs;
 mod snapshot;
 mod state;
@@ -123,6 +126,8 @@ async fn serve(config: DaemonConfig) -> anyhow::Result<ExitCode> {
     tokio::spawn(checkpoints(shared.clone()));
     tokio::spawn(reclaim_leases(shared.clone()));
     tokio::spawn(storage::doctor(shared.clone()));
+    tokio::spawn(planner::run(shared.clone()));
+    tokio::spawn(retention::run(shared.clone()));
     systemd::ready();
     tracing::info!(socket = %socket_path.display(), "dredge daemon ready");
 
@@ -261,5 +266,12 @@ fn recover(shared: &Shared, recovery: Recovery) {
     }
     for (run, _) in recovery.cursors {
         shared.writer().send(WriterMsg::Check(run));
+    }
+    match shared.queue.planning_runs() {
+        Ok(runs) => {
+            let keep = runs.into_iter().map(|(_, cursor)| cursor.input).collect();
+            inputs::sweep(&inputs::dir_of(&shared.config().state_dir), &keep);
+        }
+        Err(e) => tracing::error!(error = %e, "cannot list the runs being planned"),
     }
 }

@@ -372,7 +372,7 @@ fn create_dir_synced(dir: &Path) -> io::Result<()> {
 /// synced can be lost to a power cut).
 pub static DIR_SYNCS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-fn sync_dir(dir: &Path) -> io::Result<()> {
+pub(super) fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()?;
     DIR_SYNCS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     Ok(())

@@ -2,12 +2,13 @@
 
 use std::sync::Arc;
 
-use dredge_core::job::{FileRules, InputList, OxylabsInputs, read_inputs};
-use dredge_core::{JobSpec, UnixMillis, VendorJob};
-use dredge_queue::{NewRun, RunId, RunState, ScheduleState};
+use dredge_core::job::{InputList, OxylabsInputs};
+use dredge_core::{Executor, JobSpec, NewItem, UnixMillis, VendorJob};
+use dredge_queue::{NewRun, PlanCursor, RunId, RunState, ScheduleState};
 
 use super::failpoint;
 use super::health::is_storage_error;
+use super::inputs;
 use super::output::{RunFile, RunPaths};
 use super::snapshot;
 use super::state::Shared;
@@ -102,11 +103,7 @@ fn create(shared: &Shared, spec: Arc<JobSpec>, trigger: Trigger) -> Result<RunId
     let executor = lane
         .executor()
         .ok_or_else(|| fail(format!("account {} has no executor", spec.account)))?;
-    let inputs = inputs_of(&spec, &shared.config().files)
-        .map_err(|e| fail(format!("cannot read the job's {e}")))?;
-    let items = executor
-        .plan(&spec, &inputs)
-        .map_err(|e| fail(e.to_string()))?;
+    let planned = plan_first_chunk(shared, &spec, executor.as_ref()).map_err(fail)?;
     let started_at = UnixMillis::now();
     let new_run = NewRun {
         job: spec.name.to_string(),
@@ -116,7 +113,7 @@ fn create(shared: &Shared, spec: Arc<JobSpec>, trigger: Trigger) -> Result<RunId
         deadline: Some(started_at.after(spec.deadline)),
         max_attempts: spec.max_attempts,
     };
-    let item_count = items.len();
+    let item_count = planned.total;
     let schedule = match trigger {
         Trigger::Manual => None,
         _ => {
@@ -129,15 +126,22 @@ fn create(shared: &Shared, spec: Arc<JobSpec>, trigger: Trigger) -> Result<RunId
             Some(state)
         }
     };
-    let run = shared
+    let rest = planned.rest;
+    let copy = rest.as_ref().map(|c| c.input.clone());
+    let created = shared
         .queue
-        .create_run_with(new_run, items, schedule)
-        .map_err(|e| {
-            if is_storage_error(&e) {
-                shared.health.report("creating a run", &e);
-            }
-            fail(e.to_string())
-        })?;
+        .create_planned_run(new_run, planned.items, schedule, rest);
+    if created.is_err()
+        && let Some(copy) = &copy
+    {
+        inputs::remove(&inputs::dir_of(&shared.config().state_dir), copy);
+    }
+    let run = created.map_err(|e| {
+        if is_storage_error(&e) {
+            shared.health.report("creating a run", &e);
+        }
+        fail(e.to_string())
+    })?;
     failpoint::crash_if(failpoint::AFTER_CREATE_RUN);
     let paths = RunPaths::new(
         &shared.config().state_dir.join("out"),
@@ -156,18 +160,72 @@ fn create(shared: &Shared, spec: Arc<JobSpec>, trigger: Trigger) -> Result<RunId
     );
     tracing::info!(job = %spec.name, run = %run, items = item_count, "run started");
     lane.wake.notify_one();
+    if copy.is_some() {
+        shared.plan_wake.notify_one();
+    }
     Ok(run)
 }
 
-/// The job's input list read now (inline, or its file read again at each run start).
-fn inputs_of(spec: &JobSpec, rules: &FileRules) -> Result<Vec<String>, String> {
-    let list: Option<&InputList> = match &spec.work {
+/// A new run's first items, and where planning the rest resumes when its inputs are
+/// more than one chunk (see `planner.rs`).
+struct Planned {
+    items: Vec<NewItem>,
+    rest: Option<PlanCursor>,
+    /// Inputs in all (items, for a job without an input list).
+    total: u64,
+}
+
+/// Plans the first chunk now, so that a job its executor refuses fails at its start
+/// (an empty list, a job of another vendor) and a small run is created whole. A job's
+/// input list is copied first (see `inputs.rs`): the rest is planned from the copy.
+fn plan_first_chunk(
+    shared: &Shared,
+    spec: &JobSpec,
+    executor: &dyn Executor,
+) -> Result<Planned, String> {
+    let Some(list) = input_list(spec) else {
+        let items = executor.plan(spec, &[]).map_err(|e| e.to_string())?;
+        let total = items.len() as u64;
+        return Ok(Planned {
+            items,
+            rest: None,
+            total,
+        });
+    };
+    let config = shared.config();
+    let dir = inputs::dir_of(&config.state_dir);
+    let copy = inputs::copy(list, &config.files, &dir)
+        .map_err(|e| format!("cannot read the job's {e}"))?;
+    let planned = (|| {
+        let (values, offset) = inputs::read_chunk(&dir, &copy.name, 0, inputs::CHUNK_INPUTS)?;
+        let items = executor.plan(spec, &values).map_err(|e| e.to_string())?;
+        let planned = values.len() as u64;
+        let rest = (planned < copy.total).then(|| PlanCursor {
+            input: copy.name.clone(),
+            offset,
+            planned,
+            total: copy.total,
+        });
+        Ok(Planned {
+            items,
+            rest,
+            total: copy.total,
+        })
+    })();
+    if !matches!(&planned, Ok(p) if p.rest.is_some()) {
+        inputs::remove(&dir, &copy.name);
+    }
+    planned
+}
+
+/// The job's input list, for the vendors that take one.
+fn input_list(spec: &JobSpec) -> Option<&InputList> {
+    match &spec.work {
         VendorJob::Autoextract(a) => Some(&a.urls),
         VendorJob::Zyte(z) => Some(&z.urls),
         VendorJob::Oxylabs(o) => Some(match &o.inputs {
             OxylabsInputs::Queries(l) | OxylabsInputs::Urls(l) => l,
         }),
         VendorJob::Octoparse(_) | VendorJob::Wds(_) => None,
-    };
-    list.map_or(Ok(Vec::new()), |l| read_inputs(l, rules))
+    }
 }

@@ -110,6 +110,8 @@ mod v1 {
                 max_attempts: old.max_attempts,
                 deadline: old.deadline,
                 work,
+                // Never stored (the current job file's word counts).
+                retention: Default::default(),
             }
         }
     }

@@ -37,6 +37,8 @@ pub struct Shared {
     pub sched_wake: Notify,
     /// Wakes the reload task (SIGHUP, `dredge reload`, file events).
     pub reload_wake: Notify,
+    /// Wakes the planner (a run with inputs left to plan started).
+    pub plan_wake: Notify,
     /// Job specs of runs, decoded once from their snapshots.
     specs: Mutex<HashMap<RunId, Arc<JobSpec>>>,
     /// Jobs with `overlap = "queue"` whose fire arrived while a run was active.
@@ -148,6 +150,7 @@ impl Shared {
             shutdown: CancellationToken::new(),
             sched_wake: Notify::new(),
             reload_wake: Notify::new(),
+            plan_wake: Notify::new(),
             specs: Mutex::new(HashMap::new()),
             queued_fires: Mutex::new(HashSet::new()),
             health: StorageHealth::default(),

@@ -492,7 +492,7 @@ impl WriterThread {
                 return;
             }
         };
-        if info.state != RunState::Running || info.counts.open() > 0 {
+        if !info.is_complete() {
             return;
         }
         let Some(file) = self.files.remove(run) else {

@@ -23,6 +23,7 @@ fn job(max_attempts: u32) -> JobSpec {
         enabled: true,
         max_attempts,
         deadline: Duration::from_secs(600),
+        retention: Default::default(),
         work: VendorJob::Autoextract(AutoextractJob {
             page_type: PageType::Product,
             urls: InputList::Inline(Vec::new()),

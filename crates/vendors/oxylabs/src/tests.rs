@@ -21,6 +21,7 @@ fn job(inputs: OxylabsInputs) -> JobSpec {
         enabled: true,
         max_attempts: 4,
         deadline: Duration::from_secs(600),
+        retention: Default::default(),
         work: VendorJob::Oxylabs(OxylabsJob {
             source: "google_search".into(),
             inputs,

@@ -52,6 +52,7 @@ fn spec(work: WdsJob) -> JobSpec {
         enabled: true,
         max_attempts: 8,
         deadline: Duration::from_secs(60),
+        retention: Default::default(),
         work: VendorJob::Wds(work),
     }
 }

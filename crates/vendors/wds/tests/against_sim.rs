@@ -85,6 +85,7 @@ fn job(shape: JobShape) -> JobSpec {
         enabled: true,
         max_attempts: 12,
         deadline: Duration::from_secs(600),
+        retention: Default::default(),
         work: VendorJob::Wds(WdsJob {
             job_name: "shop.example".into(),
             start_urls: shape

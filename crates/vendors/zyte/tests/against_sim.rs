@@ -23,6 +23,7 @@ fn job(max_attempts: u32, params_json: &str) -> JobSpec {
         enabled: true,
         max_attempts,
         deadline: Duration::from_secs(600),
+        retention: Default::default(),
         work: VendorJob::Zyte(ZyteJob {
             extract: ZyteExtract::Product,
             extract_from: None,

@@ -72,6 +72,7 @@ pub fn job(tasks: OctoparseTasks, mode: OctoparseMode, page_size: u32) -> JobSpe
         enabled: true,
         max_attempts: 8,
         deadline: Duration::from_secs(600),
+        retention: Default::default(),
         work: VendorJob::Octoparse(OctoparseJob {
             tasks,
             mode,

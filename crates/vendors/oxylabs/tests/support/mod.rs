@@ -57,6 +57,7 @@ pub fn job(shape: JobShape) -> JobSpec {
         enabled: true,
         max_attempts: shape.max_attempts,
         deadline: Duration::from_secs(600),
+        retention: Default::default(),
         work: VendorJob::Oxylabs(OxylabsJob {
             source: if shape.urls {
                 "universal"
