@@ -29,6 +29,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
 
+def resolve(daemon, output):
+    """A run's `output` as `runs.list` gives it (relative to where the daemon runs)."""
+    path = Path(output)
+    return path if path.is_absolute() or path.exists() else daemon.dir / path
+
+
 def pct(values, q):
     if not values:
         return float("nan")
@@ -71,8 +77,8 @@ def main():
     workdir = Path(tempfile.mkdtemp(prefix="bigrun-", dir=base))
     sim = common.Sim(args.bin, workdir)
     account = (
-        f'[accounts.big]\nvendor = "autoextract"\nbase_url = "{sim.base_url}"\napi_key = "k"\nmax_concurrency = 8\n\n'
-        f'[accounts.small]\nvendor = "autoextract"\nbase_url = "{sim.base_url}"\napi_key = "k"\n'
+        f'[accounts.big]\nvendor = "autoextract"\nbase_url = "{sim.base_url}"\napi_key = "test-key"\nmax_concurrency = 8\n\n'
+        f'[accounts.small]\nvendor = "autoextract"\nbase_url = "{sim.base_url}"\napi_key = "test-key"\n'
         'max_concurrency = 1\nrequests_per_second = 50\n'
     )
     daemon = common.Daemon(args.bin, workdir / "dredge", account)
@@ -85,11 +91,12 @@ def main():
         with open(daemon.dir / "jobs" / "big.txt", "w") as f:
             for i in range(args.items):
                 f.write(f"https://www.d{i}.com/p\n")
+        # The small run has more than one chunk too: its planning is the first such line.
         daemon.write_job("small.toml", 'account = "small"\nvendor = "autoextract"\n[autoextract]\n'
                          'page_type = "product"\nurls_file = "small.txt"\n')
         small = common.wait_until("the small run's records", 60,
                                   lambda: next((r for r in daemon.runs("small") if r.get("records")), None))
-        small_out = daemon.dir / small["output"]
+        small_out = resolve(daemon, small["output"])
         stop = threading.Event()
         answers, growths = [], []
         threads = [threading.Thread(target=watch_socket, args=(daemon, stop, answers)),
@@ -102,7 +109,7 @@ def main():
                          'page_type = "product"\nurls_file = "big.txt"\n')
         log = daemon.dir / "daemon.log"
         common.wait_until("the big run's planning", args.limit,
-                          lambda: "every input of the run is planned" in log.read_text(), every=0.2)
+                          lambda: log.read_text().count("every input of the run is planned") >= 2, every=0.2)
         planned = time.monotonic() - t0
         stop.set()
         for t in threads:
@@ -124,7 +131,7 @@ def main():
 
         run = common.wait_until("the big run's end", args.limit, ended, every=0.5)
         elapsed = time.monotonic() - t0
-        lines = sum(1 for _ in open(daemon.dir / run["output"], "rb"))
+        lines = sum(1 for _ in open(resolve(daemon, run["output"]), "rb"))
         print(f"big run {run['state']}: {run['records']} records ({lines} lines, dead {run['items']['dead']}) "
               f"in {elapsed:.1f} s = {run['records'] / elapsed:.0f} records/s; daemon CPU "
               f"{common.cpu_seconds(daemon.pid) - cpu0:.1f} s; VmHWM {common.status_kib(daemon.pid, 'VmHWM') / 1024:.0f} MiB, "

@@ -1,4 +1,4 @@
-//! The shipped examples (`config/dredge.toml`, `config/jobs.d/*.toml`, SPEC §8) are
+//! The shipped examples (`config/dredge.toml`, `config/jobs.d/*.toml`) are
 //! what operators copy: `dredge validate` must accept them as they are, and must reject
 //! a broken copy with `PATH:LINE:COL`.
 //!

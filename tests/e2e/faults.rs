@@ -82,8 +82,9 @@ fn a_crash_between_planned_chunks_plans_every_input_once() {
     let mut h = Harness::new(&autoextract_account(&sim.base_url()));
     failpoint(&mut h, "after_plan_chunk");
     h.start();
-    // Three chunks: the first planned at the start, the crash after the second.
-    let expected = urls(5_000, 50);
+    // 5,000 items (a domain per URL) added 256 at a time: the first batch at the
+    // start, the crash after the second.
+    let expected = urls(5_000, 5_000);
     url_job(&h, "big", &expected);
     let status = h.wait_exit(Duration::from_secs(60));
     assert!(!status.success(), "the failpoint aborts the daemon");

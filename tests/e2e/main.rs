@@ -1,4 +1,5 @@
-//! End-to-end tests: the real `dredge` binary against the simulators (SPEC §8).
+//! End-to-end tests: the real `dredge` binary against the simulators (ARCHITECTURE.md,
+//! "Crates": `tests/e2e/`).
 //! Each file is one area; `support` starts daemons and reads their outputs.
 
 mod support;

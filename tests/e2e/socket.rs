@@ -1,4 +1,5 @@
-//! The status socket keeps serving through bad input; clients get SPEC §2 exit codes.
+//! The status socket keeps serving through bad input; clients get the exit codes of
+//! README "Commands and the status socket".
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;

@@ -1,4 +1,5 @@
-//! Vendor accounts (`[accounts.NAME]` in the daemon config, SPEC §3): where to reach
+//! Vendor accounts (`[accounts.NAME]` in the daemon config, README
+//! "Configuration"): where to reach
 //! the vendor, how to authenticate, and the limits every request shares.
 
 use std::ops::Range;

@@ -3,9 +3,9 @@
 //!
 //! It owns: the typed job files (parsed, never merely validated), the `Executor` trait
 //! that vendor crates implement, the `Outcome` of executing one item, the retry/snooze
-//! policy of SPEC §7, and the mechanics every vendor shares (rate gates, token cache).
-//! It does not own storage (that is `dredge-queue`), scheduling (`dredge-scheduler`)
-//! or any vendor's HTTP (the vendor crates).
+//! policy of README "Retry rules", and the mechanics every vendor shares (rate gates,
+//! token cache). It does not own storage (that is `dredge-queue`), scheduling
+//! (`dredge-scheduler`) or any vendor's HTTP (the vendor crates).
 
 pub mod item;
 pub mod record;

@@ -1,4 +1,5 @@
-//! The retry rules of SPEC §7: turning an [`Outcome`] into what happens to the item.
+//! The retry rules of README "Retry rules": turning an [`Outcome`] into what happens to
+//! the item.
 //!
 //! Only transient failures count as attempts; waiting on the vendor (202, `pending`,
 //! "domain occupied", `Retry-After`, token refresh) never does, but nothing outlives

@@ -1,9 +1,14 @@
-//! The command line of SPEC §2.
+//! The command line (README "Commands and the status socket").
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+
+use crate::protocol::PageLimit;
+
+/// How many runs `dredge runs` shows unless `--limit` says otherwise: a screenful.
+pub const DEFAULT_RUNS_LIMIT: u16 = 20;
 
 /// dredge: collect data from scraping vendors on a schedule, every record exactly once.
 #[derive(Debug, Parser)]
@@ -37,10 +42,20 @@ pub enum Command {
     Status(ClientArgs),
     /// Job definitions: name, vendor, schedule, next fire, last run, state.
     Jobs(ClientArgs),
-    /// Runs with progress: items by state, records written, output path.
+    /// Runs with progress, newest first: items by state, records written, output path.
     Runs {
         /// Only this job's runs.
         job: Option<String>,
+        /// Only this job's runs (the same as JOB).
+        #[arg(long = "job", value_name = "JOB", conflicts_with = "job")]
+        job_flag: Option<String>,
+        /// Show at most N runs (1..=1000).
+        #[arg(long, value_name = "N", default_value_t = DEFAULT_RUNS_LIMIT,
+              value_parser = clap::value_parser!(u16).range(1..=i64::from(PageLimit::MAX)))]
+        limit: u16,
+        /// Show the runs started before RUN (the next page of a full one).
+        #[arg(long, value_name = "RUN")]
+        before: Option<String>,
         #[command(flatten)]
         client: ClientArgs,
     },

@@ -6,12 +6,11 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::commands::CliError;
-use crate::protocol::ApiError;
+use crate::protocol::{ApiError, Method, Request};
 
 /// How long to wait for an answer before telling the user the daemon is stuck.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(60);
@@ -21,6 +20,15 @@ pub struct Client {
     reader: BufReader<UnixStream>,
     writer: UnixStream,
     next_id: u64,
+}
+
+/// One request line: the JSON-RPC envelope around the typed request.
+#[derive(Serialize)]
+struct Envelope<'a> {
+    jsonrpc: &'static str,
+    id: u64,
+    #[serde(flatten)]
+    request: &'a Request,
 }
 
 #[derive(Debug, Deserialize)]
@@ -55,38 +63,44 @@ impl Client {
         })
     }
 
-    /// Calls `method`; params that serialize to `null` (e.g. `()`) are left out.
-    pub fn call<T: DeserializeOwned>(
-        &mut self,
-        method: &str,
-        params: impl Serialize,
-    ) -> Result<T, CliError> {
+    /// Calls the method whose params are `params`; the answer has that method's type.
+    pub fn call<M: Method>(&mut self, params: M) -> Result<M::Answer, CliError> {
+        let request: Request = params.into();
+        let answer = self.ask(&request)?;
+        serde_json::from_value(answer)
+            .map_err(|e| self.broken(&format!("unexpected answer to {}: {e}", request.method())))
+    }
+
+    /// Sends `request` and returns its answer as the daemon sent it.
+    pub fn ask(&mut self, request: &Request) -> Result<Value, CliError> {
         let id = self.next_id;
         self.next_id += 1;
-        let mut request = json!({"jsonrpc": "2.0", "id": id, "method": method});
-        let params = serde_json::to_value(params)
-            .map_err(|e| CliError::Failed(format!("cannot encode params of {method}: {e}")))?;
-        if !params.is_null() {
-            request["params"] = params;
-        }
-        self.send(&request)?;
+        let envelope = Envelope {
+            jsonrpc: "2.0",
+            id,
+            request,
+        };
+        let line = serde_json::to_string(&envelope).map_err(|e| {
+            CliError::Failed(format!(
+                "cannot encode the request {}: {e}",
+                request.method()
+            ))
+        })?;
+        self.send(line)?;
         let response = self.receive()?;
         if let Some(error) = response.error {
             return Err(CliError::Failed(error.message));
         }
-        if response.id != json!(id) {
+        if response.id != id {
             return Err(self.broken(&format!(
                 "answer carries id {} instead of {id}",
                 response.id
             )));
         }
-        let result = response.result.unwrap_or(Value::Null);
-        serde_json::from_value(result)
-            .map_err(|e| self.broken(&format!("unexpected answer to {method}: {e}")))
+        Ok(response.result.unwrap_or(Value::Null))
     }
 
-    fn send(&mut self, request: &Value) -> Result<(), CliError> {
-        let mut line = request.to_string();
+    fn send(&mut self, mut line: String) -> Result<(), CliError> {
         line.push('\n');
         self.writer
             .write_all(line.as_bytes())

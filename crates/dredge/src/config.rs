@@ -1,5 +1,5 @@
-//! The daemon config (`/etc/dredge/dredge.toml`, SPEC §3): typed, unknown keys
-//! rejected with file:line:col, secrets resolved at load.
+//! The daemon config (`/etc/dredge/dredge.toml`, README "Configuration"): typed,
+//! unknown keys rejected with file:line:col, secrets resolved at load.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

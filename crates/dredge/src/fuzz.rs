@@ -80,19 +80,9 @@ fn config_line() -> impl Strategy<Value = String> {
 }
 
 fn request() -> impl Strategy<Value = Vec<u8>> {
-    let method = prop::sample::select(vec![
-        "status",
-        "jobs.list",
-        "job.run",
-        "job.pause",
-        "runs.list",
-        "run.get",
-        "dead.list",
-        "run.retry",
-        "reload",
-        "metrics",
-        "nope",
-    ]);
+    let mut methods = crate::protocol::Request::methods();
+    methods.push("nope".into());
+    let method = prop::sample::select(methods);
     prop_oneof![
         (method, any::<i64>(), "[a-z0-9\"{}:,\\[\\] ]{0,30}").prop_map(|(m, id, p)| {
             format!("{{\"jsonrpc\":\"2.0\",\"id\":{id},\"method\":\"{m}\",\"params\":{p}}}")

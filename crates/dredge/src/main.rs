@@ -1,5 +1,6 @@
 //! `dredge`: the daemon and its command-line client. `main` only parses arguments,
-//! hands off, and reports the error chain with the exit codes of SPEC §2.
+//! hands off, and reports the error chain with the exit codes of README "Commands and
+//! the status socket".
 
 mod cli;
 mod client;

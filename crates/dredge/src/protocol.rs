@@ -1,30 +1,29 @@
-//! The status socket's protocol (SPEC §6), shared by the daemon's server and the CLI
-//! client: JSON-RPC 2.0, one JSON object per line each way.
+//! The status socket's protocol, shared by the daemon's server, the CLI client and the
+//! tests' fake server: JSON-RPC 2.0, one JSON object per line each way. The wire format
+//! is the contract of README "Commands and the status socket".
 //!
-//! The `Api` trait is what the daemon implements; the server maps JSON-RPC methods
-//! onto it, and tests can serve a fake implementation.
+//! Every method is one variant of [`Request`] (its wire name is the variant's serde
+//! name, written nowhere else), holding its own params type, and each params type names
+//! the type of its answer ([`Method::Answer`]). [`Api`] is what the daemon implements,
+//! one handler per method; [`Request::answer`] is the one place a request meets its
+//! handler. So the server, the client and the fake server cannot disagree on a method's
+//! name, params or answer, and adding a method is one variant and one handler
+//! (ARCHITECTURE.md, "How to add an RPC method").
+
+mod page_limit;
+
+use std::sync::LazyLock;
 
 use async_trait::async_trait;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use strum::{EnumIter, IntoEnumIterator};
+
+pub use page_limit::PageLimit;
 
 /// Lines longer than this get a JSON-RPC error instead of being parsed.
 pub const MAX_LINE_BYTES: usize = 1024 * 1024;
-
-/// JSON-RPC method names.
-pub mod method {
-    pub const STATUS: &str = "status";
-    pub const JOBS_LIST: &str = "jobs.list";
-    pub const JOB_RUN: &str = "job.run";
-    pub const JOB_PAUSE: &str = "job.pause";
-    pub const JOB_RESUME: &str = "job.resume";
-    pub const RUNS_LIST: &str = "runs.list";
-    pub const RUN_GET: &str = "run.get";
-    pub const RUN_CANCEL: &str = "run.cancel";
-    pub const DEAD_LIST: &str = "dead.list";
-    pub const RUN_RETRY: &str = "run.retry";
-    pub const RELOAD: &str = "reload";
-    pub const METRICS: &str = "metrics";
-}
 
 /// JSON-RPC error codes used by the daemon.
 pub mod code {
@@ -73,27 +72,261 @@ impl ApiError {
     }
 }
 
-/// Params of `job.run`, `job.pause`, `job.resume`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+// The methods: one `Request` variant per method, its params type, the type of its
+// answer, and the `Api` handler that answers it. The wire form is serde's adjacently
+// tagged enum, `{"method": NAME, "params": {...}}`, inside the JSON-RPC envelope
+// (`jsonrpc`, `id`). Params are named fields; a method without params takes none,
+// `null`, `{}` or `[]` (the server reads the absent ones as `{}`, so a missing field is
+// named in the error).
+
+/// One call to the daemon: the method and its params.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, EnumIter)]
+#[serde(tag = "method", content = "params")]
+pub enum Request {
+    #[serde(rename = "status")]
+    Status(Status),
+    #[serde(rename = "jobs.list")]
+    JobsList(JobsList),
+    #[serde(rename = "job.run")]
+    JobRun(JobRun),
+    #[serde(rename = "job.pause")]
+    JobPause(JobPause),
+    #[serde(rename = "job.resume")]
+    JobResume(JobResume),
+    #[serde(rename = "runs.list")]
+    RunsList(RunsList),
+    #[serde(rename = "run.get")]
+    RunGet(RunGet),
+    #[serde(rename = "run.cancel")]
+    RunCancel(RunCancel),
+    #[serde(rename = "dead.list")]
+    DeadList(DeadList),
+    #[serde(rename = "run.retry")]
+    RunRetry(RunRetry),
+    #[serde(rename = "reload")]
+    Reload(Reload),
+    #[serde(rename = "metrics")]
+    Metrics(Metrics),
+}
+
+impl Request {
+    /// Whether a member of the status group may call it: it changes nothing.
+    pub fn is_read_only(&self) -> bool {
+        matches!(
+            self,
+            Request::Status(_)
+                | Request::JobsList(_)
+                | Request::RunsList(_)
+                | Request::RunGet(_)
+                | Request::DeadList(_)
+                | Request::Metrics(_)
+        )
+    }
+
+    /// Its wire name (`runs.list`), as serde spells it.
+    pub fn method(&self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.get("method").and_then(Value::as_str).map(String::from))
+            .unwrap_or_default()
+    }
+
+    /// The method called `name`, with default params; `None` when there is none.
+    pub fn named(name: &str) -> Option<Request> {
+        METHODS
+            .iter()
+            .find(|(method, _)| method == name)
+            .map(|(_, request)| request.clone())
+    }
+
+    /// Every method's wire name, in declaration order.
+    pub fn methods() -> Vec<String> {
+        METHODS.iter().map(|(method, _)| method.clone()).collect()
+    }
+
+    /// The wire names of the methods the status group may call.
+    pub fn read_only_methods() -> Vec<String> {
+        METHODS
+            .iter()
+            .filter(|(_, request)| request.is_read_only())
+            .map(|(method, _)| method.clone())
+            .collect()
+    }
+
+    /// Answers this request with its handler in `api`, encoded for the wire. The one
+    /// place a method meets its handler: `encode::<M>` checks that the handler answers
+    /// with `M::Answer`.
+    pub async fn answer(self, api: &dyn Api) -> Result<Value, ApiError> {
+        match self {
+            Request::Status(p) => encode::<Status>(api.status(p).await),
+            Request::JobsList(p) => encode::<JobsList>(api.jobs_list(p).await),
+            Request::JobRun(p) => encode::<JobRun>(api.job_run(p).await),
+            Request::JobPause(p) => encode::<JobPause>(api.job_pause(p).await),
+            Request::JobResume(p) => encode::<JobResume>(api.job_resume(p).await),
+            Request::RunsList(p) => encode::<RunsList>(api.runs_list(p).await),
+            Request::RunGet(p) => encode::<RunGet>(api.run_get(p).await),
+            Request::RunCancel(p) => encode::<RunCancel>(api.run_cancel(p).await),
+            Request::DeadList(p) => encode::<DeadList>(api.dead_list(p).await),
+            Request::RunRetry(p) => encode::<RunRetry>(api.run_retry(p).await),
+            Request::Reload(p) => encode::<Reload>(api.reload(p).await),
+            Request::Metrics(p) => encode::<Metrics>(api.metrics(p).await),
+        }
+    }
+}
+
+/// Every method's wire name with a request of it (default params), listed from the enum
+/// once: every request line looks its method up here.
+static METHODS: LazyLock<Vec<(String, Request)>> =
+    LazyLock::new(|| Request::iter().map(|r| (r.method(), r)).collect());
+
+/// What the daemon offers over the socket: one handler per method.
+#[async_trait]
+pub trait Api: Send + Sync + 'static {
+    async fn status(&self, params: Status) -> Result<StatusInfo, ApiError>;
+    async fn jobs_list(&self, params: JobsList) -> Result<Vec<JobInfo>, ApiError>;
+    async fn job_run(&self, params: JobRun) -> Result<RunStarted, ApiError>;
+    async fn job_pause(&self, params: JobPause) -> Result<Ack, ApiError>;
+    async fn job_resume(&self, params: JobResume) -> Result<Ack, ApiError>;
+    async fn runs_list(&self, params: RunsList) -> Result<Vec<RunSummary>, ApiError>;
+    async fn run_get(&self, params: RunGet) -> Result<RunSummary, ApiError>;
+    async fn run_cancel(&self, params: RunCancel) -> Result<Ack, ApiError>;
+    async fn dead_list(&self, params: DeadList) -> Result<Vec<DeadItemInfo>, ApiError>;
+    async fn run_retry(&self, params: RunRetry) -> Result<Ack, ApiError>;
+    async fn reload(&self, params: Reload) -> Result<Ack, ApiError>;
+    async fn metrics(&self, params: Metrics) -> Result<MetricsText, ApiError>;
+}
+
+/// The params of one method, and the type of its answer.
+pub trait Method: Into<Request> {
+    type Answer: Serialize + DeserializeOwned;
+}
+
+fn encode<M: Method>(answer: Result<M::Answer, ApiError>) -> Result<Value, ApiError> {
+    serde_json::to_value(answer?)
+        .map_err(|e| ApiError::internal(format!("cannot encode the answer: {e}")))
+}
+
+/// `impl Method` (the answer's type) and `From<Params> for Request` for each method.
+macro_rules! answers {
+    ($($params:ident => $answer:ty,)*) => {$(
+        impl Method for $params {
+            type Answer = $answer;
+        }
+        impl From<$params> for Request {
+            fn from(params: $params) -> Request {
+                Request::$params(params)
+            }
+        }
+    )*};
+}
+
+answers! {
+    Status => StatusInfo,
+    JobsList => Vec<JobInfo>,
+    JobRun => RunStarted,
+    JobPause => Ack,
+    JobResume => Ack,
+    RunsList => Vec<RunSummary>,
+    RunGet => RunSummary,
+    RunCancel => Ack,
+    DeadList => Vec<DeadItemInfo>,
+    RunRetry => Ack,
+    Reload => Ack,
+    Metrics => MetricsText,
+}
+
+/// `status`: daemon health. No params.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct JobParam {
+pub struct Status {}
+
+/// `jobs.list`: the loaded jobs. No params.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobsList {}
+
+/// `job.run`: start a run of `job` now.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobRun {
     pub job: String,
 }
 
-/// Params of `runs.list`, `dead.list` (both optional).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// `job.pause`: stop leasing `job`'s items.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct JobFilter {
-    #[serde(default)]
+pub struct JobPause {
+    pub job: String,
+}
+
+/// `job.resume`: lease `job`'s items again.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobResume {
+    pub job: String,
+}
+
+/// `runs.list`: one page of runs, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunsList {
+    /// Only this job's runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
+    /// At most this many runs (absent: [`PageLimit::DEFAULT`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<PageLimit>,
+    /// Only runs started before this run (its id); the next page starts before the
+    /// last run of this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<String>,
+}
+
+impl RunsList {
+    /// How many runs the page holds at most.
+    pub fn limit(&self) -> usize {
+        self.limit.unwrap_or_default().get()
+    }
+}
+
+/// `run.get`: one run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunGet {
+    pub run: String,
+}
+
+/// `run.cancel`: stop a run; its partial output stays.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunCancel {
+    pub run: String,
+}
+
+/// `dead.list`: dead items, of one job or all.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeadList {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job: Option<String>,
 }
 
-/// Params of `run.get`, `run.cancel`, `run.retry`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// `run.retry`: requeue a run's dead items.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RunParam {
+pub struct RunRetry {
     pub run: String,
 }
+
+/// `reload`: read the config and the job files again. No params.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reload {}
+
+/// `metrics`: Prometheus text. No params.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Metrics {}
 
 /// `status`: daemon health.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -177,7 +410,7 @@ pub struct JobInfo {
     pub file: String,
 }
 
-/// `runs.list` / `run.get` entry (SPEC §6, §9).
+/// `runs.list` / `run.get` entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunSummary {
     pub id: String,
@@ -228,19 +461,5 @@ pub struct MetricsText {
     pub text: String,
 }
 
-/// What the daemon offers over the socket.
-#[async_trait]
-pub trait Api: Send + Sync + 'static {
-    async fn status(&self) -> Result<StatusInfo, ApiError>;
-    async fn jobs(&self) -> Result<Vec<JobInfo>, ApiError>;
-    async fn job_run(&self, job: &str) -> Result<RunStarted, ApiError>;
-    async fn job_pause(&self, job: &str) -> Result<Ack, ApiError>;
-    async fn job_resume(&self, job: &str) -> Result<Ack, ApiError>;
-    async fn runs(&self, job: Option<&str>) -> Result<Vec<RunSummary>, ApiError>;
-    async fn run_get(&self, run: &str) -> Result<RunSummary, ApiError>;
-    async fn run_cancel(&self, run: &str) -> Result<Ack, ApiError>;
-    async fn dead(&self, job: Option<&str>) -> Result<Vec<DeadItemInfo>, ApiError>;
-    async fn run_retry(&self, run: &str) -> Result<Ack, ApiError>;
-    async fn reload(&self) -> Result<Ack, ApiError>;
-    async fn metrics(&self) -> Result<MetricsText, ApiError>;
-}
+#[cfg(test)]
+mod tests;

@@ -1,4 +1,5 @@
-//! Exit codes and messages of the real binary that scripts rely on (SPEC §2, §9),
+//! Exit codes and messages of the real binary that scripts rely on (README "Commands
+//! and the status socket"),
 //! checked without a daemon.
 
 use std::process::{Command, Output};

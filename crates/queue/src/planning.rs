@@ -27,8 +27,13 @@ pub struct PlanCursor {
     pub input: String,
     /// Byte offset of the next unplanned input in that copy.
     pub offset: u64,
-    /// Inputs planned so far.
+    /// Inputs planned so far (the chunks before `offset`).
     pub planned: u64,
+    /// Items of the chunk at `offset` added already: planning is deterministic, so a
+    /// chunk planned again after a restart yields the same items, and these are
+    /// skipped. (A chunk's items are added a few hundred per batch: one batch of a
+    /// chunk's thousands of items would cost sled hundreds of MiB.)
+    pub items_done: u64,
     /// Inputs in all.
     pub total: u64,
 }

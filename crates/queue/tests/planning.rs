@@ -11,6 +11,7 @@ fn cursor(offset: u64, planned: u64) -> PlanCursor {
         input: "copy".into(),
         offset,
         planned,
+        items_done: 0,
         total: 30,
     }
 }

@@ -1,10 +1,10 @@
 //! When jobs fire: a timetable of scheduled jobs that says which fires are due and
 //! when to wake next, including the one catch-up run after downtime.
 //!
-//! It owns the timing rules of SPEC §4 (`schedule`, `catch_up`) and nothing else: the
-//! daemon persists last fires in the queue, sleeps until `next_wakeup`, and decides
-//! about overlap. Pure and clock-free (time is passed in), so every rule is tested
-//! without waiting.
+//! It owns the timing rules of README "Job files" (`schedule`, `catch_up`) and nothing
+//! else: the daemon persists last fires in the queue, sleeps until `next_wakeup`, and
+//! decides about overlap. Pure and clock-free (time is passed in), so every rule is
+//! tested without waiting.
 //!
 //! Why not drive tokio-cron-scheduler: it keeps its own job registry (to be kept in
 //! sync on every reload), ticks on a fixed interval even when idle, and has no

@@ -1,4 +1,4 @@
-//! The timing rules of SPEC §4, one per test.
+//! The timing rules of README "Job files" (`schedule`, `catch_up`), one per test.
 
 use super::*;
 

@@ -1,5 +1,6 @@
-//! Job files (`jobs_dir/NAME.toml`, SPEC §4): parsed into a [`JobSpec`] that can only
-//! hold valid jobs. Every error names the file, line and column and says what to do.
+//! Job files (`jobs_dir/NAME.toml`, README "Job files"): parsed into a [`JobSpec`] that
+//! can only hold valid jobs. Every error names the file, line and column and says what
+//! to do.
 
 pub mod oxylabs;
 mod parse;

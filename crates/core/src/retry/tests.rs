@@ -1,4 +1,4 @@
-//! The retry rules of SPEC §7, one behaviour per test.
+//! The retry rules of README "Retry rules", one behaviour per test.
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
-//! The client commands of SPEC §2 (`status`, `jobs`, `runs`, `run`, `pause`,
-//! `resume`, `cancel`, `dead`, `retry`, `reload`): one socket call each, printed as
-//! a table by default or as the answer's JSON with `--json`.
+//! The client commands (`status`, `jobs`, `runs`, `run`, `pause`, `resume`, `cancel`,
+//! `dead`, `retry`, `reload`; README "Commands and the status socket"): one socket call
+//! each, printed as a table by default or as the answer's JSON with `--json`.
 
 mod render;
 mod table;
@@ -10,58 +10,16 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
-use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::CliError;
 use crate::cli::ClientArgs;
 use crate::client::Client;
 use crate::config::{DEFAULT_CONFIG_PATH, DEFAULT_SOCKET};
-use crate::protocol::{Ack, DeadItemInfo, JobInfo, RunStarted, RunSummary, StatusInfo, method};
-
-/// What a client command asks the daemon.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Request {
-    Status,
-    Jobs,
-    Runs(Option<String>),
-    Run(String),
-    Pause(String),
-    Resume(String),
-    Cancel(String),
-    Dead(Option<String>),
-    Retry(String),
-    Reload,
-}
-
-impl Request {
-    fn method(&self) -> &'static str {
-        match self {
-            Request::Status => method::STATUS,
-            Request::Jobs => method::JOBS_LIST,
-            Request::Runs(_) => method::RUNS_LIST,
-            Request::Run(_) => method::JOB_RUN,
-            Request::Pause(_) => method::JOB_PAUSE,
-            Request::Resume(_) => method::JOB_RESUME,
-            Request::Cancel(_) => method::RUN_CANCEL,
-            Request::Dead(_) => method::DEAD_LIST,
-            Request::Retry(_) => method::RUN_RETRY,
-            Request::Reload => method::RELOAD,
-        }
-    }
-
-    fn params(&self) -> Value {
-        match self {
-            Request::Status | Request::Jobs | Request::Reload => Value::Null,
-            Request::Runs(job) | Request::Dead(job) => match job {
-                Some(job) => json!({ "job": job }),
-                None => Value::Null,
-            },
-            Request::Run(job) | Request::Pause(job) | Request::Resume(job) => json!({ "job": job }),
-            Request::Cancel(run) | Request::Retry(run) => json!({ "run": run }),
-        }
-    }
-}
+use crate::protocol::{
+    DeadList, JobPause, JobResume, JobRun, JobsList, Method, Metrics, Reload, Request, RunCancel,
+    RunGet, RunRetry, RunsList, Status,
+};
 
 pub fn run(request: Request, args: &ClientArgs) -> anyhow::Result<ExitCode> {
     let socket = socket_path(args)?;
@@ -78,39 +36,51 @@ pub fn execute(
     now: DateTime<Utc>,
 ) -> Result<String, CliError> {
     let mut client = Client::connect(socket)?;
-    let answer: Value = client.call(request.method(), request.params())?;
+    let answer = client.ask(request)?;
     if json {
         // The daemon's answer as is, so fields added later reach scripts too.
-        return serde_json::to_string_pretty(&answer)
-            .map(|mut s| {
-                s.push('\n');
-                s
-            })
-            .map_err(|e| CliError::Failed(format!("cannot print the answer: {e}")));
+        return pretty(&answer);
     }
     render_answer(request, answer, now)
+}
+
+fn pretty(answer: &Value) -> Result<String, CliError> {
+    serde_json::to_string_pretty(answer)
+        .map(|s| s + "\n")
+        .map_err(|e| CliError::Failed(format!("cannot print the answer: {e}")))
 }
 
 /// The human view of an answer; whatever vendor text it holds is stripped of control
 /// characters, so an answer cannot drive the terminal.
 fn render_answer(request: &Request, answer: Value, now: DateTime<Utc>) -> Result<String, CliError> {
     Ok(table::printable(&match request {
-        Request::Status => render::status(&typed::<StatusInfo>(answer)?, now),
-        Request::Jobs => render::jobs(&typed::<Vec<JobInfo>>(answer)?, now),
-        Request::Runs(_) => render::runs(&typed::<Vec<RunSummary>>(answer)?, now),
-        Request::Dead(_) => render::dead(&typed::<Vec<DeadItemInfo>>(answer)?),
-        Request::Run(_) => format!("started run {}\n", typed::<RunStarted>(answer)?.run),
-        Request::Pause(_)
-        | Request::Resume(_)
-        | Request::Cancel(_)
-        | Request::Retry(_)
-        | Request::Reload => {
-            format!("{}\n", typed::<Ack>(answer)?.message)
+        Request::Status(_) => render::status(&typed::<Status>(answer)?, now),
+        Request::JobsList(_) => render::jobs(&typed::<JobsList>(answer)?, now),
+        Request::RunsList(params) => {
+            let runs = typed::<RunsList>(answer)?;
+            render::runs(&runs, now) + &render::older_runs(params, &runs)
         }
+        Request::DeadList(_) => render::dead(&typed::<DeadList>(answer)?),
+        Request::JobRun(_) => format!("started run {}\n", typed::<JobRun>(answer)?.run),
+        Request::RunGet(_) => render::runs(&[typed::<RunGet>(answer)?], now),
+        Request::Metrics(_) => typed::<Metrics>(answer)?.text,
+        Request::JobPause(_) => line(typed::<JobPause>(answer)?.message),
+        Request::JobResume(_) => line(typed::<JobResume>(answer)?.message),
+        Request::RunCancel(_) => line(typed::<RunCancel>(answer)?.message),
+        Request::RunRetry(_) => line(typed::<RunRetry>(answer)?.message),
+        Request::Reload(_) => line(typed::<Reload>(answer)?.message),
+        // A method without a view of its own yet: its answer as JSON.
+        #[allow(unreachable_patterns)]
+        _ => pretty(&answer)?,
     }))
 }
 
-fn typed<T: DeserializeOwned>(answer: Value) -> Result<T, CliError> {
+fn line(message: String) -> String {
+    message + "\n"
+}
+
+/// The answer as method `M` types it.
+fn typed<M: Method>(answer: Value) -> Result<M::Answer, CliError> {
     serde_json::from_value(answer).map_err(|e| {
         CliError::Failed(format!(
             "the daemon's answer has an unexpected shape ({e}); is it the same dredge version? `--json` shows it raw"

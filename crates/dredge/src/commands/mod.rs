@@ -8,9 +8,13 @@ mod validate;
 use std::process::ExitCode;
 
 use crate::cli::{Cli, Command};
-use client::Request;
+use crate::protocol::{
+    DeadList, JobPause, JobResume, JobRun, JobsList, PageLimit, Reload, RunCancel, RunRetry,
+    RunsList, Status,
+};
 
-/// Failures with a specific exit code (SPEC §2); anything else exits 1.
+/// Failures with a specific exit code (README "Commands and the status socket");
+/// anything else exits 1.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
     /// Exit 3: the daemon is not running.
@@ -40,16 +44,29 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::limits::raise_open_files();
             crate::daemon::run(&config)
         }
-        Command::Status(args) => client::run(Request::Status, &args),
-        Command::Jobs(args) => client::run(Request::Jobs, &args),
-        Command::Runs { job, client: args } => client::run(Request::Runs(job), &args),
-        Command::Run { job, client: args } => client::run(Request::Run(job), &args),
-        Command::Pause { job, client: args } => client::run(Request::Pause(job), &args),
-        Command::Resume { job, client: args } => client::run(Request::Resume(job), &args),
-        Command::Cancel { run, client: args } => client::run(Request::Cancel(run), &args),
-        Command::Dead { job, client: args } => client::run(Request::Dead(job), &args),
-        Command::Retry { run, client: args } => client::run(Request::Retry(run), &args),
-        Command::Reload(args) => client::run(Request::Reload, &args),
+        Command::Status(args) => client::run(Status {}.into(), &args),
+        Command::Jobs(args) => client::run(JobsList {}.into(), &args),
+        Command::Runs {
+            job,
+            job_flag,
+            limit,
+            before,
+            client: args,
+        } => {
+            let page = RunsList {
+                job: job.or(job_flag),
+                limit: PageLimit::new(limit.into()),
+                before,
+            };
+            client::run(page.into(), &args)
+        }
+        Command::Run { job, client: args } => client::run(JobRun { job }.into(), &args),
+        Command::Pause { job, client: args } => client::run(JobPause { job }.into(), &args),
+        Command::Resume { job, client: args } => client::run(JobResume { job }.into(), &args),
+        Command::Cancel { run, client: args } => client::run(RunCancel { run }.into(), &args),
+        Command::Dead { job, client: args } => client::run(DeadList { job }.into(), &args),
+        Command::Retry { run, client: args } => client::run(RunRetry { run }.into(), &args),
+        Command::Reload(args) => client::run(Reload {}.into(), &args),
         Command::Demo => demo::run(),
     }
 }

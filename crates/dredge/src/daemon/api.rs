@@ -1,5 +1,6 @@
 //! The daemon's side of the status socket: `Api` answered from shared state.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -11,7 +12,11 @@ use super::output::RunPaths;
 use super::runs::{self, StartError};
 use super::state::Shared;
 use super::writer::WriterMsg;
-use crate::protocol::*;
+use crate::protocol::{
+    AccountStatus, Ack, Api, ApiError, DeadItemInfo, DeadList, InvalidJobFile, ItemCounts, JobInfo,
+    JobPause, JobResume, JobRun, JobsList, Metrics, MetricsText, Reload, RunCancel, RunGet,
+    RunRetry, RunStarted, RunSummary, RunsList, Status, StatusInfo, StorageStatus,
+};
 
 pub struct DaemonApi(pub Arc<Shared>);
 
@@ -73,7 +78,7 @@ impl DaemonApi {
 
 #[async_trait]
 impl Api for DaemonApi {
-    async fn status(&self) -> Result<StatusInfo, ApiError> {
+    async fn status(&self, _: Status) -> Result<StatusInfo, ApiError> {
         let shared = self.0.clone();
         let config = shared.config();
         let runs = blocking({
@@ -164,52 +169,13 @@ impl Api for DaemonApi {
         })
     }
 
-    async fn jobs(&self) -> Result<Vec<JobInfo>, ApiError> {
-        let shared = &self.0;
-        let paused = shared.queue.paused_jobs();
-        let loaded: Vec<_> = shared
-            .jobs
-            .lock()
-            .expect("jobs poisoned")
-            .valid
-            .values()
-            .cloned()
-            .collect();
-        let mut out = Vec::new();
-        for job in loaded {
-            let name = job.spec.name.to_string();
-            let state_rec = shared.queue.schedule_state(&name).map_err(internal)?;
-            let active = runs::active_run(shared, &name);
-            let state = if !job.spec.enabled {
-                "disabled"
-            } else if paused.contains(&name) {
-                "paused"
-            } else if active.is_some() {
-                "running"
-            } else {
-                "idle"
-            };
-            out.push(JobInfo {
-                vendor: job.spec.vendor().key().to_string(),
-                account: job.spec.account.clone(),
-                schedule: job.spec.schedule.as_ref().map(|s| s.as_str().to_string()),
-                next_fire: shared
-                    .timetable
-                    .lock()
-                    .expect("timetable poisoned")
-                    .next_fire(&name)
-                    .map(UnixMillis::to_rfc3339),
-                last_run: state_rec.and_then(|s| s.last_run).map(|r| r.to_string()),
-                state: state.to_string(),
-                file: job.path.display().to_string(),
-                name,
-            });
-        }
-        Ok(out)
+    async fn jobs_list(&self, _: JobsList) -> Result<Vec<JobInfo>, ApiError> {
+        let shared = self.0.clone();
+        blocking(move || jobs_of(&shared)).await
     }
 
-    async fn job_run(&self, job: &str) -> Result<RunStarted, ApiError> {
-        match runs::start(&self.0, job, true, runs::Trigger::Manual).await {
+    async fn job_run(&self, JobRun { job }: JobRun) -> Result<RunStarted, ApiError> {
+        match runs::start(&self.0, &job, true, runs::Trigger::Manual).await {
             Ok(run) => Ok(RunStarted {
                 run: run.to_string(),
             }),
@@ -219,18 +185,18 @@ impl Api for DaemonApi {
         }
     }
 
-    async fn job_pause(&self, job: &str) -> Result<Ack, ApiError> {
-        self.known_job(job)?;
-        let (q, j) = (self.0.queue.clone(), job.to_string());
+    async fn job_pause(&self, JobPause { job }: JobPause) -> Result<Ack, ApiError> {
+        self.known_job(&job)?;
+        let (q, j) = (self.0.queue.clone(), job.clone());
         blocking(move || q.pause_job(&j).map_err(internal)).await?;
         Ok(Ack {
             message: format!("job {job} paused: no new items are leased; calls in flight finish"),
         })
     }
 
-    async fn job_resume(&self, job: &str) -> Result<Ack, ApiError> {
-        self.known_job(job)?;
-        let (q, j) = (self.0.queue.clone(), job.to_string());
+    async fn job_resume(&self, JobResume { job }: JobResume) -> Result<Ack, ApiError> {
+        self.known_job(&job)?;
+        let (q, j) = (self.0.queue.clone(), job.clone());
         blocking(move || q.resume_job(&j).map_err(internal)).await?;
         for lane in self.0.lanes.lock().expect("lanes poisoned").values() {
             lane.wake.notify_one();
@@ -240,18 +206,24 @@ impl Api for DaemonApi {
         })
     }
 
-    async fn runs(&self, job: Option<&str>) -> Result<Vec<RunSummary>, ApiError> {
-        let (q, j) = (self.0.queue.clone(), job.map(String::from));
-        let runs = blocking(move || q.runs(j.as_deref()).map_err(internal)).await?;
+    async fn runs_list(&self, params: RunsList) -> Result<Vec<RunSummary>, ApiError> {
+        let q = self.0.queue.clone();
+        let limit = params.limit();
+        let before = params.before.map(RunId);
+        let runs = blocking(move || {
+            q.runs_page(params.job.as_deref(), before.as_ref(), limit)
+                .map_err(internal)
+        })
+        .await?;
         Ok(runs.into_iter().map(|r| self.summary(r)).collect())
     }
 
-    async fn run_get(&self, run: &str) -> Result<RunSummary, ApiError> {
-        Ok(self.summary(self.run_id(run)?))
+    async fn run_get(&self, RunGet { run }: RunGet) -> Result<RunSummary, ApiError> {
+        Ok(self.summary(self.run_id(&run)?))
     }
 
-    async fn run_cancel(&self, run: &str) -> Result<Ack, ApiError> {
-        let info = self.run_id(run)?;
+    async fn run_cancel(&self, RunCancel { run }: RunCancel) -> Result<Ack, ApiError> {
+        let info = self.run_id(&run)?;
         if info.state != RunState::Running {
             return Err(ApiError::conflict(format!(
                 "run {run} already ended ({})",
@@ -266,9 +238,9 @@ impl Api for DaemonApi {
         })
     }
 
-    async fn dead(&self, job: Option<&str>) -> Result<Vec<DeadItemInfo>, ApiError> {
-        let (q, j) = (self.0.queue.clone(), job.map(String::from));
-        let dead = blocking(move || q.dead_items(j.as_deref()).map_err(internal)).await?;
+    async fn dead_list(&self, DeadList { job }: DeadList) -> Result<Vec<DeadItemInfo>, ApiError> {
+        let q = self.0.queue.clone();
+        let dead = blocking(move || q.dead_items(job.as_deref()).map_err(internal)).await?;
         Ok(dead
             .into_iter()
             .map(|d| DeadItemInfo {
@@ -281,8 +253,8 @@ impl Api for DaemonApi {
             .collect())
     }
 
-    async fn run_retry(&self, run: &str) -> Result<Ack, ApiError> {
-        let info = self.run_id(run)?;
+    async fn run_retry(&self, RunRetry { run }: RunRetry) -> Result<Ack, ApiError> {
+        let info = self.run_id(&run)?;
         if info.counts.dead == 0 {
             return Ok(Ack {
                 message: format!("0 dead item(s) of run {run} requeued"),
@@ -307,7 +279,7 @@ impl Api for DaemonApi {
         })
     }
 
-    async fn reload(&self) -> Result<Ack, ApiError> {
+    async fn reload(&self, _: Reload) -> Result<Ack, ApiError> {
         control::reload(&self.0).await;
         let invalid = self.0.jobs.lock().expect("jobs poisoned").invalid.len();
         Ok(Ack {
@@ -315,8 +287,8 @@ impl Api for DaemonApi {
         })
     }
 
-    async fn metrics(&self) -> Result<MetricsText, ApiError> {
-        let status = self.status().await?;
+    async fn metrics(&self, _: Metrics) -> Result<MetricsText, ApiError> {
+        let status = self.status(Status {}).await?;
         let q = status.queue;
         let gauges: Vec<(&str, String, u64)> = [
             ("ready", q.ready),
@@ -348,6 +320,63 @@ impl Api for DaemonApi {
     }
 }
 
+/// The loaded jobs with their state and last run. Reads the unfinished runs once and
+/// each job's newest run (one `runs_page` entry), never the whole history.
+fn jobs_of(shared: &Shared) -> Result<Vec<JobInfo>, ApiError> {
+    let paused = shared.queue.paused_jobs();
+    let running: HashSet<String> = shared
+        .queue
+        .unfinished_runs()
+        .map_err(internal)?
+        .into_iter()
+        .filter(|r| r.state == RunState::Running)
+        .map(|r| r.job)
+        .collect();
+    let loaded: Vec<_> = shared
+        .jobs
+        .lock()
+        .expect("jobs poisoned")
+        .valid
+        .values()
+        .cloned()
+        .collect();
+    let mut out = Vec::with_capacity(loaded.len());
+    for job in loaded {
+        let name = job.spec.name.to_string();
+        let last_run = shared
+            .queue
+            .runs_page(Some(&name), None, 1)
+            .map_err(internal)?
+            .pop()
+            .map(|r| r.id.to_string());
+        let state = if !job.spec.enabled {
+            "disabled"
+        } else if paused.contains(&name) {
+            "paused"
+        } else if running.contains(&name) {
+            "running"
+        } else {
+            "idle"
+        };
+        out.push(JobInfo {
+            vendor: job.spec.vendor().key().to_string(),
+            account: job.spec.account.clone(),
+            schedule: job.spec.schedule.as_ref().map(|s| s.as_str().to_string()),
+            next_fire: shared
+                .timetable
+                .lock()
+                .expect("timetable poisoned")
+                .next_fire(&name)
+                .map(UnixMillis::to_rfc3339),
+            last_run,
+            state: state.to_string(),
+            file: job.path.display().to_string(),
+            name,
+        });
+    }
+    Ok(out)
+}
+
 /// A finished run whose dead items were requeued writes on: its `.jsonl` goes back to
 /// `.partial` until it ends again.
 fn reopen_output(shared: &Shared, info: &RunInfo) -> Result<(), ApiError> {
@@ -365,3 +394,6 @@ fn reopen_output(shared: &Shared, info: &RunInfo) -> Result<(), ApiError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

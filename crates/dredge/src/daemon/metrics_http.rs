@@ -10,7 +10,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 
 use super::api::DaemonApi;
-use crate::protocol::Api;
+use crate::protocol::{Api, Metrics};
 
 pub async fn serve(addr: SocketAddr, api: Arc<DaemonApi>) {
     let listener = match tokio::net::TcpListener::bind(addr).await {
@@ -27,7 +27,7 @@ pub async fn serve(addr: SocketAddr, api: Arc<DaemonApi>) {
         get(move || {
             let api = api.clone();
             async move {
-                match api.metrics().await {
+                match api.metrics(Metrics {}).await {
                     Ok(m) => (
                         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
                         m.text,

@@ -1,4 +1,4 @@
-//! A run's output file (SPEC §5): records appended to `RUN.jsonl.partial`, fsynced,
+//! A run's output file (README "Output"): records appended to `RUN.jsonl.partial`, fsynced,
 //! then renamed to `RUN.jsonl` when the run ends. The queue's committed cursor says
 //! how much of the file is real; recovery cuts anything past it.
 

@@ -1,6 +1,8 @@
-//! Plans the rest of big runs: `inputs::CHUNK_INPUTS` inputs per queue batch, read from
-//! the run's input copy, planned with the run's own job spec, committed with the moved
-//! cursor (`Queue::plan_more`).
+//! Plans the rest of big runs: `inputs::CHUNK_INPUTS` inputs at a time, read from the
+//! run's input copy and planned with the run's own job spec; their items go to the queue
+//! `inputs::ITEMS_PER_BATCH` per batch, each with the moved cursor (`Queue::plan_more`).
+//! The rest of a chunk waits in memory (`Shared::plan_cache`); after a restart the
+//! chunk is planned again and the items added before are skipped.
 //!
 //! Why a task of its own: a run of a million inputs takes its time to plan, and
 //! nothing that takes long may run on the async threads or hold what the socket and
@@ -11,11 +13,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::collections::VecDeque;
+
+use dredge_core::{Executor, JobSpec, NewItem};
 use dredge_queue::{PlanCursor, RunId};
 
 use super::failpoint;
 use super::health::is_storage_error;
-use super::inputs::{self, CHUNK_INPUTS};
+use super::inputs::{self, CHUNK_INPUTS, ITEMS_PER_BATCH};
 use super::recovery;
 use super::state::Shared;
 use super::writer::WriterMsg;
@@ -64,7 +69,75 @@ fn round(shared: &Shared) -> bool {
     busy
 }
 
-/// Plans the run's next chunk. False when it cannot go on now.
+/// A chunk of a run's inputs, planned, with the items not yet added to the queue.
+pub struct PlannedChunk {
+    offset: u64,
+    next_offset: u64,
+    inputs: u64,
+    items_done: u64,
+    items: VecDeque<NewItem>,
+}
+
+impl PlannedChunk {
+    /// Reads and plans the chunk at byte `offset` of the copy `input`, skipping its
+    /// first `items_done` items (added before a restart; planning is deterministic).
+    pub fn plan(
+        dir: &std::path::Path,
+        input: &str,
+        offset: u64,
+        items_done: u64,
+        spec: &JobSpec,
+        executor: &dyn Executor,
+    ) -> Result<PlannedChunk, String> {
+        let (values, next_offset) = inputs::read_chunk(dir, input, offset, CHUNK_INPUTS)
+            .map_err(|e| format!("cannot plan the rest of its inputs: {e}"))?;
+        let mut items: VecDeque<NewItem> = if values.is_empty() {
+            VecDeque::new()
+        } else {
+            executor
+                .plan(spec, &values)
+                .map_err(|e| e.to_string())?
+                .into()
+        };
+        items.drain(..(items_done as usize).min(items.len()));
+        Ok(PlannedChunk {
+            offset,
+            next_offset,
+            inputs: values.len() as u64,
+            items_done,
+            items,
+        })
+    }
+
+    /// The next batch of items to add, and the cursor once they are added (`None`:
+    /// the run is wholly planned).
+    pub fn next_batch(&mut self, cursor: &PlanCursor) -> (Vec<NewItem>, Option<PlanCursor>) {
+        let take = self.items.len().min(ITEMS_PER_BATCH);
+        let batch: Vec<NewItem> = self.items.drain(..take).collect();
+        self.items_done += take as u64;
+        let next = if !self.items.is_empty() {
+            Some(PlanCursor {
+                items_done: self.items_done,
+                ..cursor.clone()
+            })
+        } else {
+            let planned = cursor.planned + self.inputs;
+            (self.inputs > 0 && planned < cursor.total).then(|| PlanCursor {
+                offset: self.next_offset,
+                planned,
+                items_done: 0,
+                ..cursor.clone()
+            })
+        };
+        (batch, next)
+    }
+
+    fn resumes(&self, cursor: &PlanCursor) -> bool {
+        self.offset == cursor.offset && self.items_done == cursor.items_done
+    }
+}
+
+/// Adds the run's next batch of items. False when it cannot go on now.
 fn plan_chunk(shared: &Shared, run: &RunId, cursor: PlanCursor) -> bool {
     let dir = inputs::dir_of(&shared.config().state_dir);
     let spec = match shared.spec_of(run) {
@@ -82,39 +155,41 @@ fn plan_chunk(shared: &Shared, run: &RunId, cursor: PlanCursor) -> bool {
         // Its items cannot run either; planning resumes once the account is back.
         return false;
     };
-    let (values, offset) =
-        match inputs::read_chunk(&dir, &cursor.input, cursor.offset, CHUNK_INPUTS) {
+    let cached = shared
+        .plan_cache
+        .lock()
+        .expect("plan cache poisoned")
+        .remove(run);
+    let mut chunk = match cached.filter(|c| c.resumes(&cursor)) {
+        Some(chunk) => chunk,
+        None => match PlannedChunk::plan(
+            &dir,
+            &cursor.input,
+            cursor.offset,
+            cursor.items_done,
+            &spec,
+            executor.as_ref(),
+        ) {
             Ok(chunk) => chunk,
-            Err(e) => {
-                return stop(
-                    shared,
-                    run,
-                    &cursor,
-                    &format!("cannot plan the rest of its inputs: {e}"),
-                );
-            }
-        };
-    let items = if values.is_empty() {
-        Vec::new()
-    } else {
-        match executor.plan(&spec, &values) {
-            Ok(items) => items,
-            Err(e) => return stop(shared, run, &cursor, &e.to_string()),
-        }
+            Err(e) => return stop(shared, run, &cursor, &e),
+        },
     };
-    let planned = cursor.planned + values.len() as u64;
-    let next = (!values.is_empty() && planned < cursor.total).then(|| PlanCursor {
-        offset,
-        planned,
-        ..cursor.clone()
-    });
+    let (items, next) = chunk.next_batch(&cursor);
     let last = next.is_none();
     let planned_more = shared.queue.plan_more(run, items, next);
     if planned_more.is_ok() {
         failpoint::crash_if(failpoint::AFTER_PLAN_CHUNK);
     }
     match planned_more {
-        Ok(true) if !last => {}
+        Ok(true) if !last => {
+            if !chunk.items.is_empty() {
+                shared
+                    .plan_cache
+                    .lock()
+                    .expect("plan cache poisoned")
+                    .insert(run.clone(), chunk);
+            }
+        }
         Ok(true) => {
             tracing::info!(run = %run, inputs = cursor.total, "every input of the run is planned");
             finish(shared, run, &cursor);
@@ -137,6 +212,11 @@ fn plan_chunk(shared: &Shared, run: &RunId, cursor: PlanCursor) -> bool {
 /// Planning is over (all planned, or the run ended meanwhile): the copy goes, and the
 /// writer looks at the run, which may be complete already.
 fn finish(shared: &Shared, run: &RunId, cursor: &PlanCursor) {
+    shared
+        .plan_cache
+        .lock()
+        .expect("plan cache poisoned")
+        .remove(run);
     inputs::remove(&inputs::dir_of(&shared.config().state_dir), &cursor.input);
     shared.writer().send(WriterMsg::Check(run.clone()));
 }
@@ -154,29 +234,32 @@ mod tests {
     use std::path::Path;
 
     use dredge_core::UnixMillis;
-    use dredge_core::job::{FileRules, InputList, parse_job};
+    use dredge_core::job::{FileRules, parse_job};
     use dredge_queue::{NewRun, RunState};
 
     use super::*;
     use crate::config::DaemonConfig;
-    use crate::daemon::{control, snapshot, test_support::writer_in};
+    use crate::daemon::{control, runs, snapshot, test_support::writer_in};
 
-    /// A Zyte API run (one item per URL) of `urls` created with its first `first` URLs
-    /// planned, the rest left to the planner.
-    fn planned_run(shared: &Arc<Shared>, dir: &Path, urls: usize, first: usize) -> (RunId, String) {
-        let text = format!(
-            "state_dir = \"state\"\njobs_dir = \"jobs\"\nsocket = \"state/s.sock\"\n\n\
-             [accounts.a]\nvendor = \"zyte\"\napi_key = \"k\"\nbase_url = \"http://127.0.0.1:9\"\n"
-        );
-        let config = DaemonConfig::parse(&dir.join("dredge.toml"), &text).unwrap();
+    /// A Zyte API run (one item per URL) of `urls` URLs, created as `dredge run` does:
+    /// its first batch planned, the rest left to the planner.
+    fn planned_run(shared: &Arc<Shared>, dir: &Path, urls: usize) -> (RunId, String) {
+        let text = "state_dir = \"state\"\njobs_dir = \"jobs\"\nsocket = \"state/s.sock\"\n\n\
+             [accounts.a]\nvendor = \"zyte\"\napi_key = \"k\"\nbase_url = \"http://127.0.0.1:9\"\n";
+        let config = DaemonConfig::parse(&dir.join("dredge.toml"), text).unwrap();
         control::apply_config(shared, config);
-        let job = "account = \"a\"\nvendor = \"zyte\"\n[zyte]\nextract = \"product\"\nurls = [\"https://a.com/\"]\n";
-        let spec = parse_job(Path::new("jobs/z.toml"), job, None, &FileRules::default()).unwrap();
-        let all: Vec<String> = (0..urls).map(|i| format!("https://s{i}.com/p")).collect();
-        let copies = inputs::dir_of(&shared.config().state_dir);
-        let copy = inputs::copy(&InputList::Inline(all), &FileRules::default(), &copies).unwrap();
-        let (values, offset) = inputs::read_chunk(&copies, &copy.name, 0, first).unwrap();
+        let list: Vec<String> = (0..urls)
+            .map(|i| format!("\"https://s{i}.com/p\""))
+            .collect();
+        let job = format!(
+            "account = \"a\"\nvendor = \"zyte\"\n[zyte]\nextract = \"product\"\nurls = [{}]\n",
+            list.join(",")
+        );
+        let spec = parse_job(Path::new("jobs/z.toml"), &job, None, &FileRules::default()).unwrap();
         let executor = shared.lane("a").unwrap().executor().unwrap();
+        let planned = runs::plan_first_chunk(shared, &spec, executor.as_ref()).unwrap();
+        assert_eq!(planned.items.len(), ITEMS_PER_BATCH);
+        let rest = planned.rest.expect("more than one batch");
         let run = NewRun {
             job: "z".into(),
             lane: "a".into(),
@@ -185,37 +268,41 @@ mod tests {
             deadline: None,
             max_attempts: 3,
         };
-        let cursor = PlanCursor {
-            input: copy.name.clone(),
-            offset,
-            planned: values.len() as u64,
-            total: copy.total,
-        };
-        let items = executor.plan(&spec, &values).unwrap();
+        let input = rest.input.clone();
         let id = shared
             .queue
-            .create_planned_run(run, items, None, Some(cursor))
+            .create_planned_run(run, planned.items, None, Some(rest))
             .unwrap();
-        (id, copy.name)
+        (id, input)
+    }
+
+    /// Every item the run holds, whatever the lane (whose vendor is unreachable) did.
+    fn items_of(shared: &Shared, run: &RunId) -> u64 {
+        let c = shared.queue.run(run).unwrap().unwrap().counts;
+        c.ready + c.leased + c.snoozed + c.staged + c.done + c.dead
+    }
+
+    fn plan_to_the_end(shared: &Shared, run: &RunId, forget_between: bool) -> usize {
+        let mut rounds = 0;
+        while let Some((_, cursor)) = shared.queue.planning_runs().unwrap().pop() {
+            if forget_between {
+                shared.plan_cache.lock().unwrap().clear();
+            }
+            plan_chunk(shared, run, cursor);
+            rounds += 1;
+        }
+        rounds
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn chunks_plan_every_input_once_then_the_copy_goes() {
+    async fn chunks_plan_every_input_once_a_batch_at_a_time_then_the_copy_goes() {
         let dir = tempfile::tempdir().unwrap();
         let (shared, _writer) = writer_in(dir.path());
-        let (run, copy) = planned_run(&shared, dir.path(), 2 * CHUNK_INPUTS + 7, 5);
-        let mut rounds = 0;
-        while let Some((_, cursor)) = shared.queue.planning_runs().unwrap().pop() {
-            plan_chunk(&shared, &run, cursor);
-            rounds += 1;
-        }
-        assert_eq!(rounds, 3, "two full chunks and the rest");
-        let info = shared.queue.run(&run).unwrap().unwrap();
-        // Every item, whatever the lane (whose vendor is unreachable) did with it.
-        let c = info.counts;
-        let items = c.ready + c.leased + c.snoozed + c.staged + c.done + c.dead;
-        assert_eq!(items, 2 * CHUNK_INPUTS as u64 + 7);
-        assert_eq!(info.planning, None);
+        let (run, copy) = planned_run(&shared, dir.path(), 2 * CHUNK_INPUTS + 7);
+        // Chunks of 1,000, 1,000 and 7 inputs: 4 + 4 + 1 batches, the first at creation.
+        assert_eq!(plan_to_the_end(&shared, &run, false), 8);
+        assert_eq!(items_of(&shared, &run), 2 * CHUNK_INPUTS as u64 + 7);
+        assert_eq!(shared.queue.run(&run).unwrap().unwrap().planning, None);
         let copies = inputs::dir_of(&shared.config().state_dir);
         assert!(
             !copies.join(copy).exists(),
@@ -224,10 +311,21 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_restart_mid_chunk_plans_it_again_and_skips_the_items_added() {
+        let dir = tempfile::tempdir().unwrap();
+        let (shared, _writer) = writer_in(dir.path());
+        let (run, _) = planned_run(&shared, dir.path(), CHUNK_INPUTS + 300);
+        // What a restart leaves: no planned chunk in memory, only the cursor.
+        assert_eq!(plan_to_the_end(&shared, &run, true), 5);
+        assert_eq!(items_of(&shared, &run), CHUNK_INPUTS as u64 + 300);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_run_whose_input_copy_is_gone_fails_with_the_reason() {
         let dir = tempfile::tempdir().unwrap();
         let (shared, _writer) = writer_in(dir.path());
-        let (run, copy) = planned_run(&shared, dir.path(), 30, 10);
+        let (run, copy) = planned_run(&shared, dir.path(), CHUNK_INPUTS + 10);
+        shared.plan_cache.lock().unwrap().clear();
         std::fs::remove_file(inputs::dir_of(&shared.config().state_dir).join(copy)).unwrap();
         let (_, cursor) = shared.queue.planning_runs().unwrap().pop().unwrap();
         assert!(!plan_chunk(&shared, &run, cursor));

@@ -10,6 +10,7 @@ use super::failpoint;
 use super::health::is_storage_error;
 use super::inputs;
 use super::output::{RunFile, RunPaths};
+use super::planner::PlannedChunk;
 use super::snapshot;
 use super::state::Shared;
 use super::writer::WriterMsg;
@@ -127,6 +128,7 @@ fn create(shared: &Shared, spec: Arc<JobSpec>, trigger: Trigger) -> Result<RunId
         }
     };
     let rest = planned.rest;
+    let chunk = planned.chunk;
     let copy = rest.as_ref().map(|c| c.input.clone());
     let created = shared
         .queue
@@ -161,6 +163,10 @@ fn create(shared: &Shared, spec: Arc<JobSpec>, trigger: Trigger) -> Result<RunId
     tracing::info!(job = %spec.name, run = %run, items = item_count, "run started");
     lane.wake.notify_one();
     if copy.is_some() {
+        if let Some(chunk) = chunk {
+            let mut cache = shared.plan_cache.lock().expect("plan cache poisoned");
+            cache.insert(run.clone(), chunk);
+        }
         shared.plan_wake.notify_one();
     }
     Ok(run)
@@ -168,17 +174,19 @@ fn create(shared: &Shared, spec: Arc<JobSpec>, trigger: Trigger) -> Result<RunId
 
 /// A new run's first items, and where planning the rest resumes when its inputs are
 /// more than one chunk (see `planner.rs`).
-struct Planned {
-    items: Vec<NewItem>,
-    rest: Option<PlanCursor>,
+pub(super) struct Planned {
+    pub items: Vec<NewItem>,
+    pub rest: Option<PlanCursor>,
     /// Inputs in all (items, for a job without an input list).
     total: u64,
+    /// The rest of the first chunk, for the planner.
+    chunk: Option<PlannedChunk>,
 }
 
 /// Plans the first chunk now, so that a job its executor refuses fails at its start
 /// (an empty list, a job of another vendor) and a small run is created whole. A job's
 /// input list is copied first (see `inputs.rs`): the rest is planned from the copy.
-fn plan_first_chunk(
+pub(super) fn plan_first_chunk(
     shared: &Shared,
     spec: &JobSpec,
     executor: &dyn Executor,
@@ -190,28 +198,41 @@ fn plan_first_chunk(
             items,
             rest: None,
             total,
+            chunk: None,
         });
     };
     let config = shared.config();
     let dir = inputs::dir_of(&config.state_dir);
     let copy = inputs::copy(list, &config.files, &dir)
         .map_err(|e| format!("cannot read the job's {e}"))?;
-    let planned = (|| {
-        let (values, offset) = inputs::read_chunk(&dir, &copy.name, 0, inputs::CHUNK_INPUTS)?;
-        let items = executor.plan(spec, &values).map_err(|e| e.to_string())?;
-        let planned = values.len() as u64;
-        let rest = (planned < copy.total).then(|| PlanCursor {
-            input: copy.name.clone(),
-            offset,
-            planned,
-            total: copy.total,
+    if copy.total == 0 {
+        // The executor says what an empty list means for its vendor (an error, so far).
+        inputs::remove(&dir, &copy.name);
+        let items = executor.plan(spec, &[]).map_err(|e| e.to_string())?;
+        return Ok(Planned {
+            items,
+            rest: None,
+            total: 0,
+            chunk: None,
         });
-        Ok(Planned {
+    }
+    let start = PlanCursor {
+        input: copy.name.clone(),
+        offset: 0,
+        planned: 0,
+        items_done: 0,
+        total: copy.total,
+    };
+    let planned = PlannedChunk::plan(&dir, &copy.name, 0, 0, spec, executor).map(|mut chunk| {
+        let (items, rest) = chunk.next_batch(&start);
+        let chunk = rest.is_some().then_some(chunk);
+        Planned {
             items,
             rest,
             total: copy.total,
-        })
-    })();
+            chunk,
+        }
+    });
     if !matches!(&planned, Ok(p) if p.rest.is_some()) {
         inputs::remove(&dir, &copy.name);
     }

@@ -39,6 +39,8 @@ pub struct Shared {
     pub reload_wake: Notify,
     /// Wakes the planner (a run with inputs left to plan started).
     pub plan_wake: Notify,
+    /// The planned rest of each planning run's current chunk (see `planner.rs`).
+    pub plan_cache: Mutex<HashMap<RunId, super::planner::PlannedChunk>>,
     /// Job specs of runs, decoded once from their snapshots.
     specs: Mutex<HashMap<RunId, Arc<JobSpec>>>,
     /// Jobs with `overlap = "queue"` whose fire arrived while a run was active.
@@ -151,6 +153,7 @@ impl Shared {
             sched_wake: Notify::new(),
             reload_wake: Notify::new(),
             plan_wake: Notify::new(),
+            plan_cache: Mutex::new(HashMap::new()),
             specs: Mutex::new(HashMap::new()),
             queued_fires: Mutex::new(HashSet::new()),
             health: StorageHealth::default(),

@@ -4,10 +4,11 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use dredge_core::job::parse_job;
+use dredge_core::job::{FileRules, parse_job};
 use dredge_core::{JsonText, NewItem, Record, UnixMillis};
 use dredge_queue::{NewRun, Queue, RunId};
 
+use super::jobs::LoadedJob;
 use super::snapshot;
 use super::state::Shared;
 use super::writer::{Writer, spawn};
@@ -26,11 +27,25 @@ pub fn writer_in(dir: &Path) -> (Arc<Shared>, Writer) {
     (shared, writer)
 }
 
+/// The job `news` on account `a`, loaded as a rescan would load it.
+pub fn load_news_job(shared: &Shared) {
+    let path = Path::new("jobs/news.toml");
+    let loaded = LoadedJob {
+        spec: Arc::new(parse_job(path, NEWS_JOB, None, &FileRules::default()).unwrap()),
+        path: path.to_path_buf(),
+        hash: 0,
+    };
+    let mut jobs = shared.jobs.lock().unwrap();
+    jobs.valid.insert("news".into(), loaded);
+}
+
+/// The job file of `news`: one AutoExtract article.
+const NEWS_JOB: &str = "vendor = \"autoextract\"\n[autoextract]\npage_type = \"article\"\nurls = [\"https://a.com/1\"]\n";
+
 /// A run of the job `news` on account `a` with `items` items.
 pub fn new_run(shared: &Shared, items: usize) -> RunId {
-    let job = "vendor = \"autoextract\"\n[autoextract]\npage_type = \"article\"\nurls = [\"https://a.com/1\"]\n";
-    let rules = dredge_core::job::FileRules::default();
-    let spec = parse_job(Path::new("jobs/news.toml"), job, None, &rules).unwrap();
+    let rules = FileRules::default();
+    let spec = parse_job(Path::new("jobs/news.toml"), NEWS_JOB, None, &rules).unwrap();
     let run = NewRun {
         job: "news".into(),
         lane: "a".into(),

@@ -1,5 +1,6 @@
 //! Creating the socket file: parent directory, stale-socket takeover (probe by
-//! connecting; remove only if nobody answers, SPEC §9), mode 0660 and group.
+//! connecting; remove only if nobody answers, as README "Commands and the status
+//! socket" promises), mode 0660 and group.
 
 use std::io::ErrorKind;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};

@@ -1,32 +1,21 @@
 //! One request line in, at most one response out: JSON-RPC 2.0 envelope checks
-//! (-32700, -32600), method lookup (-32601), params (-32602), then the `Api` call.
+//! (-32700, -32600), method lookup (-32601), access (-32003), params (-32602), then the
+//! method's handler (`protocol::Request::answer`).
 
 use std::sync::Arc;
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 use super::peer::Access;
-use crate::protocol::{Api, ApiError, JobFilter, JobParam, MAX_LINE_BYTES, RunParam, code, method};
+use crate::protocol::{Api, ApiError, MAX_LINE_BYTES, Request, code};
 
-/// A checked request: `id` is `None` for a notification (no answer).
+/// A checked envelope: `id` is `None` for a notification (no answer).
 #[derive(Debug, PartialEq)]
-struct Request {
+struct Envelope {
     id: Option<Value>,
     method: String,
     params: Option<Value>,
 }
-
-/// Methods a member of the status group may call: they change nothing.
-pub const READ_ONLY: [&str; 6] = [
-    method::STATUS,
-    method::JOBS_LIST,
-    method::RUNS_LIST,
-    method::RUN_GET,
-    method::DEAD_LIST,
-    method::METRICS,
-];
 
 /// The answer to one line, or `None` when it was a notification or blank.
 pub async fn answer(api: &Arc<dyn Api>, line: &[u8], access: Access) -> Option<Value> {
@@ -43,23 +32,18 @@ pub async fn answer(api: &Arc<dyn Api>, line: &[u8], access: Access) -> Option<V
             ));
         }
     };
-    let request = match check_envelope(value) {
+    let envelope = match check_envelope(value) {
         Ok(r) => r,
         Err((id, message)) => return Some(error(id, code::INVALID_REQUEST, message)),
     };
-    let outcome = if access == Access::ReadOnly && !READ_ONLY.contains(&request.method.as_str()) {
-        Err(ApiError {
-            code: code::PERMISSION_DENIED,
-            message: format!(
-                "permission denied: {:?} changes the daemon; the status group may only call {}. Ask for membership in the control group, or use sudo",
-                request.method,
-                READ_ONLY.join(", ")
-            ),
-        })
-    } else {
-        call_isolated(api, request.method, request.params).await
+    let outcome = match admit(&envelope.method, access) {
+        Ok(()) => match parse(&envelope.method, envelope.params) {
+            Ok(request) => call_isolated(api, request).await,
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
     };
-    let id = request.id?;
+    let id = envelope.id?;
     Some(match outcome {
         Ok(result) => json!({"jsonrpc": "2.0", "id": id, "result": result}),
         Err(e) => error(id, e.code, e.message),
@@ -80,7 +64,7 @@ pub fn error(id: Value, code: i64, message: String) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})
 }
 
-fn check_envelope(value: Value) -> Result<Request, (Value, String)> {
+fn check_envelope(value: Value) -> Result<Envelope, (Value, String)> {
     let mut object = match value {
         Value::Object(o) => o,
         Value::Array(_) => {
@@ -114,18 +98,55 @@ fn check_envelope(value: Value) -> Result<Request, (Value, String)> {
         Some(p @ (Value::Object(_) | Value::Array(_))) => Some(p),
         Some(_) => return Err((reply_id, "\"params\" must be an object or an array".into())),
     };
-    Ok(Request { id, method, params })
+    Ok(Envelope { id, method, params })
 }
 
-/// Runs the call in its own task so a panicking `Api` costs one error answer,
+/// Whether the method exists (-32601) and the peer may call it (-32003), decided
+/// before its params are read.
+fn admit(method: &str, access: Access) -> Result<(), ApiError> {
+    let Some(known) = Request::named(method) else {
+        return Err(ApiError {
+            code: code::METHOD_NOT_FOUND,
+            message: format!(
+                "unknown method {method:?}; known: {}",
+                Request::methods().join(", ")
+            ),
+        });
+    };
+    if access == Access::ReadOnly && !known.is_read_only() {
+        return Err(ApiError {
+            code: code::PERMISSION_DENIED,
+            message: format!(
+                "permission denied: {method:?} changes the daemon; the status group may only call {}. Ask for membership in the control group, or use sudo",
+                Request::read_only_methods().join(", ")
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The typed request. Params are named fields: absent, `null` and `[]` read as `{}`
+/// (so a missing field is named), any other array is refused.
+fn parse(method: &str, params: Option<Value>) -> Result<Request, ApiError> {
+    let params = match params {
+        None | Some(Value::Null) => Value::Object(Map::new()),
+        Some(Value::Array(a)) if a.is_empty() => Value::Object(Map::new()),
+        Some(v @ Value::Object(_)) => v,
+        Some(_) => {
+            return Err(invalid_params(format!(
+                "invalid params for {method}: expected an object with named fields"
+            )));
+        }
+    };
+    serde_json::from_value(json!({"method": method, "params": params}))
+        .map_err(|e| invalid_params(format!("invalid params for {method}: {e}")))
+}
+
+/// Runs the call in its own task so a panicking handler costs one error answer,
 /// not the connection.
-async fn call_isolated(
-    api: &Arc<dyn Api>,
-    method: String,
-    params: Option<Value>,
-) -> Result<Value, ApiError> {
+async fn call_isolated(api: &Arc<dyn Api>, request: Request) -> Result<Value, ApiError> {
     let api = Arc::clone(api);
-    let task = tokio::spawn(async move { call(api.as_ref(), &method, params).await });
+    let task = tokio::spawn(async move { request.answer(api.as_ref()).await });
     match task.await {
         Ok(outcome) => outcome,
         Err(_) => Err(ApiError::internal(
@@ -134,115 +155,11 @@ async fn call_isolated(
     }
 }
 
-async fn call(api: &dyn Api, name: &str, params: Option<Value>) -> Result<Value, ApiError> {
-    match name {
-        method::STATUS => {
-            no_params(name, params)?;
-            api.status().await.and_then(to_json)
-        }
-        method::JOBS_LIST => {
-            no_params(name, params)?;
-            api.jobs().await.and_then(to_json)
-        }
-        method::RELOAD => {
-            no_params(name, params)?;
-            api.reload().await.and_then(to_json)
-        }
-        method::METRICS => {
-            no_params(name, params)?;
-            api.metrics().await.and_then(to_json)
-        }
-        method::JOB_RUN => {
-            let p: JobParam = parse_params(name, params)?;
-            api.job_run(&p.job).await.and_then(to_json)
-        }
-        method::JOB_PAUSE => {
-            let p: JobParam = parse_params(name, params)?;
-            api.job_pause(&p.job).await.and_then(to_json)
-        }
-        method::JOB_RESUME => {
-            let p: JobParam = parse_params(name, params)?;
-            api.job_resume(&p.job).await.and_then(to_json)
-        }
-        method::RUNS_LIST => {
-            let p: JobFilter = parse_params(name, params)?;
-            api.runs(p.job.as_deref()).await.and_then(to_json)
-        }
-        method::DEAD_LIST => {
-            let p: JobFilter = parse_params(name, params)?;
-            api.dead(p.job.as_deref()).await.and_then(to_json)
-        }
-        method::RUN_GET => {
-            let p: RunParam = parse_params(name, params)?;
-            api.run_get(&p.run).await.and_then(to_json)
-        }
-        method::RUN_CANCEL => {
-            let p: RunParam = parse_params(name, params)?;
-            api.run_cancel(&p.run).await.and_then(to_json)
-        }
-        method::RUN_RETRY => {
-            let p: RunParam = parse_params(name, params)?;
-            api.run_retry(&p.run).await.and_then(to_json)
-        }
-        _ => Err(ApiError {
-            code: code::METHOD_NOT_FOUND,
-            message: format!("unknown method {name:?}; known: {}", METHODS.join(", ")),
-        }),
-    }
-}
-
-const METHODS: [&str; 12] = [
-    method::STATUS,
-    method::JOBS_LIST,
-    method::JOB_RUN,
-    method::JOB_PAUSE,
-    method::JOB_RESUME,
-    method::RUNS_LIST,
-    method::RUN_GET,
-    method::RUN_CANCEL,
-    method::DEAD_LIST,
-    method::RUN_RETRY,
-    method::RELOAD,
-    method::METRICS,
-];
-
-fn to_json<T: Serialize>(value: T) -> Result<Value, ApiError> {
-    serde_json::to_value(value)
-        .map_err(|e| ApiError::internal(format!("cannot encode the answer: {e}")))
-}
-
 fn invalid_params(message: String) -> ApiError {
     ApiError {
         code: code::INVALID_PARAMS,
         message,
     }
-}
-
-/// Methods without params accept none, `null`, `{}` or `[]`.
-fn no_params(name: &str, params: Option<Value>) -> Result<(), ApiError> {
-    match params {
-        None => Ok(()),
-        Some(Value::Object(o)) if o.is_empty() => Ok(()),
-        Some(Value::Array(a)) if a.is_empty() => Ok(()),
-        Some(_) => Err(invalid_params(format!(
-            "invalid params for {name}: it takes none"
-        ))),
-    }
-}
-
-/// Params by name; absent params are read as `{}` so a missing field is named.
-fn parse_params<T: DeserializeOwned>(name: &str, params: Option<Value>) -> Result<T, ApiError> {
-    let object = match params {
-        None => Value::Object(Map::new()),
-        Some(v @ Value::Object(_)) => v,
-        Some(_) => {
-            return Err(invalid_params(format!(
-                "invalid params for {name}: expected an object with named fields"
-            )));
-        }
-    };
-    serde_json::from_value(object)
-        .map_err(|e| invalid_params(format!("invalid params for {name}: {e}")))
 }
 
 #[cfg(test)]
@@ -280,21 +197,33 @@ mod tests {
 
     #[test]
     fn missing_params_name_the_missing_field() {
-        let e = parse_params::<JobParam>("job.run", None).expect_err("job is required");
+        let e = parse("job.run", None).expect_err("job is required");
         assert_eq!(e.code, code::INVALID_PARAMS);
         assert!(e.message.contains("`job`"), "{}", e.message);
     }
 
     #[test]
     fn optional_filter_accepts_absent_params() {
-        let p: JobFilter = parse_params("runs.list", None).expect("optional");
-        assert_eq!(p.job, None);
+        let r = parse("runs.list", None).expect("optional");
+        assert_eq!(r, Request::RunsList(Default::default()));
     }
 
     #[test]
-    fn methods_without_params_refuse_some() {
-        assert!(no_params("status", Some(json!({}))).is_ok());
-        let e = no_params("status", Some(json!({"x": 1}))).expect_err("has params");
+    fn methods_without_params_accept_empty_ones_and_refuse_others() {
+        for empty in [None, Some(Value::Null), Some(json!({})), Some(json!([]))] {
+            assert!(parse("status", empty).is_ok());
+        }
+        let e = parse("status", Some(json!({"x": 1}))).expect_err("has params");
         assert_eq!(e.code, code::INVALID_PARAMS);
+        assert!(e.message.contains("`x`"), "{}", e.message);
+    }
+
+    #[test]
+    fn an_unknown_method_is_not_found_for_every_peer() {
+        for access in [Access::Control, Access::ReadOnly] {
+            let e = admit("jobs.delete", access).expect_err("unknown");
+            assert_eq!(e.code, code::METHOD_NOT_FOUND);
+            assert!(e.message.contains("runs.list"), "{}", e.message);
+        }
     }
 }

@@ -18,9 +18,19 @@ pub struct FakeApi {
     pub status_barrier: Option<Arc<Barrier>>,
 }
 
+/// How many runs the fake's history holds: `...-0001` (oldest) to `...-0005`.
+pub const FAKE_RUNS: u32 = 5;
+
 pub fn sample_run(job: &str) -> RunSummary {
+    numbered_run(job, 1)
+}
+
+/// Run `n` of the fake's history; the ids sort by `n`, as run ids sort by time.
+pub fn numbered_run(job: &str, n: u32) -> RunSummary {
+    let id = format!("20261123T110000Z-{n:04}");
     RunSummary {
-        id: "20261123T110000Z-0001".into(),
+        output: format!("/state/out/{job}/{id}.jsonl.partial"),
+        id,
         job: job.into(),
         state: "running".into(),
         items: ItemCounts {
@@ -29,7 +39,6 @@ pub fn sample_run(job: &str) -> RunSummary {
             ..ItemCounts::default()
         },
         records: 80,
-        output: format!("/state/out/{job}/20261123T110000Z-0001.jsonl.partial"),
         started_at: "2026-11-23T11:00:00Z".into(),
         finished_at: None,
         reason: None,
@@ -72,57 +81,65 @@ fn ack(what: &str) -> Result<Ack, ApiError> {
 
 #[async_trait]
 impl Api for FakeApi {
-    async fn status(&self) -> Result<StatusInfo, ApiError> {
+    async fn status(&self, _: Status) -> Result<StatusInfo, ApiError> {
         if let Some(barrier) = &self.status_barrier {
             barrier.wait().await;
         }
         Ok(sample_status())
     }
-    async fn jobs(&self) -> Result<Vec<JobInfo>, ApiError> {
+    async fn jobs_list(&self, _: JobsList) -> Result<Vec<JobInfo>, ApiError> {
         Ok(vec![])
     }
-    async fn job_run(&self, job: &str) -> Result<RunStarted, ApiError> {
-        check(job)?;
+    async fn job_run(&self, JobRun { job }: JobRun) -> Result<RunStarted, ApiError> {
+        check(&job)?;
         Ok(RunStarted {
             run: format!("run-of-{job}"),
         })
     }
-    async fn job_pause(&self, job: &str) -> Result<Ack, ApiError> {
-        check(job)?;
+    async fn job_pause(&self, JobPause { job }: JobPause) -> Result<Ack, ApiError> {
+        check(&job)?;
         ack(&format!("paused {job}"))
     }
-    async fn job_resume(&self, job: &str) -> Result<Ack, ApiError> {
-        check(job)?;
+    async fn job_resume(&self, JobResume { job }: JobResume) -> Result<Ack, ApiError> {
+        check(&job)?;
         ack(&format!("resumed {job}"))
     }
-    async fn runs(&self, job: Option<&str>) -> Result<Vec<RunSummary>, ApiError> {
-        Ok(vec![sample_run(job.unwrap_or("all"))])
+    /// Pages through a history of `FAKE_RUNS` runs as the daemon does: newest first,
+    /// before `before`, at most `limit`.
+    async fn runs_list(&self, params: RunsList) -> Result<Vec<RunSummary>, ApiError> {
+        let job = params.job.as_deref().unwrap_or("all");
+        Ok((1..=FAKE_RUNS)
+            .rev()
+            .map(|n| numbered_run(job, n))
+            .filter(|r| params.before.as_ref().is_none_or(|before| r.id < *before))
+            .take(params.limit())
+            .collect())
     }
-    async fn run_get(&self, run: &str) -> Result<RunSummary, ApiError> {
-        check(run)?;
+    async fn run_get(&self, RunGet { run }: RunGet) -> Result<RunSummary, ApiError> {
+        check(&run)?;
         Ok(sample_run("weather"))
     }
-    async fn run_cancel(&self, run: &str) -> Result<Ack, ApiError> {
-        check(run)?;
+    async fn run_cancel(&self, RunCancel { run }: RunCancel) -> Result<Ack, ApiError> {
+        check(&run)?;
         ack(&format!("cancelled {run}"))
     }
-    async fn dead(&self, job: Option<&str>) -> Result<Vec<DeadItemInfo>, ApiError> {
+    async fn dead_list(&self, DeadList { job }: DeadList) -> Result<Vec<DeadItemInfo>, ApiError> {
         Ok(vec![DeadItemInfo {
             run: "r1".into(),
-            job: job.unwrap_or("all").into(),
+            job: job.unwrap_or_else(|| "all".into()),
             what: "https://example.com/1".into(),
             error: "404".into(),
             attempts: 1,
         }])
     }
-    async fn run_retry(&self, run: &str) -> Result<Ack, ApiError> {
-        check(run)?;
+    async fn run_retry(&self, RunRetry { run }: RunRetry) -> Result<Ack, ApiError> {
+        check(&run)?;
         ack(&format!("requeued dead items of {run}"))
     }
-    async fn reload(&self) -> Result<Ack, ApiError> {
+    async fn reload(&self, _: Reload) -> Result<Ack, ApiError> {
         ack("reloaded")
     }
-    async fn metrics(&self) -> Result<MetricsText, ApiError> {
+    async fn metrics(&self, _: Metrics) -> Result<MetricsText, ApiError> {
         Ok(MetricsText {
             text: "dredge_up 1\n".into(),
         })

@@ -1,5 +1,6 @@
-//! The daemon's status socket (SPEC §6): JSON-RPC 2.0 over a Unix stream socket,
-//! one JSON object per line each way, served from an `Api` implementation.
+//! The daemon's status socket (README "Commands and the status socket"): JSON-RPC 2.0
+//! over a Unix stream socket, one JSON object per line each way, served from an `Api`
+//! implementation.
 //!
 //! Owns everything between the socket file and the `Api` trait: binding (stale
 //! takeover, mode 0660, or 0666 when a status group is configured — the peer check

@@ -475,3 +475,66 @@ async fn the_status_group_may_read_but_not_change_anything() {
         .unwrap();
     assert!(read["result"].is_object(), "{read}");
 }
+
+/// The ids of a `runs.list` answer, in order.
+fn run_ids(answer: &Value) -> Vec<String> {
+    answer["result"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not a list of runs: {answer}"))
+        .iter()
+        .map(|r| r["id"].as_str().expect("id").to_string())
+        .collect()
+}
+
+fn runs_list(id: i64, params: Value) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "method": "runs.list", "params": params})
+}
+
+#[tokio::test]
+async fn runs_list_pages_newest_first_with_limit_and_before() {
+    let served = Served::start(FakeApi::default()).await;
+    let mut conn = Conn::open(&served).await;
+    let run = |n: u32| super::fake::numbered_run("news", n).id;
+    let first = conn
+        .ask(runs_list(1, json!({"job": "news", "limit": 2})))
+        .await;
+    assert_eq!(run_ids(&first), [run(5), run(4)]);
+    let second = conn
+        .ask(runs_list(
+            2,
+            json!({"job": "news", "limit": 2, "before": run(4)}),
+        ))
+        .await;
+    assert_eq!(run_ids(&second), [run(3), run(2)]);
+    let last = conn
+        .ask(runs_list(3, json!({"limit": 2, "before": run(2)})))
+        .await;
+    assert_eq!(run_ids(&last).len(), 1, "{last}");
+    // The old form, `{"job": ...}` or no params at all, still answers.
+    let all = conn
+        .ask(json!({"jsonrpc": "2.0", "id": 4, "method": "runs.list"}))
+        .await;
+    assert_eq!(run_ids(&all).len(), super::fake::FAKE_RUNS as usize);
+}
+
+#[tokio::test]
+async fn runs_list_refuses_a_limit_out_of_range_naming_it() {
+    let served = Served::start(FakeApi::default()).await;
+    let mut conn = Conn::open(&served).await;
+    for (params, named) in [
+        (json!({"limit": 0}), "`limit`"),
+        (json!({"limit": 1001}), "`limit`"),
+        (json!({"limit": "all"}), "`limit`"),
+        (json!({"before": 7}), "string"),
+        (json!({"page": 2}), "`page`"),
+    ] {
+        let answer = conn.ask(runs_list(1, params.clone())).await;
+        assert_eq!(
+            error_code(&answer),
+            code::INVALID_PARAMS,
+            "{params}: {answer}"
+        );
+        let message = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(named), "{message:?} should name {named}");
+    }
+}

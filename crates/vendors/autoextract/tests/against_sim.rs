@@ -319,11 +319,11 @@ async fn a_wrong_key_never_shows_in_the_stop_reason() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broken_answers_never_lose_a_url() {
     const ATTEMPTS: u32 = 5;
-    // Every broken answer is retried with SPEC §7's real backoff (1 s doubling, full
-    // jitter), so the run's length is bounded by the attempts allowed, not by luck:
-    // with 5 attempts an unlucky URL waits at most 1+2+4+8 s before it dies. (With 12,
-    // a URL failing seven times in a row (≈ one run in four at these rates) waited
-    // 64 s, then 128 s, and outlived the driver.)
+    // Every broken answer is retried with the real backoff of README "Retry rules" (1 s
+    // doubling, full jitter), so the run's length is bounded by the attempts allowed,
+    // not by luck: with 5 attempts an unlucky URL waits at most 1+2+4+8 s before it
+    // dies. (With 12, a URL failing seven times in a row (≈ one run in four at these
+    // rates) waited 64 s, then 128 s, and outlived the driver.)
     let faults = Faults {
         retriable_error_rate: 0.05,
         malformed_json_rate: 0.1,

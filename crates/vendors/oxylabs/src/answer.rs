@@ -1,4 +1,5 @@
-//! What an unsuccessful Oxylabs answer means (vendor notes, SPEC §7): 401 stops the
+//! What an unsuccessful Oxylabs answer means (README "Retry rules",
+//! "Oxylabs specifics"): 401 stops the
 //! account, 400/403/422 kill the item with the vendor's message, 404 on a job means its
 //! results expired, 429 snoozes the named domain (else the account) without an attempt,
 //! 5xx and the CDN's 524 are counted retries.

@@ -1,8 +1,8 @@
 //! The WDS calls dredge makes — job start, scrape-multiple (POST body or GET query),
-//! crawl and info — and what each non-success answer means (SPEC §7): 202 → not ready
-//! (no attempt), 400 → dead with the server's text, 401 → credentials rejected,
-//! 403/422 → dead with the task's `TaskState` and `Error` from `/info`, 404 → dead
-//! (task gone), 5xx/timeouts → counted retry.
+//! crawl and info — and what each non-success answer means (README "Retry rules"): 202
+//! → not ready (no attempt), 400 → dead with the server's text, 401 → credentials
+//! rejected, 403/422 → dead with the task's `TaskState` and `Error` from `/info`, 404 →
+//! dead (task gone), 5xx/timeouts → counted retry.
 
 use dredge_core::account::ScrapeVia;
 use dredge_core::http::classify_status;

@@ -1,6 +1,6 @@
 //! What a WDS item carries between executions. Payloads are JSON so a stored run stays
-//! readable; an item never depends on executor memory (SPEC: nothing outlives a crash
-//! except what the queue holds).
+//! readable; an item never depends on executor memory (nothing outlives a crash
+//! except what the queue holds: ARCHITECTURE.md, "The flow of one record").
 
 use serde::{Deserialize, Serialize};
 

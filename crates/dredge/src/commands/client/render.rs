@@ -3,8 +3,10 @@
 use chrono::{DateTime, Utc};
 
 use super::table::{one_line, printable, span, table, when};
+use crate::cli::DEFAULT_RUNS_LIMIT;
 use crate::protocol::{
-    AccountStatus, DeadItemInfo, InvalidJobFile, ItemCounts, JobInfo, RunSummary, StatusInfo,
+    AccountStatus, DeadItemInfo, InvalidJobFile, ItemCounts, JobInfo, RunSummary, RunsList,
+    StatusInfo,
 };
 
 pub fn status(s: &StatusInfo, now: DateTime<Utc>) -> String {
@@ -156,6 +158,23 @@ pub fn runs(runs: &[RunSummary], now: DateTime<Utc>) -> String {
         "FINISHED", "OUTPUT",
     ];
     table(&headers, &rows)
+}
+
+/// The last line of a full page of runs: the command that shows the page before it.
+/// Empty when the page is not full (nothing older is left).
+pub fn older_runs(page: &RunsList, runs: &[RunSummary]) -> String {
+    let Some(last) = runs.last().filter(|_| runs.len() >= page.limit()) else {
+        return String::new();
+    };
+    let mut command = String::from("dredge runs");
+    if let Some(job) = &page.job {
+        command += &format!(" {job}");
+    }
+    command += &format!(" --before {}", last.id);
+    if page.limit() != usize::from(DEFAULT_RUNS_LIMIT) {
+        command += &format!(" --limit {}", page.limit());
+    }
+    format!("older runs: {command}\n")
 }
 
 fn total(i: &ItemCounts) -> u64 {

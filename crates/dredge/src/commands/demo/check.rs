@@ -1,4 +1,4 @@
-//! Reading each run's output back and checking "exactly once" (SPEC §5): every line
+//! Reading each run's output back and checking "exactly once" (README "Output"): every line
 //! whole and JSON, `seq` contiguous, as many lines as the daemon says it wrote, and
 //! every input once — by `source` for URL/query/page jobs, and against the
 //! simulator's ledger of handed-out rows for the Octoparse drain.

@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 
 use super::scenario::Layout;
 use crate::client::Client;
-use crate::protocol::{StatusInfo, method};
+use crate::protocol::{Status, StatusInfo};
 
 /// How long a starting daemon has to answer on its socket.
 const START_LIMIT: Duration = Duration::from_secs(30);
@@ -98,7 +98,7 @@ impl Daemon {
     }
 
     pub fn status(&self) -> anyhow::Result<StatusInfo> {
-        Ok(self.client()?.call(method::STATUS, ())?)
+        Ok(self.client()?.call(Status {})?)
     }
 
     /// SIGKILL (no chance to clean up), then start it again on the same state.

@@ -10,7 +10,7 @@ use super::counters::Counters;
 use super::daemon::Daemon;
 use super::progress::{Display, Row};
 use super::scenario::DemoJob;
-use crate::protocol::{JobFilter, MetricsText, RunSummary, method};
+use crate::protocol::{Metrics, MetricsText, RunSummary, RunsList};
 
 const POLL_EVERY: Duration = Duration::from_millis(200);
 /// How long the runs may take, from the daemon's first start.
@@ -84,8 +84,8 @@ impl Follow<'_> {
 
     fn poll(&mut self) -> anyhow::Result<()> {
         let mut client = self.daemon.client()?;
-        let runs: Vec<RunSummary> = client.call(method::RUNS_LIST, JobFilter::default())?;
-        let metrics: MetricsText = client.call(method::METRICS, ())?;
+        let runs: Vec<RunSummary> = client.call(RunsList::default())?;
+        let metrics: MetricsText = client.call(Metrics {})?;
         for t in self.tracked.iter_mut() {
             if let Some(run) = runs
                 .iter()

@@ -1,9 +1,9 @@
-//! `dredge demo` (SPEC §2): the whole product in under a minute, with no network and
-//! no credentials. It starts the five vendor simulators in this process with faults
-//! injected, writes a daemon config and one job per vendor into a fresh temporary
-//! directory, runs the real `dredge daemon` as a child process, shows each run's
-//! progress, SIGKILLs and restarts the daemon midway, and ends with a summary whose
-//! outputs have been read back and checked for "every record exactly once".
+//! `dredge demo` (README "Quickstart"): the whole product in under a minute, with no
+//! network and no credentials. It starts the five vendor simulators in this process
+//! with faults injected, writes a daemon config and one job per vendor into a fresh
+//! temporary directory, runs the real `dredge daemon` as a child process, shows each
+//! run's progress, SIGKILLs and restarts the daemon midway, and ends with a summary
+//! whose outputs have been read back and checked for "every record exactly once".
 //!
 //! The directory is kept so the files can be looked at afterwards.
 
@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 
 use super::CliError;
-use crate::protocol::{DeadItemInfo, JobFilter, RunSummary, method};
+use crate::protocol::{DeadItemInfo, DeadList, RunSummary, RunsList};
 use counters::Counters;
 use daemon::Daemon;
 use follow::{Follow, Tracked};
@@ -124,9 +124,7 @@ fn classify(daemon: &Daemon, jobs: Vec<DemoJob>) -> anyhow::Result<Vec<Tracked>>
 fn wait_for_runs(daemon: &Daemon, tracked: &[Tracked]) -> anyhow::Result<()> {
     let start = Instant::now();
     loop {
-        let runs: Vec<RunSummary> = daemon
-            .client()?
-            .call(method::RUNS_LIST, JobFilter::default())?;
+        let runs: Vec<RunSummary> = daemon.client()?.call(RunsList::default())?;
         let missing: Vec<&str> = tracked
             .iter()
             .filter(|t| t.unavailable.is_none() && !runs.iter().any(|r| r.job == t.job.name))
@@ -152,10 +150,10 @@ fn dead_items(daemon: &Daemon, tracked: &[Tracked]) -> anyhow::Result<Vec<Vec<De
     tracked
         .iter()
         .map(|t| {
-            let filter = JobFilter {
+            let filter = DeadList {
                 job: Some(t.job.name.to_string()),
             };
-            Ok(client.call(method::DEAD_LIST, filter)?)
+            Ok(client.call(filter)?)
         })
         .collect()
 }
