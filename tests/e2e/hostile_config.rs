@@ -3,6 +3,7 @@
 //! alike; what validates also starts.
 
 use std::process::{Command, Output};
+use std::time::Duration;
 
 use crate::support::*;
 
@@ -172,4 +173,83 @@ fn a_secret_file_every_user_may_read_is_warned_about_in_status_and_the_log() {
     let out = h.cli(&["status"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("readable by every user"));
     assert!(h.log().contains("readable by every user"));
+}
+
+/// One account whose secret file is missing does not stop the daemon: the other
+/// account's job runs, status names the broken account's problem (and its job's), the
+/// log says it once, and a reload after the file appears brings the account and its
+/// job up.
+#[test]
+fn a_broken_account_waits_apart_while_the_daemon_runs_the_others_and_a_reload_brings_it_up() {
+    use crate::autoextract_daemon::urls;
+    use std::os::unix::fs::PermissionsExt;
+
+    let rt = runtime();
+    let sim = autoextract_sim(&rt, with_faults(Default::default()), 5);
+    let keys = tempfile::tempdir().unwrap();
+    let key = keys.path().join("spare-key");
+    let mut h = Harness::new(&format!(
+        "[accounts.main]\nvendor = \"autoextract\"\nbase_url = \"{base}\"\napi_key = \"test-key\"\n\n[accounts.spare]\nvendor = \"autoextract\"\nbase_url = \"{base}\"\napi_key_file = \"{}\"\n",
+        key.display(),
+        base = sim.base_url(),
+    ));
+    h.start();
+    let job = |name: &str, account: &str, urls: &[String]| {
+        std::fs::write(h.path(&format!("jobs/{name}.txt")), urls.join("\n")).unwrap();
+        h.write_job(
+            &format!("{name}.toml"),
+            &format!(
+                "vendor = \"autoextract\"\naccount = \"{account}\"\n[autoextract]\npage_type = \"product\"\nurls_file = \"{name}.txt\"\n"
+            ),
+        );
+    };
+    job("good", "main", &urls(12, 3));
+    job("waiting", "spare", &urls(5, 1));
+    let run = h.wait_run_end("good", Duration::from_secs(60));
+    assert_eq!(run["state"], "succeeded", "{run}");
+
+    let status = h.call("status", serde_json::json!({}));
+    let accounts = status["accounts"].as_array().unwrap();
+    let spare = accounts.iter().find(|a| a["name"] == "spare").unwrap();
+    assert_eq!(spare["state"], "broken", "{status}");
+    let problem = spare["detail"].as_str().unwrap();
+    assert!(
+        problem.contains("[accounts.spare]: api_key_file"),
+        "{problem}"
+    );
+    assert!(problem.contains("spare-key"), "{problem}");
+    let main = accounts.iter().find(|a| a["name"] == "main").unwrap();
+    assert_eq!(main["state"], "ok", "{status}");
+    let rejected = status["invalid_job_files"].to_string();
+    assert!(
+        rejected.contains("waiting.toml") && rejected.contains("account \\\"spare\\\" is broken"),
+        "{rejected}"
+    );
+    assert!(rejected.contains("api_key_file"), "{rejected}");
+    assert!(
+        h.runs("waiting").is_empty(),
+        "the broken account's job never started"
+    );
+    let shown = String::from_utf8_lossy(&h.cli(&["status"]).stdout).to_string();
+    assert!(shown.contains("broken"), "{shown}");
+    let logged = |h: &Harness| h.log().matches("account not started").count();
+    assert_eq!(logged(&h), 1, "logged once:\n{}", h.log());
+
+    std::fs::write(&key, "test-key\n").unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    h.call("reload", serde_json::json!({}));
+    let run = h.wait_run_end("waiting", Duration::from_secs(60));
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let lines = read_output(&h.path("").join(run["output"].as_str().unwrap()));
+    assert_eq!(lines.len(), 5, "every URL of the revived account's job");
+    let status = h.call("status", serde_json::json!({}));
+    let spare = status["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "spare")
+        .cloned()
+        .unwrap();
+    assert_eq!(spare["state"], "ok", "{status}");
+    assert_eq!(logged(&h), 1, "not logged again");
 }

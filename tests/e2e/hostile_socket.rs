@@ -41,3 +41,56 @@ fn two_thousand_idle_connections_do_not_starve_dredge_status() {
     drop(idle);
     assert!(h.stop().success());
 }
+
+/// `socket_max_connections` reaches the socket: with 3 allowed, a fourth peer gets its
+/// answer and the connection idle longest is the one closed (the line timeout is
+/// raised to an hour, so that only the cap can close it within the wait).
+#[test]
+fn the_configured_connection_cap_closes_the_longest_idle_peer() {
+    let mut h = Harness::new(&format!(
+        "socket_max_connections = 3\nsocket_line_timeout = \"1h\"\n{}",
+        autoextract_account("http://127.0.0.1:9")
+    ));
+    h.start();
+    let mut oldest = UnixStream::connect(h.socket()).unwrap();
+    let _others: Vec<UnixStream> = (0..2)
+        .map(|_| UnixStream::connect(h.socket()).unwrap())
+        .collect();
+    let status = h.call("status", serde_json::json!({}));
+    assert!(status["pid"].is_u64(), "{status}");
+    wait_closed(&mut oldest, Duration::from_secs(9));
+    assert!(h.stop().success());
+}
+
+/// `socket_line_timeout` reaches the socket: a peer that sends nothing is closed once
+/// it passes, well before the default 10 s.
+#[test]
+fn the_configured_line_timeout_closes_a_silent_peer() {
+    let mut h = Harness::new(&format!(
+        "socket_line_timeout = \"1s\"\n{}",
+        autoextract_account("http://127.0.0.1:9")
+    ));
+    h.start();
+    let mut silent = UnixStream::connect(h.socket()).unwrap();
+    wait_closed(&mut silent, Duration::from_secs(8));
+    assert!(h.stop().success());
+}
+
+/// Wait (at most `limit`) until the daemon closes `stream`.
+fn wait_closed(stream: &mut UnixStream, limit: Duration) {
+    use std::io::Read;
+    stream
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    wait_until("the daemon closes the connection", limit, || {
+        match stream.read(&mut buf) {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(e) => !matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+        }
+    });
+}

@@ -368,8 +368,9 @@ pub struct StorageStatus {
 pub struct AccountStatus {
     pub name: String,
     pub vendor: String,
-    /// `ok`, `snoozed` (vendor asked us to wait), `auth_failed` (credentials rejected)
-    /// or `account_suspended` (the vendor suspended the account).
+    /// `ok`, `snoozed` (vendor asked us to wait), `auth_failed` (credentials rejected),
+    /// `account_suspended` (the vendor suspended the account) or `broken` (its config
+    /// entry does not resolve, e.g. a missing secret file; `detail` says why).
     pub state: String,
     /// Why, when not `ok` (never a secret).
     pub detail: Option<String>,

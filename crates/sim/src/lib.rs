@@ -2,9 +2,9 @@
 //!
 //! The real services cannot be reached from tests, the demo or benchmarks, and new
 //! users have no accounts yet, so this crate reproduces each vendor's paths, methods,
-//! status codes, headers, JSON shapes and error bodies — quirks included — from
-//! the vendor facts in `docs/vendors/`, plus fault injection and a
-//! request log that tests read to assert on what dredge sent.
+//! status codes, headers, JSON shapes and error bodies — quirks included — from the
+//! sourced facts in `docs/vendors/*.md` (each modelled answer names its section there),
+//! plus fault injection and a request log that tests read to assert on what dredge sent.
 //!
 //! It owns: HTTP servers on 127.0.0.1, deterministic data from a seed, fault
 //! scenarios. It does not know anything about dredge's executors, queue or daemon.

@@ -677,7 +677,7 @@ async fn a_redirecting_url_answers_network301_every_time() {
     }
 }
 
-// No captured body exists for an exhausted AutoExtract limit (vendor research §2.3:
+// No captured body exists for an exhausted AutoExtract limit (docs/vendors/autoextract.md §"Request-level errors":
 // unconfirmed); modelled as a 403 problem whose words say the limit is reached.
 #[tokio::test]
 async fn a_reached_limit_answers_403_saying_so() {

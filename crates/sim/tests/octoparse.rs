@@ -547,7 +547,7 @@ async fn openapi_token_and_refresh() {
     let data = &answer["data"];
     assert_eq!(data["expires_in"], "86399");
     let refresh = json!({"refresh_token": data["refresh_token"], "grant_type": "refresh_token"});
-    // Vendor research §4 (OpenAPI token): the official sample refreshes at `/token`.
+    // docs/vendors/octoparse.md §"OpenAPI": the official sample refreshes at `/token`.
     let (status, refreshed) = openapi_post(&sim, "/token", None, &refresh).await;
     assert_eq!(status, 200);
     assert!(refreshed["data"]["access_token"].is_string());
@@ -692,4 +692,32 @@ fn scenario_toml_configures_accounts_and_faults_and_rejects_unknown_keys() {
     assert_eq!(config.accounts[0].username, "u");
     assert_eq!(config.faults.token_invalid_every, 5);
     assert!(dredge_sim::Scenario::from_toml("[octoparse.faults]\nnope = 1\n").is_err());
+}
+
+/// The `pretty` option: answers indented over many lines, and every row carrying a
+/// `Notes` value that holds newlines — still the same JSON.
+#[tokio::test]
+async fn pretty_answers_span_lines_and_rows_carry_multi_line_notes() {
+    let sim = start(Config {
+        pretty: true,
+        ..small()
+    })
+    .await;
+    let token = login(&sim).await;
+    let task = first_task(&sim);
+    let response = reqwest::Client::new()
+        .get(format!(
+            "{}/api/alldata?taskid={task}&pageindex=1&pagesize=3",
+            sim.base_url()
+        ))
+        .header("authorization", format!("bearer {token}"))
+        .send()
+        .await
+        .expect("sent");
+    let text = response.text().await.expect("a body");
+    assert!(text.lines().count() > 10, "indented: {text}");
+    let body: Value = serde_json::from_str(&text).expect("JSON");
+    let rows = data_list(&body);
+    assert_eq!(rows, sim.rows(&task).unwrap()[..3].to_vec());
+    assert!(rows[0]["Notes"].as_str().unwrap().contains('\n'));
 }

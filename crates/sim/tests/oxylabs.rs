@@ -142,20 +142,22 @@ async fn status_of_a_pending_job_is_pending_and_results_answer_204() {
     assert!(early.bytes().await.unwrap().is_empty());
 }
 
+// docs/vendors/oxylabs.md §"Result types": each type but raw must be enabled on the
+// job (`parse`, `render = "png"`, `markdown`).
 #[tokio::test]
-async fn done_job_serves_raw_parsed_and_png_results() {
+async fn done_job_serves_raw_parsed_png_and_markdown_results() {
     let sim = start(quick()).await;
     let id = id_of(
         &submit(
             &sim,
-            json!({"source": "universal", "url": "https://shop.test/p/1"}),
+            json!({"source": "universal", "url": "https://shop.test/p/1", "parse": true, "render": "png", "markdown": true}),
         )
         .await,
     );
     let job = finished(&sim, &id).await;
     assert_eq!(job["status"], "done");
 
-    let raw = json_of(get(&sim, &format!("/v1/queries/{id}/results")).await).await;
+    let raw = json_of(get(&sim, &format!("/v1/queries/{id}/results?type=raw")).await).await;
     let result = &raw["results"][0];
     for key in [
         "content",
@@ -192,8 +194,36 @@ async fn done_job_serves_raw_parsed_and_png_results() {
         .unwrap();
     assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"));
 
+    let markdown =
+        json_of(get(&sim, &format!("/v1/queries/{id}/results?type=markdown")).await).await;
+    assert_eq!(markdown["results"][0]["type"], "markdown");
+    let text = markdown["results"][0]["content"].as_str().unwrap();
+    assert!(text.starts_with("# https://shop.test/p/1\n\n- ["), "{text}");
+
     let bad = get(&sim, &format!("/v1/queries/{id}/results?type=pdf")).await;
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+}
+
+// docs/vendors/oxylabs.md §"Result types": a type the job did not enable comes back
+// as an entry with empty content.
+#[tokio::test]
+async fn a_result_type_the_job_did_not_enable_comes_back_empty() {
+    let sim = start(quick()).await;
+    let id = id_of(
+        &submit(
+            &sim,
+            json!({"source": "universal", "url": "https://shop.test/p/2"}),
+        )
+        .await,
+    );
+    finished(&sim, &id).await;
+    for kind in ["parsed", "png", "markdown"] {
+        let doc = json_of(get(&sim, &format!("/v1/queries/{id}/results?type={kind}")).await).await;
+        assert_eq!(doc["results"][0]["type"], kind);
+        assert_eq!(doc["results"][0]["content"], "", "{kind}: {doc}");
+    }
+    let raw = json_of(get(&sim, &format!("/v1/queries/{id}/results?type=raw")).await).await;
+    assert_ne!(raw["results"][0]["content"], "");
 }
 
 #[tokio::test]
@@ -338,7 +368,7 @@ async fn submission_without_query_or_url_is_a_bad_request() {
 }
 
 #[tokio::test]
-// Vendor research §3.2, live: malformed JSON answers 400 "Json error: Unexpected
+// docs/vendors/oxylabs.md §"Answers by endpoint": malformed JSON answers 400 "Json error: Unexpected
 // value." (the docs say 422).
 async fn invalid_json_is_400_as_live() {
     let sim = start(slow_jobs()).await;
@@ -400,7 +430,7 @@ async fn wrong_credentials_get_the_three_real_401_bodies() {
         .send()
         .await
         .unwrap();
-    // Vendor research §3.2, live: wrong credentials answer 401 with an empty body.
+    // docs/vendors/oxylabs.md §"Answers by endpoint": wrong credentials answer 401 with an empty body.
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     assert!(wrong.headers().get("content-type").is_none());
     assert_eq!(wrong.text().await.unwrap(), "");
@@ -426,7 +456,7 @@ async fn unknown_job_is_404() {
     }
 }
 
-// Vendor research §3.2, live: results after expiry answer 204 with
+// docs/vendors/oxylabs.md §"Answers by endpoint": results after expiry answer 204 with
 // `x-oxylabs-job-status: done`; the status stays readable.
 #[tokio::test]
 async fn expired_results_answer_204_done_and_the_status_stays() {
@@ -504,7 +534,7 @@ async fn limited_domain_gets_429_naming_it_while_others_pass() {
         StatusCode::ACCEPTED
     );
     let limited = post(&sim, "/v1/queries", &job("https://slow.test/2")).await;
-    // Vendor research §3.1: the live per-domain text, the domain after "Access to".
+    // docs/vendors/oxylabs.md §"429 bodies": the live per-domain text, the domain after "Access to".
     assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(limited.headers().get("retry-after").is_none());
     assert!(
@@ -781,7 +811,7 @@ async fn scenario_toml_configures_oxylabs_and_wds() {
     assert_eq!(sims.wds.as_ref().unwrap().site().len(), 40);
 }
 
-// Vendor research §3.1: the live account-wide 429 text, no Retry-After.
+// docs/vendors/oxylabs.md §"429 bodies": the live account-wide 429 text, no Retry-After.
 #[tokio::test]
 async fn the_account_limit_answers_the_live_total_dynamic_text() {
     let sim = start(Config {
@@ -806,7 +836,7 @@ async fn the_account_limit_answers_the_live_total_dynamic_text() {
     );
 }
 
-// Vendor research §3.2, live: a batch with some invalid values answers 202; the valid
+// docs/vendors/oxylabs.md §"Answers by endpoint": a batch with some invalid values answers 202; the valid
 // ones become jobs, the rest are listed under `errors` with the vendor's message.
 #[tokio::test]
 async fn a_batch_with_invalid_values_answers_202_with_errors() {
@@ -822,7 +852,7 @@ async fn a_batch_with_invalid_values_answers_202_with_errors() {
     );
 }
 
-// Vendor research §3.5: a `pages: N` job has one `results[]` entry per page, numbered
+// docs/vendors/oxylabs.md §"Result types": a `pages: N` job has one `results[]` entry per page, numbered
 // from `start_page`.
 #[tokio::test]
 async fn a_job_with_several_pages_serves_every_page() {

@@ -669,3 +669,21 @@ async fn unknown_path_on_the_site_is_a_handled_404_page() {
     );
     assert_eq!(info(&sim, &task).await["Result"]["HttpStatusCode"], 404);
 }
+
+/// The `pretty` option: JSON answers indented over many lines, the same values.
+#[tokio::test]
+async fn pretty_answers_span_lines() {
+    let sim = start(Config {
+        pretty: true,
+        ..small()
+    })
+    .await;
+    let task = first_task(&sim).await;
+    let response = scrape(&sim, &task, "css: ul.products", None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = response.text().await.unwrap();
+    assert!(text.starts_with("[\n  \""), "indented: {text}");
+    let values: Vec<String> = serde_json::from_str(&text).unwrap();
+    assert_eq!(values.len(), 1);
+    assert!(values[0].contains('\n'), "the list's text spans lines");
+}

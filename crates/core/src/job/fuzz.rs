@@ -56,7 +56,9 @@ const KEYS: &[&str] = &[
     "max_depth",
     "max_pages",
     "fields",
+    "restart",
     "domain",
+    "markdown",
 ];
 
 const SECTIONS: &[&str] = &[

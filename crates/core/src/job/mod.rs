@@ -24,7 +24,7 @@ pub use values::{HttpUrl, HumanDuration, JobName, Selector};
 pub use vendors::{
     AutoextractJob, CrawlDelay, InputList, OctoparseJob, OctoparseMode, OctoparseTasks,
     OxylabsDelivery, OxylabsInputs, OxylabsJob, OxylabsResults, PageType, Vendor, WdsField,
-    WdsFollow, WdsJob,
+    WdsFollow, WdsJob, WdsRestart,
 };
 pub use zyte::{ZyteExtract, ZyteExtractFrom, ZyteJob};
 

@@ -52,8 +52,10 @@ pub fn documented_kind(source: &str) -> InputKind {
 const STRUCTURED: &[&str] = &["context", "parsing_instructions", "browser_instructions"];
 
 /// The job's pass-through parameters as JSON, with the flag its result type needs set
-/// (`parse = true` for parsed, `render = "png"` for png) or refused when the job says
-/// otherwise. Errors are for the job file's author.
+/// (`parse = true` for parsed, `render = "png"` for png, `markdown = true` for
+/// markdown) or refused when the job says otherwise: a type the job did not enable
+/// comes back with empty content (docs/vendors/oxylabs.md §"Result types"). Errors are
+/// for the job file's author.
 pub fn params(
     raw: BTreeMap<String, toml::Value>,
     results: OxylabsResults,
@@ -68,6 +70,12 @@ pub fn params(
             need(&mut out, "parse", Value::Bool(true), "results = \"parsed\"")?
         }
         OxylabsResults::Png => need(&mut out, "render", "png".into(), "results = \"png\"")?,
+        OxylabsResults::Markdown => need(
+            &mut out,
+            "markdown",
+            Value::Bool(true),
+            "results = \"markdown\"",
+        )?,
         OxylabsResults::Raw => {}
     }
     if out.contains_key("parsing_instructions") {
@@ -184,6 +192,12 @@ mod tests {
         assert!(e.contains("needs parse = true"), "{e}");
         let e = params(table("render = \"html\""), OxylabsResults::Png).unwrap_err();
         assert!(e.contains("render = \"png\""), "{e}");
+        assert_eq!(
+            params(table(""), OxylabsResults::Markdown).unwrap()["markdown"],
+            true
+        );
+        let e = params(table("markdown = false"), OxylabsResults::Markdown).unwrap_err();
+        assert!(e.contains("needs markdown = true"), "{e}");
         let out = params(
             table("browser_instructions = [{ type = \"click\" }]"),
             OxylabsResults::Raw,

@@ -424,6 +424,7 @@ impl Ctx<'_> {
             max_depth: raw.max_depth.map_or(3, |d| d.get() as u32),
             max_pages: raw.max_pages.map_or(10_000, |p| p.get() as u64),
             fields: raw.fields.into_inner(),
+            restart: raw.restart,
         })
     }
 

@@ -10,7 +10,7 @@ use super::oxylabs::InputKind;
 use super::values::{Bounded, DurationIn, HttpUrl};
 use super::vendors::{
     CrawlDelay, OctoparseMode, OxylabsDelivery, OxylabsResults, PageSize, PageType, Vendor,
-    WdsField, WdsFollow,
+    WdsField, WdsFollow, WdsRestart,
 };
 use super::zyte::{ZyteExtract, ZyteExtractFrom};
 use super::{CatchUp, Overlap, Schedule};
@@ -118,4 +118,7 @@ pub(super) struct RawWds {
     pub max_depth: Option<Bounded<0, 1000>>,
     pub max_pages: Option<Bounded<1, 100_000_000>>,
     pub fields: Spanned<Vec<WdsField>>,
+    /// `from_scratch` (default) or `continue`: the JobRestartMode of a run's first start.
+    #[serde(default)]
+    pub restart: WdsRestart,
 }

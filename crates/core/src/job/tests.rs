@@ -243,6 +243,26 @@ fn selector_prefix_is_case_insensitive() {
     }
 }
 
+const WDS: &str = "vendor = \"wds\"\naccount = \"wds\"\n[wds]\nstart_urls = [\"https://a.com\"]\nfields = [{ name = \"t\", selector = \"css: h1\" }]\n";
+
+fn wds_restart(text: &str) -> WdsRestart {
+    match parse("j", text).expect("a valid job").work {
+        VendorJob::Wds(w) => w.restart,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn wds_restart_is_from_scratch_unless_the_job_says_continue() {
+    assert_eq!(wds_restart(WDS), WdsRestart::FromScratch);
+    let with = |value: &str| format!("{WDS}restart = \"{value}\"\n");
+    assert_eq!(wds_restart(&with("continue")), WdsRestart::Continue);
+    assert_eq!(wds_restart(&with("from_scratch")), WdsRestart::FromScratch);
+    let e = error("j", &with("FromScratch"));
+    assert!(e.starts_with("/jobs/j.toml:6:11: restart: "), "{e}");
+    assert!(e.contains("expected `from_scratch` or `continue`"), "{e}");
+}
+
 #[test]
 fn two_vendor_sections_are_rejected() {
     let text =
@@ -287,6 +307,23 @@ fn oxylabs_passes_singular_parameters_through() {
     );
     assert_eq!(o.results, OxylabsResults::Parsed);
     assert_eq!(o.delivery, OxylabsDelivery::Poll);
+}
+
+#[test]
+fn oxylabs_markdown_results_set_the_markdown_flag_or_the_job_is_refused() {
+    let text = "vendor = \"oxylabs\"\n[oxylabs]\nsource = \"universal\"\nurls = [\"https://a.com/\"]\nresults = \"markdown\"\n";
+    let VendorJob::Oxylabs(o) = parse("j", text).unwrap().work else {
+        panic!()
+    };
+    assert_eq!(o.results, OxylabsResults::Markdown);
+    let params: serde_json::Value = serde_json::from_str(&o.params_json).unwrap();
+    assert_eq!(params, serde_json::json!({"markdown": true}));
+    let e = error("j", &format!("{text}markdown = false\n"));
+    assert!(e.starts_with("/jobs/j.toml:2:1: "), "{e}");
+    assert!(
+        e.contains("results = \"markdown\" needs markdown = true on the job"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -86,7 +86,7 @@ pub struct OxylabsJob {
     pub inputs: OxylabsInputs,
     /// Parameters passed through as given (domain, parse, render, geo_location,
     /// context, parsing_instructions, browser_instructions...), with the result type's
-    /// flag set (`parse`, `render`).
+    /// flag set (`parse`, `render`, `markdown`).
     /// JSON text of an object, so the spec stays storable with bincode.
     pub params_json: String,
     pub results: OxylabsResults,
@@ -109,6 +109,8 @@ pub enum OxylabsResults {
     Parsed,
     Raw,
     Png,
+    /// Kept after the others: stored run snapshots name variants by index.
+    Markdown,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -188,6 +190,24 @@ pub struct WdsJob {
     pub max_depth: u32,
     pub max_pages: u64,
     pub fields: Vec<WdsField>,
+    /// How the run's first start treats what WDS already has for `job_name`. Kept the
+    /// last field: a run snapshot of format 1 (without it) is decoded by appending it
+    /// (`crates/dredge/src/daemon/snapshot.rs`).
+    pub restart: WdsRestart,
+}
+
+/// `restart` of `[wds]`: what the first start of a run sends as `JobRestartMode`
+/// (docs/vendors/wds.md §"Restart modes"). Every later start within the same run
+/// sends `Continue` whatever this says, so starting again never clears the crawl the
+/// run already has.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WdsRestart {
+    /// `FromScratch`: WDS clears its cached pages of the job; every run is a fresh crawl.
+    #[default]
+    FromScratch,
+    /// `Continue`: WDS reuses its cached pages of the job and crawls on from there.
+    Continue,
 }
 
 /// Politeness per start host: `"0"`, `"1-5"` (seconds, random in range) or `"robots"`.

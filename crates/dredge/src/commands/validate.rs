@@ -72,12 +72,5 @@ fn check_config(
             *errors += 1;
         }
     }
-    let mut index = config.account_index();
-    index.0.extend(
-        config
-            .broken_accounts
-            .iter()
-            .map(|(name, (vendor, _))| (name.clone(), *vendor)),
-    );
-    (Some(index), config.files)
+    (Some(config.account_index()), config.files)
 }

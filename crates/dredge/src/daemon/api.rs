@@ -125,7 +125,7 @@ impl Api for DaemonApi {
                 }
             })
             .collect();
-        accounts.sort_by(|a, b| a.name.cmp(&b.name));
+        super::accounts::add_statuses(&config, &mut accounts);
         let jobs = shared.jobs.lock().expect("jobs poisoned");
         Ok(StatusInfo {
             version: env!("CARGO_PKG_VERSION").to_string(),

@@ -7,10 +7,10 @@ use dredge_core::UnixMillis;
 use dredge_core::job::{JobSpec, Schedule};
 use dredge_queue::ScheduleState;
 
-use super::executors;
 use super::jobs::JobChange;
 use super::runs::{self, StartError, Trigger};
 use super::state::{Lane, Shared};
+use super::{accounts, executors};
 use crate::config::DaemonConfig;
 
 /// Re-read the config and every job file. A config that fails to load keeps the
@@ -37,6 +37,7 @@ pub fn apply_config(shared: &Arc<Shared>, new: DaemonConfig) {
         tracing::warn!("{}: {w}", new.path.display());
     }
     let old = shared.config();
+    accounts::log_broken(Some(&old), &new);
     if old.state_dir != new.state_dir || old.socket != new.socket {
         tracing::warn!("state_dir and socket changes take effect after a restart");
     }
@@ -84,7 +85,10 @@ pub fn apply_config(shared: &Arc<Shared>, new: DaemonConfig) {
     }
     for (name, lane) in lanes.iter() {
         if !new.accounts.contains_key(name) {
-            tracing::warn!(account = %name, "account removed from the config: its items wait");
+            // A broken account was logged as such above.
+            if !new.broken_accounts.contains_key(name) {
+                tracing::warn!(account = %name, "account removed from the config: its items wait");
+            }
             *lane.executor.write().expect("lane poisoned") = None;
         }
     }
@@ -99,7 +103,11 @@ pub async fn rescan_jobs(shared: &Arc<Shared>) {
         .add("dredge_job_scans_total", String::new(), 1);
     let config = shared.config();
     let accounts = config.account_index();
-    let unsupported = |vendor| {
+    let unsupported = |spec: &JobSpec| {
+        if let Some(why) = accounts::problem_of(&config, spec) {
+            return Some(why);
+        }
+        let vendor = spec.vendor();
         let lanes = shared.lanes.lock().expect("lanes poisoned");
         let any = lanes
             .values()

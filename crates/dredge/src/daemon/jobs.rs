@@ -8,7 +8,7 @@ use std::sync::Arc;
 use dredge_core::job::{
     AccountIndex, FileRules, is_ignored_file_name, job_name_of, parse_job, read_job_file,
 };
-use dredge_core::{FileError, JobSpec, Vendor};
+use dredge_core::{FileError, JobSpec};
 
 /// A valid job and where it came from.
 #[derive(Debug, Clone)]
@@ -69,18 +69,19 @@ impl JobTable {
         &mut self,
         dir: &Path,
         accounts: &AccountIndex,
-        unsupported: impl Fn(Vendor) -> Option<String>,
+        unsupported: impl Fn(&JobSpec) -> Option<String>,
     ) -> Vec<JobChange> {
         self.apply(dir, scan(dir, accounts, &FileRules::default()), unsupported)
     }
 
-    /// Take in what a scan of `dir` found. `unsupported` says why a vendor cannot run
-    /// in this build (such jobs are rejected like invalid files).
+    /// Take in what a scan of `dir` found. `unsupported` says why a job cannot run (its
+    /// account is broken, or its vendor has no usable account): such jobs are rejected
+    /// like invalid files, with that reason.
     pub fn apply(
         &mut self,
         dir: &Path,
         scan: Scan,
-        unsupported: impl Fn(Vendor) -> Option<String>,
+        unsupported: impl Fn(&JobSpec) -> Option<String>,
     ) -> Vec<JobChange> {
         let mut changes = Vec::new();
         let files = match scan.files {
@@ -117,10 +118,10 @@ impl JobTable {
         &mut self,
         path: &Path,
         parsed: Parsed,
-        unsupported: &impl Fn(Vendor) -> Option<String>,
+        unsupported: &impl Fn(&JobSpec) -> Option<String>,
     ) -> Option<JobChange> {
         let parsed = parsed.and_then(|(spec, hash)| {
-            if let Some(why) = unsupported(spec.vendor()) {
+            if let Some(why) = unsupported(&spec) {
                 return Err(FileError::whole(path, why));
             }
             Ok((spec, hash))
@@ -195,6 +196,8 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    use dredge_core::Vendor;
+
     use super::*;
 
     fn accounts() -> AccountIndex {

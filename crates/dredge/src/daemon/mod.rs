@@ -2,6 +2,7 @@
 //! config, queue (with recovery), writer, lanes, jobs, socket, scheduler, watcher — and
 //! stops them in reverse on SIGTERM/SIGINT.
 
+mod accounts;
 mod api;
 mod callbacks;
 mod control;
@@ -48,6 +49,7 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
     let config = DaemonConfig::load(config_path)?;
     init_logging(config.log_format);
+    accounts::log_broken(None, &config);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("dredge")
@@ -99,9 +101,11 @@ async fn serve(config: DaemonConfig) -> anyhow::Result<ExitCode> {
     let listener = crate::rpc::bind(&socket_path, None)?;
     let api = Arc::new(api::DaemonApi(shared.clone()));
     let rpc_shutdown = shared.shutdown.clone();
+    let limits = shared.config().socket_limits;
     let options = crate::rpc::Options {
         groups: shared.config().socket_groups,
-        ..Default::default()
+        max_connections: limits.max_connections,
+        line_timeout: limits.line_timeout,
     };
     tokio::spawn(crate::rpc::serve(
         listener,

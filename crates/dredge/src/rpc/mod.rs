@@ -77,8 +77,8 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             groups: Groups::default(),
-            max_connections: 256,
-            line_timeout: Duration::from_secs(10),
+            max_connections: crate::config::DEFAULT_SOCKET_MAX_CONNECTIONS,
+            line_timeout: crate::config::DEFAULT_SOCKET_LINE_TIMEOUT,
         }
     }
 }

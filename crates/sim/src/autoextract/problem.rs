@@ -6,6 +6,7 @@ use axum::response::Response;
 use http::{HeaderValue, StatusCode, header};
 
 /// The `type` URI prefix the real service uses.
+// docs/vendors/autoextract.md §"Request-level errors": types, titles and statuses.
 const TYPE_PREFIX: &str = "http://errors.xod.scrapinghub.com/";
 
 /// One request-level problem, by its short type name.
@@ -32,11 +33,15 @@ impl Problem {
     pub fn name(self) -> &'static str {
         match self {
             Problem::QueriesLimitReached => "queries-limit-reached",
+            // Not in the reference table: the 128 KB limit of §"Endpoint and authentication" needs
+            // some answer; its name and title are the simulator's own (unconfirmed).
             Problem::PayloadTooLarge => "payload-too-large",
             Problem::MalformedJson => "malformed-json",
             Problem::RateLimitExceeded => "rate-limit-exceeded",
             Problem::UserRateLimitExceeded => "user-rate-limit-exceeded",
             Problem::AccountDisabled => "account-disabled",
+            // No body for an exhausted limit was ever published (docs/vendors/autoextract.md
+            // §"Request-level errors"): this one is invented, with the words a client may match.
             Problem::LimitReached => "limit-reached",
             Problem::UnrecognizedContentType => "unrecognized-content-type",
             Problem::EmptyRequest => "empty-request",
@@ -44,6 +49,7 @@ impl Problem {
             Problem::UnknownUri => "unknown-uri",
             Problem::MethodNotAllowed => "method-not-allowed",
             Problem::Unauthorized => "unauthorized",
+            // A 5xx fault; its name is the simulator's own.
             Problem::InternalError => "internal-error",
         }
     }
@@ -92,6 +98,7 @@ impl Problem {
 
     /// The full problem+json answer; `html_suffix` picks between the two `type` forms the
     /// docs show (`…/name.html` and `…/name`), so clients must compare by name.
+    // docs/vendors/autoextract.md §"Request-level errors": compare types by `<name>`.
     pub fn response(self, detail: &str, html_suffix: bool) -> Response {
         let suffix = if html_suffix { ".html" } else { "" };
         let body = serde_json::json!({
@@ -115,6 +122,8 @@ pub fn problem_json(status: StatusCode, body: &serde_json::Value) -> Response {
     response
 }
 
+// A Zyte API answer (docs/vendors/zyte.md §4, §5: 520 with `Retry-After: 60`), kept
+// here as a fault an AutoExtract client behind a newer gateway must survive.
 /// The 520 answer: a problem body with a relative `type` and `Retry-After: 60`.
 pub fn temporary_error() -> Response {
     let body = serde_json::json!({

@@ -9,6 +9,8 @@ use serde_json::{Map, Value, json};
 use super::{Config, Faults, records};
 use crate::common::Dice;
 
+// docs/vendors/autoextract.md §"Query-level errors": documented texts the official
+// client retries.
 /// Query errors the official client retries (besides "query timed out" and occupation).
 const RETRIABLE_ERRORS: &[&str] = &[
     "Downloader error: No response (network5)",
@@ -21,6 +23,8 @@ const RETRIABLE_ERRORS: &[&str] = &[
     "Proxy error: timeout",
 ];
 
+// "URL cannot be longer than" is a documented unbilled error (docs/vendors/autoextract.md
+// §"Query-level errors"); the length itself is unconfirmed.
 /// Longest URL accepted (longer ones are a permanent, unbilled query error).
 const MAX_URL_LEN: usize = 2048;
 
@@ -104,6 +108,7 @@ pub fn answer(query: &Map<String, Value>, ctx: &mut Context<'_>) -> Answered {
         .unwrap_or_default();
     let mut echo = query.clone();
     if ctx.config.echo_user_agent {
+        // docs/vendors/autoextract.md §"Results": the echo may carry `userAgent`.
         // The real echo carries fields the user never sent; clients must re-send their
         // own query, not the echo.
         echo.entry("userAgent").or_insert(json!("desktop"));
@@ -151,20 +156,25 @@ fn extract(
     domain: &str,
     ctx: &mut Context<'_>,
 ) -> (&'static str, Result<Value, String>) {
+    // docs/vendors/autoextract.md §"Domain occupied": an occupation lasts the time it named.
     if let Some(left) = ctx.occupancy.remaining(domain, ctx.now) {
         return ("domain_occupied", Err(occupied_message(domain, left)));
     }
     let config = ctx.config;
     let path = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
     if !config.missing_marker.is_empty() && path.contains(&config.missing_marker) {
+        // docs/vendors/autoextract.md §"Query-level errors": `Downloader error: http404`.
         return ("http404", Err("Downloader error: http404".into()));
     }
+    // docs/vendors/autoextract.md §"Query-level errors".
     // Reference table: "Downloader error: No response (network301) — Redirects are
     // not supported"; the same URL answers the same every time.
     if !config.redirect_marker.is_empty() && path.contains(&config.redirect_marker) {
         let message = "Downloader error: No response (network301)";
         return ("network301", Err(message.into()));
     }
+    // docs/vendors/autoextract.md §"Query-level errors": `Proxy error: domain_forbidden`,
+    // `Proxy error: nxdomain`.
     if config.forbidden_domains.iter().any(|d| d == domain) {
         return (
             "domain_forbidden",
@@ -183,6 +193,8 @@ fn extract(
             Err(occupied_message(domain, seconds)),
         );
     }
+    // docs/vendors/autoextract.md §"Query-level errors": "query timed out" (the 10-minute
+    // limit of §"Endpoint and authentication").
     if ctx.dice.chance(faults.timeout_rate) {
         return ("query_timed_out", Err("query timed out".into()));
     }
@@ -204,12 +216,14 @@ fn extract(
     ("ok", Ok(record))
 }
 
+// docs/vendors/autoextract.md §"Domain occupied": the text the official client matches.
 /// "Domain X is occupied, please retry in N seconds", N to a tenth of a second.
 fn occupied_message(domain: &str, seconds: f64) -> String {
     let tenths = (seconds * 10.0).ceil().max(1.0) / 10.0;
     format!("Domain {domain} is occupied, please retry in {tenths} seconds")
 }
 
+// docs/vendors/autoextract.md §"Results": `query.id`.
 /// A query id like the real ones: `<unix millis>-<16 hex digits>`.
 fn query_id(dice: &Dice) -> String {
     let millis = SystemTime::now()
@@ -229,6 +243,7 @@ enum UrlError {
 impl UrlError {
     fn message(&self) -> &'static str {
         match self {
+            // docs/vendors/autoextract.md §"Query-level errors".
             UrlError::Malformed => "malformed url",
             UrlError::NotHttp => "non-HTTP schemas are not allowed",
             UrlError::TooLong => "URL cannot be longer than 2048 characters",

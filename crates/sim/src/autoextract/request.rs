@@ -46,6 +46,8 @@ pub fn answer(
     now: Instant,
 ) -> Reply {
     let problem = |p: Problem, detail: &str| p.response(detail, shared.html_suffix());
+    // docs/vendors/autoextract.md §"Endpoint and authentication": one endpoint, POST,
+    // Basic auth with the key as user name.
     if uri.path() != "/v1/extract" {
         let detail = format!("No endpoint at {}", uri.path());
         return Reply::plain(problem(Problem::UnknownUri, &detail), None, "unknown_uri");
@@ -69,6 +71,8 @@ pub fn answer(
         }
     };
     let account = Some(key.clone());
+    // docs/vendors/autoextract.md §"Request-level errors": the 403 of an exhausted limit
+    // (an invented body) and `account-disabled`.
     if faults.limit_reached {
         let response = problem(
             Problem::LimitReached,
@@ -100,6 +104,8 @@ fn request_fault(
     problem: &dyn Fn(Problem, &str) -> Response,
 ) -> Option<Response> {
     let dice = &shared.dice;
+    // docs/vendors/autoextract.md §"Request-level errors": `rate-limit-exceeded` and
+    // `user-rate-limit-exceeded` (429); §"The official client's retry policy" retries them.
     if shared.take_rate_limited() || dice.chance(faults.rate_limit_rate) {
         let kind = match faults.rate_limit_kind {
             RateLimitKind::User => Problem::UserRateLimitExceeded,
@@ -154,6 +160,7 @@ fn parse_queries(
         let detail = format!("Content type {content_type:?} is not application/json");
         return Err((Problem::UnrecognizedContentType, detail));
     }
+    // docs/vendors/autoextract.md §"Endpoint and authentication": a body of at most 128 KB.
     if body.len() > shared.config.max_body_bytes {
         let detail = format!("Body of {} bytes exceeds the limit", body.len());
         return Err((Problem::PayloadTooLarge, detail));
@@ -170,6 +177,7 @@ fn parse_queries(
     if items.is_empty() {
         return Err((Problem::EmptyRequest, "No queries in request".into()));
     }
+    // docs/vendors/autoextract.md §"Endpoint and authentication": at most 100 queries (413).
     if items.len() > shared.config.max_queries {
         let detail = format!("{} queries in request", items.len());
         return Err((Problem::QueriesLimitReached, detail));
@@ -177,6 +185,7 @@ fn parse_queries(
     items.into_iter().enumerate().map(validate_query).collect()
 }
 
+// docs/vendors/autoextract.md §"Page types and query fields".
 /// One query must be an object with a string `url` and one of the ten `pageType`s of
 /// the final documentation (automatic-extraction/api.html, "pageType").
 fn validate_query((index, item): (usize, Value)) -> Result<Map<String, Value>, Rejection> {
@@ -237,6 +246,7 @@ fn batch(
             results.push(answered.result);
         }
     }
+    // docs/vendors/autoextract.md §"Results".
     // Results come back in any order; clients must match them on `meta`.
     shared.dice.shuffle(&mut results);
     let body = if faults.pretty {

@@ -40,6 +40,8 @@ pub struct Issued {
 }
 
 impl Tokens {
+    // docs/vendors/octoparse.md §"Tokens (legacy)", §"OpenAPI": access and refresh tokens,
+    // `expires_in` 86399 by default.
     /// Issue a new access and refresh token for `user`.
     pub fn issue(&mut self, user: &str, expires_in: u64, dice: &Dice) -> Issued {
         let access_token = token(dice);

@@ -19,6 +19,10 @@ pub struct Config {
     pub rows_per_task: u32,
     /// OpenAPI requests allowed per second before 429. Default 20.
     pub openapi_requests_per_second: u32,
+    /// Answers are pretty-printed (legal JSON over many lines), and every row carries a
+    /// `Notes` value of several lines: what a client must still write one record per
+    /// line.
+    pub pretty: bool,
     /// Fault injection; can be changed at run time with [`Sim::set_faults`].
     pub faults: Faults,
 }
@@ -35,6 +39,7 @@ impl Default for Config {
             tasks_per_group: 2,
             rows_per_task: 250,
             openapi_requests_per_second: 20,
+            pretty: false,
             faults: Faults::default(),
         }
     }

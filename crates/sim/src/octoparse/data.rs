@@ -110,6 +110,25 @@ fn make_task(seed: u64, id: String, name: String, count: u32) -> Task {
     }
 }
 
+/// Give every row a `Notes` value of several lines (the `pretty` option): text with
+/// newlines, a tab and quotes, which JSON carries escaped and a pretty-printer leaves
+/// so.
+pub fn add_notes(groups: &mut [TaskGroup]) {
+    for task in groups.iter_mut().flat_map(|g| g.tasks.iter_mut()) {
+        for (index, row) in task.rows.iter_mut().enumerate() {
+            if let Value::Object(fields) = row {
+                let notes = format!(
+                    "Row {index} of task {}\n\tchecked: \"yes\"\nend of notes\n",
+                    task.name
+                );
+                fields.insert("Notes".into(), Value::String(notes));
+            }
+        }
+    }
+}
+
+// The weather fields of the guide's sample rows
+// (docs/vendors/octoparse.md §"Reading all data (legacy)").
 /// One realistic row (weather plus a product listing) with a unique `Url`.
 fn row(rng: &mut impl Rng, task_short: &str, index: u32) -> Value {
     let (city, state) = CITIES[rng.random_range(0..CITIES.len())];

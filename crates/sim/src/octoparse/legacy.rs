@@ -22,6 +22,8 @@ pub(super) fn route(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Reply {
+    // docs/vendors/octoparse.md §"Reading all data (legacy)", §"Unexported data (legacy)",
+    // §"Task groups and tasks (legacy)": the paths, matched case-insensitively.
     let expected = match path {
         "/token" | "/api/notexportdata/update" => Method::POST,
         "/api/taskgroup"
@@ -34,6 +36,7 @@ pub(super) fn route(
     };
     if method != expected {
         let message = format!(
+            // docs/vendors/octoparse.md §"Envelope and errors (legacy)": the wrong-method shape.
             "Requested Resource Does Not Support HTTP Method '{}'",
             method.as_str()
         );
@@ -60,6 +63,8 @@ pub(super) fn route(
     Reply::new(response, account, outcome)
 }
 
+// The shape of docs/vendors/octoparse.md §"Envelope and errors (legacy)" (ASP.NET
+// `Message`); the text is ASP.NET Web API's default, unconfirmed for Octoparse.
 /// The ASP.NET-style 404 of an unknown path.
 fn not_found(uri: &Uri) -> Reply {
     let message = format!("No HTTP resource was found that matches the request URI '{uri}'.");
@@ -67,6 +72,7 @@ fn not_found(uri: &Uri) -> Reply {
     Reply::new(response, None, "not_found")
 }
 
+// docs/vendors/octoparse.md §"Envelope and errors (legacy)".
 /// `{"data": …, "error": "success", "error_Description": "Action Success"}`.
 fn success(data: Value) -> axum::response::Response {
     let body = json!({"data": data, "error": "success", "error_Description": "Action Success"});
@@ -105,6 +111,7 @@ fn token(shared: &Shared, body: &[u8]) -> Reply {
             redeemed.ok_or((None, "The refresh token is invalid or has expired."))
         }
         _ => {
+            // docs/vendors/octoparse.md §"Tokens (legacy)": the two documented token errors.
             let body = json!({"error": "unsupported_grant_type"});
             let response = json(StatusCode::BAD_REQUEST, &body);
             return Reply::new(response, None, "unsupported_grant_type");
@@ -136,6 +143,8 @@ fn authorise(shared: &Shared, faults: &Faults, headers: &HeaderMap) -> Result<St
     let user = match checked {
         Ok(user) => user,
         Err(refusal) => {
+            // docs/vendors/octoparse.md §"Tokens (legacy)" (200 + `unauthorized`, documented) and
+            // §"Envelope and errors (legacy)" (401 `unauthorized`, the official sample's mapping).
             // A revoked token is reported the quirky way (HTTP 200 with an error field),
             // an unknown or expired one with 401: clients must handle both.
             let status = match refusal {
@@ -156,10 +165,14 @@ fn authorise(shared: &Shared, faults: &Faults, headers: &HeaderMap) -> Result<St
         let response = failure(
             StatusCode::TOO_MANY_REQUESTS,
             "quota_exceeded",
+            // docs/vendors/octoparse.md §"Envelope and errors (legacy)": 429 `quota_exceeded` (the
+            // description is the simulator's own).
             "Request quota exceeded. Please try again later!",
         );
         return Err(Box::new(Reply::new(response, account, "quota_exceeded")));
     }
+    // docs/vendors/octoparse.md §"Envelope and errors (legacy)": `server_error` as HTTP 200
+    // (documented) and as 500 (the official sample's mapping).
     let server_error = "Server Error. Please try again later!";
     if shared.dice.chance(faults.server_error_rate) {
         let response = failure(StatusCode::OK, "server_error", server_error);
@@ -180,6 +193,8 @@ fn authorise(shared: &Shared, faults: &Faults, headers: &HeaderMap) -> Result<St
     Ok(user)
 }
 
+// docs/vendors/octoparse.md §"Task groups and tasks (legacy)": integer group ids, string
+// task ids.
 fn task_groups(shared: &Shared) -> axum::response::Response {
     let groups: Vec<Value> = shared
         .store
@@ -212,12 +227,15 @@ fn with_task(
     params: &Params,
 ) -> (axum::response::Response, &'static str) {
     let Some(task) = params.get("taskid").and_then(|id| shared.store.task(id)) else {
+        // docs/vendors/octoparse.md §"Envelope and errors (legacy)".
         let description = "TaskID is invalid or the task does not belong to you.";
         return (
             failure(StatusCode::OK, "taskid_error", description),
             "taskid_error",
         );
     };
+    // docs/vendors/octoparse.md §"Unexported data (legacy)": the acknowledgement names no
+    // batch, it marks what the last `getTop` handed out.
     if path == "/api/notexportdata/update" {
         let acked = shared.store.ack(task, "update");
         let outcome = if acked > 0 { "ok" } else { "ok:nothing_staged" };
@@ -235,6 +253,7 @@ fn with_task(
     else {
         let response = failure(
             StatusCode::OK,
+            // docs/vendors/octoparse.md §"Envelope and errors (legacy)".
             "export_pagesize_error",
             "Size range from 1 to 1000",
         );
@@ -242,6 +261,8 @@ fn with_task(
     };
     match path {
         "/api/alldata" => all_data(task, params, size),
+        // docs/vendors/octoparse.md §"Unexported data (legacy)": a destructive read, and the
+        // read with an acknowledgement.
         "/api/notexportdata" => (unexported(shared.store.take(task, size)), "ok"),
         "/api/notexportdata/gettop" => (unexported(shared.store.stage(task, size)), "ok"),
         _ => (by_offset(task, params, size), "ok"),
@@ -252,12 +273,16 @@ fn all_data(task: &Task, params: &Params, size: usize) -> (axum::response::Respo
     let Some(index) = params.number("pageindex").filter(|i| *i >= 1) else {
         let response = failure(
             StatusCode::BAD_REQUEST,
+            // The official sample's 400 `client_error`
+            // (docs/vendors/octoparse.md §"Envelope and errors (legacy)"); the description
+            // is the simulator's own.
             "client_error",
             "pageindex must be 1 or more",
         );
         return (response, "client_error");
     };
     let rows = Store::page(task, index as usize, size);
+    // docs/vendors/octoparse.md §"Reading all data (legacy)": page by index.
     let data = json!({"total": task.rows.len(), "currentTotal": rows.len(), "dataList": rows});
     (success(data), "ok")
 }
@@ -270,6 +295,7 @@ fn unexported(read: super::store::Unexported) -> axum::response::Response {
     }))
 }
 
+// docs/vendors/octoparse.md §"Reading all data (legacy)": an opaque offset, `restTotal`.
 fn by_offset(task: &Task, params: &Params, size: usize) -> axum::response::Response {
     let offset = params.number("offset").unwrap_or(0);
     let page = Store::by_offset(task, offset, size);

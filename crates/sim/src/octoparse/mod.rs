@@ -106,12 +106,15 @@ pub struct TaskInfo {
 impl Sim {
     pub async fn start(config: Config, seed: u64, host: &str, port: u16) -> std::io::Result<Self> {
         let log = RequestLog::default();
-        let groups = data::generate(
+        let mut groups = data::generate(
             seed,
             config.task_groups,
             config.tasks_per_group,
             config.rows_per_task,
         );
+        if config.pretty {
+            data::add_notes(&mut groups);
+        }
         let shared = Arc::new(Shared {
             faults: Mutex::new(config.faults.clone()),
             quota_left: AtomicU32::new(config.faults.quota_exceeded_next),
@@ -270,7 +273,25 @@ async fn handle(
     if shared.dice.chance(faults.slow_rate) {
         tokio::time::sleep(Duration::from_millis(faults.slow_ms)).await;
     }
+    if shared.config.pretty {
+        return pretty(reply.response).await;
+    }
     reply.response
+}
+
+/// The same JSON answer, indented over many lines (other answers as they are).
+async fn pretty(response: Response) -> Response {
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return Response::from_parts(parts, axum::body::Body::empty());
+    };
+    let text = match serde_json::from_slice::<Value>(&bytes) {
+        Ok(value) => serde_json::to_string_pretty(&value).unwrap_or_default(),
+        Err(_) => return Response::from_parts(parts, axum::body::Body::from(bytes)),
+    };
+    let mut parts = parts;
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(text))
 }
 
 fn is_json(headers: &HeaderMap) -> bool {

@@ -49,6 +49,8 @@ pub(super) fn route(
             None,
         );
     }
+    // docs/vendors/octoparse.md §"OpenAPI": 20 requests per second, then 429. Error codes
+    // here (`TooManyRequests`, `Unauthorized`, …) are unconfirmed spellings.
     if !shared.openapi_admit(Instant::now()) {
         let message = "Too many requests, please slow down";
         return failure(
@@ -61,6 +63,7 @@ pub(super) fn route(
     }
     let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     match path {
+        // docs/vendors/octoparse.md §"OpenAPI": refresh at `/token`, as the official sample.
         "/token" if field(&body, "grant_type") == Some("refresh_token") => {
             refresh_grant(shared, &body)
         }
@@ -89,6 +92,7 @@ fn failure(
     account: Option<String>,
 ) -> Reply {
     let body = json!({
+        // docs/vendors/octoparse.md §"OpenAPI": the error shape.
         "error": {"code": code, "message": message},
         "requestId": request_id(shared),
     });
@@ -156,6 +160,8 @@ fn issue(shared: &Shared, user: &str) -> Reply {
 }
 
 /// Check the bearer token and roll the request-level faults.
+// docs/vendors/octoparse.md §"OpenAPI": `Authorization: Bearer`; 401, 429 and 500 by
+// HTTP status (the OpenAPI has no 200 errors).
 fn authorise(shared: &Shared, faults: &Faults, headers: &HeaderMap) -> Result<String, Box<Reply>> {
     let token = auth_token(headers, "bearer");
     let checked = lock(&shared.tokens).authorise(token, faults.token_invalid_every);
@@ -214,6 +220,8 @@ fn data(shared: &Shared, path: &str, params: &Params, body: &Value, user: String
             account,
         );
     };
+    // docs/vendors/octoparse.md §"OpenAPI": `markexported` acknowledges what `notexported`
+    // handed out (mirrors the legacy pair; unconfirmed).
     if path == "/data/markexported" {
         let acked = shared.store.ack(task, "markexported");
         let outcome = if acked > 0 { "ok" } else { "ok:nothing_staged" };
@@ -238,6 +246,8 @@ fn data(shared: &Shared, path: &str, params: &Params, body: &Value, user: String
     success(shared, data, account, "ok")
 }
 
+// docs/vendors/octoparse.md §"OpenAPI": `/data/all` by opaque offset, rows under
+// `data.data`.
 fn all(task: &Task, params: &Params, size: usize) -> Value {
     let page = Store::by_offset(task, params.number("offset").unwrap_or(0), size);
     json!({

@@ -66,6 +66,8 @@ impl Store {
         task.rows.get(start..end).unwrap_or_default().to_vec()
     }
 
+    // docs/vendors/octoparse.md §"Reading all data (legacy)": the offset returned is opaque
+    // (not offset + size); a client must use it as given.
     /// Up to `size` rows from the opaque `offset`.
     pub fn by_offset(task: &Task, offset: u64, size: usize) -> OffsetPage {
         let start = task.index_of(offset);
@@ -83,6 +85,7 @@ impl Store {
         }
     }
 
+    // docs/vendors/octoparse.md §"Unexported data (legacy)".
     /// The legacy destructive read: the oldest `size` unexported rows, exported at once.
     pub fn take(&self, task: &Task, size: usize) -> Unexported {
         let mut exports = lock(&self.exports);

@@ -10,6 +10,7 @@ use super::jobs::{Job, Phase};
 
 impl Shared {
     /// Schedule the callback of a freshly created job, if it asked for one.
+    // docs/vendors/oxylabs.md §"Callbacks": one POST of the job JSON, no documented retry.
     pub(crate) fn start_callback(self: &Arc<Self>, job: &Job) {
         let Some(url) = job.callback_url() else {
             return;

@@ -1,5 +1,7 @@
 //! Result content synthesised per job target: raw HTML, parsed JSON (with its
-//! `parse_status_code`) and a real PNG, stable for the same seed and target.
+//! `parse_status_code`), a real PNG and markdown, stable for the same seed and target.
+//! A type the job did not enable comes back with empty content
+//! (docs/vendors/oxylabs.md §"Result types").
 
 use base64::Engine;
 use rand::Rng;
@@ -14,6 +16,7 @@ pub(crate) enum Kind {
     Raw,
     Parsed,
     Png,
+    Markdown,
 }
 
 impl Kind {
@@ -24,6 +27,7 @@ impl Kind {
             Some("raw") => Some(Kind::Raw),
             Some("parsed") => Some(Kind::Parsed),
             Some("png") => Some(Kind::Png),
+            Some("markdown") => Some(Kind::Markdown),
             Some(_) => None,
             None if job.params.get("parse").and_then(Value::as_bool) == Some(true) => {
                 Some(Kind::Parsed)
@@ -40,6 +44,20 @@ impl Kind {
             Kind::Raw => "raw",
             Kind::Parsed => "parsed",
             Kind::Png => "png",
+            Kind::Markdown => "markdown",
+        }
+    }
+
+    /// Whether `job` enabled this type: `"parse": true` for parsed, `"render": "png"`
+    /// for png, `"markdown": true` for markdown
+    /// (docs/vendors/oxylabs.md §"Result types"). Raw is always there.
+    fn enabled(self, job: &Job) -> bool {
+        let flag = |key: &str| job.params.get(key);
+        match self {
+            Kind::Raw => true,
+            Kind::Parsed => flag("parse").and_then(Value::as_bool) == Some(true),
+            Kind::Png => flag("render").and_then(Value::as_str) == Some("png"),
+            Kind::Markdown => flag("markdown").and_then(Value::as_bool) == Some(true),
         }
     }
 }
@@ -58,6 +76,7 @@ pub(crate) fn result_item(job: &Job, ending: Ending, kind: Kind, seed: u64) -> V
     result_page(job, ending, kind, seed, 1)
 }
 
+// docs/vendors/oxylabs.md §"Result types": one `results[]` entry per page.
 /// Every result page of a job: `start_page` (default 1) and on, `pages` of them
 /// (default 1). Each page is its own `results[]` entry with its `page` number.
 pub(crate) fn result_items(job: &Job, ending: Ending, kind: Kind, seed: u64) -> Vec<Value> {
@@ -70,7 +89,10 @@ pub(crate) fn result_items(job: &Job, ending: Ending, kind: Kind, seed: u64) -> 
 
 fn result_page(job: &Job, ending: Ending, kind: Kind, seed: u64, page: u64) -> Value {
     let (status_code, content) = match ending {
+        // docs/vendors/oxylabs.md §"Answers by endpoint": a faulted job's 613 is only
+        // inside its result, with empty content.
         Ending::Faulted { code } => (code, json!("")),
+        Ending::Done { .. } if !kind.enabled(job) => (200, json!("")),
         Ending::Done { parse_failed } => (200, content(job, kind, parse_failed, seed)),
     };
     json!({
@@ -88,13 +110,16 @@ fn result_page(job: &Job, ending: Ending, kind: Kind, seed: u64, page: u64) -> V
 fn content(job: &Job, kind: Kind, parse_failed: bool, seed: u64) -> Value {
     match kind {
         Kind::Raw => json!(html(job, seed)),
+        // docs/vendors/oxylabs.md §"Result types": png content is base64 text.
         Kind::Png => json!(base64::engine::general_purpose::STANDARD.encode(TINY_PNG)),
         Kind::Parsed if parse_failed => json!({
             "url": page_url(job),
             "page": 1,
+            // docs/vendors/oxylabs.md §"Job JSON": 12002, could not parse.
             "parse_status_code": 12002,
         }),
         Kind::Parsed => parsed(job, seed),
+        Kind::Markdown => json!(markdown(job, seed)),
     }
 }
 
@@ -159,6 +184,15 @@ fn html(job: &Job, seed: u64) -> String {
         "<!doctype html><html><head><title>{t}</title></head><body><h1>{t}</h1><ul>{list}</ul></body></html>",
         t = escape(&job.target)
     )
+}
+
+/// The page as markdown: the same items as the HTML, one list entry each.
+fn markdown(job: &Job, seed: u64) -> String {
+    let list: String = items(job, seed)
+        .iter()
+        .map(|i| format!("- [{}]({}) {:.2}\n", i.title, i.url, i.price))
+        .collect();
+    format!("# {}\n\n{list}", job.target)
 }
 
 fn parsed(job: &Job, seed: u64) -> Value {

@@ -20,6 +20,7 @@ pub(crate) struct Caller {
     path: String,
 }
 
+// docs/vendors/oxylabs.md §"Answers by endpoint": error bodies carry `message`.
 /// `{"message": …}`: the vendor's error body.
 pub(crate) fn message(status: StatusCode, text: &str) -> Response {
     (status, Json(json!({ "message": text }))).into_response()
@@ -41,6 +42,7 @@ impl Shared {
         };
         let config = self.config();
         if let Err(text) = authenticate(headers, &config.users, &mut caller) {
+            // docs/vendors/oxylabs.md §"Answers by endpoint".
             // Live: wrong credentials answer 401 with an empty body (no content type);
             // only a missing or unreadable header gets a JSON message.
             let answer = if text == "Client not found" {
@@ -53,6 +55,8 @@ impl Shared {
         if self.dice.chance(config.slow_rate) {
             tokio::time::sleep(Duration::from_millis(config.slow_ms)).await;
         }
+        // docs/vendors/oxylabs.md §"Answers by endpoint": 500 and 524 ("Timeout / Service
+        // unavailable") are documented codes.
         if self.dice.chance(config.server_error_rate) {
             let answer = if self.dice.below(2) == 0 {
                 message(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
@@ -93,6 +97,7 @@ fn authenticate(
     caller: &mut Caller,
 ) -> Result<(), &'static str> {
     if !headers.contains_key(axum::http::header::AUTHORIZATION) {
+        // docs/vendors/oxylabs.md §"Answers by endpoint": the three documented 401 messages.
         return Err("Authorization header not provided");
     }
     let (user, password) = basic_auth(headers).ok_or("Invalid authorization header")?;
@@ -107,6 +112,8 @@ fn authenticate(
     }
 }
 
+// docs/vendors/oxylabs.md §"429 bodies": jobs per second per account, and 1 req/s
+// for a domain with a low success rate.
 /// Sliding-window counters of submitted jobs, per account and per target domain.
 #[derive(Debug, Default)]
 pub(crate) struct Limits {
@@ -137,6 +144,7 @@ impl Limits {
             let used = used(self.domain.entry(limited.clone()).or_default(), now, window);
             if wanted > 0 && used + wanted > config.domain_jobs_per_window as usize {
                 // The live per-domain text (rate-limits page): the domain follows
+                // docs/vendors/oxylabs.md §"429 bodies".
                 // "Access to"; the word "domain" is not in it. No Retry-After.
                 let text = format!(
                     "Access to {limited} has been limited to 1 req/s due to a low success rate. If you are using custom headers or cookies, ensure they are correct, then try again. The normal request limit will be restored automatically when the success rate improves."
@@ -151,6 +159,7 @@ impl Limits {
             headers.push(("x-ratelimit-jobs-limit".into(), limit.to_string()));
             if jobs > remaining {
                 headers.push(("x-ratelimit-jobs-remaining".into(), remaining.to_string()));
+                // docs/vendors/oxylabs.md §"429 bodies".
                 // The account-wide text recorded live (2026-09): no Retry-After.
                 let answer = message(
                     StatusCode::TOO_MANY_REQUESTS,

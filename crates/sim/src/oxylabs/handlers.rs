@@ -100,15 +100,19 @@ pub(crate) async fn results(
     };
     let domains = vec![job.domain.clone()];
     if phase == Phase::Gone {
+        // docs/vendors/oxylabs.md §"Answers by endpoint".
         // Live (78–97 h after completion): 204 with the job status `done`, not 404.
         let answer = job_status_204("done");
         return s.answer(&caller, domains, "expired", answer);
     }
     let Some(kind) = Kind::requested(query.get("type"), &job) else {
+        // An unknown `type`: 400 (the text is the simulator's own; docs/vendors/oxylabs.md
+        // §"Result types" lists the known ones).
         let answer = message(StatusCode::BAD_REQUEST, "Invalid result type");
         return s.answer(&caller, domains, "bad_request", answer);
     };
     let Phase::Finished(ending) = phase else {
+        // docs/vendors/oxylabs.md §"Answers by endpoint": results while pending.
         return s.answer(&caller, domains, "not_ready", job_status_204("pending"));
     };
     let items = content::result_items(&job, ending, kind, s.seed);
@@ -122,6 +126,8 @@ pub(crate) async fn results(
     s.answer(&caller, domains, "ok", answer)
 }
 
+// docs/vendors/oxylabs.md §"Answers by endpoint", §"Result types": 204 while pending,
+// png as base64 text under text/html.
 /// `GET /v1/queries/{id}/results/{n}/content`: one page's content alone (the
 /// `href_list` of the `results-content*` links).
 pub(crate) async fn result_content(
@@ -165,6 +171,7 @@ pub(crate) async fn result_content(
     s.answer(&caller, domains, "ok", answer)
 }
 
+// docs/vendors/oxylabs.md §"Callbacks": `{"ips": [...]}`.
 pub(crate) async fn callbacker_ips(
     State(s): Sim,
     method: Method,
@@ -197,6 +204,7 @@ fn job_status_204(status: &'static str) -> Response {
     answer
 }
 
+// docs/vendors/oxylabs.md §"Answers by endpoint": an unknown job id is a 404.
 fn job_not_found() -> Response {
     message(StatusCode::NOT_FOUND, "Job not found")
 }
@@ -242,6 +250,7 @@ impl Shared {
         let mut answers = Vec::with_capacity(sub.targets.len());
         let mut errors = Vec::new();
         for (target, domain) in sub.targets.iter().zip(domains) {
+            // docs/vendors/oxylabs.md §"Answers by endpoint".
             // Live: a batch with some invalid values still answers 202; they are
             // listed under `errors` and create no job.
             if let Some(why) = super::submission::invalid_value(sub.target_key, target) {
@@ -271,6 +280,7 @@ impl Shared {
                 message(StatusCode::BAD_REQUEST, text),
             );
         };
+        // docs/vendors/oxylabs.md §"Answers by endpoint".
         // Live: a submission is 202 Accepted.
         let answer = (StatusCode::ACCEPTED, Json(body)).into_response();
         let answer = with_headers(answer, &rate_headers);
@@ -324,6 +334,7 @@ impl Shared {
             self.counters
                 .jobs_faulted
                 .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            // docs/vendors/oxylabs.md §"Answers by endpoint": 612 and 613, free to resubmit.
             let code = if self.dice.below(2) == 0 { 612 } else { 613 };
             return Ending::Faulted { code };
         }
@@ -332,6 +343,7 @@ impl Shared {
         }
     }
 
+    // docs/vendors/oxylabs.md §"Job JSON".
     /// A 19-digit numeric id (beyond 2^53, so clients must keep it a string).
     fn fresh_id(&self) -> String {
         loop {

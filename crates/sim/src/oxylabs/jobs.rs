@@ -60,6 +60,8 @@ pub(crate) enum Phase {
 }
 
 impl Job {
+    // docs/vendors/oxylabs.md §"Endpoints and authentication": results kept at least 24 h
+    // (`ttl`, shorter in tests).
     pub(crate) fn phase(&self, now: Instant, ttl: Duration) -> Phase {
         if self.expired || now > self.finish_at + ttl {
             Phase::Gone
@@ -86,6 +88,7 @@ impl Job {
         }
     }
 
+    // docs/vendors/oxylabs.md §"Job JSON", §"Callbacks".
     /// The job JSON of the status endpoint, the submit answer and the callback body.
     pub(crate) fn to_json(&self, phase: Phase) -> Value {
         let mut job = self.defaults();
@@ -105,6 +108,8 @@ impl Job {
         Value::Object(job)
     }
 
+    // docs/vendors/oxylabs.md §"List and object parameters": the live job JSON echoes
+    // `context` with defaults.
     /// The fields a real job JSON carries even when the client did not send them.
     fn defaults(&self) -> Map<String, Value> {
         let context: Vec<Value> = ["results_language", "safe_search", "tbm", "cr", "filter"]
@@ -150,6 +155,7 @@ impl Job {
     }
 }
 
+// docs/vendors/oxylabs.md §"Job JSON".
 /// `2019-10-01 00:00:01`: UTC without a zone, as the vendor writes it.
 pub(crate) fn timestamp(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M:%S").to_string()

@@ -43,6 +43,7 @@ impl Refusal {
 pub(crate) fn parse_params(body: &[u8]) -> Result<Map<String, Value>, Refusal> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => Ok(map),
+        // docs/vendors/oxylabs.md §"Answers by endpoint".
         // Live: malformed JSON is a 400 (the docs say 422).
         _ => Err(Refusal::new(
             "invalid_json",
@@ -65,6 +66,8 @@ pub(crate) fn check_source(
         .and_then(Value::as_str)
         .unwrap_or("universal");
     if config.denied_sources.iter().any(|d| d == source) {
+        // docs/vendors/oxylabs.md §"Answers by endpoint": 403, no access to the source (the
+        // text is the simulator's own).
         let text = format!("Access to source {source} is not allowed for this account");
         return Err(Refusal::new("forbidden", StatusCode::FORBIDDEN, text));
     }
@@ -101,6 +104,9 @@ pub(crate) fn one_submission(
     })
 }
 
+// docs/vendors/oxylabs.md §"Endpoints and authentication": a list in `query` or `url`,
+// at most 5,000 values, every other parameter singular (§"List and object parameters"
+// keep their JSON types).
 pub(crate) fn batch_submission(
     mut params: Map<String, Value>,
     config: &super::Config,
@@ -155,6 +161,7 @@ fn list_param(params: &Map<String, Value>) -> Option<&String> {
         .map(|(k, _)| k)
 }
 
+// docs/vendors/oxylabs.md §"Answers by endpoint": the live `errors[]` text.
 /// Why Oxylabs refuses one batch value (listed under `errors`, the rest proceed).
 pub(crate) fn invalid_value(target_key: &str, value: &str) -> Option<String> {
     let url_ok = value.starts_with("http://") || value.starts_with("https://");

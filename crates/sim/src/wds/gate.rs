@@ -10,6 +10,8 @@ use axum::response::{IntoResponse, Response};
 use super::Shared;
 use crate::common::auth_token;
 
+// docs/vendors/wds.md §"Tenant and authentication": `X-Tenant-Id`, no API key; the
+// bearer token models a server behind an authenticating proxy.
 /// The header naming the tenant.
 pub(crate) const TENANT_HEADER: &str = "x-tenant-id";
 
@@ -20,6 +22,7 @@ pub(crate) struct Caller {
     path: String,
 }
 
+// docs/vendors/wds.md §"Answers": error bodies are plain text.
 /// A plain-text answer.
 pub(crate) fn text(status: StatusCode, body: impl Into<String>) -> Response {
     (status, body.into()).into_response()
@@ -66,6 +69,7 @@ impl Shared {
         }
         if self.dice.chance(config.server_error_rate) {
             let answer = if self.dice.below(2) == 0 {
+                // docs/vendors/wds.md §"Answers": 5xx, which the CLR retries at once.
                 text(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
             } else {
                 text(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable")

@@ -4,7 +4,6 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
@@ -28,6 +27,7 @@ type Params = Query<Vec<(String, String)>>;
 /// Scrape results: `(name, values)` per ScrapeParam, in request order.
 type Scraped = Vec<(String, Vec<String>)>;
 
+// docs/vendors/wds.md §"API versions and paths": `GET /ready`.
 pub(crate) async fn ready(State(s): Sim) -> Response {
     s.log.record("GET", "/ready", None, Vec::new(), 200, "ok");
     "Healthy".into_response()
@@ -40,6 +40,7 @@ pub(crate) async fn not_found(State(s): Sim, method: Method, uri: Uri) -> Respon
     text(StatusCode::NOT_FOUND, "Not Found")
 }
 
+// docs/vendors/wds.md §"API versions and paths": v2 start, one DownloadTask per start URL.
 pub(crate) async fn start_job(
     State(s): Sim,
     method: Method,
@@ -59,6 +60,7 @@ pub(crate) async fn start_job(
 }
 
 /// The v1 form: `POST /api/v1/jobs/start` with `JobName` inside the JobConfig.
+// docs/vendors/wds.md §"API versions and paths": the v1 start, `JobName` in the body.
 pub(crate) async fn start_job_v1(
     State(s): Sim,
     method: Method,
@@ -128,13 +130,15 @@ pub(crate) async fn scrape(
     match scraped {
         Ok((domains, mut results)) => {
             let values = results.pop().map(|(_, v)| v).unwrap_or_default();
-            s.answer(&caller, domains, "ok", Json(values).into_response())
+            s.answer(&caller, domains, "ok", s.json(&values))
         }
         Err(refusal) => s.refuse(&caller, refusal),
     }
 }
 
 /// `GET …/scrape-multiple?scrapeParams[0].Name=…&scrapeParams[0].Selector=…`.
+// docs/vendors/wds.md §"API versions and paths": scrape-multiple, GET with
+// `scrapeParams[i].*` or POST with the list as JSON.
 pub(crate) async fn scrape_multiple_query(
     State(s): Sim,
     method: Method,
@@ -184,22 +188,32 @@ pub(crate) async fn info(
     match found {
         Some(task) => {
             let body = task.info(&s.site, as_number);
-            s.answer(
-                &caller,
-                vec![urls::host(&task.url)],
-                "ok",
-                Json(body).into_response(),
-            )
+            s.answer(&caller, vec![urls::host(&task.url)], "ok", s.json(&body))
         }
         None => s.answer(&caller, Vec::new(), "not_found", task_not_found()),
     }
 }
 
+// docs/vendors/wds.md §"Answers": 404 task not found.
 fn task_not_found() -> Response {
     text(StatusCode::NOT_FOUND, "Task not found")
 }
 
 impl Shared {
+    /// A JSON answer: compact, or indented over many lines with `pretty`.
+    fn json(&self, value: &impl serde::Serialize) -> Response {
+        let text = if self.config().pretty {
+            serde_json::to_string_pretty(value)
+        } else {
+            serde_json::to_string(value)
+        };
+        (
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            text.unwrap_or_default(),
+        )
+            .into_response()
+    }
+
     /// Log a refusal and answer it.
     fn refuse(&self, caller: &Caller, refusal: Refusal) -> Response {
         let answer = refusal.response();
@@ -217,6 +231,8 @@ impl Shared {
         domains.sort();
         domains.dedup();
         let mut store = self.store();
+        // docs/vendors/wds.md §"Restart modes": `FromScratch` clears the job's tasks, `Continue`
+        // answers from the ones it has (`task_for_url` below).
         if from_scratch(config) {
             store.restart(&caller.tenant, job);
         }
@@ -228,7 +244,7 @@ impl Shared {
             })
             .collect();
         drop(store);
-        self.answer(caller, domains, "ok", Json(tasks).into_response())
+        self.answer(caller, domains, "ok", self.json(&tasks))
     }
 
     /// The job's live task for `url`, created when there is none.
@@ -285,6 +301,7 @@ impl Shared {
         let domains = vec![urls::host(&task.url)];
         if task.polls < task.queued_polls {
             task.polls += 1;
+            // docs/vendors/wds.md §"Answers": 202 until the task has run.
             return Err(Refusal::new("accepted", StatusCode::ACCEPTED, "").on(domains));
         }
         task.polls = task.polls.saturating_add(1);
@@ -292,6 +309,8 @@ impl Shared {
         drop(store);
         match task.state(&self.site) {
             TaskState::AccessDeniedForRobots => {
+                // docs/vendors/wds.md §"Answers": 422 for a page WDS could not process, 403 for one
+                // it could not reach (§"Task states": AccessDeniedForRobots, AllRequestGatesExhausted).
                 let message = format!("Access to {} is denied by robots.txt", task.url);
                 let status = StatusCode::UNPROCESSABLE_ENTITY;
                 Err(Refusal::new("robots_denied", status, message).on(domains))
@@ -337,7 +356,7 @@ impl Shared {
                     .download_task()
             })
             .collect();
-        Ok((domains, Json(found).into_response()))
+        Ok((domains, self.json(&found)))
     }
 
     /// Evaluate every param on the task's page: `(name, values)` in request order.
@@ -373,7 +392,7 @@ impl Shared {
                     .into_iter()
                     .map(|(name, values)| json!({ "Name": name, "Values": values }))
                     .collect();
-                self.answer(caller, domains, "ok", Json(body).into_response())
+                self.answer(caller, domains, "ok", self.json(&body))
             }
             Err(refusal) => self.refuse(caller, refusal),
         }

@@ -58,6 +58,9 @@ pub struct Config {
     /// Share of API requests answered only after `slow_ms`.
     pub slow_rate: f64,
     pub slow_ms: u64,
+    /// JSON answers are pretty-printed: legal JSON over many lines (a client must
+    /// still write one record per line).
+    pub pretty: bool,
 }
 
 impl Default for Config {
@@ -75,6 +78,7 @@ impl Default for Config {
             server_error_rate: 0.0,
             slow_rate: 0.0,
             slow_ms: 2000,
+            pretty: false,
         }
     }
 }

@@ -60,6 +60,7 @@ pub(crate) fn param<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a
 }
 
 /// A JSON object field, matched case-insensitively.
+// docs/vendors/wds.md §"API versions and paths": JSON fields bound case-insensitively.
 pub(crate) fn field<'a>(object: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
     object
         .iter()
@@ -203,6 +204,7 @@ pub(crate) fn start_urls(config: &Map<String, Value>) -> Result<Vec<String>, Str
     }
 }
 
+// docs/vendors/wds.md §"API versions and paths", §"Restart modes": enum fields by name.
 /// The enum-valued JobConfig fields must hold one of their names.
 pub(crate) fn check_enums(config: &Map<String, Value>) -> Result<(), String> {
     let nested = |outer: &str, inner: &str| {

@@ -16,6 +16,8 @@ pub(crate) enum Selector {
 pub(crate) struct Invalid(pub String);
 
 impl Selector {
+    // docs/vendors/wds.md §"Selectors": `CSS:` or `XPATH:`, the prefix case-insensitive;
+    // `val` or no attribute is the inner text.
     pub(crate) fn parse(text: &str) -> Result<Selector, Invalid> {
         let Some((kind, expression)) = text.split_once(':') else {
             return Err(Invalid(format!(

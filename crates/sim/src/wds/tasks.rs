@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::site::Site;
 
-/// `DownloadTaskStates` with the vendor's numbers.
+/// `DownloadTaskStates` with the vendor's numbers (docs/vendors/wds.md §"Task states").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TaskState {
     Handled = 0,
@@ -31,6 +31,7 @@ impl TaskState {
         }
     }
 
+    // docs/vendors/wds.md §"Task states": names or numbers (unconfirmed which v2 sends).
     /// The JSON form: a name, or the number when the server is configured so.
     pub(crate) fn to_json(self, as_number: bool) -> Value {
         if as_number {
@@ -77,11 +78,14 @@ impl Task {
         }
     }
 
+    // docs/vendors/wds.md §"API versions and paths".
     /// The `{"Id","Url"}` DownloadTask.
     pub(crate) fn download_task(&self) -> Value {
         json!({ "Id": self.id, "Url": self.url })
     }
 
+    // docs/vendors/wds.md §"Task states": v2.0 fields (`Error`, `TaskState`, `Result`,
+    // `IntermedResults`).
     /// The `DownloadTaskStatus` of `/info`.
     pub(crate) fn info(&self, site: &Site, as_number: bool) -> Value {
         let state = self.state(site);
@@ -173,6 +177,7 @@ impl TaskStore {
         self.tasks.insert(task.id.clone(), task);
     }
 
+    // docs/vendors/wds.md §"Restart modes".
     /// `JobRestartMode: FromScratch`: the job's old tasks are deleted.
     pub(crate) fn restart(&mut self, tenant: &str, job: &str) {
         let key = (tenant.to_string(), job.to_string());

@@ -1,7 +1,8 @@
 //! Query-level errors: the `error` text of one result, classified on its own so one bad
 //! query never fails the others of its batch.
 //!
-//! The matching copies the official client (vendor notes): "domain occupied" is found
+//! The matching copies the official client
+//! (docs/vendors/autoextract.md §"Query-level errors", §"Domain occupied"): "domain occupied" is found
 //! case-insensitively anywhere in the message, and the retriable errors are
 //! case-insensitive substrings. The issue pins a few errors as permanent even though
 //! they look transient (`Proxy error: nxdomain`): those are checked first.
@@ -40,7 +41,8 @@ const PERMANENT: &[&str] = &[
     "proxy error: nxdomain",
 ];
 
-/// The official client's retriable query errors (vendor notes), lower case, without
+/// The official client's retriable query errors (docs/vendors/autoextract.md
+/// §"Query-level errors"), lower case, without
 /// `Proxy error: nxdomain`, which the issue pins as permanent.
 const RETRIABLE: &[&str] = &[
     "query timed out",

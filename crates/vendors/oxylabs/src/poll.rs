@@ -145,6 +145,7 @@ fn type_word(results: OxylabsResults) -> &'static str {
         OxylabsResults::Parsed => "parsed",
         OxylabsResults::Raw => "raw",
         OxylabsResults::Png => "png",
+        OxylabsResults::Markdown => "markdown",
     }
 }
 

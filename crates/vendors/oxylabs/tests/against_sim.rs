@@ -93,6 +93,38 @@ async fn raw_results_keep_the_page_as_sent() {
     );
 }
 
+/// docs/vendors/oxylabs.md §"Result types": markdown needs `"markdown": true` on the
+/// job, which the job's loading sets; without it every result would be empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn markdown_results_are_enabled_on_the_job_and_come_back_full() {
+    let sim = sim(Config {
+        finish_delay_ms: [20, 200],
+        ..Config::default()
+    })
+    .await;
+    let values = urls(40);
+    let params = dredge_core::job::oxylabs::params(Default::default(), OxylabsResults::Markdown)
+        .expect("markdown gets its flag");
+    let job = job(JobShape {
+        urls: true,
+        results: OxylabsResults::Markdown,
+        params_json: serde_json::Value::Object(params).to_string(),
+        ..JobShape::default()
+    });
+    let report = run(executor(&sim), &job, &values).await;
+    assert_each_value_once(&values, &report);
+    for r in &report.records {
+        let data: serde_json::Value = serde_json::from_str(&r.data).expect("JSON data");
+        assert_eq!(data["type"], "markdown");
+        let text = data["content"].as_str().unwrap_or("");
+        assert!(
+            text.starts_with(&format!("# {}\n\n- [", r.source)),
+            "{text:?}"
+        );
+    }
+    // The simulator answers empty content to a job submitted without the flag.
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn png_results_come_back_as_attachments_named_by_job_and_page() {
     let sim = sim(Config {

@@ -17,7 +17,8 @@ use crate::encode;
 use crate::job_config::JobConfig;
 use crate::task_state;
 
-/// The tenant header (vendor notes: the official client sends `X-Tenant-Id: default`).
+/// The tenant header (docs/vendors/wds.md §"Tenant and authentication": the official
+/// client sends `X-Tenant-Id: default`).
 pub const TENANT_HEADER: &str = "X-Tenant-Id";
 
 /// Longest piece of a server's text kept in a dead reason.

@@ -1,6 +1,6 @@
 //! Percent-encoding for path segments and query strings. Selectors hold `/ [ ] @ = &`,
-//! quotes, `+`, `#` and spaces (vendor notes: the official client does not encode them
-//! and breaks on XPath), so everything but RFC 3986 unreserved characters is encoded —
+//! quotes, `+`, `#` and spaces (docs/vendors/wds.md §"Selectors": the official client
+//! reportedly does not encode them and breaks on XPath), so everything but RFC 3986 unreserved characters is encoded —
 //! a space as `%20`, never `+`, so no server can read it two ways.
 
 use std::fmt::Write;

@@ -1,8 +1,9 @@
 //! The `JobConfig` body of `POST /api/v2/jobs/{jobName}/start`, PascalCase as WDS binds
-//! it (vendor notes): the start URLs, `Type`, `Restart.JobRestartMode` and the job's
-//! `crawl_delay` as one `CrawlersProtectionBypass.CrawlDelays` entry per start host.
+//! it (docs/vendors/wds.md §"API versions and paths"): the start URLs, `Type`,
+//! `Restart.JobRestartMode` and the job's `crawl_delay` as one
+//! `CrawlersProtectionBypass.CrawlDelays` entry per start host.
 
-use dredge_core::job::WdsJob;
+use dredge_core::job::{WdsJob, WdsRestart};
 use serde::{Deserialize, Serialize};
 
 /// The subset of WDS's `JobConfig` that dredge sets; the server defaults the rest.
@@ -21,10 +22,11 @@ pub struct JobConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Restart {
-    /// `FromScratch` on a run's first start: every dredge run is a fresh crawl, so
-    /// pages are downloaded anew rather than answered from the tasks of an earlier run.
-    /// `Continue` on every later start within the same run (a retried or revived
-    /// start), so starting again never clears the crawl the run already has.
+    /// On a run's first start, what the job's `restart` says: `FromScratch` by default
+    /// (every dredge run is a fresh crawl, pages downloaded anew rather than answered
+    /// from the tasks of an earlier run), or `Continue`. `Continue` on every later start
+    /// within the same run (a retried or revived start), so starting again never clears
+    /// the crawl the run already has (docs/vendors/wds.md §"Restart modes").
     pub job_restart_mode: String,
 }
 
@@ -63,7 +65,7 @@ impl JobConfig {
             start_urls,
             kind: "Internet".into(),
             restart: Restart {
-                job_restart_mode: "FromScratch".into(),
+                job_restart_mode: mode_name(job.restart).into(),
             },
             crawlers_protection_bypass,
         }
@@ -75,7 +77,7 @@ impl JobConfig {
     pub fn continuing(&self) -> JobConfig {
         JobConfig {
             restart: Restart {
-                job_restart_mode: "Continue".into(),
+                job_restart_mode: mode_name(WdsRestart::Continue).into(),
             },
             ..self.clone()
         }
@@ -89,6 +91,14 @@ impl JobConfig {
         } else {
             self.clone()
         }
+    }
+}
+
+/// `JobRestartMode` as WDS names it.
+fn mode_name(restart: WdsRestart) -> &'static str {
+    match restart {
+        WdsRestart::FromScratch => "FromScratch",
+        WdsRestart::Continue => "Continue",
     }
 }
 

@@ -1,5 +1,5 @@
 //! `DownloadTaskStates` by name. The server may send `TaskState` as a name or as its
-//! number (vendor notes); dead reasons always show the name.
+//! number (docs/vendors/wds.md §"Task states"); dead reasons always show the name.
 
 use serde_json::Value;
 

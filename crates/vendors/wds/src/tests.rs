@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use dredge_core::job::{CatchUp, JobSpec, Overlap, VendorJob, WdsField, WdsFollow, WdsJob};
+use dredge_core::job::{
+    CatchUp, JobSpec, Overlap, VendorJob, WdsField, WdsFollow, WdsJob, WdsRestart,
+};
 use dredge_core::{Account, Executor, Vendor};
 use serde_json::json;
 
@@ -28,6 +30,7 @@ fn wds_job(start: &[&str], crawl_delay: Option<&str>) -> WdsJob {
         max_depth: 3,
         max_pages: 10,
         fields: vec![field("title", "css: h1", None)],
+        restart: WdsRestart::FromScratch,
     }
 }
 
@@ -270,6 +273,17 @@ fn a_runs_first_start_is_from_scratch_and_every_later_start_continues() {
     for (attempts, polls) in [(1, 0), (0, 1), (3, 2)] {
         let later = start_context(Vec::new(), attempts, polls);
         assert_eq!(restart_mode(&config.for_execution(&later)), "Continue");
+    }
+}
+
+#[test]
+fn a_job_saying_restart_continue_continues_from_its_first_start() {
+    let mut work = wds_job(&["https://a.test/x"], None);
+    work.restart = WdsRestart::Continue;
+    let config = JobConfig::for_job(&work);
+    for (attempts, polls) in [(0, 0), (1, 0), (0, 1)] {
+        let start = start_context(Vec::new(), attempts, polls);
+        assert_eq!(restart_mode(&config.for_execution(&start)), "Continue");
     }
 }
 

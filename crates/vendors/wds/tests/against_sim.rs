@@ -6,10 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dredge_core::account::{OctoparseFlavor, ScrapeVia};
-use dredge_core::job::{CatchUp, JobSpec, Overlap, VendorJob, WdsField, WdsFollow, WdsJob};
+use dredge_core::job::{
+    CatchUp, JobSpec, Overlap, VendorJob, WdsField, WdsFollow, WdsJob, WdsRestart,
+};
 use dredge_core::testing::{Driver, DriverConfig, RunReport};
 use dredge_core::{Account, Secret, Vendor};
-use dredge_sim::wds::{Config, PageKind, Product, Sim};
+use dredge_sim::wds::{Config, PageKind, Product, Sim, TaskState};
 use dredge_wds::WdsExecutor;
 
 const HOST: &str = "https://shop.example";
@@ -40,6 +42,7 @@ struct JobShape {
     fields: Vec<(&'static str, &'static str, Option<&'static str>)>,
     max_depth: u32,
     max_pages: u64,
+    restart: WdsRestart,
 }
 
 impl Default for JobShape {
@@ -50,6 +53,7 @@ impl Default for JobShape {
             fields: title_field(),
             max_depth: 100,
             max_pages: 10_000,
+            restart: WdsRestart::FromScratch,
         }
     }
 }
@@ -94,6 +98,7 @@ fn job(shape: JobShape) -> JobSpec {
             max_depth: shape.max_depth,
             max_pages: shape.max_pages,
             fields,
+            restart: shape.restart,
         }),
     }
 }
@@ -329,6 +334,60 @@ async fn max_depth_stops_the_crawl_and_start_pages_count_toward_max_pages() {
         2,
         "start pages count toward max_pages"
     );
+}
+
+/// The task ids of the simulator's tasks that are not deleted, and how many are.
+fn live_tasks(sim: &Sim) -> (BTreeSet<String>, usize) {
+    let tasks = sim.tasks();
+    let deleted = tasks
+        .iter()
+        .filter(|t| t.state == TaskState::Deleted)
+        .count();
+    let live = tasks
+        .into_iter()
+        .filter(|t| t.state != TaskState::Deleted)
+        .map(|t| t.id)
+        .collect();
+    (live, deleted)
+}
+
+/// docs/vendors/wds.md §"Restart modes": `FromScratch` clears the job's cached tasks,
+/// `Continue` reuses them. A job's `restart` decides its run's first start.
+#[tokio::test]
+async fn a_runs_first_start_sends_the_jobs_restart_mode() {
+    let sim = sim(Config {
+        pages: 30,
+        ..Config::default()
+    })
+    .await;
+    let account = account(&sim, "default", None, ScrapeVia::Post);
+    let shape = || JobShape {
+        max_depth: 2,
+        ..JobShape::default()
+    };
+    let first = run(&sim, &account, &job(shape())).await;
+    assert!(first.dead.is_empty(), "{:?}", first.dead);
+    let (tasks, deleted) = live_tasks(&sim);
+    assert_eq!(deleted, 0);
+    assert!(!tasks.is_empty());
+
+    let continuing = job(JobShape {
+        restart: WdsRestart::Continue,
+        ..shape()
+    });
+    let second = run(&sim, &account, &continuing).await;
+    assert_eq!(second.records.len(), first.records.len());
+    assert_eq!(
+        live_tasks(&sim),
+        (tasks.clone(), 0),
+        "Continue: the crawl is answered from the tasks WDS already has"
+    );
+
+    let from_scratch = run(&sim, &account, &job(shape())).await;
+    assert_eq!(from_scratch.records.len(), first.records.len());
+    let (fresh, deleted) = live_tasks(&sim);
+    assert_eq!(deleted, tasks.len(), "FromScratch deletes the job's tasks");
+    assert!(fresh.is_disjoint(&tasks), "and downloads every page anew");
 }
 
 fn job_with_starts(catalogs: &[usize], max_pages: u64) -> JobSpec {
