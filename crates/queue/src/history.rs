@@ -282,7 +282,7 @@ mod tests {
         q.flush_now().unwrap();
         drop(q);
         let (q, _) = Queue::open(&path).unwrap();
-        assert_eq!(q.job_run_ids("a").unwrap(), [old.clone()]);
+        assert_eq!(q.job_run_ids("a").unwrap(), std::slice::from_ref(&old));
         let newer = q.create_run(new_run("a"), items(2)).unwrap();
         let mut calls = 0;
         while !q.index_legacy_items(4).unwrap() {

@@ -285,7 +285,10 @@ mod tests {
     fn plan_to_the_end(shared: &Shared, run: &RunId, forget_between: bool) -> usize {
         let mut rounds = 0;
         while let Some((_, cursor)) = shared.queue.planning_runs().unwrap().pop() {
-            assert!(rounds < 100, "planning never ends: the cursor does not move on");
+            assert!(
+                rounds < 100,
+                "planning never ends: the cursor does not move on"
+            );
             if forget_between {
                 shared.plan_cache.lock().unwrap().clear();
             }
