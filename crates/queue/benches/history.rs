@@ -35,7 +35,10 @@ fn main() {
             });
         }
     });
-    println!("{runs} runs created in {:.1} s", started.elapsed().as_secs_f64());
+    println!(
+        "{runs} runs created in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     let time = |what: &str, f: &dyn Fn() -> usize| {
         let mut best = f64::MAX;
         let mut n = 0;
@@ -54,7 +57,10 @@ fn main() {
     });
     let middle = queue.job_run_ids("job3").expect("ids")[5_000].clone();
     time("runs_page(job, 50 before a run 5,000 back)", &|| {
-        queue.runs_page(Some("job3"), Some(&middle), 50).expect("page").len()
+        queue
+            .runs_page(Some("job3"), Some(&middle), 50)
+            .expect("page")
+            .len()
     });
     time("runs(job): every run of the job, as before", &|| {
         queue.runs(Some("job3")).expect("runs").len()
