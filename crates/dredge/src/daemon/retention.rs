@@ -168,7 +168,7 @@ mod tests {
 
     use super::*;
     use crate::config::DaemonConfig;
-    use crate::daemon::test_support::{new_run, writer_in};
+    use crate::daemon::test_support::{load_news_job_from, new_run, writer_in};
 
     const HOUR_MS: u64 = 3_600_000;
 
@@ -236,20 +236,7 @@ mod tests {
         let shared = with_retention(dir.path(), "keep_runs = 50\nkeep_for = \"1h\"");
         let text = "vendor = \"autoextract\"\n[retention]\nkeep_runs = 2\n\
                     [autoextract]\npage_type = \"article\"\nurls = [\"https://a.com/1\"]\n";
-        let rules = dredge_core::job::FileRules::default();
-        let spec =
-            dredge_core::job::parse_job(Path::new("jobs/news.toml"), text, None, &rules).unwrap();
-        let loaded = super::super::jobs::LoadedJob {
-            spec: Arc::new(spec),
-            path: "jobs/news.toml".into(),
-            hash: 1,
-        };
-        shared
-            .jobs
-            .lock()
-            .unwrap()
-            .valid
-            .insert("news".into(), loaded);
+        load_news_job_from(&shared, text);
         let policy = policy_of(&shared, "news");
         assert_eq!(policy.keep_runs, 2, "the job's own");
         assert_eq!(policy.keep_for, Duration::from_secs(3600), "the daemon's");

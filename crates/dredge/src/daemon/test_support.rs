@@ -29,9 +29,14 @@ pub fn writer_in(dir: &Path) -> (Arc<Shared>, Writer) {
 
 /// The job `news` on account `a`, loaded as a rescan would load it.
 pub fn load_news_job(shared: &Shared) {
+    load_news_job_from(shared, NEWS_JOB);
+}
+
+/// The job `news` loaded from the job file `text`.
+pub fn load_news_job_from(shared: &Shared, text: &str) {
     let path = Path::new("jobs/news.toml");
     let loaded = LoadedJob {
-        spec: Arc::new(parse_job(path, NEWS_JOB, None, &FileRules::default()).unwrap()),
+        spec: Arc::new(parse_job(path, text, None, &FileRules::default()).unwrap()),
         path: path.to_path_buf(),
         hash: 0,
     };
