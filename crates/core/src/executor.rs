@@ -12,8 +12,11 @@ use crate::outcome::Outcome;
 #[async_trait]
 pub trait Executor: Send + Sync {
     /// Split a new run into its first items. `inputs` is the job's input list (URLs,
-    /// queries) read when the run starts; empty for jobs without one. No I/O here:
-    /// work that needs the vendor (expanding a task group, starting a crawl) is an item.
+    /// queries) read when the run starts, or for a long list one chunk of it at a time
+    /// (the daemon plans 100,000 inputs per call); empty for jobs without one. Must be
+    /// deterministic: after a restart a chunk is planned again and the items added
+    /// before are skipped by position. No I/O here: work that needs the vendor
+    /// (expanding a task group, starting a crawl) is an item.
     fn plan(&self, job: &JobSpec, inputs: &[String]) -> Result<Vec<NewItem>, PlanError>;
 
     /// Execute one item against the vendor and classify the answer. Must not panic on
