@@ -144,20 +144,10 @@ impl Default for FileRules {
     }
 }
 
-/// Read the lines of an input list: inline values, or a file of one value per line
-/// (blank lines and `#` comments skipped). A file's path was resolved and confined when
-/// the job loaded; it is refused now if a symlink has since been put anywhere on it.
-pub fn read_inputs(list: &InputList, rules: &FileRules) -> Result<Vec<String>, String> {
-    let mut out = Vec::new();
-    for_each_input(list, rules, |value| {
-        out.push(value.to_string());
-        Ok(true)
-    })?;
-    Ok(out)
-}
-
 /// Calls `f` with each value of the list in order (a file's lines trimmed, its blank
-/// lines and `#` comments skipped) until it returns false. A file is streamed: however large,
+/// lines and `#` comments skipped) until it returns false. A file's path was resolved
+/// and confined when the job loaded; it is refused now if a symlink has since been put
+/// anywhere on it. A file is streamed: however large,
 /// it is never held in memory whole. Returns how many values `f` saw.
 pub fn for_each_input(
     list: &InputList,

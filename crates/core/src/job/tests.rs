@@ -379,10 +379,13 @@ fn input_file_is_resolved_next_to_the_job_and_must_hold_values() {
     let VendorJob::Autoextract(a) = &job.work else {
         panic!()
     };
-    assert_eq!(
-        read_inputs(&a.urls, &FileRules::default()).unwrap(),
-        vec!["https://a.com/1", "https://a.com/2"]
-    );
+    let mut values = Vec::new();
+    for_each_input(&a.urls, &FileRules::default(), |v| {
+        values.push(v.to_string());
+        Ok(true)
+    })
+    .unwrap();
+    assert_eq!(values, ["https://a.com/1", "https://a.com/2"]);
     let e = parse_job(
         &job_path,
         &text.replace("urls.txt", "none.txt"),
