@@ -43,8 +43,8 @@ fn two_thousand_idle_connections_do_not_starve_dredge_status() {
 }
 
 /// `socket_max_connections` reaches the socket: with 3 allowed, a fourth peer gets its
-/// answer and the connection idle longest is the one closed (the line timeout is
-/// raised to an hour, so that only the cap can close it within the wait).
+/// answer and an idle one is closed to make room (the line timeout is raised to an
+/// hour, so that only the cap can close it within the wait).
 #[test]
 fn the_configured_connection_cap_closes_an_idle_peer_to_make_room() {
     let mut h = Harness::new(&format!(
