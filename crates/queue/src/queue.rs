@@ -480,12 +480,15 @@ impl Queue {
     /// BENCHMARKS.md). Leases are kept: this is not a recovery. Readers still holding the
     /// old handles delay the reopen by at most the options' `lock_wait`.
     pub fn checkpoint(&self) -> Result<()> {
+        let waited = Instant::now();
         let mut writers_held_off = self.lock_write();
         let mut slot = self
             .inner
             .store
             .write()
             .unwrap_or_else(PoisonError::into_inner);
+        let started = Instant::now();
+        let mut flushed_at = started;
         if let Some(old) = slot.take() {
             let flushed = self
                 .apply_pending(&mut writers_held_off, &old)
@@ -496,7 +499,10 @@ impl Queue {
                 *slot = Some(old);
                 return Err(e);
             }
+            flushed_at = Instant::now();
+            drop(old);
         }
+        let closed_at = Instant::now();
         // If the reopen fails (readers hold the old handles longer than `lock_wait`),
         // the slot stays empty and the next call reopens it (`Inner::store`).
         *slot = Some(Arc::new(Store::open(
@@ -504,6 +510,14 @@ impl Queue {
             self.inner.lock_wait,
         )?));
         writers_held_off.item_writes = 0;
+        let ms = |d: Duration| d.as_millis() as u64;
+        tracing::info!(
+            waited_for_lock_ms = ms(started - waited),
+            flush_ms = ms(flushed_at - started),
+            close_ms = ms(closed_at - flushed_at),
+            open_ms = ms(closed_at.elapsed()),
+            "queue checkpointed"
+        );
         Ok(())
     }
 

@@ -1,6 +1,8 @@
-//! Bounded history: every `PRUNE_EVERY`, finished runs beyond their job's retention
-//! policy are removed from the queue (and their output files, when the policy says
-//! `delete_outputs`), a few hundred keys per durable batch, on a blocking thread.
+//! Bounded history: right after a run of a job ends, and for every job every
+//! `PRUNE_EVERY` (which catches runs that aged past `keep_for`), finished runs beyond
+//! their job's retention policy are removed from the queue (and their output files,
+//! when the policy says `delete_outputs`), a few hundred keys per durable batch, on a
+//! blocking thread.
 //!
 //! Why this shape: a job every five minutes makes 100,000 runs a year, each with its
 //! items and dead items. Pruning them in one go would hold the queue's write lock for
@@ -8,6 +10,7 @@
 //! current job file's `[retention]` over the daemon's (a job whose file is gone falls
 //! back to the daemon's), so editing it takes effect at the next round.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,24 +22,36 @@ use super::health::is_storage_error;
 use super::output::RunPaths;
 use super::state::Shared;
 
-/// How often history is pruned (the first round runs a minute after start).
+/// How often every job's history is pruned (the first round runs a minute after
+/// start). A job whose run ends is pruned right then too (`Shared::run_finished`).
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
 /// Keys removed per queue batch.
 const KEYS_PER_BATCH: usize = 500;
 
 pub async fn run(shared: Arc<Shared>) {
-    let mut wait = Duration::from_secs(60);
+    let mut next_full = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
+        let full = tokio::select! {
+            _ = tokio::time::sleep_until(next_full) => true,
+            _ = shared.prune_wake.notified() => false,
             _ = shared.shutdown.cancelled() => return,
+        };
+        if full {
+            next_full = tokio::time::Instant::now() + PRUNE_EVERY;
         }
-        wait = PRUNE_EVERY;
         if shared.health.is_faulted() {
             continue;
         }
+        let jobs = if full {
+            None
+        } else {
+            Some(std::mem::take(
+                &mut *shared.ended_jobs.lock().expect("ended jobs poisoned"),
+            ))
+        };
         let s = shared.clone();
-        match tokio::task::spawn_blocking(move || prune_round(&s, UnixMillis::now())).await {
+        let round = move || prune_round(&s, jobs, UnixMillis::now());
+        match tokio::task::spawn_blocking(round).await {
             Ok(Ok(0)) => {}
             Ok(Ok(pruned)) => tracing::info!(runs = pruned, "old runs pruned"),
             Ok(Err(e)) => {
@@ -50,8 +65,13 @@ pub async fn run(shared: Arc<Shared>) {
     }
 }
 
-/// One pass over every job's runs; returns how many runs were removed.
-pub fn prune_round(shared: &Shared, now: UnixMillis) -> dredge_queue::Result<usize> {
+/// One pass over the runs of `jobs` (every job with runs when `None`); returns how
+/// many runs were removed.
+pub fn prune_round(
+    shared: &Shared,
+    jobs: Option<HashSet<String>>,
+    now: UnixMillis,
+) -> dredge_queue::Result<usize> {
     let queue = &shared.queue;
     // Items written before the item index existed get their entries first.
     while !queue.index_legacy_items(KEYS_PER_BATCH)? {
@@ -59,8 +79,12 @@ pub fn prune_round(shared: &Shared, now: UnixMillis) -> dredge_queue::Result<usi
             return Ok(0);
         }
     }
+    let jobs = match jobs {
+        Some(jobs) => jobs.into_iter().collect(),
+        None => queue.jobs_with_runs()?,
+    };
     let mut pruned = 0;
-    for job in queue.jobs_with_runs()? {
+    for job in jobs {
         let policy = policy_of(shared, &job);
         for run in runs_beyond(queue, &job, &policy, now)? {
             if shared.shutdown.is_cancelled() || shared.health.is_faulted() {
@@ -209,11 +233,11 @@ mod tests {
         let runs = ended_runs(&shared, 5);
         let running = new_run(&shared, 1);
         let now = UnixMillis(1_000_000_000_000 + 6 * HOUR_MS);
-        assert_eq!(prune_round(&shared, now).unwrap(), 3);
+        assert_eq!(prune_round(&shared, None, now).unwrap(), 3);
         // The running run counts among the newest three.
         assert_eq!(left(&shared), [runs[3].clone(), runs[4].clone(), running]);
         assert_eq!(
-            prune_round(&shared, now).unwrap(),
+            prune_round(&shared, None, now).unwrap(),
             0,
             "a second round finds nothing"
         );
@@ -226,7 +250,7 @@ mod tests {
         let runs = ended_runs(&shared, 4);
         // 10 hours after the last ended: all are too old, the newest stays anyway.
         let now = UnixMillis(1_000_000_000_000 + 13 * HOUR_MS);
-        assert_eq!(prune_round(&shared, now).unwrap(), 3);
+        assert_eq!(prune_round(&shared, None, now).unwrap(), 3);
         assert_eq!(left(&shared), [runs[3].clone()]);
     }
 
@@ -255,7 +279,7 @@ mod tests {
             std::fs::create_dir_all(&paths.attachments).unwrap();
             std::fs::write(&paths.done, "{}\n").unwrap();
             let now = UnixMillis(1_000_000_000_000 + 3 * HOUR_MS);
-            assert_eq!(prune_round(&shared, now).unwrap(), 1);
+            assert_eq!(prune_round(&shared, None, now).unwrap(), 1);
             assert_eq!(paths.done.exists(), kept, "delete_outputs = {delete}");
             assert_eq!(
                 paths.attachments.exists(),

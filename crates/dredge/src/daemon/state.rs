@@ -39,6 +39,11 @@ pub struct Shared {
     pub reload_wake: Notify,
     /// Wakes the planner (a run with inputs left to plan started).
     pub plan_wake: Notify,
+    /// Jobs a run of which finished since the last pruning round, and the wake-up of
+    /// the pruner (see `retention.rs`): a job's history is trimmed right after its run
+    /// ends, not up to ten minutes later.
+    pub ended_jobs: Mutex<HashSet<String>>,
+    pub prune_wake: Notify,
     /// The planned rest of each planning run's current chunk (see `planner.rs`).
     pub plan_cache: Mutex<HashMap<RunId, super::planner::PlannedChunk>>,
     /// Job specs of runs, decoded once from their snapshots.
@@ -153,6 +158,8 @@ impl Shared {
             sched_wake: Notify::new(),
             reload_wake: Notify::new(),
             plan_wake: Notify::new(),
+            ended_jobs: Mutex::new(HashSet::new()),
+            prune_wake: Notify::new(),
             plan_cache: Mutex::new(HashMap::new()),
             specs: Mutex::new(HashMap::new()),
             queued_fires: Mutex::new(HashSet::new()),
@@ -213,8 +220,14 @@ impl Shared {
         Ok(spec)
     }
 
-    /// Called by the writer when a run of `job` ended: a queued fire may start now.
+    /// Called by the writer when a run of `job` ended: a queued fire may start now, and
+    /// the job's history is trimmed to its retention policy.
     pub fn run_finished(&self, job: &str) {
+        self.ended_jobs
+            .lock()
+            .expect("ended jobs poisoned")
+            .insert(job.to_string());
+        self.prune_wake.notify_one();
         if self
             .queued_fires
             .lock()
