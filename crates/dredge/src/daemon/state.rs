@@ -142,6 +142,9 @@ impl Lane {
     }
 }
 
+/// Run specs kept decoded at most (far more than runs active at once).
+const MAX_CACHED_SPECS: usize = 1024;
+
 impl Shared {
     pub fn new(config: DaemonConfig, queue: Queue) -> Self {
         Shared {
@@ -213,10 +216,13 @@ impl Shared {
             .ok_or_else(|| anyhow::anyhow!("run {run} is not in the queue"))?;
         let spec: JobSpec = super::snapshot::decode(&info.spec_snapshot)?;
         let spec = Arc::new(spec);
-        self.specs
-            .lock()
-            .expect("specs poisoned")
-            .insert(run.clone(), spec.clone());
+        let mut specs = self.specs.lock().expect("specs poisoned");
+        if specs.len() >= MAX_CACHED_SPECS {
+            // Bounded: a daemon making a run every five minutes for a year must not
+            // keep every spec. Runs still going decode theirs again on next use.
+            specs.clear();
+        }
+        specs.insert(run.clone(), spec.clone());
         Ok(spec)
     }
 
@@ -235,6 +241,24 @@ impl Shared {
             .contains(job)
         {
             self.sched_wake.notify_one();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::daemon::test_support::{new_run, writer_in};
+
+    #[test]
+    fn the_decoded_spec_cache_stays_bounded_over_many_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let (shared, _writer) = writer_in(dir.path());
+        for _ in 0..MAX_CACHED_SPECS + 10 {
+            let run = new_run(&shared, 1);
+            let spec = shared.spec_of(&run).unwrap();
+            assert!(Arc::ptr_eq(&spec, &shared.spec_of(&run).unwrap()), "cached");
+            assert!(shared.specs.lock().unwrap().len() <= MAX_CACHED_SPECS);
         }
     }
 }
