@@ -65,6 +65,23 @@ def watch_output(path_of, stop, out):
         time.sleep(0.002)
 
 
+def watch_rss(pid, stop, out):
+    """(seconds since start, RSS MiB) every 0.5 s: when the peak comes matters."""
+    t0 = time.monotonic()
+    while not stop.is_set():
+        try:
+            out.append((time.monotonic() - t0, common.status_kib(pid, "VmRSS") / 1024))
+        except OSError:
+            return
+        time.sleep(0.5)
+
+
+def checkpoint_lines(log):
+    """The queue's checkpoint lines: what each part took (lock wait, flush, close, open)."""
+    return [line[11:19] + " " + line.split("INFO", 1)[-1].strip() for line in log.read_text().splitlines()
+            if "queue checkpointed" in line]
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--bin", default=common.default_bin())
@@ -104,7 +121,11 @@ def main():
         for t in threads:
             t.start()
         cpu0 = common.cpu_seconds(daemon.pid)
+        rss, rss_stop = [], threading.Event()
+        rss_thread = threading.Thread(target=watch_rss, args=(daemon.pid, rss_stop, rss))
+        rss_thread.start()
         t0 = time.monotonic()
+        print(f"big job dropped at {time.strftime('%H:%M:%S', time.gmtime())} UTC", flush=True)
         daemon.write_job("big.toml", 'account = "big"\nvendor = "autoextract"\n[autoextract]\n'
                          'page_type = "product"\nurls_file = "big.txt"\n')
         log = daemon.dir / "daemon.log"
@@ -131,6 +152,17 @@ def main():
 
         run = common.wait_until("the big run's end", args.limit, ended, every=0.5)
         elapsed = time.monotonic() - t0
+        rss_stop.set()
+        rss_thread.join()
+        peak_at, peak = max(rss, key=lambda x: x[1], default=(0, 0))
+        print(f"  RSS sampled every 0.5 s: peak {peak:.0f} MiB at {peak_at:.0f} s after the big job "
+              f"was dropped (planning ended at {planned:.0f} s); "
+              f"mean while planning {statistics.mean(r for t, r in rss if t <= planned) if rss else 0:.0f} MiB, "
+              f"after {statistics.mean([r for t, r in rss if t > planned] or [0]):.0f} MiB")
+        if os.environ.get("BENCH_RSS_SERIES"):
+            print("  RSS series (s:MiB): " + " ".join(f"{t:.0f}:{r:.0f}" for t, r in rss[::4]))
+        for line in checkpoint_lines(daemon.dir / "daemon.log"):
+            print(f"  {line}")
         lines = sum(1 for _ in open(resolve(daemon, run["output"]), "rb"))
         print(f"big run {run['state']}: {run['records']} records ({lines} lines, dead {run['items']['dead']}) "
               f"in {elapsed:.1f} s = {run['records'] / elapsed:.0f} records/s; daemon CPU "

@@ -708,9 +708,12 @@ fn open_db_waiting(path: &Path, lock_wait: Duration) -> Result<sled::Db> {
 
 /// sled's page cache. Its default (1 GiB) lets a daemon that has written a million
 /// records hold on to them long after they were committed and deleted (measured:
-/// ~1 KiB RSS per record, never returned; BENCHMARKS.md). The queue's working set is
-/// the ready index and in-flight items, far below this.
-const CACHE_BYTES: u64 = 64 * 1024 * 1024;
+/// ~1 KiB RSS per record, never returned; BENCHMARKS.md). sled's in-memory nodes take
+/// several times the size it accounts for them: at 64 MiB, planning 300,000 items
+/// grew the daemon by ~240 MiB until the next checkpoint; at 8 MiB by ~130 MiB, at the
+/// same speed. The queue's working set is the ready index's first pages and the items
+/// in flight, far below either.
+const CACHE_BYTES: u64 = 8 * 1024 * 1024;
 
 fn open_db(path: &Path) -> Result<sled::Db> {
     sled::Config::new().path(path).cache_capacity(CACHE_BYTES).open().map_err(|source| {

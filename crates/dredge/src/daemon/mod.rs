@@ -166,15 +166,21 @@ async fn signals(shared: Arc<Shared>) {
     shared.shutdown.cancel();
 }
 
-/// Item writes after which the queue's log is compacted (sled replays its whole log
-/// since the last open on the next open: without this, a restart after a large run
-/// can take many seconds; see BENCHMARKS.md).
+/// Item writes after which the queue is checkpointed (closed and reopened). sled
+/// replays its whole log since the last open on the next open, and holds memory for
+/// what it wrote since then: without this, a restart after a large run can take many
+/// seconds. Each checkpoint holds writers off while sled reopens (a few hundred ms,
+/// longer the more it replays), so they must come often enough to stay short and
+/// rarely enough not to add up; see BENCHMARKS.md.
 const CHECKPOINT_AFTER_WRITES: u64 = 100_000;
+/// How often the write count is looked at: often enough that a fast writer (planning
+/// adds ~15,000 items/s) does not run far past `CHECKPOINT_AFTER_WRITES`.
+const CHECKPOINT_CHECK_EVERY: Duration = Duration::from_secs(2);
 
 async fn checkpoints(shared: Arc<Shared>) {
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(30)) => {}
+            _ = tokio::time::sleep(CHECKPOINT_CHECK_EVERY) => {}
             _ = shared.shutdown.cancelled() => return,
         }
         if shared.health.is_faulted()
