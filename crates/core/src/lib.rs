@@ -32,7 +32,7 @@ pub mod secret;
 pub mod testing;
 pub mod token;
 
-pub use account::{Account, AccountConfig};
+pub use account::{AccountSection, Limits, SetupError};
 pub use executor::{Executor, PlanError};
 pub use gate::RateGate;
 pub use http::{Answer, VendorClient};

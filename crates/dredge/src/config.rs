@@ -8,9 +8,7 @@ use std::path::{Path, PathBuf};
 use dredge_core::FileError;
 use dredge_core::Secret;
 use dredge_core::Vendor;
-use dredge_core::account::{
-    Account, AccountConfig, AccountSource, Secrets, secret_file, world_readable,
-};
+use dredge_core::account::{SecretReader, Secrets, secret_file, world_readable};
 use dredge_core::files::{
     self, DEFAULT_MAX_INPUT_FILE_BYTES, DEFAULT_MAX_JOB_FILE_BYTES, Links, MAX_SMALL_FILE_BYTES,
 };
@@ -19,6 +17,7 @@ use dredge_core::job::{AccountIndex, FileRules, Retention, RetentionOverride, Re
 use dredge_core::secret::SecretText;
 use serde::Deserialize;
 
+use crate::account::{self, Account, AccountError, AccountHead};
 use crate::groups;
 use crate::rpc::Groups;
 use toml::Spanned;
@@ -65,8 +64,10 @@ struct RawConfig {
     /// file's own `[retention]` overrides it key by key.
     #[serde(default)]
     retention: RetentionTable,
+    /// Each account's `vendor`; the rest of its section is read as that vendor's own
+    /// type (`crate::account`).
     #[serde(default)]
-    accounts: BTreeMap<String, Spanned<AccountConfig>>,
+    accounts: BTreeMap<String, Spanned<AccountHead>>,
 }
 
 /// The largest cap a config may set on a file dredge reads into memory (16 GiB).
@@ -225,26 +226,8 @@ impl DaemonConfig {
                 "metrics_listen: a secret applies to callback_listen only: remove it",
             ));
         }
-        let mut accounts = BTreeMap::new();
-        let mut broken_accounts = BTreeMap::new();
-        for (name, spanned) in raw.accounts {
-            let at = AccountSource {
-                path,
-                text,
-                span: spanned.span(),
-            };
-            let raw = spanned.into_inner();
-            let vendor = raw.vendor;
-            match Account::resolve_checked(&name, raw, &at, secrets) {
-                Ok((account, w)) => {
-                    warnings.extend(w);
-                    accounts.insert(name, account);
-                }
-                Err(e) => {
-                    broken_accounts.insert(name, (vendor, e));
-                }
-            }
-        }
+        let (accounts, broken_accounts) =
+            resolve_accounts(path, text, raw.accounts, secrets, &mut warnings)?;
         Ok(DaemonConfig {
             path: path.to_path_buf(),
             state_dir: base.join(raw.state_dir),
@@ -283,13 +266,77 @@ impl DaemonConfig {
     /// included, so a job naming a broken account is checked for its own errors and
     /// then shown as waiting for that account, not as naming an unknown one.
     pub fn account_index(&self) -> AccountIndex {
-        let working = self.accounts.iter().map(|(n, a)| (n.clone(), a.vendor));
+        let working = self.accounts.iter().map(|(n, a)| (n.clone(), a.vendor()));
         let broken = self
             .broken_accounts
             .iter()
             .map(|(n, (vendor, _))| (n.clone(), *vendor));
         AccountIndex(working.chain(broken).collect())
     }
+}
+
+type Accounts = BTreeMap<String, Account>;
+type BrokenAccounts = BTreeMap<String, (Vendor, FileError)>;
+
+/// Each `[accounts.NAME]` as its vendor's section, read again from the file's toml so
+/// its errors keep their line and column. A section that does not parse is an error
+/// of the file; one that does not resolve is a broken account, kept apart.
+fn resolve_accounts(
+    path: &Path,
+    text: &str,
+    heads: BTreeMap<String, Spanned<AccountHead>>,
+    secrets: Secrets,
+    warnings: &mut Vec<String>,
+) -> Result<(Accounts, BrokenAccounts), FileError> {
+    let mut accounts = BTreeMap::new();
+    let mut broken = BTreeMap::new();
+    if heads.is_empty() {
+        return Ok((accounts, broken));
+    }
+    let toml_error = |e: &toml::de::Error| FileError::from_toml(path, text, e);
+    let mut document = toml::de::DeTable::parse(text)
+        .map_err(|e| toml_error(&e))?
+        .into_inner();
+    let mut sections = match document.remove("accounts").map(Spanned::into_inner) {
+        Some(toml::de::DeValue::Table(t)) => t,
+        _ => unreachable!("`accounts` parsed as a table of accounts"),
+    };
+    for (name, head) in heads {
+        let vendor = head.get_ref().vendor;
+        let section = sections
+            .remove(name.as_str())
+            .expect("every account parsed is in the document");
+        let span = section.span();
+        let section = match section.into_inner() {
+            toml::de::DeValue::Table(mut t) => {
+                t.remove("vendor");
+                Spanned::new(span.clone(), toml::de::DeValue::Table(t))
+            }
+            _ => unreachable!("an account parsed as a table"),
+        };
+        let mut reader = SecretReader::new(secrets);
+        match Account::resolve(vendor, section, &mut reader) {
+            Ok(a) => {
+                warnings.extend(
+                    reader
+                        .into_warnings()
+                        .into_iter()
+                        .map(|w| format!("[accounts.{name}]: {w}")),
+                );
+                accounts.insert(name, a);
+            }
+            Err(AccountError::Parse(e)) => {
+                let mut e = toml_error(&e);
+                e.message = account::explain(&e.message, vendor);
+                return Err(e);
+            }
+            Err(AccountError::Resolve(m)) => {
+                let e = FileError::at(path, text, Some(span), format!("[accounts.{name}]: {m}"));
+                broken.insert(name, (vendor, e));
+            }
+        }
+    }
+    Ok((accounts, broken))
 }
 
 type ListenResult = Result<(Option<SocketAddr>, Option<Secret>), (std::ops::Range<usize>, String)>;
@@ -361,7 +408,10 @@ tenant = "default"
         )
         .unwrap();
         assert_eq!(c.accounts.len(), 2);
-        assert_eq!(c.accounts["wds"].base_url, "http://wds.internal:2807");
+        let Account::Wds(wds) = &c.accounts["wds"] else {
+            panic!("a WDS account: {:?}", c.accounts["wds"]);
+        };
+        assert_eq!(wds.base_url, "http://wds.internal:2807");
         assert_eq!(c.socket, PathBuf::from(DEFAULT_SOCKET));
     }
 
@@ -393,10 +443,10 @@ tenant = "default"
             f.display().to_string()
         );
         let c = parse(&text).unwrap();
-        assert_eq!(
-            c.accounts["a"].api_key.as_ref().unwrap().expose(),
-            "s3cr3t-value"
-        );
+        let Account::Autoextract(a) = &c.accounts["a"] else {
+            panic!("an AutoExtract account");
+        };
+        assert_eq!(a.api_key.expose(), "s3cr3t-value");
         assert!(!format!("{c:?}").contains("s3cr3t"));
     }
 
