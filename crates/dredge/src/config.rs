@@ -434,6 +434,72 @@ tenant = "default"
     }
 
     #[test]
+    fn a_key_of_another_vendor_is_refused_naming_file_line_column_and_key() {
+        for (vendor, key) in [
+            ("autoextract\"\napi_key = \"k", "tenant = \"t\""),
+            ("zyte\"\napi_key = \"k", "flavor = \"openapi\""),
+            (
+                "octoparse\"\nusername = \"u\"\npassword = \"p",
+                "callback_allow = []",
+            ),
+            (
+                "oxylabs\"\nusername = \"u\"\npassword = \"p",
+                "scrape_via = \"get\"",
+            ),
+            ("wds\"\nbase_url = \"http://w", "api_key = \"k\""),
+        ] {
+            let text = format!("[accounts.a]\nvendor = \"{vendor}\"\n\n  {key}\n");
+            let line = text.lines().count();
+            let e = parse(&text).unwrap_err().to_string();
+            let name = key.split(' ').next().unwrap();
+            let v = vendor.split('"').next().unwrap();
+            assert!(
+                e.starts_with(&format!(
+                    "/etc/dredge/dredge.toml:{line}:3: `{name}` is not a key of a {v} account: remove it"
+                )),
+                "{e}"
+            );
+            assert!(e.contains("takes `vendor`, `base_url`"), "{e}");
+        }
+    }
+
+    #[test]
+    fn an_account_written_inline_or_with_vendor_last_loads_as_its_vendor() {
+        let c = parse(
+            "accounts.z = { api_key = \"k\", vendor = \"zyte\" }\n[accounts.o]\nusername = \"u\"\npassword = \"p\"\nflavor = \"openapi\"\nvendor = \"octoparse\"\n",
+        )
+        .unwrap();
+        let Account::Zyte(z) = &c.accounts["z"] else {
+            panic!("a Zyte API account: {:?}", c.accounts["z"]);
+        };
+        assert_eq!(z.base_url, "https://api.zyte.com");
+        assert_eq!(z.limits.timeout, std::time::Duration::from_secs(320));
+        let Account::Octoparse(o) = &c.accounts["o"] else {
+            panic!("an Octoparse account: {:?}", c.accounts["o"]);
+        };
+        assert_eq!(o.base_url, "https://openapi.octoparse.com");
+        assert_eq!(c.accounts["o"].limits().max_concurrency, 4);
+    }
+
+    #[test]
+    fn an_account_without_a_known_vendor_is_an_error_at_its_place() {
+        let e = parse("[accounts.a]\napi_key = \"k\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(":1:1:") && e.contains("missing field `vendor`"),
+            "{e}"
+        );
+        let e = parse("[accounts.a]\nvendor = \"acme\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(":2:10:") && e.contains("unknown variant `acme`"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn secret_from_file_is_trimmed_and_never_in_errors() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("key");
