@@ -7,6 +7,9 @@
 //! snoozes, counted retries regrouped into follow-ups), and how request-level problems
 //! map onto outcomes. The retry policy itself (delays, attempt counting, gates) is
 //! `dredge-core`'s; this crate only says what each answer means.
+//!
+//! Its account section (`account.rs`: keys, defaults — the 660 s timeout — and the API
+//! key it needs) is parsed here too; the daemon only picks it by `vendor`.
 
 mod account;
 mod batch;

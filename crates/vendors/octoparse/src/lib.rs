@@ -13,6 +13,9 @@
 //! an executor remembers besides its token is when it was built: its first
 //! acknowledged read waits out the account's timeout, so that an acknowledgement sent
 //! before a restart or reload cannot land late and mark rows read since (`fence`).
+//!
+//! Its account section (`account.rs`: keys, the flavor's base URL, the username and
+//! password it needs) is parsed here too; the daemon only picks it by `vendor`.
 
 mod account;
 mod api;

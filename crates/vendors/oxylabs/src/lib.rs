@@ -24,6 +24,9 @@
 //!   its one value as a follow-up carrying one more attempt, so `max_attempts` bounds
 //!   the faults of a value over its whole chain; at the limit the follow-up is created
 //!   dead with the reason (and `dredge retry` resubmits it).
+//!
+//! Its account section (`account.rs`: keys, defaults, the username and password it
+//! needs) is parsed here too; the daemon only picks it by `vendor`.
 
 pub mod callback;
 

@@ -20,6 +20,9 @@
 //!
 //! Every request carries `X-Tenant-Id` from the account and `Authorization: Bearer`
 //! when a token is configured. Delays, attempts and deadlines are `dredge-core`'s.
+//!
+//! Its account section (`account.rs`: keys, defaults, the `base_url` it needs, tenant
+//! and token checked as headers) is parsed here too; the daemon only picks it by `vendor`.
 
 pub mod account;
 pub mod api;

@@ -8,6 +8,9 @@
 //! account snooze, a counted retry with its own budget (520/521), or a suspended
 //! account. It does not count attempts or compute backoff: that is
 //! `dredge_core::retry`. It knows nothing of storage.
+//!
+//! Its account section (`account.rs`: keys, defaults — the 320 s timeout — and the API
+//! key it needs) is parsed here too; the daemon only picks it by `vendor`.
 
 mod account;
 mod answer;
