@@ -16,6 +16,7 @@ use dredge_core::job::values::{Bounded, DurationIn};
 use dredge_core::job::{AccountIndex, FileRules, Retention, RetentionOverride, RetentionTable};
 use dredge_core::secret::SecretText;
 use serde::Deserialize;
+use toml::de::DeValue;
 
 use crate::account::{self, Account, AccountError, AccountHead};
 use crate::groups;
@@ -297,22 +298,35 @@ fn resolve_accounts(
     let mut document = toml::de::DeTable::parse(text)
         .map_err(|e| toml_error(&e))?
         .into_inner();
+    // `heads` parsed from this text, so neither look-up fails; if one ever did, it is
+    // an error, never a panic.
+    let lost = |what: &str| FileError::whole(path, format!("cannot read {what} again"));
     let mut sections = match document.remove("accounts").map(Spanned::into_inner) {
-        Some(toml::de::DeValue::Table(t)) => t,
-        _ => unreachable!("`accounts` parsed as a table of accounts"),
+        Some(DeValue::Table(t)) => t,
+        _ => return Err(lost("[accounts]")),
     };
     for (name, head) in heads {
         let vendor = head.get_ref().vendor;
         let section = sections
             .remove(name.as_str())
-            .expect("every account parsed is in the document");
+            .ok_or_else(|| lost(&format!("[accounts.{name}]")))?;
         let span = section.span();
         let section = match section.into_inner() {
-            toml::de::DeValue::Table(mut t) => {
+            DeValue::Table(mut t) => {
                 t.remove("vendor");
-                Spanned::new(span.clone(), toml::de::DeValue::Table(t))
+                Spanned::new(span.clone(), DeValue::Table(t))
             }
-            _ => unreachable!("an account parsed as a table"),
+            // serde reads a struct from an array too: `accounts.a = ["zyte"]`.
+            _ => {
+                return Err(FileError::at(
+                    path,
+                    text,
+                    Some(span),
+                    format!(
+                        "accounts.{name} is not a table: write [accounts.{name}] with vendor = \"{vendor}\" and its keys"
+                    ),
+                ));
+            }
         };
         let mut reader = SecretReader::new(secrets);
         match Account::resolve(vendor, section, &mut reader) {
@@ -497,6 +511,12 @@ tenant = "default"
             e.contains(":2:10:") && e.contains("unknown variant `acme`"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn an_account_that_is_not_a_table_is_an_error_not_a_panic() {
+        let e = parse("accounts.a = [\"zyte\"]\n").unwrap_err().to_string();
+        assert!(e.contains(":1:14: accounts.a is not a table"), "{e}");
     }
 
     #[test]
