@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 
-use crate::account::Account;
+use crate::account::Limits;
 use crate::gate::RateGate;
 use crate::outcome::{Failure, FailureClass, Outcome};
 
@@ -39,11 +39,11 @@ pub struct Answer {
 }
 
 impl VendorClient {
-    /// A client for `account`, honouring its timeout, quota and concurrency.
-    pub fn new(account: &Account) -> Result<Self, reqwest::Error> {
-        let gate = RateGate::new(account.requests_per_second, account.max_concurrency);
-        Ok(Self::with_gate(&account.base_url, account.timeout, gate)?
-            .max_body(account.max_response_bytes))
+    /// A client for an account at `base_url`, honouring its timeout, quota,
+    /// concurrency and body cap.
+    pub fn new(base_url: &str, limits: &Limits) -> Result<Self, reqwest::Error> {
+        let gate = RateGate::new(limits.requests_per_second, limits.max_concurrency);
+        Ok(Self::with_gate(base_url, limits.timeout, gate)?.max_body(limits.max_response_bytes))
     }
 
     /// The same client with another body cap (bytes).

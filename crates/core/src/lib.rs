@@ -4,8 +4,9 @@
 //! It owns: the typed job files (parsed, never merely validated), the `Executor` trait
 //! that vendor crates implement, the `Outcome` of executing one item, the retry/snooze
 //! policy of README "Retry rules", and the mechanics every vendor shares (rate gates,
-//! token cache). It does not own storage (that is `dredge-queue`), scheduling
-//! (`dredge-scheduler`) or any vendor's HTTP (the vendor crates).
+//! token cache, what every account has: limits and credentials). It does not own
+//! storage (that is `dredge-queue`), scheduling (`dredge-scheduler`), or any vendor's
+//! HTTP, account keys or defaults (the vendor crates).
 
 pub mod item;
 pub mod record;
@@ -32,7 +33,7 @@ pub mod secret;
 pub mod testing;
 pub mod token;
 
-pub use account::{Account, AccountConfig};
+pub use account::{AccountSection, Limits, SetupError};
 pub use executor::{Executor, PlanError};
 pub use gate::RateGate;
 pub use http::{Answer, VendorClient};

@@ -8,9 +8,7 @@ use std::path::{Path, PathBuf};
 use dredge_core::FileError;
 use dredge_core::Secret;
 use dredge_core::Vendor;
-use dredge_core::account::{
-    Account, AccountConfig, AccountSource, Secrets, secret_file, world_readable,
-};
+use dredge_core::account::{SecretReader, Secrets, secret_file, world_readable};
 use dredge_core::files::{
     self, DEFAULT_MAX_INPUT_FILE_BYTES, DEFAULT_MAX_JOB_FILE_BYTES, Links, MAX_SMALL_FILE_BYTES,
 };
@@ -18,7 +16,9 @@ use dredge_core::job::values::{Bounded, DurationIn};
 use dredge_core::job::{AccountIndex, FileRules, Retention, RetentionOverride, RetentionTable};
 use dredge_core::secret::SecretText;
 use serde::Deserialize;
+use toml::de::DeValue;
 
+use crate::account::{self, Account, AccountError, AccountHead};
 use crate::groups;
 use crate::rpc::Groups;
 use toml::Spanned;
@@ -65,8 +65,10 @@ struct RawConfig {
     /// file's own `[retention]` overrides it key by key.
     #[serde(default)]
     retention: RetentionTable,
+    /// Each account's `vendor`; the rest of its section is read as that vendor's own
+    /// type (`crate::account`).
     #[serde(default)]
-    accounts: BTreeMap<String, Spanned<AccountConfig>>,
+    accounts: BTreeMap<String, Spanned<AccountHead>>,
 }
 
 /// The largest cap a config may set on a file dredge reads into memory (16 GiB).
@@ -225,26 +227,8 @@ impl DaemonConfig {
                 "metrics_listen: a secret applies to callback_listen only: remove it",
             ));
         }
-        let mut accounts = BTreeMap::new();
-        let mut broken_accounts = BTreeMap::new();
-        for (name, spanned) in raw.accounts {
-            let at = AccountSource {
-                path,
-                text,
-                span: spanned.span(),
-            };
-            let raw = spanned.into_inner();
-            let vendor = raw.vendor;
-            match Account::resolve_checked(&name, raw, &at, secrets) {
-                Ok((account, w)) => {
-                    warnings.extend(w);
-                    accounts.insert(name, account);
-                }
-                Err(e) => {
-                    broken_accounts.insert(name, (vendor, e));
-                }
-            }
-        }
+        let (accounts, broken_accounts) =
+            resolve_accounts(path, text, raw.accounts, secrets, &mut warnings)?;
         Ok(DaemonConfig {
             path: path.to_path_buf(),
             state_dir: base.join(raw.state_dir),
@@ -283,13 +267,90 @@ impl DaemonConfig {
     /// included, so a job naming a broken account is checked for its own errors and
     /// then shown as waiting for that account, not as naming an unknown one.
     pub fn account_index(&self) -> AccountIndex {
-        let working = self.accounts.iter().map(|(n, a)| (n.clone(), a.vendor));
+        let working = self.accounts.iter().map(|(n, a)| (n.clone(), a.vendor()));
         let broken = self
             .broken_accounts
             .iter()
             .map(|(n, (vendor, _))| (n.clone(), *vendor));
         AccountIndex(working.chain(broken).collect())
     }
+}
+
+type Accounts = BTreeMap<String, Account>;
+type BrokenAccounts = BTreeMap<String, (Vendor, FileError)>;
+
+/// Each `[accounts.NAME]` as its vendor's section, read again from the file's toml so
+/// its errors keep their line and column. A section that does not parse is an error
+/// of the file; one that does not resolve is a broken account, kept apart.
+fn resolve_accounts(
+    path: &Path,
+    text: &str,
+    heads: BTreeMap<String, Spanned<AccountHead>>,
+    secrets: Secrets,
+    warnings: &mut Vec<String>,
+) -> Result<(Accounts, BrokenAccounts), FileError> {
+    let mut accounts = BTreeMap::new();
+    let mut broken = BTreeMap::new();
+    if heads.is_empty() {
+        return Ok((accounts, broken));
+    }
+    let toml_error = |e: &toml::de::Error| FileError::from_toml(path, text, e);
+    let mut document = toml::de::DeTable::parse(text)
+        .map_err(|e| toml_error(&e))?
+        .into_inner();
+    // `heads` parsed from this text, so neither look-up fails; if one ever did, it is
+    // an error, never a panic.
+    let lost = |what: &str| FileError::whole(path, format!("cannot read {what} again"));
+    let mut sections = match document.remove("accounts").map(Spanned::into_inner) {
+        Some(DeValue::Table(t)) => t,
+        _ => return Err(lost("[accounts]")),
+    };
+    for (name, head) in heads {
+        let vendor = head.get_ref().vendor;
+        let section = sections
+            .remove(name.as_str())
+            .ok_or_else(|| lost(&format!("[accounts.{name}]")))?;
+        let span = section.span();
+        let section = match section.into_inner() {
+            DeValue::Table(mut t) => {
+                t.remove("vendor");
+                Spanned::new(span.clone(), DeValue::Table(t))
+            }
+            // serde reads a struct from an array too: `accounts.a = ["zyte"]`.
+            _ => {
+                return Err(FileError::at(
+                    path,
+                    text,
+                    Some(span),
+                    format!(
+                        "accounts.{name} is not a table: write [accounts.{name}] with vendor = \"{vendor}\" and its keys"
+                    ),
+                ));
+            }
+        };
+        let mut reader = SecretReader::new(secrets);
+        match Account::resolve(vendor, section, &mut reader) {
+            Ok(a) => {
+                warnings.extend(
+                    reader
+                        .into_warnings()
+                        .into_iter()
+                        .map(|w| format!("[accounts.{name}]: {w}")),
+                );
+                accounts.insert(name, a);
+            }
+            Err(AccountError::Parse(e)) => {
+                let mut e = toml_error(&e);
+                e.message = account::explain(&e.message, vendor);
+                return Err(e);
+            }
+            Err(AccountError::Resolve(m)) => {
+                let e = FileError::at(path, text, Some(span), format!("[accounts.{name}]: {m}"));
+                broken.insert(name, (vendor, e));
+            }
+        }
+    }
+    Ok((accounts, broken))
 }
 
 type ListenResult = Result<(Option<SocketAddr>, Option<Secret>), (std::ops::Range<usize>, String)>;
@@ -361,7 +422,10 @@ tenant = "default"
         )
         .unwrap();
         assert_eq!(c.accounts.len(), 2);
-        assert_eq!(c.accounts["wds"].base_url, "http://wds.internal:2807");
+        let Account::Wds(wds) = &c.accounts["wds"] else {
+            panic!("a WDS account: {:?}", c.accounts["wds"]);
+        };
+        assert_eq!(wds.base_url, "http://wds.internal:2807");
         assert_eq!(c.socket, PathBuf::from(DEFAULT_SOCKET));
     }
 
@@ -384,6 +448,78 @@ tenant = "default"
     }
 
     #[test]
+    fn a_key_of_another_vendor_is_refused_naming_file_line_column_and_key() {
+        for (vendor, key) in [
+            ("autoextract\"\napi_key = \"k", "tenant = \"t\""),
+            ("zyte\"\napi_key = \"k", "flavor = \"openapi\""),
+            (
+                "octoparse\"\nusername = \"u\"\npassword = \"p",
+                "callback_allow = []",
+            ),
+            (
+                "oxylabs\"\nusername = \"u\"\npassword = \"p",
+                "scrape_via = \"get\"",
+            ),
+            ("wds\"\nbase_url = \"http://w", "api_key = \"k\""),
+        ] {
+            let text = format!("[accounts.a]\nvendor = \"{vendor}\"\n\n  {key}\n");
+            let line = text.lines().count();
+            let e = parse(&text).unwrap_err().to_string();
+            let name = key.split(' ').next().unwrap();
+            let v = vendor.split('"').next().unwrap();
+            assert!(
+                e.starts_with(&format!(
+                    "/etc/dredge/dredge.toml:{line}:3: `{name}` is not a key of a {v} account: remove it"
+                )),
+                "{e}"
+            );
+            assert!(e.contains("takes `vendor`, `base_url`"), "{e}");
+        }
+    }
+
+    #[test]
+    fn an_account_written_inline_or_with_vendor_last_loads_as_its_vendor() {
+        let c = parse(
+            "accounts.z = { api_key = \"k\", vendor = \"zyte\" }\n[accounts.o]\nusername = \"u\"\npassword = \"p\"\nflavor = \"openapi\"\nvendor = \"octoparse\"\n",
+        )
+        .unwrap();
+        let Account::Zyte(z) = &c.accounts["z"] else {
+            panic!("a Zyte API account: {:?}", c.accounts["z"]);
+        };
+        assert_eq!(z.base_url, "https://api.zyte.com");
+        assert_eq!(z.limits.timeout, std::time::Duration::from_secs(320));
+        let Account::Octoparse(o) = &c.accounts["o"] else {
+            panic!("an Octoparse account: {:?}", c.accounts["o"]);
+        };
+        assert_eq!(o.base_url, "https://openapi.octoparse.com");
+        assert_eq!(c.accounts["o"].limits().max_concurrency, 4);
+    }
+
+    #[test]
+    fn an_account_without_a_known_vendor_is_an_error_at_its_place() {
+        let e = parse("[accounts.a]\napi_key = \"k\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(":1:1:") && e.contains("missing field `vendor`"),
+            "{e}"
+        );
+        let e = parse("[accounts.a]\nvendor = \"acme\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(":2:10:") && e.contains("unknown variant `acme`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn an_account_that_is_not_a_table_is_an_error_not_a_panic() {
+        let e = parse("accounts.a = [\"zyte\"]\n").unwrap_err().to_string();
+        assert!(e.contains(":1:14: accounts.a is not a table"), "{e}");
+    }
+
+    #[test]
     fn secret_from_file_is_trimmed_and_never_in_errors() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("key");
@@ -393,10 +529,10 @@ tenant = "default"
             f.display().to_string()
         );
         let c = parse(&text).unwrap();
-        assert_eq!(
-            c.accounts["a"].api_key.as_ref().unwrap().expose(),
-            "s3cr3t-value"
-        );
+        let Account::Autoextract(a) = &c.accounts["a"] else {
+            panic!("an AutoExtract account");
+        };
+        assert_eq!(a.api_key.expose(), "s3cr3t-value");
         assert!(!format!("{c:?}").contains("s3cr3t"));
     }
 

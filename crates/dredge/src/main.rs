@@ -2,6 +2,7 @@
 //! hands off, and reports the error chain with the exit codes of README "Commands and
 //! the status socket".
 
+mod account;
 mod cli;
 mod client;
 mod commands;

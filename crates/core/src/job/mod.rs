@@ -69,13 +69,7 @@ impl JobSpec {
     }
 
     pub fn vendor(&self) -> Vendor {
-        match self.work {
-            VendorJob::Octoparse(_) => Vendor::Octoparse,
-            VendorJob::Oxylabs(_) => Vendor::Oxylabs,
-            VendorJob::Wds(_) => Vendor::Wds,
-            VendorJob::Autoextract(_) => Vendor::Autoextract,
-            VendorJob::Zyte(_) => Vendor::Zyte,
-        }
+        self.work.vendor()
     }
 }
 
@@ -87,6 +81,30 @@ pub enum VendorJob {
     Wds(WdsJob),
     Autoextract(AutoextractJob),
     Zyte(ZyteJob),
+}
+
+impl VendorJob {
+    pub fn vendor(&self) -> Vendor {
+        match self {
+            VendorJob::Octoparse(_) => Vendor::Octoparse,
+            VendorJob::Oxylabs(_) => Vendor::Oxylabs,
+            VendorJob::Wds(_) => Vendor::Wds,
+            VendorJob::Autoextract(_) => Vendor::Autoextract,
+            VendorJob::Zyte(_) => Vendor::Zyte,
+        }
+    }
+
+    /// The list of inputs a run copies before it plans (one item or batch per
+    /// value), for the jobs that take one; `None` for the jobs whose work is named in
+    /// the job itself (Octoparse tasks, a WDS crawl).
+    pub fn inputs(&self) -> Option<&InputList> {
+        match self {
+            VendorJob::Octoparse(_) | VendorJob::Wds(_) => None,
+            VendorJob::Oxylabs(o) => Some(o.inputs.list()),
+            VendorJob::Autoextract(a) => Some(&a.urls),
+            VendorJob::Zyte(z) => Some(&z.urls),
+        }
+    }
 }
 
 /// After downtime: one run for all missed fires, or none.

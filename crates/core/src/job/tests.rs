@@ -490,3 +490,30 @@ mod erased {
         }
     }
 }
+
+#[test]
+fn each_job_says_its_own_input_list() {
+    let inline = |v: &[&str]| InputList::Inline(v.iter().map(|s| s.to_string()).collect());
+    for (text, expected) in [
+        (
+            "vendor = \"zyte\"\n[zyte]\nextract = \"product\"\nurls = [\"https://z.test/1\"]\n",
+            Some(inline(&["https://z.test/1"])),
+        ),
+        (
+            "vendor = \"autoextract\"\n[autoextract]\npage_type = \"article\"\nurls = [\"https://a.test/1\"]\n",
+            Some(inline(&["https://a.test/1"])),
+        ),
+        (
+            "vendor = \"oxylabs\"\n[oxylabs]\nsource = \"google_search\"\nqueries = [\"q1\", \"q2\"]\n",
+            Some(inline(&["q1", "q2"])),
+        ),
+        (
+            "vendor = \"octoparse\"\n[octoparse]\ntask_ids = [\"t1\"]\n",
+            None,
+        ),
+    ] {
+        let spec = parse_job(Path::new("/jobs/j.toml"), text, None, &FileRules::default())
+            .expect("a valid job");
+        assert_eq!(spec.work.inputs(), expected.as_ref(), "{text}");
+    }
+}

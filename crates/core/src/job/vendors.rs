@@ -103,6 +103,15 @@ pub enum OxylabsInputs {
     Urls(InputList),
 }
 
+impl OxylabsInputs {
+    /// The values, whichever way they are sent.
+    pub fn list(&self) -> &InputList {
+        match self {
+            OxylabsInputs::Queries(l) | OxylabsInputs::Urls(l) => l,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OxylabsResults {

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use dredge_core::Vendor;
+use dredge_oxylabs::OxylabsAccount;
 use dredge_oxylabs::callback::{
     Allowlist, CallbackSink, callback_router_with_secret, refresh_allowlist,
 };
@@ -18,6 +19,7 @@ use dredge_oxylabs::poll_dedupe_key;
 use dredge_queue::RunId;
 
 use super::state::Shared;
+use crate::account::Account;
 
 /// How often Oxylabs' callback sender IPs are fetched again.
 const REFRESH_EVERY: Duration = Duration::from_secs(3600);
@@ -47,20 +49,23 @@ pub async fn serve(shared: Arc<Shared>, addr: SocketAddr) {
     super::http_listen::serve(listener, app, shared.shutdown.clone()).await;
 }
 
-fn oxylabs_accounts(shared: &Shared) -> Vec<dredge_core::Account> {
+/// The Oxylabs accounts of the config, by name.
+fn oxylabs_accounts(shared: &Shared) -> Vec<(String, OxylabsAccount)> {
     shared
         .config()
         .accounts
-        .values()
-        .filter(|a| a.vendor == Vendor::Oxylabs)
-        .cloned()
+        .iter()
+        .filter_map(|(name, a)| match a {
+            Account::Oxylabs(o) => Some((name.clone(), o.clone())),
+            _ => None,
+        })
         .collect()
 }
 
 fn extra_cidrs(shared: &Shared) -> Vec<String> {
     oxylabs_accounts(shared)
         .into_iter()
-        .flat_map(|a| a.callback_allow)
+        .flat_map(|(_, a)| a.callback_allow)
         .collect()
 }
 
@@ -68,9 +73,9 @@ fn extra_cidrs(shared: &Shared) -> Vec<String> {
 /// account; each account's `callback_allow` is added).
 async fn refresh(shared: Arc<Shared>, allow: Arc<RwLock<Allowlist>>) {
     loop {
-        for account in oxylabs_accounts(&shared) {
+        for (name, account) in oxylabs_accounts(&shared) {
             if let Err(e) = refresh_allowlist(&account, &allow).await {
-                tracing::warn!(account = %account.name, error = %e, "cannot refresh Oxylabs callback IPs; keeping the previous list");
+                tracing::warn!(account = %name, error = %e, "cannot refresh Oxylabs callback IPs; keeping the previous list");
             }
         }
         tokio::select! {

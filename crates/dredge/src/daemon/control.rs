@@ -74,8 +74,8 @@ pub fn apply_config(shared: &Arc<Shared>, new: DaemonConfig) {
             None => {
                 let lane = Arc::new(Lane::new(
                     name,
-                    account.vendor,
-                    account.max_concurrency,
+                    account.vendor(),
+                    account.limits().max_concurrency,
                     executor,
                 ));
                 lanes.insert(name.clone(), lane.clone());

@@ -3,8 +3,10 @@
 use std::fmt::Display;
 use std::sync::Arc;
 
-use dredge_core::{Account, Executor, Vendor};
+use dredge_core::Executor;
 use dredge_oxylabs::OxylabsExecutor;
+
+use crate::account::Account;
 
 /// An account's executor, plus the typed handle the callback listener needs.
 #[derive(Clone)]
@@ -15,13 +17,13 @@ pub struct Built {
 
 /// The executor for `account`, or why it cannot be built.
 pub fn build(account: &Account) -> Result<Built, String> {
-    match account.vendor {
-        Vendor::Autoextract => plain(dredge_autoextract::AutoextractExecutor::new(account)),
-        Vendor::Octoparse => plain(dredge_octoparse::OctoparseExecutor::new(account)),
-        Vendor::Wds => plain(dredge_wds::WdsExecutor::new(account)),
-        Vendor::Zyte => plain(dredge_zyte::ZyteExecutor::new(account)),
-        Vendor::Oxylabs => {
-            let executor = Arc::new(OxylabsExecutor::new(account).map_err(|e| e.to_string())?);
+    match account {
+        Account::Autoextract(a) => plain(dredge_autoextract::AutoextractExecutor::new(a)),
+        Account::Octoparse(a) => plain(dredge_octoparse::OctoparseExecutor::new(a)),
+        Account::Wds(a) => plain(dredge_wds::WdsExecutor::new(a)),
+        Account::Zyte(a) => plain(dredge_zyte::ZyteExecutor::new(a)),
+        Account::Oxylabs(a) => {
+            let executor = Arc::new(OxylabsExecutor::new(a).map_err(|e| e.to_string())?);
             Ok(Built {
                 executor: executor.clone(),
                 oxylabs: Some(executor),

@@ -95,7 +95,7 @@ fn lease_time(shared: &Shared, lane: &Lane) -> Duration {
         .config()
         .accounts
         .get(&lane.account)
-        .map_or(Duration::ZERO, |a| a.timeout);
+        .map_or(Duration::ZERO, |a| a.limits().timeout);
     timeout.saturating_add(LEASE_MARGIN)
 }
 

@@ -2,8 +2,7 @@
 
 use std::sync::Arc;
 
-use dredge_core::job::{InputList, OxylabsInputs};
-use dredge_core::{Executor, JobSpec, NewItem, UnixMillis, VendorJob};
+use dredge_core::{Executor, JobSpec, NewItem, UnixMillis};
 use dredge_queue::{NewRun, PlanCursor, RunId, RunState, ScheduleState};
 
 use super::failpoint;
@@ -191,7 +190,7 @@ pub(super) fn plan_first_chunk(
     spec: &JobSpec,
     executor: &dyn Executor,
 ) -> Result<Planned, String> {
-    let Some(list) = input_list(spec) else {
+    let Some(list) = spec.work.inputs() else {
         let items = executor.plan(spec, &[]).map_err(|e| e.to_string())?;
         let total = items.len() as u64;
         return Ok(Planned {
@@ -237,16 +236,4 @@ pub(super) fn plan_first_chunk(
         inputs::remove(&dir, &copy.name);
     }
     planned
-}
-
-/// The job's input list, for the vendors that take one.
-fn input_list(spec: &JobSpec) -> Option<&InputList> {
-    match &spec.work {
-        VendorJob::Autoextract(a) => Some(&a.urls),
-        VendorJob::Zyte(z) => Some(&z.urls),
-        VendorJob::Oxylabs(o) => Some(match &o.inputs {
-            OxylabsInputs::Queries(l) | OxylabsInputs::Urls(l) => l,
-        }),
-        VendorJob::Octoparse(_) | VendorJob::Wds(_) => None,
-    }
 }

@@ -7,7 +7,11 @@
 //! snoozes, counted retries regrouped into follow-ups), and how request-level problems
 //! map onto outcomes. The retry policy itself (delays, attempt counting, gates) is
 //! `dredge-core`'s; this crate only says what each answer means.
+//!
+//! Its account section (`account.rs`: keys, defaults — the 660 s timeout — and the API
+//! key it needs) is parsed here too; the daemon only picks it by `vendor`.
 
+mod account;
 mod batch;
 mod domain;
 mod problem;
@@ -21,11 +25,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use dredge_core::job::{AutoextractJob, JobSpec, VendorJob};
 use dredge_core::{
-    Account, Executor, ItemContext, NewItem, Outcome, PlanError, RateGate, Secret, Snooze,
+    Executor, ItemContext, NewItem, Outcome, PlanError, RateGate, Secret, SetupError, Snooze,
     SnoozeScope, UnixMillis, VendorClient,
 };
 use reqwest::header::CONTENT_TYPE;
 
+pub use account::{
+    AutoextractAccount, AutoextractAccountConfig, DEFAULT_BASE_URL, DEFAULT_TIMEOUT,
+};
 pub use batch::{Batch, MAX_BODY_BYTES, MAX_QUERIES, Query, QueryShape};
 pub use domain::{registrable_domain, url_domain};
 pub use problem::{RequestError, type_name};
@@ -38,15 +45,6 @@ use settle::Context;
 /// would give up (and likely be billed) on queries that are still being answered.
 pub const MIN_TIMEOUT: Duration = Duration::from_secs(660);
 
-/// Why an executor could not be built for an account.
-#[derive(Debug, thiserror::Error)]
-pub enum SetupError {
-    #[error("the AutoExtract account has no API key (set api_key, api_key_env or api_key_file)")]
-    MissingApiKey,
-    #[error("cannot build the HTTP client: {0}")]
-    Client(#[from] reqwest::Error),
-}
-
 /// Executes AutoExtract batches for one account.
 #[derive(Debug, Clone)]
 pub struct AutoextractExecutor {
@@ -57,13 +55,16 @@ pub struct AutoextractExecutor {
 impl AutoextractExecutor {
     /// An executor for `account`, with its quota and concurrency applied to every
     /// request and an HTTP timeout of at least [`MIN_TIMEOUT`].
-    pub fn new(account: &Account) -> Result<Self, SetupError> {
-        let api_key = account.api_key.clone().ok_or(SetupError::MissingApiKey)?;
-        let gate = RateGate::new(account.requests_per_second, account.max_concurrency);
-        let timeout = account.timeout.max(MIN_TIMEOUT);
+    pub fn new(account: &AutoextractAccount) -> Result<Self, SetupError> {
+        let limits = &account.limits;
+        let gate = RateGate::new(limits.requests_per_second, limits.max_concurrency);
+        let timeout = limits.timeout.max(MIN_TIMEOUT);
         let client = VendorClient::with_gate(&account.base_url, timeout, gate)?
-            .max_body(account.max_response_bytes);
-        Ok(AutoextractExecutor { client, api_key })
+            .max_body(limits.max_response_bytes);
+        Ok(AutoextractExecutor {
+            client,
+            api_key: account.api_key.clone(),
+        })
     }
 
     /// An executor over a client built elsewhere (tests, shared gates).

@@ -2,7 +2,7 @@
 //! expired token refresh it once for everyone (single flight) and ask for the item to
 //! be executed again at once (`Outcome::Reauth`, not an attempt).
 
-use dredge_core::account::OctoparseFlavor;
+use crate::account::OctoparseFlavor;
 use dredge_core::token::{TokenCache, TokenError};
 use dredge_core::{Outcome, VendorClient};
 use reqwest::Method;

@@ -9,8 +9,8 @@
 
 use std::time::Duration;
 
+use crate::account::OctoparseFlavor;
 use async_trait::async_trait;
-use dredge_core::account::OctoparseFlavor;
 use dredge_core::token::{Authenticator, Grant, GrantError};
 use dredge_core::{Answer, Failure, FailureClass, Secret, VendorClient};
 use reqwest::header::ACCEPT;

@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use dredge_core::account::OctoparseFlavor;
+use crate::account::OctoparseFlavor;
 use dredge_core::http::classify_status;
 use dredge_core::{Answer, FailureClass, Outcome, Snooze, SnoozeScope, retry};
 use serde_json::Value;

@@ -1,7 +1,7 @@
 //! A task group expands into one item per task (`GET /api/task?taskgroupid=` legacy,
 //! `GET /task/search?taskGroupId=` OpenAPI).
 
-use dredge_core::account::OctoparseFlavor;
+use crate::account::OctoparseFlavor;
 use dredge_core::{Completion, Outcome};
 use serde_json::Value;
 

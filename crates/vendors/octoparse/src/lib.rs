@@ -13,7 +13,11 @@
 //! an executor remembers besides its token is when it was built: its first
 //! acknowledged read waits out the account's timeout, so that an acknowledgement sent
 //! before a restart or reload cannot land late and mark rows read since (`fence`).
+//!
+//! Its account section (`account.rs`: keys, the flavor's base URL, the username and
+//! password it needs) is parsed here too; the daemon only picks it by `vendor`.
 
+mod account;
 mod api;
 mod auth;
 mod envelope;
@@ -27,13 +31,16 @@ mod unexported;
 use std::time::Instant;
 
 use async_trait::async_trait;
-use dredge_core::account::OctoparseFlavor;
 use dredge_core::job::{JobSpec, OctoparseJob, OctoparseTasks, VendorJob};
 use dredge_core::token::TokenCache;
 use dredge_core::{
-    Account, Executor, ItemContext, NewItem, Outcome, PlanError, RateGate, VendorClient,
+    Executor, ItemContext, NewItem, Outcome, PlanError, RateGate, SetupError, VendorClient,
 };
 
+pub use account::{
+    DEFAULT_TIMEOUT, LEGACY_BASE_URL, OPENAPI_BASE_URL, OctoparseAccount, OctoparseAccountConfig,
+    OctoparseFlavor,
+};
 pub use auth::{Credentials, read_grant};
 pub use envelope::Problem;
 pub use step::{Plan, Step};
@@ -44,17 +51,6 @@ use paging::TaskCtx;
 
 /// The OpenAPI's own limit; an account that sets no `requests_per_second` gets it.
 pub const OPENAPI_REQUESTS_PER_SECOND: f64 = 20.0;
-
-/// Why an executor could not be built for an account.
-#[derive(Debug, thiserror::Error)]
-pub enum SetupError {
-    #[error("the Octoparse account has no username (set username)")]
-    MissingUsername,
-    #[error("the Octoparse account has no password (set password, password_env or password_file)")]
-    MissingPassword,
-    #[error("cannot build the HTTP client: {0}")]
-    Client(#[from] reqwest::Error),
-}
 
 /// Executes Octoparse items for one account.
 #[derive(Debug)]
@@ -67,36 +63,29 @@ pub struct OctoparseExecutor {
 impl OctoparseExecutor {
     /// An executor for `account`: its flavor, its credentials, and its quota and
     /// concurrency applied to every request (token requests included).
-    pub fn new(account: &Account) -> Result<Self, SetupError> {
+    pub fn new(account: &OctoparseAccount) -> Result<Self, SetupError> {
+        let limits = &account.limits;
         let rate = match account.flavor {
-            OctoparseFlavor::Openapi => account
+            OctoparseFlavor::Openapi => limits
                 .requests_per_second
                 .or(Some(OPENAPI_REQUESTS_PER_SECOND)),
-            OctoparseFlavor::Legacy => account.requests_per_second,
+            OctoparseFlavor::Legacy => limits.requests_per_second,
         };
-        let gate = RateGate::new(rate, account.max_concurrency);
-        let client = VendorClient::with_gate(&account.base_url, account.timeout, gate)?
-            .max_body(account.max_response_bytes);
-        Self::with_client(account, client)
+        let gate = RateGate::new(rate, limits.max_concurrency);
+        let client = VendorClient::with_gate(&account.base_url, limits.timeout, gate)?
+            .max_body(limits.max_response_bytes);
+        Ok(Self::with_client(account, client))
     }
 
     /// An executor over a client built elsewhere (tests, shared gates).
-    pub fn with_client(account: &Account, client: VendorClient) -> Result<Self, SetupError> {
-        let username = account
-            .username
-            .clone()
-            .ok_or(SetupError::MissingUsername)?;
-        let password = account
-            .password
-            .clone()
-            .ok_or(SetupError::MissingPassword)?;
+    pub fn with_client(account: &OctoparseAccount, client: VendorClient) -> Self {
         let credentials = Credentials {
             client: client.clone(),
             flavor: account.flavor,
-            username,
-            password,
+            username: account.username.clone(),
+            password: account.password.clone(),
         };
-        Ok(OctoparseExecutor {
+        OctoparseExecutor {
             api: Api {
                 client,
                 flavor: account.flavor,
@@ -104,8 +93,8 @@ impl OctoparseExecutor {
                 tokens: TokenCache::new(),
             },
             unexported_ack: account.unexported_ack,
-            fence: AckFence::starting_now(account.timeout),
-        })
+            fence: AckFence::starting_now(account.limits.timeout),
+        }
     }
 
     /// Token requests made so far (logins and refreshes).

@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::account::OctoparseFlavor;
 use dredge_core::NewItem;
-use dredge_core::account::OctoparseFlavor;
 use dredge_core::job::OctoparseMode;
 
 /// One item's work. Encoded as JSON in the item's payload.

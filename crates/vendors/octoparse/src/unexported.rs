@@ -8,7 +8,7 @@
 //! staged — tells the vendor they are exported: a crash anywhere neither loses nor
 //! duplicates a row (a fetch repeated before the ack returns the same rows).
 
-use dredge_core::account::OctoparseFlavor;
+use crate::account::OctoparseFlavor;
 use dredge_core::{Completion, Outcome};
 use serde_json::{Value, json};
 

@@ -8,9 +8,9 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dredge_core::account::OctoparseFlavor;
 use dredge_core::job::{JobSpec, OctoparseMode, OctoparseTasks};
 use dredge_core::{Executor, ItemContext, Outcome, SnoozeScope, UnixMillis};
+use dredge_octoparse::OctoparseFlavor;
 use dredge_octoparse::{OctoparseExecutor, Step};
 use dredge_sim::octoparse::{Faults, Sim};
 
@@ -26,7 +26,7 @@ fn fresh(
     ack: bool,
 ) -> (Arc<OctoparseExecutor>, Instant, Instant) {
     let mut account = account(sim, flavor, ack, PASSWORD);
-    account.timeout = TIMEOUT;
+    account.limits.timeout = TIMEOUT;
     let before = Instant::now();
     let executor = executor(&account);
     (executor, before, Instant::now())

@@ -7,9 +7,9 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use dredge_core::account::OctoparseFlavor;
 use dredge_core::job::{OctoparseMode, OctoparseTasks};
 use dredge_core::{Executor, ItemContext, Outcome, UnixMillis};
+use dredge_octoparse::OctoparseFlavor;
 use dredge_octoparse::{OctoparseExecutor, Step};
 use dredge_sim::octoparse::{Faults, ROW_KEY_FIELD};
 
@@ -298,7 +298,7 @@ async fn renewed_with_the_refresh_grant(flavor: OctoparseFlavor, ledger_via: &st
     let sim = sim(config).await;
     let mut account = account(&sim, flavor, false, PASSWORD);
     // 31 requests at 20 per second outlast the one-second token.
-    account.requests_per_second = Some(20.0);
+    account.limits.requests_per_second = Some(20.0);
     let job = job(
         OctoparseTasks::Ids(task_ids(&sim)),
         OctoparseMode::Unexported,

@@ -6,8 +6,8 @@
 
 mod common;
 
-use dredge_core::account::OctoparseFlavor;
 use dredge_core::job::{OctoparseMode, OctoparseTasks};
+use dredge_octoparse::OctoparseFlavor;
 use dredge_sim::octoparse::Faults;
 
 use common::*;

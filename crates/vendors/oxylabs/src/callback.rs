@@ -18,7 +18,9 @@ use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use dredge_core::{Account, Secret, VendorClient};
+use dredge_core::{Secret, VendorClient};
+
+use crate::account::OxylabsAccount;
 use ipnet::IpNet;
 use serde::Deserialize;
 
@@ -27,8 +29,6 @@ use crate::is_job_id;
 /// Why the callback sender list could not be had, or an allowlist not built.
 #[derive(Debug, thiserror::Error)]
 pub enum CallbackError {
-    #[error("the Oxylabs account needs a username and a password")]
-    MissingCredentials,
     #[error("cannot build the HTTP client: {0}")]
     Client(#[from] reqwest::Error),
     #[error("cannot reach Oxylabs for the callback sender list: {0}")]
@@ -85,18 +85,15 @@ fn parse_net(entry: &str) -> Option<IpNet> {
 
 /// Fetch the addresses Oxylabs sends callbacks from (`GET /v1/info/callbacker_ips`)
 /// with `account`'s settings. Entries that are not addresses are skipped with a warning.
-pub async fn fetch_callbacker_ips(account: &Account) -> Result<Vec<IpAddr>, CallbackError> {
-    let (Some(username), Some(password)) = (&account.username, &account.password) else {
-        return Err(CallbackError::MissingCredentials);
-    };
-    let client = VendorClient::new(account)?;
-    fetch_with(&client, username, password).await
+pub async fn fetch_callbacker_ips(account: &OxylabsAccount) -> Result<Vec<IpAddr>, CallbackError> {
+    let client = VendorClient::new(&account.base_url, &account.limits)?;
+    fetch_with(&client, &account.username, &account.password).await
 }
 
 /// Fetch the sender list and build the allowlist with the account's `callback_allow`,
 /// then swap it in; on failure the old list stays in force. Call at start and hourly.
 pub async fn refresh_allowlist(
-    account: &Account,
+    account: &OxylabsAccount,
     allow: &RwLock<Allowlist>,
 ) -> Result<usize, CallbackError> {
     let ips = fetch_callbacker_ips(account).await?;

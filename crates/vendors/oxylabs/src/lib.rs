@@ -24,9 +24,13 @@
 //!   its one value as a follow-up carrying one more attempt, so `max_attempts` bounds
 //!   the faults of a value over its whole chain; at the limit the follow-up is created
 //!   dead with the reason (and `dredge retry` resubmits it).
+//!
+//! Its account section (`account.rs`: keys, defaults, the username and password it
+//! needs) is parsed here too; the daemon only picks it by `vendor`.
 
 pub mod callback;
 
+mod account;
 mod answer;
 mod payload;
 mod plan;
@@ -41,9 +45,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use dredge_core::job::{JobSpec, OxylabsDelivery, OxylabsJob, VendorJob};
 use dredge_core::{
-    Account, Executor, ItemContext, NewItem, Outcome, PlanError, Secret, VendorClient,
+    Executor, ItemContext, NewItem, Outcome, PlanError, Secret, SetupError, VendorClient,
 };
 
+pub use account::{DEFAULT_BASE_URL, DEFAULT_TIMEOUT, OxylabsAccount, OxylabsAccountConfig};
 pub use answer::{EXPIRED, limited_domain};
 pub use plan::{MAX_BATCH, poll_dedupe_key, target_domain};
 pub use results::FAULT_CODES;
@@ -56,17 +61,6 @@ pub const DEFAULT_SAFETY_POLL: Duration = Duration::from_secs(60);
 /// At most this many callback marks are remembered; beyond it new marks are dropped
 /// (the safety poll still collects those jobs) so a flood cannot grow memory.
 const MAX_CALLBACK_MARKS: usize = 200_000;
-
-/// Why an executor could not be built for an account.
-#[derive(Debug, thiserror::Error)]
-pub enum SetupError {
-    #[error(
-        "the Oxylabs account needs a username and a password (password, password_env or password_file)"
-    )]
-    MissingCredentials,
-    #[error("cannot build the HTTP client: {0}")]
-    Client(#[from] reqwest::Error),
-}
 
 /// Submits and collects Oxylabs Push-Pull jobs for one account.
 #[derive(Debug)]
@@ -82,12 +76,13 @@ pub struct OxylabsExecutor {
 impl OxylabsExecutor {
     /// An executor for `account`, with its quota, concurrency and timeout applied to
     /// every request.
-    pub fn new(account: &Account) -> Result<Self, SetupError> {
-        let (Some(username), Some(password)) = (&account.username, &account.password) else {
-            return Err(SetupError::MissingCredentials);
-        };
-        let client = VendorClient::new(account)?;
-        Ok(Self::with_client(client, username, password.clone()))
+    pub fn new(account: &OxylabsAccount) -> Result<Self, SetupError> {
+        let client = VendorClient::new(&account.base_url, &account.limits)?;
+        Ok(Self::with_client(
+            client,
+            &account.username,
+            account.password.clone(),
+        ))
     }
 
     /// An executor over a client built elsewhere (tests, shared gates).

@@ -4,7 +4,7 @@
 //! rejected, 403/422 → dead with the task's `TaskState` and `Error` from `/info`, 404 →
 //! dead (task gone), 5xx/timeouts → counted retry.
 
-use dredge_core::account::ScrapeVia;
+use crate::account::ScrapeVia;
 use dredge_core::http::classify_status;
 use dredge_core::job::{WdsField, WdsFollow};
 use dredge_core::{Answer, Failure, FailureClass, Outcome, Secret, VendorClient};

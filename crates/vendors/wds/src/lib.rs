@@ -20,7 +20,11 @@
 //!
 //! Every request carries `X-Tenant-Id` from the account and `Authorization: Bearer`
 //! when a token is configured. Delays, attempts and deadlines are `dredge-core`'s.
+//!
+//! Its account section (`account.rs`: keys, defaults, the `base_url` it needs, tenant
+//! and token checked as headers) is parsed here too; the daemon only picks it by `vendor`.
 
+pub mod account;
 pub mod api;
 mod encode;
 pub mod job_config;
@@ -32,27 +36,15 @@ pub mod urls;
 use async_trait::async_trait;
 use dredge_core::job::{JobSpec, VendorJob, WdsJob};
 use dredge_core::{
-    Account, Completion, Executor, ItemContext, NewItem, Outcome, PlanError, VendorClient,
+    Completion, Executor, ItemContext, NewItem, Outcome, PlanError, SetupError, VendorClient,
 };
-use reqwest::header::HeaderValue;
 
+pub use account::{ScrapeVia, WdsAccount, WdsAccountConfig};
 pub use api::{Api, DownloadTask, ScrapeResult, TENANT_HEADER};
 pub use job_config::JobConfig;
 pub use payload::{PageWork, Payload};
 
 use page::PageRun;
-
-/// Why an executor could not be built for an account.
-#[derive(Debug, thiserror::Error)]
-pub enum SetupError {
-    #[error("the WDS tenant {0:?} cannot be sent as an HTTP header value")]
-    BadTenant(String),
-    // The token itself never appears in the message.
-    #[error("the WDS token cannot be sent as an HTTP header value (control characters?)")]
-    BadToken,
-    #[error("cannot build the HTTP client: {0}")]
-    Client(#[from] reqwest::Error),
-}
 
 /// Executes WDS items for one account.
 #[derive(Debug, Clone)]
@@ -63,15 +55,14 @@ pub struct WdsExecutor {
 impl WdsExecutor {
     /// An executor for `account`, with its quota, concurrency and timeout applied to
     /// every request.
-    pub fn new(account: &Account) -> Result<Self, SetupError> {
-        let tenant = HeaderValue::from_str(&account.tenant)
-            .map_err(|_| SetupError::BadTenant(account.tenant.clone()))?;
-        if let Some(token) = &account.token {
-            HeaderValue::from_str(&format!("Bearer {}", token.expose()))
-                .map_err(|_| SetupError::BadToken)?;
-        }
-        let client = VendorClient::new(account)?;
-        let api = Api::new(client, tenant, account.token.clone(), account.scrape_via);
+    pub fn new(account: &WdsAccount) -> Result<Self, SetupError> {
+        let client = VendorClient::new(&account.base_url, &account.limits)?;
+        let api = Api::new(
+            client,
+            account.tenant.clone(),
+            account.token.clone(),
+            account.scrape_via,
+        );
         Ok(WdsExecutor { api })
     }
 

@@ -7,13 +7,13 @@ use std::time::Duration;
 use dredge_core::job::{
     CatchUp, JobSpec, Overlap, VendorJob, WdsField, WdsFollow, WdsJob, WdsRestart,
 };
-use dredge_core::{Account, Executor, Vendor};
+use dredge_core::{Executor, Limits};
 use serde_json::json;
 
 use crate::api::{DownloadTask, describe, scrape_query};
 use crate::encode::{component, query};
 use crate::page::page_item;
-use crate::{JobConfig, PageWork, Payload, SetupError, WdsExecutor, task_state, urls};
+use crate::{JobConfig, PageWork, Payload, WdsAccount, WdsExecutor, task_state, urls};
 
 fn wds_job(start: &[&str], crawl_delay: Option<&str>) -> WdsJob {
     WdsJob {
@@ -57,24 +57,19 @@ fn spec(work: WdsJob) -> JobSpec {
     }
 }
 
-fn account(tenant: &str, token: Option<&str>) -> Account {
-    Account {
-        name: "wds".into(),
-        vendor: Vendor::Wds,
+fn account() -> WdsAccount {
+    WdsAccount {
         base_url: "http://127.0.0.1:9".into(),
-        username: None,
-        password: None,
-        api_key: None,
-        token: token.map(dredge_core::Secret::new),
-        tenant: tenant.into(),
-        requests_per_second: None,
-        max_concurrency: 1,
-        timeout: Duration::from_secs(1),
-        flavor: Default::default(),
-        unexported_ack: false,
+        tenant: crate::account::DEFAULT_TENANT
+            .parse()
+            .expect("a header value"),
+        token: None,
         scrape_via: Default::default(),
-        callback_allow: Vec::new(),
-        max_response_bytes: dredge_core::http::DEFAULT_MAX_RESPONSE_BYTES,
+        limits: Limits {
+            max_concurrency: 1,
+            timeout: Duration::from_secs(1),
+            ..Limits::default()
+        },
     }
 }
 
@@ -183,7 +178,7 @@ fn job_config_is_pascal_case_with_a_crawl_delay_per_start_host() {
 
 #[test]
 fn plan_makes_one_start_item_carrying_the_body() {
-    let executor = WdsExecutor::new(&account("default", None)).expect("an executor");
+    let executor = WdsExecutor::new(&account()).expect("an executor");
     let work = wds_job(&["https://a.test/x"], Some("robots"));
     let items = executor.plan(&spec(work.clone()), &[]).expect("plans");
     assert_eq!(items.len(), 1);
@@ -241,16 +236,6 @@ fn payloads_written_before_progress_fields_existed_still_decode() {
     assert_eq!(work.next_follow, 0);
 }
 
-#[test]
-fn a_tenant_or_token_that_cannot_be_a_header_is_a_setup_error_without_the_token() {
-    assert!(matches!(
-        WdsExecutor::new(&account("bad\ntenant", None)),
-        Err(SetupError::BadTenant(_))
-    ));
-    let err = WdsExecutor::new(&account("default", Some("sec\nret"))).expect_err("rejected");
-    assert!(!err.to_string().contains("sec"), "{err}");
-}
-
 fn start_context(payload: Vec<u8>, attempts: u32, polls: u32) -> dredge_core::ItemContext {
     dredge_core::ItemContext {
         label: "start WDS job example.com".into(),
@@ -289,7 +274,7 @@ fn a_job_saying_restart_continue_continues_from_its_first_start() {
 
 #[test]
 fn a_dead_start_is_listed_as_one_that_continues_so_dredge_retry_keeps_the_crawl() {
-    let executor = WdsExecutor::new(&account("default", None)).expect("an executor");
+    let executor = WdsExecutor::new(&account()).expect("an executor");
     let work = wds_job(&["https://a.test/x"], None);
     let items = executor.plan(&spec(work), &[]).expect("plans");
     let dead = start_context(items[0].payload.clone(), 8, 0);

@@ -5,14 +5,13 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use dredge_core::account::{OctoparseFlavor, ScrapeVia};
 use dredge_core::job::{
     CatchUp, JobSpec, Overlap, VendorJob, WdsField, WdsFollow, WdsJob, WdsRestart,
 };
 use dredge_core::testing::{Driver, DriverConfig, RunReport};
-use dredge_core::{Account, Secret, Vendor};
+use dredge_core::{Limits, Secret};
 use dredge_sim::wds::{Config, PageKind, Product, Sim, TaskState};
-use dredge_wds::WdsExecutor;
+use dredge_wds::{ScrapeVia, WdsAccount, WdsExecutor};
 
 const HOST: &str = "https://shop.example";
 const SEED: u64 = 7;
@@ -103,24 +102,17 @@ fn job(shape: JobShape) -> JobSpec {
     }
 }
 
-fn account(sim: &Sim, tenant: &str, token: Option<&str>, scrape_via: ScrapeVia) -> Account {
-    Account {
-        name: "wds".into(),
-        vendor: Vendor::Wds,
+fn account(sim: &Sim, tenant: &str, token: Option<&str>, scrape_via: ScrapeVia) -> WdsAccount {
+    WdsAccount {
         base_url: sim.base_url(),
-        username: None,
-        password: None,
-        api_key: None,
+        tenant: tenant.parse().expect("a header value"),
         token: token.map(Secret::new),
-        tenant: tenant.into(),
-        requests_per_second: None,
-        max_concurrency: 8,
-        timeout: Duration::from_secs(10),
-        flavor: OctoparseFlavor::default(),
-        unexported_ack: false,
         scrape_via,
-        callback_allow: Vec::new(),
-        max_response_bytes: dredge_core::http::DEFAULT_MAX_RESPONSE_BYTES,
+        limits: Limits {
+            max_concurrency: 8,
+            timeout: Duration::from_secs(10),
+            ..Limits::default()
+        },
     }
 }
 
@@ -130,7 +122,7 @@ async fn sim(config: Config) -> Sim {
         .expect("the simulator starts")
 }
 
-async fn run(sim: &Sim, account: &Account, job: &JobSpec) -> RunReport {
+async fn run(sim: &Sim, account: &WdsAccount, job: &JobSpec) -> RunReport {
     let executor = Arc::new(WdsExecutor::new(account).expect("an executor"));
     let driver = Driver::new(DriverConfig {
         workers: 6,

@@ -8,7 +8,11 @@
 //! account snooze, a counted retry with its own budget (520/521), or a suspended
 //! account. It does not count attempts or compute backoff: that is
 //! `dredge_core::retry`. It knows nothing of storage.
+//!
+//! Its account section (`account.rs`: keys, defaults — the 320 s timeout — and the API
+//! key it needs) is parsed here too; the daemon only picks it by `vendor`.
 
+mod account;
 mod answer;
 mod problem;
 mod request;
@@ -20,11 +24,12 @@ use async_trait::async_trait;
 use bytestring::ByteString;
 use dredge_core::job::{JobSpec, VendorJob, ZyteJob};
 use dredge_core::{
-    Account, Executor, Failure, FailureClass, ItemContext, ItemStart, NewItem, Outcome, PlanError,
-    RateGate, Record, Secret, UnixMillis, VendorClient,
+    Executor, Failure, FailureClass, ItemContext, ItemStart, NewItem, Outcome, PlanError, RateGate,
+    Record, Secret, SetupError, UnixMillis, VendorClient,
 };
 use reqwest::header::CONTENT_TYPE;
 
+pub use account::{DEFAULT_BASE_URL, DEFAULT_TIMEOUT, ZyteAccount, ZyteAccountConfig};
 pub use answer::{Extracted, Unreadable, parse as parse_answer};
 pub use problem::{
     INTERNAL_DOWNLOAD_BUDGET, Problem, TEMPORARY_DOWNLOAD_BUDGET, outcome as problem_outcome,
@@ -37,15 +42,6 @@ pub use target::{MAX_URL_CHARS, UrlRefusal, url_scope};
 /// pay) for answers still coming.
 pub const MIN_TIMEOUT: Duration = Duration::from_secs(230);
 
-/// Why an executor could not be built for an account.
-#[derive(Debug, thiserror::Error)]
-pub enum SetupError {
-    #[error("the Zyte API account has no API key (set api_key, api_key_env or api_key_file)")]
-    MissingApiKey,
-    #[error("cannot build the HTTP client: {0}")]
-    Client(#[from] reqwest::Error),
-}
-
 /// Executes Zyte API requests for one account.
 #[derive(Debug, Clone)]
 pub struct ZyteExecutor {
@@ -56,12 +52,16 @@ pub struct ZyteExecutor {
 impl ZyteExecutor {
     /// An executor for `account`, with its quota and concurrency applied to every
     /// request and an HTTP timeout of at least [`MIN_TIMEOUT`].
-    pub fn new(account: &Account) -> Result<Self, SetupError> {
-        let api_key = account.api_key.clone().ok_or(SetupError::MissingApiKey)?;
-        let gate = RateGate::new(account.requests_per_second, account.max_concurrency);
-        let timeout = account.timeout.max(MIN_TIMEOUT);
-        let client = VendorClient::with_gate(&account.base_url, timeout, gate)?;
-        Ok(ZyteExecutor { client, api_key })
+    pub fn new(account: &ZyteAccount) -> Result<Self, SetupError> {
+        let limits = &account.limits;
+        let gate = RateGate::new(limits.requests_per_second, limits.max_concurrency);
+        let timeout = limits.timeout.max(MIN_TIMEOUT);
+        let client = VendorClient::with_gate(&account.base_url, timeout, gate)?
+            .max_body(limits.max_response_bytes);
+        Ok(ZyteExecutor {
+            client,
+            api_key: account.api_key.clone(),
+        })
     }
 
     /// An executor over a client built elsewhere (tests, shared gates).

@@ -7,13 +7,12 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use dredge_core::account::{OctoparseFlavor, ScrapeVia};
 use dredge_core::job::{
     CatchUp, JobSpec, OctoparseJob, OctoparseMode, OctoparseTasks, Overlap, VendorJob,
 };
 use dredge_core::testing::{Driver, DriverConfig, RunReport};
-use dredge_core::{Account, Secret, Vendor};
-use dredge_octoparse::OctoparseExecutor;
+use dredge_core::{Limits, Secret};
+use dredge_octoparse::{OctoparseAccount, OctoparseExecutor, OctoparseFlavor};
 use dredge_sim::octoparse::{Config, Faults, ROW_KEY_FIELD, Sim};
 
 pub const USER: &str = "test-user";
@@ -36,29 +35,23 @@ pub fn config(groups: u32, tasks: u32, rows: u32, faults: Faults) -> Config {
     }
 }
 
-pub fn account(sim: &Sim, flavor: OctoparseFlavor, ack: bool, password: &str) -> Account {
-    Account {
-        name: "octo".into(),
-        vendor: Vendor::Octoparse,
+pub fn account(sim: &Sim, flavor: OctoparseFlavor, ack: bool, password: &str) -> OctoparseAccount {
+    OctoparseAccount {
         base_url: sim.base_url(),
-        username: Some(USER.into()),
-        password: Some(Secret::new(password)),
-        api_key: None,
-        token: None,
-        tenant: "default".into(),
-        requests_per_second: None,
-        max_concurrency: 8,
-        // Short: a fresh executor's first acknowledged read waits this long.
-        timeout: Duration::from_secs(2),
+        username: USER.into(),
+        password: Secret::new(password),
         flavor,
         unexported_ack: ack,
-        scrape_via: ScrapeVia::default(),
-        callback_allow: Vec::new(),
-        max_response_bytes: dredge_core::http::DEFAULT_MAX_RESPONSE_BYTES,
+        limits: Limits {
+            max_concurrency: 8,
+            // Short: a fresh executor's first acknowledged read waits this long.
+            timeout: Duration::from_secs(2),
+            ..Limits::default()
+        },
     }
 }
 
-pub fn executor(account: &Account) -> Arc<OctoparseExecutor> {
+pub fn executor(account: &OctoparseAccount) -> Arc<OctoparseExecutor> {
     Arc::new(OctoparseExecutor::new(account).expect("an executor"))
 }
 

@@ -7,17 +7,16 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use dredge_core::account::{OctoparseFlavor, ScrapeVia};
 use dredge_core::job::{
     CatchUp, HumanDuration, InputList, JobSpec, Overlap, OxylabsDelivery, OxylabsInputs,
-    OxylabsJob, OxylabsResults, Vendor, VendorJob,
+    OxylabsJob, OxylabsResults, VendorJob,
 };
 use dredge_core::testing::{Driver, DriverConfig, RunReport};
 use dredge_core::{
-    Account, Completion, Executor, ItemContext, NewItem, Outcome, RateGate, Secret, UnixMillis,
+    Completion, Executor, ItemContext, Limits, NewItem, Outcome, RateGate, Secret, UnixMillis,
     VendorClient,
 };
-use dredge_oxylabs::OxylabsExecutor;
+use dredge_oxylabs::{OxylabsAccount, OxylabsExecutor};
 use dredge_sim::oxylabs::{Config, Sim};
 
 pub const PASSWORD: &str = "pass";
@@ -85,24 +84,17 @@ pub async fn sim(config: Config) -> Sim {
         .expect("the simulator starts")
 }
 
-pub fn account(sim: &Sim, password: &str) -> Account {
-    Account {
-        name: "oxy".into(),
-        vendor: Vendor::Oxylabs,
+pub fn account(sim: &Sim, password: &str) -> OxylabsAccount {
+    OxylabsAccount {
         base_url: sim.base_url(),
-        username: Some("user".into()),
-        password: Some(Secret::new(password)),
-        api_key: None,
-        token: None,
-        tenant: "default".into(),
-        requests_per_second: None,
-        max_concurrency: 16,
-        timeout: Duration::from_secs(20),
-        flavor: OctoparseFlavor::Legacy,
-        unexported_ack: false,
-        scrape_via: ScrapeVia::Post,
+        username: "user".into(),
+        password: Secret::new(password),
         callback_allow: Vec::new(),
-        max_response_bytes: dredge_core::http::DEFAULT_MAX_RESPONSE_BYTES,
+        limits: Limits {
+            max_concurrency: 16,
+            timeout: Duration::from_secs(20),
+            ..Limits::default()
+        },
     }
 }
 

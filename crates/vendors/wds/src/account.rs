@@ -1,0 +1,149 @@
+//! `[accounts.NAME]` with `vendor = "wds"`: the keys a WDS account takes, their
+//! defaults, and what it needs (its `base_url`: WDS is self-hosted). Field docs are the
+//! user reference.
+
+use std::time::Duration;
+
+use dredge_core::account::{
+    self, AccountSection, Credential, DEFAULT_TIMEOUT as CORE_DEFAULT_TIMEOUT, LimitKeys,
+    MaxConcurrency, MaxResponseBytes, SecretReader, Timeout,
+};
+use dredge_core::job::values::Rate;
+use dredge_core::secret::SecretText;
+use dredge_core::{Limits, Secret};
+use reqwest::header::HeaderValue;
+use serde::{Deserialize, Serialize};
+
+/// The tenant sent when the account names none.
+pub const DEFAULT_TENANT: &str = "default";
+/// Per request, unless the account says otherwise.
+pub const DEFAULT_TIMEOUT: Duration = CORE_DEFAULT_TIMEOUT;
+
+/// How scrape-multiple is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScrapeVia {
+    /// As a JSON body.
+    #[default]
+    Post,
+    /// As query parameters, for proxies that strip bodies.
+    Get,
+}
+
+/// A WDS account as written in the config file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WdsAccountConfig {
+    /// Required: the server's root, e.g. `http://wds.internal:2807`.
+    pub base_url: Option<String>,
+    /// Sent as `X-Tenant-Id` (default `default`).
+    pub tenant: Option<String>,
+    /// Optional bearer token: `token`, `token_env` or `token_file`.
+    pub token: Option<SecretText>,
+    pub token_env: Option<String>,
+    pub token_file: Option<String>,
+    /// Send scrape-multiple as a JSON body (`post`, default) or as query parameters
+    /// (`get`, for proxies that strip bodies).
+    pub scrape_via: Option<ScrapeVia>,
+    /// Governor quota (requests per second; fractions allowed).
+    pub requests_per_second: Option<Rate>,
+    /// Calls in flight at once (default 4).
+    pub max_concurrency: Option<MaxConcurrency>,
+    /// Per-request timeout (default 60s).
+    pub timeout: Option<Timeout>,
+    /// Larger answers are refused (a counted retry); default 64 MiB.
+    pub max_response_bytes: Option<MaxResponseBytes>,
+}
+
+/// A resolved WDS account: its tenant and token can be sent as headers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WdsAccount {
+    pub base_url: String,
+    pub tenant: HeaderValue,
+    pub token: Option<Secret>,
+    pub scrape_via: ScrapeVia,
+    pub limits: Limits,
+}
+
+impl AccountSection for WdsAccountConfig {
+    type Account = WdsAccount;
+
+    fn resolve(self, secrets: &mut SecretReader) -> Result<WdsAccount, String> {
+        let token = secrets.optional(
+            "token",
+            Credential::new(self.token, self.token_env, self.token_file),
+        )?;
+        let Some(base_url) = self.base_url else {
+            return Err(
+                "needs base_url: WDS is self-hosted, e.g. \"http://wds.internal:2807\"".into(),
+            );
+        };
+        let tenant = self.tenant.unwrap_or_else(|| DEFAULT_TENANT.into());
+        let tenant = HeaderValue::from_str(&tenant).map_err(|_| {
+            format!(
+                "tenant {tenant:?} cannot be sent as an HTTP header value (control characters?)"
+            )
+        })?;
+        if let Some(token) = &token
+            && HeaderValue::from_str(&format!("Bearer {}", token.expose())).is_err()
+        {
+            // The token itself never appears in the message.
+            return Err(
+                "token cannot be sent as an HTTP header value (control characters?)".into(),
+            );
+        }
+        Ok(WdsAccount {
+            base_url: account::base_url(Some(base_url), "")?,
+            tenant,
+            token,
+            scrape_via: self.scrape_via.unwrap_or_default(),
+            limits: LimitKeys {
+                requests_per_second: self.requests_per_second,
+                max_concurrency: self.max_concurrency,
+                timeout: self.timeout,
+                max_response_bytes: self.max_response_bytes,
+            }
+            .resolve(DEFAULT_TIMEOUT),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use dredge_core::account::Secrets;
+    use serde_json::json;
+
+    use super::*;
+
+    fn resolve(section: serde_json::Value) -> Result<WdsAccount, String> {
+        let raw: WdsAccountConfig = serde_json::from_value(section).map_err(|e| e.to_string())?;
+        raw.resolve(&mut SecretReader::new(Secrets::Read))
+    }
+
+    #[test]
+    fn defaults_are_the_default_tenant_no_token_and_post() {
+        let a = resolve(json!({ "base_url": "http://wds.internal:2807/" })).unwrap();
+        assert_eq!(a.base_url, "http://wds.internal:2807");
+        assert_eq!(a.tenant, "default");
+        assert_eq!(a.token, None);
+        assert_eq!(a.scrape_via, ScrapeVia::Post);
+        assert_eq!(a.limits.timeout, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn base_url_is_required_and_other_vendors_keys_are_refused() {
+        let e = resolve(json!({})).unwrap_err();
+        assert!(e.contains("needs base_url: WDS is self-hosted"), "{e}");
+        let e = resolve(json!({ "base_url": "http://w", "callback_allow": [] })).unwrap_err();
+        assert!(e.contains("unknown field `callback_allow`"), "{e}");
+    }
+
+    #[test]
+    fn a_tenant_or_token_that_cannot_be_a_header_is_refused_without_the_token() {
+        let e = resolve(json!({ "base_url": "http://w", "tenant": "bad\ntenant" })).unwrap_err();
+        assert!(e.contains("tenant \"bad\\ntenant\" cannot be sent"), "{e}");
+        let e = resolve(json!({ "base_url": "http://w", "token": "sec\nret" })).unwrap_err();
+        assert!(e.contains("token cannot be sent"), "{e}");
+        assert!(!e.contains("sec"), "{e}");
+    }
+}
