@@ -67,6 +67,16 @@ pub struct Limits {
     pub max_response_bytes: u64,
 }
 
+impl Limits {
+    /// These limits with the timeout raised to `floor`: for a vendor whose own limit
+    /// on one request is longer than a user may configure. The lanes lease an item for
+    /// as long as the timeout, so the timeout must be the one the client really uses.
+    pub fn with_timeout_at_least(mut self, floor: Duration) -> Self {
+        self.timeout = self.timeout.max(floor);
+        self
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         LimitKeys::default().resolve(DEFAULT_TIMEOUT)

@@ -16,6 +16,11 @@ use serde::Deserialize;
 pub const DEFAULT_BASE_URL: &str = "https://autoextract.scrapinghub.com";
 /// The service may take up to 600 s per query; the official client waits 660 s.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(660);
+/// The service's own limit for one query; our HTTP timeout must be above it, or we
+/// would give up (and likely be billed) on queries that are still being answered.
+/// The account's `timeout` is raised to this: the lanes' leases last as long as the
+/// timeout, so a shorter one would let an item be leased again while its request runs.
+pub const MIN_TIMEOUT: Duration = Duration::from_secs(660);
 
 /// An AutoExtract account as written in the config file.
 #[derive(Debug, Deserialize)]
@@ -63,7 +68,8 @@ impl AccountSection for AutoextractAccountConfig {
                 timeout: self.timeout,
                 max_response_bytes: self.max_response_bytes,
             }
-            .resolve(DEFAULT_TIMEOUT),
+            .resolve(DEFAULT_TIMEOUT)
+            .with_timeout_at_least(MIN_TIMEOUT),
         })
     }
 }
@@ -87,6 +93,14 @@ mod tests {
         assert_eq!(a.base_url, "https://autoextract.scrapinghub.com");
         assert_eq!(a.limits.timeout, Duration::from_secs(660));
         assert_eq!(a.limits.max_response_bytes, 64 << 20);
+    }
+
+    #[test]
+    fn a_shorter_timeout_is_raised_to_the_vendors_own_limit() {
+        let a = resolve(json!({ "api_key": "k", "timeout": "10s" })).unwrap();
+        assert_eq!(a.limits.timeout, MIN_TIMEOUT, "leases last as long as this");
+        let a = resolve(json!({ "api_key": "k", "timeout": "900s" })).unwrap();
+        assert_eq!(a.limits.timeout, Duration::from_secs(900));
     }
 
     #[test]

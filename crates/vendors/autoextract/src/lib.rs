@@ -31,7 +31,7 @@ use dredge_core::{
 use reqwest::header::CONTENT_TYPE;
 
 pub use account::{
-    AutoextractAccount, AutoextractAccountConfig, DEFAULT_BASE_URL, DEFAULT_TIMEOUT,
+    AutoextractAccount, AutoextractAccountConfig, DEFAULT_BASE_URL, DEFAULT_TIMEOUT, MIN_TIMEOUT,
 };
 pub use batch::{Batch, MAX_BODY_BYTES, MAX_QUERIES, Query, QueryShape};
 pub use domain::{registrable_domain, url_domain};
@@ -40,10 +40,6 @@ pub use query_error::{OCCUPIED_FALLBACK, QueryError, parse_occupied};
 
 use problem::RequestError as Req;
 use settle::Context;
-
-/// The service's own limit for one query; our HTTP timeout must be above it, or we
-/// would give up (and likely be billed) on queries that are still being answered.
-pub const MIN_TIMEOUT: Duration = Duration::from_secs(660);
 
 /// Executes AutoExtract batches for one account.
 #[derive(Debug, Clone)]
@@ -54,12 +50,11 @@ pub struct AutoextractExecutor {
 
 impl AutoextractExecutor {
     /// An executor for `account`, with its quota and concurrency applied to every
-    /// request and an HTTP timeout of at least [`MIN_TIMEOUT`].
+    /// request and its HTTP timeout (at least [`MIN_TIMEOUT`]).
     pub fn new(account: &AutoextractAccount) -> Result<Self, SetupError> {
         let limits = &account.limits;
         let gate = RateGate::new(limits.requests_per_second, limits.max_concurrency);
-        let timeout = limits.timeout.max(MIN_TIMEOUT);
-        let client = VendorClient::with_gate(&account.base_url, timeout, gate)?
+        let client = VendorClient::with_gate(&account.base_url, limits.timeout, gate)?
             .max_body(limits.max_response_bytes);
         Ok(AutoextractExecutor {
             client,

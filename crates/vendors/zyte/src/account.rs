@@ -16,6 +16,11 @@ use serde::Deserialize;
 pub const DEFAULT_BASE_URL: &str = "https://api.zyte.com";
 /// Zyte API gives up on a request after 200 s; the official client waits 320 s.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(320);
+/// Zyte API gives up on a request after 200 s; waiting less would give up (and maybe
+/// pay) for answers still coming. The account's `timeout` is raised to this: the lanes'
+/// leases last as long as the timeout, so a shorter one would let an item be leased
+/// again while its request runs.
+pub const MIN_TIMEOUT: Duration = Duration::from_secs(230);
 
 /// A Zyte API account as written in the config file.
 #[derive(Debug, Deserialize)]
@@ -63,7 +68,8 @@ impl AccountSection for ZyteAccountConfig {
                 timeout: self.timeout,
                 max_response_bytes: self.max_response_bytes,
             }
-            .resolve(DEFAULT_TIMEOUT),
+            .resolve(DEFAULT_TIMEOUT)
+            .with_timeout_at_least(MIN_TIMEOUT),
         })
     }
 }
@@ -87,6 +93,14 @@ mod tests {
         assert_eq!(a.limits.timeout, Duration::from_secs(320));
         assert_eq!(a.limits.max_concurrency, 4);
         assert_eq!(a.api_key.expose(), "k");
+    }
+
+    #[test]
+    fn a_shorter_timeout_is_raised_to_the_vendors_own_limit() {
+        let a = resolve(json!({ "api_key": "k", "timeout": "10s" })).unwrap();
+        assert_eq!(a.limits.timeout, MIN_TIMEOUT, "leases last as long as this");
+        let a = resolve(json!({ "api_key": "k", "timeout": "900s" })).unwrap();
+        assert_eq!(a.limits.timeout, Duration::from_secs(900));
     }
 
     #[test]

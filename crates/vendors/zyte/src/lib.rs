@@ -29,7 +29,7 @@ use dredge_core::{
 };
 use reqwest::header::CONTENT_TYPE;
 
-pub use account::{DEFAULT_BASE_URL, DEFAULT_TIMEOUT, ZyteAccount, ZyteAccountConfig};
+pub use account::{DEFAULT_BASE_URL, DEFAULT_TIMEOUT, MIN_TIMEOUT, ZyteAccount, ZyteAccountConfig};
 pub use answer::{Extracted, Unreadable, parse as parse_answer};
 pub use problem::{
     INTERNAL_DOWNLOAD_BUDGET, Problem, TEMPORARY_DOWNLOAD_BUDGET, outcome as problem_outcome,
@@ -37,10 +37,6 @@ pub use problem::{
 };
 pub use request::RequestShape;
 pub use target::{MAX_URL_CHARS, UrlRefusal, url_scope};
-
-/// Zyte API gives up on a request after 200 s; waiting less would give up (and maybe
-/// pay) for answers still coming.
-pub const MIN_TIMEOUT: Duration = Duration::from_secs(230);
 
 /// Executes Zyte API requests for one account.
 #[derive(Debug, Clone)]
@@ -51,12 +47,11 @@ pub struct ZyteExecutor {
 
 impl ZyteExecutor {
     /// An executor for `account`, with its quota and concurrency applied to every
-    /// request and an HTTP timeout of at least [`MIN_TIMEOUT`].
+    /// request and its HTTP timeout (at least [`MIN_TIMEOUT`]).
     pub fn new(account: &ZyteAccount) -> Result<Self, SetupError> {
         let limits = &account.limits;
         let gate = RateGate::new(limits.requests_per_second, limits.max_concurrency);
-        let timeout = limits.timeout.max(MIN_TIMEOUT);
-        let client = VendorClient::with_gate(&account.base_url, timeout, gate)?
+        let client = VendorClient::with_gate(&account.base_url, limits.timeout, gate)?
             .max_body(limits.max_response_bytes);
         Ok(ZyteExecutor {
             client,
