@@ -26,7 +26,9 @@
 //!   an error for which [`QueueError::outcome_unknown`](crate::QueueError::outcome_unknown) is false was refused and changed
 //!   nothing; when it is true (the storage failed while or after taking the change),
 //!   only [`QueueBackend::reopen`] can tell what happened, and the caller must assume
-//!   either outcome. A backend reports its storage failures as such errors.
+//!   either outcome. A backend reports its storage failures as `QueueError::Storage`,
+//!   its own error wrapped in a [`StorageError`](crate::StorageError) (which finds the
+//!   OS error behind it, to tell a full disk from other faults).
 //! - **Durability.** Every call that changes something is durable when it returns Ok
 //!   (it survives a crash and a power loss), except [`QueueBackend::lease_next`]:
 //!   leases need not survive a restart, and whatever a restart finds leased is waiting

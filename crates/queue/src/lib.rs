@@ -52,7 +52,7 @@ mod types;
 
 pub use backend::QueueBackend;
 pub use codec::FORMAT_VERSION;
-pub use error::{QueueError, Result};
+pub use error::{QueueError, Result, StorageError};
 pub use flush::Durability;
 pub use history::Pruned;
 pub use planning::PlanCursor;

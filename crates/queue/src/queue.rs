@@ -99,7 +99,7 @@ impl Store {
 }
 
 fn io_error(e: std::io::Error) -> QueueError {
-    QueueError::Storage(sled::Error::Io(e))
+    QueueError::Storage(sled::Error::Io(e).into())
 }
 
 fn sync_dir(dir: &Path) -> Result<()> {
@@ -712,7 +712,7 @@ fn open_db(path: &Path) -> Result<sled::Db> {
         } else {
             QueueError::Open {
                 path: path.to_path_buf(),
-                source,
+                source: source.into(),
             }
         }
     })
