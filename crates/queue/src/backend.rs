@@ -22,13 +22,13 @@
 //!
 //! # What every backend guarantees
 //!
-//! - **Atomicity.** Each call happens entirely or not at all. A call that fails with
-//!   an error for which [`QueueError::outcome_unknown`](crate::QueueError::outcome_unknown) is false was refused and changed
+//! - **Atomicity.** Each call happens entirely or not at all. A call that fails with an
+//!   error for which [`QueueError::outcome_unknown`] is false was refused and changed
 //!   nothing; when it is true (the storage failed while or after taking the change),
 //!   only [`QueueBackend::reopen`] can tell what happened, and the caller must assume
 //!   either outcome. A backend reports its storage failures as `QueueError::Storage`,
-//!   its own error wrapped in a [`StorageError`](crate::StorageError) (which finds the
-//!   OS error behind it, to tell a full disk from other faults).
+//!   its own error wrapped in a [`StorageError`] (which finds the OS error behind it, to
+//!   tell a full disk from other faults).
 //! - **Durability.** Every call that changes something is durable when it returns Ok
 //!   (it survives a crash and a power loss), except [`QueueBackend::lease_next`]:
 //!   leases need not survive a restart, and whatever a restart finds leased is waiting
@@ -39,17 +39,18 @@
 //! - **Visibility.** A read sees every call that returned before it, leases included,
 //!   through any handle of the same queue.
 //! - **Fencing.** Every lease has an epoch ([`LeasedItem::epoch`]) that no other lease
-//!   of the item shares while either could still be presented (sled: a counter that only
-//!   grows while the process lives, which its leases never outlive). Calls that end a lease take a [`Lease`]; with an epoch
-//!   they are refused with [`QueueError::LeaseLost`](crate::QueueError::LeaseLost) once that lease was taken back (it
-//!   ran out and was reclaimed, it was abandoned, or the handle was reopened), so an item
-//!   is never finished by two workers. A lease without an epoch (tests, operators)
-//!   matches any current lease.
+//!   of the item shares while either could still be presented (sled: a counter that
+//!   only grows while the process lives, which its leases never outlive). Calls that
+//!   end a lease take a [`Lease`]; with an epoch they are refused with
+//!   [`QueueError::LeaseLost`] once that lease was taken back (it ran out and was
+//!   reclaimed, it was abandoned, or the handle was reopened), so an item is never
+//!   finished by two workers. A lease without an epoch (tests, operators) matches any
+//!   current lease.
 //! - **Leasing order.** Per lane (account), the waiting item with the earliest
 //!   `not_before` (then the lowest id) goes first, and never before its `not_before`.
 //!   Items of a paused job, and waiting items of a run that is not running, are not
 //!   leased.
-//! - **Counts.** A run's [`ItemCounts`](crate::ItemCounts) change in the same transaction as the states
+//! - **Counts.** A run's [`ItemCounts`] change in the same transaction as the states
 //!   they count.
 //!
 //! The API, history, planning and model tests (`tests/{api,history,planning,model}.rs`)
@@ -68,6 +69,8 @@ use crate::types::{
     DeadItem, ItemId, ItemInfo, Lease, LeasedItem, NewRun, OutputCursor, Recovery, Release, RunId,
     RunInfo, RunState, ScheduleState, StageResult, WrittenItem,
 };
+#[cfg(doc)]
+use crate::{ItemCounts, QueueError, StorageError};
 
 /// A durable queue of runs and their items, as the daemon uses it. See the module doc
 /// for what every implementation guarantees. All calls block; async callers use

@@ -5,7 +5,8 @@
 //! per backend.
 //!
 //! A second backend adds one [`Subject`] implementation, a constructor beside
-//! [`sled`], and a module line in `on_every_backend!`.
+//! [`sled`], a module in `on_every_backend!`, and its `proptest!` case in
+//! `tests/model.rs`.
 
 use std::ops::Deref;
 use std::path::Path;

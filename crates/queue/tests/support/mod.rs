@@ -75,13 +75,6 @@ pub fn crash_copy(q: &Queue, to: &std::path::Path) {
     copy_dir(q.path(), to);
 }
 
-/// Opens a crash copy of `q` made at `to` (see `crash_copy`), reporting its recovery.
-/// `q` stays open and is never flushed into the copy.
-pub fn reopen_after_crash(q: &Queue, to: &std::path::Path) -> (Queue, dredge_queue::Recovery) {
-    crash_copy(q, to);
-    Queue::open(to).expect("open the crash copy")
-}
-
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     std::fs::create_dir_all(to).expect("create the crash copy's directory");
     for entry in std::fs::read_dir(from).expect("read the queue's directory") {
