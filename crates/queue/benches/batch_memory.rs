@@ -6,7 +6,7 @@
 //! run it once per B, each in a fresh process.
 
 use dredge_core::{NewItem, UnixMillis};
-use dredge_queue::{NewRun, PlanCursor, Queue};
+use dredge_queue::{NewRun, PlanCursor, Queue, QueueBackend};
 
 fn rss_mib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").expect("proc status");

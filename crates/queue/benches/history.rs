@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use dredge_core::UnixMillis;
-use dredge_queue::{NewRun, Queue};
+use dredge_queue::{NewRun, Queue, QueueBackend};
 
 fn main() {
     let runs: u64 = std::env::args()

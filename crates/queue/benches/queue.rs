@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, Throughput};
 use dredge_core::{JsonText, NewItem, Record, UnixMillis};
-use dredge_queue::{Durability, NewRun, OutputCursor, Queue, QueueOptions};
+use dredge_queue::{Durability, NewRun, OutputCursor, Queue, QueueBackend, QueueOptions};
 
 const THREADS: u64 = 8;
 
@@ -72,7 +72,7 @@ fn cycle(q: &Queue, lane: &str) {
         .lease_next(lane, now, now.after(Duration::from_secs(60)))
         .expect("lease")
         .expect("an item is ready");
-    q.stage(leased.id, &[record(leased.id.0)], vec![])
+    q.stage(leased.lease(), &[record(leased.id.0)], vec![])
         .expect("stage");
     let cursor = OutputCursor {
         bytes: leased.id.0 * 100,

@@ -10,7 +10,7 @@ use crate::types::{DeadItem, ItemId, ItemState, RunId, RunState, ScheduleState};
 impl Queue {
     /// Dead items (of `job`, when given), by run then id. Cost: the dead items only.
     /// Read in chunks (see `Queue::chunk_under`).
-    pub fn dead_items(&self, job: Option<&str>) -> Result<Vec<DeadItem>> {
+    pub(crate) fn dead_items(&self, job: Option<&str>) -> Result<Vec<DeadItem>> {
         let mut out = Vec::new();
         let mut after: Option<sled::IVec> = None;
         loop {
@@ -46,7 +46,7 @@ impl Queue {
 
     /// Moves every dead item of `run` back to Ready with attempts reset, and a finished
     /// run back to Running. Returns how many items moved (nothing changes when none).
-    pub fn retry_dead(&self, run: &RunId) -> Result<usize> {
+    pub(crate) fn retry_dead(&self, run: &RunId) -> Result<usize> {
         self.write_durably_scanning(|tx| {
             let dead_prefix = Key::new(prefix::DEAD).str(run.as_str()).done();
             let ids: Vec<ItemId> = tx
@@ -75,11 +75,11 @@ impl Queue {
     }
 
     /// Stops leasing the job's items (kept across restarts) until `resume_job`.
-    pub fn pause_job(&self, job: &str) -> Result<()> {
+    pub(crate) fn pause_job(&self, job: &str) -> Result<()> {
         self.set_paused(job, true)
     }
 
-    pub fn resume_job(&self, job: &str) -> Result<()> {
+    pub(crate) fn resume_job(&self, job: &str) -> Result<()> {
         self.set_paused(job, false)
     }
 
@@ -104,13 +104,13 @@ impl Queue {
     }
 
     /// Paused jobs, sorted.
-    pub fn paused_jobs(&self) -> Vec<String> {
+    pub(crate) fn paused_jobs(&self) -> Vec<String> {
         let mut jobs: Vec<String> = self.lock_write().paused.iter().cloned().collect();
         jobs.sort();
         jobs
     }
 
-    pub fn schedule_state(&self, job: &str) -> Result<Option<ScheduleState>> {
+    pub(crate) fn schedule_state(&self, job: &str) -> Result<Option<ScheduleState>> {
         let key = Key::new(prefix::SCHEDULE).tail(job).done();
         match self.inner.store()?.tree.get(key)? {
             Some(bytes) => decode("schedule state", &bytes).map(Some),
@@ -118,7 +118,7 @@ impl Queue {
         }
     }
 
-    pub fn set_schedule_state(&self, job: &str, state: &ScheduleState) -> Result<()> {
+    pub(crate) fn set_schedule_state(&self, job: &str, state: &ScheduleState) -> Result<()> {
         self.write_durably(|tx| {
             let key = Key::new(prefix::SCHEDULE).tail(job).done();
             tx.put(key, encode("schedule state", state)?);

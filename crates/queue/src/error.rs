@@ -16,10 +16,10 @@ pub enum QueueError {
     #[error(
         "cannot open state database at {path}: {source}; check the directory exists and is writable"
     )]
-    Open { path: PathBuf, source: sled::Error },
+    Open { path: PathBuf, source: StorageError },
 
     #[error("state database I/O failed: {0}; check disk space and permissions of the state_dir")]
-    Storage(#[from] sled::Error),
+    Storage(#[source] StorageError),
 
     #[error("{}", version_message(what, *found, *expected))]
     UnknownVersion {
@@ -97,13 +97,61 @@ impl QueueError {
     /// read-only disk from other faults).
     pub fn io_error(&self) -> Option<&std::io::Error> {
         match self {
-            QueueError::Storage(sled::Error::Io(e))
-            | QueueError::Open {
-                source: sled::Error::Io(e),
-                ..
-            } => Some(e),
+            QueueError::Storage(e) | QueueError::Open { source: e, .. } => e.io_error(),
             _ => None,
         }
+    }
+}
+
+impl From<sled::Error> for QueueError {
+    fn from(error: sled::Error) -> Self {
+        QueueError::Storage(error.into())
+    }
+}
+
+/// The storage under a backend failed (sled's I/O, a lost database connection), as that
+/// storage said it. Each backend wraps its own errors in it, so that `QueueError`, the
+/// error of every backend, names none of their types.
+#[derive(Debug)]
+pub struct StorageError(Box<dyn std::error::Error + Send + Sync>);
+
+impl StorageError {
+    pub fn new(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        StorageError(error.into())
+    }
+
+    /// The operating-system error behind it, if any.
+    pub fn io_error(&self) -> Option<&std::io::Error> {
+        match self.0.downcast_ref::<sled::Error>() {
+            Some(sled::Error::Io(e)) => Some(e),
+            Some(_) => None,
+            None => self.0.downcast_ref::<std::io::Error>(),
+        }
+    }
+}
+
+impl std::fmt::Display for StorageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Transparent: the chain goes on with what the storage's own error was caused by.
+impl std::error::Error for StorageError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl From<sled::Error> for StorageError {
+    fn from(error: sled::Error) -> Self {
+        StorageError::new(error)
+    }
+}
+
+impl From<std::io::Error> for StorageError {
+    fn from(error: std::io::Error) -> Self {
+        StorageError::new(error)
     }
 }
 
@@ -120,4 +168,30 @@ fn version_message(what: &str, found: u8, expected: u8) -> String {
     format!(
         "stored {what} has format version {found}, this dredge reads version {expected}; {advice}"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A full disk is told apart from other faults whichever backend's error carries it.
+    #[test]
+    fn the_os_error_behind_a_storage_failure_is_found_for_sled_and_for_a_plain_io_error() {
+        let full = || std::io::Error::from_raw_os_error(28);
+        let of_sled = QueueError::from(sled::Error::Io(full()));
+        let plain = QueueError::Storage(full().into());
+        for error in [&of_sled, &plain] {
+            let io = error.io_error().expect("an OS error");
+            assert_eq!(io.raw_os_error(), Some(28), "{error}");
+            assert!(error.outcome_unknown());
+        }
+        let corrupt = QueueError::from(sled::Error::Unsupported("x".into()));
+        assert!(corrupt.io_error().is_none());
+        assert!(
+            of_sled
+                .to_string()
+                .starts_with("state database I/O failed: IO error: "),
+            "sled's own words are kept: {of_sled}"
+        );
+    }
 }

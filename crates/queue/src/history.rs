@@ -87,7 +87,7 @@ impl Queue {
 
     /// Gives up to `max` items created before the item index their entry, in one
     /// durable batch. True once no such item is left.
-    pub fn index_legacy_items(&self, max: usize) -> Result<bool> {
+    pub(crate) fn index_legacy_items(&self, max: usize) -> Result<bool> {
         let store = self.inner.store()?;
         let below: u64 = match store.tree.get(meta_key(INDEXED_FROM))? {
             Some(bytes) => decode("counter", &bytes)?,
@@ -124,7 +124,7 @@ impl Queue {
     }
 
     /// The ids of `job`'s runs, newest first (keys only: cheap for 100,000 runs).
-    pub fn job_run_ids(&self, job: &str) -> Result<Vec<RunId>> {
+    pub(crate) fn job_run_ids(&self, job: &str) -> Result<Vec<RunId>> {
         let start = Key::new(prefix::JOB_RUNS).str(job).done();
         let store = self.inner.store()?;
         let mut ids: Vec<RunId> = store
@@ -142,7 +142,7 @@ impl Queue {
     }
 
     /// Every job that has runs, in name order.
-    pub fn jobs_with_runs(&self) -> Result<Vec<String>> {
+    pub(crate) fn jobs_with_runs(&self) -> Result<Vec<String>> {
         let store = self.inner.store()?;
         let mut jobs = Vec::new();
         let mut from = vec![prefix::JOB_RUNS];
@@ -173,7 +173,7 @@ impl Queue {
 
     /// A run's state and when it ended, without its definition (cheap to ask for
     /// every run of a job).
-    pub fn run_end(&self, id: &RunId) -> Result<Option<(RunState, Option<UnixMillis>)>> {
+    pub(crate) fn run_end(&self, id: &RunId) -> Result<Option<(RunState, Option<UnixMillis>)>> {
         match self.run_status(id) {
             Ok(status) => Ok(Some((status.state, status.finished_at))),
             Err(QueueError::UnknownRun(_)) => Ok(None),
@@ -184,7 +184,7 @@ impl Queue {
     /// Removes up to `max` keys of a finished run (its items with their index entries,
     /// then its dedupe keys, then the run), in one durable batch. `max = 0` only says
     /// whether the run may be pruned (`More`) or must stay (`Kept`).
-    pub fn prune_run(&self, run: &RunId, max: usize) -> Result<Pruned> {
+    pub(crate) fn prune_run(&self, run: &RunId, max: usize) -> Result<Pruned> {
         let store = self.inner.store()?;
         self.write_durably_scanning(|tx| {
             let status = match tx.status_mut(run) {
@@ -242,6 +242,7 @@ mod tests {
     use dredge_core::NewItem;
 
     use super::*;
+    use crate::QueueBackend;
     use crate::types::NewRun;
 
     fn new_run(job: &str) -> NewRun {

@@ -12,7 +12,7 @@ impl Queue {
     /// Leases the waiting item of `lane` with the earliest `not_before` (then lowest id)
     /// if that is not after `now`. One index lookup, no scan. Not flushed: a lease never
     /// survives a restart anyway.
-    pub fn lease_next(
+    pub(crate) fn lease_next(
         &self,
         lane: &str,
         now: UnixMillis,
@@ -58,7 +58,12 @@ impl Queue {
     /// Make the item created in `run` with dedupe key `key` leasable now, if it is
     /// waiting (an Oxylabs callback saying its job is done). Returns the item when the
     /// key exists in the run — whatever its state — and `None` when it does not.
-    pub fn wake_by_key(&self, run: &RunId, key: &str, now: UnixMillis) -> Result<Option<ItemId>> {
+    pub(crate) fn wake_by_key(
+        &self,
+        run: &RunId,
+        key: &str,
+        now: UnixMillis,
+    ) -> Result<Option<ItemId>> {
         let Some(value) = self
             .inner
             .store()?
@@ -80,7 +85,7 @@ impl Queue {
     }
 
     /// When the earliest waiting item of `lane` becomes leasable (maybe already past).
-    pub fn next_ready_at(&self, lane: &str) -> Result<Option<UnixMillis>> {
+    pub(crate) fn next_ready_at(&self, lane: &str) -> Result<Option<UnixMillis>> {
         let state = self.lock_write();
         let store = self.inner.store()?;
         let lane_prefix = Key::new(prefix::READY).str(lane).done();
@@ -92,7 +97,7 @@ impl Queue {
 
     /// Puts a leased item back to waiting: snoozed (not counted) or retried (counted).
     /// Refused when the lease was taken back (see `Lease`).
-    pub fn release(&self, lease: impl Into<Lease>, release: Release) -> Result<()> {
+    pub(crate) fn release(&self, lease: impl Into<Lease>, release: Release) -> Result<()> {
         let lease = lease.into();
         let id = lease.id;
         self.write_durably(|tx| {
@@ -121,7 +126,7 @@ impl Queue {
 
     /// Marks a leased or waiting item dead, keeping `reason` as its last error. With an
     /// epoch, only that lease of the item may be killed.
-    pub fn kill(&self, lease: impl Into<Lease>, reason: &str) -> Result<()> {
+    pub(crate) fn kill(&self, lease: impl Into<Lease>, reason: &str) -> Result<()> {
         let lease = lease.into();
         let id = lease.id;
         self.write_durably(|tx| {
@@ -151,7 +156,7 @@ impl Queue {
     /// Snoozes every leasable item of (`lane`, `scope`) whose time is before `until`
     /// to `until` ("the domain is occupied for N seconds"). Returns how many moved.
     /// Uses the scope index: cost is the number of that scope's waiting items.
-    pub fn defer_scope(&self, lane: &str, scope: &str, until: UnixMillis) -> Result<usize> {
+    pub(crate) fn defer_scope(&self, lane: &str, scope: &str, until: UnixMillis) -> Result<usize> {
         self.write_durably_scanning(|tx| {
             let scope_prefix = Key::new(prefix::SCOPE).str(lane).str(scope).done();
             let mut due = Vec::new();
@@ -169,15 +174,9 @@ impl Queue {
         })
     }
 
-    /// Reverts leases whose time ran out (a worker that vanished) to waiting; returns
-    /// how many. Durable. A late call under a reverted lease is refused (`LeaseLost`).
-    pub fn reclaim_expired_leases(&self, now: UnixMillis) -> Result<usize> {
-        self.revert_leases(|_, until| until <= now.0)
-    }
-
     /// `reclaim_expired_leases`, sparing the leases in `keep` (results a caller still
     /// holds and will commit).
-    pub fn reclaim_expired_leases_except(
+    pub(crate) fn reclaim_expired_leases_except(
         &self,
         now: UnixMillis,
         keep: &std::collections::HashSet<ItemId>,
@@ -187,7 +186,7 @@ impl Queue {
 
     /// The lease reverts now, whatever its time: its worker is known to be gone (it
     /// panicked). Refused if `lease` is no longer the item's lease.
-    pub fn abandon(&self, lease: Lease, note: &str) -> Result<()> {
+    pub(crate) fn abandon(&self, lease: Lease, note: &str) -> Result<()> {
         self.write_durably(|tx| {
             let rec = tx.expect_lease(lease)?;
             rec.last_error = Some(note.to_string());
@@ -199,7 +198,7 @@ impl Queue {
     }
 
     /// One item as stored.
-    pub fn item(&self, id: ItemId) -> Result<Option<ItemInfo>> {
+    pub(crate) fn item(&self, id: ItemId) -> Result<Option<ItemInfo>> {
         let state = self.lock_write();
         let rec = match state.pending.items.get(&id) {
             Some(rec) => rec.clone(),

@@ -6,6 +6,10 @@
 //! that make leasing O(log n) per lane, staged records with their follow-up items,
 //! each run's committed output cursor, per-job schedule state and paused jobs.
 //!
+//! The daemon uses it through one seam, [`QueueBackend`] (`backend`): what may be
+//! asked of a queue and what every backend guarantees. [`Queue`] is the sled backend;
+//! opening it, its durability modes and its test seams are its own.
+//!
 //! Why it looks like this:
 //! - One tree, and every call's changes go into one atomic `sled::Batch`: a stage (item,
 //!   records, follow-ups, counts) either happens entirely or not at all, across a crash.
@@ -19,7 +23,7 @@
 //! - Records need not pass through here: `commit_written` finishes a leased item whose
 //!   records the output writer already fsynced, with its follow-ups, in the commit.
 //! - sled 0.34 replays at open all the log written since it last opened; the daemon
-//!   calls `Queue::checkpoint` now and then (e.g. every ~100,000 item writes or when
+//!   calls `checkpoint` now and then (e.g. every ~100,000 item writes or when
 //!   idle) so a restart after a crash stays quick.
 //!
 //! Semantics worth knowing: an item created with `not_before: None` sorts as time 0
@@ -31,6 +35,7 @@
 //! All calls are synchronous (sled is); async callers use `spawn_blocking`.
 
 mod admin;
+mod backend;
 mod codec;
 mod error;
 mod flush;
@@ -45,8 +50,9 @@ mod stored;
 mod tx;
 mod types;
 
+pub use backend::QueueBackend;
 pub use codec::FORMAT_VERSION;
-pub use error::{QueueError, Result};
+pub use error::{QueueError, Result, StorageError};
 pub use flush::Durability;
 pub use history::Pruned;
 pub use planning::PlanCursor;

@@ -72,7 +72,7 @@ impl Tx<'_> {
 impl Queue {
     /// `create_run_with`, and when `rest` is given the run keeps a planning cursor: it
     /// is not complete until `plan_more` has planned the last chunk.
-    pub fn create_planned_run(
+    pub(crate) fn create_planned_run(
         &self,
         run: NewRun,
         first: Vec<NewItem>,
@@ -86,7 +86,7 @@ impl Queue {
     /// (`None`: planning is over), in one durable batch. Returns false, and changes
     /// nothing, when the run is no longer running (cancelled or failed meanwhile) or
     /// has no cursor: its remaining inputs are not planned.
-    pub fn plan_more(
+    pub(crate) fn plan_more(
         &self,
         run: &RunId,
         items: Vec<NewItem>,
@@ -105,7 +105,7 @@ impl Queue {
     }
 
     /// Every run whose planning is not over, with its cursor, oldest first.
-    pub fn planning_runs(&self) -> Result<Vec<(RunId, PlanCursor)>> {
+    pub(crate) fn planning_runs(&self) -> Result<Vec<(RunId, PlanCursor)>> {
         let store = self.inner.store()?;
         store
             .tree
@@ -119,7 +119,7 @@ impl Queue {
 
     /// The run's planning cursor, if its planning is not over (pending changes
     /// included: a run whose items may already be leased is seen as it is).
-    pub fn plan_cursor(&self, run: &RunId) -> Result<Option<PlanCursor>> {
+    pub(crate) fn plan_cursor(&self, run: &RunId) -> Result<Option<PlanCursor>> {
         let ws = self.lock_write();
         if let Some(cursor) = ws.pending.planning.get(run) {
             return Ok(cursor.clone());

@@ -99,7 +99,7 @@ impl Store {
 }
 
 fn io_error(e: std::io::Error) -> QueueError {
-    QueueError::Storage(sled::Error::Io(e))
+    QueueError::Storage(sled::Error::Io(e).into())
 }
 
 fn sync_dir(dir: &Path) -> Result<()> {
@@ -227,7 +227,11 @@ impl Queue {
     /// takes writes again. A kept lease that never reached the disk (leases wait in
     /// the pending group) is taken again, until `lease_until`; a kept item found Done
     /// or dead is left as it is (its holder's commit is then refused or redundant).
-    pub fn reopen(&self, keep: &HashSet<ItemId>, lease_until: UnixMillis) -> Result<Recovery> {
+    pub(crate) fn reopen(
+        &self,
+        keep: &HashSet<ItemId>,
+        lease_until: UnixMillis,
+    ) -> Result<Recovery> {
         let kept: HashMap<ItemId, u64>;
         {
             let mut state = self.lock_write();
@@ -342,7 +346,7 @@ impl Queue {
     }
 
     /// Staged-but-uncommitted items, in staging order.
-    pub fn staged_items(&self) -> Result<Vec<(RunId, ItemId)>> {
+    pub(crate) fn staged_items(&self) -> Result<Vec<(RunId, ItemId)>> {
         self.inner
             .store()?
             .tree
@@ -479,7 +483,7 @@ impl Queue {
     /// item writes, each checkpoint took 0.3–1 s and the next open about 0.1 s (see
     /// BENCHMARKS.md). Leases are kept: this is not a recovery. Readers still holding the
     /// old handles delay the reopen by at most the options' `lock_wait`.
-    pub fn checkpoint(&self) -> Result<()> {
+    pub(crate) fn checkpoint(&self) -> Result<()> {
         let waited = Instant::now();
         let mut writers_held_off = self.lock_write();
         let mut slot = self
@@ -523,7 +527,7 @@ impl Queue {
 
     /// Item records written since the last open or checkpoint: what the next open
     /// would replay, roughly. The daemon checkpoints when this passes ~100,000.
-    pub fn item_writes_since_checkpoint(&self) -> u64 {
+    pub(crate) fn item_writes_since_checkpoint(&self) -> u64 {
         let state = self.lock_write();
         // The pending group's items will be written too.
         state.item_writes + state.pending.items.len() as u64
@@ -725,7 +729,7 @@ fn open_db(path: &Path) -> Result<sled::Db> {
         } else {
             QueueError::Open {
                 path: path.to_path_buf(),
-                source,
+                source: source.into(),
             }
         }
     })

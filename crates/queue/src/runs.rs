@@ -10,24 +10,9 @@ use crate::stored::{RunMeta, RunStatus};
 use crate::types::{ItemCounts, NewRun, OutputCursor, RunId, RunInfo, RunState, ScheduleState};
 
 impl Queue {
-    /// Creates a run (Running) together with its first items, in one durable batch.
-    pub fn create_run(&self, run: NewRun, items: Vec<NewItem>) -> Result<RunId> {
-        self.create_run_with(run, items, None)
-    }
-
-    /// `create_run`, and in the same batch the job's schedule state becomes
-    /// `schedule` with `last_run` set to the new run. One atomic change: a crash can
-    /// leave neither a run without its fire (or content hash) recorded, which would run
-    /// it twice after a restart, nor a recorded fire without its run.
-    pub fn create_run_with(
-        &self,
-        run: NewRun,
-        items: Vec<NewItem>,
-        schedule: Option<ScheduleState>,
-    ) -> Result<RunId> {
-        self.create_run_inner(run, items, schedule, None)
-    }
-
+    /// Creates a run (Running) with its first items, its job's schedule state and its
+    /// planning cursor when given, in one durable batch (see
+    /// `QueueBackend::create_planned_run`).
     pub(crate) fn create_run_inner(
         &self,
         run: NewRun,
@@ -74,7 +59,7 @@ impl Queue {
 
     /// A run as of every call made so far: a run created in a group not yet applied
     /// (whose items may already be leased) is found through the run cache.
-    pub fn run(&self, id: &RunId) -> Result<Option<RunInfo>> {
+    pub(crate) fn run(&self, id: &RunId) -> Result<Option<RunInfo>> {
         match self.inner.meta(id).and_then(|_| self.run_info(id)) {
             Ok(info) => Ok(Some(info)),
             Err(QueueError::UnknownRun(_)) => Ok(None),
@@ -117,7 +102,7 @@ impl Queue {
 
     /// Every run (of `job`, when given), oldest first. Read in chunks (see
     /// `Queue::chunk_under`): a long listing never holds up a checkpoint.
-    pub fn runs(&self, job: Option<&str>) -> Result<Vec<RunInfo>> {
+    pub(crate) fn runs(&self, job: Option<&str>) -> Result<Vec<RunInfo>> {
         let mut out = Vec::new();
         let mut after: Option<sled::IVec> = None;
         loop {
@@ -140,7 +125,7 @@ impl Queue {
     /// One page of runs (of `job`, when given), newest first: at most `limit` runs
     /// started before `before` (exclusive; `None` starts at the newest). The next page
     /// starts before the last run of this one.
-    pub fn runs_page(
+    pub(crate) fn runs_page(
         &self,
         job: Option<&str>,
         before: Option<&RunId>,
@@ -195,21 +180,15 @@ impl Queue {
     }
 
     /// Runs still in the Running state, oldest first.
-    pub fn unfinished_runs(&self) -> Result<Vec<RunInfo>> {
+    pub(crate) fn unfinished_runs(&self) -> Result<Vec<RunInfo>> {
         self.unfinished_runs_ids()?
             .iter()
             .map(|id| self.run_info(id))
             .collect()
     }
 
-    /// Sets a run's final state. Its waiting items stop being leasable; items already
-    /// leased may still be staged, committed, released or killed.
-    pub fn finish_run(&self, id: &RunId, state: RunState, at: UnixMillis) -> Result<()> {
-        self.end_run(id, state, at, None)
-    }
-
     /// `finish_run`, recording why dredge itself ended the run (shown with the run).
-    pub fn end_run(
+    pub(crate) fn end_run(
         &self,
         id: &RunId,
         state: RunState,
@@ -252,17 +231,10 @@ impl Queue {
 
     /// A cancelled run's file was cut back to its committed cursor: recovery need not
     /// look at it again.
-    pub fn settle_cancelled(&self, id: &RunId) -> Result<()> {
+    pub(crate) fn settle_cancelled(&self, id: &RunId) -> Result<()> {
         self.write_durably(|tx| {
             tx.delete(Key::new(prefix::UNSETTLED).tail(id.as_str()).done());
             Ok(())
         })
-    }
-
-    /// Cancels a run: `finish_run(id, Cancelled, at)`. Its ready and snoozed items stay
-    /// in their state (and counts) but are never leased; in-flight (leased) items may
-    /// still be staged and committed, or released/killed, as the worker decides.
-    pub fn cancel_run(&self, id: &RunId, at: UnixMillis) -> Result<()> {
-        self.finish_run(id, RunState::Cancelled, at)
     }
 }

@@ -22,7 +22,7 @@ impl Queue {
     /// In one durable batch: the leased item becomes Staged with `records`, and
     /// `follow_ups` are created in its run (a dedupe key already seen in the run
     /// creates nothing).
-    pub fn stage(
+    pub(crate) fn stage(
         &self,
         lease: impl Into<Lease>,
         records: &[Record],
@@ -41,7 +41,7 @@ impl Queue {
     }
 
     /// The records a staged item holds (what the writer appends for it).
-    pub fn staged_records(&self, id: ItemId) -> Result<Vec<Record>> {
+    pub(crate) fn staged_records(&self, id: ItemId) -> Result<Vec<Record>> {
         let key = Key::new(prefix::RECORDS).id(id).done();
         if let Some(bytes) = self.inner.store()?.tree.get(key)? {
             return decode("staged records", &bytes);
@@ -56,19 +56,11 @@ impl Queue {
         }
     }
 
-    /// After the writer fsynced their records: `items` (all staged, all of `run`) become
-    /// Done, their records are dropped, and the run's committed cursor is `cursor`.
-    /// All or nothing; durable.
-    pub fn commit(&self, run: &RunId, items: &[ItemId], cursor: OutputCursor) -> Result<()> {
-        self.commit_written(run, items, Vec::new(), cursor)
-            .map(|_| ())
-    }
-
     /// `commit`, plus items whose records the writer appended and fsynced without
     /// staging them: each of `written` (all leased, all of `run`) becomes Done and its
     /// follow-ups are created (a dedupe key already seen creates nothing). Returns what
     /// each written item created, in order. All or nothing; durable.
-    pub fn commit_written(
+    pub(crate) fn commit_written(
         &self,
         run: &RunId,
         staged: &[ItemId],

@@ -204,7 +204,7 @@ pub enum Release {
 }
 
 /// A leased item whose records the output writer appended and fsynced without staging
-/// them, with the follow-ups it creates (see `Queue::commit_written`).
+/// them, with the follow-ups it creates (see `QueueBackend::commit_written`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WrittenItem {
     pub id: ItemId,
@@ -280,7 +280,7 @@ pub struct Recovery {
     /// Committed output offsets of unfinished (running) runs, to truncate `.partial` files.
     pub cursors: Vec<(RunId, OutputCursor)>,
     /// Cancelled runs whose `.partial` file may still end in an uncommitted tail: cut
-    /// them back to these cursors too, then `Queue::settle_cancelled`.
+    /// them back to these cursors too, then `QueueBackend::settle_cancelled`.
     pub cancelled: Vec<(RunId, OutputCursor)>,
 }
 

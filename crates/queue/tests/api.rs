@@ -1,20 +1,23 @@
-//! Edge cases of each queue call. Whatever is checked to be durable is checked on a
-//! copy of the queue's files taken while it is still open (`reopen_after_crash`), as
-//! SIGKILL would leave them: closing the queue cleanly would flush it and hide a
-//! durable call that never reached the disk.
+//! Edge cases of each queue call, written against the seam (`QueueBackend`): each test
+//! body takes a `TestQueue` and `on_every_backend!` (at the end) runs it on every
+//! backend. Whatever is checked to be durable is checked on what a crash leaves
+//! (`TestQueue::crash`; for sled, a copy of its files taken while it is still open, as
+//! SIGKILL would leave them: closing it cleanly would flush it and hide a durable call
+//! that never reached the disk).
+//!
+//! Three tests are sled's own and take a sled `Queue`: the directory lock, the format
+//! version byte of stored values, and the checkpoint (which reopens sled's files).
 
 mod support;
 
 use dredge_core::{ItemStart, NewItem, UnixMillis};
 use dredge_queue::{
-    ItemCounts, ItemState, OutputCursor, QueueError, Release, RunState, ScheduleState, WrittenItem,
+    ItemCounts, ItemState, OutputCursor, QueueBackend, QueueError, Release, RunState,
+    ScheduleState, WrittenItem,
 };
 use support::*;
 
-#[test]
-fn lease_order_is_not_before_then_id() {
-    let dir = tempfile::tempdir().unwrap();
-    let q = open(dir.path());
+fn lease_order_is_not_before_then_id(q: TestQueue) {
     q.create_run(
         new_run("j", "acct"),
         vec![
@@ -29,10 +32,7 @@ fn lease_order_is_not_before_then_id() {
     assert_eq!(order, ["early", "a", "b", "late"]);
 }
 
-#[test]
-fn no_item_is_leased_before_its_not_before() {
-    let dir = tempfile::tempdir().unwrap();
-    let q = open(dir.path());
+fn no_item_is_leased_before_its_not_before(q: TestQueue) {
     q.create_run(new_run("j", "acct"), vec![ready_at("x", 10)])
         .unwrap();
     assert_eq!(lease_label(&q, "acct", at(9)), None);
@@ -41,10 +41,7 @@ fn no_item_is_leased_before_its_not_before() {
     assert_eq!(q.next_ready_at("acct").unwrap(), None);
 }
 
-#[test]
-fn lanes_are_leased_independently() {
-    let dir = tempfile::tempdir().unwrap();
-    let q = open(dir.path());
+fn lanes_are_leased_independently(q: TestQueue) {
     q.create_run(new_run("j", "a"), vec![item("in-a")]).unwrap();
     q.create_run(new_run("k", "ab"), vec![item("in-ab")])
         .unwrap();
@@ -53,10 +50,7 @@ fn lanes_are_leased_independently() {
     assert_eq!(lease_label(&q, "a", at(0)).as_deref(), Some("in-a"));
 }
 
-#[test]
-fn leased_item_carries_run_facts() {
-    let dir = tempfile::tempdir().unwrap();
-    let q = open(dir.path());
+fn leased_item_carries_run_facts(q: TestQueue) {
     let mut run = new_run("j", "acct");
     run.deadline = Some(at(500));
     let id = q
@@ -77,11 +71,8 @@ fn leased_item_carries_run_facts() {
     );
 }
 
-#[test]
-fn a_payload_outlives_its_items_state_changes_and_a_crash() {
-    let dir = tempfile::tempdir().unwrap();
+fn a_payload_outlives_its_items_state_changes_and_a_crash(q: TestQueue) {
     let payload = b"{\"queries\":[\"https://a.com/1\"]}".to_vec();
-    let q = open(dir.path());
     let run = {
         let run = q
             .create_run(
@@ -98,10 +89,10 @@ fn a_payload_outlives_its_items_state_changes_and_a_crash() {
             polls: 1,
             note: "202".into(),
         };
-        q.release(leased.id, snooze).unwrap();
+        q.release(leased.id.into(), snooze).unwrap();
         run
     };
-    let (q, _) = reopen_after_crash(&q, &dir.path().join("crashed"));
+    let (q, _) = q.crash();
     let leased = q.lease_next("acct", at(20), at(50)).unwrap().unwrap();
     assert_eq!((leased.run, leased.polls), (run.clone(), 1));
     assert_eq!(leased.payload, payload);
@@ -116,10 +107,7 @@ fn a_payload_outlives_its_items_state_changes_and_a_crash() {
     assert_eq!((done.state, done.payload), (ItemState::Done, payload));
 }
 
-#[test]
-fn run_ids_sort_by_start_time_and_carry_a_sequence() {
-    let dir = tempfile::tempdir().unwrap();
-    let q = open(dir.path());
+fn run_ids_sort_by_start_time_and_carry_a_sequence(q: TestQueue) {
     let mut run = new_run("j", "a");
     run.started_at = UnixMillis(1_795_000_000_000); // 2026-11-18T11:06:40Z
     let first = q.create_run(run.clone(), vec![]).unwrap();
@@ -128,10 +116,7 @@ fn run_ids_sort_by_start_time_and_carry_a_sequence() {
     assert_eq!(second.as_str(), "20261118T110640Z-0002");
 }
 
-#[test]
-fn snooze_does_not_count_an_attempt_and_retry_does() {
-    let dir = tempfile::tempdir().unwrap();
-    let q = open(dir.path());
+fn snooze_does_not_count_an_attempt_and_retry_does(q: TestQueue) {
     let run = q.create_run(new_run("j", "a"), vec![item("x")]).unwrap();
     let l = q.lease_next("a", at(0), at(9)).unwrap().unwrap();
     let snooze = Release::Snooze {
@@ -139,7 +124,7 @@ fn snooze_does_not_count_an_attempt_and_retry_does() {
         polls: 1,
         note: "202".into(),
     };
-    q.release(l.id, snooze).unwrap();
+    q.release(l.id.into(), snooze).unwrap();
     assert_eq!(
         run_of(&q, &run).counts,
         ItemCounts {
@@ -155,7 +140,7 @@ fn snooze_does_not_count_an_attempt_and_retry_does() {
         attempts: 1,
         error: "503".into(),
     };
-    q.release(l.id, retry).unwrap();
+    q.release(l.id.into(), retry).unwrap();
     assert_eq!(
         run_of(&q, &run).counts,
         ItemCounts {
@@ -170,24 +155,20 @@ fn snooze_does_not_count_an_attempt_and_retry_does() {
     );
 }
 
-#[test]
-fn release_of_an_item_not_leased_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let q = open(dir.path());
+fn release_of_an_item_not_leased_is_refused(q: TestQueue) {
     q.create_run(new_run("j", "a"), vec![item("x")]).unwrap();
     let retry = Release::Retry {
         not_before: at(1),
         attempts: 1,
         error: "e".into(),
     };
-    let err = q.release(dredge_queue::ItemId(1), retry).unwrap_err();
+    let err = q
+        .release(dredge_queue::ItemId(1).into(), retry)
+        .unwrap_err();
     assert_not_leased(&err);
 }
 
-#[test]
-fn defer_scope_snoozes_only_that_scope_and_only_earlier_items() {
-    let dir = tempfile::tempdir().unwrap();
-    let q = open(dir.path());
+fn defer_scope_snoozes_only_that_scope_and_only_earlier_items(q: TestQueue) {
     q.create_run(
         new_run("j", "a"),
         vec![
@@ -205,10 +186,7 @@ fn defer_scope_snoozes_only_that_scope_and_only_earlier_items() {
     assert_eq!(q.defer_scope("other-lane", "d.com", at(1000)).unwrap(), 0);
 }
 
-#[test]
-fn stage_creates_follow_ups_deduplicated_per_run() {
-    let dir = tempfile::tempdir().unwrap();
-    let q = open(dir.path());
+fn stage_creates_follow_ups_deduplicated_per_run(q: TestQueue) {
     let first = item("seed").with_dedupe_key("u1");
     let run = q.create_run(new_run("j", "a"), vec![first]).unwrap();
     let other = q.create_run(new_run("j", "a"), vec![]).unwrap();
@@ -221,7 +199,7 @@ fn stage_creates_follow_ups_deduplicated_per_run() {
             reason: "faulted".into(),
         }),
     ];
-    let result = q.stage(l.id, &[record(1)], follow_ups).unwrap();
+    let result = q.stage(l.id.into(), &[record(1)], follow_ups).unwrap();
     assert_eq!((result.created.len(), result.deduplicated), (2, 2));
     let counts = run_of(&q, &run).counts;
     assert_eq!(
@@ -238,13 +216,11 @@ fn stage_creates_follow_ups_deduplicated_per_run() {
     assert_eq!((dead.len(), dead[0].reason.as_str()), (1, "faulted"));
 }
 
-#[test]
-fn commit_moves_staged_to_done_drops_records_and_sets_cursor() {
-    let dir = tempfile::tempdir().unwrap();
-    let q = open(dir.path());
+fn commit_moves_staged_to_done_drops_records_and_sets_cursor(q: TestQueue) {
     let run = q.create_run(new_run("j", "a"), vec![item("x")]).unwrap();
     let l = q.lease_next("a", at(0), at(9)).unwrap().unwrap();
-    q.stage(l.id, &[record(1), record(2)], vec![]).unwrap();
+    q.stage(l.id.into(), &[record(1), record(2)], vec![])
+        .unwrap();
     assert_eq!(q.staged_records(l.id).unwrap(), vec![record(1), record(2)]);
     assert_eq!(q.staged_items().unwrap(), vec![(run.clone(), l.id)]);
     let cursor = OutputCursor {
@@ -272,14 +248,11 @@ fn commit_moves_staged_to_done_drops_records_and_sets_cursor() {
     );
 }
 
-#[test]
-fn commit_written_finishes_leased_items_with_their_follow_ups_beside_staged_ones() {
-    let dir = tempfile::tempdir().unwrap();
+fn commit_written_finishes_leased_items_with_their_follow_ups_beside_staged_ones(q: TestQueue) {
     let cursor = OutputCursor {
         bytes: 300,
         records: 3,
     };
-    let q = open(dir.path());
     let (run, written) = {
         let seed = item("seed").with_dedupe_key("u1");
         let run = q
@@ -288,7 +261,7 @@ fn commit_written_finishes_leased_items_with_their_follow_ups_beside_staged_ones
         let seed = q.lease_next("a", at(0), at(9)).unwrap().unwrap();
         let staged = q.lease_next("a", at(0), at(9)).unwrap().unwrap();
         let written = q.lease_next("a", at(0), at(9)).unwrap().unwrap();
-        q.stage(staged.id, &[record(1)], vec![]).unwrap();
+        q.stage(staged.id.into(), &[record(1)], vec![]).unwrap();
         let follow_ups = vec![
             item("dup-of-seed").with_dedupe_key("u1"),
             item("next").with_dedupe_key("u2"),
@@ -318,7 +291,7 @@ fn commit_written_finishes_leased_items_with_their_follow_ups_beside_staged_ones
         (run, written.id)
     };
     // Durable: what a crash leaves sees the same.
-    let (q, _) = reopen_after_crash(&q, &dir.path().join("crashed"));
+    let (q, _) = q.crash();
     let info = run_of(&q, &run);
     assert_eq!(info.cursor, cursor);
     assert_eq!(
@@ -334,15 +307,12 @@ fn commit_written_finishes_leased_items_with_their_follow_ups_beside_staged_ones
     assert_eq!(lease_label(&q, "a", at(10)).as_deref(), Some("next"));
 }
 
-#[test]
-fn commit_written_of_an_item_not_leased_changes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let q = open(dir.path());
+fn commit_written_of_an_item_not_leased_changes_nothing(q: TestQueue) {
     let run = q
         .create_run(new_run("j", "a"), vec![item("s"), item("never-leased")])
         .unwrap();
     let staged = q.lease_next("a", at(0), at(9)).unwrap().unwrap();
-    q.stage(staged.id, &[record(1)], vec![]).unwrap();
+    q.stage(staged.id.into(), &[record(1)], vec![]).unwrap();
     let ready = q.item(staged.id).unwrap().unwrap();
     let before = run_of(&q, &run);
     let not_leased = dredge_queue::ItemId(staged.id.0 + 1);
@@ -372,14 +342,11 @@ fn commit_written_of_an_item_not_leased_changes_nothing() {
     );
 }
 
-#[test]
-fn commit_of_another_runs_item_changes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let q = open(dir.path());
+fn commit_of_another_runs_item_changes_nothing(q: TestQueue) {
     let run = q.create_run(new_run("j", "a"), vec![item("x")]).unwrap();
     let other = q.create_run(new_run("j", "a"), vec![]).unwrap();
     let l = q.lease_next("a", at(0), at(9)).unwrap().unwrap();
-    q.stage(l.id, &[], vec![]).unwrap();
+    q.stage(l.id.into(), &[], vec![]).unwrap();
     let err = q
         .commit(
             &other,
@@ -395,10 +362,7 @@ fn commit_of_another_runs_item_changes_nothing() {
     assert_eq!(run_of(&q, &other).cursor, OutputCursor::default());
 }
 
-#[test]
-fn kill_then_retry_dead_requeues_with_attempts_reset_and_reopens_the_run() {
-    let dir = tempfile::tempdir().unwrap();
-    let q = open(dir.path());
+fn kill_then_retry_dead_requeues_with_attempts_reset_and_reopens_the_run(q: TestQueue) {
     let run = q.create_run(new_run("j", "a"), vec![item("x")]).unwrap();
     let l = q.lease_next("a", at(0), at(9)).unwrap().unwrap();
     let retry = Release::Retry {
@@ -406,9 +370,9 @@ fn kill_then_retry_dead_requeues_with_attempts_reset_and_reopens_the_run() {
         attempts: 3,
         error: "503".into(),
     };
-    q.release(l.id, retry).unwrap();
+    q.release(l.id.into(), retry).unwrap();
     let l = q.lease_next("a", at(1), at(9)).unwrap().unwrap();
-    q.kill(l.id, "400 bad request").unwrap();
+    q.kill(l.id.into(), "400 bad request").unwrap();
     q.finish_run(&run, RunState::Failed, at(5)).unwrap();
     let dead = q.dead_items(None).unwrap();
     assert_eq!(
@@ -426,17 +390,15 @@ fn kill_then_retry_dead_requeues_with_attempts_reset_and_reopens_the_run() {
     assert!(q.dead_items(None).unwrap().is_empty());
 }
 
-#[test]
-fn cancelled_run_items_are_not_leased_but_in_flight_ones_may_stage() {
-    let dir = tempfile::tempdir().unwrap();
-    let q = open(dir.path());
+fn cancelled_run_items_are_not_leased_but_in_flight_ones_may_stage(q: TestQueue) {
     let run = q
         .create_run(new_run("j", "a"), vec![item("x"), item("y")])
         .unwrap();
     let l = q.lease_next("a", at(0), at(9)).unwrap().unwrap();
     q.cancel_run(&run, at(1)).unwrap();
     assert_eq!(lease_label(&q, "a", at(0)), None);
-    q.stage(l.id, &[record(1)], vec![item("follow")]).unwrap();
+    q.stage(l.id.into(), &[record(1)], vec![item("follow")])
+        .unwrap();
     assert_eq!(lease_label(&q, "a", at(0)), None);
     let info = run_of(&q, &run);
     assert_eq!(
@@ -446,34 +408,28 @@ fn cancelled_run_items_are_not_leased_but_in_flight_ones_may_stage() {
     assert!(q.unfinished_runs().unwrap().is_empty());
 }
 
-#[test]
-fn paused_job_is_not_leased_across_a_crash_until_resumed() {
-    let dir = tempfile::tempdir().unwrap();
-    let q = open(dir.path());
+fn paused_job_is_not_leased_across_a_crash_until_resumed(q: TestQueue) {
     q.create_run(new_run("paused", "a"), vec![item("p")])
         .unwrap();
     q.create_run(new_run("other", "a"), vec![ready_at("o", 5)])
         .unwrap();
     q.pause_job("paused").unwrap();
-    let (q, _) = reopen_after_crash(&q, &dir.path().join("crashed"));
-    assert_eq!(q.paused_jobs(), ["paused"]);
+    let (q, _) = q.crash();
+    assert_eq!(q.paused_jobs().unwrap(), ["paused"]);
     assert_eq!(lease_label(&q, "a", at(10)).as_deref(), Some("o"));
     assert_eq!(lease_label(&q, "a", at(10)), None);
     q.resume_job("paused").unwrap();
     assert_eq!(lease_label(&q, "a", at(10)).as_deref(), Some("p"));
 }
 
-#[test]
-fn open_after_a_crash_reverts_leases_and_reports_staged_and_cursors() {
-    let dir = tempfile::tempdir().unwrap();
-    let q = open(dir.path());
+fn open_after_a_crash_reverts_leases_and_reports_staged_and_cursors(q: TestQueue) {
     let run = q
         .create_run(new_run("j", "a"), vec![item("x"), item("y"), item("z")])
         .unwrap();
     let x = q.lease_next("a", at(0), at(9)).unwrap().unwrap();
     let y = q.lease_next("a", at(0), at(9)).unwrap().unwrap();
     q.lease_next("a", at(0), at(9)).unwrap().unwrap();
-    q.stage(x.id, &[record(1)], vec![]).unwrap();
+    q.stage(x.id.into(), &[record(1)], vec![]).unwrap();
     q.commit(
         &run,
         &[x.id],
@@ -483,8 +439,8 @@ fn open_after_a_crash_reverts_leases_and_reports_staged_and_cursors() {
         },
     )
     .unwrap();
-    q.stage(y.id, &[record(2)], vec![]).unwrap();
-    let (q, recovery) = reopen_after_crash(&q, &dir.path().join("crashed"));
+    q.stage(y.id.into(), &[record(2)], vec![]).unwrap();
+    let (q, recovery) = q.crash();
     // z's lease was made durable with the stage that followed it.
     assert_eq!(recovery.leases_reset, 1);
     assert_eq!(recovery.staged, vec![(run.clone(), y.id)]);
@@ -511,10 +467,7 @@ fn open_after_a_crash_reverts_leases_and_reports_staged_and_cursors() {
     assert_eq!(lease_label(&q, "a", at(0)).as_deref(), Some("z"));
 }
 
-#[test]
-fn expired_leases_are_reclaimed() {
-    let dir = tempfile::tempdir().unwrap();
-    let q = open(dir.path());
+fn expired_leases_are_reclaimed(q: TestQueue) {
     q.create_run(new_run("j", "a"), vec![item("x"), item("y")])
         .unwrap();
     q.lease_next("a", at(0), at(10)).unwrap().unwrap();
@@ -538,10 +491,7 @@ fn second_open_of_the_same_directory_says_it_is_locked() {
     assert!(err.to_string().contains("locked by another dredge process"));
 }
 
-#[test]
-fn schedule_state_survives_a_crash() {
-    let dir = tempfile::tempdir().unwrap();
-    let q = open(dir.path());
+fn schedule_state_survives_a_crash(q: TestQueue) {
     assert_eq!(q.schedule_state("j").unwrap(), None);
     let state = ScheduleState {
         last_fire: Some(at(1)),
@@ -549,14 +499,11 @@ fn schedule_state_survives_a_crash() {
         last_run: None,
     };
     q.set_schedule_state("j", &state).unwrap();
-    let (q, _) = reopen_after_crash(&q, &dir.path().join("crashed"));
+    let (q, _) = q.crash();
     assert_eq!(q.schedule_state("j").unwrap(), Some(state));
 }
 
-#[test]
-fn runs_lists_by_job_and_unknown_run_is_none() {
-    let dir = tempfile::tempdir().unwrap();
-    let q = open(dir.path());
+fn runs_lists_by_job_and_unknown_run_is_none(q: TestQueue) {
     let a = q.create_run(new_run("a", "l"), vec![]).unwrap();
     q.create_run(new_run("b", "l"), vec![]).unwrap();
     let listed: Vec<_> = q
@@ -570,10 +517,7 @@ fn runs_lists_by_job_and_unknown_run_is_none() {
     assert_eq!(q.run(&dredge_queue::RunId("nope".into())).unwrap(), None);
 }
 
-#[test]
-fn runs_page_lists_newest_first_by_job_and_pages_on() {
-    let dir = tempfile::tempdir().unwrap();
-    let q = open(dir.path());
+fn runs_page_lists_newest_first_by_job_and_pages_on(q: TestQueue) {
     let mut of_a = Vec::new();
     for n in 0..600u64 {
         let job = if n % 3 == 0 { "a" } else { "b" };
@@ -637,7 +581,7 @@ fn checkpoint_keeps_leases_and_data_and_the_queue_stays_usable() {
         q.item(x.id).unwrap().unwrap().state,
         ItemState::Leased { until: at(9) }
     );
-    q.stage(x.id, &[record(1)], vec![]).unwrap();
+    q.stage(x.id.into(), &[record(1)], vec![]).unwrap();
     assert_eq!(lease_label(&q, "a", at(0)).as_deref(), Some("y"));
     assert_eq!(
         run_of(&q, &run).counts,
@@ -649,25 +593,24 @@ fn checkpoint_keeps_leases_and_data_and_the_queue_stays_usable() {
     );
 }
 
-#[test]
-fn cap_bounds_the_distinct_keys_of_a_run_across_a_crash() {
-    let dir = tempfile::tempdir().unwrap();
+fn cap_bounds_the_distinct_keys_of_a_run_across_a_crash(q: TestQueue) {
     let page = |k: &str| item(k).with_dedupe_key(k).with_cap(3);
-    let q = open(dir.path());
     let run = {
         let run = q
             .create_run(new_run("crawl", "a"), vec![page("p1")])
             .unwrap();
         let l = q.lease_next("a", at(0), at(9)).unwrap().unwrap();
-        let r = q.stage(l.id, &[], vec![page("p1"), page("p2")]).unwrap();
+        let r = q
+            .stage(l.id.into(), &[], vec![page("p1"), page("p2")])
+            .unwrap();
         assert_eq!((r.created.len(), r.deduplicated), (1, 1));
         run
     };
     // After a crash the count is still there: only one more page fits.
-    let (q, _) = reopen_after_crash(&q, &dir.path().join("crashed"));
+    let (q, _) = q.crash();
     let l = q.lease_next("a", at(0), at(9)).unwrap().unwrap();
     let r = q
-        .stage(l.id, &[], vec![page("p3"), page("p4"), page("p5")])
+        .stage(l.id.into(), &[], vec![page("p3"), page("p4"), page("p5")])
         .unwrap();
     assert_eq!(r.created.len(), 1, "cap 3: p1, p2, p3 and no more");
     let labels: Vec<String> = std::iter::from_fn(|| lease_label(&q, "a", at(10))).collect();
@@ -675,10 +618,7 @@ fn cap_bounds_the_distinct_keys_of_a_run_across_a_crash() {
     let _ = run;
 }
 
-#[test]
-fn wake_by_key_makes_a_waiting_item_due_now_and_reports_unknown_keys() {
-    let dir = tempfile::tempdir().unwrap();
-    let q = open(dir.path());
+fn wake_by_key_makes_a_waiting_item_due_now_and_reports_unknown_keys(q: TestQueue) {
     let later = ready_at("job-1", 60_000).with_dedupe_key("oxylabs-job:1");
     let run = q.create_run(new_run("oxy", "a"), vec![later]).unwrap();
     assert_eq!(lease_label(&q, "a", at(10)), None, "not due yet");
@@ -714,11 +654,7 @@ fn assert_not_leased(err: &QueueError) {
 
 /// Each call that returns "durable" survives a crash right after it (the model test
 /// covers these in random sequences; here each is checked on its own).
-#[test]
-fn every_durable_call_is_on_disk_when_it_returns() {
-    let dir = tempfile::tempdir().unwrap();
-    let crashed = |n: &str| dir.path().join(format!("crash-{n}"));
-    let q = open(dir.path());
+fn every_durable_call_is_on_disk_when_it_returns(q: TestQueue) {
     let run = q
         .create_run(
             new_run("j", "a"),
@@ -730,7 +666,7 @@ fn every_durable_call_is_on_disk_when_it_returns() {
             ],
         )
         .unwrap();
-    let q = reopen_after_crash(&q, &crashed("create")).0;
+    let q = q.crash().0;
     assert_eq!(run_of(&q, &run).counts.ready, 4, "create_run");
 
     let l = q.lease_next("a", at(0), at(9)).unwrap().unwrap();
@@ -739,8 +675,8 @@ fn every_durable_call_is_on_disk_when_it_returns() {
         attempts: 1,
         error: "503".into(),
     };
-    q.release(l.id, retry).unwrap();
-    let q = reopen_after_crash(&q, &crashed("release")).0;
+    q.release(l.id.into(), retry).unwrap();
+    let q = q.crash().0;
     let info = q.item(l.id).unwrap().unwrap();
     assert_eq!(
         (info.state, info.attempts),
@@ -749,24 +685,24 @@ fn every_durable_call_is_on_disk_when_it_returns() {
     );
 
     let killed = q.lease_next("a", at(0), at(9)).unwrap().unwrap();
-    q.kill(killed.id, "400").unwrap();
-    let q = reopen_after_crash(&q, &crashed("kill")).0;
+    q.kill(killed.id.into(), "400").unwrap();
+    let q = q.crash().0;
     assert_eq!(q.dead_items(None).unwrap().len(), 1, "kill");
 
     assert_eq!(q.defer_scope("a", "d.com", at(500)).unwrap(), 1);
-    let q = reopen_after_crash(&q, &crashed("defer")).0;
+    let q = q.crash().0;
     assert_eq!(run_of(&q, &run).counts.snoozed, 1, "defer_scope");
 
     assert!(q.wake_by_key(&run, "k", at(3)).unwrap().is_some());
-    let q = reopen_after_crash(&q, &crashed("wake")).0;
+    let q = q.crash().0;
     assert_eq!(q.next_ready_at("a").unwrap(), Some(at(3)), "wake_by_key");
 
     q.finish_run(&run, RunState::Failed, at(8)).unwrap();
-    let q = reopen_after_crash(&q, &crashed("finish")).0;
+    let q = q.crash().0;
     assert_eq!(run_of(&q, &run).state, RunState::Failed, "finish_run");
 
     assert_eq!(q.retry_dead(&run).unwrap(), 1);
-    let q = reopen_after_crash(&q, &crashed("retry")).0;
+    let q = q.crash().0;
     let info = run_of(&q, &run);
     assert_eq!(
         (info.state, info.counts.dead),
@@ -777,7 +713,35 @@ fn every_durable_call_is_on_disk_when_it_returns() {
     q.pause_job("j").unwrap();
     q.resume_job("j").unwrap();
     q.cancel_run(&run, at(9)).unwrap();
-    let q = reopen_after_crash(&q, &crashed("cancel")).0;
-    assert!(q.paused_jobs().is_empty(), "resume_job");
+    let q = q.crash().0;
+    assert!(q.paused_jobs().unwrap().is_empty(), "resume_job");
     assert_eq!(run_of(&q, &run).state, RunState::Cancelled, "cancel_run");
 }
+
+on_every_backend!(
+    lease_order_is_not_before_then_id,
+    no_item_is_leased_before_its_not_before,
+    lanes_are_leased_independently,
+    leased_item_carries_run_facts,
+    a_payload_outlives_its_items_state_changes_and_a_crash,
+    run_ids_sort_by_start_time_and_carry_a_sequence,
+    snooze_does_not_count_an_attempt_and_retry_does,
+    release_of_an_item_not_leased_is_refused,
+    defer_scope_snoozes_only_that_scope_and_only_earlier_items,
+    stage_creates_follow_ups_deduplicated_per_run,
+    commit_moves_staged_to_done_drops_records_and_sets_cursor,
+    commit_written_finishes_leased_items_with_their_follow_ups_beside_staged_ones,
+    commit_written_of_an_item_not_leased_changes_nothing,
+    commit_of_another_runs_item_changes_nothing,
+    kill_then_retry_dead_requeues_with_attempts_reset_and_reopens_the_run,
+    cancelled_run_items_are_not_leased_but_in_flight_ones_may_stage,
+    paused_job_is_not_leased_across_a_crash_until_resumed,
+    open_after_a_crash_reverts_leases_and_reports_staged_and_cursors,
+    expired_leases_are_reclaimed,
+    schedule_state_survives_a_crash,
+    runs_lists_by_job_and_unknown_run_is_none,
+    runs_page_lists_newest_first_by_job_and_pages_on,
+    cap_bounds_the_distinct_keys_of_a_run_across_a_crash,
+    wake_by_key_makes_a_waiting_item_due_now_and_reports_unknown_keys,
+    every_durable_call_is_on_disk_when_it_returns,
+);

@@ -5,6 +5,10 @@
 //! with SIGKILL at varied points, reopens, and checks that nothing acknowledged was lost
 //! or duplicated, that no lease survived, and that staged records and committed cursors
 //! are intact and consistent with the items that are done.
+//!
+//! sled's own: a process killed mid-write and sled's files reopened. It uses the sled
+//! `Queue` (through the seam's calls); the seam's guarantees on any backend are the
+//! model test's (`tests/model.rs`).
 
 mod support;
 
@@ -18,7 +22,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use dredge_core::{Record, UnixMillis};
-use dredge_queue::{ItemId, ItemInfo, ItemState, OutputCursor, Queue, Release, RunId, WrittenItem};
+use dredge_queue::{
+    ItemId, ItemInfo, ItemState, OutputCursor, Queue, QueueBackend, Release, RunId, WrittenItem,
+};
 use rand::Rng;
 use support::{item, new_run, record};
 
@@ -135,7 +141,9 @@ impl Child {
                     let labels: Vec<String> =
                         (0..rng.random_range(0..3)).map(|_| self.label()).collect();
                     let follow_ups = labels.iter().map(|l| item(l)).collect();
-                    self.q.stage(id, &records_of(id), follow_ups).unwrap();
+                    self.q
+                        .stage(id.into(), &records_of(id), follow_ups)
+                        .unwrap();
                     self.ack(format!("S {}", id.0));
                     for label in labels {
                         self.ack(format!("C {label}"));
@@ -149,7 +157,7 @@ impl Child {
                         polls: leased.polls + 1,
                         note: "202".into(),
                     };
-                    self.q.release(id, release).unwrap();
+                    self.q.release(id.into(), release).unwrap();
                 }
                 8 => {
                     let not_before = now.after(Duration::from_millis(rng.random_range(0..20)));
@@ -158,10 +166,10 @@ impl Child {
                         attempts: leased.attempts + 1,
                         error: "503".into(),
                     };
-                    self.q.release(id, release).unwrap();
+                    self.q.release(id.into(), release).unwrap();
                 }
                 _ => {
-                    self.q.kill(id, "400").unwrap();
+                    self.q.kill(id.into(), "400").unwrap();
                     self.ack(format!("D {}", id.0));
                 }
             }

@@ -1,6 +1,10 @@
 //! Faults beyond a clean crash: power loss (the data file is synced every round),
 //! leases that outlive their worker (fencing), a storage fault cleared by a reopen,
 //! a run created together with its schedule state, readers racing a checkpoint.
+//!
+//! sled's own: power loss is sled's data-file sync, storage faults are sled's I/O errors
+//! and its reopen, checkpoints are sled's. These tests use the sled `Queue`, its
+//! durability modes and its fault-injection seam directly.
 
 mod support;
 
@@ -10,8 +14,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dredge_queue::{
-    Durability, ItemState, LeasedItem, OutputCursor, Queue, QueueError, QueueOptions, Release,
-    RunState, ScheduleState, WrittenItem,
+    Durability, ItemState, LeasedItem, OutputCursor, Queue, QueueBackend, QueueError, QueueOptions,
+    Release, RunState, ScheduleState, WrittenItem,
 };
 use support::*;
 
@@ -99,11 +103,11 @@ fn a_reclaimed_lease_cannot_be_released_staged_killed_or_committed_late() {
         polls: 1,
         note: "late".into(),
     };
-    assert!(lease_lost(&q.release(&late, snooze).unwrap_err()));
+    assert!(lease_lost(&q.release(late.lease(), snooze).unwrap_err()));
     assert!(lease_lost(
-        &q.stage(&late, &[record(1)], vec![]).unwrap_err()
+        &q.stage(late.lease(), &[record(1)], vec![]).unwrap_err()
     ));
-    assert!(lease_lost(&q.kill(&late, "late").unwrap_err()));
+    assert!(lease_lost(&q.kill(late.lease(), "late").unwrap_err()));
     let written = |epoch| WrittenItem {
         id: late.id,
         follow_ups: vec![item("follow")],
@@ -145,7 +149,7 @@ fn an_abandoned_lease_waits_again_at_once_and_its_late_result_is_refused() {
     assert_eq!(info.last_error.as_deref(), Some("executor panicked"));
     assert_eq!(info.attempts, 0);
     assert!(lease_lost(
-        &q.stage(&leased, &[record(1)], vec![]).unwrap_err()
+        &q.stage(leased.lease(), &[record(1)], vec![]).unwrap_err()
     ));
     assert_eq!(lease_label(&q, "a", at(0)).as_deref(), Some("x"));
 }
@@ -209,7 +213,7 @@ fn reopen_keeps_held_leases_with_their_epochs_and_reverts_the_others() {
         vec![(run.clone(), OutputCursor::default())]
     );
     assert!(lease_lost(
-        &q.stage(&lost, &[record(1)], vec![]).unwrap_err()
+        &q.stage(lost.lease(), &[record(1)], vec![]).unwrap_err()
     ));
     commit_leased(&q, &run, &held, 3, 1).unwrap();
     assert_eq!(lease_label(&q, "a", at(0)).as_deref(), Some("lost"));
@@ -280,7 +284,7 @@ fn listing_runs_and_dead_items_while_checkpointing_never_closes_the_queue() {
             .unwrap();
         if n % 3 == 0 {
             let id = q.lease_next("a", at(0), at(9)).unwrap().unwrap();
-            q.kill(&id, "dead").unwrap();
+            q.kill(id.lease(), "dead").unwrap();
         }
         let _ = run;
     }

@@ -1,5 +1,6 @@
 //! History: a job's runs paged through the job index, finished runs pruned in small
-//! batches down to the last key, runs that must stay refused.
+//! batches down to the last key, runs that must stay refused. Written against the seam
+//! (`QueueBackend`); `on_every_backend!` (at the end) runs each test on every backend.
 
 mod support;
 
@@ -8,9 +9,9 @@ use dredge_queue::{OutputCursor, Pruned, RunState, WrittenItem};
 use support::*;
 
 /// Prunes `run` with a budget of `max` keys per call until it is gone; returns calls.
-fn prune_all(q: &dredge_queue::Queue, run: &dredge_queue::RunId, max: usize) -> usize {
+fn prune_all(q: &impl AsBackend, run: &dredge_queue::RunId, max: usize) -> usize {
     for calls in 1..10_000 {
-        match q.prune_run(run, max).unwrap() {
+        match q.backend().prune_run(run, max).unwrap() {
             Pruned::Gone => return calls,
             Pruned::More => {}
             Pruned::Kept(why) => panic!("kept: {why}"),
@@ -19,14 +20,11 @@ fn prune_all(q: &dredge_queue::Queue, run: &dredge_queue::RunId, max: usize) -> 
     panic!("pruning never ended")
 }
 
-#[test]
-fn a_pruned_run_leaves_no_key_behind_and_other_runs_keep_theirs() {
-    let dir = tempfile::tempdir().unwrap();
-    let q = open(dir.path());
+fn a_pruned_run_leaves_no_key_behind_and_other_runs_keep_theirs(q: TestQueue) {
     let kept = q
         .create_run(new_run("keep", "other"), vec![item("k1"), item("k2")])
         .unwrap();
-    let before = q.key_count().unwrap();
+    let before = q.stored_entries();
     let mut items: Vec<NewItem> = (0..25)
         .map(|i| {
             item(&format!("i{i}"))
@@ -50,7 +48,7 @@ fn a_pruned_run_leaves_no_key_behind_and_other_runs_keep_theirs() {
             q.commit_written(&run, &[], vec![written], OutputCursor::default())
                 .unwrap();
         } else {
-            q.kill(&leased, "gone").unwrap();
+            q.kill(leased.lease(), "gone").unwrap();
         }
     }
     q.cancel_run(&run, at(20)).unwrap();
@@ -60,7 +58,7 @@ fn a_pruned_run_leaves_no_key_behind_and_other_runs_keep_theirs() {
         "small budgets take several batches"
     );
     assert_eq!(
-        q.key_count().unwrap(),
+        q.stored_entries(),
         before,
         "every key of the pruned run is gone"
     );
@@ -71,10 +69,7 @@ fn a_pruned_run_leaves_no_key_behind_and_other_runs_keep_theirs() {
     assert_eq!(lease_label(&q, "other", at(10)).as_deref(), Some("k1"));
 }
 
-#[test]
-fn running_unsettled_and_in_flight_runs_are_kept() {
-    let dir = tempfile::tempdir().unwrap();
-    let q = open(dir.path());
+fn running_unsettled_and_in_flight_runs_are_kept(q: TestQueue) {
     let running = q.create_run(new_run("a", "l"), vec![item("x")]).unwrap();
     assert!(matches!(
         q.prune_run(&running, 10).unwrap(),
@@ -86,7 +81,7 @@ fn running_unsettled_and_in_flight_runs_are_kept() {
         matches!(q.prune_run(&running, 10).unwrap(), Pruned::Kept(_)),
         "an item is in flight"
     );
-    q.kill(&leased, "late").unwrap();
+    q.kill(leased.lease(), "late").unwrap();
     assert_eq!(prune_all(&q, &running, 10), 2);
     let cancelled = q.create_run(new_run("b", "l"), vec![item("y")]).unwrap();
     q.cancel_run(&cancelled, at(3)).unwrap();
@@ -96,24 +91,18 @@ fn running_unsettled_and_in_flight_runs_are_kept() {
     );
 }
 
-#[test]
-fn a_pruned_run_stays_pruned_after_a_crash() {
-    let dir = tempfile::tempdir().unwrap();
-    let q = open(dir.path());
+fn a_pruned_run_stays_pruned_after_a_crash(q: TestQueue) {
     let run = q
         .create_run(new_run("a", "l"), vec![item("x"), item("y")])
         .unwrap();
     q.finish_run(&run, RunState::Succeeded, at(2)).unwrap();
     prune_all(&q, &run, 1);
-    let (after, _) = reopen_after_crash(&q, &dir.path().join("crashed"));
+    let (after, _) = q.crash();
     assert_eq!(after.run(&run).unwrap(), None);
     assert!(after.runs(None).unwrap().is_empty());
 }
 
-#[test]
-fn jobs_with_runs_and_job_run_ids_come_from_the_job_index() {
-    let dir = tempfile::tempdir().unwrap();
-    let q = open(dir.path());
+fn jobs_with_runs_and_job_run_ids_come_from_the_job_index(q: TestQueue) {
     let mut ids = Vec::new();
     for (n, job) in ["b", "a", "b", "ab", "b"].iter().enumerate() {
         let mut run = new_run(job, "l");
@@ -130,3 +119,10 @@ fn jobs_with_runs_and_job_run_ids_come_from_the_job_index() {
         [ids[4].clone(), ids[2].clone(), ids[0].clone()]
     );
 }
+
+on_every_backend!(
+    a_pruned_run_leaves_no_key_behind_and_other_runs_keep_theirs,
+    running_unsettled_and_in_flight_runs_are_kept,
+    a_pruned_run_stays_pruned_after_a_crash,
+    jobs_with_runs_and_job_run_ids_come_from_the_job_index,
+);

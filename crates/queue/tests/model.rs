@@ -4,9 +4,14 @@
 //!
 //! The sequences include the daemon's main path (`commit_written` of leased items beside
 //! staged ones, with follow-ups), calls that must fail in the middle of their work and
-//! leave no trace, and crashes: the queue's files are copied while it is open and the
-//! copy is reopened (a clean close is no crash: sled flushes on drop), after which every
-//! lease is reverted and everything a durable call returned Ok for is there.
+//! leave no trace, restarts (a clean close, then open), and crashes (`TestQueue::crash`:
+//! for sled, the queue's files are copied while it is open and the copy is reopened, as
+//! a clean close is no crash: sled flushes on drop), after which every lease is
+//! reverted and everything a durable call returned Ok for is there.
+//!
+//! The model runs against the seam (`QueueBackend`): `run_model` takes a backend's
+//! factory, and each backend adds its `proptest!` cases at the end (sled's two: with
+//! group commit, and with every call flushed on its own).
 //!
 //! `PROPTEST_CASES` raises the number of sequences per durability mode (default 64).
 
@@ -16,11 +21,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use dredge_core::{ItemStart, NewItem, UnixMillis};
 use dredge_queue::{
-    Durability, ItemCounts, ItemId, ItemState, OutputCursor, Queue, QueueError, QueueOptions,
-    Release, RunId, RunState, WrittenItem,
+    Durability, ItemCounts, ItemId, ItemState, OutputCursor, QueueBackend, QueueError,
+    QueueOptions, Release, RunId, RunState, WrittenItem,
 };
 use proptest::prelude::*;
-use support::{crash_copy, new_run, record};
+use support::{TestQueue, new_run, record};
 
 const LANES: [&str; 2] = ["acct-a", "acct-b"];
 const JOBS: [&str; 2] = ["job-x", "job-y"];
@@ -397,22 +402,21 @@ fn follow_ups(parent: u64, specs: &[ItemSpec]) -> Vec<NewItem> {
 }
 
 struct Harness {
-    dir: tempfile::TempDir,
-    /// Where the open queue's files are (a crash moves on to a copy).
-    path: std::path::PathBuf,
-    crashes: usize,
-    q: Option<Queue>,
+    /// The queue under test (taken out only while a restart replaces it).
+    q: Option<TestQueue>,
     m: Model,
-    options: QueueOptions,
 }
 
 impl Harness {
-    fn q(&self) -> &Queue {
-        self.q.as_ref().expect("queue open")
+    fn q(&self) -> &dyn QueueBackend {
+        self.q.as_deref().expect("queue open")
     }
 
     fn apply(&mut self, op: &Op) {
-        let q = self.q().clone();
+        if let Op::Reopen | Op::Crash = op {
+            return self.reopen(op);
+        }
+        let q = self.q.as_deref().expect("queue open");
         let m = &mut self.m;
         match op {
             Op::CreateRun { job, lane, items } => {
@@ -469,7 +473,7 @@ impl Harness {
                     polls,
                     note: "202".into(),
                 };
-                q.release(ItemId(id), release).unwrap();
+                q.release(ItemId(id).into(), release).unwrap();
                 item.polls = polls;
                 item.state = MState::Snoozed(*until);
             }
@@ -485,7 +489,7 @@ impl Harness {
                     attempts,
                     error: "503".into(),
                 };
-                q.release(ItemId(id), release).unwrap();
+                q.release(ItemId(id).into(), release).unwrap();
                 item.attempts = attempts;
                 item.state = MState::Ready(*not_before);
             }
@@ -500,7 +504,7 @@ impl Harness {
                 };
                 let recs: Vec<_> = (0..*records).map(|n| record(id * 10 + n)).collect();
                 let news = self::follow_ups(id, follow_ups);
-                let result = q.stage(ItemId(id), &recs, news).unwrap();
+                let result = q.stage(ItemId(id).into(), &recs, news).unwrap();
                 let run = m.items[&id].run;
                 let created: Vec<u64> =
                     follow_ups.iter().filter_map(|s| m.create(run, s)).collect();
@@ -542,7 +546,7 @@ impl Harness {
                 let Some(id) = Model::pick(&killable, *pick) else {
                     return;
                 };
-                q.kill(ItemId(id), "400").unwrap();
+                q.kill(ItemId(id).into(), "400").unwrap();
                 m.items.get_mut(&id).unwrap().state = MState::Dead("400".into());
             }
             Op::RetryDead { pick } => {
@@ -607,35 +611,35 @@ impl Harness {
             }
             // Leases and everything else are kept: a checkpoint is not a recovery.
             Op::Checkpoint => q.checkpoint().unwrap(),
-            Op::Reopen => {
-                drop(q);
-                self.q = None;
-                let (q, recovery) = Queue::open_with(&self.path, self.options.clone()).unwrap();
-                self.q = Some(q);
-                assert_eq!(recovery.leases_reset, self.m.revert_leases());
-                self.check_recovery(recovery);
-            }
-            Op::Crash => {
-                self.crashes += 1;
-                let copy = self.dir.path().join(format!("crash-{}", self.crashes));
-                crash_copy(&q, &copy);
-                // The old queue flushes as it closes, into its own directory only.
-                drop(q);
-                self.q = None;
-                self.path = copy;
-                let (q, recovery) = Queue::open_with(&self.path, self.options.clone()).unwrap();
-                self.q = Some(q);
-                // A lease nobody made durable may never have reached the disk: then its
-                // item simply is as before, and there is nothing to revert.
-                let reverted = self.m.revert_leases();
-                assert!(
-                    recovery.leases_reset <= reverted,
-                    "{} leases reset, {reverted} held",
-                    recovery.leases_reset
-                );
-                self.check_recovery(recovery);
-            }
+            Op::Reopen | Op::Crash => unreachable!("handled by `reopen`"),
         }
+    }
+
+    /// A clean restart, or a crash: the queue is replaced by what opening it again
+    /// finds, and the recovery it reports must match the model.
+    fn reopen(&mut self, op: &Op) {
+        let q = self.q.take().expect("queue open");
+        if let Op::Reopen = op {
+            let (q, recovery) = q.restart();
+            self.q = Some(q);
+            assert_eq!(recovery.leases_reset, self.m.revert_leases());
+            self.check_recovery(recovery);
+            return;
+        }
+        // The crashed queue is closed after its copy is made (sled flushes as it
+        // closes, into its own directory only).
+        let (after, recovery) = q.crash();
+        drop(q);
+        self.q = Some(after);
+        // A lease nobody made durable may never have reached the disk: then its
+        // item simply is as before, and there is nothing to revert.
+        let reverted = self.m.revert_leases();
+        assert!(
+            recovery.leases_reset <= reverted,
+            "{} leases reset, {reverted} held",
+            recovery.leases_reset
+        );
+        self.check_recovery(recovery);
     }
 
     /// What an open reports matches the model: staged items in order, and the cursor of
@@ -658,7 +662,7 @@ impl Harness {
     /// The writer's round: up to `staged` staged items of a run, and as many of its
     /// leased items as `written` describes, become Done in one commit.
     fn commit_written(&mut self, pick: usize, staged: usize, written: &[(u64, Vec<ItemSpec>)]) {
-        let q = self.q().clone();
+        let q = self.q.as_deref().expect("queue open");
         let m = &mut self.m;
         let Some(run) = m.pick_run(pick) else {
             return;
@@ -700,7 +704,7 @@ impl Harness {
     /// and whose last item must be refused: the call fails and the model is unchanged,
     /// so `check` finds any trace it left (a Done item, a follow-up, a used id, a cursor).
     fn bad_commit(&mut self, pick: usize, bad: Bad, written: &[(u64, Vec<ItemSpec>)]) {
-        let q = self.q().clone();
+        let q = self.q();
         let m = &self.m;
         let Some(run) = m.pick_run(pick) else {
             return;
@@ -786,28 +790,19 @@ impl Harness {
             .len();
         assert_eq!(q.dead_items(None).unwrap().len(), dead);
         let paused: Vec<String> = self.m.paused.iter().map(|j| JOBS[*j].to_string()).collect();
-        assert_eq!(q.paused_jobs(), paused);
+        assert_eq!(q.paused_jobs().unwrap(), paused);
     }
 }
 
-fn run_model(ops: &[Op], options: QueueOptions) {
-    let dir = tempfile::tempdir().unwrap();
-    let q = Queue::open_with(dir.path().join("state"), options.clone())
-        .unwrap()
-        .0;
+/// Runs `ops` on an empty queue of one backend, checking it against the model after
+/// every step.
+fn run_model(ops: &[Op], queue: TestQueue) {
     let m = Model {
         next_id: 1,
         next_stage: 0,
         ..Model::default()
     };
-    let mut h = Harness {
-        path: dir.path().join("state"),
-        dir,
-        crashes: 0,
-        q: Some(q),
-        m,
-        options,
-    };
+    let mut h = Harness { q: Some(queue), m };
     for op in ops {
         h.apply(op);
         h.check();
@@ -828,7 +823,7 @@ proptest! {
 
     #[test]
     fn queue_matches_in_memory_model(ops in proptest::collection::vec(op(), 1..60)) {
-        run_model(&ops, QueueOptions::default());
+        run_model(&ops, support::sled());
     }
 
     /// The same with every call applied to sled at once (no pending group, so leases
@@ -839,6 +834,6 @@ proptest! {
         ops in proptest::collection::vec(op(), 1..60)
     ) {
         let options = QueueOptions { durability: Durability::FlushPerCall, ..QueueOptions::default() };
-        run_model(&ops, options);
+        run_model(&ops, support::sled_with(options));
     }
 }

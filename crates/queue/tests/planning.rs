@@ -1,5 +1,7 @@
 //! Runs planned a chunk at a time: complete only when planning is over, exactly the
-//! planned chunks after a crash, nothing planned into a run that ended.
+//! planned chunks after a crash, nothing planned into a run that ended. Written against
+//! the seam (`QueueBackend`); `on_every_backend!` (at the end) runs each test on every
+//! backend.
 
 mod support;
 
@@ -16,7 +18,7 @@ fn cursor(offset: u64, planned: u64) -> PlanCursor {
     }
 }
 
-fn labels_of_run(q: &dredge_queue::Queue, lane: &str) -> Vec<String> {
+fn labels_of_run(q: &impl AsBackend, lane: &str) -> Vec<String> {
     let mut out = Vec::new();
     while let Some(label) = lease_label(q, lane, at(10)) {
         out.push(label);
@@ -24,10 +26,7 @@ fn labels_of_run(q: &dredge_queue::Queue, lane: &str) -> Vec<String> {
     out
 }
 
-#[test]
-fn a_run_with_inputs_left_to_plan_is_not_complete_even_with_no_open_item() {
-    let dir = tempfile::tempdir().unwrap();
-    let q = open(dir.path());
+fn a_run_with_inputs_left_to_plan_is_not_complete_even_with_no_open_item(q: TestQueue) {
     let run = q
         .create_planned_run(new_run("j", "l"), vec![], None, Some(cursor(0, 0)))
         .unwrap();
@@ -41,10 +40,7 @@ fn a_run_with_inputs_left_to_plan_is_not_complete_even_with_no_open_item() {
     assert!(q.planning_runs().unwrap().is_empty());
 }
 
-#[test]
-fn a_crash_between_chunks_keeps_exactly_the_chunks_planned_and_their_cursor() {
-    let dir = tempfile::tempdir().unwrap();
-    let q = open(dir.path());
+fn a_crash_between_chunks_keeps_exactly_the_chunks_planned_and_their_cursor(q: TestQueue) {
     let first = vec![item("0"), item("1")];
     let run = q
         .create_planned_run(new_run("j", "l"), first, None, Some(cursor(4, 2)))
@@ -53,7 +49,7 @@ fn a_crash_between_chunks_keeps_exactly_the_chunks_planned_and_their_cursor() {
         q.plan_more(&run, vec![item("2"), item("3")], Some(cursor(8, 4)))
             .unwrap()
     );
-    let (after, _) = reopen_after_crash(&q, &dir.path().join("crashed"));
+    let (after, _) = q.crash();
     assert_eq!(
         after.planning_runs().unwrap(),
         [(run.clone(), cursor(8, 4))]
@@ -63,10 +59,7 @@ fn a_crash_between_chunks_keeps_exactly_the_chunks_planned_and_their_cursor() {
     assert_eq!(run_of(&after, &run).planning, None);
 }
 
-#[test]
-fn ending_a_run_drops_its_cursor_and_later_chunks_change_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let q = open(dir.path());
+fn ending_a_run_drops_its_cursor_and_later_chunks_change_nothing(q: TestQueue) {
     let run = q
         .create_planned_run(new_run("j", "l"), vec![item("0")], None, Some(cursor(2, 1)))
         .unwrap();
@@ -80,3 +73,9 @@ fn ending_a_run_drops_its_cursor_and_later_chunks_change_nothing() {
     assert_eq!(info.state, RunState::Cancelled);
     assert!(q.planning_runs().unwrap().is_empty());
 }
+
+on_every_backend!(
+    a_run_with_inputs_left_to_plan_is_not_complete_even_with_no_open_item,
+    a_crash_between_chunks_keeps_exactly_the_chunks_planned_and_their_cursor,
+    ending_a_run_drops_its_cursor_and_later_chunks_change_nothing,
+);

@@ -323,7 +323,7 @@ impl Api for DaemonApi {
 /// The loaded jobs with their state and last run. Reads the unfinished runs once and
 /// each job's newest run (one `runs_page` entry), never the whole history.
 fn jobs_of(shared: &Shared) -> Result<Vec<JobInfo>, ApiError> {
-    let paused = shared.queue.paused_jobs();
+    let paused = shared.queue.paused_jobs().map_err(internal)?;
     let running: HashSet<String> = shared
         .queue
         .unfinished_runs()

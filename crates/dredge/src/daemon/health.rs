@@ -126,7 +126,7 @@ mod tests {
 
     #[test]
     fn a_full_disk_and_a_read_only_one_are_told_apart_through_the_queue_error() {
-        let full = QueueError::Storage(sled::Error::Io(io::Error::from_raw_os_error(28)));
+        let full = QueueError::Storage(io::Error::from_raw_os_error(28).into());
         assert_eq!(classify(&full), "disk_full");
         let ro = io::Error::from_raw_os_error(30);
         assert_eq!(classify(&ro), "read_only");

@@ -88,7 +88,7 @@ async fn serve(config: DaemonConfig) -> anyhow::Result<ExitCode> {
         "queue opened"
     );
     let socket_path = config.socket.clone();
-    let shared = Arc::new(Shared::new(config.clone(), queue));
+    let shared = Arc::new(Shared::new(config.clone(), Arc::new(queue)));
     let (writer, writer_thread) = writer::spawn(shared.clone());
     let _ = shared.writer.set(writer);
     // Recovery first: lanes must not stage anything before the runs' files are cut

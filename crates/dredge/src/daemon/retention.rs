@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use dredge_core::UnixMillis;
 use dredge_core::job::Retention;
-use dredge_queue::{Pruned, Queue, RunId, RunState};
+use dredge_queue::{Pruned, QueueBackend, RunId, RunState};
 
 use super::health::is_storage_error;
 use super::output::RunPaths;
@@ -86,7 +86,7 @@ pub fn prune_round(
     let mut pruned = 0;
     for job in jobs {
         let policy = policy_of(shared, &job);
-        for run in runs_beyond(queue, &job, &policy, now)? {
+        for run in runs_beyond(queue.as_ref(), &job, &policy, now)? {
             if shared.shutdown.is_cancelled() || shared.health.is_faulted() {
                 return Ok(pruned);
             }
@@ -110,7 +110,7 @@ fn policy_of(shared: &Shared, job: &str) -> Retention {
 /// `keep_runs` runs, or ended longer than `keep_for` ago. The newest finished run
 /// always stays.
 fn runs_beyond(
-    queue: &Queue,
+    queue: &dyn QueueBackend,
     job: &str,
     policy: &Retention,
     now: UnixMillis,

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use dredge_core::retry::AccountStop;
 use dredge_core::{Executor, JobSpec, UnixMillis, Vendor};
-use dredge_queue::{Queue, RunId};
+use dredge_queue::{QueueBackend, RunId};
 use dredge_scheduler::Timetable;
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -22,7 +22,8 @@ use crate::config::DaemonConfig;
 
 pub struct Shared {
     pub config: RwLock<Arc<DaemonConfig>>,
-    pub queue: Queue,
+    /// The queue, through its seam: the backend is chosen once, at start (`mod.rs`).
+    pub queue: Arc<dyn QueueBackend>,
     pub jobs: Mutex<JobTable>,
     /// Why the last reload of the daemon config failed (the running one is kept).
     pub config_error: Mutex<Option<dredge_core::FileError>>,
@@ -146,7 +147,7 @@ impl Lane {
 const MAX_CACHED_SPECS: usize = 1024;
 
 impl Shared {
-    pub fn new(config: DaemonConfig, queue: Queue) -> Self {
+    pub fn new(config: DaemonConfig, queue: Arc<dyn QueueBackend>) -> Self {
         Shared {
             config: RwLock::new(Arc::new(config)),
             queue,

@@ -48,11 +48,8 @@ async fn responsive(shared: &Shared, within: Duration) -> bool {
     shared.writer().send(WriterMsg::Barrier(done));
     let writer = matches!(tokio::time::timeout(within, answered).await, Ok(Ok(())));
     let q = shared.queue.clone();
-    let queue = tokio::time::timeout(
-        within,
-        tokio::task::spawn_blocking(move || q.item_writes_since_checkpoint()),
-    )
-    .await
-    .is_ok();
+    let queue = tokio::time::timeout(within, tokio::task::spawn_blocking(move || q.ping()))
+        .await
+        .is_ok();
     writer && queue
 }

@@ -16,15 +16,21 @@ use crate::config::DaemonConfig;
 
 /// A writer on a fresh state directory with one account `a`.
 pub fn writer_in(dir: &Path) -> (Arc<Shared>, Writer) {
+    let (shared, writer, _) = writer_on_sled(dir);
+    (shared, writer)
+}
+
+/// `writer_in`, also handing out the sled queue behind the seam (for its fault seams).
+pub fn writer_on_sled(dir: &Path) -> (Arc<Shared>, Writer, Queue) {
     let config_path = dir.join("dredge.toml");
     let text = "state_dir = \"state\"\njobs_dir = \"jobs\"\nsocket = \"state/s.sock\"\n\n\
                 [accounts.a]\nvendor = \"autoextract\"\napi_key = \"k\"\n";
     let config = DaemonConfig::parse(&config_path, text).unwrap();
     let (queue, _) = Queue::open(dir.join("state/queue")).unwrap();
-    let shared = Arc::new(Shared::new(config, queue));
+    let shared = Arc::new(Shared::new(config, Arc::new(queue.clone())));
     let (writer, _thread) = spawn(shared.clone());
     let _ = shared.writer.set(writer.clone());
-    (shared, writer)
+    (shared, writer, queue)
 }
 
 /// The job `news` on account `a`, loaded as a rescan would load it.

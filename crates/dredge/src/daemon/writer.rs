@@ -667,7 +667,7 @@ mod tests {
 
     use super::*;
     use crate::daemon::output::RunPaths;
-    use crate::daemon::test_support::{new_run, records, writer_in};
+    use crate::daemon::test_support::{new_run, records, writer_in, writer_on_sled};
 
     async fn write_next(shared: &Shared, writer: &Writer, run: &RunId, n: usize) {
         let far = UnixMillis::now().after(Duration::from_secs(600));
@@ -739,7 +739,7 @@ mod tests {
             .lease_next("a", UnixMillis::now(), far)
             .unwrap()
             .unwrap();
-        shared.queue.kill(&doomed, "404").unwrap();
+        shared.queue.kill(doomed.lease(), "404").unwrap();
         writer.send(WriterMsg::Check(run.clone()));
         barrier(&writer).await;
         let paths = RunPaths::new(&shared.config().state_dir.join("out"), "news", &run);
@@ -760,11 +760,11 @@ mod tests {
     #[tokio::test]
     async fn a_commit_whose_outcome_is_unknown_never_cuts_the_file() {
         let dir = tempfile::tempdir().unwrap();
-        let (shared, writer) = writer_in(dir.path());
+        let (shared, writer, sled) = writer_on_sled(dir.path());
         let run = new_run(&shared, 2);
         // The commit lands, but the writer is told it failed (a flush error after sled
         // wrote the batch): the records below the committed cursor must stay.
-        shared.queue.fail_next_call_after_it_is_durable();
+        sled.fail_next_call_after_it_is_durable();
         write_next(&shared, &writer, &run, 3).await;
         barrier(&writer).await;
         let committed = shared.queue.run(&run).unwrap().unwrap().cursor;

@@ -1,5 +1,10 @@
-//! Helpers shared by the queue's integration tests.
+//! Helpers shared by the queue's integration tests, and the backends the seam tests
+//! run on (`backends`).
 #![allow(dead_code)]
+
+mod backends;
+
+pub use backends::*;
 
 use dredge_core::{JsonText, NewItem, Record, UnixMillis};
 use dredge_queue::{NewRun, Queue, RunId};
@@ -42,19 +47,22 @@ pub fn record(n: u64) -> Record {
     }
 }
 
+/// A sled queue in `dir`, for tests of sled's own mechanics (seam tests take a
+/// `TestQueue` from `on_every_backend!` instead).
 pub fn open(dir: &std::path::Path) -> Queue {
     Queue::open(dir.join("state")).expect("open queue").0
 }
 
 /// Leases the next item of `lane` at a late enough time, returning its label.
-pub fn lease_label(q: &Queue, lane: &str, now: UnixMillis) -> Option<String> {
-    q.lease_next(lane, now, at(1_000_000))
+pub fn lease_label(q: &impl AsBackend, lane: &str, now: UnixMillis) -> Option<String> {
+    q.backend()
+        .lease_next(lane, now, at(1_000_000))
         .expect("lease")
         .map(|l| l.label)
 }
 
-pub fn run_of(q: &Queue, id: &RunId) -> dredge_queue::RunInfo {
-    q.run(id).expect("run").expect("run exists")
+pub fn run_of(q: &impl AsBackend, id: &RunId) -> dredge_queue::RunInfo {
+    q.backend().run(id).expect("run").expect("run exists")
 }
 
 /// What a crash leaves of `q`'s database: every file of its directory, byte for byte,
@@ -65,13 +73,6 @@ pub fn run_of(q: &Queue, id: &RunId) -> dredge_queue::RunInfo {
 pub fn crash_copy(q: &Queue, to: &std::path::Path) {
     assert!(!to.exists(), "{} exists already", to.display());
     copy_dir(q.path(), to);
-}
-
-/// Opens a crash copy of `q` made at `to` (see `crash_copy`), reporting its recovery.
-/// `q` stays open and is never flushed into the copy.
-pub fn reopen_after_crash(q: &Queue, to: &std::path::Path) -> (Queue, dredge_queue::Recovery) {
-    crash_copy(q, to);
-    Queue::open(to).expect("open the crash copy")
 }
 
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {

@@ -1,0 +1,177 @@
+//! The backends the seam tests (`tests/api.rs`, `tests/model.rs`, `tests/history.rs`,
+//! `tests/planning.rs`) run on. A test body takes a [`TestQueue`], an empty queue of some
+//! backend used through `dyn QueueBackend`, plus what only a test may do to it: crash it,
+//! restart it, count what it stores. `on_every_backend!` runs each named test body once
+//! per backend.
+//!
+//! A second backend adds one [`Subject`] implementation, a constructor beside
+//! [`sled`], a module in `on_every_backend!`, and its `proptest!` case in
+//! `tests/model.rs`.
+
+use std::ops::Deref;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use dredge_queue::{Queue, QueueBackend, QueueOptions, Recovery};
+use tempfile::TempDir;
+
+/// A queue under test: derefs to the seam, and can be crashed or restarted.
+pub struct TestQueue(Box<dyn Subject>);
+
+/// What a backend provides to the seam tests beyond the seam itself.
+pub trait Subject {
+    fn queue(&self) -> &(dyn QueueBackend + 'static);
+
+    /// What a crash (SIGKILL, power loss) of this queue right now leaves, opened again,
+    /// with what the open recovered. This queue stays open and untouched.
+    fn crash(&self) -> (TestQueue, Recovery);
+
+    /// Closes this queue cleanly and opens it again.
+    fn restart(self: Box<Self>) -> (TestQueue, Recovery);
+
+    /// How many entries the backend stores (keys, rows): what a pruned run must give
+    /// back.
+    fn stored_entries(&self) -> usize;
+}
+
+impl Deref for TestQueue {
+    type Target = dyn QueueBackend;
+
+    fn deref(&self) -> &Self::Target {
+        self.0.queue()
+    }
+}
+
+impl TestQueue {
+    pub fn new(subject: impl Subject + 'static) -> Self {
+        TestQueue(Box::new(subject))
+    }
+
+    /// See [`Subject::crash`].
+    pub fn crash(&self) -> (TestQueue, Recovery) {
+        self.0.crash()
+    }
+
+    /// See [`Subject::restart`].
+    pub fn restart(self) -> (TestQueue, Recovery) {
+        self.0.restart()
+    }
+
+    /// See [`Subject::stored_entries`].
+    pub fn stored_entries(&self) -> usize {
+        self.0.stored_entries()
+    }
+}
+
+/// Whatever the helpers may read a queue through: a `TestQueue` or a sled `Queue`.
+pub trait AsBackend {
+    fn backend(&self) -> &dyn QueueBackend;
+}
+
+impl AsBackend for TestQueue {
+    fn backend(&self) -> &dyn QueueBackend {
+        self.0.queue()
+    }
+}
+
+impl AsBackend for Queue {
+    fn backend(&self) -> &dyn QueueBackend {
+        self
+    }
+}
+
+/// Runs each named test body (`fn(TestQueue)`) as one `#[test]` per backend, in a module
+/// per backend (`on_sled::name`).
+#[allow(unused_macros)]
+macro_rules! on_every_backend {
+    ($($test:ident),* $(,)?) => {
+        mod on_sled {
+            $(
+                #[test]
+                fn $test() {
+                    super::$test($crate::support::sled());
+                }
+            )*
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use on_every_backend;
+
+/// An empty sled queue in a new temporary directory, with the default options.
+pub fn sled() -> TestQueue {
+    sled_with(QueueOptions::default())
+}
+
+/// An empty sled queue opened with `options`.
+pub fn sled_with(options: QueueOptions) -> TestQueue {
+    let dir = Arc::new(tempfile::tempdir().expect("temporary directory"));
+    let (queue, _) = Queue::open_with(dir.path().join("state"), options.clone()).expect("open");
+    TestQueue::new(SledSubject {
+        queue,
+        options,
+        dir,
+        crashes: Arc::new(AtomicUsize::new(0)),
+    })
+}
+
+struct SledSubject {
+    queue: Queue,
+    options: QueueOptions,
+    /// Holds the queue's directory and every crash copy made of it.
+    dir: Arc<TempDir>,
+    crashes: Arc<AtomicUsize>,
+}
+
+impl SledSubject {
+    fn open(&self, path: &Path) -> (TestQueue, Recovery) {
+        let (queue, recovery) = Queue::open_with(path, self.options.clone()).expect("reopen");
+        let subject = SledSubject {
+            queue,
+            options: self.options.clone(),
+            dir: self.dir.clone(),
+            crashes: self.crashes.clone(),
+        };
+        (TestQueue::new(subject), recovery)
+    }
+}
+
+impl Subject for SledSubject {
+    fn queue(&self) -> &(dyn QueueBackend + 'static) {
+        &self.queue
+    }
+
+    /// sled's files copied while the queue is open, as SIGKILL leaves them: what it
+    /// applied but never flushed is missing from the copy. (Dropping a sled queue is no
+    /// crash: it flushes on drop.)
+    fn crash(&self) -> (TestQueue, Recovery) {
+        let n = self.crashes.fetch_add(1, Ordering::Relaxed) + 1;
+        let copy = self.dir.path().join(format!("crash-{n}"));
+        super::crash_copy(&self.queue, &copy);
+        self.open(&copy)
+    }
+
+    fn restart(self: Box<Self>) -> (TestQueue, Recovery) {
+        let SledSubject {
+            queue,
+            options,
+            dir,
+            crashes,
+        } = *self;
+        let path = queue.path().to_path_buf();
+        drop(queue);
+        let (queue, recovery) = Queue::open_with(&path, options.clone()).expect("reopen");
+        let subject = SledSubject {
+            queue,
+            options,
+            dir,
+            crashes,
+        };
+        (TestQueue::new(subject), recovery)
+    }
+
+    fn stored_entries(&self) -> usize {
+        self.queue.key_count().expect("key count")
+    }
+}
