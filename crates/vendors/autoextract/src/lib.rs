@@ -20,7 +20,6 @@ mod results;
 mod settle;
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use dredge_core::job::{AutoextractJob, JobSpec, VendorJob};

@@ -18,7 +18,6 @@ mod problem;
 mod request;
 mod target;
 
-use std::time::Duration;
 
 use async_trait::async_trait;
 use bytestring::ByteString;
