@@ -3,10 +3,12 @@
 //!
 //! It owns: the typed job files (parsed, never merely validated), the `Executor` trait
 //! that vendor crates implement, the `Outcome` of executing one item, the retry/snooze
-//! policy of README "Retry rules", and the mechanics every vendor shares (rate gates,
-//! token cache, what every account has: limits and credentials). It does not own
-//! storage (that is `dredge-queue`), scheduling (`dredge-scheduler`), or any vendor's
-//! HTTP, account keys or defaults (the vendor crates).
+//! policy of README "Retry rules", the one step every leased item goes through
+//! (`step`: execute, decide, apply — shared by the daemon's lanes and the test driver),
+//! and the mechanics every vendor shares (rate gates, token cache, what every account
+//! has: limits and credentials). It does not own storage (that is `dredge-queue`),
+//! scheduling (`dredge-scheduler`), or any vendor's HTTP, account keys or defaults (the
+//! vendor crates). Its test driver (`testing`) exists only with the `testing` feature.
 
 pub mod item;
 pub mod record;
@@ -30,6 +32,10 @@ pub mod files;
 pub mod gate;
 pub mod http;
 pub mod secret;
+pub mod step;
+/// The in-memory driver for vendor-crate tests: only with the `testing` feature, which
+/// crates enable in `[dev-dependencies]`, so no binary carries it.
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod token;
 

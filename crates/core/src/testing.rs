@@ -1,7 +1,8 @@
-//! An in-memory driver for vendor-crate tests: it plans a job with an executor, runs its
-//! items on a few concurrent workers and applies [`crate::retry::decide`] to every
-//! outcome exactly as the daemon does — counted retries, uncounted waits, domain and
-//! account gates, dead items with reasons, follow-ups — with real wall-clock waiting.
+//! An in-memory driver for vendor-crate tests: it plans a job with an executor and runs
+//! its items on a few concurrent workers through [`crate::step`], the step the daemon's
+//! lanes run — counted retries, uncounted waits, domain and account gates, dead items
+//! with reasons (split by `split_for_death`), follow-ups — with real wall-clock waiting.
+//! Only the plumbing is its own: an in-memory board instead of the queue and the writer.
 //!
 //! It exists so each vendor crate can test its executor end to end against a simulator
 //! without the queue, the scheduler or the daemon. Tests configure the simulator's delays
@@ -14,19 +15,22 @@
 //! ```
 
 use std::collections::{HashMap, HashSet};
+use std::convert::Infallible;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use rand::SeedableRng;
+use async_trait::async_trait;
 use rand::rngs::StdRng;
+use rand::{RngCore, SeedableRng};
 use tokio::sync::Notify;
 
 use crate::executor::{Executor, PlanError};
 use crate::item::{ItemContext, ItemStart, NewItem};
 use crate::job::JobSpec;
-use crate::outcome::{Outcome, SnoozeScope};
+use crate::outcome::SnoozeScope;
 use crate::record::Record;
-use crate::retry::{self, Decision, GateClosure, ItemBudget};
+use crate::retry::{AccountStop, GateClosure, ItemBudget};
+use crate::step::{self, Plumbing, Requeue, StepItem, Stepped};
 use crate::time::UnixMillis;
 
 /// How the driver runs a job.
@@ -183,11 +187,13 @@ impl Driver {
         });
         lock(&state.board).add_all(planned, run_started);
         let stop_at = Instant::now() + self.config.max_wall;
+        let executor: Arc<dyn Executor> = executor;
+        let job = Arc::new(job.clone());
         let mut workers = tokio::task::JoinSet::new();
         for _ in 0..self.config.workers.max(1) {
             let worker = Worker {
                 executor: executor.clone(),
-                job: Arc::new(job.clone()),
+                job: job.clone(),
                 state: state.clone(),
                 per_scope: self.config.per_scope_in_flight,
                 stop_at,
@@ -217,6 +223,9 @@ struct Slot {
     attempts: u32,
     polls: u32,
     executions: u32,
+    /// The last counted error and the last wait's note, as the queue keeps them.
+    last_error: Option<String>,
+    note: Option<String>,
 }
 
 /// The driver's queue: items, gates and what happened.
@@ -235,7 +244,7 @@ struct Board {
 
 /// What a worker should do next.
 enum Next {
-    Run(usize, ItemContext, UnixMillis),
+    Run(usize, StepItem, UnixMillis),
     Wait(Duration),
     Finished,
 }
@@ -293,6 +302,8 @@ impl Board {
             attempts,
             polls: 0,
             executions: 0,
+            last_error: None,
+            note: None,
         });
     }
 
@@ -341,31 +352,23 @@ impl Board {
     }
 
     fn lease(&mut self, i: usize, now: UnixMillis) -> Next {
-        if retry::expired(self.budget(i), now) {
-            self.kill(i, "deadline passed before the item could finish".into());
-            return Next::Wait(Duration::ZERO);
-        }
+        let budget = ItemBudget {
+            attempts: self.slots[i].attempts,
+            polls: self.slots[i].polls,
+            max_attempts: self.max_attempts,
+            deadline: Some(self.deadline),
+        };
         let slot = &mut self.slots[i];
         slot.state = ItemState::Leased;
-        slot.executions += 1;
         *self.in_flight.entry(slot.item.scope.clone()).or_default() += 1;
-        let ctx = ItemContext {
+        let context = ItemContext {
             label: slot.item.label.clone(),
             payload: slot.item.payload.clone(),
             attempts: slot.attempts,
             polls: slot.polls,
             run_started: self.run_started,
         };
-        Next::Run(i, ctx, now)
-    }
-
-    fn budget(&self, i: usize) -> ItemBudget {
-        ItemBudget {
-            attempts: self.slots[i].attempts,
-            polls: self.slots[i].polls,
-            max_attempts: self.max_attempts,
-            deadline: Some(self.deadline),
-        }
+        Next::Run(i, StepItem { context, budget }, now)
     }
 
     fn kill(&mut self, i: usize, reason: String) {
@@ -379,63 +382,26 @@ impl Board {
         });
     }
 
-    /// Apply an outcome of slot `i` the way the daemon does.
-    fn finish(&mut self, i: usize, outcome: Outcome, leased_at: UnixMillis) {
-        let now = UnixMillis::now();
+    /// Slot `i`'s step is over: its scope frees up, and an execution is traced.
+    fn stepped(&mut self, i: usize, stepped: Stepped, leased_at: UnixMillis) {
         if let Some(n) = self.in_flight.get_mut(&self.slots[i].item.scope) {
             *n = n.saturating_sub(1);
         }
-        let name = outcome_name(&outcome);
-        let decision = retry::decide(outcome, self.budget(i), now, &mut self.rng);
+        let Some(outcome) = stepped.outcome else {
+            return;
+        };
+        self.slots[i].executions += 1;
         self.report.executions.push(Execution {
             item: i,
             scope: self.slots[i].item.scope.clone(),
             leased_at,
-            finished_at: now,
-            outcome: name,
-            spent_attempt: spends_attempt(&decision, self.slots[i].attempts),
+            finished_at: UnixMillis::now(),
+            outcome,
+            spent_attempt: stepped.spent_attempt,
         });
-        self.apply(i, decision, now);
     }
 
-    fn apply(&mut self, i: usize, decision: Decision, now: UnixMillis) {
-        match decision {
-            Decision::Complete { completion, gates } => {
-                self.slots[i].state = ItemState::Done;
-                self.report.records.extend(completion.records);
-                self.add_all(completion.follow_ups, now);
-                gates.into_iter().for_each(|g| self.close(g, now));
-            }
-            Decision::Wait {
-                not_before,
-                polls,
-                gate,
-                ..
-            } => {
-                let slot = &mut self.slots[i];
-                (slot.state, slot.not_before, slot.polls) = (ItemState::Ready, not_before, polls);
-                if let Some(g) = gate {
-                    self.close(g, now);
-                }
-            }
-            Decision::Retry {
-                not_before,
-                attempts,
-                ..
-            } => {
-                let slot = &mut self.slots[i];
-                (slot.state, slot.not_before, slot.attempts) =
-                    (ItemState::Ready, not_before, attempts);
-            }
-            Decision::Dead { reason } => self.kill(i, reason),
-            Decision::StopAccount { reason, kind } => {
-                self.slots[i].state = ItemState::Ready;
-                self.report.account_stopped = Some(format!("{}: {reason}", kind.as_str()));
-            }
-        }
-    }
-
-    fn close(&mut self, gate: GateClosure, now: UnixMillis) {
+    fn close(&mut self, gate: &GateClosure, now: UnixMillis) {
         let until = match &gate.scope {
             SnoozeScope::Item => return,
             SnoozeScope::Domain(d) => self.domain_gates.entry(d.clone()).or_default(),
@@ -443,7 +409,7 @@ impl Board {
         };
         *until = (*until).max(gate.until);
         self.report.gates.push(GateTrace {
-            scope: gate.scope,
+            scope: gate.scope.clone(),
             closed_at: now,
             until: gate.until,
         });
@@ -473,40 +439,108 @@ impl Board {
     }
 }
 
-fn spends_attempt(decision: &Decision, attempts: u32) -> bool {
-    match decision {
-        Decision::Retry { .. } => true,
-        Decision::Complete { completion, .. } => completion
-            .follow_ups
-            .iter()
-            .any(|f| matches!(f.start, ItemStart::Ready { attempts: a, .. } if a > attempts)),
-        _ => false,
+/// Where the step of the item on slot `index` lands: the board, in place of the
+/// daemon's queue and writer.
+struct OnBoard<'a> {
+    state: &'a Shared,
+    index: usize,
+    executor: Arc<dyn Executor>,
+    job: Arc<JobSpec>,
+}
+
+impl OnBoard<'_> {
+    fn board(&self) -> MutexGuard<'_, Board> {
+        lock(&self.state.board)
     }
 }
 
-fn outcome_name(outcome: &Outcome) -> &'static str {
-    match outcome {
-        Outcome::Done(_) => "done",
-        Outcome::NotReady { .. } => "not_ready",
-        Outcome::Snooze(_) => "snooze",
-        Outcome::Retry(_) => "retry",
-        Outcome::Reauth => "reauth",
-        Outcome::AuthFailed { .. } => "auth_failed",
-        Outcome::AccountSuspended { .. } => "account_suspended",
-        Outcome::Fatal { .. } => "fatal",
+#[async_trait]
+impl Plumbing for OnBoard<'_> {
+    type Error = Infallible;
+
+    fn executor(&self) -> Option<Arc<dyn Executor>> {
+        Some(self.executor.clone())
+    }
+
+    fn spec(&self) -> Result<Arc<JobSpec>, String> {
+        Ok(self.job.clone())
+    }
+
+    fn last_words(&self) -> Option<String> {
+        let board = self.board();
+        let slot = &board.slots[self.index];
+        slot.last_error.clone().or_else(|| slot.note.clone())
+    }
+
+    /// Seeded from the driver's seed, so a run's jitter repeats.
+    fn rng(&self) -> StdRng {
+        StdRng::seed_from_u64(self.board().rng.next_u64())
+    }
+
+    fn note_gate(&self, gate: &GateClosure) {
+        self.board().close(gate, UnixMillis::now());
+    }
+
+    async fn close_gate(&self, _gate: GateClosure) -> Result<(), Infallible> {
+        // The board's gates hold every item of their scope from the moment they are
+        // noted: nothing queued needs deferring.
+        Ok(())
+    }
+
+    async fn finish(
+        &self,
+        records: Vec<Record>,
+        follow_ups: Vec<NewItem>,
+    ) -> Result<(), Infallible> {
+        let mut board = self.board();
+        board.slots[self.index].state = ItemState::Done;
+        board.report.records.extend(records);
+        board.add_all(follow_ups, UnixMillis::now());
+        Ok(())
+    }
+
+    async fn requeue(&self, requeue: Requeue) -> Result<(), Infallible> {
+        let mut board = self.board();
+        let slot = &mut board.slots[self.index];
+        slot.state = ItemState::Ready;
+        match requeue {
+            Requeue::Wait {
+                not_before,
+                polls,
+                note,
+            } => (slot.not_before, slot.polls, slot.note) = (not_before, polls, Some(note)),
+            Requeue::Retry {
+                not_before,
+                attempts,
+                error,
+            } => {
+                (slot.not_before, slot.attempts, slot.last_error) =
+                    (not_before, attempts, Some(error))
+            }
+        }
+        Ok(())
+    }
+
+    async fn kill(&self, reason: String) -> Result<(), Infallible> {
+        self.board().kill(self.index, reason);
+        Ok(())
+    }
+
+    fn stop_account(&self, kind: AccountStop, reason: &str) {
+        self.board().report.account_stopped = Some(format!("{}: {reason}", kind.as_str()));
     }
 }
 
 /// One of the driver's concurrent workers.
-struct Worker<E> {
-    executor: Arc<E>,
+struct Worker {
+    executor: Arc<dyn Executor>,
     job: Arc<JobSpec>,
     state: Arc<Shared>,
     per_scope: Option<usize>,
     stop_at: Instant,
 }
 
-impl<E: Executor + 'static> Worker<E> {
+impl Worker {
     async fn run(self) {
         loop {
             let next = {
@@ -523,7 +557,7 @@ impl<E: Executor + 'static> Worker<E> {
                     return;
                 }
                 Next::Wait(d) => self.wait(d).await,
-                Next::Run(i, ctx, leased_at) => self.execute(i, ctx, leased_at).await,
+                Next::Run(i, item, leased_at) => self.execute(i, item, leased_at).await,
             }
         }
     }
@@ -536,24 +570,36 @@ impl<E: Executor + 'static> Worker<E> {
         let _ = tokio::time::timeout(d, self.state.wake.notified()).await;
     }
 
-    async fn execute(&self, i: usize, ctx: ItemContext, leased_at: UnixMillis) {
-        let outcome = self.executor.execute(&self.job, &ctx).await;
-        lock(&self.state.board).finish(i, outcome, leased_at);
+    /// The daemon's step, landing on the board.
+    async fn execute(&self, index: usize, item: StepItem, leased_at: UnixMillis) {
+        let on_board = OnBoard {
+            state: &self.state,
+            index,
+            executor: self.executor.clone(),
+            job: self.job.clone(),
+        };
+        let stepped = match step::run(&on_board, &item).await {
+            Ok(stepped) => stepped,
+            Err(never) => match never {},
+        };
+        lock(&self.state.board).stepped(index, stepped, leased_at);
         self.state.wake.notify_waiters();
     }
 }
 
 #[cfg(test)]
 mod tests {
+
     use std::sync::atomic::{AtomicU32, Ordering};
 
     use async_trait::async_trait;
 
     use super::*;
-    use crate::outcome::{Completion, FailureClass, Snooze};
+    use crate::outcome::{Completion, FailureClass, Outcome, Snooze};
 
     /// An executor scripted by item label: `ok`, `flaky` (fails twice), `busy:d`
-    /// (snoozes domain d once), `split` (two follow-ups, one dead).
+    /// (snoozes domain d once), `split` (two follow-ups, one dead), `batch` (fails for
+    /// good; dies as one part per input).
     #[derive(Default)]
     struct Scripted {
         calls: AtomicU32,
@@ -598,6 +644,9 @@ mod tests {
                     reason: "occupied".into(),
                 });
             }
+            if label == "batch" {
+                return Outcome::fatal("http400 for the whole batch");
+            }
             if label == "split" {
                 return Outcome::Done(Completion {
                     records: vec![],
@@ -626,6 +675,16 @@ mod tests {
                 });
             }
             Outcome::records(vec![record(label)])
+        }
+
+        fn split_for_death(&self, item: &ItemContext) -> Vec<NewItem> {
+            if item.label != "batch" {
+                return Vec::new();
+            }
+            ["batch/1", "batch/2"]
+                .iter()
+                .map(|l| NewItem::ready(*l, Vec::new()))
+                .collect()
         }
     }
 
@@ -706,6 +765,36 @@ mod tests {
         let mut sources: Vec<_> = report.records.iter().map(|r| r.source.as_str()).collect();
         sources.sort();
         assert_eq!(sources, ["child-a", "child-b", "child-c"]);
+        assert!(report.unfinished.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_dying_item_of_a_splitting_executor_ends_as_its_dead_parts() {
+        let report = run(
+            Scripted::default(),
+            &["batch", "ok:b"],
+            DriverConfig::default(),
+        )
+        .await;
+        let dead: Vec<_> = report
+            .dead
+            .iter()
+            .map(|d| (d.label.as_str(), d.reason.as_str()))
+            .collect();
+        assert_eq!(
+            dead,
+            [
+                ("batch/1", "http400 for the whole batch"),
+                ("batch/2", "http400 for the whole batch"),
+            ]
+        );
+        let batch = report.items.iter().find(|i| i.label == "batch").unwrap();
+        assert_eq!(
+            batch.state,
+            ItemState::Done,
+            "the parent ends with no records"
+        );
+        assert_eq!(report.records.len(), 1);
         assert!(report.unfinished.is_empty());
     }
 }

@@ -331,3 +331,6 @@ async fn start_queued_fires(shared: &Arc<Shared>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

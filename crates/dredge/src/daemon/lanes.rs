@@ -1,16 +1,21 @@
 //! Workers: one lane per account leases that account's ready items and runs them
 //! through its executor, at most `max_concurrency` at once. Idle lanes sleep until the
 //! next item's time or a wake-up — never a busy poll.
+//!
+//! Each leased item goes through `dredge_core::step` (execute under a panic guard,
+//! `retry::decide`, apply), the step the test driver runs too; this module is its
+//! plumbing: leasing, the queue, the writer, the lane's gates and the metrics.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use dredge_core::item::ItemContext;
-use dredge_core::retry::{self, Decision, GateClosure, ItemBudget};
+use dredge_core::retry::{AccountStop, GateClosure, ItemBudget};
+use dredge_core::step::{self, Plumbing, Requeue, StepItem};
 use dredge_core::{
-    Executor, Failure, FailureClass, ItemStart, JobSpec, NewItem, Outcome, Record, SnoozeScope,
-    UnixMillis,
+    Executor, JobSpec, NewItem, Outcome, PlanError, Record, SnoozeScope, UnixMillis,
 };
 use dredge_queue::{LeasedItem, Release};
 
@@ -148,40 +153,24 @@ async fn idle(shared: &Shared, lane: &Lane, wait: Duration) {
     }
 }
 
-/// Execute one leased item and apply what the retry policy decides.
+/// Execute one leased item and apply what the retry rules decide: the step of
+/// `dredge_core::step`, landing in the queue and the writer.
 async fn execute(shared: &Shared, lane: &Arc<Lane>, item: LeasedItem) {
-    let budget = ItemBudget {
-        attempts: item.attempts,
-        polls: item.polls,
-        max_attempts: item.max_attempts,
-        deadline: item.deadline,
+    let step = StepItem {
+        context: context(&item),
+        budget: ItemBudget {
+            attempts: item.attempts,
+            polls: item.polls,
+            max_attempts: item.max_attempts,
+            deadline: item.deadline,
+        },
     };
-    let decision = if retry::expired(budget, UnixMillis::now()) {
-        Decision::Dead {
-            reason: format!(
-                "deadline passed before the item could finish ({})",
-                last_words(shared, &item)
-            ),
-        }
-    } else {
-        match (shared.spec_of(&item.run), lane.executor()) {
-            (Ok(spec), Some(executor)) => {
-                let outcome = execute_guarded(executor, spec, context(&item)).await;
-                count_outcome(shared, lane, &outcome);
-                retry::decide(outcome, budget, UnixMillis::now(), &mut rand::rng())
-            }
-            (Err(e), _) => Decision::Dead {
-                reason: format!("cannot read the run's job definition: {e:#}"),
-            },
-            (_, None) => Decision::Wait {
-                not_before: UnixMillis::now(),
-                polls: item.polls,
-                note: "account not available".into(),
-                gate: None,
-            },
-        }
+    let plumbing = InLane {
+        shared,
+        lane,
+        item: &item,
     };
-    if let Err(e) = apply(shared, lane, &item, decision).await {
+    if let Err(e) = step::run(&plumbing, &step).await {
         // The lease is taken back by the reclaimer, or by the storage doctor's
         // recovery; the item is not lost.
         tracing::error!(item = %item.id, run = %item.run, error = %format!("{e:#}"), "cannot record an item's outcome");
@@ -189,43 +178,151 @@ async fn execute(shared: &Shared, lane: &Arc<Lane>, item: LeasedItem) {
     }
 }
 
-/// The executor's call in a task of its own, so that a panic (a bug) becomes a counted
-/// retry of the item instead of a lease nobody ends and a lane slot never given back.
-async fn execute_guarded(
-    executor: Arc<dyn Executor>,
-    spec: Arc<JobSpec>,
-    context: ItemContext,
-) -> Outcome {
-    let call = tokio::spawn(async move {
-        if failpoint::fires(failpoint::EXECUTOR_PANIC) {
-            panic!("failpoint {}", failpoint::EXECUTOR_PANIC);
+/// Where one leased item's step lands: the queue, the writer, the lane's gates and the
+/// metrics.
+struct InLane<'a> {
+    shared: &'a Shared,
+    lane: &'a Arc<Lane>,
+    item: &'a LeasedItem,
+}
+
+#[async_trait]
+impl Plumbing for InLane<'_> {
+    type Error = anyhow::Error;
+
+    fn executor(&self) -> Option<Arc<dyn Executor>> {
+        let executor = self.lane.executor()?;
+        Some(Arc::new(WithFailpoint(executor)))
+    }
+
+    fn spec(&self) -> Result<Arc<JobSpec>, String> {
+        self.shared
+            .spec_of(&self.item.run)
+            .map_err(|e| format!("{e:#}"))
+    }
+
+    fn last_words(&self) -> Option<String> {
+        let info = self.shared.queue.item(self.item.id).ok().flatten()?;
+        info.last_error.or(info.note)
+    }
+
+    fn executed(&self, outcome: &Outcome) {
+        count_outcome(self.shared, self.lane, outcome);
+    }
+
+    fn panicked(&self, why: &str) {
+        tracing::error!(%why, "the executor panicked; the item is retried (a bug in dredge: please report it)");
+    }
+
+    fn died(&self, reason: &str, items: u64) {
+        let item = self.item;
+        tracing::warn!(run = %item.run, item = %item.label, reason = %reason, "item dead");
+        let label = format!("job=\"{}\"", super::metrics::escape(&item.job));
+        (self.shared.metrics).add("dredge_dead_items_total", label, items);
+    }
+
+    fn requeued(&self) {
+        self.lane.wake.notify_one();
+    }
+
+    /// Close the lane's in-memory gate before the item that caused it (or its
+    /// follow-ups) becomes leasable again, so no lease slips in between.
+    fn note_gate(&self, gate: &GateClosure) {
+        let lane = self.lane;
+        match &gate.scope {
+            SnoozeScope::Domain(domain) => lane.close_scope(domain, gate.until),
+            SnoozeScope::Account => {
+                lane.close_until(gate.until, "vendor asked the account to wait".into())
+            }
+            SnoozeScope::Item => {}
         }
-        executor.execute(&spec, &context).await
-    });
-    match call.await {
-        Ok(outcome) => outcome,
-        Err(e) => {
-            let why = match e.try_into_panic() {
-                Ok(panic) => panic_text(panic.as_ref()),
-                Err(e) => e.to_string(),
-            };
-            tracing::error!(%why, "the executor panicked; the item is retried (a bug in dredge: please report it)");
-            Outcome::Retry(Failure {
-                class: FailureClass::Vendor,
-                message: format!("the executor panicked ({why}); a bug in dredge"),
-                retry_after: None,
-                budget: None,
-            })
+    }
+
+    async fn close_gate(&self, gate: GateClosure) -> anyhow::Result<()> {
+        let lane = self.lane;
+        match gate.scope {
+            SnoozeScope::Domain(domain) => {
+                let q = self.shared.queue.clone();
+                let account = lane.account.clone();
+                let n = tokio::task::spawn_blocking(move || {
+                    q.defer_scope(&account, &domain, gate.until)
+                })
+                .await??;
+                tracing::debug!(account = %lane.account, deferred = n, "domain snoozed");
+            }
+            SnoozeScope::Account => {
+                lane.close_until(gate.until, "vendor asked the account to wait".into());
+                tracing::info!(account = %lane.account, until = %gate.until.to_rfc3339(), "account snoozed");
+            }
+            SnoozeScope::Item => {}
         }
+        Ok(())
+    }
+
+    async fn finish(&self, records: Vec<Record>, follow_ups: Vec<NewItem>) -> anyhow::Result<()> {
+        finish(self.shared, self.lane, self.item, records, follow_ups).await
+    }
+
+    async fn requeue(&self, requeue: Requeue) -> anyhow::Result<()> {
+        let release = match requeue {
+            Requeue::Wait {
+                not_before,
+                polls,
+                note,
+            } => Release::Snooze {
+                until: not_before,
+                polls,
+                note,
+            },
+            Requeue::Retry {
+                not_before,
+                attempts,
+                error,
+            } => Release::Retry {
+                not_before,
+                attempts,
+                error,
+            },
+        };
+        let (q, lease) = (self.shared.queue.clone(), self.item.lease());
+        tokio::task::spawn_blocking(move || q.release(lease, release)).await??;
+        Ok(())
+    }
+
+    async fn kill(&self, reason: String) -> anyhow::Result<()> {
+        let (q, lease) = (self.shared.queue.clone(), self.item.lease());
+        tokio::task::spawn_blocking(move || q.kill(lease, &reason)).await??;
+        (self.shared.writer()).send(WriterMsg::Check(self.item.run.clone()));
+        Ok(())
+    }
+
+    fn stop_account(&self, kind: AccountStop, reason: &str) {
+        tracing::error!(account = %self.lane.account, reason = %reason, state = kind.as_str(),
+            "the account's items stop until its configuration changes (dredge reload)");
+        self.lane.stop_auth(kind, reason.to_string());
     }
 }
 
-fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "no message".into())
+/// The lane's executor with the `executor_panic` failpoint checked inside its call,
+/// where the step's panic guard catches it.
+struct WithFailpoint(Arc<dyn Executor>);
+
+#[async_trait]
+impl Executor for WithFailpoint {
+    fn plan(&self, job: &JobSpec, inputs: &[String]) -> Result<Vec<NewItem>, PlanError> {
+        self.0.plan(job, inputs)
+    }
+
+    async fn execute(&self, job: &JobSpec, item: &ItemContext) -> Outcome {
+        if failpoint::fires(failpoint::EXECUTOR_PANIC) {
+            panic!("failpoint {}", failpoint::EXECUTOR_PANIC);
+        }
+        self.0.execute(job, item).await
+    }
+
+    fn split_for_death(&self, item: &ItemContext) -> Vec<NewItem> {
+        self.0.split_for_death(item)
+    }
 }
 
 fn context(item: &LeasedItem) -> ItemContext {
@@ -235,16 +332,6 @@ fn context(item: &LeasedItem) -> ItemContext {
         attempts: item.attempts,
         polls: item.polls,
         run_started: item.run_started,
-    }
-}
-
-fn last_words(shared: &Shared, item: &LeasedItem) -> String {
-    match shared.queue.item(item.id) {
-        Ok(Some(info)) => info
-            .last_error
-            .or(info.note)
-            .unwrap_or_else(|| "no answer yet".into()),
-        _ => "no answer yet".into(),
     }
 }
 
@@ -293,133 +380,9 @@ async fn finish(
     Ok(())
 }
 
-async fn apply(
-    shared: &Shared,
-    lane: &Arc<Lane>,
-    item: &LeasedItem,
-    decision: Decision,
-) -> anyhow::Result<()> {
-    let q = shared.queue.clone();
-    let id = item.lease();
-    match decision {
-        Decision::Complete { completion, gates } => {
-            let (records, follow_ups) = (completion.records, completion.follow_ups);
-            note_gates(lane, &gates);
-            finish(shared, lane, item, records, follow_ups).await?;
-            close_gates(shared, lane, gates).await?;
-        }
-        Decision::Wait {
-            not_before,
-            polls,
-            note,
-            gate,
-        } => {
-            let release = Release::Snooze {
-                until: not_before,
-                polls,
-                note,
-            };
-            let gates: Vec<GateClosure> = gate.into_iter().collect();
-            note_gates(lane, &gates);
-            tokio::task::spawn_blocking(move || q.release(id, release)).await??;
-            close_gates(shared, lane, gates).await?;
-            lane.wake.notify_one();
-        }
-        Decision::Retry {
-            not_before,
-            attempts,
-            error,
-        } => {
-            let release = Release::Retry {
-                not_before,
-                attempts,
-                error,
-            };
-            tokio::task::spawn_blocking(move || q.release(id, release)).await??;
-            lane.wake.notify_one();
-        }
-        Decision::Dead { reason } => {
-            tracing::warn!(run = %item.run, item = %item.label, reason = %reason, "item dead");
-            let parts = lane
-                .executor()
-                .map(|e| e.split_for_death(&context(item)))
-                .unwrap_or_default();
-            let dead = parts.len().max(1) as u64;
-            let label = format!("job=\"{}\"", super::metrics::escape(&item.job));
-            shared.metrics.add("dredge_dead_items_total", label, dead);
-            if parts.is_empty() {
-                tokio::task::spawn_blocking(move || q.kill(id, &reason)).await??;
-                shared.writer().send(WriterMsg::Check(item.run.clone()));
-            } else {
-                // One dead item per input instead of one for the whole batch: the
-                // parent ends with no records, its parts are listed and retried alone.
-                let parts: Vec<_> = parts
-                    .into_iter()
-                    .map(|p| {
-                        p.with_start(ItemStart::Dead {
-                            reason: reason.clone(),
-                        })
-                    })
-                    .collect();
-                finish(shared, lane, item, Vec::new(), parts).await?;
-            }
-        }
-        Decision::StopAccount { reason, kind } => {
-            tracing::error!(account = %lane.account, reason = %reason, state = kind.as_str(),
-                "the account's items stop until its configuration changes (dredge reload)");
-            lane.stop_auth(kind, reason.clone());
-            let release = Release::Snooze {
-                until: UnixMillis::now(),
-                polls: item.polls,
-                note: format!("{}: {reason}", kind.as_str()),
-            };
-            tokio::task::spawn_blocking(move || q.release(id, release)).await??;
-        }
-    }
-    Ok(())
-}
-
-/// Close the lane's in-memory gates before the items that caused them (or their
-/// follow-ups) become leasable again, so no lease slips in between.
-fn note_gates(lane: &Lane, gates: &[GateClosure]) {
-    for gate in gates {
-        match &gate.scope {
-            SnoozeScope::Domain(domain) => lane.close_scope(domain, gate.until),
-            SnoozeScope::Account => {
-                lane.close_until(gate.until, "vendor asked the account to wait".into())
-            }
-            SnoozeScope::Item => {}
-        }
-    }
-}
-
-async fn close_gates(shared: &Shared, lane: &Lane, gates: Vec<GateClosure>) -> anyhow::Result<()> {
-    for gate in gates {
-        match gate.scope {
-            SnoozeScope::Domain(domain) => {
-                let q = shared.queue.clone();
-                let account = lane.account.clone();
-                let n = tokio::task::spawn_blocking(move || {
-                    q.defer_scope(&account, &domain, gate.until)
-                })
-                .await??;
-                tracing::debug!(account = %lane.account, deferred = n, "domain snoozed");
-            }
-            SnoozeScope::Account => {
-                lane.close_until(gate.until, "vendor asked the account to wait".into());
-                tracing::info!(account = %lane.account, until = %gate.until.to_rfc3339(), "account snoozed");
-            }
-            SnoozeScope::Item => {}
-        }
-    }
-    Ok(())
-}
-
 fn count_outcome(shared: &Shared, lane: &Lane, outcome: &Outcome) {
     let vendor = lane.vendor.key();
-    let kind = match outcome {
-        Outcome::Done(_) => "done",
-        Outcome::NotReady { .. } => "not_ready",
+    match outcome {
         Outcome::Snooze(s) => {
             let scope = match s.scope {
                 SnoozeScope::Item => "item",
@@ -431,7 +394,6 @@ fn count_outcome(shared: &Shared, lane: &Lane, outcome: &Outcome) {
                 format!("vendor=\"{vendor}\",scope=\"{scope}\""),
                 1,
             );
-            "snooze"
         }
         Outcome::Retry(f) => {
             shared.metrics.add(
@@ -439,7 +401,6 @@ fn count_outcome(shared: &Shared, lane: &Lane, outcome: &Outcome) {
                 format!("vendor=\"{vendor}\",class=\"{}\"", f.class.as_str()),
                 1,
             );
-            "retry"
         }
         Outcome::Reauth => {
             shared.metrics.add(
@@ -447,25 +408,23 @@ fn count_outcome(shared: &Shared, lane: &Lane, outcome: &Outcome) {
                 format!("vendor=\"{vendor}\""),
                 1,
             );
-            "reauth"
         }
-        Outcome::AuthFailed { .. } => "auth_failed",
-        Outcome::AccountSuspended { .. } => "account_suspended",
-        Outcome::Fatal { .. } => "fatal",
-    };
-    if let Outcome::Done(c) = outcome {
-        let domains = c.snoozes.len() as u64;
-        if domains > 0 {
+        Outcome::Done(c) if !c.snoozes.is_empty() => {
             shared.metrics.add(
                 "dredge_snoozes_total",
                 format!("vendor=\"{vendor}\",scope=\"domain\""),
-                domains,
+                c.snoozes.len() as u64,
             );
         }
+        _ => {}
     }
+    let kind = step::outcome_name(outcome);
     shared.metrics.add(
         "dredge_outcomes_total",
         format!("vendor=\"{vendor}\",outcome=\"{kind}\""),
         1,
     );
 }
+
+#[cfg(test)]
+mod tests;

@@ -55,6 +55,14 @@ const NEWS_JOB: &str = "vendor = \"autoextract\"\n[autoextract]\npage_type = \"a
 
 /// A run of the job `news` on account `a` with `items` items.
 pub fn new_run(shared: &Shared, items: usize) -> RunId {
+    let items = (0..items)
+        .map(|i| NewItem::ready(format!("item-{i}"), vec![]))
+        .collect();
+    new_run_of(shared, items)
+}
+
+/// A run of the job `news` on account `a` with these items (at most 3 attempts each).
+pub fn new_run_of(shared: &Shared, items: Vec<NewItem>) -> RunId {
     let rules = FileRules::default();
     let spec = parse_job(Path::new("jobs/news.toml"), NEWS_JOB, None, &rules).unwrap();
     let run = NewRun {
@@ -65,9 +73,6 @@ pub fn new_run(shared: &Shared, items: usize) -> RunId {
         deadline: None,
         max_attempts: 3,
     };
-    let items = (0..items)
-        .map(|i| NewItem::ready(format!("item-{i}"), vec![]))
-        .collect();
     shared.queue.create_run(run, items).unwrap()
 }
 

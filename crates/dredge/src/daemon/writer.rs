@@ -802,4 +802,92 @@ mod tests {
         );
         assert!(!shared.health.is_faulted(), "not a storage fault");
     }
+
+    /// The `n` field of each line of the run's file, in file order.
+    fn numbers(path: &Path) -> Vec<u64> {
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["data"]["n"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn staged_and_handed_records_reach_the_file_once_in_seq_order_and_end_the_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let (shared, writer) = writer_in(dir.path());
+        let run = new_run(&shared, 2);
+        // The first item's records are staged in the queue, the second's handed over.
+        let far = UnixMillis::now().after(Duration::from_secs(600));
+        let staged = shared
+            .queue
+            .lease_next("a", UnixMillis::now(), far)
+            .unwrap()
+            .unwrap();
+        shared.queue.stage(&staged, &records(2), vec![]).unwrap();
+        writer.send(WriterMsg::Staged(StagedItem {
+            run: run.clone(),
+            item: staged.id,
+        }));
+        write_next(&shared, &writer, &run, 3).await;
+        barrier(&writer).await;
+        let info = shared.queue.run(&run).unwrap().unwrap();
+        assert_eq!(info.state, RunState::Succeeded, "{info:?}");
+        let paths = RunPaths::new(&shared.config().state_dir.join("out"), "news", &run);
+        assert!(!paths.partial.exists(), "renamed once complete");
+        assert_eq!(seqs(&paths.done), vec![1, 2, 3, 4, 5]);
+        assert_eq!(numbers(&paths.done), vec![0, 1, 0, 1, 2]);
+        assert_eq!(info.cursor.records, 5);
+    }
+
+    #[tokio::test]
+    async fn a_result_whose_lease_was_taken_back_is_dropped_and_the_others_are_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let (shared, writer) = writer_in(dir.path());
+        let run = new_run(&shared, 2);
+        let far = UnixMillis::now().after(Duration::from_secs(600));
+        let lost = shared
+            .queue
+            .lease_next("a", UnixMillis::now(), far)
+            .unwrap()
+            .unwrap();
+        let kept = shared
+            .queue
+            .lease_next("a", UnixMillis::now(), far)
+            .unwrap()
+            .unwrap();
+        // Its worker is gone (as the reclaimer or a panic would decide): the item
+        // runs again, and the result of that lease must never be committed.
+        shared.queue.abandon(lost.lease(), "worker gone").unwrap();
+        let stale = writer
+            .write_now(run.clone(), lost.lease(), records(1), vec![], None)
+            .await;
+        assert!(stale.is_ok());
+        let done = writer
+            .write_now(run.clone(), kept.lease(), records(2), vec![], None)
+            .await;
+        assert!(done.is_ok());
+        barrier(&writer).await;
+        // A round that held the other result writes it after the dropped one.
+        barrier(&writer).await;
+        let info = shared.queue.run(&run).unwrap().unwrap();
+        assert_eq!(info.cursor.records, 2, "{info:?}");
+        let paths = RunPaths::new(&shared.config().state_dir.join("out"), "news", &run);
+        assert_eq!(
+            numbers(&paths.partial),
+            vec![0, 1],
+            "only the kept lease's records"
+        );
+        let lost = shared.queue.item(lost.id).unwrap().unwrap();
+        assert!(
+            matches!(lost.state, dredge_queue::ItemState::Ready { .. }),
+            "{lost:?}"
+        );
+        let kept = shared.queue.item(kept.id).unwrap().unwrap();
+        assert_eq!(kept.state, dredge_queue::ItemState::Done);
+    }
 }

@@ -3,7 +3,7 @@
 //! that read's rows); later reads and reads without acknowledgement never wait. Checked
 //! against `dredge-sim` by executing single steps and reading the snooze each returns.
 
-mod common;
+mod support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,7 +14,7 @@ use dredge_octoparse::OctoparseFlavor;
 use dredge_octoparse::{OctoparseExecutor, Step};
 use dredge_sim::octoparse::{Faults, Sim};
 
-use common::*;
+use support::*;
 
 /// Short, so the test waits it out; long enough for a local request under load.
 const TIMEOUT: Duration = Duration::from_millis(1_500);

@@ -3,7 +3,7 @@
 //! hand-made server for the wrong-method answer the simulator only gives to wrong
 //! requests).
 
-mod common;
+mod support;
 
 use std::collections::BTreeSet;
 
@@ -13,7 +13,7 @@ use dredge_octoparse::OctoparseFlavor;
 use dredge_octoparse::{OctoparseExecutor, Step};
 use dredge_sim::octoparse::{Faults, ROW_KEY_FIELD};
 
-use common::*;
+use support::*;
 
 fn keys_of_task(sim: &dredge_sim::octoparse::Sim, task: &str) -> BTreeSet<(String, String)> {
     sim.rows(task)

@@ -4,13 +4,13 @@
 //! (`unexported_ack`), and the OpenAPI. The output must equal the simulator's ledger of
 //! rows handed out, each row once, with one token request per invalidated token.
 
-mod common;
+mod support;
 
 use dredge_core::job::{OctoparseMode, OctoparseTasks};
 use dredge_octoparse::OctoparseFlavor;
 use dredge_sim::octoparse::Faults;
 
-use common::*;
+use support::*;
 
 const ROWS: u32 = 2_500;
 

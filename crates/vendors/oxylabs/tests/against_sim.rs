@@ -295,11 +295,16 @@ async fn a_bad_request_kills_the_item_with_the_vendors_message() {
         ..JobShape::default()
     });
     let report = run(executor(&sim), &job, &queries(2)).await;
-    assert_eq!(report.dead.len(), 1);
-    assert_eq!(
-        report.dead[0].reason,
-        "HTTP 400: Batch must contain either a query or a url list, not both"
-    );
+    // As the daemon lists it: one dead item per query of the refused batch
+    // (`split_for_death`), each with the vendor's message.
+    let dead: Vec<_> = report.dead.iter().map(|d| d.label.clone()).collect();
+    assert_eq!(dead, queries(2), "{:?}", report.dead);
+    for d in &report.dead {
+        assert_eq!(
+            d.reason,
+            "HTTP 400: Batch must contain either a query or a url list, not both"
+        );
+    }
     assert_eq!(report.total_attempts(), 0);
 }
 
