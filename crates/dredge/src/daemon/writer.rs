@@ -828,7 +828,10 @@ mod tests {
             .lease_next("a", UnixMillis::now(), far)
             .unwrap()
             .unwrap();
-        shared.queue.stage(&staged, &records(2), vec![]).unwrap();
+        shared
+            .queue
+            .stage(staged.lease(), &records(2), vec![])
+            .unwrap();
         writer.send(WriterMsg::Staged(StagedItem {
             run: run.clone(),
             item: staged.id,

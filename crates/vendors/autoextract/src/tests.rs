@@ -1,6 +1,7 @@
 //! Executor-level unit tests without a network: planning and settling batches.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use dredge_core::job::PageType;
 use dredge_core::{Completion, ItemStart, JsonText};

@@ -18,7 +18,6 @@ mod problem;
 mod request;
 mod target;
 
-
 use async_trait::async_trait;
 use bytestring::ByteString;
 use dredge_core::job::{JobSpec, VendorJob, ZyteJob};

@@ -53,7 +53,7 @@ async fn a_job_without_a_schedule_runs_once_per_content() {
     // Account a's lane, with its executor to plan runs, but no loop running them.
     let account = shared.config().accounts["a"].clone();
     let built = executors::build(&account).unwrap();
-    let lane = Lane::new("a", account.vendor, 1, Some(built));
+    let lane = Lane::new("a", account.vendor(), 1, Some(built));
     (shared.lanes.lock().unwrap()).insert("a".into(), Arc::new(lane));
     let text = "vendor = \"autoextract\"\naccount = \"a\"\n[autoextract]\n\
                 page_type = \"article\"\nurls = [\"https://a.com/1\"]\n";
