@@ -227,9 +227,6 @@ pub fn for_each_input(
     Ok(seen)
 }
 
-/// Why a job file was not accepted.
-pub type JobFileError = FileError;
-
 #[cfg(test)]
 mod fuzz;
 #[cfg(test)]

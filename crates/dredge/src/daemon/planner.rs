@@ -1,6 +1,6 @@
 //! Plans the rest of big runs: `inputs::CHUNK_INPUTS` inputs at a time, read from the
 //! run's input copy and planned with the run's own job spec; their items go to the queue
-//! `inputs::ITEMS_PER_BATCH` per batch, each with the moved cursor (`Queue::plan_more`).
+//! `inputs::ITEMS_PER_BATCH` per batch, each with the moved cursor (`QueueBackend::plan_more`).
 //! The rest of a chunk waits in memory (`Shared::plan_cache`); after a restart the
 //! chunk is planned again and the items added before are skipped.
 //!
