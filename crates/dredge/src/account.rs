@@ -18,7 +18,7 @@ use toml::de::{DeValue, ValueDeserializer};
 
 /// A resolved account: defaults applied, credentials read, rules checked.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Account {
+pub(crate) enum Account {
     Octoparse(OctoparseAccount),
     Oxylabs(OxylabsAccount),
     Wds(WdsAccount),
@@ -28,7 +28,7 @@ pub enum Account {
 
 /// Why a section is not an account.
 #[derive(Debug)]
-pub enum AccountError {
+pub(crate) enum AccountError {
     /// It does not parse as its vendor's section (an unknown key, a value out of
     /// range): the file is wrong, as with any other key of the config.
     Parse(toml::de::Error),
@@ -39,7 +39,7 @@ pub enum AccountError {
 
 impl Account {
     /// `section` (the account's table, `vendor` taken out) as a `vendor` account.
-    pub fn resolve(
+    pub(crate) fn resolve(
         vendor: Vendor,
         section: Spanned<DeValue<'_>>,
         secrets: &mut SecretReader,
@@ -57,7 +57,7 @@ impl Account {
         })
     }
 
-    pub fn vendor(&self) -> Vendor {
+    pub(crate) fn vendor(&self) -> Vendor {
         match self {
             Account::Octoparse(_) => Vendor::Octoparse,
             Account::Oxylabs(_) => Vendor::Oxylabs,
@@ -68,7 +68,7 @@ impl Account {
     }
 
     /// What every request of the account shares (quota, calls in flight, timeout).
-    pub fn limits(&self) -> &Limits {
+    pub(crate) fn limits(&self) -> &Limits {
         match self {
             Account::Octoparse(a) => &a.limits,
             Account::Oxylabs(a) => &a.limits,
@@ -89,7 +89,7 @@ fn typed<S: AccountSection>(
 
 /// serde's "unknown field `K`, expected one of ..." about a `vendor` account, said as
 /// what to do; any other message as it was.
-pub fn explain(message: &str, vendor: Vendor) -> String {
+pub(crate) fn explain(message: &str, vendor: Vendor) -> String {
     let unknown = message
         .strip_prefix("unknown field `")
         .and_then(|rest| rest.split_once("`, expected one of "));
@@ -104,6 +104,6 @@ pub fn explain(message: &str, vendor: Vendor) -> String {
 /// An account's `vendor`, read first: it says which vendor's type the rest of the
 /// section is. The other keys are left for that type.
 #[derive(Debug, Deserialize)]
-pub struct AccountHead {
+pub(crate) struct AccountHead {
     pub vendor: Vendor,
 }

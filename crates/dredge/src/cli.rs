@@ -8,18 +8,18 @@ use clap::{Args, Parser, Subcommand};
 use crate::protocol::PageLimit;
 
 /// How many runs `dredge runs` shows unless `--limit` says otherwise: a screenful.
-pub const DEFAULT_RUNS_LIMIT: u16 = 20;
+pub(crate) const DEFAULT_RUNS_LIMIT: u16 = 20;
 
 /// dredge: collect data from scraping vendors on a schedule, every record exactly once.
 #[derive(Debug, Parser)]
 #[command(name = "dredge", version, about, propagate_version = true)]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Run the daemon in the foreground (what systemd starts).
     Daemon {
         /// Daemon config file.
@@ -113,7 +113,7 @@ pub enum Command {
 
 /// Options every client command takes.
 #[derive(Debug, Clone, Args)]
-pub struct ClientArgs {
+pub(crate) struct ClientArgs {
     /// Status socket (default: from the config, else /run/dredge/dredge.sock).
     #[arg(long)]
     pub socket: Option<PathBuf>,

@@ -15,7 +15,7 @@ use crate::protocol::{ApiError, Method, Request};
 /// How long to wait for an answer before telling the user the daemon is stuck.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(60);
 
-pub struct Client {
+pub(crate) struct Client {
     path: PathBuf,
     reader: BufReader<UnixStream>,
     writer: UnixStream,
@@ -41,7 +41,7 @@ struct Response {
 
 impl Client {
     /// A missing socket or one nobody listens on means the daemon is not running.
-    pub fn connect(path: &Path) -> Result<Client, CliError> {
+    pub(crate) fn connect(path: &Path) -> Result<Client, CliError> {
         let shown = path.display().to_string();
         let stream = UnixStream::connect(path).map_err(|e| match e.kind() {
             ErrorKind::NotFound | ErrorKind::ConnectionRefused => CliError::DaemonNotRunning(shown.clone()),
@@ -64,7 +64,7 @@ impl Client {
     }
 
     /// Calls the method whose params are `params`; the answer has that method's type.
-    pub fn call<M: Method>(&mut self, params: M) -> Result<M::Answer, CliError> {
+    pub(crate) fn call<M: Method>(&mut self, params: M) -> Result<M::Answer, CliError> {
         let request: Request = params.into();
         let answer = self.ask(&request)?;
         serde_json::from_value(answer)
@@ -72,7 +72,7 @@ impl Client {
     }
 
     /// Sends `request` and returns its answer as the daemon sent it.
-    pub fn ask(&mut self, request: &Request) -> Result<Value, CliError> {
+    pub(crate) fn ask(&mut self, request: &Request) -> Result<Value, CliError> {
         let id = self.next_id;
         self.next_id += 1;
         let envelope = Envelope {

@@ -23,8 +23,8 @@ use crate::groups;
 use crate::rpc::Groups;
 use toml::Spanned;
 
-pub const DEFAULT_CONFIG_PATH: &str = "/etc/dredge/dredge.toml";
-pub const DEFAULT_SOCKET: &str = "/run/dredge/dredge.sock";
+pub(crate) const DEFAULT_CONFIG_PATH: &str = "/etc/dredge/dredge.toml";
+pub(crate) const DEFAULT_SOCKET: &str = "/run/dredge/dredge.sock";
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -107,7 +107,7 @@ struct ListenTable {
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     #[default]
     Text,
     Json,
@@ -116,17 +116,18 @@ pub enum LogFormat {
 /// How much of the status socket one peer may hold: connections at once, and how long
 /// a request line (or the reading of an answer) may take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SocketLimits {
+pub(crate) struct SocketLimits {
     pub max_connections: usize,
     pub line_timeout: std::time::Duration,
 }
 
-pub const DEFAULT_SOCKET_MAX_CONNECTIONS: usize = 256;
-pub const DEFAULT_SOCKET_LINE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+pub(crate) const DEFAULT_SOCKET_MAX_CONNECTIONS: usize = 256;
+pub(crate) const DEFAULT_SOCKET_LINE_TIMEOUT: std::time::Duration =
+    std::time::Duration::from_secs(10);
 
 /// A loaded, valid daemon config.
 #[derive(Debug, Clone)]
-pub struct DaemonConfig {
+pub(crate) struct DaemonConfig {
     pub path: PathBuf,
     pub state_dir: PathBuf,
     pub jobs_dir: PathBuf,
@@ -160,13 +161,13 @@ impl DaemonConfig {
     /// from. One account that does not resolve (say, its `api_key_file` is missing)
     /// does not stop the others: it is kept in `broken_accounts`. A file that does not
     /// parse, or a key outside any account that is wrong, is an error: nothing to run.
-    pub fn load(path: &Path) -> Result<Self, FileError> {
+    pub(crate) fn load(path: &Path) -> Result<Self, FileError> {
         Self::load_with(path, Secrets::Read)
     }
 
     /// Read the config, keeping accounts that fail to resolve in `broken_accounts`
     /// instead of failing (`--no-secrets` skips reading `*_env` and `*_file`).
-    pub fn load_with(path: &Path, secrets: Secrets) -> Result<Self, FileError> {
+    pub(crate) fn load_with(path: &Path, secrets: Secrets) -> Result<Self, FileError> {
         let bytes = files::read_regular(path, MAX_SMALL_FILE_BYTES, "", Links::Follow)
             .map_err(|e| FileError::whole(path, format!("cannot read the daemon config: {e}")))?;
         let text = String::from_utf8(bytes).map_err(|_| {
@@ -179,7 +180,7 @@ impl DaemonConfig {
     }
 
     #[cfg(test)]
-    pub fn parse(path: &Path, text: &str) -> Result<Self, FileError> {
+    pub(crate) fn parse(path: &Path, text: &str) -> Result<Self, FileError> {
         Self::parse_with(path, text, Secrets::Read)?.strict()
     }
 
@@ -266,7 +267,7 @@ impl DaemonConfig {
     /// Account name → vendor, for job files: every configured account, broken ones
     /// included, so a job naming a broken account is checked for its own errors and
     /// then shown as waiting for that account, not as naming an unknown one.
-    pub fn account_index(&self) -> AccountIndex {
+    pub(crate) fn account_index(&self) -> AccountIndex {
         let working = self.accounts.iter().map(|(n, a)| (n.clone(), a.vendor()));
         let broken = self
             .broken_accounts

@@ -7,7 +7,7 @@ use std::path::Path;
 const GROUP_FILE: &str = "/etc/group";
 
 /// The gid of `name`, or of a number given as is.
-pub fn gid_of(name: &str) -> Result<u32, String> {
+pub(crate) fn gid_of(name: &str) -> Result<u32, String> {
     if let Ok(gid) = name.parse::<u32>() {
         return Ok(gid);
     }

@@ -2,6 +2,8 @@
 //! hands off, and reports the error chain with the exit codes of README "Commands and
 //! the status socket".
 
+#![warn(unreachable_pub)]
+
 mod account;
 mod cli;
 mod client;

@@ -20,51 +20,51 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use strum::{EnumIter, IntoEnumIterator};
 
-pub use page_limit::PageLimit;
+pub(crate) use page_limit::PageLimit;
 
 /// Lines longer than this get a JSON-RPC error instead of being parsed.
-pub const MAX_LINE_BYTES: usize = 1024 * 1024;
+pub(crate) const MAX_LINE_BYTES: usize = 1024 * 1024;
 
 /// JSON-RPC error codes used by the daemon.
-pub mod code {
-    pub const PARSE_ERROR: i64 = -32700;
-    pub const INVALID_REQUEST: i64 = -32600;
-    pub const METHOD_NOT_FOUND: i64 = -32601;
-    pub const INVALID_PARAMS: i64 = -32602;
-    pub const INTERNAL: i64 = -32603;
+pub(crate) mod code {
+    pub(crate) const PARSE_ERROR: i64 = -32700;
+    pub(crate) const INVALID_REQUEST: i64 = -32600;
+    pub(crate) const METHOD_NOT_FOUND: i64 = -32601;
+    pub(crate) const INVALID_PARAMS: i64 = -32602;
+    pub(crate) const INTERNAL: i64 = -32603;
     /// The job or run named does not exist.
-    pub const NOT_FOUND: i64 = -32004;
+    pub(crate) const NOT_FOUND: i64 = -32004;
     /// The request is valid but cannot be done now (e.g. a run of the job is active).
-    pub const CONFLICT: i64 = -32009;
+    pub(crate) const CONFLICT: i64 = -32009;
     /// The peer is not root, the daemon's user, or in the control group (or, for a
     /// method that changes something, it is only in the status group).
-    pub const PERMISSION_DENIED: i64 = -32003;
+    pub(crate) const PERMISSION_DENIED: i64 = -32003;
     /// Every connection slot is busy answering; try again.
-    pub const BUSY: i64 = -32005;
+    pub(crate) const BUSY: i64 = -32005;
 }
 
 /// An error the API answers with; `message` is shown to the user as is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[error("{message}")]
-pub struct ApiError {
+pub(crate) struct ApiError {
     pub code: i64,
     pub message: String,
 }
 
 impl ApiError {
-    pub fn not_found(message: impl Into<String>) -> Self {
+    pub(crate) fn not_found(message: impl Into<String>) -> Self {
         ApiError {
             code: code::NOT_FOUND,
             message: message.into(),
         }
     }
-    pub fn conflict(message: impl Into<String>) -> Self {
+    pub(crate) fn conflict(message: impl Into<String>) -> Self {
         ApiError {
             code: code::CONFLICT,
             message: message.into(),
         }
     }
-    pub fn internal(message: impl Into<String>) -> Self {
+    pub(crate) fn internal(message: impl Into<String>) -> Self {
         ApiError {
             code: code::INTERNAL,
             message: message.into(),
@@ -82,7 +82,7 @@ impl ApiError {
 /// One call to the daemon: the method and its params.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, EnumIter)]
 #[serde(tag = "method", content = "params")]
-pub enum Request {
+pub(crate) enum Request {
     #[serde(rename = "status")]
     Status(Status),
     #[serde(rename = "jobs.list")]
@@ -111,7 +111,7 @@ pub enum Request {
 
 impl Request {
     /// Whether a member of the status group may call it: it changes nothing.
-    pub fn is_read_only(&self) -> bool {
+    pub(crate) fn is_read_only(&self) -> bool {
         matches!(
             self,
             Request::Status(_)
@@ -124,7 +124,7 @@ impl Request {
     }
 
     /// Its wire name (`runs.list`), as serde spells it.
-    pub fn method(&self) -> String {
+    pub(crate) fn method(&self) -> String {
         serde_json::to_value(self)
             .ok()
             .and_then(|v| v.get("method").and_then(Value::as_str).map(String::from))
@@ -132,7 +132,7 @@ impl Request {
     }
 
     /// The method called `name`, with default params; `None` when there is none.
-    pub fn named(name: &str) -> Option<Request> {
+    pub(crate) fn named(name: &str) -> Option<Request> {
         METHODS
             .iter()
             .find(|(method, _)| method == name)
@@ -140,12 +140,12 @@ impl Request {
     }
 
     /// Every method's wire name, in declaration order.
-    pub fn methods() -> Vec<String> {
+    pub(crate) fn methods() -> Vec<String> {
         METHODS.iter().map(|(method, _)| method.clone()).collect()
     }
 
     /// The wire names of the methods the status group may call.
-    pub fn read_only_methods() -> Vec<String> {
+    pub(crate) fn read_only_methods() -> Vec<String> {
         METHODS
             .iter()
             .filter(|(_, request)| request.is_read_only())
@@ -156,7 +156,7 @@ impl Request {
     /// Answers this request with its handler in `api`, encoded for the wire. The one
     /// place a method meets its handler: `encode::<M>` checks that the handler answers
     /// with `M::Answer`.
-    pub async fn answer(self, api: &dyn Api) -> Result<Value, ApiError> {
+    pub(crate) async fn answer(self, api: &dyn Api) -> Result<Value, ApiError> {
         match self {
             Request::Status(p) => encode::<Status>(api.status(p).await),
             Request::JobsList(p) => encode::<JobsList>(api.jobs_list(p).await),
@@ -181,7 +181,7 @@ static METHODS: LazyLock<Vec<(String, Request)>> =
 
 /// What the daemon offers over the socket: one handler per method.
 #[async_trait]
-pub trait Api: Send + Sync + 'static {
+pub(crate) trait Api: Send + Sync + 'static {
     async fn status(&self, params: Status) -> Result<StatusInfo, ApiError>;
     async fn jobs_list(&self, params: JobsList) -> Result<Vec<JobInfo>, ApiError>;
     async fn job_run(&self, params: JobRun) -> Result<RunStarted, ApiError>;
@@ -197,7 +197,7 @@ pub trait Api: Send + Sync + 'static {
 }
 
 /// The params of one method, and the type of its answer.
-pub trait Method: Into<Request> {
+pub(crate) trait Method: Into<Request> {
     type Answer: Serialize + DeserializeOwned;
 }
 
@@ -238,38 +238,38 @@ answers! {
 /// `status`: daemon health. No params.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Status {}
+pub(crate) struct Status {}
 
 /// `jobs.list`: the loaded jobs. No params.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct JobsList {}
+pub(crate) struct JobsList {}
 
 /// `job.run`: start a run of `job` now.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct JobRun {
+pub(crate) struct JobRun {
     pub job: String,
 }
 
 /// `job.pause`: stop leasing `job`'s items.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct JobPause {
+pub(crate) struct JobPause {
     pub job: String,
 }
 
 /// `job.resume`: lease `job`'s items again.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct JobResume {
+pub(crate) struct JobResume {
     pub job: String,
 }
 
 /// `runs.list`: one page of runs, newest first.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RunsList {
+pub(crate) struct RunsList {
     /// Only this job's runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job: Option<String>,
@@ -284,7 +284,7 @@ pub struct RunsList {
 
 impl RunsList {
     /// How many runs the page holds at most.
-    pub fn limit(&self) -> usize {
+    pub(crate) fn limit(&self) -> usize {
         self.limit.unwrap_or_default().get()
     }
 }
@@ -292,21 +292,21 @@ impl RunsList {
 /// `run.get`: one run.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RunGet {
+pub(crate) struct RunGet {
     pub run: String,
 }
 
 /// `run.cancel`: stop a run; its partial output stays.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RunCancel {
+pub(crate) struct RunCancel {
     pub run: String,
 }
 
 /// `dead.list`: dead items, of one job or all.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DeadList {
+pub(crate) struct DeadList {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job: Option<String>,
 }
@@ -314,23 +314,23 @@ pub struct DeadList {
 /// `run.retry`: requeue a run's dead items.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RunRetry {
+pub(crate) struct RunRetry {
     pub run: String,
 }
 
 /// `reload`: read the config and the job files again. No params.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Reload {}
+pub(crate) struct Reload {}
 
 /// `metrics`: Prometheus text. No params.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Metrics {}
+pub(crate) struct Metrics {}
 
 /// `status`: daemon health.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StatusInfo {
+pub(crate) struct StatusInfo {
     pub version: String,
     pub pid: u32,
     pub uptime_secs: u64,
@@ -355,7 +355,7 @@ pub struct StatusInfo {
 
 /// A storage fault, as `status` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StorageStatus {
+pub(crate) struct StorageStatus {
     /// `disk_full`, `read_only` or `io_error`.
     pub state: String,
     /// What failed, with the operating system's words.
@@ -365,7 +365,7 @@ pub struct StorageStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AccountStatus {
+pub(crate) struct AccountStatus {
     pub name: String,
     pub vendor: String,
     /// `ok`, `snoozed` (vendor asked us to wait), `auth_failed` (credentials rejected),
@@ -380,14 +380,14 @@ pub struct AccountStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InvalidJobFile {
+pub(crate) struct InvalidJobFile {
     pub path: String,
     /// `PATH:LINE:COL: message`.
     pub error: String,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ItemCounts {
+pub(crate) struct ItemCounts {
     pub ready: u64,
     pub leased: u64,
     pub snoozed: u64,
@@ -398,7 +398,7 @@ pub struct ItemCounts {
 
 /// `jobs.list` entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct JobInfo {
+pub(crate) struct JobInfo {
     pub name: String,
     pub vendor: String,
     pub account: String,
@@ -413,7 +413,7 @@ pub struct JobInfo {
 
 /// `runs.list` / `run.get` entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunSummary {
+pub(crate) struct RunSummary {
     pub id: String,
     pub job: String,
     /// `running`, `succeeded`, `failed` or `cancelled`.
@@ -434,7 +434,7 @@ pub struct RunSummary {
 
 /// `dead.list` entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DeadItemInfo {
+pub(crate) struct DeadItemInfo {
     pub run: String,
     pub job: String,
     /// What failed: the URL, query, task or page URL.
@@ -446,19 +446,19 @@ pub struct DeadItemInfo {
 
 /// `job.run` result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RunStarted {
+pub(crate) struct RunStarted {
     pub run: String,
 }
 
 /// Result of commands that change something.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Ack {
+pub(crate) struct Ack {
     pub message: String,
 }
 
 /// `metrics` result: Prometheus text exposition.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MetricsText {
+pub(crate) struct MetricsText {
     pub text: String,
 }
 

@@ -13,7 +13,7 @@ use crate::types::ItemId;
 /// The format version every stored value starts with.
 pub const FORMAT_VERSION: u8 = 1;
 
-pub fn encode<T: Serialize>(what: &'static str, value: &T) -> Result<Vec<u8>> {
+pub(crate) fn encode<T: Serialize>(what: &'static str, value: &T) -> Result<Vec<u8>> {
     // Encoded straight after the version byte: staged records are large, and a second
     // buffer would copy every one of them again.
     let mut out = vec![FORMAT_VERSION];
@@ -26,7 +26,7 @@ pub fn encode<T: Serialize>(what: &'static str, value: &T) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-pub fn decode<T: DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T> {
+pub(crate) fn decode<T: DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T> {
     let (&version, body) = bytes.split_first().ok_or(QueueError::Corrupt {
         what,
         detail: "empty value".into(),
@@ -49,61 +49,61 @@ pub fn decode<T: DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T
 }
 
 /// The value of an index entry: only the version byte (the key says everything).
-pub const MARKER: [u8; 1] = [FORMAT_VERSION];
+pub(crate) const MARKER: [u8; 1] = [FORMAT_VERSION];
 
 /// Key prefixes, one per kind of entry.
-pub mod prefix {
+pub(crate) mod prefix {
     /// Counters: `M` + name.
-    pub const META: u8 = b'M';
+    pub(crate) const META: u8 = b'M';
     /// Run definition (immutable): `R` + run.
-    pub const RUN_META: u8 = b'R';
+    pub(crate) const RUN_META: u8 = b'R';
     /// Run state, counts and cursor: `C` + run.
-    pub const RUN_STATUS: u8 = b'C';
+    pub(crate) const RUN_STATUS: u8 = b'C';
     /// Unfinished (running) runs: `U` + run.
-    pub const UNFINISHED: u8 = b'U';
+    pub(crate) const UNFINISHED: u8 = b'U';
     /// Item record: `I` + id.
-    pub const ITEM: u8 = b'I';
+    pub(crate) const ITEM: u8 = b'I';
     /// Leasable items: `Q` + lane + not_before + id.
-    pub const READY: u8 = b'Q';
+    pub(crate) const READY: u8 = b'Q';
     /// Leasable items by scope: `S` + lane + scope + id -> not_before.
-    pub const SCOPE: u8 = b'S';
+    pub(crate) const SCOPE: u8 = b'S';
     /// Every waiting (ready or snoozed) item of a run, leasable or not: `N` + run + id.
-    pub const WAITING: u8 = b'N';
+    pub(crate) const WAITING: u8 = b'N';
     /// Leased items: `L` + id.
-    pub const LEASED: u8 = b'L';
+    pub(crate) const LEASED: u8 = b'L';
     /// Staged items in staging order: `G` + stage seq -> (run, id).
-    pub const STAGED: u8 = b'G';
+    pub(crate) const STAGED: u8 = b'G';
     /// A staged item's records: `T` + id.
-    pub const RECORDS: u8 = b'T';
+    pub(crate) const RECORDS: u8 = b'T';
     /// Dead items: `X` + run + id.
-    pub const DEAD: u8 = b'X';
+    pub(crate) const DEAD: u8 = b'X';
     /// Dedupe keys seen in a run: `D` + run + key.
-    pub const DEDUPE: u8 = b'D';
+    pub(crate) const DEDUPE: u8 = b'D';
     /// Schedule state: `H` + job.
-    pub const SCHEDULE: u8 = b'H';
+    pub(crate) const SCHEDULE: u8 = b'H';
     /// Paused jobs: `P` + job.
-    pub const PAUSED: u8 = b'P';
+    pub(crate) const PAUSED: u8 = b'P';
     /// Why dredge itself ended a run (a string): `W` + run.
-    pub const RUN_REASON: u8 = b'W';
+    pub(crate) const RUN_REASON: u8 = b'W';
     /// Cancelled runs whose file recovery has not yet cut back: `K` + run.
-    pub const UNSETTLED: u8 = b'K';
+    pub(crate) const UNSETTLED: u8 = b'K';
     /// A run whose inputs are still being planned: `E` + run -> `PlanCursor`.
-    pub const PLANNING: u8 = b'E';
+    pub(crate) const PLANNING: u8 = b'E';
     /// Runs by job: `J` + job + run.
-    pub const JOB_RUNS: u8 = b'J';
+    pub(crate) const JOB_RUNS: u8 = b'J';
     /// Items by run: `B` + run + id.
-    pub const RUN_ITEMS: u8 = b'B';
+    pub(crate) const RUN_ITEMS: u8 = b'B';
 }
 
 /// Builds a key from parts.
-pub struct Key(Vec<u8>);
+pub(crate) struct Key(Vec<u8>);
 
 impl Key {
-    pub fn new(prefix: u8) -> Self {
+    pub(crate) fn new(prefix: u8) -> Self {
         Key(vec![prefix])
     }
 
-    pub fn str(mut self, s: &str) -> Self {
+    pub(crate) fn str(mut self, s: &str) -> Self {
         let len = u32::try_from(s.len()).unwrap_or(u32::MAX);
         self.0.extend_from_slice(&len.to_be_bytes());
         self.0.extend_from_slice(s.as_bytes());
@@ -111,27 +111,27 @@ impl Key {
     }
 
     /// A string as the last part: no length prefix needed.
-    pub fn tail(mut self, s: &str) -> Self {
+    pub(crate) fn tail(mut self, s: &str) -> Self {
         self.0.extend_from_slice(s.as_bytes());
         self
     }
 
-    pub fn u64(mut self, n: u64) -> Self {
+    pub(crate) fn u64(mut self, n: u64) -> Self {
         self.0.extend_from_slice(&n.to_be_bytes());
         self
     }
 
-    pub fn id(self, id: ItemId) -> Self {
+    pub(crate) fn id(self, id: ItemId) -> Self {
         self.u64(id.0)
     }
 
-    pub fn done(self) -> Vec<u8> {
+    pub(crate) fn done(self) -> Vec<u8> {
         self.0
     }
 }
 
 /// The trailing big-endian u64 of a key (item ids, not_before).
-pub fn trailing_u64(key: &[u8], from_end: usize) -> Result<u64> {
+pub(crate) fn trailing_u64(key: &[u8], from_end: usize) -> Result<u64> {
     let end = key.len().checked_sub(from_end * 8).ok_or_else(short_key)?;
     let start = end.checked_sub(8).ok_or_else(short_key)?;
     let bytes: [u8; 8] = key[start..end].try_into().map_err(|_| short_key())?;
@@ -145,7 +145,7 @@ fn short_key() -> QueueError {
     }
 }
 
-pub fn item_key(id: ItemId) -> Vec<u8> {
+pub(crate) fn item_key(id: ItemId) -> Vec<u8> {
     Key::new(prefix::ITEM).id(id).done()
 }
 

@@ -38,7 +38,7 @@ struct FlushState {
 }
 
 impl Flusher {
-    pub fn new(mode: Durability) -> Self {
+    pub(crate) fn new(mode: Durability) -> Self {
         Flusher {
             mode,
             state: Mutex::new(FlushState::default()),
@@ -47,7 +47,7 @@ impl Flusher {
     }
 
     /// Records that `group` could not be applied: its callers get an error.
-    pub fn record_lost(&self, group: u64, error: &QueueError) {
+    pub(crate) fn record_lost(&self, group: u64, error: &QueueError) {
         tracing::error!(group, %error, "a queue write group could not be applied");
         self.lock().lost.insert(group);
     }
@@ -55,7 +55,7 @@ impl Flusher {
     /// Returns once `group` is on disk. `apply` applies the pending group and returns the
     /// number of the last group applied (recording a failure with `record_lost`);
     /// `flush` makes everything applied durable.
-    pub fn wait_for(
+    pub(crate) fn wait_for(
         &self,
         group: u64,
         apply: impl Fn() -> Result<u64>,

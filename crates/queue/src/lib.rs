@@ -34,6 +34,8 @@
 //!
 //! All calls are synchronous (sled is); async callers use `spawn_blocking`.
 
+#![warn(unreachable_pub)]
+
 mod admin;
 mod backend;
 mod codec;

@@ -55,23 +55,23 @@ pub(crate) struct Pending {
 }
 
 impl Pending {
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.writes == 0
             && self.items.is_empty()
             && self.statuses.is_empty()
             && self.counters_changed == [false; 3]
     }
 
-    pub fn is_large(&self) -> bool {
+    pub(crate) fn is_large(&self) -> bool {
         self.writes + self.items.len() >= APPLY_AT_WRITES
     }
 
-    pub fn put(&mut self, key: Vec<u8>, value: impl Into<sled::IVec>) {
+    pub(crate) fn put(&mut self, key: Vec<u8>, value: impl Into<sled::IVec>) {
         self.batch.insert(key, value);
         self.writes += 1;
     }
 
-    pub fn delete(&mut self, key: Vec<u8>) {
+    pub(crate) fn delete(&mut self, key: Vec<u8>) {
         self.batch.remove(key);
         self.writes += 1;
     }
@@ -79,7 +79,11 @@ impl Pending {
     /// The first lease index key under `lane_prefix`, merging sled's index (`tree`)
     /// with the group's additions and removals. Ready keys sort by time then id, so
     /// the smaller of the two candidates is the lane's earliest waiting item.
-    pub fn first_ready(&self, tree: &sled::Tree, lane_prefix: &[u8]) -> Result<Option<Vec<u8>>> {
+    pub(crate) fn first_ready(
+        &self,
+        tree: &sled::Tree,
+        lane_prefix: &[u8],
+    ) -> Result<Option<Vec<u8>>> {
         let mut stored = None;
         for entry in tree.scan_prefix(lane_prefix) {
             let (key, _) = entry?;
@@ -102,7 +106,7 @@ impl Pending {
 
     /// Writes the group into sled as one atomic batch (not flushed) and returns how many
     /// item records it wrote. `counters` are the id counters' current values.
-    pub fn apply(self, store: &Store, counters: [u64; 3]) -> Result<u64> {
+    pub(crate) fn apply(self, store: &Store, counters: [u64; 3]) -> Result<u64> {
         let mut batch = self.batch;
         for (id, rec) in &self.items {
             batch.insert(item_key(*id), encode("item", rec)?);

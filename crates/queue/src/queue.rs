@@ -631,7 +631,7 @@ impl Inner {
     /// The current sled handles. Callers hold them only briefly, so `checkpoint` can
     /// close the database. If a checkpoint could not reopen it, this reopens it now:
     /// the queue is never closed for good.
-    pub fn store(&self) -> Result<Arc<Store>> {
+    pub(crate) fn store(&self) -> Result<Arc<Store>> {
         if let Some(store) = self
             .store
             .read()
@@ -655,7 +655,7 @@ impl Inner {
     }
 
     /// A run's definition (cached: it never changes).
-    pub fn meta(&self, run: &RunId) -> Result<Arc<RunMeta>> {
+    pub(crate) fn meta(&self, run: &RunId) -> Result<Arc<RunMeta>> {
         let mut metas = self.metas.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(meta) = metas.get(run) {
             return Ok(meta.clone());
@@ -681,7 +681,7 @@ impl Inner {
     }
 
     /// A run's status as applied to sled (writers read pending changes first).
-    pub fn status(&self, run: &RunId) -> Result<RunStatus> {
+    pub(crate) fn status(&self, run: &RunId) -> Result<RunStatus> {
         let key = Key::new(prefix::RUN_STATUS).tail(run.as_str()).done();
         let bytes = self
             .store()?

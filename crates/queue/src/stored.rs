@@ -7,7 +7,7 @@ use crate::types::{ItemCounts, ItemState, OutputCursor, RunId, RunState};
 
 /// A run's definition; written once at creation.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RunMeta {
+pub(crate) struct RunMeta {
     pub job: String,
     pub lane: String,
     pub spec_snapshot: Vec<u8>,
@@ -18,7 +18,7 @@ pub struct RunMeta {
 
 /// What changes about a run; rewritten in every batch that touches its items.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RunStatus {
+pub(crate) struct RunStatus {
     pub state: RunState,
     pub finished_at: Option<UnixMillis>,
     pub counts: ItemCounts,
@@ -29,7 +29,7 @@ pub struct RunStatus {
 
 /// An item's state with the bookkeeping the public view leaves out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Stored {
+pub(crate) enum Stored {
     Ready {
         not_before: u64,
     },
@@ -53,7 +53,7 @@ pub enum Stored {
 
 impl Stored {
     /// The not_before of a waiting (ready or snoozed) item.
-    pub fn waiting_since(&self) -> Option<u64> {
+    pub(crate) fn waiting_since(&self) -> Option<u64> {
         match self {
             Stored::Ready { not_before } => Some(*not_before),
             Stored::Snoozed { until } => Some(*until),
@@ -61,7 +61,7 @@ impl Stored {
         }
     }
 
-    pub fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             Stored::Ready { .. } => "ready",
             Stored::Snoozed { .. } => "snoozed",
@@ -73,7 +73,7 @@ impl Stored {
     }
 
     /// The counter this state is counted in.
-    pub fn counter<'a>(&self, counts: &'a mut ItemCounts) -> &'a mut u64 {
+    pub(crate) fn counter<'a>(&self, counts: &'a mut ItemCounts) -> &'a mut u64 {
         match self {
             Stored::Ready { .. } => &mut counts.ready,
             Stored::Snoozed { .. } => &mut counts.snoozed,
@@ -84,7 +84,7 @@ impl Stored {
         }
     }
 
-    pub fn public(&self) -> ItemState {
+    pub(crate) fn public(&self) -> ItemState {
         match self {
             Stored::Ready { not_before } => ItemState::Ready {
                 not_before: UnixMillis(*not_before),
@@ -105,7 +105,7 @@ impl Stored {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ItemRec {
+pub(crate) struct ItemRec {
     pub run: RunId,
     pub label: String,
     pub payload: Vec<u8>,

@@ -37,7 +37,7 @@ pub(crate) fn dedupe_key_prefix(run: &RunId) -> Vec<u8> {
 }
 
 impl<'a> Tx<'a> {
-    pub fn new(inner: &'a Inner, store: Arc<Store>, ws: &'a mut WriteState) -> Self {
+    pub(crate) fn new(inner: &'a Inner, store: Arc<Store>, ws: &'a mut WriteState) -> Self {
         Tx {
             inner,
             store,
@@ -46,30 +46,30 @@ impl<'a> Tx<'a> {
         }
     }
 
-    pub fn put(&mut self, key: Vec<u8>, value: impl Into<sled::IVec>) {
+    pub(crate) fn put(&mut self, key: Vec<u8>, value: impl Into<sled::IVec>) {
         self.ws.pending.put(key, value);
     }
 
-    pub fn delete(&mut self, key: Vec<u8>) {
+    pub(crate) fn delete(&mut self, key: Vec<u8>) {
         self.ws.pending.delete(key);
     }
 
     /// The lease index key of `lane`'s earliest waiting item, pending changes included.
-    pub fn first_ready(&self, lane: &str) -> Result<Option<Vec<u8>>> {
+    pub(crate) fn first_ready(&self, lane: &str) -> Result<Option<Vec<u8>>> {
         let lane_prefix = Key::new(prefix::READY).str(lane).done();
         self.ws.pending.first_ready(&self.store.tree, &lane_prefix)
     }
 
-    pub fn tree(&self) -> &sled::Tree {
+    pub(crate) fn tree(&self) -> &sled::Tree {
         &self.store.tree
     }
 
-    pub fn meta(&self, run: &RunId) -> Result<Arc<RunMeta>> {
+    pub(crate) fn meta(&self, run: &RunId) -> Result<Arc<RunMeta>> {
         self.inner.meta(run)
     }
 
     /// Registers a run created in this transaction so later steps can see it.
-    pub fn add_run(&mut self, run: &RunId, meta: RunMeta, status: RunStatus) -> Result<()> {
+    pub(crate) fn add_run(&mut self, run: &RunId, meta: RunMeta, status: RunStatus) -> Result<()> {
         let key = Key::new(prefix::RUN_META).tail(run.as_str()).done();
         self.put(key, encode("run", &meta)?);
         let mut metas = self
@@ -84,7 +84,7 @@ impl<'a> Tx<'a> {
     }
 
     /// An item to change: it is written back when the transaction applies.
-    pub fn item_mut(&mut self, id: ItemId) -> Result<&mut ItemRec> {
+    pub(crate) fn item_mut(&mut self, id: ItemId) -> Result<&mut ItemRec> {
         match self.ws.pending.items.entry(id) {
             Entry::Occupied(changed) => Ok(changed.into_mut()),
             Entry::Vacant(slot) => {
@@ -98,7 +98,7 @@ impl<'a> Tx<'a> {
     }
 
     /// An item to read only.
-    pub fn item(&mut self, id: ItemId) -> Result<&ItemRec> {
+    pub(crate) fn item(&mut self, id: ItemId) -> Result<&ItemRec> {
         if self.ws.pending.items.contains_key(&id) {
             return Ok(&self.ws.pending.items[&id]);
         }
@@ -109,7 +109,7 @@ impl<'a> Tx<'a> {
         Ok(&self.read[&id])
     }
 
-    pub fn status_mut(&mut self, run: &RunId) -> Result<&mut RunStatus> {
+    pub(crate) fn status_mut(&mut self, run: &RunId) -> Result<&mut RunStatus> {
         let statuses = &mut self.ws.pending.statuses;
         if !statuses.contains_key(run) {
             let status = self.inner.status(run)?;
@@ -126,7 +126,7 @@ impl<'a> Tx<'a> {
     }
 
     /// Moves an item to `new`, keeping indexes and its run's counts in step.
-    pub fn set_state(&mut self, id: ItemId, new: Stored) -> Result<()> {
+    pub(crate) fn set_state(&mut self, id: ItemId, new: Stored) -> Result<()> {
         let rec = self.item_mut(id)?;
         let old = std::mem::replace(&mut rec.state, new.clone());
         let (run, scope) = (rec.run.clone(), rec.scope.clone());
@@ -195,7 +195,7 @@ impl<'a> Tx<'a> {
     }
 
     /// Removes an item of a finished run with every index entry of it (pruning).
-    pub fn delete_item(&mut self, run: &RunId, id: ItemId) -> Result<()> {
+    pub(crate) fn delete_item(&mut self, run: &RunId, id: ItemId) -> Result<()> {
         match self.item(id) {
             Ok(rec) => {
                 let (scope, state) = (rec.scope.clone(), rec.state.clone());
@@ -212,7 +212,7 @@ impl<'a> Tx<'a> {
     }
 
     /// Removes a run's own keys (its items and dedupe keys are gone already).
-    pub fn delete_run(&mut self, run: &RunId) -> Result<()> {
+    pub(crate) fn delete_run(&mut self, run: &RunId) -> Result<()> {
         let job = self.meta(run)?.job.clone();
         for kind in [
             prefix::RUN_META,
@@ -271,7 +271,7 @@ impl<'a> Tx<'a> {
     /// Brings the lease indexes of a run's waiting items in line with whether the run
     /// is leasable now (after a pause, resume, cancel, finish or retry). Scans the
     /// tree: only for calls made with `Queue::write_durably_scanning`.
-    pub fn relist_run(&mut self, run: &RunId) -> Result<()> {
+    pub(crate) fn relist_run(&mut self, run: &RunId) -> Result<()> {
         let leasable = self.leasable(run)?;
         let lane = self.meta(run)?.lane.clone();
         let waiting = Key::new(prefix::WAITING).str(run.as_str()).done();
@@ -298,7 +298,7 @@ impl<'a> Tx<'a> {
 
     /// Creates an item in `run`, unless its dedupe key was already seen in the run, or
     /// the run already holds `cap` items with dedupe keys.
-    pub fn create_item(&mut self, run: &RunId, new: NewItem) -> Result<Option<ItemId>> {
+    pub(crate) fn create_item(&mut self, run: &RunId, new: NewItem) -> Result<Option<ItemId>> {
         let id = ItemId(self.ws.next_item);
         if let Some(dedupe) = &new.dedupe_key {
             let key = dedupe_key(run, dedupe);
@@ -355,7 +355,7 @@ impl<'a> Tx<'a> {
     }
 
     /// Refuses unless `lease.id` is leased, under `lease.epoch` when one is given.
-    pub fn expect_lease(&mut self, lease: Lease) -> Result<&mut ItemRec> {
+    pub(crate) fn expect_lease(&mut self, lease: Lease) -> Result<&mut ItemRec> {
         let current = self.ws.lease_epochs.get(&lease.id).copied();
         if let Some(epoch) = lease.epoch
             && current != Some(epoch)
@@ -369,14 +369,14 @@ impl<'a> Tx<'a> {
         Ok(rec)
     }
 
-    pub fn next_stage_seq(&mut self) -> u64 {
+    pub(crate) fn next_stage_seq(&mut self) -> u64 {
         let seq = self.ws.next_stage;
         self.ws.next_stage += 1;
         self.ws.pending.counters_changed[2] = true;
         seq
     }
 
-    pub fn next_run_seq(&mut self) -> u64 {
+    pub(crate) fn next_run_seq(&mut self) -> u64 {
         let seq = self.ws.next_run;
         self.ws.next_run += 1;
         self.ws.pending.counters_changed[1] = true;

@@ -12,7 +12,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
 /// The `(user, password)` of an `Authorization: Basic …` header, if well formed.
-pub fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
+pub(crate) fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
     let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, encoded) = value.trim().split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
@@ -28,7 +28,7 @@ pub fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
 
 /// The token of an `Authorization: <scheme> <token>` header whose scheme matches
 /// `scheme` case-insensitively (`bearer`, `Bearer`, `BEARER` are all accepted).
-pub fn auth_token<'a>(headers: &'a HeaderMap, scheme: &str) -> Option<&'a str> {
+pub(crate) fn auth_token<'a>(headers: &'a HeaderMap, scheme: &str) -> Option<&'a str> {
     let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
     let (given, token) = value.trim().split_once(' ')?;
     given
@@ -39,7 +39,7 @@ pub fn auth_token<'a>(headers: &'a HeaderMap, scheme: &str) -> Option<&'a str> {
 
 /// A stable 64-bit FNV-1a hash of `seed` and `text`: unlike std's `DefaultHasher`, it
 /// never changes between Rust releases, so generated data stays the same.
-pub fn stable_hash(seed: u64, text: &str) -> u64 {
+pub(crate) fn stable_hash(seed: u64, text: &str) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in seed.to_le_bytes().iter().chain(text.as_bytes()) {
         hash ^= u64::from(*byte);
@@ -49,26 +49,26 @@ pub fn stable_hash(seed: u64, text: &str) -> u64 {
 }
 
 /// A generator that depends only on `seed` and `key` (e.g. a URL or a task id).
-pub fn rng_for(seed: u64, key: &str) -> StdRng {
+pub(crate) fn rng_for(seed: u64, key: &str) -> StdRng {
     StdRng::seed_from_u64(stable_hash(seed, key))
 }
 
 /// Shared, seeded dice for fault injection: the same seed and the same sequence of
 /// requests roll the same faults.
 #[derive(Debug, Clone)]
-pub struct Dice {
+pub(crate) struct Dice {
     rng: Arc<Mutex<StdRng>>,
 }
 
 impl Dice {
-    pub fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         Dice {
             rng: Arc::new(Mutex::new(StdRng::seed_from_u64(seed))),
         }
     }
 
     /// True with probability `rate` (0 never rolls, 1 or more always fires).
-    pub fn chance(&self, rate: f64) -> bool {
+    pub(crate) fn chance(&self, rate: f64) -> bool {
         if rate <= 0.0 {
             return false;
         }
@@ -79,7 +79,7 @@ impl Dice {
     }
 
     /// A number in `0..n` (0 when `n` is 0).
-    pub fn below(&self, n: usize) -> usize {
+    pub(crate) fn below(&self, n: usize) -> usize {
         if n == 0 {
             return 0;
         }
@@ -87,11 +87,11 @@ impl Dice {
     }
 
     /// A random 64-bit value (ids, tokens).
-    pub fn next_u64(&self) -> u64 {
+    pub(crate) fn next_u64(&self) -> u64 {
         self.with(|rng| rng.random())
     }
 
-    pub fn shuffle<T>(&self, items: &mut [T]) {
+    pub(crate) fn shuffle<T>(&self, items: &mut [T]) {
         self.with(|rng| items.shuffle(rng));
     }
 

@@ -21,7 +21,7 @@ use crate::protocol::{
     RunGet, RunRetry, RunsList, Status,
 };
 
-pub fn run(request: Request, args: &ClientArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn run(request: Request, args: &ClientArgs) -> anyhow::Result<ExitCode> {
     let socket = socket_path(args)?;
     let text = execute(&request, &socket, args.json, Utc::now())?;
     print(&text);
@@ -29,7 +29,7 @@ pub fn run(request: Request, args: &ClientArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Calls the daemon and renders the answer.
-pub fn execute(
+pub(super) fn execute(
     request: &Request,
     socket: &Path,
     json: bool,
@@ -90,7 +90,7 @@ fn typed<M: Method>(answer: Value) -> Result<M::Answer, CliError> {
 
 /// `--socket`, else the `--config` file's `socket`, else the default config's if
 /// that file exists and is readable, else `DEFAULT_SOCKET`.
-pub fn socket_path(args: &ClientArgs) -> Result<PathBuf, CliError> {
+pub(super) fn socket_path(args: &ClientArgs) -> Result<PathBuf, CliError> {
     if let Some(socket) = &args.socket {
         return Ok(socket.clone());
     }

@@ -16,7 +16,7 @@ use crate::protocol::{
 /// Failures with a specific exit code (README "Commands and the status socket");
 /// anything else exits 1.
 #[derive(Debug, thiserror::Error)]
-pub enum CliError {
+pub(crate) enum CliError {
     /// Exit 3: the daemon is not running.
     #[error("dredge daemon is not running: no socket at {0}")]
     DaemonNotRunning(String),
@@ -25,7 +25,7 @@ pub enum CliError {
     Failed(String),
 }
 
-pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Validate {
             config,
@@ -72,7 +72,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 /// The error chain on one line: what failed and why.
-pub fn describe(err: &anyhow::Error) -> String {
+pub(crate) fn describe(err: &anyhow::Error) -> String {
     let mut text = err.to_string();
     for cause in err.chain().skip(1) {
         text.push_str(": ");
@@ -81,7 +81,7 @@ pub fn describe(err: &anyhow::Error) -> String {
     text
 }
 
-pub fn exit_code_for(err: &anyhow::Error) -> ExitCode {
+pub(crate) fn exit_code_for(err: &anyhow::Error) -> ExitCode {
     match err.downcast_ref::<CliError>() {
         Some(CliError::DaemonNotRunning(_)) => ExitCode::from(3),
         _ => ExitCode::from(1),

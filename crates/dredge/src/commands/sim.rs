@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use dredge_sim::Scenario;
 
-pub fn run(listen: SocketAddr, scenario: Option<&Path>) -> anyhow::Result<ExitCode> {
+pub(super) fn run(listen: SocketAddr, scenario: Option<&Path>) -> anyhow::Result<ExitCode> {
     let scenario = match scenario {
         Some(path) => {
             let text = std::fs::read_to_string(path)

@@ -11,7 +11,11 @@ use dredge_core::job::{AccountIndex, FileRules, load_job_file};
 use crate::config::DaemonConfig;
 use crate::daemon::executors;
 
-pub fn run(config: Option<&Path>, files: &[PathBuf], secrets: Secrets) -> anyhow::Result<ExitCode> {
+pub(super) fn run(
+    config: Option<&Path>,
+    files: &[PathBuf],
+    secrets: Secrets,
+) -> anyhow::Result<ExitCode> {
     let mut errors = 0usize;
     let (accounts, rules) = match config {
         Some(path) => check_config(path, secrets, &mut errors),

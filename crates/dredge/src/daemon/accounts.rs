@@ -11,10 +11,10 @@ use crate::config::DaemonConfig;
 use crate::protocol::AccountStatus;
 
 /// The state `dredge status` shows for a broken account.
-pub const BROKEN: &str = "broken";
+pub(super) const BROKEN: &str = "broken";
 
 /// Why `spec` cannot run because of its account, if that is so.
-pub fn problem_of(config: &DaemonConfig, spec: &JobSpec) -> Option<String> {
+pub(super) fn problem_of(config: &DaemonConfig, spec: &JobSpec) -> Option<String> {
     let (_, why) = config.broken_accounts.get(&spec.account)?;
     Some(format!(
         "account {:?} is broken, so this job cannot run: {why}; fix the config, then `dredge reload`",
@@ -24,7 +24,7 @@ pub fn problem_of(config: &DaemonConfig, spec: &JobSpec) -> Option<String> {
 
 /// Log each account broken in `new` that was not broken the same way in `old`
 /// (`None` at start): once per problem, not at every reload.
-pub fn log_broken(old: Option<&DaemonConfig>, new: &DaemonConfig) {
+pub(super) fn log_broken(old: Option<&DaemonConfig>, new: &DaemonConfig) {
     for (name, (_, why)) in &new.broken_accounts {
         let known = old.and_then(|o| o.broken_accounts.get(name));
         if known.is_some_and(|(_, before)| before == why) {
@@ -36,7 +36,7 @@ pub fn log_broken(old: Option<&DaemonConfig>, new: &DaemonConfig) {
 
 /// Add the broken accounts to `accounts` (replacing the entry of a lane that ran
 /// under that name before the account broke).
-pub fn add_statuses(config: &DaemonConfig, accounts: &mut Vec<AccountStatus>) {
+pub(super) fn add_statuses(config: &DaemonConfig, accounts: &mut Vec<AccountStatus>) {
     for (name, (vendor, why)) in &config.broken_accounts {
         let status = AccountStatus {
             name: name.clone(),

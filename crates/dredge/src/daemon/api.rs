@@ -18,7 +18,7 @@ use crate::protocol::{
     RunRetry, RunStarted, RunSummary, RunsList, Status, StatusInfo, StorageStatus,
 };
 
-pub struct DaemonApi(pub Arc<Shared>);
+pub(super) struct DaemonApi(pub Arc<Shared>);
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::internal(e.to_string())

@@ -24,7 +24,7 @@ use crate::account::Account;
 /// How often Oxylabs' callback sender IPs are fetched again.
 const REFRESH_EVERY: Duration = Duration::from_secs(3600);
 
-pub async fn serve(shared: Arc<Shared>, addr: SocketAddr) {
+pub(super) async fn serve(shared: Arc<Shared>, addr: SocketAddr) {
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(l) => l,
         Err(e) => {

@@ -15,7 +15,7 @@ use crate::config::DaemonConfig;
 
 /// Re-read the config and every job file. A config that fails to load keeps the
 /// running one (and its error is logged and shown in status).
-pub async fn reload(shared: &Arc<Shared>) {
+pub(super) async fn reload(shared: &Arc<Shared>) {
     let path = shared.config().path.clone();
     match DaemonConfig::load(&path) {
         Ok(new) => {
@@ -32,7 +32,7 @@ pub async fn reload(shared: &Arc<Shared>) {
 
 /// Swap in a new config: lanes for new accounts, fresh executors (and a cleared
 /// `auth_failed`) for changed ones. Paths that need a restart are only logged.
-pub fn apply_config(shared: &Arc<Shared>, new: DaemonConfig) {
+pub(super) fn apply_config(shared: &Arc<Shared>, new: DaemonConfig) {
     for w in &new.warnings {
         tracing::warn!("{}: {w}", new.path.display());
     }
@@ -97,7 +97,7 @@ pub fn apply_config(shared: &Arc<Shared>, new: DaemonConfig) {
 }
 
 /// Re-read the job directory and act on what changed.
-pub async fn rescan_jobs(shared: &Arc<Shared>) {
+pub(super) async fn rescan_jobs(shared: &Arc<Shared>) {
     shared
         .metrics
         .add("dredge_job_scans_total", String::new(), 1);
@@ -223,7 +223,7 @@ async fn run_if_content_is_new(shared: &Arc<Shared>, name: &str, hash: u64, stat
 }
 
 /// Fire scheduled runs until shutdown, sleeping until the next fire or a wake-up.
-pub async fn scheduler(shared: Arc<Shared>) {
+pub(super) async fn scheduler(shared: Arc<Shared>) {
     loop {
         let next = shared
             .timetable

@@ -10,13 +10,13 @@ use crate::account::Account;
 
 /// An account's executor, plus the typed handle the callback listener needs.
 #[derive(Clone)]
-pub struct Built {
+pub(crate) struct Built {
     pub executor: Arc<dyn Executor>,
     pub oxylabs: Option<Arc<OxylabsExecutor>>,
 }
 
 /// The executor for `account`, or why it cannot be built.
-pub fn build(account: &Account) -> Result<Built, String> {
+pub(crate) fn build(account: &Account) -> Result<Built, String> {
     match account {
         Account::Autoextract(a) => plain(dredge_autoextract::AutoextractExecutor::new(a)),
         Account::Octoparse(a) => plain(dredge_octoparse::OctoparseExecutor::new(a)),

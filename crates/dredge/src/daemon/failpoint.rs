@@ -7,11 +7,11 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The process dies right after a run is created, before anything else about it.
-pub const AFTER_CREATE_RUN: &str = "after_create_run";
+pub(super) const AFTER_CREATE_RUN: &str = "after_create_run";
 /// The process dies right after the planner committed a chunk of a run's inputs.
-pub const AFTER_PLAN_CHUNK: &str = "after_plan_chunk";
+pub(super) const AFTER_PLAN_CHUNK: &str = "after_plan_chunk";
 /// An executor call panics once.
-pub const EXECUTOR_PANIC: &str = "executor_panic";
+pub(super) const EXECUTOR_PANIC: &str = "executor_panic";
 
 fn armed() -> &'static HashMap<String, AtomicBool> {
     static ARMED: OnceLock<HashMap<String, AtomicBool>> = OnceLock::new();
@@ -27,14 +27,14 @@ fn armed() -> &'static HashMap<String, AtomicBool> {
 }
 
 /// Whether the failpoint `name` fires now (the first time it is reached, if armed).
-pub fn fires(name: &str) -> bool {
+pub(super) fn fires(name: &str) -> bool {
     armed()
         .get(name)
         .is_some_and(|armed| armed.swap(false, Ordering::Relaxed))
 }
 
 /// Dies like a power cut or SIGKILL would leave things: no destructors, no flushes.
-pub fn crash_if(name: &str) {
+pub(super) fn crash_if(name: &str) {
     if fires(name) {
         eprintln!("failpoint {name}: aborting");
         std::process::abort();

@@ -17,7 +17,7 @@ use tokio::sync::Notify;
 
 /// What went wrong with the storage, as status shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StorageFault {
+pub(super) struct StorageFault {
     /// `disk_full`, `read_only` or `io_error`.
     pub kind: &'static str,
     /// What failed and the operating system's words.
@@ -26,7 +26,7 @@ pub struct StorageFault {
 }
 
 #[derive(Default)]
-pub struct StorageHealth {
+pub(super) struct StorageHealth {
     fault: Mutex<Option<StorageFault>>,
     /// Notified when a fault is reported.
     pub faulted: Notify,
@@ -35,7 +35,7 @@ pub struct StorageHealth {
 impl StorageHealth {
     /// Records a storage failure (the first one's time is kept while it lasts).
     /// Returns whether this started a fault.
-    pub fn report(&self, what: &str, error: &(dyn StdError + 'static)) -> bool {
+    pub(super) fn report(&self, what: &str, error: &(dyn StdError + 'static)) -> bool {
         let kind = classify(error);
         let detail = format!("{what}: {}", chain(error));
         let mut fault = self.fault.lock().unwrap_or_else(|p| p.into_inner());
@@ -54,21 +54,21 @@ impl StorageHealth {
         started
     }
 
-    pub fn fault(&self) -> Option<StorageFault> {
+    pub(super) fn fault(&self) -> Option<StorageFault> {
         self.fault.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    pub fn is_faulted(&self) -> bool {
+    pub(super) fn is_faulted(&self) -> bool {
         self.fault().is_some()
     }
 
-    pub fn clear(&self) {
+    pub(super) fn clear(&self) {
         *self.fault.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 }
 
 /// Whether an error is the storage failing (as opposed to a refusal or a bug).
-pub fn is_storage_error(error: &(dyn StdError + 'static)) -> bool {
+pub(super) fn is_storage_error(error: &(dyn StdError + 'static)) -> bool {
     sources(error).any(|e| {
         e.downcast_ref::<io::Error>().is_some()
             || e.downcast_ref::<QueueError>()
@@ -77,7 +77,7 @@ pub fn is_storage_error(error: &(dyn StdError + 'static)) -> bool {
 }
 
 /// `disk_full`, `read_only` or `io_error`, from the first OS error in the chain.
-pub fn classify(error: &(dyn StdError + 'static)) -> &'static str {
+pub(super) fn classify(error: &(dyn StdError + 'static)) -> &'static str {
     let io = sources(error).find_map(|e| {
         e.downcast_ref::<io::Error>().or_else(|| {
             e.downcast_ref::<QueueError>()

@@ -23,7 +23,7 @@ const MAX_CONNECTIONS: usize = 256;
 const DRAIN: Duration = Duration::from_secs(5);
 
 /// Serves `app` until `shutdown`; handlers may extract `ConnectInfo<SocketAddr>`.
-pub async fn serve(listener: TcpListener, app: Router, shutdown: CancellationToken) {
+pub(super) async fn serve(listener: TcpListener, app: Router, shutdown: CancellationToken) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
         let accepted = tokio::select! {

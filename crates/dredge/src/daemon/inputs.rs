@@ -23,16 +23,16 @@ use super::output::sync_dir;
 /// Inputs planned at once: AutoExtract packs the URLs of one domain within a chunk
 /// into batches and Oxylabs submits a chunk's queries together, so a chunk must be
 /// large; its items then go to the queue `ITEMS_PER_BATCH` at a time.
-pub const CHUNK_INPUTS: usize = if cfg!(test) { 1_000 } else { 100_000 };
+pub(super) const CHUNK_INPUTS: usize = if cfg!(test) { 1_000 } else { 100_000 };
 /// Items added to the queue per batch. sled 0.34's memory grows with the square of a
 /// batch's size (node versions of one leaf pile up until the batch is applied):
 /// measured for 100,000 items, 2,000 per batch held ~300 MiB, 250 per batch ~120 MiB,
 /// at the same speed.
-pub const ITEMS_PER_BATCH: usize = 256;
+pub(super) const ITEMS_PER_BATCH: usize = 256;
 
 /// A copy of a run's inputs.
 #[derive(Debug)]
-pub struct InputCopy {
+pub(super) struct InputCopy {
     /// File name inside the inputs directory.
     pub name: String,
     /// Values in it.
@@ -40,13 +40,13 @@ pub struct InputCopy {
 }
 
 /// Where copies live.
-pub fn dir_of(state_dir: &Path) -> PathBuf {
+pub(super) fn dir_of(state_dir: &Path) -> PathBuf {
     state_dir.join("inputs")
 }
 
 /// Streams `list` into a new copy in `dir` and syncs it. Nothing of it is held in
 /// memory beyond one line.
-pub fn copy(list: &InputList, rules: &FileRules, dir: &Path) -> Result<InputCopy, String> {
+pub(super) fn copy(list: &InputList, rules: &FileRules, dir: &Path) -> Result<InputCopy, String> {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let name = format!(
@@ -90,7 +90,7 @@ fn write_copy(list: &InputList, rules: &FileRules, path: &Path) -> Result<u64, S
 }
 
 /// At most `max` values from byte `offset` of the copy, and the offset after them.
-pub fn read_chunk(
+pub(super) fn read_chunk(
     dir: &Path,
     name: &str,
     offset: u64,
@@ -120,7 +120,7 @@ pub fn read_chunk(
 }
 
 /// Removes a copy (its run is planned or over). A copy already gone is fine.
-pub fn remove(dir: &Path, name: &str) {
+pub(super) fn remove(dir: &Path, name: &str) {
     match std::fs::remove_file(dir.join(name)) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -132,7 +132,7 @@ pub fn remove(dir: &Path, name: &str) {
 
 /// Removes every copy in `dir` that `keep` does not name: left by a crash between a
 /// copy and its run's creation, or between a run's last chunk and the removal.
-pub fn sweep(dir: &Path, keep: &HashSet<String>) {
+pub(super) fn sweep(dir: &Path, keep: &HashSet<String>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };

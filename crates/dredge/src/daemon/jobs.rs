@@ -12,7 +12,7 @@ use dredge_core::{FileError, JobSpec};
 
 /// A valid job and where it came from.
 #[derive(Debug, Clone)]
-pub struct LoadedJob {
+pub(super) struct LoadedJob {
     pub spec: Arc<JobSpec>,
     pub path: PathBuf,
     /// Stable hash of the file's bytes: a job without a schedule runs once per content.
@@ -20,14 +20,14 @@ pub struct LoadedJob {
 }
 
 #[derive(Debug, Default)]
-pub struct JobTable {
+pub(super) struct JobTable {
     pub valid: BTreeMap<String, LoadedJob>,
     pub invalid: BTreeMap<PathBuf, FileError>,
 }
 
 /// What a rescan changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum JobChange {
+pub(super) enum JobChange {
     /// New, or its content or resolved definition changed.
     Updated(String),
     /// Its file is gone.
@@ -37,7 +37,7 @@ pub enum JobChange {
 /// Every job file of a directory read and parsed, without any lock held: the slow,
 /// blocking half of a rescan (run it off the async threads).
 #[derive(Debug)]
-pub struct Scan {
+pub(super) struct Scan {
     files: Result<Vec<(PathBuf, Parsed)>, FileError>,
 }
 
@@ -45,7 +45,7 @@ pub struct Scan {
 type Parsed = Result<(JobSpec, u64), FileError>;
 
 /// Read and parse every job file in `dir`.
-pub fn scan(dir: &Path, accounts: &AccountIndex, rules: &FileRules) -> Scan {
+pub(super) fn scan(dir: &Path, accounts: &AccountIndex, rules: &FileRules) -> Scan {
     let files = list_job_files(dir)
         .map_err(|e| FileError::whole(dir, format!("cannot read the jobs directory: {e}")))
         .map(|files| {
@@ -65,7 +65,7 @@ pub fn scan(dir: &Path, accounts: &AccountIndex, rules: &FileRules) -> Scan {
 impl JobTable {
     /// Re-read every job file in `dir` (tests; the daemon scans off its lock).
     #[cfg(test)]
-    pub fn rescan(
+    pub(super) fn rescan(
         &mut self,
         dir: &Path,
         accounts: &AccountIndex,
@@ -77,7 +77,7 @@ impl JobTable {
     /// Take in what a scan of `dir` found. `unsupported` says why a job cannot run (its
     /// account is broken, or its vendor has no usable account): such jobs are rejected
     /// like invalid files, with that reason.
-    pub fn apply(
+    pub(super) fn apply(
         &mut self,
         dir: &Path,
         scan: Scan,
@@ -188,7 +188,7 @@ fn read(path: &Path, rules: &FileRules) -> Result<(String, u64), FileError> {
 }
 
 /// FNV-1a: a hash that stays the same across Rust versions (stored in the queue).
-pub fn fnv1a(bytes: &[u8]) -> u64 {
+pub(super) fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
         (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
     })

@@ -31,7 +31,7 @@ const LEASE_MARGIN: Duration = Duration::from_secs(600);
 const MAX_IDLE: Duration = Duration::from_secs(60);
 
 /// Run a lane until shutdown.
-pub async fn run(shared: Arc<Shared>, lane: Arc<Lane>) {
+pub(super) async fn run(shared: Arc<Shared>, lane: Arc<Lane>) {
     loop {
         if shared.shutdown.is_cancelled() {
             return;

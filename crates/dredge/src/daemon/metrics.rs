@@ -6,7 +6,7 @@ use std::fmt::Write;
 use std::sync::Mutex;
 
 #[derive(Default)]
-pub struct Metrics {
+pub(super) struct Metrics {
     counters: Mutex<BTreeMap<(&'static str, String), u64>>,
 }
 
@@ -41,12 +41,12 @@ const HELP: &[(&str, &str)] = &[
 ];
 
 impl Metrics {
-    pub fn add(&self, name: &'static str, labels: String, n: u64) {
+    pub(super) fn add(&self, name: &'static str, labels: String, n: u64) {
         let mut c = self.counters.lock().expect("metrics poisoned");
         *c.entry((name, labels)).or_default() += n;
     }
 
-    pub fn records_written(&self, job: &str, n: u64) {
+    pub(super) fn records_written(&self, job: &str, n: u64) {
         self.add(
             "dredge_records_written_total",
             format!("job=\"{}\"", escape(job)),
@@ -55,7 +55,7 @@ impl Metrics {
     }
 
     /// Render all counters, plus `gauges` (name, labels, value) computed by the caller.
-    pub fn render(&self, gauges: &[(&str, String, u64)]) -> String {
+    pub(super) fn render(&self, gauges: &[(&str, String, u64)]) -> String {
         let counters = self.counters.lock().expect("metrics poisoned");
         let mut out = String::new();
         for (name, help) in HELP {
@@ -81,7 +81,7 @@ impl Metrics {
 }
 
 /// Escape a label value (Prometheus text format).
-pub fn escape(v: &str) -> String {
+pub(super) fn escape(v: &str) -> String {
     v.replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")

@@ -12,7 +12,7 @@ use axum::routing::get;
 use super::api::DaemonApi;
 use crate::protocol::{Api, Metrics};
 
-pub async fn serve(addr: SocketAddr, api: Arc<DaemonApi>) {
+pub(super) async fn serve(addr: SocketAddr, api: Arc<DaemonApi>) {
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(l) => l,
         Err(e) => {

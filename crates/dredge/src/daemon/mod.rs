@@ -46,7 +46,7 @@ use writer::{StagedItem, WriterMsg};
 /// How long in-flight calls may take to finish after SIGTERM.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
-pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
     let config = DaemonConfig::load(config_path)?;
     init_logging(config.log_format);
     accounts::log_broken(None, &config);

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 /// Where a run's files live.
 #[derive(Debug, Clone)]
-pub struct RunPaths {
+pub(super) struct RunPaths {
     pub partial: PathBuf,
     pub done: PathBuf,
     /// Directory for binary results (`RUN/NAME`).
@@ -20,7 +20,7 @@ pub struct RunPaths {
 }
 
 impl RunPaths {
-    pub fn new(out_dir: &Path, job: &str, run: &RunId) -> Self {
+    pub(super) fn new(out_dir: &Path, job: &str, run: &RunId) -> Self {
         let dir = out_dir.join(job);
         RunPaths {
             partial: dir.join(format!("{run}.jsonl.partial")),
@@ -30,7 +30,7 @@ impl RunPaths {
     }
 
     /// The file a user should look at now: the final one once it exists.
-    pub fn current(&self) -> &Path {
+    pub(super) fn current(&self) -> &Path {
         if self.done.exists() {
             &self.done
         } else {
@@ -40,7 +40,7 @@ impl RunPaths {
 }
 
 /// An open `.partial` file and how far it is written.
-pub struct RunFile {
+pub(super) struct RunFile {
     pub paths: RunPaths,
     file: File,
     written: OutputCursor,
@@ -58,7 +58,7 @@ pub struct RunFile {
 const KEEP_LINES_BYTES: usize = 4 << 20;
 
 /// What recovery found for a run's file.
-pub enum Reopened {
+pub(super) enum Reopened {
     /// The partial file, cut back to the committed cursor.
     Open(Box<RunFile>),
     /// Only the final file exists: the run was renamed before the crash.
@@ -82,7 +82,12 @@ struct LineHead<'a> {
 
 impl RunFile {
     /// Create the `.partial` file of a new run (empty).
-    pub fn create(paths: RunPaths, job: &str, run: &RunId, vendor: &str) -> io::Result<Self> {
+    pub(super) fn create(
+        paths: RunPaths,
+        job: &str,
+        run: &RunId,
+        vendor: &str,
+    ) -> io::Result<Self> {
         let dir = paths
             .partial
             .parent()
@@ -106,7 +111,7 @@ impl RunFile {
 
     /// Reopen after a restart: truncate the `.partial` file to the committed cursor
     /// (cutting a torn or uncommitted tail), or report that it was already renamed.
-    pub fn reopen(
+    pub(super) fn reopen(
         paths: RunPaths,
         cursor: OutputCursor,
         job: &str,
@@ -166,7 +171,7 @@ impl RunFile {
 
     /// Append records (not yet durable: call `sync`). Attachments are written and
     /// synced first, so a line never points at a missing file.
-    pub fn append(&mut self, records: &[Record]) -> io::Result<()> {
+    pub(super) fn append(&mut self, records: &[Record]) -> io::Result<()> {
         let mut buf = std::mem::take(&mut self.lines);
         buf.clear();
         buf.reserve(records.iter().map(|r| r.data.len() + 256).sum());
@@ -207,7 +212,7 @@ impl RunFile {
     /// Make everything appended durable; returns the cursor to commit. Fails with
     /// [`OutputRemoved`] when the file was removed or replaced underneath: records
     /// synced into an unlinked file would be committed and lost.
-    pub fn sync(&mut self) -> io::Result<OutputCursor> {
+    pub(super) fn sync(&mut self) -> io::Result<OutputCursor> {
         self.file.sync_data()?;
         self.check_still_linked()?;
         Ok(self.written)
@@ -231,22 +236,22 @@ impl RunFile {
         Ok(())
     }
 
-    pub fn cursor_committed(&self) -> OutputCursor {
+    pub(super) fn cursor_committed(&self) -> OutputCursor {
         self.committed
     }
 
     /// Record that the queue committed `cursor`.
-    pub fn mark_committed(&mut self, cursor: OutputCursor) {
+    pub(super) fn mark_committed(&mut self, cursor: OutputCursor) {
         self.committed = cursor;
     }
 
-    pub fn job(&self) -> &str {
+    pub(super) fn job(&self) -> &str {
         &self.job
     }
 
     /// Forget everything past `cursor` (after a write known not to be committed), so
     /// the file again ends at what the queue has committed.
-    pub fn rollback_to(&mut self, cursor: OutputCursor) -> io::Result<()> {
+    pub(super) fn rollback_to(&mut self, cursor: OutputCursor) -> io::Result<()> {
         self.file.set_len(cursor.bytes)?;
         self.written = cursor;
         Ok(())
@@ -254,14 +259,14 @@ impl RunFile {
 
     /// Cut the file back to what the queue committed and make that durable (a
     /// cancelled run keeps exactly its committed records).
-    pub fn settle(mut self) -> io::Result<()> {
+    pub(super) fn settle(mut self) -> io::Result<()> {
         self.rollback_to(self.committed)?;
         self.file.sync_all()
     }
 
     /// fsync and rename `.partial` → `.jsonl` (and fsync the directory), so a reader of
     /// `*.jsonl` never sees half a run.
-    pub fn finish(self) -> io::Result<PathBuf> {
+    pub(super) fn finish(self) -> io::Result<PathBuf> {
         self.file.sync_all()?;
         self.check_still_linked()?;
         fs::rename(&self.paths.partial, &self.paths.done)?;
@@ -312,7 +317,7 @@ impl Stamps {
 
 /// The error of a sync that found the run's file removed or replaced underneath.
 #[derive(Debug)]
-pub struct OutputRemoved(pub PathBuf);
+pub(super) struct OutputRemoved(pub PathBuf);
 
 impl std::fmt::Display for OutputRemoved {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -328,7 +333,7 @@ impl std::error::Error for OutputRemoved {}
 
 impl OutputRemoved {
     /// The removal behind an I/O error, if that is what it is.
-    pub fn of(error: &io::Error) -> Option<&OutputRemoved> {
+    pub(super) fn of(error: &io::Error) -> Option<&OutputRemoved> {
         error
             .get_ref()
             .and_then(|e| e.downcast_ref::<OutputRemoved>())
@@ -337,7 +342,7 @@ impl OutputRemoved {
 
 /// A finished run's file goes back to `.partial` (its dead items were requeued), the
 /// rename made durable.
-pub fn restore_partial(paths: &RunPaths) -> io::Result<()> {
+pub(super) fn restore_partial(paths: &RunPaths) -> io::Result<()> {
     if paths.done.exists() {
         fs::rename(&paths.done, &paths.partial)?;
         if let Some(dir) = paths.partial.parent() {
@@ -370,7 +375,7 @@ fn create_dir_synced(dir: &Path) -> io::Result<()> {
 
 /// Directory fsyncs made by this process (a seam for tests: a new entry that was not
 /// synced can be lost to a power cut).
-pub static DIR_SYNCS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+pub(super) static DIR_SYNCS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 pub(super) fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()?;

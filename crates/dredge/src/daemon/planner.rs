@@ -26,7 +26,7 @@ use super::state::Shared;
 use super::writer::WriterMsg;
 
 /// Plans while any run has inputs left; sleeps until a run with a cursor starts.
-pub async fn run(shared: Arc<Shared>) {
+pub(super) async fn run(shared: Arc<Shared>) {
     loop {
         let busy = if shared.health.is_faulted() {
             false
@@ -70,7 +70,7 @@ fn round(shared: &Shared) -> bool {
 }
 
 /// A chunk of a run's inputs, planned, with the items not yet added to the queue.
-pub struct PlannedChunk {
+pub(super) struct PlannedChunk {
     offset: u64,
     next_offset: u64,
     inputs: u64,
@@ -81,7 +81,7 @@ pub struct PlannedChunk {
 impl PlannedChunk {
     /// Reads and plans the chunk at byte `offset` of the copy `input`, skipping its
     /// first `items_done` items (added before a restart; planning is deterministic).
-    pub fn plan(
+    pub(super) fn plan(
         dir: &std::path::Path,
         input: &str,
         offset: u64,
@@ -111,7 +111,7 @@ impl PlannedChunk {
 
     /// The next batch of items to add, and the cursor once they are added (`None`:
     /// the run is wholly planned).
-    pub fn next_batch(&mut self, cursor: &PlanCursor) -> (Vec<NewItem>, Option<PlanCursor>) {
+    pub(super) fn next_batch(&mut self, cursor: &PlanCursor) -> (Vec<NewItem>, Option<PlanCursor>) {
         let take = self.items.len().min(ITEMS_PER_BATCH);
         let batch: Vec<NewItem> = self.items.drain(..take).collect();
         self.items_done += take as u64;

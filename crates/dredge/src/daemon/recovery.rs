@@ -16,7 +16,7 @@ use super::state::Shared;
 /// The reopened files of the unfinished runs in `recovery`, each cut back to its
 /// committed cursor. Runs found already renamed are finished; runs that cannot be
 /// recovered are ended failed. Cancelled runs' files are cut back and settled.
-pub fn reopen_files(shared: &Shared, recovery: &Recovery) -> Vec<(RunId, RunFile)> {
+pub(super) fn reopen_files(shared: &Shared, recovery: &Recovery) -> Vec<(RunId, RunFile)> {
     let mut files = Vec::new();
     for (run, cursor) in &recovery.cursors {
         match reopen_one(shared, run, *cursor) {
@@ -36,7 +36,7 @@ pub fn reopen_files(shared: &Shared, recovery: &Recovery) -> Vec<(RunId, RunFile
 }
 
 /// Ends a run that dredge cannot go on writing, with the reason (shown with the run).
-pub fn fail_run(shared: &Shared, run: &RunId, reason: &str) {
+pub(super) fn fail_run(shared: &Shared, run: &RunId, reason: &str) {
     tracing::error!(run = %run, %reason, "run stopped");
     if let Err(e) = shared
         .queue
@@ -95,7 +95,7 @@ fn settle_cancelled(shared: &Shared, run: &RunId, cursor: OutputCursor) {
     }
 }
 
-pub fn paths_of(shared: &Shared, info: &RunInfo) -> RunPaths {
+pub(super) fn paths_of(shared: &Shared, info: &RunInfo) -> RunPaths {
     RunPaths::new(&shared.config().state_dir.join("out"), &info.job, &info.id)
 }
 

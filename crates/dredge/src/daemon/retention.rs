@@ -28,7 +28,7 @@ const PRUNE_EVERY: Duration = Duration::from_secs(600);
 /// Keys removed per queue batch.
 const KEYS_PER_BATCH: usize = 500;
 
-pub async fn run(shared: Arc<Shared>) {
+pub(super) async fn run(shared: Arc<Shared>) {
     let mut next_full = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
         let full = tokio::select! {
@@ -67,7 +67,7 @@ pub async fn run(shared: Arc<Shared>) {
 
 /// One pass over the runs of `jobs` (every job with runs when `None`); returns how
 /// many runs were removed.
-pub fn prune_round(
+pub(super) fn prune_round(
     shared: &Shared,
     jobs: Option<HashSet<String>>,
     now: UnixMillis,

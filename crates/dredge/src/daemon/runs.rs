@@ -16,7 +16,7 @@ use super::writer::WriterMsg;
 
 /// Why a run was not started.
 #[derive(Debug, thiserror::Error)]
-pub enum StartError {
+pub(super) enum StartError {
     #[error(
         "no job named {0:?} is loaded (see `dredge jobs`, and `dredge status` for rejected files)"
     )]
@@ -32,7 +32,7 @@ pub enum StartError {
 /// What starting a run records about the job's schedule, in the same queue batch that
 /// creates the run (so a crash leaves both or neither).
 #[derive(Debug, Clone, Copy)]
-pub enum Trigger {
+pub(super) enum Trigger {
     /// `dredge run`, a queued fire: nothing to record.
     Manual,
     /// A schedule fire at this time.
@@ -52,7 +52,7 @@ impl Trigger {
 }
 
 /// Start a run of `job` now with its current definition.
-pub async fn start(
+pub(super) async fn start(
     shared: &Arc<Shared>,
     job: &str,
     manual: bool,
@@ -82,7 +82,7 @@ pub async fn start(
 
 /// The job's running run, if any. Read from the unfinished runs only: a job with a
 /// year of finished runs must not make every start (and `jobs.list`) read them all.
-pub fn active_run(shared: &Shared, job: &str) -> Option<RunId> {
+pub(super) fn active_run(shared: &Shared, job: &str) -> Option<RunId> {
     shared
         .queue
         .unfinished_runs()

@@ -12,7 +12,7 @@ use dredge_core::JobSpec;
 /// 2: `[wds] restart` (format 1 had none; its runs started `FromScratch`).
 const VERSION: u8 = 2;
 
-pub fn encode(spec: &JobSpec) -> anyhow::Result<Vec<u8>> {
+pub(super) fn encode(spec: &JobSpec) -> anyhow::Result<Vec<u8>> {
     let mut out = vec![VERSION];
     out.extend(bincode::serde::encode_to_vec(
         spec,
@@ -21,7 +21,7 @@ pub fn encode(spec: &JobSpec) -> anyhow::Result<Vec<u8>> {
     Ok(out)
 }
 
-pub fn decode(bytes: &[u8]) -> anyhow::Result<JobSpec> {
+pub(super) fn decode(bytes: &[u8]) -> anyhow::Result<JobSpec> {
     match bytes.split_first() {
         Some((&VERSION, body)) => body_of(body),
         Some((&1, body)) => Ok(body_of::<v1::JobSpec>(body)?.into()),

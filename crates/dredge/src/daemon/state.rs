@@ -20,7 +20,7 @@ use super::metrics::Metrics;
 use super::writer::Writer;
 use crate::config::DaemonConfig;
 
-pub struct Shared {
+pub(super) struct Shared {
     pub config: RwLock<Arc<DaemonConfig>>,
     /// The queue, through its seam: the backend is chosen once, at start (`mod.rs`).
     pub queue: Arc<dyn QueueBackend>,
@@ -56,7 +56,7 @@ pub struct Shared {
 }
 
 /// One account's worker lane: its executor, concurrency, gate and health.
-pub struct Lane {
+pub(super) struct Lane {
     pub account: String,
     pub vendor: Vendor,
     pub executor: RwLock<Option<Built>>,
@@ -76,7 +76,12 @@ pub struct Lane {
 }
 
 impl Lane {
-    pub fn new(account: &str, vendor: Vendor, concurrency: usize, executor: Option<Built>) -> Self {
+    pub(super) fn new(
+        account: &str,
+        vendor: Vendor,
+        concurrency: usize,
+        executor: Option<Built>,
+    ) -> Self {
         Lane {
             account: account.to_string(),
             vendor,
@@ -90,15 +95,15 @@ impl Lane {
         }
     }
 
-    pub fn executor(&self) -> Option<Arc<dyn Executor>> {
+    pub(super) fn executor(&self) -> Option<Arc<dyn Executor>> {
         self.built().map(|b| b.executor)
     }
 
-    pub fn built(&self) -> Option<Built> {
+    pub(super) fn built(&self) -> Option<Built> {
         self.executor.read().expect("lane poisoned").clone()
     }
 
-    pub fn close_until(&self, until: UnixMillis, reason: String) {
+    pub(super) fn close_until(&self, until: UnixMillis, reason: String) {
         let mut g = self.closed_until.lock().expect("lane poisoned");
         if g.as_ref().is_none_or(|(u, _)| *u < until) {
             *g = Some((until, reason));
@@ -107,7 +112,7 @@ impl Lane {
 
     /// Close `scope` until `until`, or later if it is already closed for longer: the
     /// latest time the vendor named wins.
-    pub fn close_scope(&self, scope: &str, until: UnixMillis) {
+    pub(super) fn close_scope(&self, scope: &str, until: UnixMillis) {
         let now = UnixMillis::now();
         let mut gates = self.scope_gates.lock().expect("lane poisoned");
         gates.retain(|_, u| *u > now);
@@ -116,13 +121,13 @@ impl Lane {
     }
 
     /// When `scope`'s gate opens, if it is closed at `now`.
-    pub fn scope_closed(&self, scope: &str, now: UnixMillis) -> Option<UnixMillis> {
+    pub(super) fn scope_closed(&self, scope: &str, now: UnixMillis) -> Option<UnixMillis> {
         let gates = self.scope_gates.lock().expect("lane poisoned");
         gates.get(scope).copied().filter(|u| *u > now)
     }
 
     /// When the account gate opens, if it is closed now.
-    pub fn closed_at(&self, now: UnixMillis) -> Option<(UnixMillis, String)> {
+    pub(super) fn closed_at(&self, now: UnixMillis) -> Option<(UnixMillis, String)> {
         self.closed_until
             .lock()
             .expect("lane poisoned")
@@ -130,15 +135,15 @@ impl Lane {
             .filter(|(u, _)| *u > now)
     }
 
-    pub fn stop_auth(&self, kind: AccountStop, reason: String) {
+    pub(super) fn stop_auth(&self, kind: AccountStop, reason: String) {
         *self.auth_failed.lock().expect("lane poisoned") = Some((kind, reason));
     }
 
-    pub fn auth_failure(&self) -> Option<(AccountStop, String)> {
+    pub(super) fn auth_failure(&self) -> Option<(AccountStop, String)> {
         self.auth_failed.lock().expect("lane poisoned").clone()
     }
 
-    pub fn in_flight(&self) -> usize {
+    pub(super) fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::Relaxed)
     }
 }
@@ -147,7 +152,7 @@ impl Lane {
 const MAX_CACHED_SPECS: usize = 1024;
 
 impl Shared {
-    pub fn new(config: DaemonConfig, queue: Arc<dyn QueueBackend>) -> Self {
+    pub(super) fn new(config: DaemonConfig, queue: Arc<dyn QueueBackend>) -> Self {
         Shared {
             config: RwLock::new(Arc::new(config)),
             queue,
@@ -172,14 +177,14 @@ impl Shared {
     }
 
     /// Wakes every lane (leasing may resume).
-    pub fn wake_lanes(&self) {
+    pub(super) fn wake_lanes(&self) {
         for lane in self.lanes.lock().expect("lanes poisoned").values() {
             lane.wake.notify_one();
         }
     }
 
     /// Items in flight over all lanes.
-    pub fn in_flight(&self) -> usize {
+    pub(super) fn in_flight(&self) -> usize {
         self.lanes
             .lock()
             .expect("lanes poisoned")
@@ -188,17 +193,17 @@ impl Shared {
             .sum()
     }
 
-    pub fn config(&self) -> Arc<DaemonConfig> {
+    pub(super) fn config(&self) -> Arc<DaemonConfig> {
         self.config.read().expect("config poisoned").clone()
     }
 
-    pub fn writer(&self) -> &Writer {
+    pub(super) fn writer(&self) -> &Writer {
         self.writer
             .get()
             .expect("the writer starts before anything uses it")
     }
 
-    pub fn lane(&self, account: &str) -> Option<Arc<Lane>> {
+    pub(super) fn lane(&self, account: &str) -> Option<Arc<Lane>> {
         self.lanes
             .lock()
             .expect("lanes poisoned")
@@ -207,7 +212,7 @@ impl Shared {
     }
 
     /// The job spec a run started with.
-    pub fn spec_of(&self, run: &RunId) -> anyhow::Result<Arc<JobSpec>> {
+    pub(super) fn spec_of(&self, run: &RunId) -> anyhow::Result<Arc<JobSpec>> {
         if let Some(spec) = self.specs.lock().expect("specs poisoned").get(run) {
             return Ok(spec.clone());
         }
@@ -229,7 +234,7 @@ impl Shared {
 
     /// Called by the writer when a run of `job` ended: a queued fire may start now, and
     /// the job's history is trimmed to its retention policy.
-    pub fn run_finished(&self, job: &str) {
+    pub(super) fn run_finished(&self, job: &str) {
         self.ended_jobs
             .lock()
             .expect("ended jobs poisoned")

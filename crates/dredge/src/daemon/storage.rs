@@ -15,7 +15,7 @@ const FIRST_WAIT: Duration = Duration::from_millis(500);
 const LONGEST_WAIT: Duration = Duration::from_secs(10);
 
 /// Run until shutdown, healing each fault as it is reported.
-pub async fn doctor(shared: Arc<Shared>) {
+pub(super) async fn doctor(shared: Arc<Shared>) {
     loop {
         if !shared.health.is_faulted() {
             tokio::select! {

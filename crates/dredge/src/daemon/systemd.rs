@@ -9,11 +9,11 @@ use sd_notify::NotifyState;
 use super::state::Shared;
 use super::writer::WriterMsg;
 
-pub fn ready() {
+pub(super) fn ready() {
     let _ = sd_notify::notify(false, &[NotifyState::Ready]);
 }
 
-pub fn stopping() {
+pub(super) fn stopping() {
     let _ = sd_notify::notify(false, &[NotifyState::Stopping]);
 }
 
@@ -22,7 +22,7 @@ pub fn stopping() {
 /// daemon waiting for disk space is idle for a good reason and keeps pinging (a
 /// restart would not help); a wedged writer or queue stops the pings, and systemd
 /// restarts the service.
-pub async fn watchdog(shared: Arc<Shared>) {
+pub(super) async fn watchdog(shared: Arc<Shared>) {
     let mut usec = 0u64;
     if !sd_notify::watchdog_enabled(false, &mut usec) || usec == 0 {
         return;

@@ -15,13 +15,13 @@ use super::writer::{Writer, spawn};
 use crate::config::DaemonConfig;
 
 /// A writer on a fresh state directory with one account `a`.
-pub fn writer_in(dir: &Path) -> (Arc<Shared>, Writer) {
+pub(super) fn writer_in(dir: &Path) -> (Arc<Shared>, Writer) {
     let (shared, writer, _) = writer_on_sled(dir);
     (shared, writer)
 }
 
 /// `writer_in`, also handing out the sled queue behind the seam (for its fault seams).
-pub fn writer_on_sled(dir: &Path) -> (Arc<Shared>, Writer, Queue) {
+pub(super) fn writer_on_sled(dir: &Path) -> (Arc<Shared>, Writer, Queue) {
     let config_path = dir.join("dredge.toml");
     let text = "state_dir = \"state\"\njobs_dir = \"jobs\"\nsocket = \"state/s.sock\"\n\n\
                 [accounts.a]\nvendor = \"autoextract\"\napi_key = \"k\"\n";
@@ -34,12 +34,12 @@ pub fn writer_on_sled(dir: &Path) -> (Arc<Shared>, Writer, Queue) {
 }
 
 /// The job `news` on account `a`, loaded as a rescan would load it.
-pub fn load_news_job(shared: &Shared) {
+pub(super) fn load_news_job(shared: &Shared) {
     load_news_job_from(shared, NEWS_JOB);
 }
 
 /// The job `news` loaded from the job file `text`.
-pub fn load_news_job_from(shared: &Shared, text: &str) {
+pub(super) fn load_news_job_from(shared: &Shared, text: &str) {
     let path = Path::new("jobs/news.toml");
     let loaded = LoadedJob {
         spec: Arc::new(parse_job(path, text, None, &FileRules::default()).unwrap()),
@@ -54,7 +54,7 @@ pub fn load_news_job_from(shared: &Shared, text: &str) {
 const NEWS_JOB: &str = "vendor = \"autoextract\"\n[autoextract]\npage_type = \"article\"\nurls = [\"https://a.com/1\"]\n";
 
 /// A run of the job `news` on account `a` with `items` items.
-pub fn new_run(shared: &Shared, items: usize) -> RunId {
+pub(super) fn new_run(shared: &Shared, items: usize) -> RunId {
     let items = (0..items)
         .map(|i| NewItem::ready(format!("item-{i}"), vec![]))
         .collect();
@@ -62,7 +62,7 @@ pub fn new_run(shared: &Shared, items: usize) -> RunId {
 }
 
 /// A run of the job `news` on account `a` with these items (at most 3 attempts each).
-pub fn new_run_of(shared: &Shared, items: Vec<NewItem>) -> RunId {
+pub(super) fn new_run_of(shared: &Shared, items: Vec<NewItem>) -> RunId {
     let rules = FileRules::default();
     let spec = parse_job(Path::new("jobs/news.toml"), NEWS_JOB, None, &rules).unwrap();
     let run = NewRun {
@@ -77,7 +77,7 @@ pub fn new_run_of(shared: &Shared, items: Vec<NewItem>) -> RunId {
 }
 
 /// `n` small records.
-pub fn records(n: usize) -> Vec<Record> {
+pub(super) fn records(n: usize) -> Vec<Record> {
     (0..n)
         .map(|i| Record {
             source: format!("https://a.com/{i}"),

@@ -19,7 +19,7 @@ const DEBOUNCE: Duration = Duration::from_millis(500);
 const RESCAN_EVERY: Duration = Duration::from_secs(30);
 
 /// The jobs directory's watcher, set up but not yet serving.
-pub struct Watch {
+pub(super) struct Watch {
     events: mpsc::UnboundedReceiver<()>,
     /// Kept alive for as long as events are wanted (`None`: periodic rescans only).
     _debouncer: Option<Box<dyn Send>>,
@@ -27,7 +27,7 @@ pub struct Watch {
 
 /// Starts watching the jobs directory. Call it before the first scan: a file written
 /// between that scan and the watch would otherwise wait for the periodic rescan.
-pub fn start(shared: &Shared) -> Watch {
+pub(super) fn start(shared: &Shared) -> Watch {
     let (tx, events) = mpsc::unbounded_channel::<()>();
     let dir = shared.config().jobs_dir.clone();
     let debouncer = new_debouncer(DEBOUNCE, None, move |result: DebounceEventResult| {
@@ -67,7 +67,7 @@ fn changes_files(kind: &EventKind) -> bool {
 
 /// Rescans the jobs directory after each burst of events, every `RESCAN_EVERY`, and on
 /// reload, until shutdown.
-pub async fn run(shared: Arc<Shared>, watch: Watch) {
+pub(super) async fn run(shared: Arc<Shared>, watch: Watch) {
     let Watch {
         events: mut rx,
         _debouncer,

@@ -33,7 +33,7 @@ use super::recovery;
 use super::state::Shared;
 
 /// What the writer is asked to do.
-pub enum WriterMsg {
+pub(super) enum WriterMsg {
     /// A new (or recovered) run's open file.
     Open(RunId, RunFile),
     /// This item's records are staged in the queue: append and commit them.
@@ -53,7 +53,7 @@ pub enum WriterMsg {
 }
 
 /// A staged item on its way to the run's file (its records are in the queue).
-pub struct StagedItem {
+pub(super) struct StagedItem {
     pub run: RunId,
     pub item: ItemId,
 }
@@ -61,7 +61,7 @@ pub struct StagedItem {
 /// A leased item whose records go straight to the run's file: appended and fsynced
 /// from memory, then the item is Done in the same queue commit (`commit_written`).
 /// Until then the item stays leased, so a crash runs it again.
-pub struct WriteNow {
+pub(super) struct WriteNow {
     pub run: RunId,
     pub item: ItemId,
     /// The item's lease epoch: a commit after the lease was taken back is refused.
@@ -75,18 +75,18 @@ pub struct WriteNow {
 }
 
 /// Records a lane could not hand to the writer (it stopped): to be staged.
-pub struct Unwritten {
+pub(super) struct Unwritten {
     pub records: Vec<Record>,
     pub follow_ups: Vec<NewItem>,
 }
 
 /// How many KiB of records may wait for the writer at once. Lanes wait for room beyond
 /// that, so a writer slower than the vendors (a slow disk) bounds memory, not the queue.
-pub const BUDGET_KIB: u32 = 32 * 1024;
+pub(super) const BUDGET_KIB: u32 = 32 * 1024;
 
 /// Handle to the writer thread.
 #[derive(Clone)]
-pub struct Writer {
+pub(super) struct Writer {
     tx: mpsc::UnboundedSender<WriterMsg>,
     budget: Arc<Semaphore>,
     /// Leases whose records wait for room in the budget (held results fill it during a
@@ -97,7 +97,7 @@ pub struct Writer {
 
 impl Writer {
     /// How many lanes wait for room in the budget now.
-    pub fn waiting_for_room(&self) -> usize {
+    pub(super) fn waiting_for_room(&self) -> usize {
         self.waiting_set().len()
     }
 
@@ -105,7 +105,7 @@ impl Writer {
         self.waiting.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn send(&self, msg: WriterMsg) {
+    pub(super) fn send(&self, msg: WriterMsg) {
         // The writer lives as long as the daemon; a send after it stopped is shutdown.
         let _ = self.tx.send(msg);
     }
@@ -113,7 +113,7 @@ impl Writer {
     /// Hand the leased `item`'s records to the writer, which appends them, fsyncs and
     /// commits the item Done (or stages them when it cannot). Waits only for room in
     /// the budget. `Err` gives them back when the writer has stopped.
-    pub async fn write_now(
+    pub(super) async fn write_now(
         &self,
         run: RunId,
         lease: Lease,
@@ -153,7 +153,7 @@ impl Writer {
 }
 
 /// Start the writer thread; it stops when every `Writer` handle is dropped.
-pub fn spawn(shared: Arc<Shared>) -> (Writer, std::thread::JoinHandle<()>) {
+pub(super) fn spawn(shared: Arc<Shared>) -> (Writer, std::thread::JoinHandle<()>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let waiting = Arc::new(std::sync::Mutex::new(HashSet::new()));
     let thread_waiting = waiting.clone();

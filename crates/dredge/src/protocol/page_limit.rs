@@ -7,21 +7,21 @@ use serde::{Deserialize, Serialize};
 /// daemon's answer (and the client's memory) hostage to the length of the history.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
-pub struct PageLimit(u16);
+pub(crate) struct PageLimit(u16);
 
 impl PageLimit {
-    pub const MAX: u16 = 1000;
-    pub const DEFAULT: PageLimit = PageLimit(50);
+    pub(crate) const MAX: u16 = 1000;
+    pub(crate) const DEFAULT: PageLimit = PageLimit(50);
 
     /// `None` outside 1..=[`PageLimit::MAX`].
-    pub fn new(n: u64) -> Option<PageLimit> {
+    pub(crate) fn new(n: u64) -> Option<PageLimit> {
         u16::try_from(n)
             .ok()
             .filter(|n| (1..=Self::MAX).contains(n))
             .map(PageLimit)
     }
 
-    pub fn get(self) -> usize {
+    pub(crate) fn get(self) -> usize {
         usize::from(self.0)
     }
 }

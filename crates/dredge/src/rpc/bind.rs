@@ -9,7 +9,7 @@ use std::path::Path;
 use tokio::net::UnixListener;
 
 #[derive(Debug, thiserror::Error)]
-pub enum BindError {
+pub(crate) enum BindError {
     #[error("another dredge daemon is already serving {0}")]
     AlreadyServing(String),
     #[error("{0} exists and is not a socket; remove it or set another `socket` in the config")]
@@ -24,7 +24,7 @@ pub enum BindError {
 
 /// Binds the status socket at `path`, taking over a stale socket file, with mode
 /// 0660 and, when given, group `gid`. Must run inside a tokio runtime.
-pub fn bind(path: &Path, gid: Option<u32>) -> Result<UnixListener, BindError> {
+pub(crate) fn bind(path: &Path, gid: Option<u32>) -> Result<UnixListener, BindError> {
     let io = |what| {
         move |source| BindError::Io {
             what,

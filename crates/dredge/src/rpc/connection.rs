@@ -20,7 +20,7 @@ use crate::protocol::{Api, MAX_LINE_BYTES, code};
 /// Chunk size for reading requests; lines longer than this span several reads.
 const READ_CHUNK: usize = 64 * 1024;
 
-pub async fn handle(
+pub(super) async fn handle(
     stream: UnixStream,
     api: Arc<dyn Api>,
     policy: Arc<Policy>,
@@ -85,7 +85,7 @@ pub async fn handle(
 }
 
 /// Turn a connection away when every slot is busy answering.
-pub async fn refuse(stream: UnixStream, line_timeout: Duration) {
+pub(super) async fn refuse(stream: UnixStream, line_timeout: Duration) {
     let (_, mut write) = stream.into_split();
     let answer = dispatch::error(
         Value::Null,

@@ -18,7 +18,7 @@ struct Envelope {
 }
 
 /// The answer to one line, or `None` when it was a notification or blank.
-pub async fn answer(api: &Arc<dyn Api>, line: &[u8], access: Access) -> Option<Value> {
+pub(super) async fn answer(api: &Arc<dyn Api>, line: &[u8], access: Access) -> Option<Value> {
     if line.iter().all(u8::is_ascii_whitespace) {
         return None;
     }
@@ -51,7 +51,7 @@ pub async fn answer(api: &Arc<dyn Api>, line: &[u8], access: Access) -> Option<V
 }
 
 /// The answer to a line longer than `MAX_LINE_BYTES`; its id is unknown.
-pub fn too_long() -> Value {
+pub(super) fn too_long() -> Value {
     error(
         Value::Null,
         code::INVALID_REQUEST,
@@ -60,7 +60,7 @@ pub fn too_long() -> Value {
 }
 
 /// An error answer with no request behind it (e.g. a refused peer).
-pub fn error(id: Value, code: i64, message: String) -> Value {
+pub(super) fn error(id: Value, code: i64, message: String) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})
 }
 

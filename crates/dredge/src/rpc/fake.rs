@@ -12,21 +12,21 @@ use crate::protocol::*;
 
 /// Canned answers; job or run `"missing"` is not found, `"boom"` panics.
 #[derive(Default)]
-pub struct FakeApi {
+pub(crate) struct FakeApi {
     /// When set, `status` waits here, so an answer proves that many calls were
     /// in flight at once.
     pub status_barrier: Option<Arc<Barrier>>,
 }
 
 /// How many runs the fake's history holds: `...-0001` (oldest) to `...-0005`.
-pub const FAKE_RUNS: u32 = 5;
+pub(crate) const FAKE_RUNS: u32 = 5;
 
-pub fn sample_run(job: &str) -> RunSummary {
+pub(crate) fn sample_run(job: &str) -> RunSummary {
     numbered_run(job, 1)
 }
 
 /// Run `n` of the fake's history; the ids sort by `n`, as run ids sort by time.
-pub fn numbered_run(job: &str, n: u32) -> RunSummary {
+pub(crate) fn numbered_run(job: &str, n: u32) -> RunSummary {
     let id = format!("20261123T110000Z-{n:04}");
     RunSummary {
         output: format!("/state/out/{job}/{id}.jsonl.partial"),
@@ -147,7 +147,7 @@ impl Api for FakeApi {
 }
 
 /// A server on a socket in its own temp dir; stops when dropped.
-pub struct Served {
+pub(crate) struct Served {
     pub path: PathBuf,
     stop: Option<oneshot::Sender<()>>,
     pub task: JoinHandle<()>,
@@ -155,11 +155,11 @@ pub struct Served {
 }
 
 impl Served {
-    pub async fn start(api: FakeApi) -> Served {
+    pub(crate) async fn start(api: FakeApi) -> Served {
         Self::start_with(api, super::Options::default()).await
     }
 
-    pub async fn start_with(api: FakeApi, options: super::Options) -> Served {
+    pub(crate) async fn start_with(api: FakeApi, options: super::Options) -> Served {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("run").join("dredge.sock");
         let listener = super::bind(&path, None).expect("bind");
@@ -176,7 +176,7 @@ impl Served {
     }
 
     /// Asks the server to stop and waits (bounded) until it has.
-    pub async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

@@ -6,26 +6,26 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 
 /// One line read from a peer, without its newline.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Line {
+pub(super) enum Line {
     Text(Vec<u8>),
     /// The line exceeded the limit; its bytes were discarded.
     TooLong,
 }
 
 /// Reads bounded lines from a buffered reader.
-pub struct LineReader<R> {
+pub(super) struct LineReader<R> {
     inner: R,
     max_bytes: usize,
 }
 
 impl<R: AsyncBufRead + Unpin> LineReader<R> {
-    pub fn new(inner: R, max_bytes: usize) -> Self {
+    pub(super) fn new(inner: R, max_bytes: usize) -> Self {
         LineReader { inner, max_bytes }
     }
 
     /// The next line, or `None` at the end of the stream. A last line without a
     /// newline is still returned (`printf '...' | socat` sends one).
-    pub async fn next_line(&mut self) -> std::io::Result<Option<Line>> {
+    pub(super) async fn next_line(&mut self) -> std::io::Result<Option<Line>> {
         let mut line = Vec::new();
         let mut too_long = false;
         loop {

@@ -14,7 +14,7 @@ mod bind;
 mod connection;
 mod dispatch;
 #[cfg(test)]
-pub mod fake;
+pub(crate) mod fake;
 mod lines;
 mod peer;
 mod slots;
@@ -23,21 +23,25 @@ mod tests;
 
 /// What the fuzz tests drive: one line's answer, and line splitting.
 #[cfg(test)]
-pub mod fuzz_support {
+pub(crate) mod fuzz_support {
     use std::sync::Arc;
 
     use serde_json::Value;
 
-    pub use super::peer::Access;
+    pub(crate) use super::peer::Access;
     use crate::protocol::Api;
 
-    pub async fn answer_line(api: &Arc<dyn Api>, line: &[u8], access: Access) -> Option<Value> {
+    pub(crate) async fn answer_line(
+        api: &Arc<dyn Api>,
+        line: &[u8],
+        access: Access,
+    ) -> Option<Value> {
         super::dispatch::answer(api, line, access).await
     }
 
     /// The lines of `bytes` read through a buffer of `chunk` bytes; `None` for a line
     /// over `max`.
-    pub async fn read_lines(bytes: &[u8], chunk: usize, max: usize) -> Vec<Option<Vec<u8>>> {
+    pub(crate) async fn read_lines(bytes: &[u8], chunk: usize, max: usize) -> Vec<Option<Vec<u8>>> {
         let reader = tokio::io::BufReader::with_capacity(chunk, bytes);
         let mut lines = super::lines::LineReader::new(reader, max);
         let mut out = Vec::new();
@@ -60,12 +64,12 @@ use tokio::task::JoinSet;
 
 use crate::protocol::Api;
 
-pub use bind::bind;
-pub use peer::Groups;
+pub(crate) use bind::bind;
+pub(crate) use peer::Groups;
 
 /// How the server admits and bounds its clients.
 #[derive(Debug, Clone, Copy)]
-pub struct Options {
+pub(crate) struct Options {
     pub groups: Groups,
     /// Connections at once; past it the longest-idle one is closed to make room.
     pub max_connections: usize,
@@ -85,7 +89,7 @@ impl Default for Options {
 
 /// Serves connections until `shutdown` completes, then closes them all and
 /// removes the socket file, so a stopped daemon leaves no socket behind.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: UnixListener,
     api: Arc<dyn Api>,
     options: Options,

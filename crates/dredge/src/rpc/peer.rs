@@ -12,7 +12,7 @@ use tokio::net::UnixStream;
 /// The rule, fixed when serving starts except for the socket's group, which is
 /// read per connection so a `chgrp` by the operator takes effect.
 #[derive(Debug, Clone)]
-pub struct Policy {
+pub(super) struct Policy {
     pub daemon_uid: Option<u32>,
     pub socket_path: Option<PathBuf>,
     pub groups: Groups,
@@ -20,7 +20,7 @@ pub struct Policy {
 
 /// The groups named in the config; `None`: not configured.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Groups {
+pub(crate) struct Groups {
     /// Every method. Not configured: the socket file's group.
     pub control: Option<u32>,
     /// Read-only methods.
@@ -29,14 +29,14 @@ pub struct Groups {
 
 /// What an admitted peer may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
+pub(crate) enum Access {
     Control,
     ReadOnly,
 }
 
 /// A peer's identity as far as the rule needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PeerIds {
+pub(super) struct PeerIds {
     pub uid: u32,
     pub gid: u32,
     /// Supplementary groups; empty when they could not be read.
@@ -44,7 +44,7 @@ pub struct PeerIds {
 }
 
 impl Policy {
-    pub fn new(socket_path: Option<PathBuf>, groups: Groups) -> Self {
+    pub(super) fn new(socket_path: Option<PathBuf>, groups: Groups) -> Self {
         Policy {
             daemon_uid: own_uid(),
             socket_path,
@@ -53,7 +53,7 @@ impl Policy {
     }
 
     /// What the peer on `stream` may do; `Err` says why it may do nothing.
-    pub fn admit(&self, stream: &UnixStream) -> Result<Access, String> {
+    pub(super) fn admit(&self, stream: &UnixStream) -> Result<Access, String> {
         let cred = stream
             .peer_cred()
             .map_err(|e| format!("cannot read the peer's credentials: {e}"))?;
@@ -89,14 +89,14 @@ impl Policy {
 
 /// The rule itself, with every group resolved.
 #[derive(Debug, Clone, Copy)]
-pub struct Rule {
+pub(super) struct Rule {
     pub daemon_uid: Option<u32>,
     pub control_gid: Option<u32>,
     pub status_gid: Option<u32>,
 }
 
 impl Rule {
-    pub fn access(&self, peer: &PeerIds) -> Option<Access> {
+    pub(super) fn access(&self, peer: &PeerIds) -> Option<Access> {
         let member =
             |gid: Option<u32>| gid.is_some_and(|g| peer.gid == g || peer.groups.contains(&g));
         if peer.uid == 0 || Some(peer.uid) == self.daemon_uid || member(self.control_gid) {
@@ -111,7 +111,7 @@ impl Rule {
 
 /// The old rule's shape, for tests: control through the socket's group only.
 #[cfg(test)]
-pub fn allowed(peer: &PeerIds, daemon_uid: Option<u32>, socket_gid: Option<u32>) -> bool {
+pub(super) fn allowed(peer: &PeerIds, daemon_uid: Option<u32>, socket_gid: Option<u32>) -> bool {
     let rule = Rule {
         daemon_uid,
         control_gid: socket_gid,

@@ -24,14 +24,14 @@ struct Table {
 
 /// The slots of one server.
 #[derive(Debug, Clone)]
-pub struct Slots {
+pub(super) struct Slots {
     max: usize,
     table: Arc<Mutex<Table>>,
 }
 
 /// A connection's slot; dropping it frees the slot.
 #[derive(Debug)]
-pub struct SlotGuard {
+pub(super) struct SlotGuard {
     id: u64,
     table: Arc<Mutex<Table>>,
     /// Cancelled when the connection is closed to make room.
@@ -39,7 +39,7 @@ pub struct SlotGuard {
 }
 
 impl Slots {
-    pub fn new(max: usize) -> Self {
+    pub(super) fn new(max: usize) -> Self {
         Slots {
             max: max.max(1),
             table: Arc::default(),
@@ -48,7 +48,7 @@ impl Slots {
 
     /// A slot for a new connection, closing the longest-idle one when all are taken;
     /// `None` when every connection is busy.
-    pub fn take(&self) -> Option<SlotGuard> {
+    pub(super) fn take(&self) -> Option<SlotGuard> {
         let mut table = self.table.lock().unwrap_or_else(|p| p.into_inner());
         if table.slots.len() >= self.max {
             let oldest = table
@@ -76,19 +76,19 @@ impl Slots {
     }
 
     #[cfg(test)]
-    pub fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.table.lock().unwrap().slots.len()
     }
 }
 
 impl SlotGuard {
     /// The connection waits for a request line (it may be closed to make room).
-    pub fn idle(&self) {
+    pub(super) fn idle(&self) {
         self.set(Some(Instant::now()));
     }
 
     /// The connection answers a request (it is not closed to make room).
-    pub fn busy(&self) {
+    pub(super) fn busy(&self) {
         self.set(None);
     }
 

@@ -11,7 +11,7 @@ const TYPE_PREFIX: &str = "http://errors.xod.scrapinghub.com/";
 
 /// One request-level problem, by its short type name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Problem {
+pub(super) enum Problem {
     QueriesLimitReached,
     PayloadTooLarge,
     MalformedJson,
@@ -30,7 +30,7 @@ pub enum Problem {
 
 impl Problem {
     /// The `<name>` in `http://errors.xod.scrapinghub.com/<name>.html`.
-    pub fn name(self) -> &'static str {
+    pub(super) fn name(self) -> &'static str {
         match self {
             Problem::QueriesLimitReached => "queries-limit-reached",
             // Not in the reference table: the 128 KB limit of §"Endpoint and authentication" needs
@@ -55,7 +55,7 @@ impl Problem {
     }
 
     /// The title the docs' reference table gives.
-    pub fn title(self) -> &'static str {
+    pub(super) fn title(self) -> &'static str {
         match self {
             Problem::QueriesLimitReached => "Limit of 100 queries per request exceeded",
             Problem::PayloadTooLarge => "Request payload size too large",
@@ -76,7 +76,7 @@ impl Problem {
         }
     }
 
-    pub fn status(self) -> StatusCode {
+    pub(super) fn status(self) -> StatusCode {
         match self {
             Problem::QueriesLimitReached | Problem::PayloadTooLarge => {
                 StatusCode::PAYLOAD_TOO_LARGE
@@ -99,7 +99,7 @@ impl Problem {
     /// The full problem+json answer; `html_suffix` picks between the two `type` forms the
     /// docs show (`…/name.html` and `…/name`), so clients must compare by name.
     // docs/vendors/autoextract.md §"Request-level errors": compare types by `<name>`.
-    pub fn response(self, detail: &str, html_suffix: bool) -> Response {
+    pub(super) fn response(self, detail: &str, html_suffix: bool) -> Response {
         let suffix = if html_suffix { ".html" } else { "" };
         let body = serde_json::json!({
             "type": format!("{TYPE_PREFIX}{}{suffix}", self.name()),
@@ -112,7 +112,7 @@ impl Problem {
 }
 
 /// A `application/problem+json` answer with the given status and body.
-pub fn problem_json(status: StatusCode, body: &serde_json::Value) -> Response {
+pub(super) fn problem_json(status: StatusCode, body: &serde_json::Value) -> Response {
     let mut response = Response::new(Body::from(body.to_string()));
     *response.status_mut() = status;
     response.headers_mut().insert(
@@ -125,7 +125,7 @@ pub fn problem_json(status: StatusCode, body: &serde_json::Value) -> Response {
 // A Zyte API answer (docs/vendors/zyte.md §4, §5: 520 with `Retry-After: 60`), kept
 // here as a fault an AutoExtract client behind a newer gateway must survive.
 /// The 520 answer: a problem body with a relative `type` and `Retry-After: 60`.
-pub fn temporary_error() -> Response {
+pub(super) fn temporary_error() -> Response {
     let body = serde_json::json!({
         "type": "/download/temporary-error",
         "title": "Temporary Downloading Error",
@@ -142,14 +142,14 @@ pub fn temporary_error() -> Response {
 
 /// An answer with no content type and an empty body (the docs' fallback when the
 /// server cannot describe the error).
-pub fn empty(status: StatusCode) -> Response {
+pub(super) fn empty(status: StatusCode) -> Response {
     let mut response = Response::new(Body::empty());
     *response.status_mut() = status;
     response
 }
 
 /// A JSON answer of `status` carrying `body` as given.
-pub fn json_text(status: StatusCode, body: String) -> Response {
+pub(super) fn json_text(status: StatusCode, body: String) -> Response {
     let mut response = Response::new(Body::from(body));
     *response.status_mut() = status;
     response.headers_mut().insert(
@@ -166,7 +166,7 @@ const CUT_PADDING: usize = 512 * 1024;
 
 /// A 200 that announces the whole body's length but sends only part of it: the server
 /// then closes the connection, so the client sees a reset mid-body.
-pub fn cut_mid_body(body: String) -> Response {
+pub(super) fn cut_mid_body(body: String) -> Response {
     let full_len = CUT_PADDING + body.len();
     let mut sent = vec![b' '; CUT_PADDING];
     sent.extend_from_slice(&body.as_bytes()[..body.len() / 2]);
@@ -186,7 +186,7 @@ pub fn cut_mid_body(body: String) -> Response {
 
 /// A 200 of 1 GiB (spaces, then `[]`), made chunk by chunk as the client reads, with
 /// no `Content-Length`: only a client that stops reading is spared the gigabyte.
-pub fn huge() -> Response {
+pub(super) fn huge() -> Response {
     const CHUNK: usize = 1 << 20;
     const CHUNKS: usize = 1024;
     let chunks = (0..=CHUNKS).map(|i| {
@@ -208,7 +208,7 @@ pub fn huge() -> Response {
 
 /// An answer that never arrives: it announces a body and ends at once, so hyper drops
 /// the connection before flushing anything.
-pub fn disconnect() -> Response {
+pub(super) fn disconnect() -> Response {
     let stream = Body::empty().into_data_stream();
     let mut response = Response::new(Body::from_stream(stream));
     response
@@ -218,7 +218,7 @@ pub fn disconnect() -> Response {
 }
 
 /// A 200 `application/json` answer whose body is not valid JSON (cut short).
-pub fn malformed_json(body: String) -> Response {
+pub(super) fn malformed_json(body: String) -> Response {
     let cut: String = body.chars().take(body.chars().count() / 2).collect();
     json_text(StatusCode::OK, cut)
 }

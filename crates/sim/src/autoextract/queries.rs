@@ -39,7 +39,7 @@ pub struct OccupiedWindow {
 
 /// Which domains are occupied until when, and every window opened so far.
 #[derive(Debug, Default)]
-pub struct Occupancy {
+pub(super) struct Occupancy {
     until: HashMap<String, Instant>,
     pub windows: Vec<OccupiedWindow>,
 }
@@ -59,7 +59,7 @@ impl Occupancy {
     }
 
     /// Record the window of an occupation that has just been answered.
-    pub fn open_window(&mut self, domain: String, seconds: f64) {
+    pub(super) fn open_window(&mut self, domain: String, seconds: f64) {
         // The window ends as a client counting in whole milliseconds from when it read
         // the answer can see it: the named time from the start of this millisecond.
         let from = SystemTime::now();
@@ -78,7 +78,7 @@ impl Occupancy {
 }
 
 /// What one query produced.
-pub struct Answered {
+pub(super) struct Answered {
     /// The result object as it goes into the response array.
     pub result: Value,
     /// The query's domain, when its URL had one.
@@ -90,7 +90,7 @@ pub struct Answered {
 }
 
 /// Everything a query needs besides itself.
-pub struct Context<'a> {
+pub(super) struct Context<'a> {
     pub config: &'a Config,
     pub faults: &'a Faults,
     pub dice: &'a Dice,
@@ -100,7 +100,7 @@ pub struct Context<'a> {
 }
 
 /// Answer one (already validated) query object.
-pub fn answer(query: &Map<String, Value>, ctx: &mut Context<'_>) -> Answered {
+pub(super) fn answer(query: &Map<String, Value>, ctx: &mut Context<'_>) -> Answered {
     let url = query.get("url").and_then(Value::as_str).unwrap_or_default();
     let page_type = query
         .get("pageType")

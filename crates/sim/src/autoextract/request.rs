@@ -14,7 +14,7 @@ use super::{Faults, RateLimitKind, Shared, lock};
 use crate::common::basic_auth;
 
 /// The answer and what the request log needs to know about it.
-pub struct Reply {
+pub(super) struct Reply {
     pub response: Response,
     pub account: Option<String>,
     pub domains: Vec<String>,
@@ -36,7 +36,7 @@ impl Reply {
 }
 
 /// Answer one HTTP request.
-pub fn answer(
+pub(super) fn answer(
     shared: &Shared,
     faults: &Faults,
     method: &Method,

@@ -8,7 +8,7 @@ use crate::common::Dice;
 
 /// Why a bearer token was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
+pub(super) enum Refusal {
     /// No `Authorization: bearer …` header, or a token never issued.
     Unknown,
     /// The token's `expires_in` has passed.
@@ -25,7 +25,7 @@ struct Access {
 
 /// The tokens issued so far.
 #[derive(Debug, Default)]
-pub struct Tokens {
+pub(super) struct Tokens {
     access: HashMap<String, Access>,
     refresh: HashMap<String, String>,
     /// Requests authorised so far (drives the "invalid every N" fault).
@@ -34,7 +34,7 @@ pub struct Tokens {
 
 /// A freshly issued token pair.
 #[derive(Debug, Clone)]
-pub struct Issued {
+pub(super) struct Issued {
     pub access_token: String,
     pub refresh_token: String,
 }
@@ -43,7 +43,7 @@ impl Tokens {
     // docs/vendors/octoparse.md §"Tokens (legacy)", §"OpenAPI": access and refresh tokens,
     // `expires_in` 86399 by default.
     /// Issue a new access and refresh token for `user`.
-    pub fn issue(&mut self, user: &str, expires_in: u64, dice: &Dice) -> Issued {
+    pub(super) fn issue(&mut self, user: &str, expires_in: u64, dice: &Dice) -> Issued {
         let access_token = token(dice);
         let refresh_token = token(dice);
         let expires_at = Instant::now() + Duration::from_secs(expires_in);
@@ -60,13 +60,13 @@ impl Tokens {
     }
 
     /// Use up a refresh token (they rotate), returning its user.
-    pub fn redeem_refresh(&mut self, refresh_token: &str) -> Option<String> {
+    pub(super) fn redeem_refresh(&mut self, refresh_token: &str) -> Option<String> {
         self.refresh.remove(refresh_token)
     }
 
     /// The user a bearer token belongs to, counting the request as authorised; every
     /// `invalid_every`-th authorised request revokes its token instead (0 = never).
-    pub fn authorise(
+    pub(super) fn authorise(
         &mut self,
         token: Option<&str>,
         invalid_every: u32,
@@ -86,7 +86,7 @@ impl Tokens {
     }
 
     /// Make every access token expired now (admin, for tests).
-    pub fn expire_all(&mut self) {
+    pub(super) fn expire_all(&mut self) {
         let now = Instant::now();
         for access in self.access.values_mut() {
             access.expires_at = now;
@@ -99,7 +99,7 @@ fn token(dice: &Dice) -> String {
 }
 
 /// Decode an `application/x-www-form-urlencoded` body into its pairs.
-pub fn parse_form(body: &[u8]) -> Vec<(String, String)> {
+pub(super) fn parse_form(body: &[u8]) -> Vec<(String, String)> {
     let text = String::from_utf8_lossy(body);
     text.split('&')
         .filter(|pair| !pair.is_empty())

@@ -12,20 +12,20 @@ use super::lock;
 
 /// The generated data plus its export state and ledger.
 #[derive(Debug)]
-pub struct Store {
+pub(super) struct Store {
     pub groups: Vec<TaskGroup>,
     exports: Mutex<HashMap<String, ExportState>>,
     ledger: Mutex<Vec<LedgerEntry>>,
 }
 
 /// Rows for an unexported read and how many were unexported before it.
-pub struct Unexported {
+pub(super) struct Unexported {
     pub left_before: usize,
     pub rows: Vec<Value>,
 }
 
 /// One opaque-offset page.
-pub struct OffsetPage {
+pub(super) struct OffsetPage {
     /// The offset to ask for next (unchanged when nothing was returned).
     pub next_offset: u64,
     pub total: usize,
@@ -34,7 +34,7 @@ pub struct OffsetPage {
 }
 
 impl Store {
-    pub fn new(groups: Vec<TaskGroup>) -> Self {
+    pub(super) fn new(groups: Vec<TaskGroup>) -> Self {
         Store {
             groups,
             exports: Mutex::default(),
@@ -42,25 +42,25 @@ impl Store {
         }
     }
 
-    pub fn task(&self, id: &str) -> Option<&Task> {
+    pub(super) fn task(&self, id: &str) -> Option<&Task> {
         self.groups
             .iter()
             .flat_map(|g| &g.tasks)
             .find(|t| t.id.eq_ignore_ascii_case(id.trim()))
     }
 
-    pub fn ledger(&self) -> Vec<LedgerEntry> {
+    pub(super) fn ledger(&self) -> Vec<LedgerEntry> {
         lock(&self.ledger).clone()
     }
 
     /// Rows not yet exported (staged rows count as not exported).
-    pub fn unexported(&self, task: &Task) -> usize {
+    pub(super) fn unexported(&self, task: &Task) -> usize {
         let exported = lock(&self.exports).get(&task.id).map_or(0, |s| s.exported);
         task.rows.len() - exported
     }
 
     /// Page `index` (1-based) of `size` rows.
-    pub fn page(task: &Task, index: usize, size: usize) -> Vec<Value> {
+    pub(super) fn page(task: &Task, index: usize, size: usize) -> Vec<Value> {
         let start = index.saturating_sub(1).saturating_mul(size);
         let end = start.saturating_add(size).min(task.rows.len());
         task.rows.get(start..end).unwrap_or_default().to_vec()
@@ -69,7 +69,7 @@ impl Store {
     // docs/vendors/octoparse.md §"Reading all data (legacy)": the offset returned is opaque
     // (not offset + size); a client must use it as given.
     /// Up to `size` rows from the opaque `offset`.
-    pub fn by_offset(task: &Task, offset: u64, size: usize) -> OffsetPage {
+    pub(super) fn by_offset(task: &Task, offset: u64, size: usize) -> OffsetPage {
         let start = task.index_of(offset);
         let end = start.saturating_add(size).min(task.rows.len());
         let next_offset = if end > start {
@@ -87,7 +87,7 @@ impl Store {
 
     // docs/vendors/octoparse.md §"Unexported data (legacy)".
     /// The legacy destructive read: the oldest `size` unexported rows, exported at once.
-    pub fn take(&self, task: &Task, size: usize) -> Unexported {
+    pub(super) fn take(&self, task: &Task, size: usize) -> Unexported {
         let mut exports = lock(&self.exports);
         let state = exports.entry(task.id.clone()).or_default();
         let start = state.exported;
@@ -104,7 +104,7 @@ impl Store {
 
     /// The acknowledged read: stage the oldest `size` unexported rows; asking again
     /// before [`Store::ack`] returns the same rows.
-    pub fn stage(&self, task: &Task, size: usize) -> Unexported {
+    pub(super) fn stage(&self, task: &Task, size: usize) -> Unexported {
         let mut exports = lock(&self.exports);
         let state = exports.entry(task.id.clone()).or_default();
         let start = state.exported;
@@ -117,7 +117,7 @@ impl Store {
     }
 
     /// Mark the staged rows exported; returns how many there were.
-    pub fn ack(&self, task: &Task, via: &'static str) -> usize {
+    pub(super) fn ack(&self, task: &Task, via: &'static str) -> usize {
         let mut exports = lock(&self.exports);
         let state = exports.entry(task.id.clone()).or_default();
         let Some(end) = state.staged_end.take() else {

@@ -58,7 +58,7 @@ const OTHER_FIELDS: &[&str] = &[
 
 /// A request that passed the checks.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Request {
+pub(super) struct Request {
     pub url: String,
     /// The host, lower-cased: the scope of domain limits.
     pub host: String,
@@ -68,7 +68,7 @@ pub struct Request {
 }
 
 /// Check `body`; a refusal is the problem and its detail.
-pub fn parse(body: &[u8]) -> Result<Request, (Problem, String)> {
+pub(super) fn parse(body: &[u8]) -> Result<Request, (Problem, String)> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| (Problem::InvalidJson, format!("Invalid JSON: {e}")))?;
     let Value::Object(fields) = value else {
@@ -144,7 +144,7 @@ pub fn host_of(url: &str) -> Option<String> {
 }
 
 /// The `url` of a body that may be refused, for the book.
-pub fn peek_url(body: &[u8]) -> Option<String> {
+pub(super) fn peek_url(body: &[u8]) -> Option<String> {
     match serde_json::from_slice::<Value>(body).ok()?.get("url")? {
         Value::String(u) => Some(u.clone()),
         _ => None,

@@ -9,7 +9,7 @@ use crate::protocol::{
     StatusInfo,
 };
 
-pub fn status(s: &StatusInfo, now: DateTime<Utc>) -> String {
+pub(super) fn status(s: &StatusInfo, now: DateTime<Utc>) -> String {
     let q = &s.queue;
     let mut out = format!(
         "dredge {}  pid {}  up {}\n",
@@ -94,7 +94,7 @@ fn invalid_files(files: &[InvalidJobFile]) -> String {
     out
 }
 
-pub fn jobs(jobs: &[JobInfo], now: DateTime<Utc>) -> String {
+pub(super) fn jobs(jobs: &[JobInfo], now: DateTime<Utc>) -> String {
     if jobs.is_empty() {
         return "no jobs\n".into();
     }
@@ -126,7 +126,7 @@ pub fn jobs(jobs: &[JobInfo], now: DateTime<Utc>) -> String {
     )
 }
 
-pub fn runs(runs: &[RunSummary], now: DateTime<Utc>) -> String {
+pub(super) fn runs(runs: &[RunSummary], now: DateTime<Utc>) -> String {
     if runs.is_empty() {
         return "no runs\n".into();
     }
@@ -162,7 +162,7 @@ pub fn runs(runs: &[RunSummary], now: DateTime<Utc>) -> String {
 
 /// The last line of a full page of runs: the command that shows the page before it.
 /// Empty when the page is not full (nothing older is left).
-pub fn older_runs(page: &RunsList, runs: &[RunSummary]) -> String {
+pub(super) fn older_runs(page: &RunsList, runs: &[RunSummary]) -> String {
     let Some(last) = runs.last().filter(|_| runs.len() >= page.limit()) else {
         return String::new();
     };
@@ -181,7 +181,7 @@ fn total(i: &ItemCounts) -> u64 {
     i.ready + i.leased + i.snoozed + i.staged + i.done + i.dead
 }
 
-pub fn dead(items: &[DeadItemInfo]) -> String {
+pub(super) fn dead(items: &[DeadItemInfo]) -> String {
     if items.is_empty() {
         return "no dead items\n".into();
     }

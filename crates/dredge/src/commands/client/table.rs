@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 /// Columns padded to their widest cell, two spaces apart; no trailing spaces.
-pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+pub(super) fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (width, cell) in widths.iter_mut().zip(row) {
@@ -26,7 +26,7 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
 
 /// An RFC 3339 time relative to `now` ("5m ago", "in 2h"); text that does not
 /// parse is shown as is, a missing time as "-".
-pub fn when(time: Option<&str>, now: DateTime<Utc>) -> String {
+pub(super) fn when(time: Option<&str>, now: DateTime<Utc>) -> String {
     let Some(text) = time else {
         return "-".into();
     };
@@ -44,7 +44,7 @@ pub fn when(time: Option<&str>, now: DateTime<Utc>) -> String {
 }
 
 /// A duration in its two largest units: "45s", "3m12s", "2h5m", "4d3h".
-pub fn span(secs: u64) -> String {
+pub(super) fn span(secs: u64) -> String {
     let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
     match (d, h, m) {
         (0, 0, 0) => format!("{s}s"),
@@ -59,7 +59,7 @@ pub fn span(secs: u64) -> String {
 
 /// One line of text, for cells: newlines and tabs would break the columns, and
 /// control characters are dropped (see [`printable`]).
-pub fn one_line(text: &str) -> String {
+pub(super) fn one_line(text: &str) -> String {
     printable(text)
         .split_whitespace()
         .collect::<Vec<_>>()
@@ -69,7 +69,7 @@ pub fn one_line(text: &str) -> String {
 /// Text from vendors and files made safe for a terminal: control characters (an ESC
 /// starts a sequence that can rewrite the screen or the window title) and bidi
 /// overrides (which reorder what is shown) become spaces; newlines are kept.
-pub fn printable(text: &str) -> String {
+pub(super) fn printable(text: &str) -> String {
     text.chars()
         .map(|c| {
             let bidi = matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');

@@ -13,13 +13,13 @@ use crate::protocol::{DeadItemInfo, RunSummary};
 
 /// A check's result, as printed.
 #[derive(Debug, Clone)]
-pub struct Verdict {
+pub(super) struct Verdict {
     pub ok: bool,
     pub text: String,
 }
 
 /// Check one ended run's output. `ledger` is the Octoparse simulator's row keys.
-pub fn check(
+pub(super) fn check(
     expect: &Expect,
     run: &RunSummary,
     dead: &[DeadItemInfo],

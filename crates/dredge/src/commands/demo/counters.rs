@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 /// What the daemon counted for one vendor's job.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct VendorCounts {
+pub(super) struct VendorCounts {
     /// The vendor asked us to wait ("domain occupied", `Retry-After`, quota) and we did.
     pub snoozes: u64,
     /// "Not ready yet" answers (WDS `202 Accepted`, Oxylabs `pending`): polled again later.
@@ -20,25 +20,25 @@ pub struct VendorCounts {
 
 /// Metric series (name and labels) → value, over the daemon's lifetimes.
 #[derive(Debug, Default)]
-pub struct Counters {
+pub(super) struct Counters {
     earlier_daemons: BTreeMap<String, u64>,
     this_daemon: BTreeMap<String, u64>,
 }
 
 impl Counters {
     /// Take the latest `metrics` text of the running daemon.
-    pub fn update(&mut self, text: &str) {
+    pub(super) fn update(&mut self, text: &str) {
         self.this_daemon = parse(text);
     }
 
     /// The daemon was restarted: what it had counted stays counted.
-    pub fn daemon_restarted(&mut self) {
+    pub(super) fn daemon_restarted(&mut self) {
         for (series, value) in std::mem::take(&mut self.this_daemon) {
             *self.earlier_daemons.entry(series).or_default() += value;
         }
     }
 
-    pub fn vendor(&self, vendor: &str) -> VendorCounts {
+    pub(super) fn vendor(&self, vendor: &str) -> VendorCounts {
         let label = format!("vendor=\"{vendor}\"");
         VendorCounts {
             snoozes: self.sum("dredge_snoozes_total{", &[&label]),

@@ -19,14 +19,14 @@ const STOP_LIMIT: Duration = Duration::from_secs(40);
 
 /// A fresh directory for the demo under the system's temp dir; kept afterwards so
 /// the outputs can be looked at.
-pub fn make_dir() -> anyhow::Result<Layout> {
+pub(super) fn make_dir() -> anyhow::Result<Layout> {
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S");
     let root = std::env::temp_dir().join(format!("dredge-demo-{stamp}-{}", std::process::id()));
     std::fs::create_dir(&root).with_context(|| format!("cannot create {}", root.display()))?;
     Ok(Layout { root })
 }
 
-pub struct Daemon {
+pub(super) struct Daemon {
     layout: Layout,
     exe: PathBuf,
     child: Option<Child>,
@@ -34,7 +34,7 @@ pub struct Daemon {
 
 impl Daemon {
     /// Start `dredge daemon --config …` and wait until its socket answers.
-    pub fn start(layout: &Layout) -> anyhow::Result<Daemon> {
+    pub(super) fn start(layout: &Layout) -> anyhow::Result<Daemon> {
         let exe =
             std::env::current_exe().context("cannot find the dredge binary to run the daemon")?;
         let mut daemon = Daemon {
@@ -46,7 +46,7 @@ impl Daemon {
         Ok(daemon)
     }
 
-    pub fn pid(&self) -> u32 {
+    pub(super) fn pid(&self) -> u32 {
         self.child.as_ref().map_or(0, Child::id)
     }
 
@@ -93,16 +93,16 @@ impl Daemon {
         }
     }
 
-    pub fn client(&self) -> anyhow::Result<Client> {
+    pub(super) fn client(&self) -> anyhow::Result<Client> {
         Ok(Client::connect(&self.layout.socket())?)
     }
 
-    pub fn status(&self) -> anyhow::Result<StatusInfo> {
+    pub(super) fn status(&self) -> anyhow::Result<StatusInfo> {
         Ok(self.client()?.call(Status {})?)
     }
 
     /// SIGKILL (no chance to clean up), then start it again on the same state.
-    pub fn kill_and_restart(&mut self) -> anyhow::Result<()> {
+    pub(super) fn kill_and_restart(&mut self) -> anyhow::Result<()> {
         if let Some(mut child) = self.child.take() {
             child.kill().context("cannot SIGKILL the daemon")?;
             child.wait().context("cannot reap the killed daemon")?;
@@ -111,7 +111,7 @@ impl Daemon {
     }
 
     /// SIGTERM and wait for the daemon's exit status.
-    pub fn terminate(&mut self) -> anyhow::Result<ExitStatus> {
+    pub(super) fn terminate(&mut self) -> anyhow::Result<ExitStatus> {
         let mut child = self.child.take().context("the daemon is not running")?;
         // std has no way to send SIGTERM, and this crate forbids `unsafe`: use kill(1).
         let sent = Command::new("kill")
@@ -139,7 +139,7 @@ impl Daemon {
         }
     }
 
-    pub fn log_hint(&self) -> String {
+    pub(super) fn log_hint(&self) -> String {
         format!("see its log at {}", self.layout.log().display())
     }
 }

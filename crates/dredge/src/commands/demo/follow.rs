@@ -19,7 +19,7 @@ const RUNS_LIMIT: Duration = Duration::from_secs(90);
 const SILENCE_LIMIT: Duration = Duration::from_secs(15);
 
 /// One job and what is known of its run.
-pub struct Tracked {
+pub(super) struct Tracked {
     pub job: DemoJob,
     pub run: Option<RunSummary>,
     /// Why this build cannot run it (e.g. a vendor executor not wired in yet).
@@ -37,7 +37,7 @@ impl Tracked {
 }
 
 /// Everything that happens while the runs go.
-pub struct Follow<'a> {
+pub(super) struct Follow<'a> {
     pub daemon: &'a mut Daemon,
     pub tracked: &'a mut [Tracked],
     pub counters: &'a mut Counters,
@@ -46,7 +46,7 @@ pub struct Follow<'a> {
 
 impl Follow<'_> {
     /// Until every run has ended (bounded); the daemon is killed and restarted once.
-    pub fn run(&mut self) -> anyhow::Result<()> {
+    pub(super) fn run(&mut self) -> anyhow::Result<()> {
         let started = Instant::now();
         let mut answered = Instant::now();
         let mut killed = false;
@@ -148,7 +148,7 @@ fn midway(tracked: &[Tracked]) -> bool {
             .any(|t| t.records() * 2 >= t.job.expected || t.ended())
 }
 
-pub fn rows<'a>(tracked: &'a [Tracked], counters: &Counters) -> Vec<Row<'a>> {
+pub(super) fn rows<'a>(tracked: &'a [Tracked], counters: &Counters) -> Vec<Row<'a>> {
     tracked
         .iter()
         .map(|t| Row {

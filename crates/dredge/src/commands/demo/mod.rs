@@ -34,7 +34,7 @@ const NOT_IN_BUILD: &str = "not available in this build";
 /// How long the daemon has to start the jobs' runs after it answers.
 const RUNS_START_LIMIT: Duration = Duration::from_secs(20);
 
-pub fn run() -> anyhow::Result<ExitCode> {
+pub(super) fn run() -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -14,7 +14,7 @@ use crate::protocol::RunSummary;
 const PLAIN_EVERY: Duration = Duration::from_secs(3);
 
 /// One job as the progress display sees it.
-pub struct Row<'a> {
+pub(super) struct Row<'a> {
     pub job: &'a str,
     pub vendor: &'a str,
     pub expected: u64,
@@ -24,7 +24,7 @@ pub struct Row<'a> {
     pub unavailable: Option<&'a str>,
 }
 
-pub enum Display {
+pub(super) enum Display {
     Bars {
         multi: MultiProgress,
         bars: Vec<ProgressBar>,
@@ -37,7 +37,7 @@ pub enum Display {
 
 impl Display {
     /// Bars when stdout is a terminal, plain lines otherwise.
-    pub fn new(jobs: usize) -> Display {
+    pub(super) fn new(jobs: usize) -> Display {
         if !std::io::stdout().is_terminal() {
             return Display::Plain {
                 started: Instant::now(),
@@ -52,7 +52,7 @@ impl Display {
     }
 
     /// A line above the bars (or just a line).
-    pub fn note(&self, line: &str) {
+    pub(super) fn note(&self, line: &str) {
         match self {
             Display::Bars { multi, .. } => {
                 if multi.println(line).is_err() {
@@ -63,7 +63,7 @@ impl Display {
         }
     }
 
-    pub fn update(&mut self, rows: &[Row]) {
+    pub(super) fn update(&mut self, rows: &[Row]) {
         match self {
             Display::Bars { bars, .. } => {
                 for (bar, row) in bars.iter().zip(rows) {
@@ -89,7 +89,7 @@ impl Display {
     }
 
     /// Final state of every job; bars stay on screen.
-    pub fn finish(&mut self, rows: &[Row]) {
+    pub(super) fn finish(&mut self, rows: &[Row]) {
         match self {
             Display::Bars { bars, .. } => {
                 for (bar, row) in bars.iter().zip(rows) {

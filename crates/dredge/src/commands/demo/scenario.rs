@@ -25,7 +25,7 @@ const ZYTE_MISSING: usize = 3;
 
 /// How a job's output is checked for "exactly once".
 #[derive(Debug, Clone)]
-pub enum Expect {
+pub(super) enum Expect {
     /// Every input (URL or query) appears once as a record's `source`, or is dead.
     Inputs(Vec<String>),
     /// Every crawled page appears once as a record's `source`.
@@ -36,7 +36,7 @@ pub enum Expect {
 
 /// One example job of the demo.
 #[derive(Debug, Clone)]
-pub struct DemoJob {
+pub(super) struct DemoJob {
     pub name: &'static str,
     pub vendor: &'static str,
     /// Records expected when nothing dies (the progress bar's length).
@@ -47,7 +47,7 @@ pub struct DemoJob {
 }
 
 /// The five simulators, each with its faults.
-pub async fn start_sims() -> std::io::Result<dredge_sim::Sims> {
+pub(super) async fn start_sims() -> std::io::Result<dredge_sim::Sims> {
     let host = "127.0.0.1";
     Ok(dredge_sim::Sims {
         autoextract: Some(autoextract::Sim::start(autoextract_config(), SEED, host, 0).await?),
@@ -121,30 +121,30 @@ fn oxylabs_config() -> oxylabs::Config {
 
 /// Paths of the demo's directory.
 #[derive(Debug, Clone)]
-pub struct Layout {
+pub(super) struct Layout {
     pub root: PathBuf,
 }
 
 impl Layout {
-    pub fn config(&self) -> PathBuf {
+    pub(super) fn config(&self) -> PathBuf {
         self.root.join("dredge.toml")
     }
-    pub fn jobs(&self) -> PathBuf {
+    pub(super) fn jobs(&self) -> PathBuf {
         self.root.join("jobs")
     }
-    pub fn state(&self) -> PathBuf {
+    pub(super) fn state(&self) -> PathBuf {
         self.root.join("state")
     }
-    pub fn socket(&self) -> PathBuf {
+    pub(super) fn socket(&self) -> PathBuf {
         self.state().join("dredge.sock")
     }
-    pub fn log(&self) -> PathBuf {
+    pub(super) fn log(&self) -> PathBuf {
         self.root.join("daemon.log")
     }
 }
 
 /// Write the daemon config and the job files; returns the jobs.
-pub fn write(layout: &Layout, sims: &dredge_sim::Sims) -> anyhow::Result<Vec<DemoJob>> {
+pub(super) fn write(layout: &Layout, sims: &dredge_sim::Sims) -> anyhow::Result<Vec<DemoJob>> {
     std::fs::create_dir_all(layout.jobs()).context("cannot create the jobs directory")?;
     std::fs::create_dir_all(layout.state()).context("cannot create the state directory")?;
     let url = |s: Option<String>| s.context("a simulator did not start");

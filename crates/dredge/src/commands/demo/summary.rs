@@ -10,13 +10,13 @@ use crate::protocol::DeadItemInfo;
 const DEAD_SHOWN: usize = 3;
 
 /// What the summary shows of one job beyond its run.
-pub struct Outcome<'a> {
+pub(super) struct Outcome<'a> {
     pub tracked: &'a Tracked,
     pub dead: Vec<DeadItemInfo>,
     pub verdict: Option<Verdict>,
 }
 
-pub fn render(outcomes: &[Outcome], counters: &Counters) -> String {
+pub(super) fn render(outcomes: &[Outcome], counters: &Counters) -> String {
     let headers = [
         "JOB", "VENDOR", "STATE", "RECORDS", "SNOOZES", "POLLS", "RETRIES", "TOKENS", "DEAD",
     ];
