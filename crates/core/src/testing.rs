@@ -379,8 +379,15 @@ impl Board {
         });
     }
 
-    /// Apply an outcome of slot `i` the way the daemon does.
-    fn finish(&mut self, i: usize, outcome: Outcome, leased_at: UnixMillis) {
+    /// Apply an outcome of slot `i` the way the daemon does. `split` is the
+    /// executor's `split_for_death` of the item, asked only if it dies.
+    fn finish(
+        &mut self,
+        i: usize,
+        outcome: Outcome,
+        leased_at: UnixMillis,
+        split: impl FnOnce() -> Vec<NewItem>,
+    ) {
         let now = UnixMillis::now();
         if let Some(n) = self.in_flight.get_mut(&self.slots[i].item.scope) {
             *n = n.saturating_sub(1);
@@ -395,10 +402,16 @@ impl Board {
             outcome: name,
             spent_attempt: spends_attempt(&decision, self.slots[i].attempts),
         });
-        self.apply(i, decision, now);
+        self.apply(i, decision, now, split);
     }
 
-    fn apply(&mut self, i: usize, decision: Decision, now: UnixMillis) {
+    fn apply(
+        &mut self,
+        i: usize,
+        decision: Decision,
+        now: UnixMillis,
+        split: impl FnOnce() -> Vec<NewItem>,
+    ) {
         match decision {
             Decision::Complete { completion, gates } => {
                 self.slots[i].state = ItemState::Done;
@@ -427,7 +440,22 @@ impl Board {
                 (slot.state, slot.not_before, slot.attempts) =
                     (ItemState::Ready, not_before, attempts);
             }
-            Decision::Dead { reason } => self.kill(i, reason),
+            Decision::Dead { reason } => {
+                // As the daemon: an item standing for several inputs is listed input
+                // by input, and itself ends with no records.
+                let parts = split();
+                if parts.is_empty() {
+                    self.kill(i, reason);
+                } else {
+                    self.slots[i].state = ItemState::Done;
+                    let dead = parts.into_iter().map(|p| {
+                        p.with_start(ItemStart::Dead {
+                            reason: reason.clone(),
+                        })
+                    });
+                    self.add_all(dead.collect(), now);
+                }
+            }
             Decision::StopAccount { reason, kind } => {
                 self.slots[i].state = ItemState::Ready;
                 self.report.account_stopped = Some(format!("{}: {reason}", kind.as_str()));
@@ -488,7 +516,7 @@ fn outcome_name(outcome: &Outcome) -> &'static str {
     match outcome {
         Outcome::Done(_) => "done",
         Outcome::NotReady { .. } => "not_ready",
-        Outcome::Snooze(_) => "snooze",
+        Outcome::Snooze(_) | Outcome::Throttled(_) => "snooze",
         Outcome::Retry(_) => "retry",
         Outcome::Reauth => "reauth",
         Outcome::AuthFailed { .. } => "auth_failed",
@@ -538,7 +566,8 @@ impl<E: Executor + 'static> Worker<E> {
 
     async fn execute(&self, i: usize, ctx: ItemContext, leased_at: UnixMillis) {
         let outcome = self.executor.execute(&self.job, &ctx).await;
-        lock(&self.state.board).finish(i, outcome, leased_at);
+        let split = || self.executor.split_for_death(&ctx);
+        lock(&self.state.board).finish(i, outcome, leased_at, split);
         self.state.wake.notify_waiters();
     }
 }
@@ -583,8 +612,22 @@ mod tests {
                 .collect())
         }
 
+        /// `pair:…` stands for two inputs.
+        fn split_for_death(&self, item: &ItemContext) -> Vec<NewItem> {
+            match item.label.strip_prefix("pair:") {
+                Some(rest) => ["first", "second"]
+                    .iter()
+                    .map(|p| NewItem::ready(format!("{p} of {rest}"), Vec::new()))
+                    .collect(),
+                None => Vec::new(),
+            }
+        }
+
         async fn execute(&self, _job: &JobSpec, item: &ItemContext) -> Outcome {
             self.calls.fetch_add(1, Ordering::SeqCst);
+            if item.label.starts_with("pair:") {
+                return Outcome::fatal("HTTP 400");
+            }
             let label = item.label.as_str();
             if label.starts_with("flaky") && self.flaky_left.fetch_sub(1, Ordering::SeqCst) > 0 {
                 return Outcome::retry(FailureClass::Server, "HTTP 500");
@@ -607,7 +650,7 @@ mod tests {
                             reason: "http404".into(),
                         }),
                     ],
-                    snoozes: vec![],
+                    ..Completion::default()
                 });
             }
             if label == "fan" {
@@ -706,6 +749,26 @@ mod tests {
         let mut sources: Vec<_> = report.records.iter().map(|r| r.source.as_str()).collect();
         sources.sort();
         assert_eq!(sources, ["child-a", "child-b", "child-c"]);
+        assert!(report.unfinished.is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_item_standing_for_several_inputs_dies_input_by_input_as_in_the_daemon() {
+        let report = run(
+            Scripted::default(),
+            &["pair:x", "ok"],
+            DriverConfig::default(),
+        )
+        .await;
+        let dead: Vec<(&str, &str)> = report
+            .dead
+            .iter()
+            .map(|d| (d.label.as_str(), d.reason.as_str()))
+            .collect();
+        assert_eq!(
+            dead,
+            [("first of x", "HTTP 400"), ("second of x", "HTTP 400")]
+        );
         assert!(report.unfinished.is_empty());
     }
 }

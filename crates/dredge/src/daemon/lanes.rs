@@ -9,8 +9,8 @@ use std::time::Duration;
 use dredge_core::item::ItemContext;
 use dredge_core::retry::{self, Decision, GateClosure, ItemBudget};
 use dredge_core::{
-    Executor, Failure, FailureClass, ItemStart, JobSpec, NewItem, Outcome, Record, SnoozeScope,
-    UnixMillis,
+    Executor, Failure, FailureClass, ItemStart, JobSpec, NewItem, Outcome, Record, Snooze,
+    SnoozeScope, Throttle, UnixMillis,
 };
 use dredge_queue::{LeasedItem, Release};
 
@@ -420,8 +420,8 @@ fn count_outcome(shared: &Shared, lane: &Lane, outcome: &Outcome) {
     let kind = match outcome {
         Outcome::Done(_) => "done",
         Outcome::NotReady { .. } => "not_ready",
-        Outcome::Snooze(s) => {
-            let scope = match s.scope {
+        Outcome::Snooze(Snooze { scope, .. }) | Outcome::Throttled(Throttle { scope, .. }) => {
+            let scope = match scope {
                 SnoozeScope::Item => "item",
                 SnoozeScope::Domain(_) => "domain",
                 SnoozeScope::Account => "account",

@@ -55,9 +55,8 @@ pub struct Api {
 }
 
 impl Api {
-    /// Make `call` and return the answer's `data`, or the item's outcome. `polls` is
-    /// the item's count of earlier uncounted waits (it stretches 429 waits).
-    pub async fn call(&self, call: Call, polls: u32) -> Result<Value, Outcome> {
+    /// Make `call` and return the answer's `data`, or the item's outcome.
+    pub async fn call(&self, call: Call) -> Result<Value, Outcome> {
         let lease = self
             .tokens
             .lease(&self.credentials)
@@ -77,7 +76,7 @@ impl Api {
             request = request.json(body);
         }
         let answer = self.client.send(request).await.map_err(Outcome::Retry)?;
-        match envelope::read(self.flavor, &answer, polls) {
+        match envelope::read(self.flavor, &answer) {
             Ok(data) => {
                 self.tokens.confirm(&lease);
                 Ok(data)

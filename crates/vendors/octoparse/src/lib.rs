@@ -127,12 +127,9 @@ impl OctoparseExecutor {
             task,
             label: &item.label,
             size: work.page_size,
-            polls: item.polls,
         };
         match &step {
-            Step::Group { group } => {
-                group::expand(&self.api, self.plan_of(work), group, item.polls).await
-            }
+            Step::Group { group } => group::expand(&self.api, self.plan_of(work), group).await,
             Step::Page { task, index } => paging::page(&task_ctx(task), *index).await,
             Step::OffsetPage {
                 task,

@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use dredge_core::job::OxylabsResults;
-use dredge_core::{Executor, ItemStart, Outcome, SnoozeScope};
+use dredge_core::{Carry, Executor, ItemStart, Outcome, SnoozeScope};
 use dredge_sim::oxylabs::{Config, Sim};
 
 use support::*;
@@ -264,10 +264,12 @@ async fn expired_results_are_resubmitted_and_counted_not_polled_forever() {
     assert!(sim.expire_job(&job_id(&polls[0])));
     match execute(&exec, &job, &polls[0]).await {
         Outcome::Done(c) => {
-            assert_eq!(c.follow_ups.len(), 1, "one resubmission");
+            assert!(c.follow_ups.is_empty());
+            assert_eq!(c.continuations.len(), 1, "one resubmission");
+            // Counted: the policy gives it one more attempt (dredge-core's tests).
             assert!(matches!(
-                c.follow_ups[0].start,
-                dredge_core::ItemStart::Ready { attempts: 1, .. }
+                &c.continuations[0].carry,
+                Carry::After(stop) if matches!(&**stop, Outcome::Retry(f) if f.message.contains("expired"))
             ));
         }
         other => panic!("expected a resubmission, got {other:?}"),
@@ -295,11 +297,14 @@ async fn a_bad_request_kills_the_item_with_the_vendors_message() {
         ..JobShape::default()
     });
     let report = run(executor(&sim), &job, &queries(2)).await;
-    assert_eq!(report.dead.len(), 1);
-    assert_eq!(
-        report.dead[0].reason,
-        "HTTP 400: Batch must contain either a query or a url list, not both"
-    );
+    // The batch is listed value by value (`split_for_death`), as the daemon lists it.
+    assert_eq!(report.dead.len(), 2);
+    for dead in &report.dead {
+        assert_eq!(
+            dead.reason,
+            "HTTP 400: Batch must contain either a query or a url list, not both"
+        );
+    }
     assert_eq!(report.total_attempts(), 0);
 }
 
@@ -321,7 +326,7 @@ async fn a_domain_429_snoozes_that_domain_and_an_account_429_the_account() {
         Outcome::Done(_)
     ));
     match execute(&exec, &job, &item).await {
-        Outcome::Snooze(s) => assert_eq!(s.scope, SnoozeScope::Domain("google.com".into())),
+        Outcome::Throttled(s) => assert_eq!(s.scope, SnoozeScope::Domain("google.com".into())),
         other => panic!("expected a domain snooze, got {other:?}"),
     }
     sim.update_config(|c| {
@@ -329,7 +334,7 @@ async fn a_domain_429_snoozes_that_domain_and_an_account_429_the_account() {
         c.jobs_per_window = Some(0);
     });
     match execute(&exec, &job, &item).await {
-        Outcome::Snooze(s) => assert_eq!(s.scope, SnoozeScope::Account),
+        Outcome::Throttled(s) => assert_eq!(s.scope, SnoozeScope::Account),
         other => panic!("expected an account snooze, got {other:?}"),
     }
 }

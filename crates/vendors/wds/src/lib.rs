@@ -152,8 +152,6 @@ impl Executor for WdsExecutor {
                     api: &self.api,
                     job: work,
                     item,
-                    max_attempts: job.max_attempts,
-                    deadline: item.run_started.after(job.deadline),
                 };
                 run.run(page).await
             }

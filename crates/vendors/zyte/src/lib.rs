@@ -84,7 +84,7 @@ impl ZyteExecutor {
         };
         if answer.status != 200 {
             let scope = url_scope(url).unwrap_or_default();
-            return problem::outcome(&answer, &scope, item.polls, &mut rand::rng());
+            return problem::outcome(&answer, &scope);
         }
         let body = match ByteString::try_from(answer.body.clone()) {
             Ok(body) => body,
