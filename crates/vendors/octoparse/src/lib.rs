@@ -4,7 +4,7 @@
 //!
 //! It owns how a job's tasks become items (a task group expands into one item per
 //! task; `mode = "all"` pages, `mode = "unexported"` drains), what each answer means
-//! (`envelope`), and logging in (`auth`). The token itself lives in
+//! (`answer`), and logging in (`auth`). The token itself lives in
 //! `dredge_core::token::TokenCache` (single flight, renewal before expiry, no hammering
 //! of rejected credentials); the retry policy is `dredge-core`'s.
 //!
@@ -14,9 +14,9 @@
 //! acknowledged read waits out the account's timeout, so that an acknowledgement sent
 //! before a restart or reload cannot land late and mark rows read since (`fence`).
 
+mod answer;
 mod api;
 mod auth;
-mod envelope;
 mod fence;
 mod group;
 mod paging;
@@ -34,8 +34,8 @@ use dredge_core::{
     Account, Executor, ItemContext, NewItem, Outcome, PlanError, RateGate, VendorClient,
 };
 
+pub use answer::Problem;
 pub use auth::{Credentials, read_grant};
-pub use envelope::Problem;
 pub use step::{Plan, Step};
 
 use api::Api;

@@ -14,13 +14,14 @@
 //!   normalised URL, bounded by `max_depth` and capped at `max_pages` pages per run
 //!   (start pages included) through [`dredge_core::NewItem::cap`], which the queue
 //!   enforces across restarts. See [`page`] for how partly done pages continue.
-//! - Answers map onto outcomes in [`api`]: 202 → not ready (the policy's growing poll
+//! - Answers map onto outcomes in `answer`: 202 → not ready (the policy's growing poll
 //!   delay, no attempt), 400/403/404/422 → dead with the server's text (403/422 with the
 //!   task's `TaskState` by name from `/info`), 5xx and timeouts → counted retry.
 //!
 //! Every request carries `X-Tenant-Id` from the account and `Authorization: Bearer`
 //! when a token is configured. Delays, attempts and deadlines are `dredge-core`'s.
 
+mod answer;
 pub mod api;
 mod encode;
 pub mod job_config;

@@ -1,6 +1,6 @@
-//! Reading answers of both API flavors: every answer is checked for its `error` field,
-//! whatever the HTTP status, and mapped onto the data it carries, an expired token, or
-//! the item's outcome.
+//! What an answer means, in both API flavors: every answer is checked for its `error`
+//! field (the envelope), whatever the HTTP status, and mapped onto the data it carries,
+//! an expired token, or the item's outcome.
 //!
 //! Legacy: `{"data", "error": "success", "error_Description"}` (capital D); errors as
 //! HTTP 200 with another `error` or as an HTTP status; a wrong method answers
