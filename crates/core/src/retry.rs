@@ -4,6 +4,11 @@
 //! Only transient failures count as attempts; waiting on the vendor (202, `pending`,
 //! "domain occupied", `Retry-After`, token refresh) never does, but nothing outlives
 //! the job's `deadline`. Delays come from one place so every vendor behaves alike.
+//!
+//! This is also the one place that counts attempts, draws jitter and words dead
+//! reasons: executors only say what happened (`Outcome::Retry`, `Outcome::Throttled`
+//! with the vendor's delay or curve, a `Continuation` for follow-ups carrying on the
+//! item's work), so a new vendor cannot get retry accounting wrong.
 
 use std::time::Duration;
 
