@@ -253,13 +253,19 @@ fn spent_attempts_leave_one_dead_item_per_url() {
 
 #[test]
 fn spent_attempts_of_a_partly_answered_batch_leave_each_url_dead_with_its_error() {
-    let b = batch(&["https://a.com/1", "https://a.com/2", "https://b.com/3"]);
+    let b = batch(&[
+        "https://a.com/1",
+        "https://a.com/2",
+        "https://a.com/3",
+        "https://b.com/4",
+    ]);
     let outcome = settle_with(
         &b,
         &[
             (0, ok(r#"{"name":"one"}"#)),
             (1, err("query timed out")),
-            (2, err("Downloader error: http503")),
+            // 2 has no result at all.
+            (3, err("Downloader error: http503")),
         ],
         7,
     );
@@ -279,7 +285,11 @@ fn spent_attempts_of_a_partly_answered_batch_leave_each_url_dead_with_its_error(
                 &reason("gave up after 8 attempts: vendor: query timed out")
             ),
             (
-                "https://b.com/3",
+                "https://a.com/3",
+                &reason("gave up after 8 attempts: vendor: no result for this query in the answer")
+            ),
+            (
+                "https://b.com/4",
                 &reason("gave up after 8 attempts: vendor: Downloader error: http503")
             ),
         ]
