@@ -55,6 +55,14 @@ impl NewItem {
         self
     }
 
+    /// Fresh work, ready once `at` has passed.
+    pub fn ready_at(self, at: UnixMillis) -> Self {
+        self.with_start(ItemStart::Ready {
+            not_before: Some(at),
+            attempts: 0,
+        })
+    }
+
     pub fn with_start(mut self, start: ItemStart) -> Self {
         self.start = start;
         self
@@ -62,10 +70,15 @@ impl NewItem {
 }
 
 /// The state a new item is created in.
+///
+/// Executors create fresh work (no attempts) or dead items. A follow-up that carries on
+/// the executing item's own work — its attempts, a counted retry — is a
+/// [`Continuation`](crate::Continuation), whose start the retry policy decides; this is
+/// what it becomes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ItemStart {
     /// Ready once `not_before` has passed (now when `None`), carrying attempts already
-    /// spent by the item it was split from (a regrouped AutoExtract query keeps its count).
+    /// spent by the item it continues (a regrouped AutoExtract query keeps its count).
     Ready {
         not_before: Option<UnixMillis>,
         attempts: u32,

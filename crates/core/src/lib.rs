@@ -17,10 +17,14 @@ pub mod time;
 pub use item::{ItemContext, ItemStart, NewItem};
 pub use record::{Attachment, JsonText, Record};
 pub use time::UnixMillis;
+pub mod continuation;
 pub mod outcome;
 pub mod retry;
 
-pub use outcome::{Completion, Failure, FailureClass, Outcome, Snooze, SnoozeScope};
+pub use continuation::{Carry, Continuation, Part};
+pub use outcome::{
+    Completion, Failure, FailureClass, Outcome, Snooze, SnoozeScope, Throttle, ThrottleCurve,
+};
 pub mod error;
 pub mod job;
 

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::continuation::Continuation;
 use crate::item::NewItem;
 use crate::record::Record;
 
@@ -21,6 +22,10 @@ pub enum Outcome {
     /// The vendor asked us to wait ("domain occupied, retry in N s", `Retry-After`,
     /// 429 with a delay). Not an attempt. The scope says who else waits.
     Snooze(Snooze),
+    /// The vendor throttled us (a 429 and its kin), with or without naming a delay.
+    /// Not an attempt. Without a delay the policy's curve for this vendor decides the
+    /// wait from the item's earlier waits.
+    Throttled(Throttle),
     /// A transient failure (network, timeout, 5xx, `server_error`, 429 without a delay):
     /// counted against the job's `max_attempts`, retried with backoff.
     Retry(Failure),
@@ -64,7 +69,11 @@ impl Outcome {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Completion {
     pub records: Vec<Record>,
+    /// New items that start as they say (fresh work, or dead).
     pub follow_ups: Vec<NewItem>,
+    /// Follow-ups carrying on this item's own work, whose start the policy decides
+    /// (`retry::decide` turns them into `follow_ups`: the daemon never sees them).
+    pub continuations: Vec<Continuation>,
     /// Gates to close as a side effect (the follow-ups should carry matching
     /// `not_before` times themselves).
     pub snoozes: Vec<Snooze>,
@@ -78,6 +87,30 @@ pub struct Snooze {
     pub scope: SnoozeScope,
     /// The vendor's words, kept as the item's last note (e.g. the "occupied" message).
     pub reason: String,
+}
+
+/// A throttling answer, and who waits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Throttle {
+    /// The wait the vendor named (`Retry-After`); `None`: `curve` decides.
+    pub delay: Option<Duration>,
+    /// The vendor's curve for a throttle that named no delay.
+    pub curve: ThrottleCurve,
+    pub scope: SnoozeScope,
+    /// The vendor's words, kept as the item's last note.
+    pub reason: String,
+}
+
+/// How long a throttled item waits when the vendor named no delay, by the item's
+/// earlier uncounted waits (`retry::ThrottleCurve::delay` computes it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThrottleCurve {
+    /// Zyte's official clients (Zyte API, AutoExtract): 20–40 s twice, then 30 s plus
+    /// up to 2^(n-1) s (at most 600).
+    ZyteClient,
+    /// 1 s, doubling with each earlier wait, at most `cap` (Oxylabs: 60 s; Octoparse:
+    /// the retry cap, 5 min).
+    Doubling { cap: Duration },
 }
 
 /// Who a snooze holds back.

@@ -4,13 +4,20 @@
 //! Only transient failures count as attempts; waiting on the vendor (202, `pending`,
 //! "domain occupied", `Retry-After`, token refresh) never does, but nothing outlives
 //! the job's `deadline`. Delays come from one place so every vendor behaves alike.
+//!
+//! This is also the one place that counts attempts, draws jitter and words dead
+//! reasons: executors only say what happened (`Outcome::Retry`, `Outcome::Throttled`
+//! with the vendor's delay or curve, a `Continuation` for follow-ups carrying on the
+//! item's work), so a new vendor cannot get retry accounting wrong.
 
 use std::time::Duration;
 
 use backoff::backoff::Backoff;
 use rand::Rng;
 
-use crate::outcome::{Completion, Failure, Outcome, Snooze, SnoozeScope};
+use crate::outcome::{
+    Completion, Failure, FailureClass, Outcome, Snooze, SnoozeScope, ThrottleCurve,
+};
 use crate::time::UnixMillis;
 
 /// First delay of the transient-failure curve.
@@ -88,45 +95,17 @@ pub struct GateClosure {
     pub until: UnixMillis,
 }
 
-/// Decide what happens after `outcome`, at wall-clock `now`.
+/// Decide what happens after `outcome`, at wall-clock `now`. A completion's
+/// continuations become ordinary follow-ups here (see [`crate::continuation`]).
 pub fn decide(
     outcome: Outcome,
     budget: ItemBudget,
     now: UnixMillis,
     rng: &mut impl Rng,
 ) -> Decision {
-    match outcome {
-        Outcome::Done(completion) => {
-            let gates = completion
-                .snoozes
-                .iter()
-                .map(|s| GateClosure {
-                    scope: s.scope.clone(),
-                    until: now.after(snooze_delay(s.delay, rng)),
-                })
-                .collect();
-            Decision::Complete { completion, gates }
-        }
-        Outcome::NotReady { after } => {
-            let delay = match after {
-                Some(d) => d + jitter_up_to(d / 10, rng),
-                None => poll_delay(budget.polls, rng),
-            };
-            wait(budget, now.after(delay), "not ready yet".into(), None)
-        }
-        Outcome::Snooze(snooze) => snooze_decision(snooze, budget, now, rng),
-        Outcome::Reauth => wait(budget, now, "access token refreshed".into(), None),
-        Outcome::Retry(failure) => retry_decision(failure, budget, now, rng),
-        Outcome::AuthFailed { message } => Decision::StopAccount {
-            reason: message,
-            kind: AccountStop::AuthFailed,
-        },
-        Outcome::AccountSuspended { message } => Decision::StopAccount {
-            reason: message,
-            kind: AccountStop::Suspended,
-        },
-        Outcome::Fatal { message } => Decision::Dead { reason: message },
-    }
+    settle(outcome, budget, now, rng).unwrap_or_else(|(death, words)| Decision::Dead {
+        reason: death.reason(&words),
+    })
 }
 
 /// True when the item may no longer run (checked when it is leased, so an item that
@@ -135,12 +114,95 @@ pub fn expired(budget: ItemBudget, now: UnixMillis) -> bool {
     budget.deadline.is_some_and(|d| now >= d)
 }
 
+/// Why something is dead, before it is worded: every dead reason of the policy is
+/// worded here, once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Death {
+    /// The vendor said it is final: the reason is its own words.
+    Final,
+    /// The counted attempts are spent.
+    Spent { attempts: u32 },
+    /// The next try would start at or after the deadline.
+    Deadline,
+}
+
+impl Death {
+    fn reason(self, words: &str) -> String {
+        match self {
+            Death::Final => words.to_string(),
+            Death::Spent { attempts } => format!("gave up after {attempts} attempts: {words}"),
+            Death::Deadline => {
+                format!("deadline passed before the item could finish (last: {words})")
+            }
+        }
+    }
+}
+
+/// A decision, or death with the words that go into its reason.
+type Settled = Result<Decision, (Death, String)>;
+
+fn settle(outcome: Outcome, budget: ItemBudget, now: UnixMillis, rng: &mut impl Rng) -> Settled {
+    match outcome {
+        Outcome::Done(completion) => Ok(complete(completion, budget, now, rng)),
+        Outcome::NotReady { after } => {
+            let delay = match after {
+                Some(d) => d + jitter_up_to(d / 10, rng),
+                None => poll_delay(budget.polls, rng),
+            };
+            wait(budget, now.after(delay), "not ready yet".into(), None)
+        }
+        Outcome::Snooze(snooze) => snooze_decision(snooze, budget, now, rng),
+        Outcome::Throttled(throttle) => {
+            let snooze = Snooze {
+                delay: throttle
+                    .delay
+                    .unwrap_or_else(|| throttle.curve.delay(budget.polls, rng)),
+                scope: throttle.scope,
+                reason: throttle.reason,
+            };
+            snooze_decision(snooze, budget, now, rng)
+        }
+        Outcome::Reauth => wait(budget, now, "access token refreshed".into(), None),
+        Outcome::Retry(failure) => retry_decision(failure, budget, now, rng),
+        Outcome::AuthFailed { message } => Ok(Decision::StopAccount {
+            reason: message,
+            kind: AccountStop::AuthFailed,
+        }),
+        Outcome::AccountSuspended { message } => Ok(Decision::StopAccount {
+            reason: message,
+            kind: AccountStop::Suspended,
+        }),
+        Outcome::Fatal { message } => Err((Death::Final, message)),
+    }
+}
+
+fn complete(
+    mut completion: Completion,
+    budget: ItemBudget,
+    now: UnixMillis,
+    rng: &mut impl Rng,
+) -> Decision {
+    for continuation in std::mem::take(&mut completion.continuations) {
+        let items = follow_up::resolve(continuation, budget, now, rng);
+        completion.follow_ups.extend(items);
+    }
+    let gates = completion
+        .snoozes
+        .iter()
+        .map(|s| GateClosure {
+            scope: s.scope.clone(),
+            until: now.after(snooze_delay(s.delay, rng)),
+        })
+        .collect();
+    Decision::Complete { completion, gates }
+}
+
 fn snooze_decision(
     snooze: Snooze,
     budget: ItemBudget,
     now: UnixMillis,
     rng: &mut impl Rng,
-) -> Decision {
+) -> Settled {
     let until = now.after(snooze_delay(snooze.delay, rng));
     let gate = match snooze.scope {
         SnoozeScope::Item => None,
@@ -149,21 +211,24 @@ fn snooze_decision(
     wait(budget, until, snooze.reason, gate)
 }
 
+/// The words a counted failure is reported with: `class: message`.
+fn error_words(class: FailureClass, message: &str) -> String {
+    format!("{}: {message}", class.as_str())
+}
+
 fn retry_decision(
     failure: Failure,
     budget: ItemBudget,
     now: UnixMillis,
     rng: &mut impl Rng,
-) -> Decision {
+) -> Settled {
     let attempts = budget.attempts.saturating_add(1);
-    let error = format!("{}: {}", failure.class.as_str(), failure.message);
+    let error = error_words(failure.class, &failure.message);
     let max_attempts = failure
         .budget
         .map_or(budget.max_attempts, |b| b.min(budget.max_attempts));
     if attempts >= max_attempts {
-        return Decision::Dead {
-            reason: format!("gave up after {attempts} attempts: {error}"),
-        };
+        return Err((Death::Spent { attempts }, error));
     }
     let delay = failure
         .retry_after
@@ -171,13 +236,13 @@ fn retry_decision(
         .unwrap_or_else(|| retry_delay(attempts, rng));
     let not_before = now.after(delay);
     if past_deadline(budget, not_before) {
-        return deadline_dead(&error);
+        return Err((Death::Deadline, error));
     }
-    Decision::Retry {
+    Ok(Decision::Retry {
         not_before,
         attempts,
         error,
-    }
+    })
 }
 
 fn wait(
@@ -185,26 +250,20 @@ fn wait(
     not_before: UnixMillis,
     note: String,
     gate: Option<GateClosure>,
-) -> Decision {
+) -> Settled {
     if past_deadline(budget, not_before) {
-        return deadline_dead(&note);
+        return Err((Death::Deadline, note));
     }
-    Decision::Wait {
+    Ok(Decision::Wait {
         not_before,
         polls: budget.polls.saturating_add(1),
         note,
         gate,
-    }
+    })
 }
 
 fn past_deadline(budget: ItemBudget, at: UnixMillis) -> bool {
     budget.deadline.is_some_and(|d| at >= d)
-}
-
-fn deadline_dead(last: &str) -> Decision {
-    Decision::Dead {
-        reason: format!("deadline passed before the item could finish (last: {last})"),
-    }
 }
 
 /// The ceiling of the transient-failure curve before attempt `n` (1-based):
@@ -241,6 +300,19 @@ pub fn throttle_backoff(polls: u32, rng: &mut impl Rng) -> Duration {
     Duration::from_secs_f64(secs)
 }
 
+impl ThrottleCurve {
+    /// The wait after a throttle that named no delay, for an item that waited `polls`
+    /// times before.
+    pub fn delay(self, polls: u32, rng: &mut impl Rng) -> Duration {
+        match self {
+            ThrottleCurve::ZyteClient => throttle_backoff(polls, rng),
+            ThrottleCurve::Doubling { cap } => {
+                curve_ceiling(polls.saturating_add(1), RETRY_INITIAL, cap)
+            }
+        }
+    }
+}
+
 /// A vendor-requested wait plus a little jitter so snoozed items do not all return in
 /// the same millisecond.
 pub fn snooze_delay(requested: Duration, rng: &mut impl Rng) -> Duration {
@@ -267,5 +339,6 @@ fn curve_ceiling(step: u32, initial: Duration, cap: Duration) -> Duration {
     delay.min(cap)
 }
 
+mod follow_up;
 #[cfg(test)]
 mod tests;

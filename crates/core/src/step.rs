@@ -303,7 +303,7 @@ pub fn outcome_name(outcome: &Outcome) -> &'static str {
     match outcome {
         Outcome::Done(_) => "done",
         Outcome::NotReady { .. } => "not_ready",
-        Outcome::Snooze(_) => "snooze",
+        Outcome::Snooze(_) | Outcome::Throttled(_) => "snooze",
         Outcome::Retry(_) => "retry",
         Outcome::Reauth => "reauth",
         Outcome::AuthFailed { .. } => "auth_failed",

@@ -656,7 +656,7 @@ mod tests {
                             reason: "http404".into(),
                         }),
                     ],
-                    snoozes: vec![],
+                    ..Completion::default()
                 });
             }
             if label == "fan" {

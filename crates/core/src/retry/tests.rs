@@ -6,7 +6,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 use super::*;
-use crate::outcome::FailureClass;
+use crate::outcome::{FailureClass, ThrottleCurve};
 
 const NOW: UnixMillis = UnixMillis(1_000_000_000);
 
@@ -321,5 +321,309 @@ fn completion_closes_the_gates_it_names() {
             assert!(gates[0].until >= NOW.after(Duration::from_secs(10)));
         }
         other => panic!("expected completion, got {other:?}"),
+    }
+}
+
+// Throttles: the vendor names a delay or a curve; the policy computes the wait.
+
+fn throttle(delay: Option<Duration>, curve: ThrottleCurve) -> Outcome {
+    Outcome::Throttled(crate::outcome::Throttle {
+        delay,
+        curve,
+        scope: SnoozeScope::Account,
+        reason: "HTTP 429".into(),
+    })
+}
+
+const DOUBLING_TO_A_MINUTE: ThrottleCurve = ThrottleCurve::Doubling {
+    cap: Duration::from_secs(60),
+};
+
+#[test]
+fn a_throttle_that_names_a_delay_waits_it_and_closes_its_scope() {
+    let b = ItemBudget {
+        polls: 5,
+        ..budget()
+    };
+    let outcome = throttle(Some(Duration::from_secs(7)), DOUBLING_TO_A_MINUTE);
+    match decide(outcome, b, NOW, &mut rng()) {
+        Decision::Wait {
+            not_before,
+            polls,
+            gate: Some(gate),
+            note,
+        } => {
+            assert!(not_before >= NOW.after(Duration::from_secs(7)));
+            assert!(not_before <= NOW.after(Duration::from_millis(7_600)));
+            assert_eq!((gate.scope, gate.until), (SnoozeScope::Account, not_before));
+            assert_eq!(polls, 6, "not an attempt");
+            assert_eq!(note, "HTTP 429");
+        }
+        other => panic!("expected a gated wait, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_throttle_without_a_delay_follows_its_curve_by_the_items_waits() {
+    let wait_after = |polls, curve| {
+        let b = ItemBudget { polls, ..budget() };
+        match decide(throttle(None, curve), b, NOW, &mut rng()) {
+            Decision::Wait { not_before, .. } => NOW.until(not_before),
+            other => panic!("expected a wait, got {other:?}"),
+        }
+    };
+    // The curve's wait plus the snooze jitter (250 ms + 5 %).
+    let near = |d: Duration, secs: u64| {
+        let base = Duration::from_secs(secs);
+        d >= base && d <= base + Duration::from_millis(250) + base / 20
+    };
+    assert!(near(wait_after(0, DOUBLING_TO_A_MINUTE), 1));
+    assert!(near(wait_after(2, DOUBLING_TO_A_MINUTE), 4));
+    assert!(near(wait_after(40, DOUBLING_TO_A_MINUTE), 60));
+    let zyte = wait_after(0, ThrottleCurve::ZyteClient);
+    assert!(zyte >= Duration::from_secs(20) && zyte <= Duration::from_secs(43));
+}
+
+#[test]
+fn the_doubling_throttle_curve_steps_from_one_second_to_its_cap() {
+    let steps = |cap| -> Vec<u64> {
+        let curve = ThrottleCurve::Doubling { cap };
+        (0..9)
+            .map(|polls| curve.delay(polls, &mut rng()).as_secs())
+            .collect()
+    };
+    // Oxylabs' 429 without Retry-After.
+    assert_eq!(
+        steps(Duration::from_secs(60)),
+        [1, 2, 4, 8, 16, 32, 60, 60, 60]
+    );
+    // Octoparse's: the retry curve's ceilings.
+    assert_eq!(steps(RETRY_CAP), [1, 2, 4, 8, 16, 32, 64, 128, 256]);
+    assert_eq!(
+        ThrottleCurve::Doubling { cap: RETRY_CAP }.delay(40, &mut rng()),
+        RETRY_CAP
+    );
+}
+
+#[test]
+fn throttle_backoff_follows_the_official_client() {
+    let mut rng = rng();
+    for polls in 0..2 {
+        let d = throttle_backoff(polls, &mut rng);
+        assert!((20.0..=40.0).contains(&d.as_secs_f64()), "{d:?}");
+    }
+    for polls in 2..40 {
+        let d = throttle_backoff(polls, &mut rng).as_secs_f64();
+        assert!((30.0..=630.0).contains(&d), "{d}");
+    }
+}
+
+// Continuations: follow-ups carrying on the item's work start as the policy says.
+
+use crate::continuation::{Continuation, Part};
+use crate::item::{ItemStart, NewItem};
+
+fn at(attempts: u32) -> ItemBudget {
+    ItemBudget {
+        attempts,
+        ..budget()
+    }
+}
+
+/// The follow-ups a completion of `continuations` leaves for the queue.
+fn follow_ups(continuations: Vec<Continuation>, b: ItemBudget) -> Vec<NewItem> {
+    let completion = Completion {
+        continuations,
+        ..Completion::default()
+    };
+    match decide(Outcome::Done(completion), b, NOW, &mut rng()) {
+        Decision::Complete { completion, .. } => {
+            assert!(completion.continuations.is_empty(), "never reach the queue");
+            completion.follow_ups
+        }
+        other => panic!("expected completion, got {other:?}"),
+    }
+}
+
+fn faulted() -> Failure {
+    Failure::new(FailureClass::Vendor, "the job faulted")
+}
+
+fn item(label: &str) -> NewItem {
+    NewItem::ready(label, Vec::new())
+}
+
+#[test]
+fn a_retry_follow_up_gets_one_more_attempt_and_the_backoff() {
+    let retry = Continuation::retry_of(item("again"), faulted());
+    let made = follow_ups(vec![retry], at(2));
+    assert_eq!(made.len(), 1);
+    assert_eq!(made[0].label, "again");
+    match made[0].start {
+        ItemStart::Ready {
+            not_before: Some(t),
+            attempts,
+        } => {
+            assert_eq!(attempts, 3);
+            assert!(t <= NOW.after(retry_ceiling(3)), "full jitter up to 4 s");
+        }
+        ref other => panic!("expected ready, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_retry_follow_up_is_dead_once_the_attempts_are_spent() {
+    let retry = Continuation::retry_of(item("again"), faulted());
+    let made = follow_ups(vec![retry], at(7));
+    assert_eq!(
+        made[0].start,
+        ItemStart::Dead {
+            reason: "gave up after 8 attempts: vendor: the job faulted".into()
+        }
+    );
+    // A failure's own smaller budget bounds follow-ups too.
+    let small = Continuation::retry_of(item("again"), faulted().with_budget(2));
+    assert!(matches!(
+        follow_ups(vec![small], at(1))[0].start,
+        ItemStart::Dead { .. }
+    ));
+}
+
+#[test]
+fn a_spent_retry_follow_up_lists_its_parts_each_with_its_own_words() {
+    let parts = vec![
+        Part {
+            item: item("https://a.com/1"),
+            message: "query timed out".into(),
+        },
+        Part {
+            item: item("https://a.com/2"),
+            message: "no result for this query in the answer".into(),
+        },
+    ];
+    let retry = Continuation::retry_of(item("2 queries"), faulted()).listed_as(parts.clone());
+    let made = follow_ups(vec![retry.clone()], at(7));
+    let listed: Vec<(&str, &ItemStart)> =
+        made.iter().map(|f| (f.label.as_str(), &f.start)).collect();
+    let dead = |r: &str| ItemStart::Dead { reason: r.into() };
+    assert_eq!(
+        listed,
+        [
+            (
+                "https://a.com/1",
+                &dead("gave up after 8 attempts: vendor: query timed out")
+            ),
+            (
+                "https://a.com/2",
+                &dead("gave up after 8 attempts: vendor: no result for this query in the answer")
+            ),
+        ]
+    );
+    // While attempts remain, the group runs again as one item.
+    let made = follow_ups(vec![retry], at(1));
+    assert_eq!(made.len(), 1);
+    assert!(matches!(
+        made[0].start,
+        ItemStart::Ready { attempts: 2, .. }
+    ));
+}
+
+#[test]
+fn a_carried_follow_up_keeps_the_items_attempts() {
+    let at_ten = NOW.after(Duration::from_secs(10));
+    let carried = Continuation::carried(item("half"), Some(at_ten));
+    assert_eq!(
+        follow_ups(vec![carried], at(5))[0].start,
+        ItemStart::Ready {
+            not_before: Some(at_ten),
+            attempts: 5
+        }
+    );
+}
+
+#[test]
+fn the_rest_after_a_wait_waits_with_the_attempts_unchanged() {
+    let occupied = Outcome::Snooze(Snooze {
+        delay: Duration::from_secs(30),
+        scope: SnoozeScope::Domain("a.com".into()),
+        reason: "occupied".into(),
+    });
+    let rest = Continuation::after(item("rest"), occupied);
+    match follow_ups(vec![rest], at(4))[0].start {
+        ItemStart::Ready {
+            not_before: Some(t),
+            attempts,
+        } => {
+            assert_eq!(attempts, 4, "a wait is not an attempt");
+            assert!(t >= NOW.after(Duration::from_secs(30)));
+        }
+        ref other => panic!("expected ready, got {other:?}"),
+    }
+    let polled = Continuation::after(item("rest"), Outcome::NotReady { after: None });
+    assert!(matches!(
+        follow_ups(vec![polled], at(4))[0].start,
+        ItemStart::Ready { attempts: 4, not_before: Some(t) } if t > NOW
+    ));
+}
+
+#[test]
+fn the_rest_that_dies_says_what_was_done_before_the_reason() {
+    let done = "page scraped, links not followed";
+    let bad =
+        Continuation::after(item("rest"), Outcome::fatal("HTTP 400: bad selector")).with_done(done);
+    assert_eq!(
+        follow_ups(vec![bad], at(0))[0].start,
+        ItemStart::Dead {
+            reason: "page scraped, links not followed: HTTP 400: bad selector".into()
+        }
+    );
+    let spent = Continuation::after(item("rest"), server_error()).with_done(done);
+    assert_eq!(
+        follow_ups(vec![spent], at(7))[0].start,
+        ItemStart::Dead {
+            reason: "page scraped, links not followed: gave up after 8 attempts: server: HTTP 500"
+                .into()
+        }
+    );
+}
+
+#[test]
+fn the_rest_whose_wait_would_pass_the_deadline_is_dead() {
+    let b = ItemBudget {
+        deadline: Some(NOW.after(Duration::from_secs(10))),
+        ..at(1)
+    };
+    let occupied = Outcome::Snooze(Snooze {
+        delay: Duration::from_secs(300),
+        scope: SnoozeScope::Item,
+        reason: "occupied".into(),
+    });
+    let rest = Continuation::after(item("rest"), occupied);
+    assert_eq!(
+        follow_ups(vec![rest], b)[0].start,
+        ItemStart::Dead {
+            reason: "deadline passed before the item could finish (last: occupied)".into()
+        }
+    );
+}
+
+#[test]
+fn dead_reasons_are_worded_once() {
+    match decide(server_error(), at(7), NOW, &mut rng()) {
+        Decision::Dead { reason } => {
+            assert_eq!(reason, "gave up after 8 attempts: server: HTTP 500")
+        }
+        other => panic!("expected dead, got {other:?}"),
+    }
+    let b = ItemBudget {
+        deadline: Some(NOW),
+        ..at(0)
+    };
+    match decide(Outcome::NotReady { after: None }, b, NOW, &mut rng()) {
+        Decision::Dead { reason } => assert_eq!(
+            reason,
+            "deadline passed before the item could finish (last: not ready yet)"
+        ),
+        other => panic!("expected dead, got {other:?}"),
     }
 }

@@ -15,7 +15,8 @@ use dredge_core::item::ItemContext;
 use dredge_core::retry::{AccountStop, GateClosure, ItemBudget};
 use dredge_core::step::{self, Plumbing, Requeue, StepItem};
 use dredge_core::{
-    Executor, JobSpec, NewItem, Outcome, PlanError, Record, SnoozeScope, UnixMillis,
+    Executor, JobSpec, NewItem, Outcome, PlanError, Record, Snooze, SnoozeScope, Throttle,
+    UnixMillis,
 };
 use dredge_queue::{LeasedItem, Release};
 
@@ -383,8 +384,8 @@ async fn finish(
 fn count_outcome(shared: &Shared, lane: &Lane, outcome: &Outcome) {
     let vendor = lane.vendor.key();
     match outcome {
-        Outcome::Snooze(s) => {
-            let scope = match s.scope {
+        Outcome::Snooze(Snooze { scope, .. }) | Outcome::Throttled(Throttle { scope, .. }) => {
+            let scope = match scope {
                 SnoozeScope::Item => "item",
                 SnoozeScope::Domain(_) => "domain",
                 SnoozeScope::Account => "account",

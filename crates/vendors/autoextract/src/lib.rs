@@ -5,27 +5,27 @@
 //! one domain each so "domain occupied" can defer a domain's items through their scope),
 //! how one batch's answer is settled query by query (records, dead queries, per-domain
 //! snoozes, counted retries regrouped into follow-ups), and how request-level problems
-//! map onto outcomes. The retry policy itself (delays, attempt counting, gates) is
-//! `dredge-core`'s; this crate only says what each answer means.
+//! map onto outcomes (`answer`). The retry policy itself (delays, attempt counting,
+//! dead reasons, gates) is `dredge-core`'s; this crate only says what each answer means.
 //!
 //! Its account section (`account.rs`: keys, defaults — the 660 s timeout — and the API
 //! key it needs) is parsed here too; the daemon only picks it by `vendor`.
 
 mod account;
+mod answer;
 mod batch;
 mod domain;
 mod problem;
 mod query_error;
 mod results;
-mod settle;
 
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use dredge_core::job::{AutoextractJob, JobSpec, VendorJob};
 use dredge_core::{
-    Executor, ItemContext, NewItem, Outcome, PlanError, RateGate, Secret, SetupError, Snooze,
-    SnoozeScope, UnixMillis, VendorClient,
+    Executor, ItemContext, NewItem, Outcome, PlanError, RateGate, Secret, SetupError, UnixMillis,
+    VendorClient,
 };
 use reqwest::header::CONTENT_TYPE;
 
@@ -37,8 +37,7 @@ pub use domain::{registrable_domain, url_domain};
 pub use problem::{RequestError, type_name};
 pub use query_error::{OCCUPIED_FALLBACK, QueryError, parse_occupied};
 
-use problem::RequestError as Req;
-use settle::Context;
+use answer::Context;
 
 /// Executes AutoExtract batches for one account.
 #[derive(Debug, Clone)]
@@ -66,13 +65,7 @@ impl AutoextractExecutor {
         AutoextractExecutor { client, api_key }
     }
 
-    async fn run_batch(
-        &self,
-        shape: QueryShape,
-        batch: &Batch,
-        item: &ItemContext,
-        max_attempts: u32,
-    ) -> Outcome {
+    async fn run_batch(&self, shape: QueryShape, batch: &Batch, item: &ItemContext) -> Outcome {
         let request = self
             .client
             .http()
@@ -84,69 +77,25 @@ impl AutoextractExecutor {
         // Follow-up times and record stamps count from when the answer arrived.
         let ctx = &Context {
             item,
-            max_attempts,
             now: UnixMillis::now(),
         };
         let answer = match sent {
             Ok(answer) => answer,
             // A disconnect before any response, a reset mid-body or our own timeout.
-            Err(failure) => return settle::counted_retry(batch, ctx, failure),
+            Err(failure) => return Outcome::Retry(failure),
         };
         if !answer.is_success() {
-            return request_error(problem::classify(&answer), batch, ctx);
+            return answer::request_error(problem::classify(&answer), batch, ctx);
         }
         match results::parse(&answer.body) {
-            Ok(found) => {
-                let sorted = settle::sort(batch, found);
-                settle::settle(batch, sorted, ctx, &mut rand::rng())
-            }
+            Ok(found) => answer::settle(batch, answer::sort(batch, found), ctx),
             Err(e) => {
                 let message = format!("{e}: {}", answer.text(200));
-                let failure = dredge_core::Failure {
-                    class: dredge_core::FailureClass::Server,
-                    message,
-                    retry_after: None,
-                    budget: None,
-                };
-                settle::counted_retry(batch, ctx, failure)
+                Outcome::retry(dredge_core::FailureClass::Server, message)
             }
         }
     }
 }
-
-fn request_error(error: RequestError, batch: &Batch, ctx: &Context<'_>) -> Outcome {
-    match error {
-        Req::Throttled { delay, message } => Outcome::Snooze(Snooze {
-            delay: delay.unwrap_or_else(|| throttle_backoff(ctx.item.polls, &mut rand::rng())),
-            scope: SnoozeScope::Account,
-            reason: message,
-        }),
-        Req::Auth { message } => Outcome::AuthFailed { message },
-        Req::Suspended { message } => Outcome::AccountSuspended { message },
-        Req::Rejected { message } if !batch.split => {
-            tracing::warn!(batch = %ctx.item.label, %message, "the service rejected a batch; splitting it once");
-            settle::split(batch, ctx)
-        }
-        Req::Rejected { message } => settle::all_dead(batch, &format!("rejected twice: {message}")),
-        Req::Transient {
-            retry_after,
-            message,
-        } => {
-            let failure = dredge_core::Failure {
-                class: dredge_core::FailureClass::Server,
-                message,
-                retry_after,
-                budget: None,
-            };
-            settle::counted_retry(batch, ctx, failure)
-        }
-        Req::Permanent { message } => settle::all_dead(batch, &message),
-    }
-}
-
-/// The official client's wait after a 429 that named no delay (core's, shared with
-/// the Zyte API executor).
-pub use dredge_core::retry::throttle_backoff;
 
 fn job_of(job: &JobSpec) -> Option<&AutoextractJob> {
     match &job.work {
@@ -173,7 +122,7 @@ pub fn plan_batches(shape: &QueryShape, urls: &[String]) -> Vec<NewItem> {
         };
         match url_domain(&query.url) {
             Ok(domain) => by_domain.entry(domain).or_default().push(query),
-            Err(refusal) => items.push(settle::dead_item(query, refusal.to_string())),
+            Err(refusal) => items.push(answer::dead_item(query, refusal.to_string())),
         }
     }
     for (domain, queries) in by_domain {
@@ -184,7 +133,7 @@ pub fn plan_batches(shape: &QueryShape, urls: &[String]) -> Vec<NewItem> {
         for batch::Oversized(query) in oversized {
             let reason =
                 format!("URL cannot be longer than the {MAX_BODY_BYTES}-byte request limit");
-            items.push(settle::dead_item(query, reason));
+            items.push(answer::dead_item(query, reason));
         }
     }
     items
@@ -207,11 +156,9 @@ impl Executor for AutoextractExecutor {
     /// and each can be retried on its own.
     fn split_for_death(&self, item: &ItemContext) -> Vec<NewItem> {
         match Batch::decode(&item.payload) {
-            Ok(batch) if batch.queries.len() > 1 => batch
-                .queries
-                .into_iter()
-                .map(|q| settle::dead_item(q, String::new()))
-                .collect(),
+            Ok(batch) if batch.queries.len() > 1 => {
+                batch.queries.into_iter().map(answer::query_item).collect()
+            }
             _ => Vec::new(),
         }
     }
@@ -225,8 +172,7 @@ impl Executor for AutoextractExecutor {
             Ok(_) => return Outcome::records(Vec::new()),
             Err(e) => return Outcome::fatal(format!("unreadable item payload: {e}")),
         };
-        self.run_batch(shape_of(work), &batch, item, job.max_attempts)
-            .await
+        self.run_batch(shape_of(work), &batch, item).await
     }
 }
 

@@ -1,16 +1,24 @@
-//! Executor-level unit tests without a network: planning and settling batches.
+//! Executor-level unit tests without a network: planning and settling batches. What
+//! the executor says is checked on the outcome; where a test needs the follow-ups as
+//! the queue gets them, the outcome goes through the retry policy as in the daemon.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use dredge_core::job::PageType;
-use dredge_core::{Completion, ItemStart, JsonText};
+use dredge_core::retry::{self, Decision, ItemBudget};
+use dredge_core::{
+    Carry, Completion, FailureClass, ItemStart, JsonText, Snooze, SnoozeScope, Throttle,
+    ThrottleCurve,
+};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 use super::*;
+use crate::answer::{request_error, settle, sort};
 use crate::results::QueryResult;
-use crate::settle::{settle, sort};
+
+const NOW: UnixMillis = UnixMillis(1_000_000);
 
 const SHAPE: QueryShape = QueryShape {
     page_type: PageType::Product,
@@ -44,15 +52,28 @@ fn settle_with(batch: &Batch, answers: &[(u32, QueryResult)], attempts: u32) -> 
     let item = item(attempts);
     let ctx = Context {
         item: &item,
-        max_attempts: 8,
-        now: UnixMillis(1_000_000),
+        now: NOW,
     };
-    settle(
-        batch,
-        sort(batch, results),
-        &ctx,
-        &mut StdRng::seed_from_u64(1),
-    )
+    settle(batch, sort(batch, results), &ctx)
+}
+
+/// What the retry policy makes of `outcome` for an item with `attempts` spent of 8.
+fn decided(outcome: Outcome, attempts: u32) -> Decision {
+    let budget = ItemBudget {
+        attempts,
+        polls: 0,
+        max_attempts: 8,
+        deadline: None,
+    };
+    retry::decide(outcome, budget, NOW, &mut StdRng::seed_from_u64(1))
+}
+
+/// The completion as the queue gets it: continuations turned into follow-ups.
+fn decided_done(outcome: Outcome, attempts: u32) -> Completion {
+    match decided(outcome, attempts) {
+        Decision::Complete { completion, .. } => completion,
+        other => panic!("expected a completion, got {other:?}"),
+    }
 }
 
 fn ok(data: &str) -> QueryResult {
@@ -90,7 +111,7 @@ fn a_mixed_batch_settles_each_query_on_its_own() {
         "https://a.com/4",
         "https://a.com/5",
     ]);
-    let c = done(settle_with(
+    let outcome = settle_with(
         &b,
         &[
             (0, ok(r#"{"name":"one"}"#)),
@@ -100,7 +121,27 @@ fn a_mixed_batch_settles_each_query_on_its_own() {
             // 4 has no result at all: it is retried too.
         ],
         2,
-    ));
+    );
+    // What the executor says: the occupied query waits out the snooze, the transient
+    // ones are a counted retry listed URL by URL should they die.
+    let said = done(outcome.clone());
+    let carries: Vec<_> = said.continuations.iter().map(|c| &c.carry).collect();
+    assert!(
+        matches!(carries[0], Carry::After(stop) if matches!(**stop, Outcome::Snooze(_))),
+        "{carries:?}"
+    );
+    assert!(
+        matches!(carries[1], Carry::After(stop) if matches!(&**stop, Outcome::Retry(f) if f.class == FailureClass::Vendor)),
+        "{carries:?}"
+    );
+    let parts: Vec<_> = said.continuations[1]
+        .parts
+        .iter()
+        .map(|p| p.item.label.as_str())
+        .collect();
+    assert_eq!(parts, ["https://a.com/4", "https://a.com/5"]);
+    // What the queue gets.
+    let c = decided_done(outcome, 2);
     assert_eq!(c.records.len(), 1);
     assert_eq!(c.records[0].source, "https://a.com/1");
     assert_eq!(c.records[0].data, r#"{"name":"one"}"#);
@@ -128,7 +169,10 @@ fn a_mixed_batch_settles_each_query_on_its_own() {
             attempts,
         } => {
             assert_eq!(attempts, 2, "an occupied query spends no attempt");
-            assert!(t >= UnixMillis(1_002_500), "waits the announced 2.5 s");
+            assert!(
+                t >= NOW.after(Duration::from_millis(2500)),
+                "waits the announced 2.5 s"
+            );
         }
         ref other => panic!("unexpected {other:?}"),
     }
@@ -183,21 +227,74 @@ fn a_batch_wholly_transient_is_one_counted_retry() {
 #[test]
 fn spent_attempts_leave_one_dead_item_per_url() {
     let b = batch(&["https://a.com/1", "https://a.com/2"]);
-    let c = done(settle_with(
+    // Wholly transient: the item itself is retried; once the attempts are spent it is
+    // dead, and the daemon lists it URL by URL.
+    let outcome = settle_with(
         &b,
         &[(0, err("query timed out")), (1, err("query timed out"))],
         7,
-    ));
-    let labels: Vec<_> = c.follow_ups.iter().map(|f| f.label.as_str()).collect();
-    assert_eq!(labels, ["https://a.com/1", "https://a.com/2"]);
-    for f in &c.follow_ups {
-        match &f.start {
-            ItemStart::Dead { reason } => {
-                assert!(reason.starts_with("gave up after 8 attempts"), "{reason}")
-            }
-            other => panic!("unexpected {other:?}"),
+    );
+    match decided(outcome, 7) {
+        Decision::Dead { reason } => {
+            assert!(reason.starts_with("gave up after 8 attempts"), "{reason}")
         }
+        other => panic!("expected dead, got {other:?}"),
     }
+    let ctx = ItemContext {
+        label: b.label(),
+        payload: b.encode(),
+        attempts: 7,
+        polls: 0,
+        run_started: UnixMillis(0),
+    };
+    let parts = executor().split_for_death(&ctx);
+    let labels: Vec<_> = parts.iter().map(|f| f.label.as_str()).collect();
+    assert_eq!(labels, ["https://a.com/1", "https://a.com/2"]);
+}
+
+#[test]
+fn spent_attempts_of_a_partly_answered_batch_leave_each_url_dead_with_its_error() {
+    let b = batch(&[
+        "https://a.com/1",
+        "https://a.com/2",
+        "https://a.com/3",
+        "https://b.com/4",
+    ]);
+    let outcome = settle_with(
+        &b,
+        &[
+            (0, ok(r#"{"name":"one"}"#)),
+            (1, err("query timed out")),
+            // 2 has no result at all.
+            (3, err("Downloader error: http503")),
+        ],
+        7,
+    );
+    let c = decided_done(outcome, 7);
+    assert_eq!(c.records.len(), 1);
+    let dead: Vec<(&str, &ItemStart)> = c
+        .follow_ups
+        .iter()
+        .map(|f| (f.label.as_str(), &f.start))
+        .collect();
+    let reason = |r: &str| ItemStart::Dead { reason: r.into() };
+    assert_eq!(
+        dead,
+        [
+            (
+                "https://a.com/2",
+                &reason("gave up after 8 attempts: vendor: query timed out")
+            ),
+            (
+                "https://a.com/3",
+                &reason("gave up after 8 attempts: vendor: no result for this query in the answer")
+            ),
+            (
+                "https://b.com/4",
+                &reason("gave up after 8 attempts: vendor: Downloader error: http503")
+            ),
+        ]
+    );
 }
 
 #[test]
@@ -231,31 +328,32 @@ fn plan_groups_by_domain_and_kills_unsendable_urls() {
 }
 
 #[test]
-fn throttle_backoff_follows_the_official_client() {
-    let mut rng = StdRng::seed_from_u64(3);
-    for polls in 0..2 {
-        let d = throttle_backoff(polls, &mut rng);
-        assert!((20.0..=40.0).contains(&d.as_secs_f64()), "{d:?}");
-    }
-    for polls in 2..40 {
-        let d = throttle_backoff(polls, &mut rng).as_secs_f64();
-        assert!((30.0..=630.0).contains(&d), "{d}");
-    }
-}
-
-#[test]
 fn a_rejected_batch_is_split_once_then_dead() {
     let b = batch(&["https://a.com/1", "https://a.com/2", "https://a.com/3"]);
-    let item = item(0);
+    let item = item(3);
     let ctx = Context {
         item: &item,
-        max_attempts: 8,
         now: UnixMillis(5),
     };
     let rejected = || RequestError::Rejected {
         message: "HTTP 413 payload-too-large".into(),
     };
-    let c = done(request_error(rejected(), &b, &ctx));
+    let split = request_error(rejected(), &b, &ctx);
+    let said = done(split.clone());
+    assert!(said.follow_ups.is_empty());
+    assert!(
+        said.continuations.iter().all(|c| c.carry
+            == Carry::Attempts {
+                not_before: Some(UnixMillis(5))
+            }),
+        "the halves carry the item's attempts on"
+    );
+    let c = decided_done(split, 3);
+    assert!(c.follow_ups.iter().all(|f| f.start
+        == ItemStart::Ready {
+            not_before: Some(UnixMillis(5)),
+            attempts: 3
+        }));
     let halves: Vec<Batch> = c
         .follow_ups
         .iter()
@@ -278,17 +376,23 @@ fn throttling_snoozes_the_account_and_auth_problems_stop_it() {
     let item = item(0);
     let ctx = Context {
         item: &item,
-        max_attempts: 8,
         now: UnixMillis(5),
     };
-    let throttled = RequestError::Throttled {
-        delay: Some(Duration::from_secs(3)),
+    let throttled = |delay| RequestError::Throttled {
+        delay,
         message: "HTTP 429".into(),
     };
-    assert!(matches!(
-        request_error(throttled, &b, &ctx),
-        Outcome::Snooze(Snooze { delay, scope: SnoozeScope::Account, .. }) if delay == Duration::from_secs(3)
-    ));
+    let throttle = |delay| {
+        Outcome::Throttled(Throttle {
+            delay,
+            curve: ThrottleCurve::ZyteClient,
+            scope: SnoozeScope::Account,
+            reason: "HTTP 429".into(),
+        })
+    };
+    let three = Some(Duration::from_secs(3));
+    assert_eq!(request_error(throttled(three), &b, &ctx), throttle(three));
+    assert_eq!(request_error(throttled(None), &b, &ctx), throttle(None));
     let auth = RequestError::Auth {
         message: "HTTP 403 account-disabled".into(),
     };
@@ -306,15 +410,19 @@ fn throttling_snoozes_the_account_and_auth_problems_stop_it() {
     ));
 }
 
-#[test]
-fn a_batch_that_dies_whole_is_listed_url_by_url() {
+fn executor() -> AutoextractExecutor {
     let client = dredge_core::VendorClient::with_gate(
         "http://127.0.0.1:9",
         std::time::Duration::from_secs(5),
         RateGate::new(None, 1),
     )
     .expect("a client");
-    let executor = AutoextractExecutor::with_client(client, Secret::new("k"));
+    AutoextractExecutor::with_client(client, Secret::new("k"))
+}
+
+#[test]
+fn a_batch_that_dies_whole_is_listed_url_by_url() {
+    let executor = executor();
     let batch = Batch::new(vec![
         Query {
             url: "https://www.a.com/1".into(),

@@ -1,4 +1,4 @@
-//! One authorised call: take the account's token, send, read the envelope, and on an
+//! One authorised call: take the account's token, send, read the answer, and on an
 //! expired token refresh it once for everyone (single flight) and ask for the item to
 //! be executed again at once (`Outcome::Reauth`, not an attempt).
 
@@ -9,8 +9,8 @@ use reqwest::Method;
 use reqwest::header::{ACCEPT, AUTHORIZATION};
 use serde_json::Value;
 
+use crate::answer::{self, Problem};
 use crate::auth::Credentials;
-use crate::envelope::{self, Problem};
 
 /// A request to make: method, path, query and an optional JSON body.
 #[derive(Debug, Clone)]
@@ -55,9 +55,8 @@ pub struct Api {
 }
 
 impl Api {
-    /// Make `call` and return the answer's `data`, or the item's outcome. `polls` is
-    /// the item's count of earlier uncounted waits (it stretches 429 waits).
-    pub async fn call(&self, call: Call, polls: u32) -> Result<Value, Outcome> {
+    /// Make `call` and return the answer's `data`, or the item's outcome.
+    pub async fn call(&self, call: Call) -> Result<Value, Outcome> {
         let lease = self
             .tokens
             .lease(&self.credentials)
@@ -77,7 +76,7 @@ impl Api {
             request = request.json(body);
         }
         let answer = self.client.send(request).await.map_err(Outcome::Retry)?;
-        match envelope::read(self.flavor, &answer, polls) {
+        match answer::read(self.flavor, &answer) {
             Ok(data) => {
                 self.tokens.confirm(&lease);
                 Ok(data)

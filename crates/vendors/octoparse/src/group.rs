@@ -9,12 +9,12 @@ use crate::api::{Api, Call};
 use crate::rows::shape;
 use crate::step::Plan;
 
-pub async fn expand(api: &Api, plan: Plan, group: &str, polls: u32) -> Outcome {
+pub async fn expand(api: &Api, plan: Plan, group: &str) -> Outcome {
     let call = match api.flavor {
         OctoparseFlavor::Legacy => Call::get("/api/task", vec![("taskgroupid", group.into())]),
         OctoparseFlavor::Openapi => Call::get("/task/search", vec![("taskGroupId", group.into())]),
     };
-    let data = match api.call(call, polls).await {
+    let data = match api.call(call).await {
         Ok(data) => data,
         Err(outcome) => return outcome,
     };

@@ -4,7 +4,7 @@
 //!
 //! It owns how a job's tasks become items (a task group expands into one item per
 //! task; `mode = "all"` pages, `mode = "unexported"` drains), what each answer means
-//! (`envelope`), and logging in (`auth`). The token itself lives in
+//! (`answer`), and logging in (`auth`). The token itself lives in
 //! `dredge_core::token::TokenCache` (single flight, renewal before expiry, no hammering
 //! of rejected credentials); the retry policy is `dredge-core`'s.
 //!
@@ -18,9 +18,9 @@
 //! password it needs) is parsed here too; the daemon only picks it by `vendor`.
 
 mod account;
+mod answer;
 mod api;
 mod auth;
-mod envelope;
 mod fence;
 mod group;
 mod paging;
@@ -41,8 +41,8 @@ pub use account::{
     DEFAULT_TIMEOUT, LEGACY_BASE_URL, OPENAPI_BASE_URL, OctoparseAccount, OctoparseAccountConfig,
     OctoparseFlavor,
 };
+pub use answer::Problem;
 pub use auth::{Credentials, read_grant};
-pub use envelope::Problem;
 pub use step::{Plan, Step};
 
 use api::Api;
@@ -116,12 +116,9 @@ impl OctoparseExecutor {
             task,
             label: &item.label,
             size: work.page_size,
-            polls: item.polls,
         };
         match &step {
-            Step::Group { group } => {
-                group::expand(&self.api, self.plan_of(work), group, item.polls).await
-            }
+            Step::Group { group } => group::expand(&self.api, self.plan_of(work), group).await,
             Step::Page { task, index } => paging::page(&task_ctx(task), *index).await,
             Step::OffsetPage {
                 task,

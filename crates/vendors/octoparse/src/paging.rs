@@ -17,7 +17,6 @@ pub struct TaskCtx<'a> {
     pub task: &'a str,
     pub label: &'a str,
     pub size: u32,
-    pub polls: u32,
 }
 
 /// Legacy `GET /api/alldata?taskid&pageindex&pagesize`.
@@ -27,11 +26,7 @@ pub async fn page(ctx: &TaskCtx<'_>, index: u32) -> Outcome {
         ("pageindex", index.to_string()),
         ("pagesize", ctx.size.to_string()),
     ];
-    let data = match ctx
-        .api
-        .call(Call::get("/api/alldata", query), ctx.polls)
-        .await
-    {
+    let data = match ctx.api.call(Call::get("/api/alldata", query)).await {
         Ok(data) => data,
         Err(outcome) => return outcome,
     };
@@ -87,7 +82,7 @@ pub async fn offset_page(ctx: &TaskCtx<'_>, from: At<'_>) -> Outcome {
     } else {
         ("/data/all", "data")
     };
-    let data = match ctx.api.call(Call::get(path, query), ctx.polls).await {
+    let data = match ctx.api.call(Call::get(path, query)).await {
         Ok(data) => data,
         Err(outcome) => return outcome,
     };

@@ -20,7 +20,7 @@ use crate::step::Step;
 /// Legacy destructive read, `GET /api/notexportdata?taskid&size`.
 pub async fn drain(ctx: &TaskCtx<'_>, batch: u32) -> Outcome {
     let call = Call::get("/api/notexportdata", task_and_size(ctx, "taskid"));
-    let data = match ctx.api.call(call, ctx.polls).await {
+    let data = match ctx.api.call(call).await {
         Ok(data) => data,
         Err(outcome) => return outcome,
     };
@@ -60,7 +60,7 @@ pub async fn fetch(ctx: &TaskCtx<'_>, batch: u32) -> Outcome {
             "data",
         ),
     };
-    let data = match ctx.api.call(call, ctx.polls).await {
+    let data = match ctx.api.call(call).await {
         Ok(data) => data,
         Err(outcome) => return outcome,
     };
@@ -100,7 +100,7 @@ pub async fn ack(ctx: &TaskCtx<'_>, batch: u32, more: bool) -> Outcome {
             Some(json!({ "taskId": task })),
         ),
     };
-    if let Err(outcome) = ctx.api.call(call, ctx.polls).await {
+    if let Err(outcome) = ctx.api.call(call).await {
         return outcome;
     }
     let next = Step::Fetch {

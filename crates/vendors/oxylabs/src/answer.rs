@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use dredge_core::http::classify_status;
-use dredge_core::{Answer, Failure, FailureClass, Outcome, Snooze, SnoozeScope};
+use dredge_core::{Answer, Failure, FailureClass, Outcome, SnoozeScope, Throttle, ThrottleCurve};
 
 /// Why a job's endpoints answer 404: Oxylabs keeps results at least 24 h, then forgets.
 pub const EXPIRED: &str = "results expired (kept ≥ 24 h)";
@@ -20,9 +20,8 @@ pub enum Endpoint {
     Job,
 }
 
-/// The outcome of a non-2xx answer. `polls` (the item's uncounted waits so far) grows
-/// the wait after a 429 that named no delay.
-pub fn failure_outcome(answer: &Answer, endpoint: Endpoint, polls: u32) -> Outcome {
+/// The outcome of a non-2xx answer.
+pub fn failure_outcome(answer: &Answer, endpoint: Endpoint) -> Outcome {
     let message = vendor_message(answer);
     match answer.status {
         // Wrong credentials answer 401 with an empty body (live).
@@ -34,8 +33,9 @@ pub fn failure_outcome(answer: &Answer, endpoint: Endpoint, polls: u32) -> Outco
         },
         404 if endpoint == Endpoint::Job => Outcome::fatal(EXPIRED),
         400 | 403 | 404 | 422 => Outcome::fatal(format!("HTTP {}: {message}", answer.status)),
-        429 => Outcome::Snooze(Snooze {
-            delay: answer.retry_after().unwrap_or_else(|| throttle_wait(polls)),
+        429 => Outcome::Throttled(Throttle {
+            delay: answer.retry_after(),
+            curve: THROTTLE_CURVE,
             scope: limited_domain(&message).map_or(SnoozeScope::Account, SnoozeScope::Domain),
             reason: format!("HTTP 429: {message}"),
         }),
@@ -65,9 +65,9 @@ pub fn vendor_message(answer: &Answer) -> String {
 
 /// The wait after a 429 without `Retry-After`: 1 s, doubling with each earlier wait
 /// of the item, at most 60 s (a limited domain is held to about 1 request/s).
-pub fn throttle_wait(polls: u32) -> Duration {
-    Duration::from_secs(1u64 << polls.min(6)).min(Duration::from_secs(60))
-}
+pub const THROTTLE_CURVE: ThrottleCurve = ThrottleCurve::Doubling {
+    cap: Duration::from_secs(60),
+};
 
 /// The domain a per-domain 429 names. The live text is "Access to {domain} has been
 /// limited to 1 req/s due to a low success rate…"; the older documented form "Too many
@@ -109,10 +109,10 @@ mod tests {
             429,
             r#"{"message":"Too many requests for domain google.com. Please try again later."}"#,
         );
-        match failure_outcome(&a, Endpoint::Submit, 0) {
-            Outcome::Snooze(s) => {
+        match failure_outcome(&a, Endpoint::Submit) {
+            Outcome::Throttled(s) => {
                 assert_eq!(s.scope, SnoozeScope::Domain("google.com".into()));
-                assert_eq!(s.delay, Duration::from_secs(1));
+                assert_eq!((s.delay, s.curve), (None, THROTTLE_CURVE));
             }
             other => panic!("expected a snooze, got {other:?}"),
         }
@@ -124,8 +124,8 @@ mod tests {
             429,
             r#"{"message":"Access to www.example.com has been limited to 1 req/s due to a low success rate. If you are using custom headers or cookies, ensure they are correct, then try again. The normal request limit will be restored automatically when the success rate improves."}"#,
         );
-        match failure_outcome(&a, Endpoint::Submit, 0) {
-            Outcome::Snooze(s) => {
+        match failure_outcome(&a, Endpoint::Submit) {
+            Outcome::Throttled(s) => {
                 assert_eq!(s.scope, SnoozeScope::Domain("www.example.com".into()))
             }
             other => panic!("expected a domain snooze, got {other:?}"),
@@ -134,12 +134,12 @@ mod tests {
             429,
             r#"{"message":"Too many requests. (Total Dynamic).","instance":"/v1/queries/batch"}"#,
         );
-        match failure_outcome(&a, Endpoint::Submit, 2) {
-            Outcome::Snooze(s) => {
+        match failure_outcome(&a, Endpoint::Submit) {
+            Outcome::Throttled(s) => {
                 assert_eq!(s.scope, SnoozeScope::Account);
                 assert_eq!(
-                    s.delay,
-                    Duration::from_secs(4),
+                    (s.delay, s.curve),
+                    (None, THROTTLE_CURVE),
                     "backoff without Retry-After"
                 );
             }
@@ -150,7 +150,7 @@ mod tests {
     #[test]
     fn a_401_with_an_empty_body_stops_the_account() {
         assert!(matches!(
-            failure_outcome(&answer(401, ""), Endpoint::Submit, 0),
+            failure_outcome(&answer(401, ""), Endpoint::Submit),
             Outcome::AuthFailed { message } if message.contains("empty body")
         ));
     }
@@ -159,10 +159,10 @@ mod tests {
     fn a_429_without_a_domain_snoozes_the_account_for_its_retry_after() {
         let mut a = answer(429, r#"{"message":"Too many requests"}"#);
         a.headers.insert(RETRY_AFTER, HeaderValue::from_static("7"));
-        match failure_outcome(&a, Endpoint::Job, 3) {
-            Outcome::Snooze(s) => {
+        match failure_outcome(&a, Endpoint::Job) {
+            Outcome::Throttled(s) => {
                 assert_eq!(s.scope, SnoozeScope::Account);
-                assert_eq!(s.delay, Duration::from_secs(7));
+                assert_eq!(s.delay, Some(Duration::from_secs(7)));
             }
             other => panic!("expected a snooze, got {other:?}"),
         }
@@ -171,17 +171,14 @@ mod tests {
     #[test]
     fn a_404_on_a_job_means_its_results_expired() {
         let a = answer(404, r#"{"message":"Job not found"}"#);
-        assert_eq!(
-            failure_outcome(&a, Endpoint::Job, 0),
-            Outcome::fatal(EXPIRED)
-        );
+        assert_eq!(failure_outcome(&a, Endpoint::Job), Outcome::fatal(EXPIRED));
     }
 
     #[test]
     fn a_400_kills_the_item_with_the_vendors_message() {
         let a = answer(400, r#"{"message":"Invalid result type"}"#);
         assert_eq!(
-            failure_outcome(&a, Endpoint::Job, 0),
+            failure_outcome(&a, Endpoint::Job),
             Outcome::fatal("HTTP 400: Invalid result type")
         );
     }
@@ -190,7 +187,7 @@ mod tests {
     fn a_401_stops_the_account() {
         let a = answer(401, r#"{"message":"Client not found"}"#);
         assert!(matches!(
-            failure_outcome(&a, Endpoint::Submit, 0),
+            failure_outcome(&a, Endpoint::Submit),
             Outcome::AuthFailed { message } if message.contains("Client not found")
         ));
     }
@@ -199,15 +196,19 @@ mod tests {
     fn a_cdn_524_is_a_counted_server_retry() {
         let a = answer(524, "error code: 524");
         assert!(matches!(
-            failure_outcome(&a, Endpoint::Job, 0),
+            failure_outcome(&a, Endpoint::Job),
             Outcome::Retry(f) if f.class == FailureClass::Server && f.message.contains("524")
         ));
     }
 
     #[test]
-    fn throttle_waits_grow_and_stay_bounded() {
-        assert_eq!(throttle_wait(0), Duration::from_secs(1));
-        assert_eq!(throttle_wait(2), Duration::from_secs(4));
-        assert_eq!(throttle_wait(40), Duration::from_secs(60));
+    fn throttle_waits_double_from_one_second_up_to_a_minute() {
+        // The curve's steps (1 s, 2 s, 4 s … 60 s) are pinned in dredge-core's tests.
+        assert_eq!(
+            THROTTLE_CURVE,
+            ThrottleCurve::Doubling {
+                cap: Duration::from_secs(60)
+            }
+        );
     }
 }

@@ -21,9 +21,10 @@
 //!   marks the job done ([`OxylabsExecutor::callback_received`]) so its next execution
 //!   fetches results without asking for the status first.
 //! - A faulted job (status `faulted`, or 612/613 in a result) becomes a resubmission of
-//!   its one value as a follow-up carrying one more attempt, so `max_attempts` bounds
-//!   the faults of a value over its whole chain; at the limit the follow-up is created
-//!   dead with the reason (and `dredge retry` resubmits it).
+//!   its one value as a follow-up that is a counted retry of the fault
+//!   (`dredge_core::Continuation::retry_of`), so `max_attempts` bounds the faults of a
+//!   value over its whole chain; at the limit the policy creates it dead with the
+//!   reason (and `dredge retry` resubmits it).
 //!
 //! Its account section (`account.rs`: keys, defaults, the username and password it
 //! needs) is parsed here too; the daemon only picks it by `vendor`.
@@ -223,11 +224,11 @@ impl Executor for OxylabsExecutor {
         };
         match Work::decode(&item.payload) {
             Ok(Work::Submit(submit)) if submit.values.is_empty() => Outcome::records(Vec::new()),
-            Ok(Work::Submit(submit)) => self.submit(work, &submit, item).await,
+            Ok(Work::Submit(submit)) => self.submit(work, &submit).await,
             Ok(Work::Poll(poll)) if !is_job_id(&poll.job_id) => {
                 Outcome::fatal(format!("unusable Oxylabs job id {:?}", poll.job_id))
             }
-            Ok(Work::Poll(poll)) => self.poll(job, work, &poll, item).await,
+            Ok(Work::Poll(poll)) => self.poll(work, &poll, item).await,
             Err(e) => Outcome::fatal(format!("unreadable item payload: {e}")),
         }
     }

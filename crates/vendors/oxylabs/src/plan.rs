@@ -2,10 +2,8 @@
 //! single-value resubmissions, and one poll item per submitted job; and the target
 //! domain each item belongs to, so a per-domain 429 defers that domain's submissions.
 
-use std::time::Duration;
-
+use dredge_core::NewItem;
 use dredge_core::job::{OxylabsInputs, OxylabsJob};
-use dredge_core::{ItemStart, NewItem, UnixMillis};
 
 use crate::payload::{Poll, Submit, Work};
 
@@ -71,27 +69,22 @@ pub fn submit_items(job: &OxylabsJob, values: &[String]) -> Vec<NewItem> {
 }
 
 /// A resubmission of one value (after its job faulted, or when a batch answer left it
-/// without a job). `start` carries the attempts spent, or says it is dead.
-pub fn resubmit_item(job: &OxylabsJob, value: &str, start: ItemStart) -> NewItem {
+/// without a job).
+pub fn resubmit_item(job: &OxylabsJob, value: &str) -> NewItem {
     let work = Work::Submit(Submit {
         values: vec![value.to_string()],
         resubmit: true,
     });
-    let item = NewItem::ready(value, work.encode()).with_start(start);
+    let item = NewItem::ready(value, work.encode());
     with_scope(item, target_domain(job, value))
 }
 
-/// The poll of a job just submitted: first due after `first_wait`, deduplicated by
-/// job id so a replayed submission never polls one job twice.
-pub fn poll_item(poll: Poll, attempts: u32, now: UnixMillis, first_wait: Duration) -> NewItem {
+/// The poll of a job just submitted, deduplicated by job id so a replayed submission
+/// never polls one job twice.
+pub fn poll_item(poll: Poll) -> NewItem {
     let key = poll_dedupe_key(&poll.job_id);
     let label = poll.value.clone();
-    NewItem::ready(label, Work::Poll(poll).encode())
-        .with_dedupe_key(key)
-        .with_start(ItemStart::Ready {
-            not_before: Some(now.after(first_wait)),
-            attempts,
-        })
+    NewItem::ready(label, Work::Poll(poll).encode()).with_dedupe_key(key)
 }
 
 /// The dedupe key of the poll item of job `job_id`: how the daemon finds the item a

@@ -2,8 +2,10 @@
 //! a callback already said so), then `GET /v1/queries/{id}/results?type=…` into one
 //! record per result page. A faulted job becomes a resubmission of its one value.
 
-use dredge_core::job::{JobSpec, OxylabsJob, OxylabsResults};
-use dredge_core::{Completion, FailureClass, ItemContext, ItemStart, Outcome, UnixMillis};
+use dredge_core::job::{OxylabsJob, OxylabsResults};
+use dredge_core::{
+    Completion, Continuation, Failure, FailureClass, ItemContext, Outcome, UnixMillis,
+};
 use serde::Deserialize;
 
 use crate::OxylabsExecutor;
@@ -26,24 +28,18 @@ struct JobStatus {
 }
 
 impl OxylabsExecutor {
-    pub(crate) async fn poll(
-        &self,
-        job: &JobSpec,
-        work: &OxylabsJob,
-        poll: &Poll,
-        item: &ItemContext,
-    ) -> Outcome {
+    pub(crate) async fn poll(&self, work: &OxylabsJob, poll: &Poll, item: &ItemContext) -> Outcome {
         if !self.was_called_back(&poll.job_id) {
-            match self.status(poll, item).await {
+            match self.status(poll).await {
                 Status::Pending => return self.not_ready(work),
                 Status::Faulted => {
-                    return resubmission(job, work, poll, item, "the Oxylabs job faulted");
+                    return resubmission(work, poll, "the Oxylabs job faulted");
                 }
                 Status::Failed(outcome) => return outcome,
                 Status::Done => {}
             }
         }
-        let outcome = self.results(job, work, poll, item).await;
+        let outcome = self.results(work, poll, item).await;
         // Keep a callback's mark only while a transient failure may repeat the fetch;
         // a 204 after a callback falls back to polling the status.
         if matches!(
@@ -61,14 +57,14 @@ impl OxylabsExecutor {
         }
     }
 
-    async fn status(&self, poll: &Poll, item: &ItemContext) -> Status {
+    async fn status(&self, poll: &Poll) -> Status {
         let path = format!("/v1/queries/{}", poll.job_id);
         let answer = match self.client.send(self.get(&path)).await {
             Ok(answer) => answer,
             Err(failure) => return Status::Failed(Outcome::Retry(failure)),
         };
         if !answer.is_success() {
-            return Status::Failed(failure_outcome(&answer, Endpoint::Job, item.polls));
+            return Status::Failed(failure_outcome(&answer, Endpoint::Job));
         }
         match answer.json::<JobStatus>().map(|j| j.status) {
             Some(s) if s == "pending" => Status::Pending,
@@ -85,13 +81,7 @@ impl OxylabsExecutor {
         }
     }
 
-    async fn results(
-        &self,
-        job: &JobSpec,
-        work: &OxylabsJob,
-        poll: &Poll,
-        item: &ItemContext,
-    ) -> Outcome {
+    async fn results(&self, work: &OxylabsJob, poll: &Poll, item: &ItemContext) -> Outcome {
         let path = format!(
             "/v1/queries/{}/results?type={}",
             poll.job_id,
@@ -105,13 +95,13 @@ impl OxylabsExecutor {
             // Results that expired answer 204 with the job `done` (live): polling would
             // never end; submit the value again (counted).
             let why = "the job's results expired before they were fetched";
-            return resubmission(job, work, poll, item, why);
+            return resubmission(work, poll, why);
         }
         if answer.status == 204 {
             return self.not_ready(work);
         }
         if !answer.is_success() {
-            return failure_outcome(&answer, Endpoint::Job, item.polls);
+            return failure_outcome(&answer, Endpoint::Job);
         }
         let origin = Origin {
             job_id: &poll.job_id,
@@ -123,7 +113,7 @@ impl OxylabsExecutor {
             Ok(Collected::Records(records)) => Outcome::records(records),
             Ok(Collected::Faulted { code }) => {
                 let why = format!("the Oxylabs job faulted (result status {code})");
-                resubmission(job, work, poll, item, &why)
+                resubmission(work, poll, &why)
             }
             Err(e @ ResultsError::BadPng { .. }) => Outcome::fatal(e.to_string()),
             Err(e) => Outcome::retry(FailureClass::Vendor, e.to_string()),
@@ -149,32 +139,15 @@ fn type_word(results: OxylabsResults) -> &'static str {
     }
 }
 
-/// Resubmit the value of a faulted job as a follow-up carrying one more attempt; at
-/// `max_attempts` the follow-up is created dead with the reason instead.
-fn resubmission(
-    job: &JobSpec,
-    work: &OxylabsJob,
-    poll: &Poll,
-    item: &ItemContext,
-    why: &str,
-) -> Outcome {
-    let attempts = item.attempts.saturating_add(1);
-    let start = if attempts >= job.max_attempts {
-        ItemStart::Dead {
-            reason: format!("{why}; gave up after {attempts} attempts"),
-        }
-    } else {
-        tracing::info!(job_id = %poll.job_id, value = %poll.value, "{why}; resubmitting");
-        ItemStart::Ready {
-            not_before: None,
-            attempts,
-        }
-    };
-    let follow_up = resubmit_item(work, &poll.value, start)
+/// Resubmit the value of a faulted job as a follow-up: a counted retry of the fault, so
+/// `max_attempts` bounds the faults of one value over its whole chain.
+fn resubmission(work: &OxylabsJob, poll: &Poll, why: &str) -> Outcome {
+    tracing::info!(job_id = %poll.job_id, value = %poll.value, "{why}; resubmitting");
+    let follow_up = resubmit_item(work, &poll.value)
         .with_dedupe_key(format!("oxylabs-resubmit:{}", poll.job_id));
+    let failure = Failure::new(FailureClass::Vendor, why);
     Outcome::Done(Completion {
-        records: Vec::new(),
-        follow_ups: vec![follow_up],
-        snoozes: Vec::new(),
+        continuations: vec![Continuation::retry_of(follow_up, failure)],
+        ..Completion::default()
     })
 }

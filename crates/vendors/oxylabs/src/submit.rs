@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use dredge_core::job::{OxylabsDelivery, OxylabsJob};
-use dredge_core::{Completion, FailureClass, ItemContext, ItemStart, NewItem, Outcome, UnixMillis};
+use dredge_core::{Completion, Continuation, FailureClass, ItemStart, Outcome, UnixMillis};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -62,12 +62,7 @@ impl RefusedValue {
 }
 
 impl OxylabsExecutor {
-    pub(crate) async fn submit(
-        &self,
-        work: &OxylabsJob,
-        submit: &Submit,
-        item: &ItemContext,
-    ) -> Outcome {
+    pub(crate) async fn submit(&self, work: &OxylabsJob, submit: &Submit) -> Outcome {
         let kind = TargetKind::of(work);
         let single = submit.values.len() == 1;
         let body = match request_body(work, kind, &submit.values) {
@@ -86,7 +81,7 @@ impl OxylabsExecutor {
             Err(failure) => return Outcome::Retry(failure),
         };
         if !answer.is_success() {
-            return failure_outcome(&answer, Endpoint::Submit, item.polls);
+            return failure_outcome(&answer, Endpoint::Submit);
         }
         let (jobs, refused) = match parse_jobs(&answer.body, single) {
             Ok(parsed) => parsed,
@@ -96,27 +91,26 @@ impl OxylabsExecutor {
             .into_iter()
             .filter_map(|r| Some((r.value(kind)?.to_string(), r.message)))
             .collect();
-        // A resubmission keeps the value's attempts; a first batch starts each at zero.
-        let attempts = if submit.resubmit { item.attempts } else { 0 };
-        let now = UnixMillis::now();
-        let first_wait = self.wait_for(work);
+        let first_poll = UnixMillis::now().after(self.wait_for(work));
         let (polls, missing) = pair(kind, &submit.values, jobs);
-        let mut follow_ups: Vec<NewItem> = polls
-            .into_iter()
-            .map(|poll| poll_item(poll, attempts, now, first_wait))
-            .collect();
-        follow_ups.extend(missing.iter().map(|value| {
+        let mut completion = Completion::default();
+        for poll in polls.into_iter().map(poll_item) {
+            if submit.resubmit {
+                // A resubmission's poll carries on the value's attempts.
+                let carried = Continuation::carried(poll, Some(first_poll));
+                completion.continuations.push(carried);
+            } else {
+                completion.follow_ups.push(poll.ready_at(first_poll));
+            }
+        }
+        completion.follow_ups.extend(missing.iter().map(|value| {
             let reason = match refused.get(value) {
                 Some(message) => format!("Oxylabs refused this value: {message}"),
                 None => "Oxylabs answered the submission without a job for this value".into(),
             };
-            resubmit_item(work, value, ItemStart::Dead { reason })
+            resubmit_item(work, value).with_start(ItemStart::Dead { reason })
         }));
-        Outcome::Done(Completion {
-            records: Vec::new(),
-            follow_ups,
-            snoozes: Vec::new(),
-        })
+        Outcome::Done(completion)
     }
 }
 

@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use dredge_core::job::OxylabsResults;
-use dredge_core::{Executor, ItemStart, Outcome, SnoozeScope};
+use dredge_core::{Carry, Executor, ItemStart, Outcome, SnoozeScope};
 use dredge_sim::oxylabs::{Config, Sim};
 
 use support::*;
@@ -264,10 +264,12 @@ async fn expired_results_are_resubmitted_and_counted_not_polled_forever() {
     assert!(sim.expire_job(&job_id(&polls[0])));
     match execute(&exec, &job, &polls[0]).await {
         Outcome::Done(c) => {
-            assert_eq!(c.follow_ups.len(), 1, "one resubmission");
+            assert!(c.follow_ups.is_empty());
+            assert_eq!(c.continuations.len(), 1, "one resubmission");
+            // Counted: the policy gives it one more attempt (dredge-core's tests).
             assert!(matches!(
-                c.follow_ups[0].start,
-                dredge_core::ItemStart::Ready { attempts: 1, .. }
+                &c.continuations[0].carry,
+                Carry::After(stop) if matches!(&**stop, Outcome::Retry(f) if f.message.contains("expired"))
             ));
         }
         other => panic!("expected a resubmission, got {other:?}"),
@@ -326,7 +328,7 @@ async fn a_domain_429_snoozes_that_domain_and_an_account_429_the_account() {
         Outcome::Done(_)
     ));
     match execute(&exec, &job, &item).await {
-        Outcome::Snooze(s) => assert_eq!(s.scope, SnoozeScope::Domain("google.com".into())),
+        Outcome::Throttled(s) => assert_eq!(s.scope, SnoozeScope::Domain("google.com".into())),
         other => panic!("expected a domain snooze, got {other:?}"),
     }
     sim.update_config(|c| {
@@ -334,7 +336,7 @@ async fn a_domain_429_snoozes_that_domain_and_an_account_429_the_account() {
         c.jobs_per_window = Some(0);
     });
     match execute(&exec, &job, &item).await {
-        Outcome::Snooze(s) => assert_eq!(s.scope, SnoozeScope::Account),
+        Outcome::Throttled(s) => assert_eq!(s.scope, SnoozeScope::Account),
         other => panic!("expected an account snooze, got {other:?}"),
     }
 }

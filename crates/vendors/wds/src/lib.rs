@@ -14,7 +14,7 @@
 //!   normalised URL, bounded by `max_depth` and capped at `max_pages` pages per run
 //!   (start pages included) through [`dredge_core::NewItem::cap`], which the queue
 //!   enforces across restarts. See [`page`] for how partly done pages continue.
-//! - Answers map onto outcomes in [`api`]: 202 → not ready (the policy's growing poll
+//! - Answers map onto outcomes in `answer`: 202 → not ready (the policy's growing poll
 //!   delay, no attempt), 400/403/404/422 → dead with the server's text (403/422 with the
 //!   task's `TaskState` by name from `/info`), 5xx and timeouts → counted retry.
 //!
@@ -25,6 +25,7 @@
 //! and token checked as headers) is parsed here too; the daemon only picks it by `vendor`.
 
 pub mod account;
+mod answer;
 pub mod api;
 mod encode;
 pub mod job_config;
@@ -143,8 +144,6 @@ impl Executor for WdsExecutor {
                     api: &self.api,
                     job: work,
                     item,
-                    max_attempts: job.max_attempts,
-                    deadline: item.run_started.after(job.deadline),
                 };
                 run.run(page).await
             }

@@ -4,14 +4,13 @@
 //! A call that does not answer (202, 5xx, a dead end) before anything was done this
 //! execution is simply the item's outcome. After something was done, the finished
 //! steps are staged (the record, the links) and the remaining steps become a
-//! continuation item (see [`PageWork`]) that starts in the state the retry policy gives
-//! the stopped call: waiting for the poll delay, retrying with one more attempt, or
-//! dead. So no answered call is sent twice and no record is written twice.
+//! continuation item (see [`PageWork`]) stopped by that call: the retry policy starts
+//! it as it would leave the item — waiting for the poll delay, retrying with one more
+//! attempt, or dead. So no answered call is sent twice and no record is written twice.
 
 use dredge_core::job::WdsJob;
-use dredge_core::retry::{self, Decision, ItemBudget};
 use dredge_core::{
-    Completion, ItemContext, ItemStart, JsonText, NewItem, Outcome, Record, UnixMillis,
+    Completion, Continuation, ItemContext, JsonText, NewItem, Outcome, Record, UnixMillis,
 };
 use serde_json::{Map, Value, json};
 
@@ -24,8 +23,6 @@ pub struct PageRun<'a> {
     pub api: &'a Api,
     pub job: &'a WdsJob,
     pub item: &'a ItemContext,
-    pub max_attempts: u32,
-    pub deadline: UnixMillis,
 }
 
 /// What the steps done so far produced.
@@ -59,7 +56,7 @@ impl PageRun<'_> {
         Outcome::Done(Completion {
             records: gathered.records,
             follow_ups: gathered.follow_ups,
-            snoozes: Vec::new(),
+            ..Completion::default()
         })
     }
 
@@ -74,45 +71,14 @@ impl PageRun<'_> {
         if let Outcome::Snooze(snooze) = &stop {
             snoozes.push(snooze.clone());
         }
-        let start = self.continuation_start(stop);
-        let rest = NewItem::ready(now.url.clone(), Payload::Page(now).encode()).with_start(start);
-        let mut follow_ups = gathered.follow_ups;
-        follow_ups.push(rest);
+        let rest = NewItem::ready(now.url.clone(), Payload::Page(now).encode());
+        let rest = Continuation::after(rest, stop).with_done("page scraped, links not followed");
         Outcome::Done(Completion {
             records: gathered.records,
-            follow_ups,
+            follow_ups: gathered.follow_ups,
+            continuations: vec![rest],
             snoozes,
         })
-    }
-
-    /// How the continuation starts: as the retry policy would leave this item.
-    fn continuation_start(&self, stop: Stop) -> ItemStart {
-        let budget = ItemBudget {
-            attempts: self.item.attempts,
-            polls: self.item.polls,
-            max_attempts: self.max_attempts,
-            deadline: Some(self.deadline),
-        };
-        let now = UnixMillis::now();
-        match retry::decide(stop, budget, now, &mut rand::rng()) {
-            Decision::Wait { not_before, .. } => ItemStart::Ready {
-                not_before: Some(not_before),
-                attempts: self.item.attempts,
-            },
-            Decision::Retry {
-                not_before,
-                attempts,
-                ..
-            } => ItemStart::Ready {
-                not_before: Some(not_before),
-                attempts,
-            },
-            Decision::Dead { reason } => ItemStart::Dead {
-                reason: format!("page scraped, links not followed: {reason}"),
-            },
-            // Not reachable from a stopped call; run the rest at once.
-            Decision::Complete { .. } | Decision::StopAccount { .. } => ItemStart::default(),
-        }
     }
 
     /// The page's record: `{"url": ..., "fields": {name: [values]}}` in the job's names.

@@ -10,7 +10,8 @@ use dredge_core::job::{
 use dredge_core::{Executor, Limits};
 use serde_json::json;
 
-use crate::api::{DownloadTask, describe, scrape_query};
+use crate::answer::describe;
+use crate::api::{DownloadTask, scrape_query};
 use crate::encode::{component, query};
 use crate::page::page_item;
 use crate::{JobConfig, PageWork, Payload, WdsAccount, WdsExecutor, task_state, urls};

@@ -1,13 +1,48 @@
-//! A 200 answer: the extracted object becomes the record, byte for byte. A target
-//! page that answered with an error status still comes back as a (billed) 200 with
-//! that status in `statusCode`: the URL is dead naming it, and not retried, since the
-//! same page would be billed again for the same answer.
+//! What an answer means for its URL. A non-200 is a problem body (`crate::problem`). A
+//! 200's extracted object becomes the record, byte for byte. A target page that
+//! answered with an error status still comes back as a (billed) 200 with that status
+//! in `statusCode`: the URL is dead naming it, and not retried, since the same page
+//! would be billed again for the same answer.
 
 use std::collections::HashMap;
 
 use bytestring::ByteString;
-use dredge_core::JsonText;
+use dredge_core::{Answer, Failure, FailureClass, JsonText, Outcome, Record, UnixMillis};
 use serde_json::value::RawValue;
+
+use crate::{problem, url_scope};
+
+/// The outcome of `answer` to the request for `url` (field `extract`), for the item
+/// labelled `label`.
+pub fn outcome(answer: &Answer, extract: &str, url: &str, label: &str) -> Outcome {
+    if answer.status != 200 {
+        let scope = url_scope(url).unwrap_or_default();
+        return problem::outcome(answer, &scope);
+    }
+    let body = match ByteString::try_from(answer.body.clone()) {
+        Ok(body) => body,
+        Err(_) => return unreadable(answer),
+    };
+    match parse(&body, extract) {
+        Ok(Extracted::Record(data)) => Outcome::records(vec![Record {
+            source: url.to_string(),
+            item: label.to_string(),
+            fetched_at: UnixMillis::now(),
+            data,
+            attachment: None,
+        }]),
+        Ok(Extracted::TargetError(why) | Extracted::Missing(why)) => Outcome::fatal(why),
+        Err(Unreadable) => unreadable(answer),
+    }
+}
+
+/// A 200 whose body is cut off or not JSON: a transport-like failure, counted.
+fn unreadable(answer: &Answer) -> Outcome {
+    Outcome::Retry(Failure::new(
+        FailureClass::Server,
+        format!("{Unreadable}: {}", answer.text(200)),
+    ))
+}
 
 /// What a 200 answer held.
 #[derive(Debug, Clone, PartialEq, Eq)]

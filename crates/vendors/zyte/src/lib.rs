@@ -4,10 +4,10 @@
 //! It owns how a job's URLs become items (one URL per item and per request — the API
 //! has no batching — scoped by registrable domain so a domain limit defers that
 //! domain's items), the
-//! request body, and what every answer means: a record, a dead URL, a domain or
-//! account snooze, a counted retry with its own budget (520/521), or a suspended
-//! account. It does not count attempts or compute backoff: that is
-//! `dredge_core::retry`. It knows nothing of storage.
+//! request body, and what every answer means (`answer`, with `problem` for error
+//! bodies): a record, a dead URL, a domain or account throttle, a counted retry with
+//! its own budget (520/521), or a suspended account. It does not count attempts or
+//! compute backoff: that is `dredge_core::retry`. It knows nothing of storage.
 //!
 //! Its account section (`account.rs`: keys, defaults — the 320 s timeout — and the API
 //! key it needs) is parsed here too; the daemon only picks it by `vendor`.
@@ -19,11 +19,10 @@ mod request;
 mod target;
 
 use async_trait::async_trait;
-use bytestring::ByteString;
 use dredge_core::job::{JobSpec, VendorJob, ZyteJob};
 use dredge_core::{
-    Executor, Failure, FailureClass, ItemContext, ItemStart, NewItem, Outcome, PlanError, RateGate,
-    Record, Secret, SetupError, UnixMillis, VendorClient,
+    Executor, ItemContext, ItemStart, NewItem, Outcome, PlanError, RateGate, Secret, SetupError,
+    VendorClient,
 };
 use reqwest::header::CONTENT_TYPE;
 
@@ -70,39 +69,12 @@ impl ZyteExecutor {
             .basic_auth(self.api_key.expose(), Some(""))
             .header(CONTENT_TYPE, "application/json")
             .body(RequestShape::of(work).body(url));
-        let answer = match self.client.send(request).await {
-            Ok(answer) => answer,
+        match self.client.send(request).await {
+            Ok(answer) => answer::outcome(&answer, work.extract.as_str(), url, &item.label),
             // A disconnect before any response, a reset mid-body or our own timeout.
-            Err(failure) => return Outcome::Retry(failure),
-        };
-        if answer.status != 200 {
-            let scope = url_scope(url).unwrap_or_default();
-            return problem::outcome(&answer, &scope, item.polls, &mut rand::rng());
-        }
-        let body = match ByteString::try_from(answer.body.clone()) {
-            Ok(body) => body,
-            Err(_) => return unreadable(&answer),
-        };
-        match answer::parse(&body, work.extract.as_str()) {
-            Ok(Extracted::Record(data)) => Outcome::records(vec![Record {
-                source: url.to_string(),
-                item: item.label.clone(),
-                fetched_at: UnixMillis::now(),
-                data,
-                attachment: None,
-            }]),
-            Ok(Extracted::TargetError(why) | Extracted::Missing(why)) => Outcome::fatal(why),
-            Err(Unreadable) => unreadable(&answer),
+            Err(failure) => Outcome::Retry(failure),
         }
     }
-}
-
-/// A 200 whose body is cut off or not JSON: a transport-like failure, counted.
-fn unreadable(answer: &dredge_core::Answer) -> Outcome {
-    Outcome::Retry(Failure::new(
-        FailureClass::Server,
-        format!("{Unreadable}: {}", answer.text(200)),
-    ))
 }
 
 fn job_of(job: &JobSpec) -> Option<&ZyteJob> {

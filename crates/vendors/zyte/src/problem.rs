@@ -5,8 +5,7 @@
 
 use std::time::Duration;
 
-use dredge_core::{Answer, Failure, FailureClass, Outcome, Snooze, SnoozeScope};
-use rand::Rng;
+use dredge_core::{Answer, Failure, FailureClass, Outcome, SnoozeScope, Throttle, ThrottleCurve};
 use serde_json::Value;
 
 /// Counted attempts (of any failure) after which a 520 `/download/temporary-error`
@@ -76,28 +75,26 @@ pub fn describe(answer: &Answer, problem: &Problem) -> String {
     message
 }
 
-/// What a non-200 answer means for the URL whose item has scope `scope` and has
-/// waited `polls` times already.
-pub fn outcome(answer: &Answer, scope: &str, polls: u32, rng: &mut impl Rng) -> Outcome {
+/// What a non-200 answer means for the URL whose item has scope `scope`.
+pub fn outcome(answer: &Answer, scope: &str) -> Outcome {
     let problem = Problem::parse(answer);
     let message = describe(answer, &problem);
-    let wait = |scope: SnoozeScope, rng: &mut _| {
-        let delay = answer
-            .retry_after()
-            .unwrap_or_else(|| dredge_core::retry::throttle_backoff(polls, rng));
-        Outcome::Snooze(Snooze {
-            delay,
+    // Without a `Retry-After`, the official client's curve.
+    let wait = |scope: SnoozeScope| {
+        Outcome::Throttled(Throttle {
+            delay: answer.retry_after(),
+            curve: ThrottleCurve::ZyteClient,
             scope,
             reason: message.clone(),
         })
     };
     match (answer.status, problem.kind.as_str()) {
         (429, "/limits/over-domain-limit" | "/limits/over-org-domain-limit") => {
-            wait(SnoozeScope::Domain(scope.to_string()), rng)
+            wait(SnoozeScope::Domain(scope.to_string()))
         }
         // Over the key's per-minute limit, or the service's global one: not billed,
         // retried as long as needed, never counted.
-        (429 | 503, _) => wait(SnoozeScope::Account, rng),
+        (429 | 503, _) => wait(SnoozeScope::Account),
         (403, "/auth/account-suspended") => Outcome::AccountSuspended { message },
         (401 | 403, _) => Outcome::AuthFailed { message },
         (520, _) => download_error(message, answer.retry_after(), TEMPORARY_DOWNLOAD_BUDGET),

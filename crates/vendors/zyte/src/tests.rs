@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use dredge_core::retry::{AccountStop, Decision, ItemBudget, decide};
-use dredge_core::{Answer, Outcome, SnoozeScope, UnixMillis};
+use dredge_core::{Answer, Outcome, SnoozeScope, ThrottleCurve, UnixMillis};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
@@ -30,7 +30,7 @@ fn answer(status: u16, kind: &str, retry_after: Option<&str>) -> Answer {
 }
 
 fn outcome_of(a: &Answer) -> Outcome {
-    problem::outcome(a, "shop.example.com", 0, &mut StdRng::seed_from_u64(1))
+    problem::outcome(a, "shop.example.com")
 }
 
 fn budget(attempts: u32) -> ItemBudget {
@@ -47,13 +47,13 @@ const NOW: UnixMillis = UnixMillis(1_000_000);
 #[test]
 fn a_domain_limit_snoozes_that_domain_for_retry_after_uncounted() {
     let out = outcome_of(&answer(429, "/limits/over-domain-limit", Some("7")));
-    let Outcome::Snooze(s) = &out else {
+    let Outcome::Throttled(s) = &out else {
         panic!("unexpected {out:?}")
     };
     assert_eq!(s.scope, SnoozeScope::Domain("shop.example.com".into()));
-    assert_eq!(s.delay, Duration::from_secs(7));
+    assert_eq!(s.delay, Some(Duration::from_secs(7)));
     let org = outcome_of(&answer(429, "/limits/over-org-domain-limit", Some("3")));
-    assert!(matches!(org, Outcome::Snooze(ref s) if matches!(s.scope, SnoozeScope::Domain(_))));
+    assert!(matches!(org, Outcome::Throttled(ref s) if matches!(s.scope, SnoozeScope::Domain(_))));
     assert!(matches!(
         decide(out, budget(0), NOW, &mut rand::rng()),
         Decision::Wait { .. }
@@ -68,16 +68,27 @@ fn user_and_global_rate_limits_snooze_the_account_honouring_retry_after() {
         (429, ""),
     ] {
         match outcome_of(&answer(status, kind, Some("2"))) {
-            Outcome::Snooze(s) => {
+            Outcome::Throttled(s) => {
                 assert_eq!(s.scope, SnoozeScope::Account, "{kind}");
-                assert_eq!(s.delay, Duration::from_secs(2), "{kind}");
+                assert_eq!(s.delay, Some(Duration::from_secs(2)), "{kind}");
             }
             other => panic!("{kind}: unexpected {other:?}"),
         }
     }
     // No Retry-After: the official client's 20–40 s, never zero.
-    match outcome_of(&answer(429, "/limits/over-user-limit", None)) {
-        Outcome::Snooze(s) => assert!(s.delay >= Duration::from_secs(20), "{:?}", s.delay),
+    let unnamed = outcome_of(&answer(429, "/limits/over-user-limit", None));
+    match &unnamed {
+        Outcome::Throttled(s) => assert_eq!((s.delay, s.curve), (None, ThrottleCurve::ZyteClient)),
+        other => panic!("unexpected {other:?}"),
+    }
+    let mut rng = StdRng::seed_from_u64(1);
+    match decide(unnamed, budget(0), NOW, &mut rng) {
+        Decision::Wait { not_before, .. } => {
+            assert!(
+                not_before >= NOW.after(Duration::from_secs(20)),
+                "{not_before:?}"
+            )
+        }
         other => panic!("unexpected {other:?}"),
     }
 }

@@ -1,17 +1,15 @@
-//! Reading answers of both API flavors: every answer is checked for its `error` field,
-//! whatever the HTTP status, and mapped onto the data it carries, an expired token, or
-//! the item's outcome.
+//! What an answer means, in both API flavors: every answer is checked for its `error`
+//! field (the envelope), whatever the HTTP status, and mapped onto the data it carries,
+//! an expired token, or the item's outcome.
 //!
 //! Legacy: `{"data", "error": "success", "error_Description"}` (capital D); errors as
 //! HTTP 200 with another `error` or as an HTTP status; a wrong method answers
 //! `{"message": ...}`. OpenAPI: `{"data", "requestId"}` or
 //! `{"error": {"code", "message"}, "requestId"}` with an HTTP status.
 
-use std::time::Duration;
-
 use crate::account::OctoparseFlavor;
 use dredge_core::http::classify_status;
-use dredge_core::{Answer, FailureClass, Outcome, Snooze, SnoozeScope, retry};
+use dredge_core::{Answer, FailureClass, Outcome, SnoozeScope, Throttle, ThrottleCurve, retry};
 use serde_json::Value;
 
 /// An answer that carried no data.
@@ -23,16 +21,15 @@ pub enum Problem {
     Outcome(Outcome),
 }
 
-/// The `data` of a successful answer, or what went wrong. `polls` (the item's earlier
-/// uncounted waits) stretches the wait after a 429 that named no delay.
-pub fn read(flavor: OctoparseFlavor, answer: &Answer, polls: u32) -> Result<Value, Problem> {
+/// The `data` of a successful answer, or what went wrong.
+pub fn read(flavor: OctoparseFlavor, answer: &Answer) -> Result<Value, Problem> {
     match flavor {
-        OctoparseFlavor::Legacy => legacy(answer, polls),
-        OctoparseFlavor::Openapi => openapi(answer, polls),
+        OctoparseFlavor::Legacy => legacy(answer),
+        OctoparseFlavor::Openapi => openapi(answer),
     }
 }
 
-fn legacy(answer: &Answer, polls: u32) -> Result<Value, Problem> {
+fn legacy(answer: &Answer) -> Result<Value, Problem> {
     let body: Option<Value> = answer.json();
     let field = |name: &str| {
         body.as_ref()
@@ -48,15 +45,15 @@ fn legacy(answer: &Answer, polls: u32) -> Result<Value, Problem> {
                 .and_then(|mut b| b.get_mut("data").map(Value::take))
                 .unwrap_or(Value::Null));
         }
-        return Err(legacy_error(code, description, answer, polls));
+        return Err(legacy_error(code, description, answer));
     }
     if let Some(message) = field("message").or_else(|| field("Message")) {
         return Err(Problem::Outcome(wrong_request(answer.status, message)));
     }
-    Err(without_envelope(answer, polls))
+    Err(without_envelope(answer))
 }
 
-fn legacy_error(code: &str, description: &str, answer: &Answer, polls: u32) -> Problem {
+fn legacy_error(code: &str, description: &str, answer: &Answer) -> Problem {
     let message = if description.is_empty() {
         code.to_string()
     } else {
@@ -74,13 +71,13 @@ fn legacy_error(code: &str, description: &str, answer: &Answer, polls: u32) -> P
         | "notfound"
         | "methodnotallow"
         | "methodnotallowed" => Outcome::fatal(message),
-        "quotaexceeded" => quota_exceeded(answer, polls, message),
-        _ => by_status(answer, polls, message),
+        "quotaexceeded" => quota_exceeded(answer, message),
+        _ => by_status(answer, message),
     };
     Problem::Outcome(outcome)
 }
 
-fn openapi(answer: &Answer, polls: u32) -> Result<Value, Problem> {
+fn openapi(answer: &Answer) -> Result<Value, Problem> {
     let body: Option<Value> = answer.json();
     if let Some(error) = body
         .as_ref()
@@ -92,16 +89,16 @@ fn openapi(answer: &Answer, polls: u32) -> Result<Value, Problem> {
             Value::String(code) => (code.as_str(), ""),
             _ => (text("code"), text("message")),
         };
-        return Err(openapi_error(code, message, answer, polls));
+        return Err(openapi_error(code, message, answer));
     }
     let data = body.and_then(|mut b| b.get_mut("data").map(Value::take));
     if let Some(data) = data.filter(|_| answer.is_success()) {
         return Ok(data);
     }
-    Err(without_envelope(answer, polls))
+    Err(without_envelope(answer))
 }
 
-fn openapi_error(code: &str, message: &str, answer: &Answer, polls: u32) -> Problem {
+fn openapi_error(code: &str, message: &str, answer: &Answer) -> Problem {
     let text = format!("{code}: {message}");
     let code = normalised(code);
     if answer.status == 401 || code == "unauthorized" {
@@ -115,7 +112,7 @@ fn openapi_error(code: &str, message: &str, answer: &Answer, polls: u32) -> Prob
         (_, "invalidtaskid" | "invalidsize" | "notfound" | "invalidparameter") => {
             Outcome::fatal(text)
         }
-        (429, _) | (_, "toomanyrequests") => quota_exceeded(answer, polls, text),
+        (429, _) | (_, "toomanyrequests") => quota_exceeded(answer, text),
         (405, _) | (_, "methodnotallowed") => wrong_request(answer.status, &text),
         (200..=299, _) => Outcome::retry(FailureClass::Vendor, text),
         _ => Outcome::fatal(text),
@@ -155,7 +152,7 @@ fn wrong_request(status: u16, message: &str) -> Outcome {
 }
 
 /// An answer with no envelope we know (HTML error page, empty body, missing `error`).
-fn without_envelope(answer: &Answer, polls: u32) -> Problem {
+fn without_envelope(answer: &Answer) -> Problem {
     if answer.status == 401 {
         return Problem::Unauthorized;
     }
@@ -164,13 +161,13 @@ fn without_envelope(answer: &Answer, polls: u32) -> Problem {
         answer.status,
         answer.text(200)
     );
-    Problem::Outcome(by_status(answer, polls, message))
+    Problem::Outcome(by_status(answer, message))
 }
 
 /// An error code we do not know: its HTTP status decides.
-fn by_status(answer: &Answer, polls: u32, message: String) -> Outcome {
+fn by_status(answer: &Answer, message: String) -> Outcome {
     match answer.status {
-        429 => quota_exceeded(answer, polls, message),
+        429 => quota_exceeded(answer, message),
         // A 2xx without success is a vendor-side hiccup we cannot name: retry, counted.
         200..=299 => Outcome::retry(FailureClass::Vendor, message),
         _ => match classify_status(answer) {
@@ -186,16 +183,20 @@ fn by_status(answer: &Answer, polls: u32, message: String) -> Outcome {
 /// 429: the whole account waits, without spending an attempt. Without a `Retry-After`
 /// the wait doubles with each time this item was held back (1 s, 2 s … 5 min): the
 /// OpenAPI limit is per second, the legacy quota is longer.
-fn quota_exceeded(answer: &Answer, polls: u32, message: String) -> Outcome {
-    let delay: Duration = answer
-        .retry_after()
-        .unwrap_or_else(|| retry::retry_ceiling(polls.saturating_add(1)));
-    Outcome::Snooze(Snooze {
-        delay,
+fn quota_exceeded(answer: &Answer, message: String) -> Outcome {
+    Outcome::Throttled(Throttle {
+        delay: answer.retry_after(),
+        curve: THROTTLE_CURVE,
         scope: SnoozeScope::Account,
         reason: message,
     })
 }
+
+/// The wait after a 429 that named no delay: 1 s, doubling with each earlier wait of
+/// the item, at most the retry cap (5 min).
+pub const THROTTLE_CURVE: ThrottleCurve = ThrottleCurve::Doubling {
+    cap: retry::RETRY_CAP,
+};
 
 #[cfg(test)]
 mod tests {
@@ -212,11 +213,11 @@ mod tests {
     }
 
     fn legacy_read(status: u16, body: &str) -> Result<Value, Problem> {
-        read(OctoparseFlavor::Legacy, &answer(status, body), 0)
+        read(OctoparseFlavor::Legacy, &answer(status, body))
     }
 
     fn openapi_read(status: u16, body: &str) -> Result<Value, Problem> {
-        read(OctoparseFlavor::Openapi, &answer(status, body), 0)
+        read(OctoparseFlavor::Openapi, &answer(status, body))
     }
 
     fn outcome(result: Result<Value, Problem>) -> Outcome {
@@ -324,14 +325,15 @@ mod tests {
     #[test]
     fn quota_exceeded_snoozes_the_account_without_an_attempt() {
         let body = r#"{"error":"quota_exceeded","error_Description":"Request quota exceeded."}"#;
-        let Outcome::Snooze(snooze) = outcome(legacy_read(429, body)) else {
-            panic!("snooze expected")
+        let Outcome::Throttled(throttle) = outcome(legacy_read(429, body)) else {
+            panic!("a throttle expected")
         };
-        assert_eq!(snooze.scope, SnoozeScope::Account);
+        assert_eq!(throttle.scope, SnoozeScope::Account);
+        assert_eq!((throttle.delay, throttle.curve), (None, THROTTLE_CURVE));
         let body = r#"{"error":{"code":"TooManyRequests","message":"slow down"},"requestId":"x"}"#;
         assert!(matches!(
             outcome(openapi_read(429, body)),
-            Outcome::Snooze(_)
+            Outcome::Throttled(_)
         ));
     }
 

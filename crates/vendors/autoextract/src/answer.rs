@@ -1,28 +1,59 @@
-//! Turning one batch's answer into an `Outcome`: each query is settled on its own —
-//! extracted (a record), dead, occupied (regrouped and snoozed per domain, no attempt)
-//! or transient (regrouped with one more attempt). Finished queries are never part of a
-//! follow-up, so an answered query is not sent again.
+//! Turning one batch's answer into an `Outcome`. A request-level error is about the
+//! whole batch (throttled, rejected, transient, final); a 200 answer is settled query
+//! by query — extracted (a record), dead, occupied (regrouped and snoozed per domain,
+//! no attempt) or transient (regrouped as a counted retry). Finished queries are never
+//! part of a follow-up, so an answered query is not sent again. Attempts, delays and
+//! dead reasons of retries are the retry policy's (`dredge_core::retry`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use dredge_core::retry::{retry_delay, snooze_delay};
 use dredge_core::{
-    Completion, Failure, FailureClass, ItemContext, ItemStart, JsonText, NewItem, Outcome, Record,
-    Snooze, SnoozeScope, UnixMillis,
+    Completion, Continuation, Failure, FailureClass, ItemContext, ItemStart, JsonText, NewItem,
+    Outcome, Part, Record, Snooze, SnoozeScope, Throttle, ThrottleCurve, UnixMillis,
 };
-use rand::Rng;
 
 use crate::batch::{Batch, Query};
 use crate::domain::url_domain;
+use crate::problem::RequestError;
 use crate::query_error::{self, QueryError};
 use crate::results::QueryResult;
 
-/// Where the item stands, for the follow-ups it creates.
+/// The executing item, for the records and follow-ups it creates.
 pub struct Context<'a> {
     pub item: &'a ItemContext,
-    pub max_attempts: u32,
+    /// When the answer arrived: records are stamped with it.
     pub now: UnixMillis,
+}
+
+/// The outcome of a request-level error (a non-2xx answer).
+pub fn request_error(error: RequestError, batch: &Batch, ctx: &Context<'_>) -> Outcome {
+    match error {
+        RequestError::Throttled { delay, message } => Outcome::Throttled(Throttle {
+            delay,
+            curve: ThrottleCurve::ZyteClient,
+            scope: SnoozeScope::Account,
+            reason: message,
+        }),
+        RequestError::Auth { message } => Outcome::AuthFailed { message },
+        RequestError::Suspended { message } => Outcome::AccountSuspended { message },
+        RequestError::Rejected { message } if !batch.split => {
+            tracing::warn!(batch = %ctx.item.label, %message, "the service rejected a batch; splitting it once");
+            split(batch, ctx)
+        }
+        RequestError::Rejected { message } => {
+            all_dead(batch, &format!("rejected twice: {message}"))
+        }
+        // Once the attempts are spent the daemon lists the batch URL by URL
+        // (`Executor::split_for_death`).
+        RequestError::Transient {
+            retry_after,
+            message,
+        } => Outcome::Retry(
+            Failure::new(FailureClass::Server, message).with_retry_after(retry_after),
+        ),
+        RequestError::Permanent { message } => all_dead(batch, &message),
+    }
 }
 
 /// Each query of a batch, sorted by what happens to it next.
@@ -77,7 +108,7 @@ pub fn scope_of(query: &Query) -> String {
 
 /// The outcome for a sorted batch. When nothing finished and the batch has one fate
 /// only, the item itself snoozes or retries; otherwise it completes and regroups.
-pub fn settle(batch: &Batch, mut sorted: Sorted, ctx: &Context<'_>, rng: &mut impl Rng) -> Outcome {
+pub fn settle(batch: &Batch, mut sorted: Sorted, ctx: &Context<'_>) -> Outcome {
     let nothing_finished = sorted.extracted.is_empty() && sorted.dead.is_empty();
     if nothing_finished
         && sorted.retry.is_empty()
@@ -92,13 +123,12 @@ pub fn settle(batch: &Batch, mut sorted: Sorted, ctx: &Context<'_>, rng: &mut im
         });
     }
     if nothing_finished && sorted.occupied.is_empty() && !sorted.retry.is_empty() {
-        let failure = vendor_failure(&sorted.retry);
-        return counted_retry(batch, ctx, failure);
+        return Outcome::Retry(vendor_failure(&sorted.retry));
     }
-    Outcome::Done(complete(batch, sorted, ctx, rng))
+    Outcome::Done(complete(batch, sorted, ctx))
 }
 
-fn complete(batch: &Batch, sorted: Sorted, ctx: &Context<'_>, rng: &mut impl Rng) -> Completion {
+fn complete(batch: &Batch, sorted: Sorted, ctx: &Context<'_>) -> Completion {
     let mut completion = Completion {
         records: sorted
             .extracted
@@ -112,62 +142,51 @@ fn complete(batch: &Batch, sorted: Sorted, ctx: &Context<'_>, rng: &mut impl Rng
         .follow_ups
         .extend(dead.map(|(q, why)| dead_item(q, why)));
     for (domain, (queries, delay, reason)) in sorted.occupied {
-        let not_before = ctx.now.after(snooze_delay(delay, rng));
-        let follow_up = regroup(batch, queries, &domain, not_before, ctx.item.attempts);
-        completion.follow_ups.push(follow_up);
-        let scope = SnoozeScope::Domain(domain);
-        completion.snoozes.push(Snooze {
+        // The regrouped queries wait as the item would have; the gate holds the domain.
+        let snooze = Snooze {
             delay,
-            scope,
+            scope: SnoozeScope::Domain(domain.clone()),
             reason,
-        });
+        };
+        let follow_up = regroup(batch, queries, &domain);
+        let waits = Continuation::after(follow_up, Outcome::Snooze(snooze.clone()));
+        completion.continuations.push(waits);
+        completion.snoozes.push(snooze);
     }
-    if !sorted.retry.is_empty() {
-        let failure = vendor_failure(&sorted.retry);
-        completion
-            .follow_ups
-            .extend(retried(batch, sorted.retry, failure, ctx, rng));
-    }
+    completion
+        .continuations
+        .extend(retried(batch, sorted.retry));
     completion
 }
 
-/// Follow-ups for transient queries: one more attempt counted, or dead once the job's
-/// `max_attempts` is spent (mirroring the retry policy).
-fn retried(
-    batch: &Batch,
-    retry: Vec<(Query, String)>,
-    failure: Failure,
-    ctx: &Context<'_>,
-    rng: &mut impl Rng,
-) -> Vec<NewItem> {
-    let attempts = ctx.item.attempts.saturating_add(1);
-    if attempts >= ctx.max_attempts {
-        return retry
-            .into_iter()
-            .map(|(q, why)| dead_item(q, gave_up(attempts, FailureClass::Vendor, &why)))
-            .collect();
+/// Transient queries as counted retries, regrouped by domain; a group whose attempts
+/// are spent is listed query by query, each with its own error.
+fn retried(batch: &Batch, retry: Vec<(Query, String)>) -> Vec<Continuation> {
+    let mut by_domain: BTreeMap<String, Vec<(Query, String)>> = BTreeMap::new();
+    for (query, why) in retry {
+        by_domain
+            .entry(scope_of(&query))
+            .or_default()
+            .push((query, why));
     }
-    let not_before = ctx.now.after(retry_delay(attempts, rng));
-    let mut by_domain: BTreeMap<String, Vec<Query>> = BTreeMap::new();
-    for (query, _) in retry {
-        by_domain.entry(scope_of(&query)).or_default().push(query);
-    }
-    tracing::debug!(queries = by_domain.len(), error = %failure.message, "regrouping transient queries");
     by_domain
         .into_iter()
-        .map(|(domain, queries)| regroup(batch, queries, &domain, not_before, attempts))
+        .map(|(domain, group)| {
+            let failure = vendor_failure(&group);
+            tracing::debug!(%domain, queries = group.len(), error = %failure.message, "regrouping transient queries");
+            let (queries, parts): (Vec<Query>, Vec<Part>) = group
+                .into_iter()
+                .map(|(query, message)| {
+                    let part = Part {
+                        item: query_item(query.clone()),
+                        message,
+                    };
+                    (query, part)
+                })
+                .unzip();
+            Continuation::retry_of(regroup(batch, queries, &domain), failure).listed_as(parts)
+        })
         .collect()
-}
-
-/// A counted retry of the whole item, or every query dead when the attempts are spent
-/// (so each URL still ends as its own dead item).
-pub fn counted_retry(batch: &Batch, ctx: &Context<'_>, failure: Failure) -> Outcome {
-    let attempts = ctx.item.attempts.saturating_add(1);
-    if attempts >= ctx.max_attempts {
-        let reason = gave_up(attempts, failure.class, &failure.message);
-        return all_dead(batch, &reason);
-    }
-    Outcome::Retry(failure)
 }
 
 /// Every query of the batch dead with `reason`, each as its own dead item.
@@ -184,25 +203,18 @@ pub fn all_dead(batch: &Batch, reason: &str) -> Outcome {
 
 /// The halves of a rejected batch as ready follow-ups, keeping their attempts.
 pub fn split(batch: &Batch, ctx: &Context<'_>) -> Outcome {
-    let follow_ups = batch
+    let continuations = batch
         .halves()
         .into_iter()
         .map(|half| {
             let domain = half.queries.first().map(scope_of).unwrap_or_default();
-            item_for(&half, &domain, ctx.now, ctx.item.attempts)
+            Continuation::carried(item_for(&half, &domain), Some(ctx.now))
         })
         .collect();
     Outcome::Done(Completion {
-        follow_ups,
+        continuations,
         ..Completion::default()
     })
-}
-
-fn gave_up(attempts: u32, class: FailureClass, message: &str) -> String {
-    format!(
-        "gave up after {attempts} attempts: {}: {message}",
-        class.as_str()
-    )
 }
 
 fn vendor_failure(retry: &[(Query, String)]) -> Failure {
@@ -211,42 +223,32 @@ fn vendor_failure(retry: &[(Query, String)]) -> Failure {
         1 => first.to_string(),
         n => format!("{first} (and {} more queries)", n - 1),
     };
-    Failure {
-        class: FailureClass::Vendor,
-        message,
-        retry_after: None,
-        budget: None,
-    }
+    Failure::new(FailureClass::Vendor, message)
 }
 
-fn regroup(
-    parent: &Batch,
-    queries: Vec<Query>,
-    domain: &str,
-    not_before: UnixMillis,
-    attempts: u32,
-) -> NewItem {
+fn regroup(parent: &Batch, queries: Vec<Query>, domain: &str) -> NewItem {
     let batch = Batch {
         queries,
         split: parent.split,
     };
-    item_for(&batch, domain, not_before, attempts)
+    item_for(&batch, domain)
 }
 
-fn item_for(batch: &Batch, domain: &str, not_before: UnixMillis, attempts: u32) -> NewItem {
-    NewItem::ready(batch.label(), batch.encode())
-        .with_scope(domain)
-        .with_start(ItemStart::Ready {
-            not_before: Some(not_before),
-            attempts,
-        })
+fn item_for(batch: &Batch, domain: &str) -> NewItem {
+    NewItem::ready(batch.label(), batch.encode()).with_scope(domain)
 }
 
 /// A query that ended for good, as its own dead item labelled with its URL.
 pub fn dead_item(query: Query, reason: String) -> NewItem {
+    query_item(query).with_start(ItemStart::Dead { reason })
+}
+
+/// One query as an item of its own, labelled with its URL: how a query is listed
+/// when it dies.
+pub fn query_item(query: Query) -> NewItem {
     let scope = scope_of(&query);
     let batch = Batch::new(vec![query]);
-    let item = NewItem::ready(batch.label(), batch.encode()).with_start(ItemStart::Dead { reason });
+    let item = NewItem::ready(batch.label(), batch.encode());
     if scope.is_empty() {
         item
     } else {
