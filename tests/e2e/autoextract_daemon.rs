@@ -5,13 +5,13 @@ use std::time::Duration;
 
 use crate::support::*;
 
-pub fn autoextract_account(base_url: &str) -> String {
+pub(crate) fn autoextract_account(base_url: &str) -> String {
     format!(
         "[accounts.zyte]\nvendor = \"autoextract\"\nbase_url = \"{base_url}\"\napi_key = \"test-key\"\nmax_concurrency = 4\n"
     )
 }
 
-pub fn urls(n: usize, domains: usize) -> Vec<String> {
+pub(crate) fn urls(n: usize, domains: usize) -> Vec<String> {
     (0..n)
         .map(|i| format!("https://www.shop{}.com/item/{i}", i % domains))
         .collect()
@@ -19,7 +19,7 @@ pub fn urls(n: usize, domains: usize) -> Vec<String> {
 
 /// A job reading `urls` from `NAME.txt`; the job file names the URL count, so a new
 /// list is also a new job file content (what triggers a run of an unscheduled job).
-pub fn url_job(h: &Harness, name: &str, urls: &[String]) {
+pub(crate) fn url_job(h: &Harness, name: &str, urls: &[String]) {
     std::fs::write(h.path(&format!("jobs/{name}.txt")), urls.join("\n")).unwrap();
     h.write_job(
         &format!("{name}.toml"),

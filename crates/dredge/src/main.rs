@@ -2,8 +2,6 @@
 //! hands off, and reports the error chain with the exit codes of README "Commands and
 //! the status socket".
 
-#![warn(unreachable_pub)]
-
 mod account;
 mod cli;
 mod client;

@@ -34,8 +34,6 @@
 //!
 //! All calls are synchronous (sled is); async callers use `spawn_blocking`.
 
-#![warn(unreachable_pub)]
-
 mod admin;
 mod backend;
 mod codec;

@@ -10,8 +10,6 @@
 //! sync on every reload), ticks on a fixed interval even when idle, and has no
 //! catch-up; croner (the cron engine it uses) behind one timer does all we need.
 
-#![warn(unreachable_pub)]
-
 use std::collections::BTreeMap;
 
 use dredge_core::UnixMillis;

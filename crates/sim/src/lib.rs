@@ -9,8 +9,6 @@
 //! It owns: HTTP servers on 127.0.0.1, deterministic data from a seed, fault
 //! scenarios. It does not know anything about dredge's executors, queue or daemon.
 
-#![warn(unreachable_pub)]
-
 pub mod autoextract;
 mod common;
 pub mod log;

@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_dredge");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_dredge");
 
 /// Wait until `cond` holds, at most `limit`; panic with `what` otherwise.
-pub fn wait_until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+pub(crate) fn wait_until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
     let start = Instant::now();
     while !cond() {
         assert!(
@@ -27,7 +27,7 @@ pub fn wait_until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
 }
 
 /// A daemon's directory: config, jobs, state, log.
-pub struct Harness {
+pub(crate) struct Harness {
     pub dir: tempfile::TempDir,
     pub child: Option<Child>,
     pub starts: u32,
@@ -41,7 +41,7 @@ pub struct Harness {
 
 impl Harness {
     /// A harness whose config has these `[accounts.*]` tables (TOML text).
-    pub fn new(accounts: &str) -> Self {
+    pub(crate) fn new(accounts: &str) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::create_dir_all(dir.path().join("jobs")).unwrap();
         let config = format!(
@@ -59,27 +59,27 @@ impl Harness {
         }
     }
 
-    pub fn path(&self, rel: &str) -> PathBuf {
+    pub(crate) fn path(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
     }
 
-    pub fn socket(&self) -> PathBuf {
+    pub(crate) fn socket(&self) -> PathBuf {
         self.path("state/dredge.sock")
     }
 
-    pub fn config(&self) -> PathBuf {
+    pub(crate) fn config(&self) -> PathBuf {
         self.path("dredge.toml")
     }
 
     /// Write a job file atomically (temp name, then rename), as an operator's tool would.
-    pub fn write_job(&self, name: &str, text: &str) {
+    pub(crate) fn write_job(&self, name: &str, text: &str) {
         let tmp = self.path(&format!("jobs/.{name}.tmp"));
         std::fs::write(&tmp, text).unwrap();
         std::fs::rename(&tmp, self.path(&format!("jobs/{name}"))).unwrap();
     }
 
     /// Start the daemon and wait until its socket answers.
-    pub fn start(&mut self) {
+    pub(crate) fn start(&mut self) {
         assert!(self.child.is_none(), "daemon already running");
         self.starts += 1;
         let log = std::fs::OpenOptions::new()
@@ -122,7 +122,7 @@ impl Harness {
     }
 
     /// Wait (at most `limit`) for the daemon to exit by itself, e.g. at a failpoint.
-    pub fn wait_exit(&mut self, limit: Duration) -> std::process::ExitStatus {
+    pub(crate) fn wait_exit(&mut self, limit: Duration) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("daemon running");
         let start = Instant::now();
         loop {
@@ -139,7 +139,7 @@ impl Harness {
     }
 
     /// SIGKILL the daemon and reap it.
-    pub fn kill9(&mut self) {
+    pub(crate) fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -147,7 +147,7 @@ impl Harness {
     }
 
     /// SIGTERM the daemon and wait for its exit status.
-    pub fn stop(&mut self) -> std::process::ExitStatus {
+    pub(crate) fn stop(&mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("daemon running");
         let pid = child.id().to_string();
         Command::new("kill").args(["-TERM", &pid]).status().unwrap();
@@ -164,25 +164,25 @@ impl Harness {
         }
     }
 
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.path("daemon.log")).unwrap_or_default()
     }
 
     /// One JSON-RPC call; panics on transport errors, returns the whole response.
-    pub fn rpc(&self, method: &str, params: Value) -> Value {
+    pub(crate) fn rpc(&self, method: &str, params: Value) -> Value {
         try_rpc(&self.socket(), method, params)
             .unwrap_or_else(|| panic!("no answer to {method}; log:\n{}", self.log()))
     }
 
     /// The `result` of a call that must succeed.
-    pub fn call(&self, method: &str, params: Value) -> Value {
+    pub(crate) fn call(&self, method: &str, params: Value) -> Value {
         let r = self.rpc(method, params);
         assert!(r.get("error").is_none(), "{method} failed: {r}");
         r["result"].clone()
     }
 
     /// Run the CLI against this daemon.
-    pub fn cli(&self, args: &[&str]) -> Output {
+    pub(crate) fn cli(&self, args: &[&str]) -> Output {
         Command::new(BIN)
             .args(args)
             .arg("--socket")
@@ -192,7 +192,7 @@ impl Harness {
     }
 
     /// Runs of a job, from `runs.list`.
-    pub fn runs(&self, job: &str) -> Vec<Value> {
+    pub(crate) fn runs(&self, job: &str) -> Vec<Value> {
         self.call("runs.list", json!({ "job": job }))
             .as_array()
             .cloned()
@@ -201,7 +201,7 @@ impl Harness {
 
     /// Wait until the job has a run that ended; returns it.
     /// On timeout the panic shows the job's runs (and `Drop` the daemon's log).
-    pub fn wait_run_end(&self, job: &str, limit: Duration) -> Value {
+    pub(crate) fn wait_run_end(&self, job: &str, limit: Duration) -> Value {
         let start = Instant::now();
         loop {
             let runs = self.runs(job);
@@ -239,7 +239,7 @@ impl Drop for Harness {
 const LOG_TAIL_LINES: usize = 300;
 
 /// A single call over a fresh connection; `None` when nobody answers.
-pub fn try_rpc(socket: &Path, method: &str, params: Value) -> Option<Value> {
+pub(crate) fn try_rpc(socket: &Path, method: &str, params: Value) -> Option<Value> {
     let mut stream = UnixStream::connect(socket).ok()?;
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
@@ -252,7 +252,7 @@ pub fn try_rpc(socket: &Path, method: &str, params: Value) -> Option<Value> {
 }
 
 /// Every line of a run's output file, parsed; panics on a torn or invalid line.
-pub fn read_output(path: &Path) -> Vec<Value> {
+pub(crate) fn read_output(path: &Path) -> Vec<Value> {
     let text =
         std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     assert!(
@@ -271,7 +271,7 @@ pub fn read_output(path: &Path) -> Vec<Value> {
 
 /// A tokio runtime for the simulators (they live in the test process, so they outlive
 /// every daemon restart).
-pub fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -280,7 +280,7 @@ pub fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// An AutoExtract simulator on 127.0.0.1 served by `rt`.
-pub fn autoextract_sim(
+pub(crate) fn autoextract_sim(
     rt: &tokio::runtime::Runtime,
     config: dredge_sim::autoextract::Config,
     seed: u64,
@@ -295,7 +295,9 @@ pub fn autoextract_sim(
 }
 
 /// The default AutoExtract simulator config with these faults.
-pub fn with_faults(faults: dredge_sim::autoextract::Faults) -> dredge_sim::autoextract::Config {
+pub(crate) fn with_faults(
+    faults: dredge_sim::autoextract::Faults,
+) -> dredge_sim::autoextract::Config {
     dredge_sim::autoextract::Config {
         faults,
         ..Default::default()
@@ -304,13 +306,13 @@ pub fn with_faults(faults: dredge_sim::autoextract::Faults) -> dredge_sim::autoe
 
 /// A dead item as `dead.list` shows it.
 #[derive(Debug, Clone)]
-pub struct Dead {
+pub(crate) struct Dead {
     pub what: String,
     pub error: String,
 }
 
 /// A job's dead items; every one must carry a reason.
-pub fn dead_items(h: &Harness, job: &str) -> Vec<Dead> {
+pub(crate) fn dead_items(h: &Harness, job: &str) -> Vec<Dead> {
     let listed = h.call("dead.list", json!({ "job": job }));
     let dead: Vec<Dead> = listed
         .as_array()
@@ -335,7 +337,7 @@ pub fn dead_items(h: &Harness, job: &str) -> Vec<Dead> {
 
 /// Bounds what may be dead: at most `max` items, each one the injected faults explain
 /// (`explained` holds for it). Without this a test passes when every item dies.
-pub fn assert_dead_explained(
+pub(crate) fn assert_dead_explained(
     job: &str,
     dead: &[Dead],
     max: usize,
@@ -358,6 +360,6 @@ pub fn assert_dead_explained(
 
 /// What each dead item names, for exact matching (a dead `…/item/11` must not excuse
 /// a missing `…/item/1`).
-pub fn dead_names(dead: &[Dead]) -> std::collections::HashSet<String> {
+pub(crate) fn dead_names(dead: &[Dead]) -> std::collections::HashSet<String> {
     dead.iter().map(|d| d.what.clone()).collect()
 }

@@ -9,7 +9,7 @@ use proptest::prelude::*;
 
 use super::*;
 
-pub fn cases() -> u32 {
+pub(super) fn cases() -> u32 {
     std::env::var("DREDGE_FUZZ_CASES")
         .ok()
         .and_then(|n| n.parse().ok())

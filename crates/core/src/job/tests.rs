@@ -481,7 +481,7 @@ fn stored_enum_positions_never_move_when_values_are_added() {
 }
 
 mod erased {
-    pub trait Enc {
+    pub(super) trait Enc {
         fn bytes(&self) -> Vec<u8>;
     }
     impl<T: serde::Serialize> Enc for T {

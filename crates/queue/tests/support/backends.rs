@@ -17,10 +17,10 @@ use dredge_queue::{Queue, QueueBackend, QueueOptions, Recovery};
 use tempfile::TempDir;
 
 /// A queue under test: derefs to the seam, and can be crashed or restarted.
-pub struct TestQueue(Box<dyn Subject>);
+pub(crate) struct TestQueue(Box<dyn Subject>);
 
 /// What a backend provides to the seam tests beyond the seam itself.
-pub trait Subject {
+pub(crate) trait Subject {
     fn queue(&self) -> &(dyn QueueBackend + 'static);
 
     /// What a crash (SIGKILL, power loss) of this queue right now leaves, opened again,
@@ -44,28 +44,28 @@ impl Deref for TestQueue {
 }
 
 impl TestQueue {
-    pub fn new(subject: impl Subject + 'static) -> Self {
+    pub(crate) fn new(subject: impl Subject + 'static) -> Self {
         TestQueue(Box::new(subject))
     }
 
     /// See [`Subject::crash`].
-    pub fn crash(&self) -> (TestQueue, Recovery) {
+    pub(crate) fn crash(&self) -> (TestQueue, Recovery) {
         self.0.crash()
     }
 
     /// See [`Subject::restart`].
-    pub fn restart(self) -> (TestQueue, Recovery) {
+    pub(crate) fn restart(self) -> (TestQueue, Recovery) {
         self.0.restart()
     }
 
     /// See [`Subject::stored_entries`].
-    pub fn stored_entries(&self) -> usize {
+    pub(crate) fn stored_entries(&self) -> usize {
         self.0.stored_entries()
     }
 }
 
 /// Whatever the helpers may read a queue through: a `TestQueue` or a sled `Queue`.
-pub trait AsBackend {
+pub(crate) trait AsBackend {
     fn backend(&self) -> &dyn QueueBackend;
 }
 
@@ -100,12 +100,12 @@ macro_rules! on_every_backend {
 pub(crate) use on_every_backend;
 
 /// An empty sled queue in a new temporary directory, with the default options.
-pub fn sled() -> TestQueue {
+pub(crate) fn sled() -> TestQueue {
     sled_with(QueueOptions::default())
 }
 
 /// An empty sled queue opened with `options`.
-pub fn sled_with(options: QueueOptions) -> TestQueue {
+pub(crate) fn sled_with(options: QueueOptions) -> TestQueue {
     let dir = Arc::new(tempfile::tempdir().expect("temporary directory"));
     let (queue, _) = Queue::open_with(dir.path().join("state"), options.clone()).expect("open");
     TestQueue::new(SledSubject {

@@ -4,14 +4,14 @@
 
 mod backends;
 
-pub use backends::*;
+pub(crate) use backends::*;
 
 use dredge_core::{JsonText, NewItem, Record, UnixMillis};
 use dredge_queue::{NewRun, Queue, RunId};
 
-pub const T0: UnixMillis = UnixMillis(1_795_000_000_000);
+pub(crate) const T0: UnixMillis = UnixMillis(1_795_000_000_000);
 
-pub fn new_run(job: &str, lane: &str) -> NewRun {
+pub(crate) fn new_run(job: &str, lane: &str) -> NewRun {
     NewRun {
         job: job.into(),
         lane: lane.into(),
@@ -22,22 +22,22 @@ pub fn new_run(job: &str, lane: &str) -> NewRun {
     }
 }
 
-pub fn item(label: &str) -> NewItem {
+pub(crate) fn item(label: &str) -> NewItem {
     NewItem::ready(label, label.as_bytes().to_vec())
 }
 
-pub fn at(ms: u64) -> UnixMillis {
+pub(crate) fn at(ms: u64) -> UnixMillis {
     UnixMillis(T0.0 + ms)
 }
 
-pub fn ready_at(label: &str, ms: u64) -> NewItem {
+pub(crate) fn ready_at(label: &str, ms: u64) -> NewItem {
     item(label).with_start(dredge_core::ItemStart::Ready {
         not_before: Some(at(ms)),
         attempts: 0,
     })
 }
 
-pub fn record(n: u64) -> Record {
+pub(crate) fn record(n: u64) -> Record {
     Record {
         source: format!("src-{n}"),
         item: format!("item-{n}"),
@@ -49,19 +49,19 @@ pub fn record(n: u64) -> Record {
 
 /// A sled queue in `dir`, for tests of sled's own mechanics (seam tests take a
 /// `TestQueue` from `on_every_backend!` instead).
-pub fn open(dir: &std::path::Path) -> Queue {
+pub(crate) fn open(dir: &std::path::Path) -> Queue {
     Queue::open(dir.join("state")).expect("open queue").0
 }
 
 /// Leases the next item of `lane` at a late enough time, returning its label.
-pub fn lease_label(q: &impl AsBackend, lane: &str, now: UnixMillis) -> Option<String> {
+pub(crate) fn lease_label(q: &impl AsBackend, lane: &str, now: UnixMillis) -> Option<String> {
     q.backend()
         .lease_next(lane, now, at(1_000_000))
         .expect("lease")
         .map(|l| l.label)
 }
 
-pub fn run_of(q: &impl AsBackend, id: &RunId) -> dredge_queue::RunInfo {
+pub(crate) fn run_of(q: &impl AsBackend, id: &RunId) -> dredge_queue::RunInfo {
     q.backend().run(id).expect("run").expect("run exists")
 }
 
@@ -70,7 +70,7 @@ pub fn run_of(q: &impl AsBackend, id: &RunId) -> dredge_queue::RunInfo {
 /// applied but never flushed is still in sled's memory and missing from the copy, as
 /// after SIGKILL. Dropping `q` is no crash (sled flushes on drop), so durability checks
 /// reopen a copy instead: only what the durable calls flushed is in it.
-pub fn crash_copy(q: &Queue, to: &std::path::Path) {
+pub(crate) fn crash_copy(q: &Queue, to: &std::path::Path) {
     assert!(!to.exists(), "{} exists already", to.display());
     copy_dir(q.path(), to);
 }

@@ -20,14 +20,14 @@ use crate::query_error::{self, QueryError};
 use crate::results::QueryResult;
 
 /// The executing item, for the records and follow-ups it creates.
-pub struct Context<'a> {
+pub(crate) struct Context<'a> {
     pub item: &'a ItemContext,
     /// When the answer arrived: records are stamped with it.
     pub now: UnixMillis,
 }
 
 /// The outcome of a request-level error (a non-2xx answer).
-pub fn request_error(error: RequestError, batch: &Batch, ctx: &Context<'_>) -> Outcome {
+pub(crate) fn request_error(error: RequestError, batch: &Batch, ctx: &Context<'_>) -> Outcome {
     match error {
         RequestError::Throttled { delay, message } => Outcome::Throttled(Throttle {
             delay,
@@ -58,7 +58,7 @@ pub fn request_error(error: RequestError, batch: &Batch, ctx: &Context<'_>) -> O
 
 /// Each query of a batch, sorted by what happens to it next.
 #[derive(Debug, Default)]
-pub struct Sorted {
+pub(crate) struct Sorted {
     pub extracted: Vec<(Query, JsonText)>,
     pub dead: Vec<(Query, String)>,
     /// By domain: the queries, the longest wait asked and the service's words.
@@ -68,7 +68,7 @@ pub struct Sorted {
 
 /// Sort the batch's queries by their results (matched on `meta`, the query's index).
 /// The results are consumed: each record moves into its query's place.
-pub fn sort(batch: &Batch, mut results: HashMap<u32, QueryResult>) -> Sorted {
+pub(crate) fn sort(batch: &Batch, mut results: HashMap<u32, QueryResult>) -> Sorted {
     let mut sorted = Sorted::default();
     for query in &batch.queries {
         match results.remove(&query.index) {
@@ -102,13 +102,13 @@ fn sort_error(sorted: &mut Sorted, query: &Query, message: &str) {
 }
 
 /// The item scope of a query: its registrable domain.
-pub fn scope_of(query: &Query) -> String {
+pub(crate) fn scope_of(query: &Query) -> String {
     url_domain(&query.url).unwrap_or_default()
 }
 
 /// The outcome for a sorted batch. When nothing finished and the batch has one fate
 /// only, the item itself snoozes or retries; otherwise it completes and regroups.
-pub fn settle(batch: &Batch, mut sorted: Sorted, ctx: &Context<'_>) -> Outcome {
+pub(crate) fn settle(batch: &Batch, mut sorted: Sorted, ctx: &Context<'_>) -> Outcome {
     let nothing_finished = sorted.extracted.is_empty() && sorted.dead.is_empty();
     if nothing_finished
         && sorted.retry.is_empty()
@@ -190,7 +190,7 @@ fn retried(batch: &Batch, retry: Vec<(Query, String)>) -> Vec<Continuation> {
 }
 
 /// Every query of the batch dead with `reason`, each as its own dead item.
-pub fn all_dead(batch: &Batch, reason: &str) -> Outcome {
+pub(crate) fn all_dead(batch: &Batch, reason: &str) -> Outcome {
     Outcome::Done(Completion {
         follow_ups: batch
             .queries
@@ -202,7 +202,7 @@ pub fn all_dead(batch: &Batch, reason: &str) -> Outcome {
 }
 
 /// The halves of a rejected batch as ready follow-ups, keeping their attempts.
-pub fn split(batch: &Batch, ctx: &Context<'_>) -> Outcome {
+pub(crate) fn split(batch: &Batch, ctx: &Context<'_>) -> Outcome {
     let continuations = batch
         .halves()
         .into_iter()
@@ -239,13 +239,13 @@ fn item_for(batch: &Batch, domain: &str) -> NewItem {
 }
 
 /// A query that ended for good, as its own dead item labelled with its URL.
-pub fn dead_item(query: Query, reason: String) -> NewItem {
+pub(crate) fn dead_item(query: Query, reason: String) -> NewItem {
     query_item(query).with_start(ItemStart::Dead { reason })
 }
 
 /// One query as an item of its own, labelled with its URL: how a query is listed
 /// when it dies.
-pub fn query_item(query: Query) -> NewItem {
+pub(crate) fn query_item(query: Query) -> NewItem {
     let scope = scope_of(&query);
     let batch = Batch::new(vec![query]);
     let item = NewItem::ready(batch.label(), batch.encode());

@@ -123,12 +123,12 @@ impl Batch {
 
 /// Queries too large to send even alone.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Oversized(pub Query);
+pub(crate) struct Oversized(pub Query);
 
 /// Pack `queries` (in order) into batches of at most [`MAX_QUERIES`] queries and
 /// [`MAX_BODY_BYTES`] of body, measuring each query as serialized. A query that does not
 /// fit even alone is returned apart.
-pub fn pack(shape: &QueryShape, queries: Vec<Query>) -> (Vec<Batch>, Vec<Oversized>) {
+pub(crate) fn pack(shape: &QueryShape, queries: Vec<Query>) -> (Vec<Batch>, Vec<Oversized>) {
     let mut batches = Vec::new();
     let mut oversized = Vec::new();
     let mut current: Vec<Query> = Vec::new();

@@ -52,7 +52,7 @@ struct Problem {
 }
 
 /// Classify a non-2xx answer.
-pub fn classify(answer: &Answer) -> RequestError {
+pub(crate) fn classify(answer: &Answer) -> RequestError {
     let problem = parse_problem(answer);
     let message = describe(answer, &problem);
     let name = problem.name.as_deref().unwrap_or_default();

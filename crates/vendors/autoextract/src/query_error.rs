@@ -61,7 +61,7 @@ const RETRIABLE: &[&str] = &[
 ];
 
 /// Classify one query's `error` text.
-pub fn classify(message: &str) -> QueryError {
+pub(crate) fn classify(message: &str) -> QueryError {
     if let Some((domain, delay)) = parse_occupied(message) {
         return QueryError::Occupied { domain, delay };
     }

@@ -20,7 +20,7 @@ use serde_json::value::RawValue;
 
 /// What the service said about one query.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum QueryResult {
+pub(crate) enum QueryResult {
     /// The `product` or `article` object, as the service sent it.
     Extracted(JsonText),
     /// The `error` text.
@@ -30,12 +30,12 @@ pub enum QueryResult {
 /// The answer was not a JSON array at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the answer is not a JSON array of results")]
-pub struct NotResults;
+pub(crate) struct NotResults;
 
 /// Results by query index (the `meta` we sent). Results without a usable `meta`, or
 /// with neither a record nor an error, are left out (their queries are unanswered); the
 /// first result for a `meta` wins.
-pub fn parse(body: &Bytes) -> Result<HashMap<u32, QueryResult>, NotResults> {
+pub(crate) fn parse(body: &Bytes) -> Result<HashMap<u32, QueryResult>, NotResults> {
     let answer = ByteString::try_from(body.clone()).map_err(|_| NotResults)?;
     let results: Vec<WireResult<'_>> = serde_json::from_str(&answer).map_err(|_| NotResults)?;
     let mut by_meta = HashMap::with_capacity(results.len());

@@ -22,7 +22,7 @@ pub enum Problem {
 }
 
 /// The `data` of a successful answer, or what went wrong.
-pub fn read(flavor: OctoparseFlavor, answer: &Answer) -> Result<Value, Problem> {
+pub(crate) fn read(flavor: OctoparseFlavor, answer: &Answer) -> Result<Value, Problem> {
     match flavor {
         OctoparseFlavor::Legacy => legacy(answer),
         OctoparseFlavor::Openapi => openapi(answer),
@@ -194,7 +194,7 @@ fn quota_exceeded(answer: &Answer, message: String) -> Outcome {
 
 /// The wait after a 429 that named no delay: 1 s, doubling with each earlier wait of
 /// the item, at most the retry cap (5 min).
-pub const THROTTLE_CURVE: ThrottleCurve = ThrottleCurve::Doubling {
+pub(crate) const THROTTLE_CURVE: ThrottleCurve = ThrottleCurve::Doubling {
     cap: retry::RETRY_CAP,
 };
 

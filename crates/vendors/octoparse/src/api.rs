@@ -14,7 +14,7 @@ use crate::auth::Credentials;
 
 /// A request to make: method, path, query and an optional JSON body.
 #[derive(Debug, Clone)]
-pub struct Call {
+pub(crate) struct Call {
     pub method: Method,
     pub path: &'static str,
     pub query: Vec<(&'static str, String)>,
@@ -22,7 +22,7 @@ pub struct Call {
 }
 
 impl Call {
-    pub fn get(path: &'static str, query: Vec<(&'static str, String)>) -> Self {
+    pub(crate) fn get(path: &'static str, query: Vec<(&'static str, String)>) -> Self {
         Call {
             method: Method::GET,
             path,
@@ -31,7 +31,7 @@ impl Call {
         }
     }
 
-    pub fn post(
+    pub(crate) fn post(
         path: &'static str,
         query: Vec<(&'static str, String)>,
         json: Option<Value>,
@@ -47,7 +47,7 @@ impl Call {
 
 /// The account's client, token and flavor.
 #[derive(Debug)]
-pub struct Api {
+pub(crate) struct Api {
     pub client: VendorClient,
     pub flavor: OctoparseFlavor,
     pub credentials: Credentials,
@@ -56,7 +56,7 @@ pub struct Api {
 
 impl Api {
     /// Make `call` and return the answer's `data`, or the item's outcome.
-    pub async fn call(&self, call: Call) -> Result<Value, Outcome> {
+    pub(crate) async fn call(&self, call: Call) -> Result<Value, Outcome> {
         let lease = self
             .tokens
             .lease(&self.credentials)

@@ -27,14 +27,14 @@ use dredge_core::{Snooze, SnoozeScope};
 
 /// When this executor may make its first acknowledged read.
 #[derive(Debug, Clone, Copy)]
-pub struct AckFence {
+pub(crate) struct AckFence {
     reads_from: Instant,
     timeout: Duration,
 }
 
 impl AckFence {
     /// A fence for an executor built now whose requests time out after `timeout`.
-    pub fn starting_now(timeout: Duration) -> Self {
+    pub(crate) fn starting_now(timeout: Duration) -> Self {
         AckFence {
             reads_from: Instant::now() + timeout,
             timeout,
@@ -42,7 +42,7 @@ impl AckFence {
     }
 
     /// The snooze an acknowledged read gets at `now`, or `None` once it may run.
-    pub fn snooze_at(&self, now: Instant) -> Option<Snooze> {
+    pub(crate) fn snooze_at(&self, now: Instant) -> Option<Snooze> {
         let left = self.reads_from.saturating_duration_since(now);
         (!left.is_zero()).then(|| Snooze {
             delay: left,

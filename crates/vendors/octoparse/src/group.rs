@@ -9,7 +9,7 @@ use crate::api::{Api, Call};
 use crate::rows::shape;
 use crate::step::Plan;
 
-pub async fn expand(api: &Api, plan: Plan, group: &str) -> Outcome {
+pub(crate) async fn expand(api: &Api, plan: Plan, group: &str) -> Outcome {
     let call = match api.flavor {
         OctoparseFlavor::Legacy => Call::get("/api/task", vec![("taskgroupid", group.into())]),
         OctoparseFlavor::Openapi => Call::get("/task/search", vec![("taskGroupId", group.into())]),

@@ -12,7 +12,7 @@ use crate::rows::{count, list, records};
 use crate::step::Step;
 
 /// What every step of a task needs.
-pub struct TaskCtx<'a> {
+pub(crate) struct TaskCtx<'a> {
     pub api: &'a Api,
     pub task: &'a str,
     pub label: &'a str,
@@ -20,7 +20,7 @@ pub struct TaskCtx<'a> {
 }
 
 /// Legacy `GET /api/alldata?taskid&pageindex&pagesize`.
-pub async fn page(ctx: &TaskCtx<'_>, index: u32) -> Outcome {
+pub(crate) async fn page(ctx: &TaskCtx<'_>, index: u32) -> Outcome {
     let query = vec![
         ("taskid", ctx.task.to_string()),
         ("pageindex", index.to_string()),
@@ -59,7 +59,7 @@ fn pages(total: u64, size: u32) -> u32 {
 }
 
 /// Where an offset read starts.
-pub struct At<'a> {
+pub(crate) struct At<'a> {
     pub offset: Option<&'a Value>,
     pub page: u32,
     /// The legacy Data API (`getDataOfTaskByOffset`, rows in `dataList`) rather than
@@ -70,7 +70,7 @@ pub struct At<'a> {
 /// `GET /data/all?taskId&offset&size` (OpenAPI) or
 /// `GET /api/allData/getDataOfTaskByOffset?taskId&offset&size` (legacy): stop when the
 /// page is empty, `restTotal` is 0, or the offset does not advance.
-pub async fn offset_page(ctx: &TaskCtx<'_>, from: At<'_>) -> Outcome {
+pub(crate) async fn offset_page(ctx: &TaskCtx<'_>, from: At<'_>) -> Outcome {
     let at = from.offset.map_or_else(|| "0".to_string(), offset_text);
     let query = vec![
         ("taskId", ctx.task.to_string()),

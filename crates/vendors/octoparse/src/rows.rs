@@ -5,7 +5,7 @@ use dredge_core::{FailureClass, JsonText, Outcome, Record, UnixMillis};
 use serde_json::Value;
 
 /// The rows under `key` of a data object (`dataList` legacy, `data` OpenAPI).
-pub fn list<'a>(data: &'a Value, key: &str) -> Result<&'a [Value], Outcome> {
+pub(crate) fn list<'a>(data: &'a Value, key: &str) -> Result<&'a [Value], Outcome> {
     match data.get(key) {
         Some(Value::Array(rows)) => Ok(rows),
         // Some answers leave an empty list out, or send null for it.
@@ -15,7 +15,7 @@ pub fn list<'a>(data: &'a Value, key: &str) -> Result<&'a [Value], Outcome> {
 }
 
 /// A counter (`total`, `restTotal`...) as a number or a numeric string.
-pub fn count(data: &Value, key: &str) -> Option<u64> {
+pub(crate) fn count(data: &Value, key: &str) -> Option<u64> {
     match data.get(key)? {
         Value::Number(n) => n.as_u64().or_else(|| n.as_f64().map(|f| f.max(0.0) as u64)),
         Value::String(s) => s.trim().parse().ok(),
@@ -25,12 +25,12 @@ pub fn count(data: &Value, key: &str) -> Option<u64> {
 
 /// An answer whose `data` is not what the endpoint documents: counted retry, so a
 /// vendor hiccup heals and a lasting change ends the item after `max_attempts`.
-pub fn shape(what: &str) -> Outcome {
+pub(crate) fn shape(what: &str) -> Outcome {
     Outcome::retry(FailureClass::Vendor, format!("unexpected answer: {what}"))
 }
 
 /// Output records for `rows` of task `task`, fetched by item `label`.
-pub fn records(task: &str, label: &str, rows: &[Value]) -> Vec<Record> {
+pub(crate) fn records(task: &str, label: &str, rows: &[Value]) -> Vec<Record> {
     let fetched_at = UnixMillis::now();
     rows.iter()
         .map(|row| Record {

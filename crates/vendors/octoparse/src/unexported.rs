@@ -18,7 +18,7 @@ use crate::rows::{count, list, records};
 use crate::step::Step;
 
 /// Legacy destructive read, `GET /api/notexportdata?taskid&size`.
-pub async fn drain(ctx: &TaskCtx<'_>, batch: u32) -> Outcome {
+pub(crate) async fn drain(ctx: &TaskCtx<'_>, batch: u32) -> Outcome {
     let call = Call::get("/api/notexportdata", task_and_size(ctx, "taskid"));
     let data = match ctx.api.call(call).await {
         Ok(data) => data,
@@ -49,7 +49,7 @@ pub async fn drain(ctx: &TaskCtx<'_>, batch: u32) -> Outcome {
 
 /// Acknowledged read: legacy `GET /api/notExportData/getTop?taskId&size`, OpenAPI
 /// `GET /data/notexported?taskId&size`.
-pub async fn fetch(ctx: &TaskCtx<'_>, batch: u32) -> Outcome {
+pub(crate) async fn fetch(ctx: &TaskCtx<'_>, batch: u32) -> Outcome {
     let (call, key) = match ctx.api.flavor {
         OctoparseFlavor::Legacy => (
             Call::get("/api/notExportData/getTop", task_and_size(ctx, "taskId")),
@@ -86,7 +86,7 @@ pub async fn fetch(ctx: &TaskCtx<'_>, batch: u32) -> Outcome {
 /// Acknowledge the fetched batch: legacy `POST /api/notExportData/update?taskId`,
 /// OpenAPI `POST /data/markexported {"taskId"}`. Repeating it after a crash is
 /// harmless: with nothing fetched since, there is nothing to mark.
-pub async fn ack(ctx: &TaskCtx<'_>, batch: u32, more: bool) -> Outcome {
+pub(crate) async fn ack(ctx: &TaskCtx<'_>, batch: u32, more: bool) -> Outcome {
     let task = ctx.task.to_string();
     let call = match ctx.api.flavor {
         OctoparseFlavor::Legacy => Call::post(

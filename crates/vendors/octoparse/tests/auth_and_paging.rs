@@ -224,7 +224,7 @@ mod wrong_method {
     const WRONG: &str = r#"{"message":"Requested Resource Does Not Support HTTP Method 'GET'"}"#;
 
     /// Serve on 127.0.0.1; returns the base URL.
-    pub async fn serve() -> String {
+    pub(crate) async fn serve() -> String {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         tokio::spawn(async move {

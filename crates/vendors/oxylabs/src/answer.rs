@@ -14,14 +14,14 @@ pub const EXPIRED: &str = "results expired (kept ≥ 24 h)";
 
 /// Which endpoint answered, since a 404 means different things.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Endpoint {
+pub(crate) enum Endpoint {
     Submit,
     /// `/v1/queries/{id}` and its results.
     Job,
 }
 
 /// The outcome of a non-2xx answer.
-pub fn failure_outcome(answer: &Answer, endpoint: Endpoint) -> Outcome {
+pub(crate) fn failure_outcome(answer: &Answer, endpoint: Endpoint) -> Outcome {
     let message = vendor_message(answer);
     match answer.status {
         // Wrong credentials answer 401 with an empty body (live).
@@ -52,7 +52,7 @@ pub fn failure_outcome(answer: &Answer, endpoint: Endpoint) -> Outcome {
 
 /// The vendor's `{"message": …}`, or the start of the body when it is not JSON (the
 /// CDN's 524 is plain text).
-pub fn vendor_message(answer: &Answer) -> String {
+pub(crate) fn vendor_message(answer: &Answer) -> String {
     #[derive(serde::Deserialize)]
     struct Body {
         message: String,
@@ -65,7 +65,7 @@ pub fn vendor_message(answer: &Answer) -> String {
 
 /// The wait after a 429 without `Retry-After`: 1 s, doubling with each earlier wait
 /// of the item, at most 60 s (a limited domain is held to about 1 request/s).
-pub const THROTTLE_CURVE: ThrottleCurve = ThrottleCurve::Doubling {
+pub(crate) const THROTTLE_CURVE: ThrottleCurve = ThrottleCurve::Doubling {
     cap: Duration::from_secs(60),
 };
 

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 /// One item's work.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Work {
+pub(crate) enum Work {
     Submit(Submit),
     Poll(Poll),
 }
@@ -18,7 +18,7 @@ pub enum Work {
 /// Submit `values` (queries or URLs, as the job says): one value goes to
 /// `POST /v1/queries`, more to `POST /v1/queries/batch`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Submit {
+pub(crate) struct Submit {
     pub values: Vec<String>,
     /// A resubmission of a faulted job: its polls keep the attempts spent so far, so
     /// `max_attempts` bounds the faults of one value across its whole chain.
@@ -28,7 +28,7 @@ pub struct Submit {
 
 /// Collect the results of one submitted job.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Poll {
+pub(crate) struct Poll {
     /// The vendor's job id, kept as text.
     pub job_id: String,
     /// The query or URL the job was submitted for (the records' `source`, and what a
@@ -37,12 +37,12 @@ pub struct Poll {
 }
 
 impl Work {
-    pub fn encode(&self) -> Vec<u8> {
+    pub(crate) fn encode(&self) -> Vec<u8> {
         // Serializing plain strings and vectors cannot fail.
         serde_json::to_vec(self).unwrap_or_default()
     }
 
-    pub fn decode(bytes: &[u8]) -> Result<Work, serde_json::Error> {
+    pub(crate) fn decode(bytes: &[u8]) -> Result<Work, serde_json::Error> {
         serde_json::from_slice(bytes)
     }
 }

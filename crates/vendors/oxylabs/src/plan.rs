@@ -12,13 +12,13 @@ pub const MAX_BATCH: usize = 5_000;
 
 /// Whether the job's values are search queries or URLs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TargetKind {
+pub(crate) enum TargetKind {
     Query,
     Url,
 }
 
 impl TargetKind {
-    pub fn of(job: &OxylabsJob) -> TargetKind {
+    pub(crate) fn of(job: &OxylabsJob) -> TargetKind {
         match job.inputs {
             OxylabsInputs::Queries(_) => TargetKind::Query,
             OxylabsInputs::Urls(_) => TargetKind::Url,
@@ -26,7 +26,7 @@ impl TargetKind {
     }
 
     /// The parameter name Oxylabs takes the value under.
-    pub fn key(self) -> &'static str {
+    pub(crate) fn key(self) -> &'static str {
         match self {
             TargetKind::Query => "query",
             TargetKind::Url => "url",
@@ -42,7 +42,7 @@ impl TargetKind {
 }
 
 /// The first items of a run: the values in submit items of at most [`MAX_BATCH`].
-pub fn submit_items(job: &OxylabsJob, values: &[String]) -> Vec<NewItem> {
+pub(crate) fn submit_items(job: &OxylabsJob, values: &[String]) -> Vec<NewItem> {
     let kind = TargetKind::of(job);
     let chunks: Vec<&[String]> = values.chunks(MAX_BATCH).collect();
     let total = chunks.len();
@@ -70,7 +70,7 @@ pub fn submit_items(job: &OxylabsJob, values: &[String]) -> Vec<NewItem> {
 
 /// A resubmission of one value (after its job faulted, or when a batch answer left it
 /// without a job).
-pub fn resubmit_item(job: &OxylabsJob, value: &str) -> NewItem {
+pub(crate) fn resubmit_item(job: &OxylabsJob, value: &str) -> NewItem {
     let work = Work::Submit(Submit {
         values: vec![value.to_string()],
         resubmit: true,
@@ -81,7 +81,7 @@ pub fn resubmit_item(job: &OxylabsJob, value: &str) -> NewItem {
 
 /// The poll of a job just submitted, deduplicated by job id so a replayed submission
 /// never polls one job twice.
-pub fn poll_item(poll: Poll) -> NewItem {
+pub(crate) fn poll_item(poll: Poll) -> NewItem {
     let key = poll_dedupe_key(&poll.job_id);
     let label = poll.value.clone();
     NewItem::ready(label, Work::Poll(poll).encode()).with_dedupe_key(key)

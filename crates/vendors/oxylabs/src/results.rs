@@ -14,14 +14,14 @@ pub const FAULT_CODES: [i64; 2] = [612, 613];
 
 /// What a results document came to.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Collected {
+pub(crate) enum Collected {
     Records(Vec<Record>),
     Faulted { code: i64 },
 }
 
 /// A results document we cannot use.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ResultsError {
+pub(crate) enum ResultsError {
     #[error("the results answer is not the documented JSON: {0}")]
     NotJson(String),
     #[error("the results answer lists no result")]
@@ -32,7 +32,7 @@ pub enum ResultsError {
 
 /// Where the records come from.
 #[derive(Debug, Clone, Copy)]
-pub struct Origin<'a> {
+pub(crate) struct Origin<'a> {
     pub job_id: &'a str,
     /// The query or URL: each record's `source`.
     pub value: &'a str,
@@ -53,7 +53,7 @@ struct PageMeta {
 }
 
 /// Turn a results body into records, or say the job faulted.
-pub fn collect(
+pub(crate) fn collect(
     body: &[u8],
     kind: OxylabsResults,
     origin: Origin<'_>,

@@ -6,7 +6,7 @@
 use std::fmt::Write;
 
 /// `text` with every byte outside `A-Z a-z 0-9 - . _ ~` written as `%XX`.
-pub fn component(text: &str) -> String {
+pub(crate) fn component(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for byte in text.bytes() {
         if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
@@ -20,7 +20,7 @@ pub fn component(text: &str) -> String {
 }
 
 /// `k1=v1&k2=v2`, each key and value encoded.
-pub fn query(pairs: &[(String, String)]) -> String {
+pub(crate) fn query(pairs: &[(String, String)]) -> String {
     pairs
         .iter()
         .map(|(k, v)| format!("{}={}", component(k), component(v)))

@@ -14,7 +14,7 @@ use crate::{problem, url_scope};
 
 /// The outcome of `answer` to the request for `url` (field `extract`), for the item
 /// labelled `label`.
-pub fn outcome(answer: &Answer, extract: &str, url: &str, label: &str) -> Outcome {
+pub(crate) fn outcome(answer: &Answer, extract: &str, url: &str, label: &str) -> Outcome {
     if answer.status != 200 {
         let scope = url_scope(url).unwrap_or_default();
         return problem::outcome(answer, &scope);

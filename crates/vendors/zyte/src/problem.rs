@@ -55,7 +55,7 @@ pub fn type_path(type_uri: &str) -> String {
 
 /// "HTTP 451 /download/domain-forbidden: Domain Forbidden (Extraction for the domain
 /// x is forbidden.)", or the body's first words when there is no problem object.
-pub fn describe(answer: &Answer, problem: &Problem) -> String {
+pub(crate) fn describe(answer: &Answer, problem: &Problem) -> String {
     let mut message = format!("HTTP {}", answer.status);
     if !problem.kind.is_empty() {
         message.push(' ');

@@ -15,17 +15,17 @@ use dredge_core::{Limits, Secret};
 use dredge_octoparse::{OctoparseAccount, OctoparseExecutor, OctoparseFlavor};
 use dredge_sim::octoparse::{Config, Faults, ROW_KEY_FIELD, Sim};
 
-pub const USER: &str = "test-user";
-pub const PASSWORD: &str = "test-pass";
+pub(crate) const USER: &str = "test-user";
+pub(crate) const PASSWORD: &str = "test-pass";
 
-pub async fn sim(config: Config) -> Sim {
+pub(crate) async fn sim(config: Config) -> Sim {
     Sim::start(config, 7, "127.0.0.1", 0)
         .await
         .expect("the simulator starts")
 }
 
 /// A simulator with `groups` × `tasks` tasks of `rows` rows each and `faults`.
-pub fn config(groups: u32, tasks: u32, rows: u32, faults: Faults) -> Config {
+pub(crate) fn config(groups: u32, tasks: u32, rows: u32, faults: Faults) -> Config {
     Config {
         task_groups: groups,
         tasks_per_group: tasks,
@@ -35,7 +35,12 @@ pub fn config(groups: u32, tasks: u32, rows: u32, faults: Faults) -> Config {
     }
 }
 
-pub fn account(sim: &Sim, flavor: OctoparseFlavor, ack: bool, password: &str) -> OctoparseAccount {
+pub(crate) fn account(
+    sim: &Sim,
+    flavor: OctoparseFlavor,
+    ack: bool,
+    password: &str,
+) -> OctoparseAccount {
     OctoparseAccount {
         base_url: sim.base_url(),
         username: USER.into(),
@@ -51,11 +56,11 @@ pub fn account(sim: &Sim, flavor: OctoparseFlavor, ack: bool, password: &str) ->
     }
 }
 
-pub fn executor(account: &OctoparseAccount) -> Arc<OctoparseExecutor> {
+pub(crate) fn executor(account: &OctoparseAccount) -> Arc<OctoparseExecutor> {
     Arc::new(OctoparseExecutor::new(account).expect("an executor"))
 }
 
-pub fn job(tasks: OctoparseTasks, mode: OctoparseMode, page_size: u32) -> JobSpec {
+pub(crate) fn job(tasks: OctoparseTasks, mode: OctoparseMode, page_size: u32) -> JobSpec {
     JobSpec {
         name: "octo".to_string().try_into().expect("a valid name"),
         account: "octo".into(),
@@ -74,7 +79,11 @@ pub fn job(tasks: OctoparseTasks, mode: OctoparseMode, page_size: u32) -> JobSpe
     }
 }
 
-pub async fn run(executor: Arc<OctoparseExecutor>, job: &JobSpec, workers: usize) -> RunReport {
+pub(crate) async fn run(
+    executor: Arc<OctoparseExecutor>,
+    job: &JobSpec,
+    workers: usize,
+) -> RunReport {
     let driver = Driver::new(DriverConfig {
         workers,
         per_scope_in_flight: None,
@@ -84,12 +93,12 @@ pub async fn run(executor: Arc<OctoparseExecutor>, job: &JobSpec, workers: usize
     driver.run(executor, job, &[]).await.expect("the run plans")
 }
 
-pub fn task_ids(sim: &Sim) -> Vec<String> {
+pub(crate) fn task_ids(sim: &Sim) -> Vec<String> {
     sim.tasks().into_iter().map(|t| t.task_id).collect()
 }
 
 /// `(task id, row key)` of every record, asserting none appears twice.
-pub fn output_rows(report: &RunReport) -> BTreeSet<(String, String)> {
+pub(crate) fn output_rows(report: &RunReport) -> BTreeSet<(String, String)> {
     let mut seen = HashMap::new();
     for record in &report.records {
         let task = record
@@ -109,7 +118,7 @@ pub fn output_rows(report: &RunReport) -> BTreeSet<(String, String)> {
 }
 
 /// The output holds every row the simulator handed out, exactly once, and nothing else.
-pub fn assert_output_equals_ledger(sim: &Sim, report: &RunReport, rows: usize, via: &str) {
+pub(crate) fn assert_output_equals_ledger(sim: &Sim, report: &RunReport, rows: usize, via: &str) {
     assert!(
         report.unfinished.is_empty(),
         "unfinished: {:?}",
@@ -136,7 +145,7 @@ pub fn assert_output_equals_ledger(sim: &Sim, report: &RunReport, rows: usize, v
 }
 
 /// Requests to the token endpoint (`/token`, both grants).
-pub fn token_requests(sim: &Sim) -> usize {
+pub(crate) fn token_requests(sim: &Sim) -> usize {
     sim.log
         .entries()
         .iter()
@@ -145,7 +154,7 @@ pub fn token_requests(sim: &Sim) -> usize {
 }
 
 /// Tokens the simulator invalidated (revoked by the fault, or expired).
-pub fn invalidations(sim: &Sim) -> usize {
+pub(crate) fn invalidations(sim: &Sim) -> usize {
     sim.log
         .entries()
         .iter()
@@ -157,7 +166,7 @@ pub fn invalidations(sim: &Sim) -> usize {
 /// flavor does not tell revocations from other refusals (OpenAPI answers 401 to all):
 /// every `every`-th authorised data request is revoked, and the `accepted` ones plus
 /// the revoked ones are all the authorised requests.
-pub fn revocations(sim: &Sim, every: usize) -> usize {
+pub(crate) fn revocations(sim: &Sim, every: usize) -> usize {
     let accepted = sim
         .log
         .entries()

@@ -19,9 +19,9 @@ use dredge_core::{
 use dredge_oxylabs::{OxylabsAccount, OxylabsExecutor};
 use dredge_sim::oxylabs::{Config, Sim};
 
-pub const PASSWORD: &str = "pass";
+pub(crate) const PASSWORD: &str = "pass";
 
-pub struct JobShape {
+pub(crate) struct JobShape {
     pub urls: bool,
     pub results: OxylabsResults,
     pub delivery: OxylabsDelivery,
@@ -45,7 +45,7 @@ impl Default for JobShape {
     }
 }
 
-pub fn job(shape: JobShape) -> JobSpec {
+pub(crate) fn job(shape: JobShape) -> JobSpec {
     let list = InputList::Inline(Vec::new());
     JobSpec {
         name: "serp".to_string().try_into().expect("a valid name"),
@@ -78,13 +78,13 @@ pub fn job(shape: JobShape) -> JobSpec {
     }
 }
 
-pub async fn sim(config: Config) -> Sim {
+pub(crate) async fn sim(config: Config) -> Sim {
     Sim::start(config, 7, "127.0.0.1", 0)
         .await
         .expect("the simulator starts")
 }
 
-pub fn account(sim: &Sim, password: &str) -> OxylabsAccount {
+pub(crate) fn account(sim: &Sim, password: &str) -> OxylabsAccount {
     OxylabsAccount {
         base_url: sim.base_url(),
         username: "user".into(),
@@ -98,7 +98,7 @@ pub fn account(sim: &Sim, password: &str) -> OxylabsAccount {
     }
 }
 
-pub fn executor_with(sim: &Sim, password: &str) -> OxylabsExecutor {
+pub(crate) fn executor_with(sim: &Sim, password: &str) -> OxylabsExecutor {
     let client = VendorClient::with_gate(
         &sim.base_url(),
         Duration::from_secs(20),
@@ -108,11 +108,11 @@ pub fn executor_with(sim: &Sim, password: &str) -> OxylabsExecutor {
     OxylabsExecutor::with_client(client, "user", Secret::new(password))
 }
 
-pub fn executor(sim: &Sim) -> Arc<OxylabsExecutor> {
+pub(crate) fn executor(sim: &Sim) -> Arc<OxylabsExecutor> {
     Arc::new(executor_with(sim, PASSWORD))
 }
 
-pub fn driver(workers: usize, max_wall_secs: u64) -> Driver {
+pub(crate) fn driver(workers: usize, max_wall_secs: u64) -> Driver {
     Driver::new(DriverConfig {
         workers,
         per_scope_in_flight: None,
@@ -121,15 +121,15 @@ pub fn driver(workers: usize, max_wall_secs: u64) -> Driver {
     })
 }
 
-pub async fn run(exec: Arc<OxylabsExecutor>, job: &JobSpec, values: &[String]) -> RunReport {
+pub(crate) async fn run(exec: Arc<OxylabsExecutor>, job: &JobSpec, values: &[String]) -> RunReport {
     driver(16, 80).run(exec, job, values).await.expect("plans")
 }
 
-pub fn queries(n: usize) -> Vec<String> {
+pub(crate) fn queries(n: usize) -> Vec<String> {
     (0..n).map(|i| format!("query number {i}")).collect()
 }
 
-pub fn urls(n: usize) -> Vec<String> {
+pub(crate) fn urls(n: usize) -> Vec<String> {
     (0..n)
         .map(|i| format!("https://shop{}.example/item/{i}", i % 7))
         .collect()
@@ -137,7 +137,7 @@ pub fn urls(n: usize) -> Vec<String> {
 
 /// Every value produced exactly one record (the simulator answers one page per job)
 /// and nothing ended dead or unfinished.
-pub fn assert_each_value_once(values: &[String], report: &RunReport) {
+pub(crate) fn assert_each_value_once(values: &[String], report: &RunReport) {
     assert!(
         report.dead.is_empty(),
         "dead: {:?}",
@@ -160,7 +160,7 @@ pub fn assert_each_value_once(values: &[String], report: &RunReport) {
 }
 
 /// Execute one item directly, as a fresh item (no attempts, no polls).
-pub async fn execute(exec: &OxylabsExecutor, job: &JobSpec, item: &NewItem) -> Outcome {
+pub(crate) async fn execute(exec: &OxylabsExecutor, job: &JobSpec, item: &NewItem) -> Outcome {
     let ctx = ItemContext {
         label: item.label.clone(),
         payload: item.payload.clone(),
@@ -172,7 +172,11 @@ pub async fn execute(exec: &OxylabsExecutor, job: &JobSpec, item: &NewItem) -> O
 }
 
 /// Plan `values` and execute the (single) submit item; return its follow-ups.
-pub async fn submit(exec: &OxylabsExecutor, job: &JobSpec, values: &[String]) -> Vec<NewItem> {
+pub(crate) async fn submit(
+    exec: &OxylabsExecutor,
+    job: &JobSpec,
+    values: &[String],
+) -> Vec<NewItem> {
     let items = exec.plan(job, values).expect("plans");
     assert_eq!(items.len(), 1, "one submit item");
     match execute(exec, job, &items[0]).await {
@@ -182,7 +186,7 @@ pub async fn submit(exec: &OxylabsExecutor, job: &JobSpec, values: &[String]) ->
 }
 
 /// The job id a poll item's dedupe key names.
-pub fn job_id(poll: &NewItem) -> String {
+pub(crate) fn job_id(poll: &NewItem) -> String {
     poll.dedupe_key
         .as_deref()
         .and_then(|k| k.strip_prefix("oxylabs-job:"))
@@ -191,7 +195,7 @@ pub fn job_id(poll: &NewItem) -> String {
 }
 
 /// Requests the simulator logged whose path starts with `prefix`.
-pub fn requests(sim: &Sim, method: &str, prefix: &str) -> Vec<dredge_sim::LoggedRequest> {
+pub(crate) fn requests(sim: &Sim, method: &str, prefix: &str) -> Vec<dredge_sim::LoggedRequest> {
     sim.log
         .entries()
         .into_iter()
@@ -200,7 +204,7 @@ pub fn requests(sim: &Sim, method: &str, prefix: &str) -> Vec<dredge_sim::Logged
 }
 
 /// Wait (bounded) until `check` holds.
-pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+pub(crate) async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     let until = std::time::Instant::now() + Duration::from_secs(20);
     while !check() {
         assert!(
