@@ -5,6 +5,7 @@
 //! keys, defaults and required credentials) built from these pieces; the daemon parses
 //! `vendor` first and then the section as that vendor's type.
 
+mod api_key;
 mod credential;
 
 use std::time::Duration;
@@ -14,6 +15,7 @@ use serde::de::DeserializeOwned;
 use crate::http::DEFAULT_MAX_RESPONSE_BYTES;
 use crate::job::values::{Bounded, DurationIn, Rate};
 
+pub use api_key::{ApiKeyAccount, ApiKeyAccountConfig, ApiKeyVendor};
 pub use credential::{Credential, SecretReader, Secrets, secret_file, world_readable};
 
 /// `max_concurrency` as written: calls in flight at once.

@@ -1,16 +1,9 @@
 //! `[accounts.NAME]` with `vendor = "zyte"`: the keys a Zyte API account takes, their
-//! defaults, and the API key it needs. Field docs are the user reference.
+//! defaults, and the API key it needs (the section itself is core's API-key one).
 
 use std::time::Duration;
 
-use dredge_core::account::{
-    self, AccountSection, Credential, LimitKeys, MaxConcurrency, MaxResponseBytes, SecretReader,
-    Timeout,
-};
-use dredge_core::job::values::Rate;
-use dredge_core::secret::SecretText;
-use dredge_core::{Limits, Secret};
-use serde::Deserialize;
+use dredge_core::account::{ApiKeyAccount, ApiKeyAccountConfig, ApiKeyVendor};
 
 /// Where Zyte API is.
 pub const DEFAULT_BASE_URL: &str = "https://api.zyte.com";
@@ -22,61 +15,24 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(320);
 /// again while its request runs.
 pub const MIN_TIMEOUT: Duration = Duration::from_secs(230);
 
-/// A Zyte API account as written in the config file.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ZyteAccountConfig {
-    /// API root (default `https://api.zyte.com`); dredge appends `/v1/extract`.
-    pub base_url: Option<String>,
-    /// Required: `api_key`, `api_key_env` or `api_key_file`.
-    pub api_key: Option<SecretText>,
-    pub api_key_env: Option<String>,
-    pub api_key_file: Option<String>,
-    /// Governor quota (requests per second; fractions allowed).
-    pub requests_per_second: Option<Rate>,
-    /// Calls in flight at once (default 4).
-    pub max_concurrency: Option<MaxConcurrency>,
-    /// Per-request timeout (default 320s; never less than 230s is waited).
-    pub timeout: Option<Timeout>,
-    /// Larger answers are refused (a counted retry); default 64 MiB.
-    pub max_response_bytes: Option<MaxResponseBytes>,
+/// Zyte's defaults, for core's API-key account section.
+#[derive(Debug)]
+pub struct ZyteDefaults;
+
+impl ApiKeyVendor for ZyteDefaults {
+    const DEFAULT_BASE_URL: &'static str = DEFAULT_BASE_URL;
+    const DEFAULT_TIMEOUT: Duration = DEFAULT_TIMEOUT;
+    const MIN_TIMEOUT: Duration = MIN_TIMEOUT;
 }
 
+/// A Zyte API account as written in the config file: an API key and the limits.
+pub type ZyteAccountConfig = ApiKeyAccountConfig<ZyteDefaults>;
 /// A resolved Zyte API account.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ZyteAccount {
-    pub base_url: String,
-    pub api_key: Secret,
-    pub limits: Limits,
-}
-
-impl AccountSection for ZyteAccountConfig {
-    type Account = ZyteAccount;
-
-    fn resolve(self, secrets: &mut SecretReader) -> Result<ZyteAccount, String> {
-        let api_key = secrets.required(
-            "api_key",
-            Credential::new(self.api_key, self.api_key_env, self.api_key_file),
-            "needs an API key (api_key, api_key_env or api_key_file)",
-        )?;
-        Ok(ZyteAccount {
-            base_url: account::base_url(self.base_url, DEFAULT_BASE_URL)?,
-            api_key,
-            limits: LimitKeys {
-                requests_per_second: self.requests_per_second,
-                max_concurrency: self.max_concurrency,
-                timeout: self.timeout,
-                max_response_bytes: self.max_response_bytes,
-            }
-            .resolve(DEFAULT_TIMEOUT)
-            .with_timeout_at_least(MIN_TIMEOUT),
-        })
-    }
-}
+pub type ZyteAccount = ApiKeyAccount;
 
 #[cfg(test)]
 mod tests {
-    use dredge_core::account::Secrets;
+    use dredge_core::account::{AccountSection, SecretReader, Secrets};
     use serde_json::json;
 
     use super::*;
