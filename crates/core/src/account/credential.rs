@@ -89,6 +89,22 @@ impl SecretReader {
         self.optional(key, given)?
             .ok_or_else(|| missing.to_string())
     }
+
+    /// A `username` with its `password` (inline, `password_env` or `password_file`),
+    /// both required: the login of Octoparse and Oxylabs accounts.
+    pub fn login(
+        &mut self,
+        username: Option<String>,
+        password: Credential,
+    ) -> Result<(String, Secret), String> {
+        let password = self.optional("password", password)?;
+        match (username, password) {
+            (Some(username), Some(password)) => Ok((username, password)),
+            _ => Err(
+                "needs username and a password (password, password_env or password_file)".into(),
+            ),
+        }
+    }
 }
 
 /// A secret read from a file: a regular file, at most 1 MiB, trimmed, not empty.

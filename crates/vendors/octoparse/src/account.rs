@@ -83,15 +83,10 @@ impl AccountSection for OctoparseAccountConfig {
     type Account = OctoparseAccount;
 
     fn resolve(self, secrets: &mut SecretReader) -> Result<OctoparseAccount, String> {
-        let password = secrets.optional(
-            "password",
+        let (username, password) = secrets.login(
+            self.username,
             Credential::new(self.password, self.password_env, self.password_file),
         )?;
-        let (Some(username), Some(password)) = (self.username, password) else {
-            return Err(
-                "needs username and a password (password, password_env or password_file)".into(),
-            );
-        };
         let flavor = self.flavor.unwrap_or_default();
         Ok(OctoparseAccount {
             base_url: account::base_url(self.base_url, flavor.default_base_url())?,

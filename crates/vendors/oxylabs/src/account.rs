@@ -55,15 +55,10 @@ impl AccountSection for OxylabsAccountConfig {
     type Account = OxylabsAccount;
 
     fn resolve(self, secrets: &mut SecretReader) -> Result<OxylabsAccount, String> {
-        let password = secrets.optional(
-            "password",
+        let (username, password) = secrets.login(
+            self.username,
             Credential::new(self.password, self.password_env, self.password_file),
         )?;
-        let (Some(username), Some(password)) = (self.username, password) else {
-            return Err(
-                "needs username and a password (password, password_env or password_file)".into(),
-            );
-        };
         Ok(OxylabsAccount {
             base_url: account::base_url(self.base_url, DEFAULT_BASE_URL)?,
             username,
