@@ -73,6 +73,21 @@ pub enum QueueError {
         offered_bytes: u64,
     },
 
+    #[error(
+        "cannot reach the PostgreSQL queue at {url}: {source}; check that the server runs and that [queue] url is right"
+    )]
+    Connect { url: String, source: StorageError },
+
+    #[error(
+        "the PostgreSQL queue was written by a newer dredge (schema version {database}, this dredge knows version {binary}); upgrade dredge to the version that wrote it, or newer"
+    )]
+    SchemaNewer { database: u32, binary: u32 },
+
+    #[error(
+        "[queue] schema {schema:?} is not a plain PostgreSQL name; use lowercase letters, digits and _, not starting with a digit (at most 63)"
+    )]
+    BadSchemaName { schema: String },
+
     #[error("item {id} belongs to run {actual}, not to run {expected}")]
     WrongRun {
         id: ItemId,

@@ -837,3 +837,18 @@ proptest! {
         run_model(&ops, support::sled_with(options));
     }
 }
+
+/// Sequences on PostgreSQL: a quarter of sled's (each call is a round trip to a
+/// server, and each case a schema created and dropped), at least 8.
+fn postgres_cases() -> u32 {
+    (cases() / 4).max(8)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: postgres_cases(), ..ProptestConfig::default() })]
+
+    #[test]
+    fn postgres_queue_matches_in_memory_model(ops in proptest::collection::vec(op(), 1..60)) {
+        run_model(&ops, support::postgres());
+    }
+}

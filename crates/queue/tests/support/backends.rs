@@ -4,9 +4,13 @@
 //! restart it, count what it stores. `on_every_backend!` runs each named test body once
 //! per backend.
 //!
-//! A second backend adds one [`Subject`] implementation, a constructor beside
-//! [`sled`], a module in `on_every_backend!`, and its `proptest!` case in
-//! `tests/model.rs`.
+//! A backend adds one [`Subject`] implementation, a constructor beside [`sled`], a
+//! module in `on_every_backend!`, and its `proptest!` case in `tests/model.rs`.
+//!
+//! PostgreSQL ([`postgres`]): each queue gets a schema of its own on the server at
+//! `DREDGE_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/test`),
+//! dropped when the test's last handle goes. No server there fails the test with the
+//! URL tried: these tests never pass by skipping.
 
 use std::ops::Deref;
 use std::path::Path;
@@ -14,6 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use dredge_queue::{Queue, QueueBackend, QueueOptions, Recovery};
+use dredge_queue_postgres::{PgOptions, PgQueue};
 use tempfile::TempDir;
 
 /// A queue under test: derefs to the seam, and can be crashed or restarted.
@@ -91,6 +96,14 @@ macro_rules! on_every_backend {
                 #[test]
                 fn $test() {
                     super::$test($crate::support::sled());
+                }
+            )*
+        }
+        mod on_postgres {
+            $(
+                #[test]
+                fn $test() {
+                    super::$test($crate::support::postgres());
                 }
             )*
         }
@@ -173,5 +186,88 @@ impl Subject for SledSubject {
 
     fn stored_entries(&self) -> usize {
         self.queue.key_count().expect("key count")
+    }
+}
+
+/// The PostgreSQL server the tests use.
+pub(crate) fn postgres_url() -> String {
+    std::env::var("DREDGE_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// Options for a new schema of this test process on the test server, as node `node`.
+pub(crate) fn postgres_options(node: &str) -> PgOptions {
+    static SCHEMAS: AtomicUsize = AtomicUsize::new(0);
+    let n = SCHEMAS.fetch_add(1, Ordering::Relaxed);
+    PgOptions {
+        url: postgres_url(),
+        schema: format!("t_{}_{n}", std::process::id()),
+        node: node.into(),
+        pool_size: 4,
+    }
+}
+
+/// Opens `options`, failing the test with what to do when no server answers.
+pub(crate) fn open_postgres(options: &PgOptions) -> (PgQueue, Recovery) {
+    PgQueue::open(options.clone()).unwrap_or_else(|error| {
+        panic!(
+            "cannot open the PostgreSQL test queue at {} ({error}); start PostgreSQL there or \
+             set DREDGE_TEST_POSTGRES_URL to a server these tests may create schemas on",
+            options.redacted_url()
+        )
+    })
+}
+
+/// An empty PostgreSQL queue in a schema of its own.
+pub(crate) fn postgres() -> TestQueue {
+    let options = postgres_options("node-a");
+    let schema = Arc::new(SchemaGuard(options.clone()));
+    let (queue, _) = open_postgres(&options);
+    TestQueue::new(PgSubject { queue, schema })
+}
+
+/// Drops the test's schema when the last handle on it goes.
+struct SchemaGuard(PgOptions);
+
+impl Drop for SchemaGuard {
+    fn drop(&mut self) {
+        if let Err(error) = dredge_queue_postgres::drop_schema(&self.0) {
+            eprintln!("could not drop test schema {}: {error}", self.0.schema);
+        }
+    }
+}
+
+struct PgSubject {
+    queue: PgQueue,
+    schema: Arc<SchemaGuard>,
+}
+
+impl Subject for PgSubject {
+    fn queue(&self) -> &(dyn QueueBackend + 'static) {
+        &self.queue
+    }
+
+    /// A restart of the same node: every call that returned is committed on the
+    /// server, and the new handle reverts the leases the old one (left open, as a
+    /// killed process leaves its connections until the server notices) handed out.
+    fn crash(&self) -> (TestQueue, Recovery) {
+        let (queue, recovery) = open_postgres(&self.schema.0);
+        let subject = PgSubject {
+            queue,
+            schema: self.schema.clone(),
+        };
+        (TestQueue::new(subject), recovery)
+    }
+
+    fn restart(self: Box<Self>) -> (TestQueue, Recovery) {
+        let PgSubject { queue, schema } = *self;
+        drop(queue);
+        let (queue, recovery) = open_postgres(&schema.0);
+        (TestQueue::new(PgSubject { queue, schema }), recovery)
+    }
+
+    /// Rows in dredge's tables.
+    fn stored_entries(&self) -> usize {
+        self.queue.stored_rows().expect("row count") as usize
     }
 }
