@@ -35,6 +35,20 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def postgres_cpu_seconds():
+    """user + sys CPU seconds of every live `postgres` process (the server's backends
+    exit with their connections, so read this while the daemon still runs)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        if "(postgres)" in text:
+            total += cpu_seconds(stat.parent.name)
+    return total
+
+
 def status_kib(pid, key):
     """A `VmHWM`/`VmRSS`-style line of /proc/PID/status, in KiB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -189,6 +203,12 @@ def autoextract_account(base_url, concurrency, rps=None):
     return text
 
 
+def postgres_queue(url, name):
+    """A `[queue]` section keeping the daemon's queue in a fresh schema of `url`."""
+    schema = "bench_" + "".join(c if c.isalnum() else "_" for c in name.lower())
+    return f'[queue]\nbackend = "postgres"\nurl = "{url}"\nschema = "{schema}"\n\n'
+
+
 def write_urls(path, n, domains):
     with open(path, "w") as f:
         for i in range(n):
@@ -206,6 +226,7 @@ def run_dredge_job(args, sim, workdir, urls_file, account, job):
     startup_cpu = cpu_seconds(daemon.pid)
     shutil.copy(urls_file, daemon.dir / "jobs" / "bench.txt")
     sim_cpu0 = sim.cpu()
+    pg_cpu0 = postgres_cpu_seconds()
     cpu0 = cpu_seconds(daemon.pid)
     t0 = time.monotonic()
     daemon.write_job("bench.toml", job)
@@ -218,6 +239,7 @@ def run_dredge_job(args, sim, workdir, urls_file, account, job):
     elapsed = time.monotonic() - t0
     cpu = cpu_seconds(daemon.pid) - cpu0
     sim_cpu = sim.cpu() - sim_cpu0
+    pg_cpu = postgres_cpu_seconds() - pg_cpu0
     hwm = status_kib(daemon.pid, "VmHWM")
     rss_after = status_kib(daemon.pid, "VmRSS")
     daemon.stop()
@@ -239,6 +261,7 @@ def run_dredge_job(args, sim, workdir, urls_file, account, job):
         "peak_rss_kib": hwm,
         "rss_after_kib": rss_after,
         "sim_cpu": sim_cpu,
+        "postgres_cpu": pg_cpu,
     }
 
 

@@ -37,7 +37,12 @@ def run_dredge(args, sim, workdir, urls_file):
         f"page_type = \"product\"\nurls_file = \"bench.txt\"\n"
     )
     account = common.autoextract_account(sim.base_url, args.concurrency)
-    return common.run_dredge_job(args, sim, workdir, urls_file, account, job)
+    if args.postgres:
+        account = common.postgres_queue(args.postgres, workdir.name) + account
+    result = common.run_dredge_job(args, sim, workdir, urls_file, account, job)
+    if args.postgres:
+        result["tool"] += " (PostgreSQL queue)"
+    return result
 
 
 def run_python(args, sim, workdir, urls_file):
@@ -89,6 +94,8 @@ def report(r):
     if "run_seconds" in r:
         print(f"{'':<30} run start to run end (daemon log): {r['run_seconds']:.2f} s = "
               f"{r['records'] / r['run_seconds']:.0f} records/s")
+    if r.get("postgres_cpu"):
+        print(f"{'':<30} PostgreSQL server CPU: {r['postgres_cpu']:.2f} s")
     extra = {k: r[k] for k in ("state", "dead", "startup_cpu", "rss_after_kib") if k in r}
     if extra:
         print(f"{'':<30} {json.dumps(extra)}")
@@ -104,6 +111,8 @@ def main():
     p.add_argument("--concurrency", type=int, default=20)
     p.add_argument("--limit", type=float, default=240, help="seconds allowed per tool")
     p.add_argument("--only", choices=["dredge", "python"], help="run one tool only")
+    p.add_argument("--postgres", metavar="URL",
+                   help="keep dredge's queue in this PostgreSQL database (a fresh schema per run)")
     p.add_argument("--workdir", help="scratch dir on the real disk (default: under the target dir)")
     args = p.parse_args()
 

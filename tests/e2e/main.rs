@@ -16,6 +16,7 @@ mod hostile_config;
 mod hostile_files;
 mod hostile_socket;
 mod hostile_vendors;
+mod postgres;
 mod retention;
 mod schedule;
 mod socket;

@@ -98,6 +98,16 @@ pub(crate) enum Command {
     },
     /// Re-read the config and job files now (same as SIGHUP).
     Reload(ClientArgs),
+    /// Bring a PostgreSQL queue's schema to this dredge's version (`--check`: only say
+    /// where it stands; exit 1 unless it is current).
+    Migrate {
+        /// Daemon config whose `[queue]` names the database.
+        #[arg(long, default_value = crate::config::DEFAULT_CONFIG_PATH)]
+        config: PathBuf,
+        /// Change nothing: report the schema's version against this binary's.
+        #[arg(long)]
+        check: bool,
+    },
     /// Run every vendor against built-in simulators with faults, and show progress.
     Demo,
     /// Run the four vendor simulators standalone.

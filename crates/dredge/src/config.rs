@@ -20,6 +20,7 @@ use toml::de::DeValue;
 
 use crate::account::{self, Account, AccountError, AccountHead};
 use crate::groups;
+use crate::queue_config::{QueueConfig, RawQueue};
 use crate::rpc::Groups;
 use toml::Spanned;
 
@@ -69,6 +70,9 @@ struct RawConfig {
     /// type (`crate::account`).
     #[serde(default)]
     accounts: BTreeMap<String, Spanned<AccountHead>>,
+    /// Where runs and items are kept: sled under `state_dir` (default) or PostgreSQL.
+    #[serde(default)]
+    queue: RawQueue,
 }
 
 /// The largest cap a config may set on a file dredge reads into memory (16 GiB).
@@ -146,6 +150,8 @@ pub(crate) struct DaemonConfig {
     /// The history policy of every job whose file does not override it.
     pub retention: Retention,
     pub accounts: BTreeMap<String, Account>,
+    /// Where runs and items are kept (`[queue]`); chosen at start.
+    pub queue: QueueConfig,
     /// Accounts that did not resolve (a missing secret, a bad base_url), with their
     /// vendor and why: the daemon runs the others, and `dredge validate` reports each.
     /// (Only the tests' strict `parse` fails on the first instead.)
@@ -230,9 +236,14 @@ impl DaemonConfig {
         }
         let (accounts, broken_accounts) =
             resolve_accounts(path, text, raw.accounts, secrets, &mut warnings)?;
+        let state_dir = base.join(raw.state_dir);
+        let queue = raw
+            .queue
+            .resolve(secrets, &state_dir, &mut warnings)
+            .map_err(|(span, m)| FileError::at(path, text, span, m))?;
         Ok(DaemonConfig {
             path: path.to_path_buf(),
-            state_dir: base.join(raw.state_dir),
+            state_dir,
             jobs_dir: base.join(raw.jobs_dir),
             socket: base.join(raw.socket),
             log_format: raw.log_format,
@@ -259,6 +270,7 @@ impl DaemonConfig {
             },
             retention: RetentionOverride::from(raw.retention).over(Retention::default()),
             accounts,
+            queue,
             broken_accounts,
             warnings,
         })

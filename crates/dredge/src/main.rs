@@ -13,6 +13,7 @@ mod fuzz;
 mod groups;
 mod limits;
 mod protocol;
+mod queue_config;
 mod rpc;
 
 use std::process::ExitCode;

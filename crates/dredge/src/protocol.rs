@@ -351,6 +351,21 @@ pub(crate) struct StatusInfo {
     /// meanwhile; the daemon resumes by itself once writes succeed).
     #[serde(default)]
     pub storage: Option<StorageStatus>,
+    /// Where the queue is kept (absent from daemons older than the `[queue]` section:
+    /// sled).
+    #[serde(default)]
+    pub queue_backend: Option<QueueBackendStatus>,
+}
+
+/// The queue's backend, as `status` shows it: `sled`, or `postgres` with the schema and
+/// this daemon's node name (never the URL: it may carry a password).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct QueueBackendStatus {
+    pub backend: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 /// A storage fault, as `status` shows it.

@@ -2,6 +2,9 @@
 
 mod client;
 mod demo;
+mod migrate;
+
+pub(crate) use migrate::pg_options;
 mod sim;
 mod validate;
 
@@ -39,6 +42,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             validate::run(config.as_deref(), &files, secrets)
         }
+        Command::Migrate { config, check } => migrate::run(&config, check),
         Command::Sim { listen, scenario } => sim::run(listen, scenario.as_deref()),
         Command::Daemon { config } => {
             crate::limits::raise_open_files();

@@ -12,11 +12,13 @@ use super::output::RunPaths;
 use super::runs::{self, StartError};
 use super::state::Shared;
 use super::writer::WriterMsg;
+use crate::protocol::QueueBackendStatus;
 use crate::protocol::{
     AccountStatus, Ack, Api, ApiError, DeadItemInfo, DeadList, InvalidJobFile, ItemCounts, JobInfo,
     JobPause, JobResume, JobRun, JobsList, Metrics, MetricsText, Reload, RunCancel, RunGet,
     RunRetry, RunStarted, RunSummary, RunsList, Status, StatusInfo, StorageStatus,
 };
+use crate::queue_config::QueueConfig;
 
 pub(super) struct DaemonApi(pub Arc<Shared>);
 
@@ -154,6 +156,7 @@ impl Api for DaemonApi {
                 detail: f.detail,
                 since: f.since.to_rfc3339(),
             }),
+            queue_backend: Some(queue_backend(&shared.queue_config)),
             warnings: config
                 .warnings
                 .iter()
@@ -397,3 +400,19 @@ fn reopen_output(shared: &Shared, info: &RunInfo) -> Result<(), ApiError> {
 
 #[cfg(test)]
 mod tests;
+
+/// The `[queue]` the daemon started with, without its URL.
+fn queue_backend(queue: &QueueConfig) -> QueueBackendStatus {
+    match queue {
+        QueueConfig::Sled => QueueBackendStatus {
+            backend: queue.backend().into(),
+            schema: None,
+            node: None,
+        },
+        QueueConfig::Postgres(pg) => QueueBackendStatus {
+            backend: queue.backend().into(),
+            schema: Some(pg.schema.clone()),
+            node: Some(pg.node.clone()),
+        },
+    }
+}

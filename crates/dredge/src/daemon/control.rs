@@ -41,6 +41,12 @@ pub(super) fn apply_config(shared: &Arc<Shared>, new: DaemonConfig) {
     if old.state_dir != new.state_dir || old.socket != new.socket {
         tracing::warn!("state_dir and socket changes take effect after a restart");
     }
+    if old.queue != new.queue {
+        tracing::warn!(
+            running = shared.queue_config.backend(),
+            "a [queue] change takes effect after a restart"
+        );
+    }
     // Executors are built before the lanes lock is taken: building one runs vendor
     // code, and nothing that runs under the lock may be able to poison it.
     let running: Vec<String> = shared

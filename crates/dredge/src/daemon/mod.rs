@@ -4,6 +4,7 @@
 
 mod accounts;
 mod api;
+mod backend;
 mod callbacks;
 mod control;
 pub(crate) mod executors;
@@ -36,7 +37,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use dredge_core::UnixMillis;
-use dredge_queue::{Queue, Recovery};
+use dredge_queue::Recovery;
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::config::{DaemonConfig, LogFormat};
@@ -77,18 +78,9 @@ async fn serve(config: DaemonConfig) -> anyhow::Result<ExitCode> {
             config.state_dir.display()
         )
     })?;
-    let queue_path = config.state_dir.join("queue");
-    let opened = Instant::now();
-    let (queue, recovery) = tokio::task::spawn_blocking(move || Queue::open(&queue_path)).await??;
-    tracing::info!(
-        leases_reset = recovery.leases_reset,
-        staged = recovery.staged.len(),
-        unfinished_runs = recovery.cursors.len(),
-        took_ms = opened.elapsed().as_millis() as u64,
-        "queue opened"
-    );
+    let (queue, recovery) = backend::open(&config).await?;
     let socket_path = config.socket.clone();
-    let shared = Arc::new(Shared::new(config.clone(), Arc::new(queue)));
+    let shared = Arc::new(Shared::new(config.clone(), queue));
     let (writer, writer_thread) = writer::spawn(shared.clone());
     let _ = shared.writer.set(writer);
     // Recovery first: lanes must not stage anything before the runs' files are cut

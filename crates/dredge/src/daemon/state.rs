@@ -24,6 +24,8 @@ pub(super) struct Shared {
     pub config: RwLock<Arc<DaemonConfig>>,
     /// The queue, through its seam: the backend is chosen once, at start (`mod.rs`).
     pub queue: Arc<dyn QueueBackend>,
+    /// The `[queue]` the daemon started with (a reload does not change the backend).
+    pub queue_config: crate::queue_config::QueueConfig,
     pub jobs: Mutex<JobTable>,
     /// Why the last reload of the daemon config failed (the running one is kept).
     pub config_error: Mutex<Option<dredge_core::FileError>>,
@@ -154,6 +156,7 @@ const MAX_CACHED_SPECS: usize = 1024;
 impl Shared {
     pub(super) fn new(config: DaemonConfig, queue: Arc<dyn QueueBackend>) -> Self {
         Shared {
+            queue_config: config.queue.clone(),
             config: RwLock::new(Arc::new(config)),
             queue,
             jobs: Mutex::new(JobTable::default()),

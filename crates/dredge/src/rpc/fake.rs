@@ -61,6 +61,7 @@ fn sample_status() -> StatusInfo {
             error: "/jobs/bad.toml:1:1: expected `=`".into(),
         }],
         storage: None,
+        queue_backend: None,
         warnings: Vec::new(),
     }
 }

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use super::table::{one_line, printable, span, table, when};
 use crate::cli::DEFAULT_RUNS_LIMIT;
 use crate::protocol::{
-    AccountStatus, DeadItemInfo, InvalidJobFile, ItemCounts, JobInfo, RunSummary, RunsList,
-    StatusInfo,
+    AccountStatus, DeadItemInfo, InvalidJobFile, ItemCounts, JobInfo, QueueBackendStatus,
+    RunSummary, RunsList, StatusInfo,
 };
 
 pub(super) fn status(s: &StatusInfo, now: DateTime<Utc>) -> String {
@@ -26,6 +26,9 @@ pub(super) fn status(s: &StatusInfo, now: DateTime<Utc>) -> String {
         );
     }
     out += &format!("state dir  {}\n", s.state_dir);
+    if let Some(q) = &s.queue_backend {
+        out += &queue_backend(q);
+    }
     out += &format!("jobs dir   {}\n", s.jobs_dir);
     out += &format!("jobs {}  active runs {}\n", s.jobs, s.runs_active);
     out += &format!(
@@ -45,6 +48,19 @@ pub(super) fn status(s: &StatusInfo, now: DateTime<Utc>) -> String {
         }
     }
     out
+}
+
+/// `queue on   postgres schema dredge, node worker-1` (sled: `queue on   sled`).
+fn queue_backend(q: &QueueBackendStatus) -> String {
+    let mut line = format!("queue on   {}", printable(&q.backend));
+    if let Some(schema) = &q.schema {
+        line += &format!(" schema {}", printable(schema));
+    }
+    if let Some(node) = &q.node {
+        line += &format!(", node {}", printable(node));
+    }
+    line.push('\n');
+    line
 }
 
 fn accounts(accounts: &[AccountStatus], now: DateTime<Utc>) -> String {

@@ -48,6 +48,7 @@ fn sample_status() -> StatusInfo {
             error: "/etc/dredge/jobs.d/bad.toml:3:1: unknown field `urlz`".into(),
         }],
         storage: None,
+        queue_backend: None,
         warnings: Vec::new(),
     }
 }
@@ -70,6 +71,29 @@ invalid job files (1):
   /etc/dredge/jobs.d/bad.toml:3:1: unknown field `urlz`
 ";
     assert_eq!(out, expected);
+}
+
+#[test]
+fn status_names_the_queue_backend_never_its_url() {
+    let mut s = sample_status();
+    s.queue_backend = Some(QueueBackendStatus {
+        backend: "postgres".into(),
+        schema: Some("dredge".into()),
+        node: Some("worker-1".into()),
+    });
+    let out = status(&s, now());
+    assert!(
+        out.contains(
+            "state dir  /var/lib/dredge\nqueue on   postgres schema dredge, node worker-1\njobs dir"
+        ),
+        "{out}"
+    );
+    s.queue_backend = Some(QueueBackendStatus {
+        backend: "sled".into(),
+        schema: None,
+        node: None,
+    });
+    assert!(status(&s, now()).contains("\nqueue on   sled\n"));
 }
 
 #[test]
