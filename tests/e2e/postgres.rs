@@ -114,3 +114,62 @@ fn migrate_check(h: &Harness) -> std::process::Output {
         .output()
         .unwrap()
 }
+
+#[test]
+fn a_second_daemon_on_a_schema_in_use_refuses_to_start_naming_the_first() {
+    let schema = PgSchema::new("second");
+    let queue = |node: &str| {
+        format!(
+            "{}\nnode = \"{node}\"\n\n",
+            schema.queue_section().trim_end()
+        )
+    };
+    let mut first = Harness::new(&queue("worker-1"));
+    first.start();
+    let second = Harness::new(&queue("worker-2"));
+    let out = run_until_exit(&second, Duration::from_secs(30));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("in use by the daemon of node \"worker-1\""),
+        "{said}"
+    );
+    assert!(
+        said.contains("give this one another [queue] schema"),
+        "{said}"
+    );
+    assert!(!said.contains("panicked"), "{said}");
+
+    // Once the first is gone (even SIGKILLed), its schema is free.
+    first.kill9();
+    let mut second = second;
+    second.start();
+    let status = second.call("status", serde_json::json!({}));
+    assert_eq!(status["queue_backend"]["node"], "worker-2", "{status}");
+}
+
+/// Runs a daemon that is expected to exit by itself; one still running after `limit`
+/// is killed and fails the test.
+fn run_until_exit(h: &Harness, limit: Duration) -> std::process::Output {
+    let mut child = std::process::Command::new(BIN)
+        .args(["daemon", "--config"])
+        .arg(h.config())
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "the daemon did not exit within {limit:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}

@@ -26,6 +26,7 @@
 mod admin;
 mod create;
 mod engine;
+mod holder;
 mod leasing;
 mod migrate;
 mod options;
@@ -35,6 +36,7 @@ mod rows;
 mod runs;
 mod sql;
 
+pub use holder::SchemaHolder;
 pub use migrate::{MigrationStatus, SCHEMA_VERSION, migrate, migration_status};
 pub use options::PgOptions;
 pub use queue::{PgQueue, drop_schema};

@@ -84,6 +84,11 @@ pub enum QueueError {
     SchemaNewer { database: u32, binary: u32 },
 
     #[error(
+        "the PostgreSQL queue in schema {schema} is in use by {holder}; one daemon per schema for now: stop that daemon, or give this one another [queue] schema"
+    )]
+    SchemaInUse { schema: String, holder: String },
+
+    #[error(
         "[queue] schema {schema:?} is not a plain PostgreSQL name; use lowercase letters, digits and _, not starting with a digit (at most 63)"
     )]
     BadSchemaName { schema: String },

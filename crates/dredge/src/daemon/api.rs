@@ -161,6 +161,12 @@ impl Api for DaemonApi {
                 .warnings
                 .iter()
                 .map(|w| format!("{}: {w}", config.path.display()))
+                .chain(
+                    shared
+                        .queue_warnings
+                        .iter()
+                        .map(|w| format!("[queue]: {w}")),
+                )
                 .chain(jobs.valid.values().flat_map(|j| {
                     let path = j.path.display().to_string();
                     j.spec

@@ -78,9 +78,14 @@ async fn serve(config: DaemonConfig) -> anyhow::Result<ExitCode> {
             config.state_dir.display()
         )
     })?;
-    let (queue, recovery) = backend::open(&config).await?;
+    let backend::Opened {
+        queue,
+        recovery,
+        holder: _schema_held_until_exit,
+        warnings: queue_warnings,
+    } = backend::open(&config).await?;
     let socket_path = config.socket.clone();
-    let shared = Arc::new(Shared::new(config.clone(), queue));
+    let shared = Arc::new(Shared::new(config.clone(), queue, queue_warnings));
     let (writer, writer_thread) = writer::spawn(shared.clone());
     let _ = shared.writer.set(writer);
     // Recovery first: lanes must not stage anything before the runs' files are cut

@@ -26,6 +26,9 @@ pub(super) struct Shared {
     pub queue: Arc<dyn QueueBackend>,
     /// The `[queue]` the daemon started with (a reload does not change the backend).
     pub queue_config: crate::queue_config::QueueConfig,
+    /// What about the queue's backend may break the exactly-once contract (PostgreSQL
+    /// with `fsync` off): shown in `status` for as long as the daemon runs.
+    pub queue_warnings: Vec<String>,
     pub jobs: Mutex<JobTable>,
     /// Why the last reload of the daemon config failed (the running one is kept).
     pub config_error: Mutex<Option<dredge_core::FileError>>,
@@ -154,9 +157,14 @@ impl Lane {
 const MAX_CACHED_SPECS: usize = 1024;
 
 impl Shared {
-    pub(super) fn new(config: DaemonConfig, queue: Arc<dyn QueueBackend>) -> Self {
+    pub(super) fn new(
+        config: DaemonConfig,
+        queue: Arc<dyn QueueBackend>,
+        queue_warnings: Vec<String>,
+    ) -> Self {
         Shared {
             queue_config: config.queue.clone(),
+            queue_warnings,
             config: RwLock::new(Arc::new(config)),
             queue,
             jobs: Mutex::new(JobTable::default()),

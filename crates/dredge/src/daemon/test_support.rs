@@ -27,7 +27,7 @@ pub(super) fn writer_on_sled(dir: &Path) -> (Arc<Shared>, Writer, Queue) {
                 [accounts.a]\nvendor = \"autoextract\"\napi_key = \"k\"\n";
     let config = DaemonConfig::parse(&config_path, text).unwrap();
     let (queue, _) = Queue::open(dir.join("state/queue")).unwrap();
-    let shared = Arc::new(Shared::new(config, Arc::new(queue.clone())));
+    let shared = Arc::new(Shared::new(config, Arc::new(queue.clone()), Vec::new()));
     let (writer, _thread) = spawn(shared.clone());
     let _ = shared.writer.set(writer.clone());
     (shared, writer, queue)

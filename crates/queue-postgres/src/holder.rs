@@ -1,0 +1,212 @@
+//! [`SchemaHolder`]: one daemon per schema, until several daemons can share one queue.
+//!
+//! Why: the queue itself is safe to share (leases are fenced across nodes), but the
+//! rest of the daemon is not yet: each daemon writes the runs it commits into its own
+//! `state_dir/out`, fires every cron tick itself and keeps its own rate limits. Two
+//! daemons on one schema would split a run's records over two files. So a daemon holds
+//! the schema for as long as it runs, with a session advisory lock on a connection of
+//! its own: PostgreSQL frees it when that session ends (the daemon exits, is killed, or
+//! its connection breaks), so a crash never leaves the schema held. The holder's node
+//! name travels as the connection's `application_name`, which is how a refused daemon
+//! names the one that holds the schema (`pg_locks` joined with `pg_stat_activity`; no
+//! table to clean up after a crash).
+
+use dredge_queue::{QueueError, StorageError};
+use tokio_postgres::NoTls;
+
+use crate::options::{PgOptions, valid_schema};
+
+/// Prefix of the holder's `application_name`; the node name follows it.
+const APPLICATION_PREFIX: &str = "dredge node=";
+
+/// The schema held for this daemon; dropping it (or the process ending) lets it go.
+pub struct SchemaHolder {
+    runtime: Option<tokio::runtime::Runtime>,
+    client: Option<tokio_postgres::Client>,
+    warnings: Vec<String>,
+}
+
+impl SchemaHolder {
+    /// Takes `options.schema` for `options.node`, or says which node holds it.
+    pub fn take(options: &PgOptions) -> Result<SchemaHolder, QueueError> {
+        if !valid_schema(&options.schema) {
+            return Err(QueueError::BadSchemaName {
+                schema: options.schema.clone(),
+            });
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| QueueError::Storage(StorageError::new(e)))?;
+        let mut config: tokio_postgres::Config =
+            options.url.parse().map_err(|e| connect_error(options, e))?;
+        config.application_name(format!("{APPLICATION_PREFIX}{}", options.node));
+        config.connect_timeout(std::time::Duration::from_secs(10));
+        let key = lock_key(&options.schema);
+        let (client, taken) = std::thread::scope(|s| {
+            // Its own thread: the caller may be inside another runtime.
+            s.spawn(|| runtime.block_on(try_lock(&config, key)))
+                .join()
+                .unwrap_or_else(|_| Err(Failure::Other("the holder's thread panicked".into())))
+        })
+        .map_err(|f| f.into_queue_error(options))?;
+        if !taken {
+            let holder = std::thread::scope(|s| {
+                s.spawn(|| runtime.block_on(holder_of(&client, key)))
+                    .join()
+                    .ok()
+                    .flatten()
+            });
+            return Err(QueueError::SchemaInUse {
+                schema: options.schema.clone(),
+                holder: holder.unwrap_or_else(|| "another dredge daemon".into()),
+            });
+        }
+        let settings = std::thread::scope(|s| {
+            s.spawn(|| runtime.block_on(durability_settings(&client)))
+                .join()
+                .unwrap_or_else(|_| Err(Failure::Other("the holder's thread panicked".into())))
+        })
+        .map_err(|f| f.into_queue_error(options))?;
+        Ok(SchemaHolder {
+            runtime: Some(runtime),
+            client: Some(client),
+            warnings: durability_warnings(&settings),
+        })
+    }
+
+    /// What in the server's settings can undo a commit dredge counted on (`fsync` or
+    /// `synchronous_commit` off), each with what to do; empty when nothing can.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+}
+
+/// The server's `fsync` and `synchronous_commit`, as this session sees them.
+async fn durability_settings(client: &tokio_postgres::Client) -> Result<(String, String), Failure> {
+    let row = client
+        .query_one(
+            "SELECT current_setting('fsync'), current_setting('synchronous_commit')",
+            &[],
+        )
+        .await
+        .map_err(Failure::Db)?;
+    Ok((row.get(0), row.get(1)))
+}
+
+fn durability_warnings((fsync, synchronous_commit): &(String, String)) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if fsync == "off" {
+        warnings.push("the PostgreSQL server runs with fsync = off: a power loss of the server can lose items and records it reported committed, so an output file may then hold records the queue forgot; set fsync = on".to_string());
+    }
+    if synchronous_commit == "off" {
+        warnings.push("the PostgreSQL server runs with synchronous_commit = off: a crash of the server can lose the last commits it reported, so an output file may then hold records the queue forgot; set synchronous_commit = on for dredge's user or database".to_string());
+    }
+    warnings
+}
+
+impl Drop for SchemaHolder {
+    fn drop(&mut self) {
+        // Closing the session releases the lock; never block here (the holder may be
+        // dropped inside an async task).
+        drop(self.client.take());
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+enum Failure {
+    Db(tokio_postgres::Error),
+    Other(String),
+}
+
+impl Failure {
+    fn into_queue_error(self, options: &PgOptions) -> QueueError {
+        match self {
+            Failure::Db(e) => connect_error(options, e),
+            Failure::Other(m) => QueueError::Storage(StorageError::new(m)),
+        }
+    }
+}
+
+fn connect_error(options: &PgOptions, e: tokio_postgres::Error) -> QueueError {
+    QueueError::Connect {
+        url: options.redacted_url(),
+        source: StorageError::new(e),
+    }
+}
+
+/// Connects (the connection is driven by a task on the holder's runtime, which lives
+/// as long as the holder) and tries the lock.
+async fn try_lock(
+    config: &tokio_postgres::Config,
+    key: i64,
+) -> Result<(tokio_postgres::Client, bool), Failure> {
+    let (client, connection) = config.connect(NoTls).await.map_err(Failure::Db)?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::error!(error = %e, "the connection holding the PostgreSQL schema for this daemon broke; another daemon could now start on it");
+        }
+    });
+    let row = client
+        .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
+        .await
+        .map_err(Failure::Db)?;
+    Ok((client, row.get(0)))
+}
+
+/// The holder's node name (and since when it holds the schema), from its session.
+async fn holder_of(client: &tokio_postgres::Client, key: i64) -> Option<String> {
+    let (classid, objid) = ((key >> 32) as u32, key as u32);
+    let row = client
+        .query_opt(
+            "SELECT a.application_name, a.backend_start::text FROM pg_locks l \
+             JOIN pg_stat_activity a ON a.pid = l.pid \
+             WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 \
+               AND l.classid::bigint = $1 AND l.objid::bigint = $2",
+            &[&i64::from(classid), &i64::from(objid)],
+        )
+        .await
+        .ok()??;
+    let name: String = row.get(0);
+    let since: String = row.get(1);
+    let node = name.strip_prefix(APPLICATION_PREFIX).unwrap_or(&name);
+    Some(format!(
+        "the daemon of node {node:?} (connected since {since})"
+    ))
+}
+
+/// The advisory-lock key of a schema: FNV-1a of `dredge-schema:NAME`, stable across
+/// builds and releases (a daemon of another version must see the same key).
+fn lock_key(schema: &str) -> i64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in format!("dredge-schema:{schema}").bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{durability_warnings, lock_key};
+
+    #[test]
+    fn fsync_or_synchronous_commit_off_is_a_warning_each() {
+        let on = |a: &str, b: &str| durability_warnings(&(a.into(), b.into()));
+        assert!(on("on", "on").is_empty());
+        assert!(on("on", "local").is_empty());
+        assert!(on("off", "on")[0].contains("fsync = off"));
+        assert!(on("on", "off")[0].contains("synchronous_commit = off"));
+        assert_eq!(on("off", "off").len(), 2);
+    }
+
+    #[test]
+    fn the_lock_key_is_stable_and_differs_per_schema() {
+        // Pinned: a daemon of another release must compute the same key.
+        assert_eq!(lock_key("dredge"), lock_key("dredge"));
+        assert_ne!(lock_key("dredge"), lock_key("dredge_eu"));
+        assert_eq!(lock_key("dredge"), 2_330_493_364_061_472_163);
+    }
+}
