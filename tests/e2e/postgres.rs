@@ -6,7 +6,13 @@
 //! `postgres://postgres@127.0.0.1:5432/test` (this project's machines run one with
 //! trust auth). Without one they fail, saying so: they never pass by skipping.
 
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use serde_json::json;
 
 use crate::autoextract_daemon::{autoextract_account, url_job, urls};
 use crate::support::*;
@@ -172,4 +178,136 @@ fn run_until_exit(h: &Harness, limit: Duration) -> std::process::Output {
         std::thread::sleep(Duration::from_millis(20));
     }
     child.wait_with_output().unwrap()
+}
+
+/// A TCP proxy in front of the PostgreSQL server that a test can cut: every open
+/// connection is shut down and new ones are closed at once until it is mended — the
+/// server gone, as the daemon sees it.
+struct CuttableProxy {
+    port: u16,
+    up: Arc<AtomicBool>,
+    open: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+impl CuttableProxy {
+    fn to(upstream: &str) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = Arc::new(AtomicBool::new(true));
+        let open = Arc::new(Mutex::new(Vec::new()));
+        let (up2, open2, upstream) = (up.clone(), open.clone(), upstream.to_string());
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                if !up2.load(Ordering::SeqCst) {
+                    continue; // dropped: closed at once
+                }
+                let Ok(server) = TcpStream::connect(&upstream) else {
+                    continue;
+                };
+                let mut streams = open2.lock().unwrap();
+                for s in [&client, &server] {
+                    streams.push(s.try_clone().unwrap());
+                }
+                pipe(client.try_clone().unwrap(), server.try_clone().unwrap());
+                pipe(server, client);
+            }
+        });
+        CuttableProxy { port, up, open }
+    }
+
+    fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        for s in self.open.lock().unwrap().drain(..) {
+            let _ = s.shutdown(Shutdown::Both);
+        }
+    }
+
+    fn mend(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+fn pipe(mut from: TcpStream, mut to: TcpStream) {
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            match from.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if to.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        let _ = to.shutdown(Shutdown::Both);
+    });
+}
+
+#[test]
+fn the_server_gone_mid_run_pauses_it_and_it_finishes_by_itself_exactly_once() {
+    let schema = PgSchema::new("gone");
+    let proxy = CuttableProxy::to("127.0.0.1:5432");
+    let through_proxy =
+        schema
+            .url
+            .replacen("127.0.0.1:5432", &format!("127.0.0.1:{}", proxy.port), 1);
+    assert_ne!(
+        through_proxy, schema.url,
+        "the test server is at 127.0.0.1:5432"
+    );
+    let rt = runtime();
+    let sim = autoextract_sim(
+        &rt,
+        with_faults(dredge_sim::autoextract::Faults {
+            slow_rate: 1.0,
+            slow_ms: 60,
+            ..Default::default()
+        }),
+        6,
+    );
+    let queue = format!(
+        "[queue]\nbackend = \"postgres\"\nurl = \"{through_proxy}\"\nschema = \"{}\"\n\n",
+        schema.name
+    );
+    let mut h = Harness::new(&format!("{queue}{}", autoextract_account(&sim.base_url())));
+    h.start();
+    let expected = urls(3_000, 600);
+    url_job(&h, "gone", &expected);
+    wait_until("the first records", Duration::from_secs(60), || {
+        h.runs("gone")
+            .first()
+            .is_some_and(|r| r["records"].as_u64().unwrap_or(0) > 0)
+    });
+
+    proxy.cut();
+    wait_until("status to show the fault", Duration::from_secs(60), || {
+        h.call("status", json!({}))["storage"]["state"] == "io_error"
+    });
+    let status = h.call("status", json!({}));
+    assert!(
+        !status.to_string().contains("postgres://"),
+        "no URL in status: {status}"
+    );
+    proxy.mend();
+
+    let run = h.wait_run_end("gone", Duration::from_secs(180));
+    assert!(
+        h.call("status", json!({}))["storage"].is_null(),
+        "the fault clears by itself"
+    );
+    assert_eq!(h.runs("gone").len(), 1);
+    let lines = read_output(&h.path("").join(run["output"].as_str().unwrap()));
+    let mut seen = std::collections::HashMap::new();
+    for line in &lines {
+        *seen
+            .entry(line["source"].as_str().unwrap().to_string())
+            .or_insert(0usize) += 1;
+    }
+    let twice = seen.values().filter(|n| **n > 1).count();
+    let missing = expected.iter().filter(|u| !seen.contains_key(*u)).count();
+    assert_eq!((twice, missing), (0, 0), "records twice, records missing");
+    assert_eq!(seen.len(), expected.len());
+    assert_eq!(h.call("dead.list", json!({ "job": "gone" })), json!([]));
+    assert_eq!(run["state"], "succeeded", "{run}");
 }

@@ -8,6 +8,7 @@ use dredge_core::UnixMillis;
 use dredge_queue::{RunId, RunInfo, RunState};
 
 use super::control;
+use super::health::is_storage_error;
 use super::output::RunPaths;
 use super::runs::{self, StartError};
 use super::state::Shared;
@@ -83,11 +84,21 @@ impl Api for DaemonApi {
     async fn status(&self, _: Status) -> Result<StatusInfo, ApiError> {
         let shared = self.0.clone();
         let config = shared.config();
-        let runs = blocking({
-            let q = shared.queue.clone();
-            move || q.unfinished_runs().map_err(internal)
-        })
-        .await?;
+        // Status answers even when the queue cannot be read (its server gone): the
+        // fault is what the operator needs to see.
+        let q = shared.queue.clone();
+        let (runs, unread) = match tokio::task::spawn_blocking(move || q.unfinished_runs())
+            .await
+            .map_err(internal)?
+        {
+            Ok(runs) => (runs, None),
+            Err(e) => {
+                if is_storage_error(&e) {
+                    shared.health.report("reading the queue", &e);
+                }
+                (Vec::new(), Some(e))
+            }
+        };
         let mut queue = ItemCounts::default();
         for r in &runs {
             queue.ready += r.counts.ready;
@@ -157,10 +168,15 @@ impl Api for DaemonApi {
                 since: f.since.to_rfc3339(),
             }),
             queue_backend: Some(queue_backend(&shared.queue_config)),
-            warnings: config
-                .warnings
-                .iter()
-                .map(|w| format!("{}: {w}", config.path.display()))
+            warnings: unread
+                .map(|e| format!("the queue cannot be read now, so its counts show 0: {e}"))
+                .into_iter()
+                .chain(
+                    config
+                        .warnings
+                        .iter()
+                        .map(|w| format!("{}: {w}", config.path.display())),
+                )
                 .chain(
                     shared
                         .queue_warnings
