@@ -311,3 +311,24 @@ fn the_server_gone_mid_run_pauses_it_and_it_finishes_by_itself_exactly_once() {
     assert_eq!(h.call("dead.list", json!({ "job": "gone" })), json!([]));
     assert_eq!(run["state"], "succeeded", "{run}");
 }
+
+#[test]
+fn a_schema_written_by_a_newer_dredge_is_refused_at_start_and_by_migrate_check() {
+    let schema = PgSchema::new("newer");
+    let mut h = Harness::new(&schema.queue_section());
+    h.start();
+    h.stop();
+    schema.sql(&format!("UPDATE {}.schema_version SET version = 999", schema.name));
+
+    let out = run_until_exit(&h, Duration::from_secs(30));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("written by a newer dredge"), "{said}");
+    assert!(said.contains("999"), "{said}");
+    assert!(!said.contains("panicked"), "{said}");
+
+    let check = migrate_check(&h);
+    let said = String::from_utf8_lossy(&check.stdout);
+    assert_eq!(check.status.code(), Some(1), "{said}");
+    assert!(said.contains("written by a newer dredge"), "{said}");
+}
