@@ -35,7 +35,7 @@ fn main() {
         "postgres, 1 handle",
         items,
         threads,
-        measure(&[one.clone()], items, threads),
+        measure(std::slice::from_ref(&one), items, threads),
     );
 
     let (other, _) = PgQueue::open(options("b")).expect("open PostgreSQL");
