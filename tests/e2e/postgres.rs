@@ -318,7 +318,10 @@ fn a_schema_written_by_a_newer_dredge_is_refused_at_start_and_by_migrate_check()
     let mut h = Harness::new(&schema.queue_section());
     h.start();
     h.stop();
-    schema.sql(&format!("UPDATE {}.schema_version SET version = 999", schema.name));
+    schema.sql(&format!(
+        "UPDATE {}.schema_version SET version = 999",
+        schema.name
+    ));
 
     let out = run_until_exit(&h, Duration::from_secs(30));
     let said = String::from_utf8_lossy(&out.stderr);

@@ -16,7 +16,7 @@ use tokio_postgres::NoTls;
 use crate::options::{PgOptions, valid_schema};
 
 /// What the async code inside a call fails with: a queue refusal, or the database or
-/// pool failing (both become `QueueError::Storage` at the call's edge).
+/// pool failing (both become `QueueError::Database` at the call's edge).
 #[derive(Debug)]
 pub(crate) enum Fail {
     Queue(QueueError),
@@ -46,8 +46,8 @@ impl From<Fail> for QueueError {
     fn from(fail: Fail) -> Self {
         match fail {
             Fail::Queue(error) => error,
-            Fail::Db(error) => QueueError::Storage(StorageError::new(error)),
-            Fail::Pool(error) => QueueError::Storage(StorageError::new(error)),
+            Fail::Db(error) => QueueError::Database(StorageError::new(error)),
+            Fail::Pool(error) => QueueError::Database(StorageError::new(error)),
         }
     }
 }
@@ -118,7 +118,7 @@ impl Engine {
         F: Future<Output = Res<T>> + Send + 'static,
     {
         self.call(work).map_err(|error| match error {
-            QueueError::Storage(source) => QueueError::Connect {
+            QueueError::Storage(source) | QueueError::Database(source) => QueueError::Connect {
                 url: options.redacted_url(),
                 source,
             },

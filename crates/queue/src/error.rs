@@ -21,6 +21,12 @@ pub enum QueueError {
     #[error("state database I/O failed: {0}; check disk space and permissions of the state_dir")]
     Storage(#[source] StorageError),
 
+    /// A database server behind the queue (PostgreSQL) failed or went away mid-call.
+    #[error(
+        "the PostgreSQL queue failed or cannot be reached: {0}; check that the server runs and answers at the [queue] url (dredge tries again by itself)"
+    )]
+    Database(#[source] StorageError),
+
     #[error("{}", version_message(what, *found, *expected))]
     UnknownVersion {
         what: &'static str,
@@ -109,7 +115,10 @@ impl QueueError {
     pub fn outcome_unknown(&self) -> bool {
         matches!(
             self,
-            QueueError::Storage(_) | QueueError::GroupLost { .. } | QueueError::Closed { .. }
+            QueueError::Storage(_)
+                | QueueError::Database(_)
+                | QueueError::GroupLost { .. }
+                | QueueError::Closed { .. }
         )
     }
 
@@ -117,7 +126,9 @@ impl QueueError {
     /// read-only disk from other faults).
     pub fn io_error(&self) -> Option<&std::io::Error> {
         match self {
-            QueueError::Storage(e) | QueueError::Open { source: e, .. } => e.io_error(),
+            QueueError::Storage(e)
+            | QueueError::Database(e)
+            | QueueError::Open { source: e, .. } => e.io_error(),
             _ => None,
         }
     }
