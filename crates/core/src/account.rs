@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 use crate::http::DEFAULT_MAX_RESPONSE_BYTES;
 use crate::job::values::{Bounded, DurationIn, Rate};
 
-pub use api_key::{ApiKeyAccount, ApiKeyAccountConfig, ApiKeyVendor};
+pub use api_key::{ApiKeyAccount, ApiKeyAccountConfig, ApiKeyClient, ApiKeyVendor};
 pub use credential::{Credential, SecretReader, Secrets, secret_file, world_readable};
 
 /// `max_concurrency` as written: calls in flight at once.
@@ -30,9 +30,10 @@ pub const DEFAULT_MAX_CONCURRENCY: usize = 4;
 /// The per-request timeout when neither the account nor its vendor sets one.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The limits of an account, as every vendor's section spells them (each section
-/// repeats the four keys, so that its `deny_unknown_fields` and the toml spans of its
-/// values stay exact; serde's `flatten` would lose both).
+/// The limits of an account, as every vendor's section spells them (each section has
+/// the four keys as its own fields, so that its `deny_unknown_fields` and the toml spans
+/// of its values stay exact; serde's `flatten` would lose both). [`account_section!`]
+/// writes them into a section, once for every vendor.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LimitKeys {
     pub requests_per_second: Option<Rate>,
@@ -83,6 +84,59 @@ impl Default for Limits {
     fn default() -> Self {
         LimitKeys::default().resolve(DEFAULT_TIMEOUT)
     }
+}
+
+/// Declares a vendor's `[accounts.NAME]` section as written: the vendor's own keys, then
+/// the four limit keys every account takes (`requests_per_second`, `max_concurrency`,
+/// `timeout`, `max_response_bytes`), with `#[serde(deny_unknown_fields)]` and a
+/// `limit_keys()` that gathers the four. The limit keys are spelled here once rather
+/// than in every vendor's section; the section stays a plain struct, so toml's spans and
+/// the unknown-key check are exact. The calling crate depends on `serde`.
+///
+/// ```ignore
+/// dredge_core::account_section! {
+///     /// An Example account as written in the config file.
+///     pub struct ExampleAccountConfig {
+///         /// API root (default `https://api.example.com`).
+///         pub base_url: Option<String>,
+///     }
+/// }
+/// ```
+#[macro_export]
+macro_rules! account_section {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $( $(#[$field_meta:meta])* pub $field:ident : $ty:ty, )*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, ::serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            $( $(#[$field_meta])* pub $field: $ty, )*
+            /// Governor quota (requests per second; fractions allowed).
+            pub requests_per_second: Option<$crate::job::values::Rate>,
+            /// Calls in flight at once (default 4).
+            pub max_concurrency: Option<$crate::account::MaxConcurrency>,
+            /// Per-request timeout (default: the vendor's, 60s unless it says otherwise).
+            pub timeout: Option<$crate::account::Timeout>,
+            /// Larger answers are refused (a counted retry); default 64 MiB.
+            pub max_response_bytes: Option<$crate::account::MaxResponseBytes>,
+        }
+
+        impl $name {
+            /// The section's four limit keys, for [`LimitKeys::resolve`]($crate::account::LimitKeys::resolve).
+            pub fn limit_keys(&self) -> $crate::account::LimitKeys {
+                $crate::account::LimitKeys {
+                    requests_per_second: self.requests_per_second,
+                    max_concurrency: self.max_concurrency,
+                    timeout: self.timeout,
+                    max_response_bytes: self.max_response_bytes,
+                }
+            }
+        }
+    };
 }
 
 /// One vendor's `[accounts.NAME]` section as written (without `vendor`, which chose

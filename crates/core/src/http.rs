@@ -161,6 +161,34 @@ impl Answer {
         serde_json::from_slice(&self.body).ok()
     }
 
+    /// An RFC 7807 problem answer in words: "HTTP 451 KIND: TITLE (DETAIL)" (either of
+    /// title and detail alone; the kind, the problem's `type` or name, left out when
+    /// absent). Without kind, title and detail: the body's first 200 characters.
+    pub fn problem_message(
+        &self,
+        kind: Option<&str>,
+        title: Option<&str>,
+        detail: Option<&str>,
+    ) -> String {
+        let mut message = format!("HTTP {}", self.status);
+        if let Some(kind) = kind {
+            message.push(' ');
+            message.push_str(kind);
+        }
+        let words = match (title, detail) {
+            (Some(t), Some(d)) => format!("{t} ({d})"),
+            (Some(t), None) => t.to_string(),
+            (None, Some(d)) => d.to_string(),
+            (None, None) if kind.is_none() => self.text(200),
+            (None, None) => String::new(),
+        };
+        if !words.is_empty() {
+            message.push_str(": ");
+            message.push_str(&words);
+        }
+        message
+    }
+
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }

@@ -14,6 +14,8 @@
 //! assert!(report.unfinished.is_empty());
 //! ```
 
+mod fixtures;
+
 use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -32,6 +34,8 @@ use crate::record::Record;
 use crate::retry::{AccountStop, GateClosure, ItemBudget};
 use crate::step::{self, Plumbing, Requeue, StepItem, Stepped};
 use crate::time::UnixMillis;
+
+pub use fixtures::{answer, job_spec, resolve_account};
 
 /// How the driver runs a job.
 #[derive(Debug, Clone)]
@@ -154,6 +158,46 @@ impl RunReport {
     /// Total counted attempts over every item.
     pub fn total_attempts(&self) -> u64 {
         self.items.iter().map(|i| u64::from(i.attempts)).sum()
+    }
+
+    /// Panics unless the first item that ended dead has a reason containing `text`
+    /// (showing every dead item otherwise).
+    pub fn assert_first_dead_says(&self, text: &str) {
+        let first = self.dead.first().map(|d| d.reason.as_str());
+        assert!(
+            first.is_some_and(|reason| reason.contains(text)),
+            "the first dead item should say {text:?}: {:?}",
+            self.dead
+        );
+    }
+
+    /// Panics unless the run finished and each of `labels` ended exactly once, as a
+    /// record's source or a dead item's label, and nothing else did.
+    pub fn assert_each_once(&self, labels: &[String]) {
+        assert!(
+            self.unfinished.is_empty(),
+            "unfinished: {:?}",
+            self.unfinished
+        );
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for r in &self.records {
+            *seen.entry(r.source.as_str()).or_default() += 1;
+        }
+        for d in &self.dead {
+            *seen.entry(d.label.as_str()).or_default() += 1;
+        }
+        for label in labels {
+            assert_eq!(
+                seen.get(label.as_str()),
+                Some(&1),
+                "{label} must end exactly once"
+            );
+        }
+        assert_eq!(
+            self.records.len() + self.dead.len(),
+            labels.len(),
+            "nothing else was produced"
+        );
     }
 }
 

@@ -73,6 +73,12 @@ impl RequestLog {
         self.entries.lock().expect("request log poisoned").clone()
     }
 
+    /// How many logged requests `matches` says yes to.
+    pub fn count(&self, matches: impl Fn(&LoggedRequest) -> bool) -> usize {
+        let entries = self.entries.lock().expect("request log poisoned");
+        entries.iter().filter(|e| matches(e)).count()
+    }
+
     /// How many requests have been logged.
     pub fn len(&self) -> usize {
         self.entries.lock().expect("request log poisoned").len()

@@ -9,9 +9,11 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{AccountSection, Credential, LimitKeys, MaxConcurrency, MaxResponseBytes};
-use super::{SecretReader, Timeout, base_url};
+use super::{SecretReader, SetupError, Timeout, base_url};
 use crate::Limits;
+use crate::http::{Answer, VendorClient};
 use crate::job::values::Rate;
+use crate::outcome::Failure;
 use crate::secret::{Secret, SecretText};
 
 /// What an API-key vendor's section takes from its vendor: its defaults, beside it in
@@ -90,5 +92,98 @@ impl<V: ApiKeyVendor> AccountSection for ApiKeyAccountConfig<V> {
             .resolve(V::DEFAULT_TIMEOUT)
             .with_timeout_at_least(V::MIN_TIMEOUT),
         })
+    }
+}
+
+/// An API-key account's HTTP client: every request carries the key as the basic-auth
+/// user with an empty password, which is how AutoExtract and Zyte API authenticate.
+#[derive(Debug, Clone)]
+pub struct ApiKeyClient {
+    client: VendorClient,
+    api_key: Secret,
+}
+
+impl ApiKeyClient {
+    /// The client of `account`: its base URL, and its limits on every request.
+    pub fn new(account: &ApiKeyAccount) -> Result<Self, SetupError> {
+        let client = VendorClient::new(&account.base_url, &account.limits)?;
+        Ok(Self::with_client(client, account.api_key.clone()))
+    }
+
+    /// Over a client built elsewhere (tests, shared gates).
+    pub fn with_client(client: VendorClient, api_key: Secret) -> Self {
+        ApiKeyClient { client, api_key }
+    }
+
+    /// A POST to `path` (starting with `/`) below the base URL, with the key.
+    pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .http()
+            .post(self.client.url(path))
+            .basic_auth(self.api_key.expose(), Some(""))
+    }
+
+    /// Sends `request` through the account's gate: [`VendorClient::send`].
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Result<Answer, Failure> {
+        self.client.send(request).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::testing::resolve_account;
+
+    /// A vendor whose own limit (the floor) is above its default timeout, so that both
+    /// rules show.
+    struct Example;
+
+    impl ApiKeyVendor for Example {
+        const DEFAULT_BASE_URL: &'static str = "https://api.example.test";
+        const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+        const MIN_TIMEOUT: Duration = Duration::from_secs(200);
+    }
+
+    fn resolve(section: serde_json::Value) -> Result<ApiKeyAccount, String> {
+        resolve_account::<ApiKeyAccountConfig<Example>>(section)
+    }
+
+    #[test]
+    fn defaults_are_the_vendors() {
+        let a = resolve(json!({ "api_key": "k" })).unwrap();
+        assert_eq!(a.base_url, "https://api.example.test");
+        assert_eq!(a.limits.timeout, Duration::from_secs(300));
+        assert_eq!(a.limits.max_concurrency, 4);
+        assert_eq!(a.limits.max_response_bytes, 64 << 20);
+        assert_eq!(a.api_key.expose(), "k");
+    }
+
+    #[test]
+    fn a_shorter_timeout_is_raised_to_the_vendors_own_limit() {
+        let a = resolve(json!({ "api_key": "k", "timeout": "10s" })).unwrap();
+        assert_eq!(
+            a.limits.timeout,
+            Example::MIN_TIMEOUT,
+            "leases last as long as this"
+        );
+        let a = resolve(json!({ "api_key": "k", "timeout": "900s" })).unwrap();
+        assert_eq!(a.limits.timeout, Duration::from_secs(900));
+    }
+
+    #[test]
+    fn an_api_key_is_required_and_other_vendors_keys_are_refused() {
+        let e = resolve(json!({ "api_key_env": "A", "api_key": "k" })).unwrap_err();
+        assert!(e.contains("give only one of api_key"), "{e}");
+        let e = resolve(json!({})).unwrap_err();
+        assert!(
+            e.contains("needs an API key (api_key, api_key_env or api_key_file)"),
+            "{e}"
+        );
+        for key in ["flavor", "tenant"] {
+            let e = resolve(json!({ "api_key": "k", key: "x" })).unwrap_err();
+            assert!(e.contains(&format!("unknown field `{key}`")), "{e}");
+        }
     }
 }

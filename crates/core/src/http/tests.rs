@@ -98,3 +98,17 @@ async fn an_answer_under_the_cap_is_read_whole() {
     let answer = fetch(&base).await.expect("read");
     assert_eq!(&answer.body[..], b"{}");
 }
+
+#[test]
+fn a_problem_is_worded_status_kind_title_and_detail_or_else_the_body() {
+    let answer = crate::testing::answer(451, "<html>refused</html>");
+    let m = |kind, title, detail| answer.problem_message(kind, title, detail);
+    assert_eq!(
+        m(Some("/download/x"), Some("Title"), Some("detail")),
+        "HTTP 451 /download/x: Title (detail)"
+    );
+    assert_eq!(m(None, Some("Title"), None), "HTTP 451: Title");
+    assert_eq!(m(Some("k"), None, Some("detail")), "HTTP 451 k: detail");
+    assert_eq!(m(Some("k"), None, None), "HTTP 451 k");
+    assert_eq!(m(None, None, None), "HTTP 451: <html>refused</html>");
+}

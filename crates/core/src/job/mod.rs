@@ -9,6 +9,8 @@ pub mod retention;
 pub mod schedule;
 pub mod values;
 pub mod vendors;
+#[macro_use]
+mod work;
 pub mod zyte;
 
 use std::collections::BTreeMap;
@@ -26,6 +28,7 @@ pub use vendors::{
     OxylabsDelivery, OxylabsInputs, OxylabsJob, OxylabsResults, PageType, Vendor, WdsField,
     WdsFollow, WdsJob, WdsRestart,
 };
+pub use work::{VendorWork, WrongVendor};
 pub use zyte::{ZyteExtract, ZyteExtractFrom, ZyteJob};
 
 use crate::error::FileError;
@@ -81,6 +84,14 @@ pub enum VendorJob {
     Wds(WdsJob),
     Autoextract(AutoextractJob),
     Zyte(ZyteJob),
+}
+
+vendor_work! {
+    OctoparseJob => Octoparse,
+    OxylabsJob => Oxylabs,
+    WdsJob => Wds,
+    AutoextractJob => Autoextract,
+    ZyteJob => Zyte,
 }
 
 impl VendorJob {

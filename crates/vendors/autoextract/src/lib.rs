@@ -22,16 +22,12 @@ mod results;
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use dredge_core::job::{AutoextractJob, JobSpec, VendorJob};
-use dredge_core::{
-    Executor, ItemContext, NewItem, Outcome, PlanError, RateGate, Secret, SetupError, UnixMillis,
-    VendorClient,
-};
+use dredge_core::account::ApiKeyClient;
+use dredge_core::job::{AutoextractJob, JobSpec};
+use dredge_core::{Executor, ItemContext, NewItem, Outcome, PlanError, SetupError, UnixMillis};
 use reqwest::header::CONTENT_TYPE;
 
-pub use account::{
-    AutoextractAccount, AutoextractAccountConfig, DEFAULT_BASE_URL, DEFAULT_TIMEOUT, MIN_TIMEOUT,
-};
+pub use account::{AutoextractAccount, AutoextractAccountConfig, AutoextractDefaults};
 pub use batch::{Batch, MAX_BODY_BYTES, MAX_QUERIES, Query, QueryShape};
 pub use domain::{registrable_domain, url_domain};
 pub use problem::{RequestError, type_name};
@@ -42,38 +38,28 @@ use answer::Context;
 /// Executes AutoExtract batches for one account.
 #[derive(Debug, Clone)]
 pub struct AutoextractExecutor {
-    client: VendorClient,
-    api_key: Secret,
+    api: ApiKeyClient,
 }
 
 impl AutoextractExecutor {
     /// An executor for `account`, with its quota and concurrency applied to every
-    /// request and its HTTP timeout (at least [`MIN_TIMEOUT`]).
+    /// request and its HTTP timeout (at least the vendor's own limit on one request).
     pub fn new(account: &AutoextractAccount) -> Result<Self, SetupError> {
-        let limits = &account.limits;
-        let gate = RateGate::new(limits.requests_per_second, limits.max_concurrency);
-        let client = VendorClient::with_gate(&account.base_url, limits.timeout, gate)?
-            .max_body(limits.max_response_bytes);
-        Ok(AutoextractExecutor {
-            client,
-            api_key: account.api_key.clone(),
-        })
+        ApiKeyClient::new(account).map(Self::with_client)
     }
 
     /// An executor over a client built elsewhere (tests, shared gates).
-    pub fn with_client(client: VendorClient, api_key: Secret) -> Self {
-        AutoextractExecutor { client, api_key }
+    pub fn with_client(api: ApiKeyClient) -> Self {
+        AutoextractExecutor { api }
     }
 
     async fn run_batch(&self, shape: QueryShape, batch: &Batch, item: &ItemContext) -> Outcome {
         let request = self
-            .client
-            .http()
-            .post(self.client.url("/v1/extract"))
-            .basic_auth(self.api_key.expose(), Some(""))
+            .api
+            .post("/v1/extract")
             .header(CONTENT_TYPE, "application/json")
             .body(shape.body(&batch.queries));
-        let sent = self.client.send(request).await;
+        let sent = self.api.send(request).await;
         // Follow-up times and record stamps count from when the answer arrived.
         let ctx = &Context {
             item,
@@ -94,13 +80,6 @@ impl AutoextractExecutor {
                 Outcome::retry(dredge_core::FailureClass::Server, message)
             }
         }
-    }
-}
-
-fn job_of(job: &JobSpec) -> Option<&AutoextractJob> {
-    match &job.work {
-        VendorJob::Autoextract(a) => Some(a),
-        _ => None,
     }
 }
 
@@ -142,7 +121,7 @@ pub fn plan_batches(shape: &QueryShape, urls: &[String]) -> Vec<NewItem> {
 #[async_trait]
 impl Executor for AutoextractExecutor {
     fn plan(&self, job: &JobSpec, inputs: &[String]) -> Result<Vec<NewItem>, PlanError> {
-        let work = job_of(job).ok_or_else(|| PlanError::new(job, "not an autoextract job"))?;
+        let work = job.work_to_plan::<AutoextractJob>()?;
         if inputs.is_empty() {
             return Err(PlanError::new(job, "the URL list is empty"));
         }
@@ -164,8 +143,9 @@ impl Executor for AutoextractExecutor {
     }
 
     async fn execute(&self, job: &JobSpec, item: &ItemContext) -> Outcome {
-        let Some(work) = job_of(job) else {
-            return Outcome::fatal("not an autoextract job");
+        let work = match job.work_of::<AutoextractJob>() {
+            Ok(work) => work,
+            Err(wrong) => return Outcome::fatal(wrong.to_string()),
         };
         let batch = match Batch::decode(&item.payload) {
             Ok(batch) if !batch.queries.is_empty() => batch,

@@ -133,23 +133,11 @@ fn seconds(value: &Value) -> Option<Duration> {
 /// "HTTP 429 user-rate-limit-exceeded: User rate limit exceeded (Too many requests)",
 /// or the body's first words when it is not a problem.
 fn describe(answer: &Answer, problem: &Problem) -> String {
-    let mut message = format!("HTTP {}", answer.status);
-    if let Some(name) = &problem.name {
-        message.push(' ');
-        message.push_str(name);
-    }
-    let words = match (&problem.title, &problem.detail) {
-        (Some(t), Some(d)) => format!("{t} ({d})"),
-        (Some(t), None) => t.clone(),
-        (None, Some(d)) => d.clone(),
-        (None, None) if problem.name.is_none() => answer.text(200),
-        (None, None) => String::new(),
-    };
-    if !words.is_empty() {
-        message.push_str(": ");
-        message.push_str(&words);
-    }
-    message
+    answer.problem_message(
+        problem.name.as_deref(),
+        problem.title.as_deref(),
+        problem.detail.as_deref(),
+    )
 }
 
 #[cfg(test)]

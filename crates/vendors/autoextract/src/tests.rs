@@ -17,6 +17,7 @@ use rand::rngs::StdRng;
 use super::*;
 use crate::answer::{request_error, settle, sort};
 use crate::results::QueryResult;
+use dredge_core::Secret;
 
 const NOW: UnixMillis = UnixMillis(1_000_000);
 
@@ -414,10 +415,10 @@ fn executor() -> AutoextractExecutor {
     let client = dredge_core::VendorClient::with_gate(
         "http://127.0.0.1:9",
         std::time::Duration::from_secs(5),
-        RateGate::new(None, 1),
+        dredge_core::RateGate::new(None, 1),
     )
     .expect("a client");
-    AutoextractExecutor::with_client(client, Secret::new("k"))
+    AutoextractExecutor::with_client(ApiKeyClient::with_client(client, Secret::new("k")))
 }
 
 #[test]

@@ -1,13 +1,13 @@
 //! The AutoExtract executor against `dredge-sim` on 127.0.0.1, driven by
 //! `dredge_core::testing::Driver` exactly as the daemon's retry policy would.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dredge_autoextract::AutoextractExecutor;
-use dredge_core::job::{AutoextractJob, CatchUp, InputList, JobSpec, Overlap, PageType, VendorJob};
-use dredge_core::testing::{Driver, DriverConfig, RunReport};
+use dredge_core::account::ApiKeyClient;
+use dredge_core::job::{AutoextractJob, InputList, JobSpec, PageType, VendorJob};
+use dredge_core::testing::{Driver, DriverConfig, RunReport, job_spec};
 use dredge_core::{RateGate, Secret, UnixMillis, VendorClient};
 use dredge_sim::autoextract::{Config, Faults, Sim};
 
@@ -15,20 +15,16 @@ const KEY: &str = "test-key";
 
 fn job(max_attempts: u32) -> JobSpec {
     JobSpec {
-        name: "extract".to_string().try_into().expect("a valid name"),
-        account: "zyte".into(),
-        schedule: None,
-        catch_up: CatchUp::Once,
-        overlap: Overlap::Skip,
-        enabled: true,
         max_attempts,
-        deadline: Duration::from_secs(600),
-        retention: Default::default(),
-        work: VendorJob::Autoextract(AutoextractJob {
-            page_type: PageType::Product,
-            urls: InputList::Inline(Vec::new()),
-            article_body_raw: false,
-        }),
+        ..job_spec(
+            "extract",
+            "zyte",
+            VendorJob::Autoextract(AutoextractJob {
+                page_type: PageType::Product,
+                urls: InputList::Inline(Vec::new()),
+                article_body_raw: false,
+            }),
+        )
     }
 }
 
@@ -36,7 +32,10 @@ fn executor(sim: &Sim) -> Arc<AutoextractExecutor> {
     let gate = RateGate::new(None, 8);
     let client =
         VendorClient::with_gate(&sim.base_url(), Duration::from_secs(660), gate).expect("a client");
-    Arc::new(AutoextractExecutor::with_client(client, Secret::new(KEY)))
+    Arc::new(AutoextractExecutor::with_client(ApiKeyClient::with_client(
+        client,
+        Secret::new(KEY),
+    )))
 }
 
 /// `n` URLs spread round-robin over `domains` registrable domains, with varied
@@ -64,34 +63,6 @@ fn driver(workers: usize) -> Driver {
         max_wall: Duration::from_secs(90),
         seed: 11,
     })
-}
-
-/// Every URL ends as exactly one record or one dead item.
-fn assert_each_url_once(urls: &[String], report: &RunReport) {
-    assert!(
-        report.unfinished.is_empty(),
-        "unfinished: {:?}",
-        report.unfinished
-    );
-    let mut seen: HashMap<&str, usize> = HashMap::new();
-    for r in &report.records {
-        *seen.entry(r.source.as_str()).or_default() += 1;
-    }
-    for d in &report.dead {
-        *seen.entry(d.label.as_str()).or_default() += 1;
-    }
-    for url in urls {
-        assert_eq!(
-            seen.get(url.as_str()),
-            Some(&1),
-            "{url} must end exactly once"
-        );
-    }
-    assert_eq!(
-        report.records.len() + report.dead.len(),
-        urls.len(),
-        "nothing else was produced"
-    );
 }
 
 /// No request reached the simulator for a domain while the driver held that domain's
@@ -174,7 +145,7 @@ async fn a_thousand_urls_through_occupied_domains_timeouts_404s_429s_and_a_500()
         .expect("plans");
     fault_500.await.expect("the 500 injector ends");
 
-    assert_each_url_once(&urls, &report);
+    report.assert_each_once(&urls);
     let missing = urls.iter().filter(|u| u.contains("/missing/")).count();
     assert_eq!(
         report.dead.len(),
@@ -221,7 +192,7 @@ async fn snoozes_alone_spend_no_attempt() {
         .run(executor(&sim), &job(2), &urls)
         .await
         .expect("plans");
-    assert_each_url_once(&urls, &report);
+    report.assert_each_once(&urls);
     assert_eq!(report.records.len(), urls.len());
     assert_eq!(report.total_attempts(), 0);
     assert!(report.executions.iter().all(|e| !e.spent_attempt));
@@ -261,7 +232,7 @@ async fn a_batch_refused_again_after_its_split_leaves_each_url_dead() {
         .run(executor(&sim), &job(8), &urls)
         .await
         .expect("plans");
-    assert_each_url_once(&urls, &report);
+    report.assert_each_once(&urls);
     assert_eq!(report.dead.len(), 100);
     assert!(
         report
@@ -303,10 +274,10 @@ async fn a_wrong_key_never_shows_in_the_stop_reason() {
     let client =
         VendorClient::with_gate(&sim.base_url(), Duration::from_secs(660), gate).expect("a client");
     let secret = "sk-very-secret-value";
-    let exec = Arc::new(AutoextractExecutor::with_client(
+    let exec = Arc::new(AutoextractExecutor::with_client(ApiKeyClient::with_client(
         client,
         Secret::new(secret),
-    ));
+    )));
     let report = driver(1)
         .run(exec, &job(8), &urls(5, 1, 0))
         .await
@@ -343,7 +314,7 @@ async fn broken_answers_never_lose_a_url() {
         .run(executor(&sim), &job(ATTEMPTS), &urls)
         .await
         .expect("plans");
-    assert_each_url_once(&urls, &report);
+    report.assert_each_once(&urls);
     assert_records_match_their_urls(&sim, &report);
     // Dead only for a reason: the page is missing, or every attempt met a broken answer.
     let gave_up = format!("gave up after {ATTEMPTS} attempts");
@@ -383,7 +354,7 @@ async fn every_documented_page_type_yields_its_records() {
             .run(executor(&sim), &job_of_type(page_type), &urls)
             .await
             .expect("plans");
-        assert_each_url_once(&urls, &report);
+        report.assert_each_once(&urls);
         assert_eq!(report.records.len(), 6, "{page_type:?}: {:?}", report.dead);
     }
 }
@@ -401,13 +372,9 @@ async fn a_redirect_network301_is_dead_after_one_request() {
         .run(executor(&sim), &job(8), &urls)
         .await
         .expect("plans");
-    assert_each_url_once(&urls, &report);
+    report.assert_each_once(&urls);
     assert_eq!(report.dead.len(), 1);
-    assert!(
-        report.dead[0].reason.contains("network301"),
-        "{:?}",
-        report.dead
-    );
+    report.assert_first_dead_says("network301");
     assert_eq!(
         sim.log.len(),
         1,

@@ -5,10 +5,8 @@
 use std::time::Duration;
 
 use dredge_core::account::{
-    self, AccountSection, Credential, DEFAULT_TIMEOUT as CORE_DEFAULT_TIMEOUT, LimitKeys,
-    MaxConcurrency, MaxResponseBytes, SecretReader, Timeout,
+    self, AccountSection, Credential, DEFAULT_TIMEOUT as CORE_DEFAULT_TIMEOUT, SecretReader,
 };
-use dredge_core::job::values::Rate;
 use dredge_core::secret::SecretText;
 use dredge_core::{Limits, Secret};
 use serde::{Deserialize, Serialize};
@@ -42,30 +40,22 @@ impl OctoparseFlavor {
     }
 }
 
-/// An Octoparse account as written in the config file.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OctoparseAccountConfig {
-    /// API root (default: the flavor's).
-    pub base_url: Option<String>,
-    /// Required, with a password.
-    pub username: Option<String>,
-    /// Required: `password`, `password_env` or `password_file`.
-    pub password: Option<SecretText>,
-    pub password_env: Option<String>,
-    pub password_file: Option<String>,
-    /// `legacy` (Data Export API, default) or `openapi`.
-    pub flavor: Option<OctoparseFlavor>,
-    /// Use the acknowledged unexported-data endpoints.
-    pub unexported_ack: Option<bool>,
-    /// Governor quota (requests per second; fractions allowed).
-    pub requests_per_second: Option<Rate>,
-    /// Calls in flight at once (default 4).
-    pub max_concurrency: Option<MaxConcurrency>,
-    /// Per-request timeout (default 60s).
-    pub timeout: Option<Timeout>,
-    /// Larger answers are refused (a counted retry); default 64 MiB.
-    pub max_response_bytes: Option<MaxResponseBytes>,
+dredge_core::account_section! {
+    /// An Octoparse account as written in the config file.
+    pub struct OctoparseAccountConfig {
+        /// API root (default: the flavor's).
+        pub base_url: Option<String>,
+        /// Required, with a password.
+        pub username: Option<String>,
+        /// Required: `password`, `password_env` or `password_file`.
+        pub password: Option<SecretText>,
+        pub password_env: Option<String>,
+        pub password_file: Option<String>,
+        /// `legacy` (Data Export API, default) or `openapi`.
+        pub flavor: Option<OctoparseFlavor>,
+        /// Use the acknowledged unexported-data endpoints.
+        pub unexported_ack: Option<bool>,
+    }
 }
 
 /// A resolved Octoparse account.
@@ -83,6 +73,7 @@ impl AccountSection for OctoparseAccountConfig {
     type Account = OctoparseAccount;
 
     fn resolve(self, secrets: &mut SecretReader) -> Result<OctoparseAccount, String> {
+        let limits = self.limit_keys().resolve(DEFAULT_TIMEOUT);
         let (username, password) = secrets.login(
             self.username,
             Credential::new(self.password, self.password_env, self.password_file),
@@ -94,28 +85,20 @@ impl AccountSection for OctoparseAccountConfig {
             password,
             flavor,
             unexported_ack: self.unexported_ack.unwrap_or(false),
-            limits: LimitKeys {
-                requests_per_second: self.requests_per_second,
-                max_concurrency: self.max_concurrency,
-                timeout: self.timeout,
-                max_response_bytes: self.max_response_bytes,
-            }
-            .resolve(DEFAULT_TIMEOUT),
+            limits,
         })
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use dredge_core::account::Secrets;
+    use dredge_core::testing::resolve_account;
     use serde_json::json;
 
     use super::*;
 
     fn resolve(section: serde_json::Value) -> Result<OctoparseAccount, String> {
-        let raw: OctoparseAccountConfig =
-            serde_json::from_value(section).map_err(|e| e.to_string())?;
-        raw.resolve(&mut SecretReader::new(Secrets::Read))
+        resolve_account::<OctoparseAccountConfig>(section)
     }
 
     #[test]

@@ -200,17 +200,9 @@ pub(crate) const THROTTLE_CURVE: ThrottleCurve = ThrottleCurve::Doubling {
 
 #[cfg(test)]
 mod tests {
-    use reqwest::header::HeaderMap;
 
     use super::*;
-
-    fn answer(status: u16, body: &str) -> Answer {
-        Answer {
-            status,
-            headers: HeaderMap::new(),
-            body: body.as_bytes().to_vec().into(),
-        }
-    }
+    use dredge_core::testing::answer;
 
     fn legacy_read(status: u16, body: &str) -> Result<Value, Problem> {
         read(OctoparseFlavor::Legacy, &answer(status, body))

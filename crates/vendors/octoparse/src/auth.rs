@@ -151,17 +151,9 @@ fn seconds(value: &Value) -> Option<Duration> {
 
 #[cfg(test)]
 mod tests {
-    use reqwest::header::HeaderMap;
 
     use super::*;
-
-    fn answer(status: u16, body: &str) -> Answer {
-        Answer {
-            status,
-            headers: HeaderMap::new(),
-            body: body.as_bytes().to_vec().into(),
-        }
-    }
+    use dredge_core::testing::answer;
 
     #[test]
     fn a_legacy_token_answer_is_read() {

@@ -31,7 +31,7 @@ mod unexported;
 use std::time::Instant;
 
 use async_trait::async_trait;
-use dredge_core::job::{JobSpec, OctoparseJob, OctoparseTasks, VendorJob};
+use dredge_core::job::{JobSpec, OctoparseJob, OctoparseTasks};
 use dredge_core::token::TokenCache;
 use dredge_core::{
     Executor, ItemContext, NewItem, Outcome, PlanError, RateGate, SetupError, VendorClient,
@@ -145,17 +145,10 @@ impl OctoparseExecutor {
     }
 }
 
-fn job_of(job: &JobSpec) -> Option<&OctoparseJob> {
-    match &job.work {
-        VendorJob::Octoparse(o) => Some(o),
-        _ => None,
-    }
-}
-
 #[async_trait]
 impl Executor for OctoparseExecutor {
     fn plan(&self, job: &JobSpec, _inputs: &[String]) -> Result<Vec<NewItem>, PlanError> {
-        let work = job_of(job).ok_or_else(|| PlanError::new(job, "not an octoparse job"))?;
+        let work = job.work_to_plan::<OctoparseJob>()?;
         if !(1..=1000).contains(&work.page_size) {
             return Err(PlanError::new(job, "page_size must be 1..=1000"));
         }
@@ -181,8 +174,9 @@ impl Executor for OctoparseExecutor {
     }
 
     async fn execute(&self, job: &JobSpec, item: &ItemContext) -> Outcome {
-        let Some(work) = job_of(job) else {
-            return Outcome::fatal("not an octoparse job");
+        let work = match job.work_of::<OctoparseJob>() {
+            Ok(work) => work,
+            Err(wrong) => return Outcome::fatal(wrong.to_string()),
         };
         match Step::decode(&item.payload) {
             Ok(step) => self.run(work, step, item).await,

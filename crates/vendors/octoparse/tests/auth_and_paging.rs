@@ -119,11 +119,7 @@ async fn an_unknown_task_is_dead_with_the_vendors_message() {
     )
     .await;
     assert_eq!(report.dead.len(), 1);
-    assert!(
-        report.dead[0].reason.contains("TaskID is invalid"),
-        "{:?}",
-        report.dead
-    );
+    report.assert_first_dead_says("TaskID is invalid");
     assert_eq!(report.total_attempts(), 0);
 }
 

@@ -50,12 +50,7 @@ async fn a_task_group_drains_every_row_once_through_revoked_tokens_and_server_er
         "one token request per invalidated token: {tokens} requests for {invalidated} invalidations"
     );
     assert!(report.items.iter().any(|i| i.label.ends_with("drain 25")));
-    let server_errors = sim
-        .log
-        .entries()
-        .iter()
-        .filter(|e| e.outcome == "fault:server_error")
-        .count();
+    let server_errors = sim.log.count(|e| e.outcome == "fault:server_error");
     assert!(server_errors >= 1, "the server_error fault fired");
     assert!(
         report.total_attempts() >= server_errors as u64,
@@ -142,7 +137,7 @@ async fn quota_exceeded_snoozes_the_account_without_spending_attempts() {
     )
     .await;
     assert_output_equals_ledger(&sim, &report, 600, "notexportdata");
-    let quota = sim.log.entries().iter().filter(|e| e.status == 429).count();
+    let quota = sim.log.count(|e| e.status == 429);
     assert_eq!(quota, 2);
     let account_gates = report
         .gates

@@ -4,41 +4,30 @@
 use std::time::Duration;
 
 use dredge_core::account::{
-    self, AccountSection, Credential, DEFAULT_TIMEOUT as CORE_DEFAULT_TIMEOUT, LimitKeys,
-    MaxConcurrency, MaxResponseBytes, SecretReader, Timeout,
+    self, AccountSection, Credential, DEFAULT_TIMEOUT as CORE_DEFAULT_TIMEOUT, SecretReader,
 };
-use dredge_core::job::values::Rate;
 use dredge_core::secret::SecretText;
 use dredge_core::{Limits, Secret};
-use serde::Deserialize;
 
 /// Where the Scraper API is.
 pub const DEFAULT_BASE_URL: &str = "https://data.oxylabs.io";
 /// Per request, unless the account says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = CORE_DEFAULT_TIMEOUT;
 
-/// An Oxylabs account as written in the config file.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OxylabsAccountConfig {
-    /// API root (default `https://data.oxylabs.io`); dredge appends `/v1/queries...`.
-    pub base_url: Option<String>,
-    /// Required, with a password.
-    pub username: Option<String>,
-    /// Required: `password`, `password_env` or `password_file`.
-    pub password: Option<SecretText>,
-    pub password_env: Option<String>,
-    pub password_file: Option<String>,
-    /// Extra CIDRs allowed to post callbacks, besides Oxylabs' published IPs.
-    pub callback_allow: Option<Vec<String>>,
-    /// Governor quota (requests per second; fractions allowed).
-    pub requests_per_second: Option<Rate>,
-    /// Calls in flight at once (default 4).
-    pub max_concurrency: Option<MaxConcurrency>,
-    /// Per-request timeout (default 60s).
-    pub timeout: Option<Timeout>,
-    /// Larger answers are refused (a counted retry); default 64 MiB.
-    pub max_response_bytes: Option<MaxResponseBytes>,
+dredge_core::account_section! {
+    /// An Oxylabs account as written in the config file.
+    pub struct OxylabsAccountConfig {
+        /// API root (default `https://data.oxylabs.io`); dredge appends `/v1/queries...`.
+        pub base_url: Option<String>,
+        /// Required, with a password.
+        pub username: Option<String>,
+        /// Required: `password`, `password_env` or `password_file`.
+        pub password: Option<SecretText>,
+        pub password_env: Option<String>,
+        pub password_file: Option<String>,
+        /// Extra CIDRs allowed to post callbacks, besides Oxylabs' published IPs.
+        pub callback_allow: Option<Vec<String>>,
+    }
 }
 
 /// A resolved Oxylabs account.
@@ -55,6 +44,7 @@ impl AccountSection for OxylabsAccountConfig {
     type Account = OxylabsAccount;
 
     fn resolve(self, secrets: &mut SecretReader) -> Result<OxylabsAccount, String> {
+        let limits = self.limit_keys().resolve(DEFAULT_TIMEOUT);
         let (username, password) = secrets.login(
             self.username,
             Credential::new(self.password, self.password_env, self.password_file),
@@ -64,28 +54,20 @@ impl AccountSection for OxylabsAccountConfig {
             username,
             password,
             callback_allow: self.callback_allow.unwrap_or_default(),
-            limits: LimitKeys {
-                requests_per_second: self.requests_per_second,
-                max_concurrency: self.max_concurrency,
-                timeout: self.timeout,
-                max_response_bytes: self.max_response_bytes,
-            }
-            .resolve(DEFAULT_TIMEOUT),
+            limits,
         })
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use dredge_core::account::Secrets;
+    use dredge_core::testing::resolve_account;
     use serde_json::json;
 
     use super::*;
 
     fn resolve(section: serde_json::Value) -> Result<OxylabsAccount, String> {
-        let raw: OxylabsAccountConfig =
-            serde_json::from_value(section).map_err(|e| e.to_string())?;
-        raw.resolve(&mut SecretReader::new(Secrets::Read))
+        resolve_account::<OxylabsAccountConfig>(section)
     }
 
     #[test]

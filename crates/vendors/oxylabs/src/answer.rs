@@ -92,16 +92,8 @@ pub fn limited_domain(message: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
-
-    fn answer(status: u16, body: &str) -> Answer {
-        Answer {
-            status,
-            headers: HeaderMap::new(),
-            // axum re-exports the `bytes` crate's type that `Answer` holds.
-            body: axum::body::Bytes::from(body.to_string()),
-        }
-    }
+    use dredge_core::testing::answer;
+    use reqwest::header::{HeaderValue, RETRY_AFTER};
 
     #[test]
     fn a_429_naming_a_domain_snoozes_that_domain() {

@@ -44,7 +44,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use dredge_core::job::{JobSpec, OxylabsDelivery, OxylabsJob, VendorJob};
+use dredge_core::job::{JobSpec, OxylabsDelivery, OxylabsJob};
 use dredge_core::{
     Executor, ItemContext, NewItem, Outcome, PlanError, Secret, SetupError, VendorClient,
 };
@@ -159,13 +159,6 @@ impl OxylabsExecutor {
     }
 }
 
-fn job_of(job: &JobSpec) -> Option<&OxylabsJob> {
-    match &job.work {
-        VendorJob::Oxylabs(o) => Some(o),
-        _ => None,
-    }
-}
-
 /// A job id we are willing to put into a URL path: Oxylabs ids are digits; allow the
 /// usual id characters so a format change does not break us, but nothing that could
 /// leave the path segment.
@@ -199,7 +192,7 @@ impl Executor for OxylabsExecutor {
     }
 
     fn plan(&self, job: &JobSpec, inputs: &[String]) -> Result<Vec<NewItem>, PlanError> {
-        let work = job_of(job).ok_or_else(|| PlanError::new(job, "not an oxylabs job"))?;
+        let work = job.work_to_plan::<OxylabsJob>()?;
         let values: Vec<String> = inputs
             .iter()
             .map(|v| v.trim())
@@ -219,8 +212,9 @@ impl Executor for OxylabsExecutor {
     }
 
     async fn execute(&self, job: &JobSpec, item: &ItemContext) -> Outcome {
-        let Some(work) = job_of(job) else {
-            return Outcome::fatal("not an oxylabs job");
+        let work = match job.work_of::<OxylabsJob>() {
+            Ok(work) => work,
+            Err(wrong) => return Outcome::fatal(wrong.to_string()),
         };
         match Work::decode(&item.payload) {
             Ok(Work::Submit(submit)) if submit.values.is_empty() => Outcome::records(Vec::new()),

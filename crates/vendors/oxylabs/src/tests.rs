@@ -3,34 +3,31 @@
 use std::time::Duration;
 
 use dredge_core::job::{
-    CatchUp, HumanDuration, InputList, JobSpec, Overlap, OxylabsDelivery, OxylabsInputs,
-    OxylabsJob, OxylabsResults, VendorJob,
+    HumanDuration, InputList, JobSpec, OxylabsDelivery, OxylabsInputs, OxylabsJob, OxylabsResults,
+    VendorJob,
 };
 use dredge_core::{Executor, RateGate, Secret, VendorClient};
 
 use super::*;
 use crate::payload::{Submit, Work};
+use dredge_core::testing::job_spec;
 
 fn job(inputs: OxylabsInputs) -> JobSpec {
     JobSpec {
-        name: "serp".to_string().try_into().expect("a valid name"),
-        account: "oxy".into(),
-        schedule: None,
-        catch_up: CatchUp::Once,
-        overlap: Overlap::Skip,
-        enabled: true,
         max_attempts: 4,
-        deadline: Duration::from_secs(600),
-        retention: Default::default(),
-        work: VendorJob::Oxylabs(OxylabsJob {
-            source: "google_search".into(),
-            inputs,
-            params_json: r#"{"domain":"co.uk","parse":true}"#.into(),
-            results: OxylabsResults::Parsed,
-            delivery: OxylabsDelivery::Poll,
-            poll_interval: HumanDuration(Duration::from_secs(10)),
-            callback_url: None,
-        }),
+        ..job_spec(
+            "serp",
+            "oxy",
+            VendorJob::Oxylabs(OxylabsJob {
+                source: "google_search".into(),
+                inputs,
+                params_json: r#"{"domain":"co.uk","parse":true}"#.into(),
+                results: OxylabsResults::Parsed,
+                delivery: OxylabsDelivery::Poll,
+                poll_interval: HumanDuration(Duration::from_secs(10)),
+                callback_url: None,
+            }),
+        )
     }
 }
 

@@ -178,12 +178,7 @@ async fn server_errors_are_counted_retries_that_still_deliver_everything_once() 
         report.total_attempts() > 0,
         "5xx/524 answers count as attempts"
     );
-    let faults = sim
-        .log
-        .entries()
-        .iter()
-        .filter(|e| e.outcome.starts_with("fault:"))
-        .count();
+    let faults = sim.log.count(|e| e.outcome.starts_with("fault:"));
     assert_eq!(
         report.total_attempts(),
         faults as u64,
@@ -364,7 +359,7 @@ async fn a_domain_429_is_waited_out_without_spending_an_attempt() {
         1,
         "the domain's gate closed"
     );
-    let limited = sim.log.entries().iter().filter(|e| e.status == 429).count();
+    let limited = sim.log.count(|e| e.status == 429);
     assert_eq!(limited, 1);
 }
 
@@ -406,13 +401,7 @@ async fn values_a_batch_refuses_are_dead_with_the_vendors_message_and_the_rest_p
     assert!(report.unfinished.is_empty(), "{:?}", report.unfinished);
     assert_eq!(report.records.len(), 3);
     assert_eq!(report.dead.len(), 1);
-    assert!(
-        report.dead[0]
-            .reason
-            .contains("Parameter `url` is invalid."),
-        "{}",
-        report.dead[0].reason
-    );
+    report.assert_first_dead_says("Parameter `url` is invalid.");
 }
 
 /// `pages > 1`: every page is written, one record each.

@@ -5,10 +5,8 @@
 use std::time::Duration;
 
 use dredge_core::account::{
-    self, AccountSection, Credential, DEFAULT_TIMEOUT as CORE_DEFAULT_TIMEOUT, LimitKeys,
-    MaxConcurrency, MaxResponseBytes, SecretReader, Timeout,
+    self, AccountSection, Credential, DEFAULT_TIMEOUT as CORE_DEFAULT_TIMEOUT, SecretReader,
 };
-use dredge_core::job::values::Rate;
 use dredge_core::secret::SecretText;
 use dredge_core::{Limits, Secret};
 use reqwest::header::HeaderValue;
@@ -30,29 +28,21 @@ pub enum ScrapeVia {
     Get,
 }
 
-/// A WDS account as written in the config file.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WdsAccountConfig {
-    /// Required: the server's root, e.g. `http://wds.internal:2807`.
-    pub base_url: Option<String>,
-    /// Sent as `X-Tenant-Id` (default `default`).
-    pub tenant: Option<String>,
-    /// Optional bearer token: `token`, `token_env` or `token_file`.
-    pub token: Option<SecretText>,
-    pub token_env: Option<String>,
-    pub token_file: Option<String>,
-    /// Send scrape-multiple as a JSON body (`post`, default) or as query parameters
-    /// (`get`, for proxies that strip bodies).
-    pub scrape_via: Option<ScrapeVia>,
-    /// Governor quota (requests per second; fractions allowed).
-    pub requests_per_second: Option<Rate>,
-    /// Calls in flight at once (default 4).
-    pub max_concurrency: Option<MaxConcurrency>,
-    /// Per-request timeout (default 60s).
-    pub timeout: Option<Timeout>,
-    /// Larger answers are refused (a counted retry); default 64 MiB.
-    pub max_response_bytes: Option<MaxResponseBytes>,
+dredge_core::account_section! {
+    /// A WDS account as written in the config file.
+    pub struct WdsAccountConfig {
+        /// Required: the server's root, e.g. `http://wds.internal:2807`.
+        pub base_url: Option<String>,
+        /// Sent as `X-Tenant-Id` (default `default`).
+        pub tenant: Option<String>,
+        /// Optional bearer token: `token`, `token_env` or `token_file`.
+        pub token: Option<SecretText>,
+        pub token_env: Option<String>,
+        pub token_file: Option<String>,
+        /// Send scrape-multiple as a JSON body (`post`, default) or as query parameters
+        /// (`get`, for proxies that strip bodies).
+        pub scrape_via: Option<ScrapeVia>,
+    }
 }
 
 /// A resolved WDS account: its tenant and token can be sent as headers.
@@ -69,6 +59,7 @@ impl AccountSection for WdsAccountConfig {
     type Account = WdsAccount;
 
     fn resolve(self, secrets: &mut SecretReader) -> Result<WdsAccount, String> {
+        let limits = self.limit_keys().resolve(DEFAULT_TIMEOUT);
         let token = secrets.optional(
             "token",
             Credential::new(self.token, self.token_env, self.token_file),
@@ -97,27 +88,20 @@ impl AccountSection for WdsAccountConfig {
             tenant,
             token,
             scrape_via: self.scrape_via.unwrap_or_default(),
-            limits: LimitKeys {
-                requests_per_second: self.requests_per_second,
-                max_concurrency: self.max_concurrency,
-                timeout: self.timeout,
-                max_response_bytes: self.max_response_bytes,
-            }
-            .resolve(DEFAULT_TIMEOUT),
+            limits,
         })
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use dredge_core::account::Secrets;
+    use dredge_core::testing::resolve_account;
     use serde_json::json;
 
     use super::*;
 
     fn resolve(section: serde_json::Value) -> Result<WdsAccount, String> {
-        let raw: WdsAccountConfig = serde_json::from_value(section).map_err(|e| e.to_string())?;
-        raw.resolve(&mut SecretReader::new(Secrets::Read))
+        resolve_account::<WdsAccountConfig>(section)
     }
 
     #[test]

@@ -35,7 +35,7 @@ pub mod task_state;
 pub mod urls;
 
 use async_trait::async_trait;
-use dredge_core::job::{JobSpec, VendorJob, WdsJob};
+use dredge_core::job::{JobSpec, WdsJob};
 use dredge_core::{
     Completion, Executor, ItemContext, NewItem, Outcome, PlanError, SetupError, VendorClient,
 };
@@ -89,18 +89,11 @@ impl WdsExecutor {
     }
 }
 
-fn job_of(job: &JobSpec) -> Option<&WdsJob> {
-    match &job.work {
-        VendorJob::Wds(w) => Some(w),
-        _ => None,
-    }
-}
-
 #[async_trait]
 impl Executor for WdsExecutor {
     /// One start item; the job's own `start_urls` are the input (`inputs` is unused).
     fn plan(&self, job: &JobSpec, _inputs: &[String]) -> Result<Vec<NewItem>, PlanError> {
-        let work = job_of(job).ok_or_else(|| PlanError::new(job, "not a wds job"))?;
+        let work = job.work_to_plan::<WdsJob>()?;
         if work.start_urls.is_empty() {
             return Err(PlanError::new(job, "start_urls is empty"));
         }
@@ -131,8 +124,9 @@ impl Executor for WdsExecutor {
     }
 
     async fn execute(&self, job: &JobSpec, item: &ItemContext) -> Outcome {
-        let Some(work) = job_of(job) else {
-            return Outcome::fatal("not a wds job");
+        let work = match job.work_of::<WdsJob>() {
+            Ok(work) => work,
+            Err(wrong) => return Outcome::fatal(wrong.to_string()),
         };
         match Payload::decode(&item.payload) {
             Ok(Payload::Start { job_name, config }) => {

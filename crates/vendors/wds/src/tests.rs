@@ -4,9 +4,8 @@
 
 use std::time::Duration;
 
-use dredge_core::job::{
-    CatchUp, JobSpec, Overlap, VendorJob, WdsField, WdsFollow, WdsJob, WdsRestart,
-};
+use dredge_core::job::{JobSpec, VendorJob, WdsField, WdsFollow, WdsJob, WdsRestart};
+use dredge_core::testing::job_spec;
 use dredge_core::{Executor, Limits};
 use serde_json::json;
 
@@ -45,16 +44,8 @@ fn field(name: &str, selector: &str, attribute: Option<&str>) -> WdsField {
 
 fn spec(work: WdsJob) -> JobSpec {
     JobSpec {
-        name: "example".to_string().try_into().expect("a name"),
-        account: "wds".into(),
-        schedule: None,
-        catch_up: CatchUp::Once,
-        overlap: Overlap::Skip,
-        enabled: true,
-        max_attempts: 8,
         deadline: Duration::from_secs(60),
-        retention: Default::default(),
-        work: VendorJob::Wds(work),
+        ..job_spec("example", "wds", VendorJob::Wds(work))
     }
 }
 

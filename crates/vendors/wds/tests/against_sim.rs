@@ -5,10 +5,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use dredge_core::job::{
-    CatchUp, JobSpec, Overlap, VendorJob, WdsField, WdsFollow, WdsJob, WdsRestart,
-};
-use dredge_core::testing::{Driver, DriverConfig, RunReport};
+use dredge_core::job::{JobSpec, VendorJob, WdsField, WdsFollow, WdsJob, WdsRestart};
+use dredge_core::testing::{Driver, DriverConfig, RunReport, job_spec};
 use dredge_core::{Limits, Secret};
 use dredge_sim::wds::{Config, PageKind, Product, Sim, TaskState};
 use dredge_wds::{ScrapeVia, WdsAccount, WdsExecutor};
@@ -76,29 +74,25 @@ fn job(shape: JobShape) -> JobSpec {
         })
         .collect();
     JobSpec {
-        name: "shop".to_string().try_into().expect("a valid name"),
-        account: "wds".into(),
-        schedule: None,
-        catch_up: CatchUp::Once,
-        overlap: Overlap::Skip,
-        enabled: true,
         max_attempts: 12,
-        deadline: Duration::from_secs(600),
-        retention: Default::default(),
-        work: VendorJob::Wds(WdsJob {
-            job_name: "shop.example".into(),
-            start_urls: shape
-                .start
-                .into_iter()
-                .map(|u| u.try_into().expect("a valid URL"))
-                .collect(),
-            crawl_delay: Some("0".to_string().try_into().expect("a valid delay")),
-            follow,
-            max_depth: shape.max_depth,
-            max_pages: shape.max_pages,
-            fields,
-            restart: shape.restart,
-        }),
+        ..job_spec(
+            "shop",
+            "wds",
+            VendorJob::Wds(WdsJob {
+                job_name: "shop.example".into(),
+                start_urls: shape
+                    .start
+                    .into_iter()
+                    .map(|u| u.try_into().expect("a valid URL"))
+                    .collect(),
+                crawl_delay: Some("0".to_string().try_into().expect("a valid delay")),
+                follow,
+                max_depth: shape.max_depth,
+                max_pages: shape.max_pages,
+                fields,
+                restart: shape.restart,
+            }),
+        )
     }
 }
 
@@ -301,12 +295,7 @@ async fn max_depth_stops_the_crawl_and_start_pages_count_toward_max_pages() {
     let got: BTreeSet<String> = record_counts(&report).keys().cloned().collect();
     assert_eq!(got, expected);
     // Pages at the depth limit are not crawled.
-    let crawls = sim
-        .log
-        .entries()
-        .iter()
-        .filter(|e| e.path.contains("/crawl?"))
-        .count();
+    let crawls = sim.log.count(|e| e.path.contains("/crawl?"));
     let inner = reachable(&sim, &FOLLOWED, 1).len();
     assert_eq!(
         crawls,
@@ -490,10 +479,7 @@ async fn a_bad_follow_selector_keeps_the_record_and_lists_the_links_as_dead() {
     // The page was scraped once: the crawl's failure did not repeat the scrape.
     let scrapes = sim
         .log
-        .entries()
-        .iter()
-        .filter(|e| e.status == 200 && e.path.contains("/scrape-multiple"))
-        .count();
+        .count(|e| e.status == 200 && e.path.contains("/scrape-multiple"));
     assert_eq!(scrapes, 1);
     assert!(sim.log.entries().iter().all(|e| !e.path.contains("a.next")));
 }

@@ -19,14 +19,12 @@ mod request;
 mod target;
 
 use async_trait::async_trait;
-use dredge_core::job::{JobSpec, VendorJob, ZyteJob};
-use dredge_core::{
-    Executor, ItemContext, ItemStart, NewItem, Outcome, PlanError, RateGate, Secret, SetupError,
-    VendorClient,
-};
+use dredge_core::account::ApiKeyClient;
+use dredge_core::job::{JobSpec, ZyteJob};
+use dredge_core::{Executor, ItemContext, ItemStart, NewItem, Outcome, PlanError, SetupError};
 use reqwest::header::CONTENT_TYPE;
 
-pub use account::{DEFAULT_BASE_URL, DEFAULT_TIMEOUT, MIN_TIMEOUT, ZyteAccount, ZyteAccountConfig};
+pub use account::{ZyteAccount, ZyteAccountConfig, ZyteDefaults};
 pub use answer::{Extracted, Unreadable, parse as parse_answer};
 pub use problem::{
     INTERNAL_DOWNLOAD_BUDGET, Problem, TEMPORARY_DOWNLOAD_BUDGET, outcome as problem_outcome,
@@ -38,49 +36,32 @@ pub use target::{MAX_URL_CHARS, UrlRefusal, url_scope};
 /// Executes Zyte API requests for one account.
 #[derive(Debug, Clone)]
 pub struct ZyteExecutor {
-    client: VendorClient,
-    api_key: Secret,
+    api: ApiKeyClient,
 }
 
 impl ZyteExecutor {
     /// An executor for `account`, with its quota and concurrency applied to every
-    /// request and its HTTP timeout (at least [`MIN_TIMEOUT`]).
+    /// request and its HTTP timeout (at least the vendor's own limit on one request).
     pub fn new(account: &ZyteAccount) -> Result<Self, SetupError> {
-        let limits = &account.limits;
-        let gate = RateGate::new(limits.requests_per_second, limits.max_concurrency);
-        let client = VendorClient::with_gate(&account.base_url, limits.timeout, gate)?
-            .max_body(limits.max_response_bytes);
-        Ok(ZyteExecutor {
-            client,
-            api_key: account.api_key.clone(),
-        })
+        ApiKeyClient::new(account).map(Self::with_client)
     }
 
     /// An executor over a client built elsewhere (tests, shared gates).
-    pub fn with_client(client: VendorClient, api_key: Secret) -> Self {
-        ZyteExecutor { client, api_key }
+    pub fn with_client(api: ApiKeyClient) -> Self {
+        ZyteExecutor { api }
     }
 
     async fn extract(&self, work: &ZyteJob, url: &str, item: &ItemContext) -> Outcome {
         let request = self
-            .client
-            .http()
-            .post(self.client.url("/v1/extract"))
-            .basic_auth(self.api_key.expose(), Some(""))
+            .api
+            .post("/v1/extract")
             .header(CONTENT_TYPE, "application/json")
             .body(RequestShape::of(work).body(url));
-        match self.client.send(request).await {
+        match self.api.send(request).await {
             Ok(answer) => answer::outcome(&answer, work.extract.as_str(), url, &item.label),
             // A disconnect before any response, a reset mid-body or our own timeout.
             Err(failure) => Outcome::Retry(failure),
         }
-    }
-}
-
-fn job_of(job: &JobSpec) -> Option<&ZyteJob> {
-    match &job.work {
-        VendorJob::Zyte(z) => Some(z),
-        _ => None,
     }
 }
 
@@ -104,9 +85,7 @@ pub fn plan_urls(urls: &[String]) -> Vec<NewItem> {
 #[async_trait]
 impl Executor for ZyteExecutor {
     fn plan(&self, job: &JobSpec, inputs: &[String]) -> Result<Vec<NewItem>, PlanError> {
-        if job_of(job).is_none() {
-            return Err(PlanError::new(job, "not a zyte job"));
-        }
+        job.work_to_plan::<ZyteJob>()?;
         if inputs.is_empty() {
             return Err(PlanError::new(job, "the URL list is empty"));
         }
@@ -114,8 +93,9 @@ impl Executor for ZyteExecutor {
     }
 
     async fn execute(&self, job: &JobSpec, item: &ItemContext) -> Outcome {
-        let Some(work) = job_of(job) else {
-            return Outcome::fatal("not a zyte job");
+        let work = match job.work_of::<ZyteJob>() {
+            Ok(work) => work,
+            Err(wrong) => return Outcome::fatal(wrong.to_string()),
         };
         match std::str::from_utf8(&item.payload) {
             Ok(url) => self.extract(work, url, item).await,

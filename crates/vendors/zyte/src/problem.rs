@@ -56,23 +56,11 @@ pub fn type_path(type_uri: &str) -> String {
 /// "HTTP 451 /download/domain-forbidden: Domain Forbidden (Extraction for the domain
 /// x is forbidden.)", or the body's first words when there is no problem object.
 pub(crate) fn describe(answer: &Answer, problem: &Problem) -> String {
-    let mut message = format!("HTTP {}", answer.status);
-    if !problem.kind.is_empty() {
-        message.push(' ');
-        message.push_str(&problem.kind);
-    }
-    let words = match (&problem.title, &problem.detail) {
-        (Some(t), Some(d)) => format!("{t} ({d})"),
-        (Some(t), None) => t.clone(),
-        (None, Some(d)) => d.clone(),
-        (None, None) if problem.kind.is_empty() => answer.text(200),
-        (None, None) => String::new(),
-    };
-    if !words.is_empty() {
-        message.push_str(": ");
-        message.push_str(&words);
-    }
-    message
+    answer.problem_message(
+        Some(problem.kind.as_str()).filter(|k| !k.is_empty()),
+        problem.title.as_deref(),
+        problem.detail.as_deref(),
+    )
 }
 
 /// What a non-200 answer means for the URL whose item has scope `scope`.

@@ -219,7 +219,10 @@ fn the_api_key_never_appears_in_debug_output() {
         dredge_core::RateGate::new(None, 1),
     )
     .unwrap();
-    let executor = ZyteExecutor::with_client(client, dredge_core::Secret::new("s3cret-key"));
+    let executor = ZyteExecutor::with_client(ApiKeyClient::with_client(
+        client,
+        dredge_core::Secret::new("s3cret-key"),
+    ));
     assert!(!format!("{executor:?}").contains("s3cret-key"));
 }
 

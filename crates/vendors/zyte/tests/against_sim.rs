@@ -1,12 +1,12 @@
 //! The Zyte API executor against `dredge-sim` on 127.0.0.1, driven by
 //! `dredge_core::testing::Driver` exactly as the daemon's retry policy would.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use dredge_core::job::{CatchUp, InputList, JobSpec, Overlap, VendorJob, ZyteExtract, ZyteJob};
-use dredge_core::testing::{Driver, DriverConfig, RunReport};
+use dredge_core::account::ApiKeyClient;
+use dredge_core::job::{InputList, JobSpec, VendorJob, ZyteExtract, ZyteJob};
+use dredge_core::testing::{Driver, DriverConfig, job_spec};
 use dredge_core::{RateGate, Secret, VendorClient};
 use dredge_sim::zyte::{Config, Faults, Sim};
 use dredge_zyte::{TEMPORARY_DOWNLOAD_BUDGET, ZyteExecutor};
@@ -15,22 +15,18 @@ const KEY: &str = "test-key";
 
 fn job(max_attempts: u32, params_json: &str) -> JobSpec {
     JobSpec {
-        name: "shop".to_string().try_into().expect("a valid name"),
-        account: "zyte".into(),
-        schedule: None,
-        catch_up: CatchUp::Once,
-        overlap: Overlap::Skip,
-        enabled: true,
         max_attempts,
-        deadline: Duration::from_secs(600),
-        retention: Default::default(),
-        work: VendorJob::Zyte(ZyteJob {
-            extract: ZyteExtract::Product,
-            extract_from: None,
-            geolocation: None,
-            urls: InputList::Inline(Vec::new()),
-            params_json: params_json.into(),
-        }),
+        ..job_spec(
+            "shop",
+            "zyte",
+            VendorJob::Zyte(ZyteJob {
+                extract: ZyteExtract::Product,
+                extract_from: None,
+                geolocation: None,
+                urls: InputList::Inline(Vec::new()),
+                params_json: params_json.into(),
+            }),
+        )
     }
 }
 
@@ -47,7 +43,10 @@ fn executor(sim: &Sim) -> Arc<ZyteExecutor> {
         RateGate::new(None, 8),
     )
     .expect("a client");
-    Arc::new(ZyteExecutor::with_client(client, Secret::new(KEY)))
+    Arc::new(ZyteExecutor::with_client(ApiKeyClient::with_client(
+        client,
+        Secret::new(KEY),
+    )))
 }
 
 fn driver(workers: usize) -> Driver {
@@ -66,29 +65,6 @@ fn urls(n: usize, hosts: usize) -> Vec<String> {
         .collect()
 }
 
-fn assert_each_url_once(urls: &[String], report: &RunReport) {
-    assert!(
-        report.unfinished.is_empty(),
-        "unfinished: {:?}",
-        report.unfinished
-    );
-    let mut seen: HashMap<&str, usize> = HashMap::new();
-    for r in &report.records {
-        *seen.entry(r.source.as_str()).or_default() += 1;
-    }
-    for d in &report.dead {
-        *seen.entry(d.label.as_str()).or_default() += 1;
-    }
-    for url in urls {
-        assert_eq!(
-            seen.get(url.as_str()),
-            Some(&1),
-            "{url} must end exactly once"
-        );
-    }
-    assert_eq!(report.records.len() + report.dead.len(), urls.len());
-}
-
 fn requests_for(sim: &Sim, url: &str) -> usize {
     sim.requests()
         .iter()
@@ -105,17 +81,13 @@ async fn every_url_becomes_its_extracted_object_and_a_target_404_is_dead_without
         .run(executor(&sim), &job(8, "{}"), &urls)
         .await
         .unwrap();
-    assert_each_url_once(&urls, &report);
+    report.assert_each_once(&urls);
     for record in &report.records {
         let data: serde_json::Value = serde_json::from_str(&record.data).unwrap();
         assert_eq!(data, sim.extracted("product", &record.source));
     }
     assert_eq!(report.dead.len(), 1);
-    assert!(
-        report.dead[0].reason.contains("HTTP 404"),
-        "{}",
-        report.dead[0].reason
-    );
+    report.assert_first_dead_says("HTTP 404");
     assert_eq!(
         requests_for(&sim, "https://shop0.example.com/missing/1"),
         1,
@@ -140,7 +112,7 @@ async fn domain_limits_snooze_their_host_uncounted_and_no_request_lands_inside_o
         .run(executor(&sim), &job(8, "{}"), &urls)
         .await
         .unwrap();
-    assert_each_url_once(&urls, &report);
+    report.assert_each_once(&urls);
     assert!(report.dead.is_empty(), "{:?}", report.dead);
     assert!(
         sim.windows().len() >= 3,
@@ -177,7 +149,7 @@ async fn account_rate_limits_hold_back_every_request_until_retry_after() {
         .run(executor(&sim), &job(8, "{}"), &urls)
         .await
         .unwrap();
-    assert_each_url_once(&urls, &report);
+    report.assert_each_once(&urls);
     assert!(report.dead.is_empty());
     assert!(sim.windows().len() >= 2);
     assert!(
@@ -204,7 +176,7 @@ async fn temporary_download_errors_wait_retry_after_and_stop_after_their_own_bud
         .run(executor(&sim), &job(8, "{}"), &urls)
         .await
         .unwrap();
-    assert_each_url_once(&urls, &report);
+    report.assert_each_once(&urls);
     assert_eq!(report.dead.len(), 2);
     for url in &urls {
         assert_eq!(
@@ -213,11 +185,7 @@ async fn temporary_download_errors_wait_retry_after_and_stop_after_their_own_bud
             "at most 4 attempts though the job allows 8"
         );
     }
-    assert!(
-        report.dead[0].reason.contains("/download/temporary-error"),
-        "{}",
-        report.dead[0].reason
-    );
+    report.assert_first_dead_says("/download/temporary-error");
     assert!(
         sim.requests_inside_windows().is_empty(),
         "{:?}",
@@ -266,25 +234,13 @@ async fn forbidden_domains_and_refused_requests_are_dead_with_the_vendors_title(
         .run(executor(&sim), &job(8, "{}"), &urls)
         .await
         .unwrap();
-    assert!(
-        report.dead[0]
-            .reason
-            .contains("HTTP 451 /download/domain-forbidden: Domain Forbidden"),
-        "{}",
-        report.dead[0].reason
-    );
+    report.assert_first_dead_says("HTTP 451 /download/domain-forbidden: Domain Forbidden");
     // A field the API does not know (never written by a loaded job): 400, dead, once.
     let urls = vec!["https://ok.example.com/a".to_string()];
     let report = driver(1)
         .run(executor(&sim), &job(8, r#"{"pageType":"product"}"#), &urls)
         .await
         .unwrap();
-    assert!(
-        report.dead[0]
-            .reason
-            .contains("HTTP 400 /request/invalid: Bad Request"),
-        "{}",
-        report.dead[0].reason
-    );
+    report.assert_first_dead_says("HTTP 400 /request/invalid: Bad Request");
     assert_eq!(requests_for(&sim, "https://ok.example.com/a"), 1);
 }

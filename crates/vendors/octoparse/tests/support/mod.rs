@@ -7,10 +7,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use dredge_core::job::{
-    CatchUp, JobSpec, OctoparseJob, OctoparseMode, OctoparseTasks, Overlap, VendorJob,
-};
-use dredge_core::testing::{Driver, DriverConfig, RunReport};
+use dredge_core::job::{JobSpec, OctoparseJob, OctoparseMode, OctoparseTasks, VendorJob};
+use dredge_core::testing::{Driver, DriverConfig, RunReport, job_spec};
 use dredge_core::{Limits, Secret};
 use dredge_octoparse::{OctoparseAccount, OctoparseExecutor, OctoparseFlavor};
 use dredge_sim::octoparse::{Config, Faults, ROW_KEY_FIELD, Sim};
@@ -61,22 +59,15 @@ pub(crate) fn executor(account: &OctoparseAccount) -> Arc<OctoparseExecutor> {
 }
 
 pub(crate) fn job(tasks: OctoparseTasks, mode: OctoparseMode, page_size: u32) -> JobSpec {
-    JobSpec {
-        name: "octo".to_string().try_into().expect("a valid name"),
-        account: "octo".into(),
-        schedule: None,
-        catch_up: CatchUp::Once,
-        overlap: Overlap::Skip,
-        enabled: true,
-        max_attempts: 8,
-        deadline: Duration::from_secs(600),
-        retention: Default::default(),
-        work: VendorJob::Octoparse(OctoparseJob {
+    job_spec(
+        "octo",
+        "octo",
+        VendorJob::Octoparse(OctoparseJob {
             tasks,
             mode,
             page_size,
         }),
-    }
+    )
 }
 
 pub(crate) async fn run(

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dredge_core::job::{
-    CatchUp, HumanDuration, InputList, JobSpec, Overlap, OxylabsDelivery, OxylabsInputs,
-    OxylabsJob, OxylabsResults, VendorJob,
+    HumanDuration, InputList, JobSpec, OxylabsDelivery, OxylabsInputs, OxylabsJob, OxylabsResults,
+    VendorJob,
 };
-use dredge_core::testing::{Driver, DriverConfig, RunReport};
+use dredge_core::testing::{Driver, DriverConfig, RunReport, job_spec};
 use dredge_core::{
     Completion, Executor, ItemContext, Limits, NewItem, Outcome, RateGate, Secret, UnixMillis,
     VendorClient,
@@ -48,33 +48,29 @@ impl Default for JobShape {
 pub(crate) fn job(shape: JobShape) -> JobSpec {
     let list = InputList::Inline(Vec::new());
     JobSpec {
-        name: "serp".to_string().try_into().expect("a valid name"),
-        account: "oxy".into(),
-        schedule: None,
-        catch_up: CatchUp::Once,
-        overlap: Overlap::Skip,
-        enabled: true,
         max_attempts: shape.max_attempts,
-        deadline: Duration::from_secs(600),
-        retention: Default::default(),
-        work: VendorJob::Oxylabs(OxylabsJob {
-            source: if shape.urls {
-                "universal"
-            } else {
-                "google_search"
-            }
-            .into(),
-            inputs: if shape.urls {
-                OxylabsInputs::Urls(list)
-            } else {
-                OxylabsInputs::Queries(list)
-            },
-            params_json: shape.params_json,
-            results: shape.results,
-            delivery: shape.delivery,
-            poll_interval: HumanDuration(shape.poll_interval),
-            callback_url: shape.callback_url,
-        }),
+        ..job_spec(
+            "serp",
+            "oxy",
+            VendorJob::Oxylabs(OxylabsJob {
+                source: if shape.urls {
+                    "universal"
+                } else {
+                    "google_search"
+                }
+                .into(),
+                inputs: if shape.urls {
+                    OxylabsInputs::Urls(list)
+                } else {
+                    OxylabsInputs::Queries(list)
+                },
+                params_json: shape.params_json,
+                results: shape.results,
+                delivery: shape.delivery,
+                poll_interval: HumanDuration(shape.poll_interval),
+                callback_url: shape.callback_url,
+            }),
+        )
     }
 }
 
