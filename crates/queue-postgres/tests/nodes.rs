@@ -101,3 +101,49 @@ fn a_nodes_restart_reverts_its_own_leases_and_leaves_the_other_nodes() {
     assert_eq!(b.reopen(&keep, at(0)).unwrap().leases_reset, 0);
     drop(a);
 }
+
+/// `SKIP LOCKED`: an item whose row another transaction holds (another daemon in the
+/// middle of leasing or committing it) is passed over, not waited for.
+#[test]
+fn leasing_passes_over_an_item_another_transaction_holds() {
+    let schema = Schema::new();
+    let (a, _) = schema.open("a");
+    a.create_run(new_run("j", "l"), items(2)).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (holder, connection) = runtime
+        .block_on(tokio_postgres::connect(
+            &schema.0.url,
+            tokio_postgres::NoTls,
+        ))
+        .expect("connect to the test server");
+    runtime.spawn(connection);
+    let first: i64 = runtime
+        .block_on(holder.query_one(
+            &format!("SELECT min(id) FROM {}.items", schema.0.schema),
+            &[],
+        ))
+        .unwrap()
+        .get(0);
+    runtime
+        .block_on(holder.batch_execute(&format!(
+            "BEGIN; SELECT id FROM {}.items WHERE id = {first} FOR UPDATE",
+            schema.0.schema
+        )))
+        .unwrap();
+
+    let a = Arc::new(a);
+    let (sent, leased) = std::sync::mpsc::channel();
+    let leaser = a.clone();
+    std::thread::spawn(move || {
+        let _ = sent.send(leaser.lease_next("l", at(10), at(600_000)).unwrap());
+    });
+    let got = leased.recv_timeout(std::time::Duration::from_secs(10));
+    runtime.block_on(holder.batch_execute("COMMIT")).unwrap();
+    let lease = got
+        .expect("leasing waited for the locked item instead of passing over it")
+        .expect("the other item is leased");
+    assert_ne!(lease.id.0 as i64, first, "the held item was leased");
+}
