@@ -733,23 +733,16 @@ mod tests {
     }
 
     fn job() -> JobSpec {
-        use crate::job::{AutoextractJob, CatchUp, InputList, Overlap, PageType, VendorJob};
-        JobSpec {
-            name: "t".to_string().try_into().expect("a valid name"),
-            account: "zyte".into(),
-            schedule: None,
-            catch_up: CatchUp::Once,
-            overlap: Overlap::Skip,
-            enabled: true,
-            max_attempts: 8,
-            deadline: Duration::from_secs(600),
-            retention: Default::default(),
-            work: VendorJob::Autoextract(AutoextractJob {
+        use crate::job::{AutoextractJob, InputList, PageType, VendorJob};
+        job_spec(
+            "t",
+            "zyte",
+            VendorJob::Autoextract(AutoextractJob {
                 page_type: PageType::Article,
                 urls: InputList::Inline(Vec::new()),
                 article_body_raw: false,
             }),
-        }
+        )
     }
 
     async fn run(exec: Scripted, inputs: &[&str], config: DriverConfig) -> RunReport {

@@ -167,22 +167,15 @@ impl Plumbing for Recorder {
 }
 
 fn job() -> JobSpec {
-    use crate::job::{AutoextractJob, CatchUp, InputList, Overlap, PageType, VendorJob};
+    use crate::job::{AutoextractJob, InputList, PageType, VendorJob};
+    let work = VendorJob::Autoextract(AutoextractJob {
+        page_type: PageType::Article,
+        urls: InputList::Inline(Vec::new()),
+        article_body_raw: false,
+    });
     JobSpec {
-        name: "t".to_string().try_into().expect("a valid name"),
-        account: "a".into(),
-        schedule: None,
-        catch_up: CatchUp::Once,
-        overlap: Overlap::Skip,
-        enabled: true,
         max_attempts: 3,
-        deadline: Duration::from_secs(600),
-        retention: Default::default(),
-        work: VendorJob::Autoextract(AutoextractJob {
-            page_type: PageType::Article,
-            urls: InputList::Inline(Vec::new()),
-            article_body_raw: false,
-        }),
+        ..crate::testing::job_spec("t", "a", work)
     }
 }
 
