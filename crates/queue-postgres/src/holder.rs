@@ -34,7 +34,11 @@ impl SchemaHolder {
                 schema: options.schema.clone(),
             });
         }
-        let runtime = tokio::runtime::Builder::new_current_thread()
+        // One worker of its own, so the held connection keeps being driven (its break is
+        // logged) while nothing else calls it.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("dredge-pg-holder")
             .enable_all()
             .build()
             .map_err(|e| QueueError::Storage(StorageError::new(e)))?;
@@ -43,36 +47,24 @@ impl SchemaHolder {
         config.application_name(format!("{APPLICATION_PREFIX}{}", options.node));
         config.connect_timeout(std::time::Duration::from_secs(10));
         let key = lock_key(&options.schema);
-        let (client, taken) = std::thread::scope(|s| {
+        let claimed = std::thread::scope(|s| {
             // Its own thread: the caller may be inside another runtime.
-            s.spawn(|| runtime.block_on(try_lock(&config, key)))
+            s.spawn(|| runtime.block_on(claim(&config, key)))
                 .join()
                 .unwrap_or_else(|_| Err(Failure::Other("the holder's thread panicked".into())))
         })
         .map_err(|f| f.into_queue_error(options))?;
-        if !taken {
-            let holder = std::thread::scope(|s| {
-                s.spawn(|| runtime.block_on(holder_of(&client, key)))
-                    .join()
-                    .ok()
-                    .flatten()
-            });
-            return Err(QueueError::SchemaInUse {
+        match claimed {
+            Claim::InUse(holder) => Err(QueueError::SchemaInUse {
                 schema: options.schema.clone(),
                 holder: holder.unwrap_or_else(|| "another dredge daemon".into()),
-            });
+            }),
+            Claim::Held { client, settings } => Ok(SchemaHolder {
+                runtime: Some(runtime),
+                client: Some(client),
+                warnings: durability_warnings(&settings),
+            }),
         }
-        let settings = std::thread::scope(|s| {
-            s.spawn(|| runtime.block_on(durability_settings(&client)))
-                .join()
-                .unwrap_or_else(|_| Err(Failure::Other("the holder's thread panicked".into())))
-        })
-        .map_err(|f| f.into_queue_error(options))?;
-        Ok(SchemaHolder {
-            runtime: Some(runtime),
-            client: Some(client),
-            warnings: durability_warnings(&settings),
-        })
     }
 
     /// What in the server's settings can undo a commit dredge counted on (`fsync` or
@@ -135,6 +127,27 @@ fn connect_error(options: &PgOptions, e: tokio_postgres::Error) -> QueueError {
         url: options.redacted_url(),
         source: StorageError::new(e),
     }
+}
+
+/// What trying the lock found.
+enum Claim {
+    /// Ours, with the server's `fsync` and `synchronous_commit`.
+    Held {
+        client: tokio_postgres::Client,
+        settings: (String, String),
+    },
+    /// Another session holds it: who, if it can be told.
+    InUse(Option<String>),
+}
+
+/// Connects, tries the lock, and reads either the holder or the durability settings.
+async fn claim(config: &tokio_postgres::Config, key: i64) -> Result<Claim, Failure> {
+    let (client, taken) = try_lock(config, key).await?;
+    if !taken {
+        return Ok(Claim::InUse(holder_of(&client, key).await));
+    }
+    let settings = durability_settings(&client).await?;
+    Ok(Claim::Held { client, settings })
 }
 
 /// Connects (the connection is driven by a task on the holder's runtime, which lives
