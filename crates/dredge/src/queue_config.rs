@@ -63,6 +63,18 @@ pub(crate) struct PostgresQueue {
     pub pool_size: usize,
 }
 
+impl PostgresQueue {
+    /// What the queue crate opens the database with.
+    pub(crate) fn options(&self) -> dredge_queue_postgres::PgOptions {
+        dredge_queue_postgres::PgOptions {
+            url: self.url.expose().to_string(),
+            schema: self.schema.clone(),
+            node: self.node.clone(),
+            pool_size: self.pool_size,
+        }
+    }
+}
+
 impl PartialEq for PostgresQueue {
     fn eq(&self, other: &Self) -> bool {
         self.url.expose() == other.url.expose()

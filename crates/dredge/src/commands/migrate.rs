@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use dredge_queue_postgres::{MigrationStatus, PgOptions};
+use dredge_queue_postgres::MigrationStatus;
 
 use crate::config::DaemonConfig;
 use crate::queue_config::QueueConfig;
@@ -20,7 +20,7 @@ pub(super) fn run(config: &Path, check: bool) -> anyhow::Result<ExitCode> {
         println!("the queue is sled (embedded): it keeps its own format, nothing to migrate");
         return Ok(ExitCode::SUCCESS);
     };
-    let options = pg_options(pg);
+    let options = pg.options();
     let status = if check {
         dredge_queue_postgres::migration_status(&options)
     } else {
@@ -34,16 +34,6 @@ pub(super) fn run(config: &Path, check: bool) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
-}
-
-/// The options the queue crate opens a database with, from the daemon config.
-pub(crate) fn pg_options(pg: &crate::queue_config::PostgresQueue) -> PgOptions {
-    PgOptions {
-        url: pg.url.expose().to_string(),
-        schema: pg.schema.clone(),
-        node: pg.node.clone(),
-        pool_size: pg.pool_size,
-    }
 }
 
 /// One line for the operator, and whether this binary may run on the database as it is.

@@ -3,8 +3,6 @@
 mod client;
 mod demo;
 mod migrate;
-
-pub(crate) use migrate::pg_options;
 mod sim;
 mod validate;
 

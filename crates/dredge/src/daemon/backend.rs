@@ -41,7 +41,7 @@ pub(super) async fn open(config: &DaemonConfig) -> anyhow::Result<Opened> {
             }
         }
         QueueConfig::Postgres(pg) => {
-            let options = crate::commands::pg_options(pg);
+            let options = pg.options();
             let schema = pg.schema.clone();
             // The schema first: a second daemon must not even revert this one's leases.
             let (holder, (queue, recovery)) = tokio::task::spawn_blocking(move || {
