@@ -24,17 +24,20 @@
 //!   the run row.
 
 mod admin;
+mod cluster;
 mod create;
 mod engine;
 mod holder;
 mod leasing;
 mod migrate;
+mod nodes;
 mod options;
 mod output;
 mod queue;
 mod rows;
 mod runs;
 mod sql;
+mod writers;
 
 pub use holder::SchemaHolder;
 pub use migrate::{MigrationStatus, SCHEMA_VERSION, migrate, migration_status};

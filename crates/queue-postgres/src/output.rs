@@ -31,8 +31,8 @@ pub(crate) async fn stage(
     let bytes = encode("staged records", &records)?;
     execute(
         tx,
-        "INSERT INTO records (item, records) VALUES ($1, $2)",
-        &[&id(lease.id), &bytes],
+        "INSERT INTO records (item, records, run, n_records) VALUES ($1, $2, $3, $4)",
+        &[&id(lease.id), &bytes, &run.0, &(records.len() as i64)],
     )
     .await?;
     create_follow_ups(tx, &run, follow_ups).await

@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use dredge_core::{NewItem, Record, UnixMillis};
 use dredge_queue::{
-    DeadItem, ItemId, ItemInfo, Lease, LeasedItem, NewRun, OutputCursor, PlanCursor, Pruned,
-    QueueBackend, QueueError, Recovery, Release, Result, RunId, RunInfo, RunState, ScheduleState,
-    StageResult, WrittenItem,
+    Cluster, DeadItem, ItemId, ItemInfo, Lease, LeasedItem, NewRun, OutputCursor, PlanCursor,
+    Pruned, QueueBackend, QueueError, Recovery, Release, Result, RunId, RunInfo, RunState,
+    ScheduleState, StageResult, WrittenItem,
 };
 
 use crate::engine::Engine;
@@ -19,7 +19,7 @@ use crate::{admin, leasing, output, runs};
 
 /// A queue on PostgreSQL, shared by every daemon that opens the same schema.
 pub struct PgQueue {
-    engine: Engine,
+    pub(crate) engine: Engine,
     node: Arc<str>,
 }
 
@@ -37,6 +37,7 @@ macro_rules! in_tx {
         })
     }};
 }
+pub(crate) use in_tx;
 
 impl PgQueue {
     /// Connects, creates the schema if missing, applies pending migrations (under an
@@ -57,6 +58,11 @@ impl PgQueue {
     /// This daemon's node id, as its lease rows record it.
     pub fn node(&self) -> &str {
         &self.node
+    }
+
+    /// The node id, to move into a transaction.
+    pub(crate) fn node_name(&self) -> Arc<str> {
+        self.node.clone()
     }
 
     /// How many rows dredge's tables hold (tests: what a pruned run gives back).
@@ -360,6 +366,10 @@ impl QueueBackend for PgQueue {
         if let Err(error) = answered {
             tracing::debug!(%error, "the PostgreSQL queue did not answer a ping");
         }
+    }
+
+    fn cluster(&self) -> Option<&dyn Cluster> {
+        Some(self)
     }
 }
 

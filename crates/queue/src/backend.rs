@@ -61,6 +61,7 @@ use std::collections::HashSet;
 
 use dredge_core::{NewItem, Record, UnixMillis};
 
+use crate::cluster::Cluster;
 use crate::error::Result;
 use crate::history::Pruned;
 use crate::planning::PlanCursor;
@@ -322,6 +323,14 @@ pub trait QueueBackend: Send + Sync {
     /// replayed). Keeps leases and data. Default: nothing to do.
     fn checkpoint(&self) -> Result<()> {
         Ok(())
+    }
+
+    // ----- Several daemons -----
+
+    /// The cluster side of a queue several daemons share (`cluster`'s module doc);
+    /// `None` (the default, and sled): this daemon is the only one.
+    fn cluster(&self) -> Option<&dyn Cluster> {
+        None
     }
 }
 

@@ -70,6 +70,13 @@ pub enum QueueError {
     )]
     LeaseLost { id: ItemId },
 
+    /// Several daemons: another daemon writes this run's file now (it took the run's
+    /// writer lock over, or this daemon never held it).
+    #[error(
+        "another dredge daemon writes run {run}'s file now (it took the run over); these records stay in the queue for it"
+    )]
+    NotRunWriter { run: RunId },
+
     #[error(
         "run {run}'s committed output cursor is at {committed_bytes} bytes; a commit may not move it back to {offered_bytes}"
     )]

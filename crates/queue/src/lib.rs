@@ -36,6 +36,7 @@
 
 mod admin;
 mod backend;
+mod cluster;
 mod codec;
 mod error;
 mod flush;
@@ -51,6 +52,7 @@ mod tx;
 mod types;
 
 pub use backend::QueueBackend;
+pub use cluster::{Cluster, NodeInfo, WrittenChunk};
 pub use codec::FORMAT_VERSION;
 pub use error::{QueueError, Result, StorageError};
 pub use flush::Durability;

@@ -1,0 +1,57 @@
+//! `PgQueue` as a [`Cluster`]: heartbeats in `nodes.rs`, run writers in `writers.rs`.
+
+use dredge_core::UnixMillis;
+use dredge_queue::{Cluster, ItemId, NodeInfo, Result, RunId, WrittenChunk};
+
+use crate::nodes;
+use crate::queue::{PgQueue, in_tx};
+
+impl Cluster for PgQueue {
+    fn node(&self) -> &str {
+        PgQueue::node(self)
+    }
+
+    fn heartbeat(&self, now: UnixMillis, expires_at: UnixMillis) -> Result<()> {
+        let node = self.node_name();
+        in_tx!(self, |tx| nodes::heartbeat(&tx, &node, now, expires_at)
+            .await?)
+    }
+
+    fn live_nodes(&self, now: UnixMillis) -> Result<Vec<NodeInfo>> {
+        in_tx!(self, |tx| nodes::live(&tx, now).await?)
+    }
+
+    fn leave(&self) -> Result<()> {
+        let node = self.node_name();
+        in_tx!(self, |tx| nodes::leave(&tx, &node).await?)
+    }
+
+    fn take_run_writer(&self, run: &RunId) -> Result<Option<u64>> {
+        self.take_writer(run)
+    }
+
+    fn release_run_writer(&self, run: &RunId) -> Result<()> {
+        self.release_writer(run)
+    }
+
+    fn holds_run_writer(&self, run: &RunId) -> Result<bool> {
+        self.holds_writer(run)
+    }
+
+    fn staged_items_of(&self, run: &RunId, limit: usize) -> Result<Vec<ItemId>> {
+        self.staged_of(run, limit)
+    }
+
+    fn written_records(
+        &self,
+        run: &RunId,
+        from_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<WrittenChunk>> {
+        self.written_of(run, from_seq, limit)
+    }
+
+    fn run_writers(&self) -> Result<Vec<(RunId, String)>> {
+        self.writers()
+    }
+}

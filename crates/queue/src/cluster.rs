@@ -1,0 +1,93 @@
+//! What a queue shared by several daemons adds to the seam: [`Cluster`], reached through
+//! [`QueueBackend::cluster`](crate::QueueBackend::cluster). A backend that only one
+//! daemon ever opens (sled) has none, and the daemon then behaves as a single node:
+//! its limits are its own, it writes every run's file itself, and its own lanes hand
+//! records to its writer in memory.
+//!
+//! With a cluster, three things that one daemon used to decide alone are decided in
+//! the shared store instead:
+//! - **Who is alive** (`nodes`): each daemon writes a heartbeat; the live ones share
+//!   each account's `requests_per_second` and `max_concurrency`, and `dredge status`
+//!   lists them.
+//! - **Who writes a run's file** (`run writers`): records are stored with the commit of
+//!   their item (`stage`), and exactly one daemon at a time — the holder of the run's
+//!   writer lock, taken over when its holder dies — appends them to the run's file in
+//!   staging order and commits them written, fenced by a writer epoch.
+//! - **Who starts a run**: a cron fire or a new job content is recorded in the same
+//!   transaction as the run it starts; a second daemon's attempt at the same fire is
+//!   refused (`QueueError::AlreadyStarted`) rather than starting a second run.
+
+use dredge_core::{Record, UnixMillis};
+
+use crate::error::Result;
+use crate::types::{ItemId, RunId};
+
+/// One daemon of a cluster, as its heartbeat row says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeInfo {
+    /// The daemon's `[queue] node` name (unique in the cluster).
+    pub node: String,
+    pub host: String,
+    pub pid: u32,
+    pub started_at: UnixMillis,
+    pub heartbeat_at: UnixMillis,
+    /// When the others count it as gone unless it beats again.
+    pub expires_at: UnixMillis,
+}
+
+/// A run's file as the writer lock holder must produce it: the records committed
+/// written so far, `first_seq` being the output number of the chunk's first record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WrittenChunk {
+    pub item: ItemId,
+    pub first_seq: u64,
+    pub records: Vec<Record>,
+}
+
+/// The shared-store side of several daemons on one queue. See the module doc.
+pub trait Cluster: Send + Sync {
+    /// This daemon's node name.
+    fn node(&self) -> &str;
+
+    // ----- Nodes -----
+
+    /// Writes this node's heartbeat: alive until `expires_at`.
+    fn heartbeat(&self, now: UnixMillis, expires_at: UnixMillis) -> Result<()>;
+
+    /// The nodes whose heartbeat has not expired at `now`, by name.
+    fn live_nodes(&self, now: UnixMillis) -> Result<Vec<NodeInfo>>;
+
+    /// Removes this node's heartbeat (a clean shutdown: the others take its share at
+    /// once instead of after the expiry).
+    fn leave(&self) -> Result<()>;
+
+    // ----- Run writers -----
+
+    /// Takes the writer lock of `run` for this node if nobody holds it (or this node
+    /// already does). `Some(epoch)`: this node writes the run's file, and its commits of
+    /// written items carry `epoch`; `None`: another live node does.
+    fn take_run_writer(&self, run: &RunId) -> Result<Option<u64>>;
+
+    /// Gives up the writer lock of `run` (the run ended, or its file failed here).
+    fn release_run_writer(&self, run: &RunId) -> Result<()>;
+
+    /// Whether this node still holds the writer lock of `run` (false once the lock's
+    /// connection was lost: another node may have taken over).
+    fn holds_run_writer(&self, run: &RunId) -> Result<bool>;
+
+    /// Up to `limit` staged items of `run`, in staging order: what its writer appends next.
+    fn staged_items_of(&self, run: &RunId, limit: usize) -> Result<Vec<ItemId>>;
+
+    /// Up to `limit` chunks of `run`'s records already committed written, from output
+    /// number `from_seq` on, in order (`dredge export`, and rebuilding a file this node
+    /// cannot see).
+    fn written_records(
+        &self,
+        run: &RunId,
+        from_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<WrittenChunk>>;
+
+    /// Which node writes each running run now.
+    fn run_writers(&self) -> Result<Vec<(RunId, String)>>;
+}
