@@ -27,7 +27,7 @@ ALTER TABLE records ADD COLUMN run text COLLATE "C";
 ALTER TABLE records ADD COLUMN first_seq bigint;
 UPDATE records r SET run = i.run FROM items i WHERE i.id = r.item;
 ALTER TABLE records ALTER COLUMN run SET NOT NULL;
-CREATE INDEX records_written ON records (run, first_seq) WHERE first_seq IS NOT NULL;
+CREATE INDEX records_by_run ON records (run, first_seq);
 CREATE INDEX items_staged_by_run ON items (run, stage_seq) WHERE state = 'staged';
 -- How many records a staged item holds: the commit that writes it numbers them.
 ALTER TABLE records ADD COLUMN n_records bigint NOT NULL DEFAULT 0;

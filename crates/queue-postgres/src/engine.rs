@@ -58,6 +58,8 @@ pub(crate) type Res<T> = std::result::Result<T, Fail>;
 pub(crate) struct Engine {
     runtime: Option<tokio::runtime::Runtime>,
     pub(crate) pool: Pool,
+    /// How the pool connects, for a session of its own (run writer locks).
+    pub(crate) config: tokio_postgres::Config,
 }
 
 impl Engine {
@@ -79,7 +81,7 @@ impl Engine {
         let manager_config = ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         };
-        let manager = Manager::from_config(config, NoTls, manager_config);
+        let manager = Manager::from_config(config.clone(), NoTls, manager_config);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("dredge-pg")
@@ -94,6 +96,7 @@ impl Engine {
         Ok(Engine {
             runtime: Some(runtime),
             pool,
+            config,
         })
     }
 

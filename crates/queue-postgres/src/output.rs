@@ -13,6 +13,7 @@ use crate::create::create_follow_ups;
 use crate::engine::Res;
 use crate::leasing::{Held, expect_lease, fence};
 use crate::sql::{decode, encode, execute, id, item_id, query, query_opt, state_name};
+use crate::writers::check_writer;
 
 pub(crate) async fn stage(
     tx: &Transaction<'_>,
@@ -41,7 +42,7 @@ pub(crate) async fn stage(
 pub(crate) async fn staged_records(tx: &Transaction<'_>, item: ItemId) -> Res<Vec<Record>> {
     let row = query_opt(
         tx,
-        "SELECT records FROM records WHERE item = $1",
+        "SELECT records FROM records WHERE item = $1 AND first_seq IS NULL",
         &[&id(item)],
     )
     .await?;
@@ -79,6 +80,7 @@ pub(crate) async fn commit_written(
     staged: &[ItemId],
     written: Vec<WrittenItem>,
     cursor: OutputCursor,
+    writer_epoch: Option<u64>,
 ) -> Res<Vec<StageResult>> {
     let all: Vec<i64> = staged
         .iter()
@@ -108,6 +110,8 @@ pub(crate) async fn commit_written(
             },
         )?;
     }
+    // Items first, then the run's row: the order every transaction takes them in.
+    let committed = hold_run(tx, run, writer_epoch).await?;
     execute(
         tx,
         "UPDATE items SET state = 'done', stage_seq = NULL, leasable = false, \
@@ -115,19 +119,32 @@ pub(crate) async fn commit_written(
         &[&all],
     )
     .await?;
-    let staged_ids: Vec<i64> = staged.iter().copied().map(id).collect();
-    execute(
-        tx,
-        "DELETE FROM records WHERE item = ANY($1)",
-        &[&staged_ids],
-    )
-    .await?;
+    number_written(tx, staged, committed.records).await?;
     let mut results = Vec::with_capacity(written.len());
     for item in written {
         results.push(create_follow_ups(tx, run, item.follow_ups).await?);
     }
-    move_cursor(tx, run, cursor).await?;
+    move_cursor(tx, run, committed, cursor).await?;
     Ok(results)
+}
+
+/// The written staged items' records stay, numbered: the writer appended them first,
+/// in the order given, after the `before` records already committed. `dredge export`
+/// and a writer rebuilding a file read them back in that order.
+async fn number_written(tx: &Transaction<'_>, staged: &[ItemId], before: u64) -> Res<()> {
+    let staged_ids: Vec<i64> = staged.iter().copied().map(id).collect();
+    execute(
+        tx,
+        "UPDATE records r SET first_seq = $2::bigint + n.before::bigint FROM ( \
+             SELECT u.item, coalesce(sum(c.n_records) OVER (ORDER BY u.ord \
+                 ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before \
+             FROM unnest($1::bigint[]) WITH ORDINALITY AS u(item, ord) \
+             JOIN records c ON c.item = u.item) n \
+         WHERE r.item = n.item",
+        &[&staged_ids, &(before as i64 + 1)],
+    )
+    .await?;
+    Ok(())
 }
 
 /// Every item in `ids`, locked in id order (one order for every transaction).
@@ -167,20 +184,37 @@ fn in_run<'h>(held: &'h HashMap<ItemId, Held>, item: ItemId, run: &RunId) -> Res
     Ok(h)
 }
 
-/// The run's committed cursor becomes `cursor`, which never moves back.
-async fn move_cursor(tx: &Transaction<'_>, run: &RunId, cursor: OutputCursor) -> Res<()> {
+/// The run's row, locked, once the writer's epoch is checked: its committed cursor.
+async fn hold_run(
+    tx: &Transaction<'_>,
+    run: &RunId,
+    writer_epoch: Option<u64>,
+) -> Res<OutputCursor> {
     let row = query_opt(
         tx,
-        "SELECT cursor_bytes, cursor_records FROM runs WHERE id = $1 FOR UPDATE",
+        "SELECT cursor_bytes, cursor_records, writer_epoch FROM runs WHERE id = $1 FOR UPDATE",
         &[&run.0],
     )
     .await?
     .ok_or_else(|| QueueError::UnknownRun(run.clone()))?;
-    let (bytes, records) = (row.get::<_, i64>(0) as u64, row.get::<_, i64>(1) as u64);
-    if cursor.bytes < bytes || cursor.records < records {
+    check_writer(run, row.get(2), writer_epoch)?;
+    Ok(OutputCursor {
+        bytes: row.get::<_, i64>(0) as u64,
+        records: row.get::<_, i64>(1) as u64,
+    })
+}
+
+/// The run's committed cursor moves from `committed` to `cursor`, never back.
+async fn move_cursor(
+    tx: &Transaction<'_>,
+    run: &RunId,
+    committed: OutputCursor,
+    cursor: OutputCursor,
+) -> Res<()> {
+    if cursor.bytes < committed.bytes || cursor.records < committed.records {
         return Err(QueueError::CursorBackwards {
             run: run.clone(),
-            committed_bytes: bytes,
+            committed_bytes: committed.bytes,
             offered_bytes: cursor.bytes,
         }
         .into());

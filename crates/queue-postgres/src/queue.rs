@@ -15,12 +15,15 @@ use dredge_queue::{
 use crate::engine::Engine;
 use crate::migrate::migrate_with;
 use crate::options::PgOptions;
+use crate::writers::RunWriters;
 use crate::{admin, leasing, output, runs};
 
 /// A queue on PostgreSQL, shared by every daemon that opens the same schema.
 pub struct PgQueue {
     pub(crate) engine: Engine,
     node: Arc<str>,
+    pub(crate) schema: Arc<str>,
+    pub(crate) writers: RunWriters,
 }
 
 /// Runs `$body` (which may `.await?`) in one transaction on a pooled connection and
@@ -50,6 +53,8 @@ impl PgQueue {
         let queue = PgQueue {
             engine,
             node: options.node.into(),
+            schema: options.schema.into(),
+            writers: RunWriters::default(),
         };
         let recovery = queue.recover(&HashSet::new(), UnixMillis(0))?;
         Ok((queue, recovery))
@@ -290,8 +295,9 @@ impl QueueBackend for PgQueue {
         cursor: OutputCursor,
     ) -> Result<Vec<StageResult>> {
         let (run, staged) = (run.clone(), staged.to_vec());
+        let epoch = self.writers.epoch_of(&run);
         in_tx!(self, |tx| output::commit_written(
-            &tx, &run, &staged, written, cursor
+            &tx, &run, &staged, written, cursor, epoch
         )
         .await?)
     }

@@ -297,6 +297,17 @@ pub(crate) async fn prune_run(tx: &Transaction<'_>, run: &RunId, max: i64) -> Re
     if max == 0 {
         return Ok(Pruned::More);
     }
+    // Records first: they are kept after their commit (`dredge export`).
+    let records = execute(
+        tx,
+        "DELETE FROM records WHERE item IN \
+         (SELECT item FROM records WHERE run = $1 LIMIT $2)",
+        &[&run.0, &max],
+    )
+    .await?;
+    if records > 0 {
+        return Ok(Pruned::More);
+    }
     let items = execute(
         tx,
         "DELETE FROM items WHERE id IN \
