@@ -1,15 +1,15 @@
-//! [`SchemaHolder`]: one daemon per schema, until several daemons can share one queue.
+//! [`NodeHolder`]: one daemon per node name in a schema.
 //!
-//! Why: the queue itself is safe to share (leases are fenced across nodes), but the
-//! rest of the daemon is not yet: each daemon writes the runs it commits into its own
-//! `state_dir/out`, fires every cron tick itself and keeps its own rate limits. Two
-//! daemons on one schema would split a run's records over two files. So a daemon holds
-//! the schema for as long as it runs, with a session advisory lock on a connection of
-//! its own: PostgreSQL frees it when that session ends (the daemon exits, is killed, or
-//! its connection breaks), so a crash never leaves the schema held. The holder's node
-//! name travels as the connection's `application_name`, which is how a refused daemon
-//! names the one that holds the schema (`pg_locks` joined with `pg_stat_activity`; no
-//! table to clean up after a crash).
+//! Why: several daemons share a schema, told apart by their `[queue] node`. A daemon's
+//! start reverts the leases its node left (a crash's), and its heartbeat, writer locks
+//! and limit share are its node's: two daemons under one name would revert each
+//! other's leases and count as one. So a daemon holds its node for as long as it runs,
+//! with a session advisory lock on a connection of its own: PostgreSQL frees it when
+//! that session ends (the daemon exits, is killed, or its connection breaks), so a
+//! crash never leaves the node held. The node name travels as the connection's
+//! `application_name`, which is how a refused daemon says since when the other one
+//! holds it (`pg_locks` joined with `pg_stat_activity`; no table to clean up after a
+//! crash).
 
 use dredge_queue::{QueueError, StorageError};
 use tokio_postgres::NoTls;
@@ -19,16 +19,16 @@ use crate::options::{PgOptions, valid_schema};
 /// Prefix of the holder's `application_name`; the node name follows it.
 const APPLICATION_PREFIX: &str = "dredge node=";
 
-/// The schema held for this daemon; dropping it (or the process ending) lets it go.
-pub struct SchemaHolder {
+/// The node held for this daemon; dropping it (or the process ending) lets it go.
+pub struct NodeHolder {
     runtime: Option<tokio::runtime::Runtime>,
     client: Option<tokio_postgres::Client>,
     warnings: Vec<String>,
 }
 
-impl SchemaHolder {
-    /// Takes `options.schema` for `options.node`, or says which node holds it.
-    pub fn take(options: &PgOptions) -> Result<SchemaHolder, QueueError> {
+impl NodeHolder {
+    /// Takes `options.node` in `options.schema`, or says since when another daemon holds it.
+    pub fn take(options: &PgOptions) -> Result<NodeHolder, QueueError> {
         if !valid_schema(&options.schema) {
             return Err(QueueError::BadSchemaName {
                 schema: options.schema.clone(),
@@ -46,7 +46,7 @@ impl SchemaHolder {
             options.url.parse().map_err(|e| connect_error(options, e))?;
         config.application_name(format!("{APPLICATION_PREFIX}{}", options.node));
         config.connect_timeout(std::time::Duration::from_secs(10));
-        let key = lock_key(&options.schema);
+        let key = lock_key(&options.schema, &options.node);
         let claimed = std::thread::scope(|s| {
             // Its own thread: the caller may be inside another runtime.
             s.spawn(|| runtime.block_on(claim(&config, key)))
@@ -55,11 +55,12 @@ impl SchemaHolder {
         })
         .map_err(|f| f.into_queue_error(options))?;
         match claimed {
-            Claim::InUse(holder) => Err(QueueError::SchemaInUse {
+            Claim::InUse(holder) => Err(QueueError::NodeInUse {
                 schema: options.schema.clone(),
+                node: options.node.clone(),
                 holder: holder.unwrap_or_else(|| "another dredge daemon".into()),
             }),
-            Claim::Held { client, settings } => Ok(SchemaHolder {
+            Claim::Held { client, settings } => Ok(NodeHolder {
                 runtime: Some(runtime),
                 client: Some(client),
                 warnings: durability_warnings(&settings),
@@ -97,7 +98,7 @@ fn durability_warnings((fsync, synchronous_commit): &(String, String)) -> Vec<St
     warnings
 }
 
-impl Drop for SchemaHolder {
+impl Drop for NodeHolder {
     fn drop(&mut self) {
         // Closing the session releases the lock; never block here (the holder may be
         // dropped inside an async task).
@@ -159,7 +160,7 @@ async fn try_lock(
     let (client, connection) = config.connect(NoTls).await.map_err(Failure::Db)?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
-            tracing::error!(error = %e, "the connection holding the PostgreSQL schema for this daemon broke; another daemon could now start on it");
+            tracing::error!(error = %e, "the connection holding this daemon's node in the PostgreSQL queue broke; another daemon could now start under the same node");
         }
     });
     let row = client
@@ -169,7 +170,7 @@ async fn try_lock(
     Ok((client, row.get(0)))
 }
 
-/// The holder's node name (and since when it holds the schema), from its session.
+/// Who holds the node (and since when), from its session.
 async fn holder_of(client: &tokio_postgres::Client, key: i64) -> Option<String> {
     let (classid, objid) = ((key >> 32) as u32, key as u32);
     let row = client
@@ -186,15 +187,15 @@ async fn holder_of(client: &tokio_postgres::Client, key: i64) -> Option<String> 
     let since: String = row.get(1);
     let node = name.strip_prefix(APPLICATION_PREFIX).unwrap_or(&name);
     Some(format!(
-        "the daemon of node {node:?} (connected since {since})"
+        "the daemon of node {node:?}, connected since {since}"
     ))
 }
 
-/// The advisory-lock key of a schema: FNV-1a of `dredge-schema:NAME`, stable across
-/// builds and releases (a daemon of another version must see the same key).
-fn lock_key(schema: &str) -> i64 {
+/// The advisory-lock key of a node in a schema: FNV-1a of `dredge-node:SCHEMA:NODE`,
+/// stable across builds and releases (a daemon of another version must see the same key).
+fn lock_key(schema: &str, node: &str) -> i64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in format!("dredge-schema:{schema}").bytes() {
+    for byte in format!("dredge-node:{schema}:{node}").bytes() {
         hash ^= u64::from(byte);
         hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
@@ -216,10 +217,11 @@ mod tests {
     }
 
     #[test]
-    fn the_lock_key_is_stable_and_differs_per_schema() {
+    fn the_lock_key_is_stable_and_differs_per_schema_and_node() {
         // Pinned: a daemon of another release must compute the same key.
-        assert_eq!(lock_key("dredge"), lock_key("dredge"));
-        assert_ne!(lock_key("dredge"), lock_key("dredge_eu"));
-        assert_eq!(lock_key("dredge"), 2_330_493_364_061_472_163);
+        assert_eq!(lock_key("dredge", "a"), lock_key("dredge", "a"));
+        assert_ne!(lock_key("dredge", "a"), lock_key("dredge_eu", "a"));
+        assert_ne!(lock_key("dredge", "a"), lock_key("dredge", "b"));
+        assert_eq!(lock_key("dredge", "a"), -8_128_458_990_721_879_509);
     }
 }

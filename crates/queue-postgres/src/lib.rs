@@ -39,7 +39,7 @@ mod runs;
 mod sql;
 mod writers;
 
-pub use holder::SchemaHolder;
+pub use holder::NodeHolder;
 pub use migrate::{MigrationStatus, SCHEMA_VERSION, migrate, migration_status};
 pub use options::PgOptions;
 pub use queue::{PgQueue, drop_schema};

@@ -1,41 +1,44 @@
-//! One daemon per schema: the second holder is refused with the first one's node name,
-//! and the schema is free again once the first holder goes (as when its daemon dies).
+//! One daemon per node in a schema: a second holder of the same node is refused, saying
+//! which node and since when; other nodes share the schema; the node is free again once
+//! the first holder goes (as when its daemon dies).
 
 mod support;
 
 use dredge_queue::QueueError;
-use dredge_queue_postgres::SchemaHolder;
+use dredge_queue_postgres::NodeHolder;
 use support::Schema;
 
 #[test]
-fn a_second_daemon_on_a_held_schema_is_refused_naming_the_holder_until_it_goes() {
+fn a_second_daemon_under_a_held_node_is_refused_until_it_goes_and_other_nodes_share() {
     let schema = Schema::new();
-    let first = SchemaHolder::take(&schema.node("worker-1")).expect("the first daemon holds it");
-    let refused = SchemaHolder::take(&schema.node("worker-2"))
+    let first = NodeHolder::take(&schema.node("worker-1")).expect("the first daemon holds it");
+    let refused = NodeHolder::take(&schema.node("worker-1"))
         .err()
-        .expect("a second holder is refused");
-    let QueueError::SchemaInUse { .. } = &refused else {
+        .expect("a second holder of the node is refused");
+    let QueueError::NodeInUse { .. } = &refused else {
         panic!("refused for the wrong reason: {refused}");
     };
     let said = refused.to_string();
     assert!(said.contains("\"worker-1\""), "{said}");
+    assert!(said.contains("connected since"), "{said}");
     assert!(said.contains(&schema.0.schema), "{said}");
 
-    // Another schema on the same server is free.
+    // Another node shares the schema; the same node in another schema is free.
+    let _second = NodeHolder::take(&schema.node("worker-2")).expect("another node shares it");
     let other = Schema::new();
-    let _beside = SchemaHolder::take(&other.node("worker-2")).expect("another schema is free");
+    let _beside = NodeHolder::take(&other.node("worker-1")).expect("another schema is free");
 
     drop(first);
     // The server frees the lock when the holder's session ends, a moment after the
     // client closed it.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        match SchemaHolder::take(&schema.node("worker-2")) {
+        match NodeHolder::take(&schema.node("worker-1")) {
             Ok(_) => break,
-            Err(QueueError::SchemaInUse { .. }) if std::time::Instant::now() < deadline => {
+            Err(QueueError::NodeInUse { .. }) if std::time::Instant::now() < deadline => {
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }
-            Err(e) => panic!("the schema was not freed when its holder went: {e}"),
+            Err(e) => panic!("the node was not freed when its holder went: {e}"),
         }
     }
 }
@@ -43,7 +46,7 @@ fn a_second_daemon_on_a_held_schema_is_refused_naming_the_holder_until_it_goes()
 #[test]
 fn a_server_that_may_lose_commits_is_reported() {
     let schema = Schema::new();
-    let safe = SchemaHolder::take(&schema.node("worker-1")).unwrap();
+    let safe = NodeHolder::take(&schema.node("worker-1")).unwrap();
     assert!(safe.warnings().is_empty(), "{:?}", safe.warnings());
     drop(safe);
     let other = Schema::new();
@@ -53,7 +56,7 @@ fn a_server_that_may_lose_commits_is_reported() {
         "{}{separator}options=-c%20synchronous_commit%3Doff",
         options.url
     );
-    let unsafe_holder = SchemaHolder::take(&options).unwrap();
+    let unsafe_holder = NodeHolder::take(&options).unwrap();
     let said = unsafe_holder.warnings().join("\n");
     assert!(said.contains("synchronous_commit = off"), "{said}");
 }

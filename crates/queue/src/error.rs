@@ -97,9 +97,13 @@ pub enum QueueError {
     SchemaNewer { database: u32, binary: u32 },
 
     #[error(
-        "the PostgreSQL queue in schema {schema} is in use by {holder}; one daemon per schema for now: stop that daemon, or give this one another [queue] schema"
+        "node {node:?} of the PostgreSQL queue in schema {schema} is already running: {holder}; every daemon on a schema needs its own [queue] node name: stop that daemon, or give this one another node"
     )]
-    SchemaInUse { schema: String, holder: String },
+    NodeInUse {
+        schema: String,
+        node: String,
+        holder: String,
+    },
 
     #[error(
         "[queue] schema {schema:?} is not a plain PostgreSQL name; use lowercase letters, digits and _, not starting with a digit (at most 63)"

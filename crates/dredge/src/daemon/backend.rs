@@ -2,15 +2,15 @@
 //! PostgreSQL schema. The rest of the daemon sees only `dyn QueueBackend` and the
 //! `Recovery` the open reported.
 //!
-//! On PostgreSQL the daemon first takes the schema for itself (`SchemaHolder`: one
-//! daemon per schema until several can share a queue) and keeps it until it exits.
+//! On PostgreSQL the daemon first takes its node for itself (`NodeHolder`: one daemon
+//! per `[queue] node` in a schema) and keeps it until it exits.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
 use dredge_queue::{Queue, QueueBackend, Recovery};
-use dredge_queue_postgres::{PgQueue, SchemaHolder};
+use dredge_queue_postgres::{NodeHolder, PgQueue};
 
 use crate::config::DaemonConfig;
 use crate::queue_config::QueueConfig;
@@ -19,8 +19,8 @@ use crate::queue_config::QueueConfig;
 pub(super) struct Opened {
     pub queue: Arc<dyn QueueBackend>,
     pub recovery: Recovery,
-    /// PostgreSQL: the schema, held for this daemon until it exits.
-    pub holder: Option<SchemaHolder>,
+    /// PostgreSQL: the node, held for this daemon until it exits.
+    pub holder: Option<NodeHolder>,
     /// What about the backend may break the exactly-once contract (shown in status).
     pub warnings: Vec<String>,
 }
@@ -43,9 +43,10 @@ pub(super) async fn open(config: &DaemonConfig) -> anyhow::Result<Opened> {
         QueueConfig::Postgres(pg) => {
             let options = pg.options();
             let schema = pg.schema.clone();
-            // The schema first: a second daemon must not even revert this one's leases.
+            // The node first: a second daemon under the same name must not even revert
+            // this one's leases.
             let (holder, (queue, recovery)) = tokio::task::spawn_blocking(move || {
-                let holder = SchemaHolder::take(&options)?;
+                let holder = NodeHolder::take(&options)?;
                 PgQueue::open(options).map(|opened| (holder, opened))
             })
             .await?
