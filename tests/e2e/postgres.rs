@@ -58,6 +58,24 @@ impl PgSchema {
     }
 }
 
+impl PgSchema {
+    /// The first column of the first row of `sql`, as text (`None`: no row, or NULL).
+    pub(crate) fn text(&self, sql: &str) -> Option<String> {
+        let rt = runtime();
+        let (client, connection) = rt
+            .block_on(tokio_postgres::connect(&self.url, tokio_postgres::NoTls))
+            .unwrap_or_else(|e| panic!("no PostgreSQL server answers at {} ({e})", self.url));
+        rt.spawn(connection);
+        let rows = rt
+            .block_on(client.simple_query(sql))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        rows.iter().find_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+            _ => None,
+        })
+    }
+}
+
 impl Drop for PgSchema {
     fn drop(&mut self) {
         if !std::thread::panicking() {

@@ -33,6 +33,9 @@ struct RawConfig {
     /// sled database and outputs (systemd StateDirectory).
     #[serde(default = "default_state_dir")]
     state_dir: PathBuf,
+    /// Where runs' JSONL files are written; default `state_dir/out`. Daemons sharing a
+    /// PostgreSQL queue may share it (README "A PostgreSQL queue").
+    output_dir: Option<PathBuf>,
     /// Watched for `*.toml` job files.
     #[serde(default = "default_jobs_dir")]
     jobs_dir: PathBuf,
@@ -134,6 +137,8 @@ pub(crate) const DEFAULT_SOCKET_LINE_TIMEOUT: std::time::Duration =
 pub(crate) struct DaemonConfig {
     pub path: PathBuf,
     pub state_dir: PathBuf,
+    /// Runs' output files (`output_dir`, default `state_dir/out`).
+    pub output_dir: PathBuf,
     pub jobs_dir: PathBuf,
     pub socket: PathBuf,
     pub log_format: LogFormat,
@@ -241,8 +246,12 @@ impl DaemonConfig {
             .queue
             .resolve(secrets, &state_dir, &mut warnings)
             .map_err(|(span, m)| FileError::at(path, text, span, m))?;
+        let output_dir = raw
+            .output_dir
+            .map_or_else(|| state_dir.join("out"), |d| base.join(d));
         Ok(DaemonConfig {
             path: path.to_path_buf(),
+            output_dir,
             state_dir,
             jobs_dir: base.join(raw.jobs_dir),
             socket: base.join(raw.socket),

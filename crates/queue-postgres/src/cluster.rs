@@ -26,6 +26,12 @@ impl Cluster for PgQueue {
         in_tx!(self, |tx| nodes::leave(&tx, &node).await?)
     }
 
+    fn reclaim_leases_of_gone_nodes(&self, now: UnixMillis) -> Result<usize> {
+        let node = self.node_name();
+        in_tx!(self, |tx| nodes::reclaim_gone(&tx, &node, now).await?
+            as usize)
+    }
+
     fn take_run_writer(&self, run: &RunId) -> Result<Option<u64>> {
         self.take_writer(run)
     }

@@ -229,6 +229,7 @@ pub(crate) async fn wake_by_key(
 
 /// Reverts every lease (of any node) whose time is not after `now`, except `keep`.
 pub(crate) async fn reclaim_expired(tx: &Transaction<'_>, now: i64, keep: &[i64]) -> Res<u64> {
+    one_reclaim_at_a_time(tx).await?;
     execute(
         tx,
         "UPDATE items SET state = was_state, leasable = run_leasable(run), lease_until = NULL \
@@ -236,6 +237,16 @@ pub(crate) async fn reclaim_expired(tx: &Transaction<'_>, now: i64, keep: &[i64]
         &[&now, &keep],
     )
     .await
+}
+
+/// Serialises reclaims in a schema. A reclaim changes items of many runs in one
+/// statement, and the count trigger then locks those runs' rows in no fixed order: two
+/// daemons reclaiming at once could deadlock (PostgreSQL would abort one, a storage
+/// fault for its daemon). Held until the transaction ends.
+pub(crate) async fn one_reclaim_at_a_time(tx: &Transaction<'_>) -> Res<()> {
+    tx.batch_execute("SELECT pg_advisory_xact_lock(hashtext(current_schema()), 1)")
+        .await?;
+    Ok(())
 }
 
 /// Reverts `node`'s leases except `keep` (its own restart).

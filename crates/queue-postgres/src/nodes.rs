@@ -65,6 +65,20 @@ pub(crate) async fn leave(tx: &Transaction<'_>, node: &str) -> Res<()> {
     Ok(())
 }
 
+/// Reverts the leases of every node other than `me` whose heartbeat row expired before
+/// `now` or is missing.
+pub(crate) async fn reclaim_gone(tx: &Transaction<'_>, me: &str, now: UnixMillis) -> Res<u64> {
+    crate::leasing::one_reclaim_at_a_time(tx).await?;
+    execute(
+        tx,
+        "UPDATE items SET state = was_state, leasable = run_leasable(run), lease_until = NULL \
+         WHERE state = 'leased' AND lease_node <> $1 AND NOT EXISTS ( \
+             SELECT 1 FROM nodes n WHERE n.node = items.lease_node AND n.expires_at >= $2)",
+        &[&me, &ms(now)],
+    )
+    .await
+}
+
 /// This machine's name, for status (empty when the OS does not say).
 fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")

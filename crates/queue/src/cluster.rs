@@ -61,6 +61,12 @@ pub trait Cluster: Send + Sync {
     /// once instead of after the expiry).
     fn leave(&self) -> Result<()>;
 
+    /// Takes back the leases of nodes whose heartbeat expired before `now` (they died
+    /// or lost the server): their items wait again at once rather than when each lease
+    /// runs out (the account's timeout and ten minutes). A node that comes back finds
+    /// its late commits fenced, as after any reclaim. Returns how many.
+    fn reclaim_leases_of_gone_nodes(&self, now: UnixMillis) -> Result<usize>;
+
     // ----- Run writers -----
 
     /// Takes the writer lock of `run` for this node if nobody holds it (or this node

@@ -36,7 +36,7 @@ async fn blocking<T: Send + 'static>(
 
 impl DaemonApi {
     fn summary(&self, run: RunInfo) -> RunSummary {
-        let out = self.0.config().state_dir.join("out");
+        let out = self.0.config().output_dir.clone();
         let paths = RunPaths::new(&out, &run.job, &run.id);
         let c = run.counts;
         RunSummary {
@@ -405,7 +405,7 @@ fn jobs_of(shared: &Shared) -> Result<Vec<JobInfo>, ApiError> {
 /// A finished run whose dead items were requeued writes on: its `.jsonl` goes back to
 /// `.partial` until it ends again.
 fn reopen_output(shared: &Shared, info: &RunInfo) -> Result<(), ApiError> {
-    let out = shared.config().state_dir.join("out");
+    let out = shared.config().output_dir.clone();
     let paths = RunPaths::new(&out, &info.job, &info.id);
     super::output::restore_partial(&paths).map_err(internal)?;
     let vendor = shared.spec_of(&info.id).map_err(internal)?.vendor();

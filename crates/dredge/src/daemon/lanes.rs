@@ -349,7 +349,9 @@ async fn finish(
 ) -> anyhow::Result<()> {
     let (run, lease) = (item.run.clone(), item.lease());
     let wakes = !follow_ups.is_empty();
-    let (records, follow_ups) = if records.is_empty() {
+    // Several daemons: the records go into the queue with the item's commit, for
+    // whichever daemon writes the run (`writer/cluster.rs`).
+    let (records, follow_ups) = if records.is_empty() || shared.queue.cluster().is_some() {
         (records, follow_ups)
     } else {
         let wake = wakes.then(|| {

@@ -6,6 +6,7 @@ mod accounts;
 mod api;
 mod backend;
 mod callbacks;
+mod cluster_upkeep;
 mod control;
 pub(crate) mod executors;
 mod failpoint;
@@ -72,16 +73,22 @@ fn init_logging(format: LogFormat) {
 }
 
 async fn serve(config: DaemonConfig) -> anyhow::Result<ExitCode> {
-    std::fs::create_dir_all(config.state_dir.join("out")).with_context(|| {
+    std::fs::create_dir_all(&config.state_dir).with_context(|| {
         format!(
             "cannot create the state directory {}",
             config.state_dir.display()
         )
     })?;
+    std::fs::create_dir_all(&config.output_dir).with_context(|| {
+        format!(
+            "cannot create the output directory {}",
+            config.output_dir.display()
+        )
+    })?;
     let backend::Opened {
         queue,
         recovery,
-        holder: _schema_held_until_exit,
+        holder: _node_held_until_exit,
         warnings: queue_warnings,
     } = backend::open(&config).await?;
     let socket_path = config.socket.clone();
@@ -89,8 +96,10 @@ async fn serve(config: DaemonConfig) -> anyhow::Result<ExitCode> {
     let (writer, writer_thread) = writer::spawn(shared.clone());
     let _ = shared.writer.set(writer);
     // Recovery first: lanes must not stage anything before the runs' files are cut
-    // back to their committed cursors.
+    // back to their committed cursors. On a shared queue, the heartbeat before
+    // leasing: the other daemons take back the leases of nodes without one.
     recover(&shared, recovery);
+    cluster_upkeep::beat(&shared);
     control::apply_config(&shared, config);
     let watch = watch::start(&shared);
     control::rescan_jobs(&shared).await;
@@ -122,6 +131,7 @@ async fn serve(config: DaemonConfig) -> anyhow::Result<ExitCode> {
     tokio::spawn(signals(shared.clone()));
     tokio::spawn(checkpoints(shared.clone()));
     tokio::spawn(reclaim_leases(shared.clone()));
+    tokio::spawn(cluster_upkeep::run(shared.clone()));
     tokio::spawn(storage::doctor(shared.clone()));
     tokio::spawn(planner::run(shared.clone()));
     tokio::spawn(retention::run(shared.clone()));
@@ -256,6 +266,13 @@ async fn drain(shared: &Shared) {
 /// (a run whose file cannot be recovered ends failed; the daemon starts anyway),
 /// replay staged-but-uncommitted items to the writer, then finish runs that are done.
 fn recover(shared: &Shared, recovery: Recovery) {
+    if shared.queue.cluster().is_some() {
+        // Several daemons: each run's writer recovers its file when it takes the run
+        // (`writer/cluster.rs`); this daemon's first round takes its share.
+        shared.writer().send(WriterMsg::Tick);
+        sweep_inputs(shared);
+        return;
+    }
     for (run, file) in recovery::reopen_files(shared, &recovery) {
         shared.writer().send(WriterMsg::Open(run, file));
     }
@@ -267,6 +284,11 @@ fn recover(shared: &Shared, recovery: Recovery) {
     for (run, _) in recovery.cursors {
         shared.writer().send(WriterMsg::Check(run));
     }
+    sweep_inputs(shared);
+}
+
+/// Removes input copies no run still plans from.
+fn sweep_inputs(shared: &Shared) {
     match shared.queue.planning_runs() {
         Ok(runs) => {
             let keep = runs.into_iter().map(|(_, cursor)| cursor.input).collect();

@@ -46,7 +46,7 @@ pub(super) fn fail_run(shared: &Shared, run: &RunId, reason: &str) {
     }
 }
 
-fn reopen_one(
+pub(super) fn reopen_one(
     shared: &Shared,
     run: &RunId,
     cursor: OutputCursor,
@@ -96,7 +96,7 @@ fn settle_cancelled(shared: &Shared, run: &RunId, cursor: OutputCursor) {
 }
 
 pub(super) fn paths_of(shared: &Shared, info: &RunInfo) -> RunPaths {
-    RunPaths::new(&shared.config().state_dir.join("out"), &info.job, &info.id)
+    RunPaths::new(&shared.config().output_dir, &info.job, &info.id)
 }
 
 #[cfg(test)]

@@ -169,7 +169,7 @@ fn prune(
 
 /// The run's output file (final or partial) and attachments, if any.
 fn delete_output(shared: &Shared, job: &str, run: &RunId) {
-    let paths = RunPaths::new(&shared.config().state_dir.join("out"), job, run);
+    let paths = RunPaths::new(&shared.config().output_dir, job, run);
     for file in [&paths.done, &paths.partial] {
         match std::fs::remove_file(file) {
             Ok(()) => tracing::info!(file = %file.display(), "output of a pruned run deleted"),
@@ -274,7 +274,7 @@ mod tests {
             let policy = format!("keep_runs = 1\ndelete_outputs = {delete}");
             let shared = with_retention(dir.path(), &policy);
             let runs = ended_runs(&shared, 2);
-            let out = shared.config().state_dir.join("out");
+            let out = shared.config().output_dir;
             let paths = RunPaths::new(&out, "news", &runs[0]);
             std::fs::create_dir_all(&paths.attachments).unwrap();
             std::fs::write(&paths.done, "{}\n").unwrap();

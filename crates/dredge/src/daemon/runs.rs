@@ -144,11 +144,7 @@ fn create(shared: &Shared, spec: Arc<JobSpec>, trigger: Trigger) -> Result<RunId
         fail(e.to_string())
     })?;
     failpoint::crash_if(failpoint::AFTER_CREATE_RUN);
-    let paths = RunPaths::new(
-        &shared.config().state_dir.join("out"),
-        spec.name.as_str(),
-        &run,
-    );
+    let paths = RunPaths::new(&shared.config().output_dir, spec.name.as_str(), &run);
     let file = RunFile::create(paths, spec.name.as_str(), &run, spec.vendor().key())
         .map_err(|e| fail(format!("cannot create the run's output file: {e}")))?;
     shared.writer().send(WriterMsg::Open(run.clone(), file));

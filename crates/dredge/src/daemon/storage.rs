@@ -49,7 +49,7 @@ async fn heal(shared: &Arc<Shared>) {
         }
         let dirs = [
             shared.config().state_dir.clone(),
-            shared.config().state_dir.join("out"),
+            shared.config().output_dir.clone(),
         ];
         let probed = tokio::task::spawn_blocking(move || dirs.iter().try_for_each(|d| probe(d)))
             .await

@@ -27,6 +27,10 @@ use dredge_core::{NewItem, Record, UnixMillis};
 use dredge_queue::{ItemId, Lease, QueueError, RunId, RunState, WrittenItem};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
+mod cluster;
+
+pub(super) use cluster::TICK;
+
 use super::health::is_storage_error;
 use super::output::{OutputRemoved, Reopened, RunFile};
 use super::recovery;
@@ -50,6 +54,8 @@ pub(super) enum WriterMsg {
     /// Writes succeed again (the storage doctor checked): reopen the queue, recover
     /// every run's file and write what is held. Answers whether that worked.
     Recover(tokio::sync::oneshot::Sender<Result<(), String>>),
+    /// Several daemons: look for runs to take and records other daemons staged.
+    Tick,
 }
 
 /// A staged item on its way to the run's file (its records are in the queue).
@@ -252,18 +258,29 @@ impl WriterThread {
         let mut checks = Vec::new();
         let mut barriers = Vec::new();
         let mut recovers = Vec::new();
+        let shared = self.shared.clone();
+        let cluster = shared.queue.cluster();
         for msg in batch {
             match msg {
-                WriterMsg::Open(run, file) => self.open(run, file),
+                WriterMsg::Open(run, file) => match cluster {
+                    Some(cluster) => self.open_on_cluster(cluster, run, file),
+                    None => self.open(run, file),
+                },
+                // On a cluster, the queue says what is staged (`cluster_work`).
+                WriterMsg::Staged(_) if cluster.is_some() => {}
                 WriterMsg::Staged(item) => work.entry(item.run).or_default().staged.push(item.item),
                 WriterMsg::Write(now) => work.entry(now.run.clone()).or_default().now.push(now),
                 WriterMsg::Check(run) => checks.push(run),
                 WriterMsg::Close(run) => self.close(&run),
                 WriterMsg::Barrier(done) => barriers.push(done),
                 WriterMsg::Recover(done) => recovers.push(done),
+                WriterMsg::Tick => {}
             }
         }
         if recovers.is_empty() && !self.shared.health.is_faulted() {
+            if let Some(cluster) = cluster {
+                work = self.cluster_work(cluster, &mut checks);
+            }
             self.write_round(work, checks);
         } else {
             self.park_work(work);
@@ -292,7 +309,7 @@ impl WriterThread {
             WriterMsg::Write(now) => self.held.push(now),
             WriterMsg::Close(run) => self.close(&run),
             WriterMsg::Barrier(done) => barriers.push(done),
-            WriterMsg::Check(_) | WriterMsg::Recover(_) => {}
+            WriterMsg::Check(_) | WriterMsg::Recover(_) | WriterMsg::Tick => {}
         }
     }
 
@@ -310,11 +327,12 @@ impl WriterThread {
 
     /// A cancelled run: its file is cut back to the committed records and closed.
     fn close(&mut self, run: &RunId) {
-        if let Some(file) = self.files.remove(run)
-            && let Err(e) = file.settle()
-        {
-            tracing::error!(run = %run, error = %e, "cannot cut the cancelled run's file back; recovery does it at the next start");
-            return;
+        if let Some(file) = self.files.remove(run) {
+            self.release_run(run);
+            if let Err(e) = file.settle() {
+                tracing::error!(run = %run, error = %e, "cannot cut the cancelled run's file back; recovery does it at the next start");
+                return;
+            }
         }
         if let Err(e) = self.shared.queue.settle_cancelled(run) {
             tracing::error!(run = %run, error = %e, "cannot record that the cancelled run's file is settled");
@@ -511,6 +529,7 @@ impl WriterThread {
                 }
                 tracing::info!(run = %run, job = %info.job, state = state.as_str(), records = info.cursor.records,
                     dead = info.counts.dead, output = %path.display(), "run finished");
+                self.release_run(run);
                 self.shared.run_finished(&info.job);
             }
             Err(e) => match OutputRemoved::of(&e) {
@@ -542,6 +561,16 @@ impl WriterThread {
             .reopen(&keep, until)
             .map_err(|e| e.to_string())?;
         self.files.clear();
+        let shared = self.shared.clone();
+        if let Some(cluster) = shared.queue.cluster() {
+            // This daemon's runs are taken again (its writer locks outlive a storage
+            // fault unless their session broke) and their files reopened at the
+            // committed cursor; what any daemon staged is read from the queue.
+            let mut checks = Vec::new();
+            let work = self.cluster_work(cluster, &mut checks);
+            self.write_round(work, checks);
+            return Ok(());
+        }
         for (run, file) in recovery::reopen_files(&self.shared, &recovered) {
             self.files.insert(run, file);
         }
@@ -712,7 +741,7 @@ mod tests {
         let after_first = shared.queue.run(&run).unwrap().unwrap().cursor;
         assert_eq!(after_first.records, 3);
         // Now the late `Open`, a handle at cursor 0.
-        let paths = RunPaths::new(&shared.config().state_dir.join("out"), "news", &run);
+        let paths = RunPaths::new(&shared.config().output_dir, "news", &run);
         let late = RunFile::create(paths.clone(), "news", &run, "autoextract").unwrap();
         writer.send(WriterMsg::Open(run.clone(), late));
         write_next(&shared, &writer, &run, 2).await;
@@ -742,7 +771,7 @@ mod tests {
         shared.queue.kill(doomed.lease(), "404").unwrap();
         writer.send(WriterMsg::Check(run.clone()));
         barrier(&writer).await;
-        let paths = RunPaths::new(&shared.config().state_dir.join("out"), "news", &run);
+        let paths = RunPaths::new(&shared.config().output_dir, "news", &run);
         assert!(
             paths.done.exists() && !paths.partial.exists(),
             "the run ended"
@@ -773,7 +802,7 @@ mod tests {
             shared.health.is_faulted(),
             "an unknown outcome is a storage fault"
         );
-        let paths = RunPaths::new(&shared.config().state_dir.join("out"), "news", &run);
+        let paths = RunPaths::new(&shared.config().output_dir, "news", &run);
         assert_eq!(
             std::fs::metadata(&paths.partial).unwrap().len(),
             committed.bytes,
@@ -788,7 +817,7 @@ mod tests {
         let run = new_run(&shared, 2);
         write_next(&shared, &writer, &run, 1).await;
         barrier(&writer).await;
-        let paths = RunPaths::new(&shared.config().state_dir.join("out"), "news", &run);
+        let paths = RunPaths::new(&shared.config().output_dir, "news", &run);
         std::fs::remove_file(&paths.partial).unwrap();
         write_next(&shared, &writer, &run, 1).await;
         barrier(&writer).await;
@@ -840,7 +869,7 @@ mod tests {
         barrier(&writer).await;
         let info = shared.queue.run(&run).unwrap().unwrap();
         assert_eq!(info.state, RunState::Succeeded, "{info:?}");
-        let paths = RunPaths::new(&shared.config().state_dir.join("out"), "news", &run);
+        let paths = RunPaths::new(&shared.config().output_dir, "news", &run);
         assert!(!paths.partial.exists(), "renamed once complete");
         assert_eq!(seqs(&paths.done), vec![1, 2, 3, 4, 5]);
         assert_eq!(numbers(&paths.done), vec![0, 1, 0, 1, 2]);
@@ -879,7 +908,7 @@ mod tests {
         barrier(&writer).await;
         let info = shared.queue.run(&run).unwrap().unwrap();
         assert_eq!(info.cursor.records, 2, "{info:?}");
-        let paths = RunPaths::new(&shared.config().state_dir.join("out"), "news", &run);
+        let paths = RunPaths::new(&shared.config().output_dir, "news", &run);
         assert_eq!(
             numbers(&paths.partial),
             vec![0, 1],

@@ -1,0 +1,135 @@
+//! Two daemons on one PostgreSQL queue share a run: both lease its items, one writes its
+//! file; the writer is SIGKILLed mid-run and the other takes the run over — its file
+//! cut back to the committed cursor when the output directory is shared, or rebuilt
+//! from the records the queue kept when it is not — and finishes it: every record
+//! exactly once, in contiguous `seq` order.
+//!
+//! These tests need a PostgreSQL server (see `postgres.rs`): without one they fail.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use crate::autoextract_daemon::{autoextract_account, url_job, urls};
+use crate::postgres::PgSchema;
+use crate::support::*;
+
+const URLS: usize = 20_000;
+
+#[test]
+fn the_survivor_of_a_sigkill_finishes_a_shared_run_in_a_shared_output_dir() {
+    two_daemons_share_a_run_and_one_is_killed("shared_out", true);
+}
+
+#[test]
+fn the_survivor_of_a_sigkill_rebuilds_the_file_it_cannot_see_and_finishes_the_run() {
+    two_daemons_share_a_run_and_one_is_killed("own_out", false);
+}
+
+fn two_daemons_share_a_run_and_one_is_killed(tag: &str, shared_output: bool) {
+    let schema = PgSchema::new(tag);
+    let rt = runtime();
+    let config = with_faults(dredge_sim::autoextract::Faults {
+        // Slow enough answers that the kill lands mid-run.
+        slow_rate: 1.0,
+        slow_ms: 100,
+        ..Default::default()
+    });
+    let sim = autoextract_sim(&rt, config, 7);
+    let shared_dir = tempfile::tempdir().unwrap();
+    let output_line = if shared_output {
+        format!("output_dir = \"{}\"\n", shared_dir.path().display())
+    } else {
+        String::new()
+    };
+    let section = format!(
+        "{output_line}{}{}",
+        schema.queue_section(),
+        autoextract_account(&sim.base_url())
+    );
+    let mut first = Harness::new(&section);
+    let mut second = Harness::new(&section);
+    // Both daemons lease the run's items (the account is configured on both); the job
+    // file is seen by the first only.
+    first.start();
+    second.start();
+    let expected = urls(URLS, 5);
+    url_job(&first, "big", &expected);
+    wait_until(
+        "a tenth of the run written",
+        Duration::from_secs(120),
+        || {
+            first
+                .runs("big")
+                .first()
+                .is_some_and(|r| r["records"].as_u64().unwrap_or(0) >= (URLS / 10) as u64)
+        },
+    );
+    // Whichever daemon took the run writes it: that one is killed.
+    let writer = schema
+        .text(&format!("SELECT writer_node FROM {}.runs", schema.name))
+        .expect("the run has a writer");
+    let (mut killed, survivor) = if writer == node_of(&first) {
+        (first, second)
+    } else {
+        assert_eq!(writer, node_of(&second), "a node of neither daemon writes");
+        (second, first)
+    };
+    killed.kill9();
+
+    let run = survivor.wait_run_end("big", Duration::from_secs(600));
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let output = std::path::PathBuf::from(run["output"].as_str().unwrap());
+    if shared_output {
+        assert!(
+            output.starts_with(shared_dir.path()),
+            "{}",
+            output.display()
+        );
+    } else {
+        assert!(
+            output.starts_with(survivor.path("state")),
+            "{}",
+            output.display()
+        );
+    }
+    let lines = read_output(&output);
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for line in &lines {
+        *seen.entry(line["source"].as_str().unwrap()).or_default() += 1;
+    }
+    let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).take(5).collect();
+    assert!(twice.is_empty(), "records written twice: {twice:?}");
+    let missing: Vec<_> = expected
+        .iter()
+        .filter(|u| !seen.contains_key(u.as_str()))
+        .take(5)
+        .collect();
+    assert!(missing.is_empty(), "URLs never written: {missing:?}");
+    assert_eq!(lines.len(), URLS);
+    let seqs: Vec<u64> = lines.iter().map(|l| l["seq"].as_u64().unwrap()).collect();
+    assert_eq!(
+        seqs,
+        (1..=URLS as u64).collect::<Vec<_>>(),
+        "seqs contiguous"
+    );
+    let log = std::fs::read_to_string(survivor.path("daemon.log")).unwrap();
+    assert!(
+        log.contains("this daemon writes the run now"),
+        "no take-over logged"
+    );
+    if !shared_output {
+        assert!(
+            log.contains("rebuilt the run's file from the records the queue kept"),
+            "no rebuild logged"
+        );
+    }
+}
+
+/// The `[queue] node` a daemon reports.
+fn node_of(h: &Harness) -> String {
+    let status = h.call("status", serde_json::json!({}));
+    status["queue_backend"]["node"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no node in {status}"))
+        .to_string()
+}
