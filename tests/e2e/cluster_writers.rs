@@ -112,6 +112,36 @@ fn two_daemons_share_a_run_and_one_is_killed(tag: &str, shared_output: bool) {
         (1..=URLS as u64).collect::<Vec<_>>(),
         "seqs contiguous"
     );
+    let leasers = schema.text(&format!(
+        "SELECT count(DISTINCT lease_node) FROM {}.items",
+        schema.name
+    ));
+    assert_eq!(leasers.as_deref(), Some("2"), "both daemons ran items");
+
+    // The run's file again, from the queue: the same bytes.
+    let exported = survivor.path("exported.jsonl");
+    let out = std::process::Command::new(BIN)
+        .args(["export", run["id"].as_str().unwrap()])
+        .arg(&exported)
+        .arg("--config")
+        .arg(survivor.config())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&format!("wrote {URLS} records")),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        std::fs::read(&exported).unwrap() == std::fs::read(&output).unwrap(),
+        "the export differs from the run's file"
+    );
+
     let log = std::fs::read_to_string(survivor.path("daemon.log")).unwrap();
     assert!(
         log.contains("this daemon writes the run now"),

@@ -108,6 +108,17 @@ pub(crate) enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Write a run's file again from a PostgreSQL queue, anywhere (its committed
+    /// records so far if it is still running).
+    Export {
+        /// The run's id (`dredge runs`).
+        run: String,
+        /// Where to write it; default `RUN.jsonl` in the current directory.
+        path: Option<PathBuf>,
+        /// Daemon config whose `[queue]` names the database.
+        #[arg(long, default_value = crate::config::DEFAULT_CONFIG_PATH)]
+        config: PathBuf,
+    },
     /// Run every vendor against built-in simulators with faults, and show progress.
     Demo,
     /// Run the four vendor simulators standalone.

@@ -60,6 +60,33 @@ impl PgQueue {
         Ok((queue, recovery))
     }
 
+    /// Reaches an existing schema at this binary's version without changing anything
+    /// (no migration, no lease reverted): for tools beside the daemons, such as
+    /// `dredge export`. A schema at another version is refused with what to do.
+    pub fn attach(options: PgOptions) -> Result<PgQueue> {
+        match crate::migrate::migration_status(&options)? {
+            crate::MigrationStatus::Current { .. } => {}
+            crate::MigrationStatus::Newer { database, binary } => {
+                return Err(QueueError::SchemaNewer { database, binary });
+            }
+            _ => {
+                return Err(QueueError::Corrupt {
+                    what: "PostgreSQL schema",
+                    detail: format!(
+                        "schema {} is missing or older than this dredge; run `dredge migrate`",
+                        options.schema
+                    ),
+                });
+            }
+        }
+        Ok(PgQueue {
+            engine: Engine::new(&options)?,
+            node: options.node.into(),
+            schema: options.schema.into(),
+            writers: RunWriters::default(),
+        })
+    }
+
     /// This daemon's node id, as its lease rows record it.
     pub fn node(&self) -> &str {
         &self.node

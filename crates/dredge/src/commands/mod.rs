@@ -2,6 +2,7 @@
 
 mod client;
 mod demo;
+mod export;
 mod migrate;
 mod sim;
 mod validate;
@@ -41,6 +42,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             validate::run(config.as_deref(), &files, secrets)
         }
         Command::Migrate { config, check } => migrate::run(&config, check),
+        Command::Export { run, path, config } => export::run(&config, &run, path.as_deref()),
         Command::Sim { listen, scenario } => sim::run(listen, scenario.as_deref()),
         Command::Daemon { config } => {
             crate::limits::raise_open_files();

@@ -9,6 +9,7 @@ mod callbacks;
 mod cluster_upkeep;
 mod control;
 pub(crate) mod executors;
+pub(crate) mod export;
 mod failpoint;
 mod health;
 mod http_listen;
