@@ -140,7 +140,7 @@ fn migrate_check(h: &Harness) -> std::process::Output {
 }
 
 #[test]
-fn a_second_daemon_on_a_schema_in_use_refuses_to_start_naming_the_first() {
+fn a_second_daemon_under_a_node_in_use_refuses_to_start_naming_the_first() {
     let schema = PgSchema::new("second");
     let queue = |node: &str| {
         format!(
@@ -150,26 +150,28 @@ fn a_second_daemon_on_a_schema_in_use_refuses_to_start_naming_the_first() {
     };
     let mut first = Harness::new(&queue("worker-1"));
     first.start();
-    let second = Harness::new(&queue("worker-2"));
+    // Another node shares the schema.
+    let mut beside = Harness::new(&queue("worker-2"));
+    beside.start();
+    let second = Harness::new(&queue("worker-1"));
     let out = run_until_exit(&second, Duration::from_secs(30));
     let said = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{said}");
     assert!(
-        said.contains("in use by the daemon of node \"worker-1\""),
+        said.contains("node \"worker-1\" of the PostgreSQL queue"),
         "{said}"
     );
-    assert!(
-        said.contains("give this one another [queue] schema"),
-        "{said}"
-    );
+    assert!(said.contains("already running"), "{said}");
+    assert!(said.contains("give this one another node"), "{said}");
     assert!(!said.contains("panicked"), "{said}");
 
-    // Once the first is gone (even SIGKILLed), its schema is free.
+    // Once the first is gone (even SIGKILLed), its node is free.
     first.kill9();
     let mut second = second;
     second.start();
     let status = second.call("status", serde_json::json!({}));
-    assert_eq!(status["queue_backend"]["node"], "worker-2", "{status}");
+    assert_eq!(status["queue_backend"]["node"], "worker-1", "{status}");
+    assert!(beside.stop().success());
 }
 
 /// Runs a daemon that is expected to exit by itself; one still running after `limit`
