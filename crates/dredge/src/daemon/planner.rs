@@ -140,6 +140,12 @@ impl PlannedChunk {
 /// Adds the run's next batch of items. False when it cannot go on now.
 fn plan_chunk(shared: &Shared, run: &RunId, cursor: PlanCursor) -> bool {
     let dir = inputs::dir_of(&shared.config().state_dir);
+    if shared.queue.cluster().is_some() && !dir.join(&cursor.input).exists() {
+        // Several daemons: the run's inputs were copied into the `state_dir` of the
+        // daemon that started it, which plans it (again after a restart); the others
+        // run its items.
+        return false;
+    }
     let spec = match shared.spec_of(run) {
         Ok(spec) => spec,
         Err(e) => {
