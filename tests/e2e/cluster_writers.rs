@@ -66,6 +66,17 @@ fn two_daemons_share_a_run_and_one_is_killed(tag: &str, shared_output: bool) {
                 .is_some_and(|r| r["records"].as_u64().unwrap_or(0) >= (URLS / 10) as u64)
         },
     );
+    // The daemon that did not start the run was woken by the queue (LISTEN/NOTIFY),
+    // not by a poll a minute later: both are running its items already.
+    let leasers = schema.text(&format!(
+        "SELECT count(DISTINCT lease_node) FROM {}.items",
+        schema.name
+    ));
+    assert_eq!(
+        leasers.as_deref(),
+        Some("2"),
+        "one daemon idles beside the run"
+    );
     // Whichever daemon took the run writes it: that one is killed.
     let writer = schema
         .text(&format!("SELECT writer_node FROM {}.runs", schema.name))

@@ -31,3 +31,42 @@ CREATE INDEX records_by_run ON records (run, first_seq);
 CREATE INDEX items_staged_by_run ON items (run, stage_seq) WHERE state = 'staged';
 -- How many records a staged item holds: the commit that writes it numbers them.
 ALTER TABLE records ADD COLUMN n_records bigint NOT NULL DEFAULT 0;
+
+-- Wake-ups (LISTEN/NOTIFY), so that idle daemons wait instead of polling: a statement
+-- that leaves items waiting wakes their lanes on every daemon, one that stages items
+-- wakes the writer of their run, a new run wakes every writer (someone must take it).
+-- Notifications are sent at commit, and only then: a woken daemon sees the change.
+-- The channel is derived from the schema (a channel name is at most 63 bytes).
+CREATE FUNCTION notify_channel() RETURNS text
+LANGUAGE sql STABLE SET search_path FROM CURRENT AS $$
+    SELECT 'dredge_' || substr(md5(current_schema()), 1, 16)
+$$;
+
+CREATE FUNCTION notify_items() RETURNS trigger
+LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+BEGIN
+    PERFORM pg_notify(notify_channel(), 'lane ' || lane)
+    FROM (SELECT DISTINCT lane FROM new_items WHERE state IN ('ready', 'snoozed')) l;
+    PERFORM pg_notify(notify_channel(), 'staged ' || run)
+    FROM (SELECT DISTINCT run FROM new_items WHERE state = 'staged') r;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER items_notify_on_insert AFTER INSERT ON items
+    REFERENCING NEW TABLE AS new_items
+    FOR EACH STATEMENT EXECUTE FUNCTION notify_items();
+CREATE TRIGGER items_notify_on_update AFTER UPDATE ON items
+    REFERENCING NEW TABLE AS new_items
+    FOR EACH STATEMENT EXECUTE FUNCTION notify_items();
+
+CREATE FUNCTION notify_runs() RETURNS trigger
+LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+BEGIN
+    PERFORM pg_notify(notify_channel(), 'runs');
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER runs_notify_on_insert AFTER INSERT ON runs
+    FOR EACH STATEMENT EXECUTE FUNCTION notify_runs();

@@ -1,7 +1,7 @@
 //! `PgQueue` as a [`Cluster`]: heartbeats in `nodes.rs`, run writers in `writers.rs`.
 
 use dredge_core::UnixMillis;
-use dredge_queue::{Cluster, ItemId, NodeInfo, Result, RunId, WrittenChunk};
+use dredge_queue::{Cluster, ItemId, NodeInfo, NoticeSink, Result, RunId, WrittenChunk};
 
 use crate::nodes;
 use crate::queue::{PgQueue, in_tx};
@@ -11,10 +11,21 @@ impl Cluster for PgQueue {
         PgQueue::node(self)
     }
 
-    fn heartbeat(&self, now: UnixMillis, expires_at: UnixMillis) -> Result<()> {
+    fn heartbeat(&self, now: UnixMillis, expires_at: UnixMillis) -> Result<Vec<NodeInfo>> {
         let node = self.node_name();
-        in_tx!(self, |tx| nodes::heartbeat(&tx, &node, now, expires_at)
-            .await?)
+        in_tx!(self, |tx| {
+            nodes::heartbeat(&tx, &node, now, expires_at).await?;
+            nodes::live(&tx, now).await?
+        })
+    }
+
+    fn listen(&self, sink: NoticeSink) -> Result<()> {
+        let node = self.node_name().to_string();
+        let config = self.engine.config.clone();
+        let (started, listening) = futures::channel::oneshot::channel();
+        self.engine
+            .spawn(crate::notify::listen_forever(config, node, sink, started));
+        futures::executor::block_on(listening).unwrap_or(Ok(()))
     }
 
     fn live_nodes(&self, now: UnixMillis) -> Result<Vec<NodeInfo>> {

@@ -113,6 +113,16 @@ impl Engine {
         }
     }
 
+    /// Runs `work` on the engine's runtime in the background, until it ends or the
+    /// engine is dropped.
+    pub(crate) fn spawn<F>(&self, work: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let runtime = self.runtime.as_ref().expect("the runtime lives until drop");
+        runtime.spawn(work);
+    }
+
     /// `call` for the first contact: a failure to reach the server is a `Connect`
     /// error naming the (redacted) URL.
     pub(crate) fn first_call<T, F>(&self, options: &PgOptions, work: F) -> Result<T, QueueError>

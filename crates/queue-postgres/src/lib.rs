@@ -31,6 +31,7 @@ mod holder;
 mod leasing;
 mod migrate;
 mod nodes;
+mod notify;
 mod options;
 mod output;
 mod queue;

@@ -44,6 +44,22 @@ pub struct WrittenChunk {
     pub records: Vec<Record>,
 }
 
+/// A wake-up from another daemon's (or this one's) commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// Items of this lane (account) are waiting: its lane may lease.
+    Lane(String),
+    /// Items of this run were staged: its writer has records to append.
+    Staged(RunId),
+    /// A run was created: someone must take it and write it.
+    Runs,
+    /// The wake-up channel was lost and is back: anything may have happened meanwhile.
+    Missed,
+}
+
+/// What receives the notices; called on the backend's own threads, so it must not block.
+pub type NoticeSink = Box<dyn Fn(Notice) + Send + Sync>;
+
 /// The shared-store side of several daemons on one queue. See the module doc.
 pub trait Cluster: Send + Sync {
     /// This daemon's node name.
@@ -51,8 +67,15 @@ pub trait Cluster: Send + Sync {
 
     // ----- Nodes -----
 
-    /// Writes this node's heartbeat: alive until `expires_at`.
-    fn heartbeat(&self, now: UnixMillis, expires_at: UnixMillis) -> Result<()>;
+    /// Writes this node's heartbeat (alive until `expires_at`) and answers with the
+    /// nodes alive at `now`, this one included, by name: one transaction, so that an
+    /// idle cluster's only queries are its heartbeats.
+    fn heartbeat(&self, now: UnixMillis, expires_at: UnixMillis) -> Result<Vec<NodeInfo>>;
+
+    /// Delivers wake-ups to `sink` until the queue is dropped, reconnecting (with a
+    /// [`Notice::Missed`]) when the channel breaks. Returns once listening: every
+    /// commit after it is noticed.
+    fn listen(&self, sink: NoticeSink) -> Result<()>;
 
     /// The nodes whose heartbeat has not expired at `now`, by name.
     fn live_nodes(&self, now: UnixMillis) -> Result<Vec<NodeInfo>>;

@@ -101,6 +101,7 @@ async fn serve(config: DaemonConfig) -> anyhow::Result<ExitCode> {
     // leasing: the other daemons take back the leases of nodes without one.
     recover(&shared, recovery);
     cluster_upkeep::beat(&shared);
+    cluster_upkeep::listen(&shared).context("cannot listen for the queue's wake-ups")?;
     control::apply_config(&shared, config);
     let watch = watch::start(&shared);
     control::rescan_jobs(&shared).await;

@@ -29,8 +29,6 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 mod cluster;
 
-pub(super) use cluster::TICK;
-
 use super::health::is_storage_error;
 use super::output::{OutputRemoved, Reopened, RunFile};
 use super::recovery;
@@ -54,7 +52,7 @@ pub(super) enum WriterMsg {
     /// Writes succeed again (the storage doctor checked): reopen the queue, recover
     /// every run's file and write what is held. Answers whether that worked.
     Recover(tokio::sync::oneshot::Sender<Result<(), String>>),
-    /// Several daemons: look for runs to take and records other daemons staged.
+    /// Several daemons: look for runs nobody writes (and write what is staged).
     Tick,
 }
 
@@ -189,6 +187,8 @@ struct WriterThread {
     held: Vec<WriteNow>,
     /// `Writer::waiting`: leases whose records are on their way here.
     waiting: Arc<std::sync::Mutex<HashSet<ItemId>>>,
+    /// Several daemons: a `Tick` asked to look for runs nobody writes.
+    adopt_due: bool,
 }
 
 const MAX_BATCH: usize = 4096;
@@ -221,6 +221,7 @@ impl WriterThread {
             stalled: Vec::new(),
             held: Vec::new(),
             waiting,
+            adopt_due: true,
         }
     }
 
@@ -274,7 +275,7 @@ impl WriterThread {
                 WriterMsg::Close(run) => self.close(&run),
                 WriterMsg::Barrier(done) => barriers.push(done),
                 WriterMsg::Recover(done) => recovers.push(done),
-                WriterMsg::Tick => {}
+                WriterMsg::Tick => self.adopt_due = true,
             }
         }
         if recovers.is_empty() && !self.shared.health.is_faulted() {
@@ -567,6 +568,7 @@ impl WriterThread {
             // fault unless their session broke) and their files reopened at the
             // committed cursor; what any daemon staged is read from the queue.
             let mut checks = Vec::new();
+            self.adopt_due = true;
             let work = self.cluster_work(cluster, &mut checks);
             self.write_round(work, checks);
             return Ok(());

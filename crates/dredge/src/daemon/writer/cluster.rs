@@ -11,21 +11,19 @@
 //!   then commits it written under its writer epoch (the same append → fsync → commit
 //!   as on one machine), and finishes the run once nothing is open.
 //!
-//! Why poll the staged items rather than receive them: another daemon's lanes cannot
-//! send to this thread; the queue is the only thing both see. A round runs on every
-//! message and at least every [`TICK`].
+//! Why read the staged items from the queue rather than receive them: another daemon's
+//! lanes cannot send to this thread; the queue is the only thing both see, and its
+//! wake-ups (`cluster_upkeep.rs`) say when and for which run to look. Runs to take are
+//! looked for on a `Tick` only: a new run, a change in the live daemons, a lost
+//! wake-up channel, or now and then.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use dredge_queue::{Cluster, OutputCursor, RunId, RunState};
 
 use super::{MAX_BATCH, RunWork, WriterThread};
 use crate::daemon::output::{Reopened, RunFile};
 use crate::daemon::recovery;
-
-/// How often an idle writer looks for runs to take and records to write.
-pub(in crate::daemon) const TICK: Duration = Duration::from_millis(250);
 
 /// How many written chunks one query reads back when a file is rebuilt.
 const REBUILD_CHUNKS: usize = 1024;
@@ -41,7 +39,9 @@ impl WriterThread {
     ) -> BTreeMap<RunId, RunWork> {
         self.stalled.clear();
         self.drop_lost_runs(cluster);
-        self.take_free_runs(cluster);
+        if std::mem::take(&mut self.adopt_due) {
+            self.take_free_runs(cluster);
+        }
         let mut work = BTreeMap::new();
         for run in self.files.keys() {
             checks.push(run.clone());
