@@ -215,19 +215,28 @@ def write_urls(path, n, domains):
             f.write(f"https://www.shop{i % domains}.com/item/{i}\n")
 
 
-def run_dredge_job(args, sim, workdir, urls_file, account, job):
+def run_dredge_job(args, sim, workdir, urls_file, account, job, daemons=1):
     """One run of `job` (reading `urls_file` as `bench.txt`) in a release daemon with
     `account`, already serving: the clock starts when the job file is renamed into
     jobs/ and stops when `runs.list` shows the run ended. CPU is the daemon's between
-    those two moments (startup excluded, reported apart); peak RSS is VmHWM."""
+    those two moments (startup excluded, reported apart); peak RSS is VmHWM.
+
+    With `daemons` > 1 (a shared PostgreSQL queue in `account`), as many daemons with
+    the same account and one shared output_dir run; the job goes to the first, CPU is
+    the sum of all, peak RSS the first one's."""
+    if daemons > 1:
+        account = f'output_dir = "{workdir / "out"}"\n' + account
     daemon = Daemon(args.bin, workdir / "dredge", account)
+    others = [Daemon(args.bin, workdir / f"dredge{n}", account) for n in range(2, daemons + 1)]
     daemon.start()
+    for other in others:
+        other.start()
     time.sleep(1.0)  # let startup work (first rescan, checkpoint timer) settle
     startup_cpu = cpu_seconds(daemon.pid)
     shutil.copy(urls_file, daemon.dir / "jobs" / "bench.txt")
     sim_cpu0 = sim.cpu()
     pg_cpu0 = postgres_cpu_seconds()
-    cpu0 = cpu_seconds(daemon.pid)
+    cpu0 = cpu_seconds(daemon.pid) + sum(cpu_seconds(o.pid) for o in others)
     t0 = time.monotonic()
     daemon.write_job("bench.toml", job)
 
@@ -237,17 +246,22 @@ def run_dredge_job(args, sim, workdir, urls_file, account, job):
 
     run = wait_until("the run's end", args.limit, ended, every=0.05)
     elapsed = time.monotonic() - t0
-    cpu = cpu_seconds(daemon.pid) - cpu0
+    cpu = cpu_seconds(daemon.pid) + sum(cpu_seconds(o.pid) for o in others) - cpu0
     sim_cpu = sim.cpu() - sim_cpu0
     pg_cpu = postgres_cpu_seconds() - pg_cpu0
     hwm = status_kib(daemon.pid, "VmHWM")
     rss_after = status_kib(daemon.pid, "VmRSS")
     daemon.stop()
+    for other in others:
+        other.stop()
     output = Path(run["output"])
     if not output.is_absolute():
         output = daemon.dir / output
     lines = sum(1 for _ in open(output, "rb"))
-    started, finished = run_times(daemon.dir / "daemon.log")
+    started, _ = run_times(daemon.dir / "daemon.log")
+    finished = max(
+        run_times(d.dir / "daemon.log", need=False)[1] or 0 for d in [daemon] + others
+    )
     return {
         "run_seconds": finished - started,
         "tool": "dredge daemon",
@@ -265,13 +279,16 @@ def run_dredge_job(args, sim, workdir, urls_file, account, job):
     }
 
 
-def run_times(log):
+def run_times(log, need=True):
     """Wall-clock seconds of the daemon's "run started" and "run finished" log lines: the
-    run itself, without the job watcher's debounce before it."""
+    run itself, without the job watcher's debounce before it (`need=False`: None for a
+    line the log does not have)."""
     stamps = {}
     for line in log.read_text().splitlines():
         for key in ("run started", "run finished"):
             if key in line:
                 stamp = datetime.datetime.fromisoformat(line.split()[0].replace("Z", "+00:00"))
                 stamps[key] = stamp.timestamp()
+    if not need:
+        return stamps.get("run started"), stamps.get("run finished")
     return stamps["run started"], stamps["run finished"]

@@ -39,9 +39,11 @@ def run_dredge(args, sim, workdir, urls_file):
     account = common.autoextract_account(sim.base_url, args.concurrency)
     if args.postgres:
         account = common.postgres_queue(args.postgres, workdir.name) + account
-    result = common.run_dredge_job(args, sim, workdir, urls_file, account, job)
+    result = common.run_dredge_job(args, sim, workdir, urls_file, account, job, args.daemons)
     if args.postgres:
         result["tool"] += " (PostgreSQL queue)"
+    if args.daemons > 1:
+        result["tool"] += f" x{args.daemons}"
     return result
 
 
@@ -113,8 +115,12 @@ def main():
     p.add_argument("--only", choices=["dredge", "python"], help="run one tool only")
     p.add_argument("--postgres", metavar="URL",
                    help="keep dredge's queue in this PostgreSQL database (a fresh schema per run)")
+    p.add_argument("--daemons", type=int, default=1,
+                   help="with --postgres: this many daemons share the queue (and one output_dir)")
     p.add_argument("--workdir", help="scratch dir on the real disk (default: under the target dir)")
     args = p.parse_args()
+    if args.daemons > 1 and not args.postgres:
+        p.error("--daemons needs --postgres: only a shared queue has several daemons")
 
     base = Path(args.workdir or (Path(args.bin).parent.parent / "bench-work"))
     base.mkdir(parents=True, exist_ok=True)

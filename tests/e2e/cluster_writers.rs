@@ -176,3 +176,80 @@ fn node_of(h: &Harness) -> String {
         .unwrap_or_else(|| panic!("no node in {status}"))
         .to_string()
 }
+
+#[test]
+fn a_run_cancelled_on_the_daemon_that_does_not_write_it_keeps_exactly_its_committed_records() {
+    let schema = PgSchema::new("cancel_elsewhere");
+    let rt = runtime();
+    let config = with_faults(dredge_sim::autoextract::Faults {
+        slow_rate: 1.0,
+        slow_ms: 200,
+        ..Default::default()
+    });
+    let sim = autoextract_sim(&rt, config, 1);
+    let shared_dir = tempfile::tempdir().unwrap();
+    let section = format!(
+        "output_dir = \"{}\"\n{}{}",
+        shared_dir.path().display(),
+        schema.queue_section(),
+        autoextract_account(&sim.base_url())
+    );
+    let mut first = Harness::new(&section);
+    let mut second = Harness::new(&section);
+    first.start();
+    second.start();
+    url_job(&first, "long", &urls(3_000, 300));
+    wait_until("some records", Duration::from_secs(60), || {
+        first
+            .runs("long")
+            .first()
+            .is_some_and(|r| r["records"].as_u64() > Some(0))
+    });
+    let writer = schema
+        .text(&format!("SELECT writer_node FROM {}.runs", schema.name))
+        .expect("the run has a writer");
+    let other = if writer == node_of(&first) {
+        &second
+    } else {
+        &first
+    };
+    let run = other.runs("long")[0]["id"].as_str().unwrap().to_string();
+    let out = other.cli(&["cancel", &run]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Items in flight at the cancel end staged, never appended; the writer lets the
+    // run go and cuts its file back to the committed records.
+    wait_until(
+        "in-flight items to settle and the writer to let go",
+        Duration::from_secs(60),
+        || {
+            let run_now = other.call("run.get", serde_json::json!({ "run": run }));
+            run_now["items"]["leased"] == 0
+                && schema
+                    .text(&format!("SELECT writer_node FROM {}.runs", schema.name))
+                    .is_none()
+        },
+    );
+    let settled = other.call("run.get", serde_json::json!({ "run": run }));
+    assert_eq!(settled["state"], "cancelled", "{settled}");
+    let partial = std::path::PathBuf::from(settled["output"].as_str().unwrap());
+    assert!(partial.to_string_lossy().ends_with(".partial"), "{settled}");
+    let lines = read_output(&partial);
+    assert_eq!(
+        Some(lines.len() as u64),
+        settled["records"].as_u64(),
+        "the file holds exactly the committed records: {settled}"
+    );
+    let mut sources: Vec<&str> = lines
+        .iter()
+        .map(|l| l["source"].as_str().unwrap())
+        .collect();
+    sources.sort_unstable();
+    let before = sources.len();
+    sources.dedup();
+    assert_eq!(sources.len(), before, "a record appears twice");
+}

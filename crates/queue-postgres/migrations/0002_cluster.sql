@@ -70,3 +70,6 @@ $$;
 
 CREATE TRIGGER runs_notify_on_insert AFTER INSERT ON runs
     FOR EACH STATEMENT EXECUTE FUNCTION notify_runs();
+-- A run ended (or was resumed) elsewhere: its writer lets it go, or takes it again.
+CREATE TRIGGER runs_notify_on_state AFTER UPDATE OF state ON runs
+    FOR EACH STATEMENT EXECUTE FUNCTION notify_runs();

@@ -51,7 +51,8 @@ pub enum Notice {
     Lane(String),
     /// Items of this run were staged: its writer has records to append.
     Staged(RunId),
-    /// A run was created: someone must take it and write it.
+    /// A run was created, or a run's state changed: someone must take it and write
+    /// it, or its writer let it go.
     Runs,
     /// The wake-up channel was lost and is back: anything may have happened meanwhile.
     Missed,

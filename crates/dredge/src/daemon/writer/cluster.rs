@@ -80,12 +80,24 @@ impl WriterThread {
         }
     }
 
+    /// Lets go of the runs this daemon should not write any more: those whose lock it
+    /// lost, and those another daemon ended (a cancel or a failure seen there: a
+    /// cancelled run's file is cut back to its committed records, as on one machine).
     fn drop_lost_runs(&mut self, cluster: &dyn Cluster) {
         let runs: Vec<RunId> = self.files.keys().cloned().collect();
         for run in runs {
             if matches!(cluster.holds_run_writer(&run), Ok(false)) {
                 tracing::warn!(run = %run, "this daemon lost the run's writer lock (its session to PostgreSQL broke); another daemon may write it now");
                 self.files.remove(&run);
+                continue;
+            }
+            match self.shared.queue.run_end(&run) {
+                Ok(Some((RunState::Running, _))) | Err(_) => {}
+                Ok(Some((RunState::Cancelled, _))) => self.close(&run),
+                Ok(_) => {
+                    self.files.remove(&run);
+                    self.release_run(&run);
+                }
             }
         }
     }
