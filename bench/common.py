@@ -258,7 +258,7 @@ def run_dredge_job(args, sim, workdir, urls_file, account, job, daemons=1):
     if not output.is_absolute():
         output = daemon.dir / output
     lines = sum(1 for _ in open(output, "rb"))
-    started, _ = run_times(daemon.dir / "daemon.log")
+    started, _ = run_times(daemon.dir / "daemon.log", need=False)
     finished = max(
         run_times(d.dir / "daemon.log", need=False)[1] or 0 for d in [daemon] + others
     )
