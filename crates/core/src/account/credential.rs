@@ -162,6 +162,25 @@ mod tests {
     }
 
     #[test]
+    fn a_login_needs_both_a_username_and_a_password() {
+        let mut reader = SecretReader::new(Secrets::Read);
+        let (user, password) = reader.login(Some("u".into()), inline("p")).unwrap();
+        assert_eq!((user.as_str(), password.expose()), ("u", "p"));
+        for (user, password) in [
+            (Some("u".into()), Credential::default()),
+            (None, inline("p")),
+        ] {
+            let e = reader.login(user, password).unwrap_err();
+            assert!(
+                e.contains(
+                    "needs username and a password (password, password_env or password_file)"
+                ),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
     fn skipping_secrets_reads_no_environment() {
         let given = Credential::new(None, Some("DREDGE_CORE_TEST_UNSET".into()), None);
         let mut read = SecretReader::new(Secrets::Read);

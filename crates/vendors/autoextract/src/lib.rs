@@ -29,7 +29,7 @@ use reqwest::header::CONTENT_TYPE;
 
 pub use account::{AutoextractAccount, AutoextractAccountConfig, AutoextractDefaults};
 pub use batch::{Batch, MAX_BODY_BYTES, MAX_QUERIES, Query, QueryShape};
-pub use domain::{registrable_domain, url_domain};
+pub use domain::url_domain;
 pub use problem::{RequestError, type_name};
 pub use query_error::{OCCUPIED_FALLBACK, QueryError, parse_occupied};
 

@@ -38,8 +38,7 @@ use dredge_core::{
 };
 
 pub use account::{
-    DEFAULT_TIMEOUT, LEGACY_BASE_URL, OPENAPI_BASE_URL, OctoparseAccount, OctoparseAccountConfig,
-    OctoparseFlavor,
+    LEGACY_BASE_URL, OPENAPI_BASE_URL, OctoparseAccount, OctoparseAccountConfig, OctoparseFlavor,
 };
 pub use answer::Problem;
 pub use auth::{Credentials, read_grant};

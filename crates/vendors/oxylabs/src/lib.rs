@@ -49,7 +49,7 @@ use dredge_core::{
     Executor, ItemContext, NewItem, Outcome, PlanError, Secret, SetupError, VendorClient,
 };
 
-pub use account::{DEFAULT_BASE_URL, DEFAULT_TIMEOUT, OxylabsAccount, OxylabsAccountConfig};
+pub use account::{DEFAULT_BASE_URL, OxylabsAccount, OxylabsAccountConfig};
 pub use answer::{EXPIRED, limited_domain};
 pub use plan::{MAX_BATCH, poll_dedupe_key, target_domain};
 pub use results::FAULT_CODES;
