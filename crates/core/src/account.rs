@@ -16,7 +16,7 @@ use crate::http::DEFAULT_MAX_RESPONSE_BYTES;
 use crate::job::values::{Bounded, DurationIn, Rate};
 
 pub use api_key::{ApiKeyAccount, ApiKeyAccountConfig, ApiKeyClient, ApiKeyDefaults, ApiKeyVendor};
-pub use credential::{Credential, SecretReader, Secrets, secret_file, world_readable};
+pub use credential::{Credential, Login, SecretReader, Secrets, secret_file, world_readable};
 
 /// `max_concurrency` as written: calls in flight at once.
 pub type MaxConcurrency = Bounded<1, 1024>;
@@ -96,7 +96,8 @@ impl Default for Limits {
 /// A credential among the vendor's keys is one line, `secret KEY, KEY_env, KEY_file;`
 /// (keys keep the order written, which serde's unknown-key message lists): it declares
 /// the three ways of giving it and a method `KEY()` that takes them out as a
-/// [`Credential`](crate::account::Credential) for the [`SecretReader`].
+/// [`Credential`](crate::account::Credential) for the [`SecretReader`]. `login;` is
+/// `username` and the `password` secret, with a method `login()` that reads both.
 ///
 /// ```ignore
 /// dredge_core::account_section! {
@@ -110,6 +111,36 @@ impl Default for Limits {
 /// ```
 #[macro_export]
 macro_rules! account_section {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $( $(#[$field_meta:meta])* pub $field:ident : $ty:ty, )*
+            login;
+            $( $(#[$after_meta:meta])* pub $after:ident : $after_ty:ty, )*
+        }
+    ) => {
+        $crate::account_section! {
+            $(#[$meta])*
+            pub struct $name {
+                $( $(#[$field_meta])* pub $field: $ty, )*
+                /// Required, with a password (`password`, `password_env` or `password_file`).
+                pub username: Option<String>,
+                secret password, password_env, password_file;
+                $( $(#[$after_meta])* pub $after: $after_ty, )*
+            }
+        }
+
+        impl $name {
+            /// The username and password, both required, taken out of the section.
+            pub fn login(
+                &mut self,
+                secrets: &mut $crate::account::SecretReader,
+            ) -> Result<$crate::account::Login, String> {
+                let password = self.password();
+                secrets.login(self.username.take(), password)
+            }
+        }
+    };
     (
         $(#[$meta:meta])*
         pub struct $name:ident {

@@ -2,8 +2,8 @@
 //! their defaults (the base URL follows the flavor), and the credentials it needs.
 //! Field docs are the user reference.
 
-use dredge_core::account::{self, AccountSection, DEFAULT_TIMEOUT, SecretReader};
-use dredge_core::{Limits, Secret};
+use dredge_core::Limits;
+use dredge_core::account::{self, AccountSection, DEFAULT_TIMEOUT, Login, SecretReader};
 use serde::{Deserialize, Serialize};
 
 // The current help pages document https; credentials must not cross the network in
@@ -37,9 +37,7 @@ dredge_core::account_section! {
     pub struct OctoparseAccountConfig {
         /// API root (default: the flavor's).
         pub base_url: Option<String>,
-        /// Required, with a password (`password`, `password_env` or `password_file`).
-        pub username: Option<String>,
-        secret password, password_env, password_file;
+        login;
         /// `legacy` (Data Export API, default) or `openapi`.
         pub flavor: Option<OctoparseFlavor>,
         /// Use the acknowledged unexported-data endpoints.
@@ -51,8 +49,7 @@ dredge_core::account_section! {
 #[derive(Debug, Clone, PartialEq)]
 pub struct OctoparseAccount {
     pub base_url: String,
-    pub username: String,
-    pub password: Secret,
+    pub login: Login,
     pub flavor: OctoparseFlavor,
     pub unexported_ack: bool,
     pub limits: Limits,
@@ -62,17 +59,14 @@ impl AccountSection for OctoparseAccountConfig {
     type Account = OctoparseAccount;
 
     fn resolve(mut self, secrets: &mut SecretReader) -> Result<OctoparseAccount, String> {
-        let limits = self.limit_keys().resolve(DEFAULT_TIMEOUT);
-        let password = self.password();
-        let (username, password) = secrets.login(self.username, password)?;
+        let login = self.login(secrets)?;
         let flavor = self.flavor.unwrap_or_default();
         Ok(OctoparseAccount {
+            limits: self.limit_keys().resolve(DEFAULT_TIMEOUT),
             base_url: account::base_url(self.base_url, flavor.default_base_url())?,
-            username,
-            password,
+            login,
             flavor,
             unexported_ack: self.unexported_ack.unwrap_or(false),
-            limits,
         })
     }
 }

@@ -81,8 +81,8 @@ impl OctoparseExecutor {
         let credentials = Credentials {
             client: client.clone(),
             flavor: account.flavor,
-            username: account.username.clone(),
-            password: account.password.clone(),
+            username: account.login.username.clone(),
+            password: account.login.password.clone(),
         };
         OctoparseExecutor {
             api: Api {

@@ -1,8 +1,8 @@
 //! `[accounts.NAME]` with `vendor = "oxylabs"`: the keys an Oxylabs account takes,
 //! their defaults, and the credentials it needs. Field docs are the user reference.
 
-use dredge_core::account::{self, AccountSection, DEFAULT_TIMEOUT, SecretReader};
-use dredge_core::{Limits, Secret};
+use dredge_core::Limits;
+use dredge_core::account::{self, AccountSection, DEFAULT_TIMEOUT, Login, SecretReader};
 
 /// Where the Scraper API is.
 pub const DEFAULT_BASE_URL: &str = "https://data.oxylabs.io";
@@ -12,9 +12,7 @@ dredge_core::account_section! {
     pub struct OxylabsAccountConfig {
         /// API root (default `https://data.oxylabs.io`); dredge appends `/v1/queries...`.
         pub base_url: Option<String>,
-        /// Required, with a password (`password`, `password_env` or `password_file`).
-        pub username: Option<String>,
-        secret password, password_env, password_file;
+        login;
         /// Extra CIDRs allowed to post callbacks, besides Oxylabs' published IPs.
         pub callback_allow: Option<Vec<String>>,
     }
@@ -24,8 +22,7 @@ dredge_core::account_section! {
 #[derive(Debug, Clone, PartialEq)]
 pub struct OxylabsAccount {
     pub base_url: String,
-    pub username: String,
-    pub password: Secret,
+    pub login: Login,
     pub callback_allow: Vec<String>,
     pub limits: Limits,
 }
@@ -34,15 +31,12 @@ impl AccountSection for OxylabsAccountConfig {
     type Account = OxylabsAccount;
 
     fn resolve(mut self, secrets: &mut SecretReader) -> Result<OxylabsAccount, String> {
-        let limits = self.limit_keys().resolve(DEFAULT_TIMEOUT);
-        let password = self.password();
-        let (username, password) = secrets.login(self.username, password)?;
+        let login = self.login(secrets)?;
         Ok(OxylabsAccount {
+            limits: self.limit_keys().resolve(DEFAULT_TIMEOUT),
             base_url: account::base_url(self.base_url, DEFAULT_BASE_URL)?,
-            username,
-            password,
+            login,
             callback_allow: self.callback_allow.unwrap_or_default(),
-            limits,
         })
     }
 }

@@ -81,8 +81,8 @@ impl OxylabsExecutor {
         let client = VendorClient::new(&account.base_url, &account.limits)?;
         Ok(Self::with_client(
             client,
-            &account.username,
-            account.password.clone(),
+            &account.login.username,
+            account.login.password.clone(),
         ))
     }
 
