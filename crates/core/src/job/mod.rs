@@ -2,11 +2,11 @@
 //! can only hold valid jobs. Every error names the file, line and column and says what
 //! to do.
 
-pub mod oxylabs;
 mod parse;
 mod raw;
 pub mod retention;
 pub mod schedule;
+mod section;
 pub mod values;
 pub mod vendors;
 #[macro_use]
@@ -22,7 +22,8 @@ use serde::{Deserialize, Serialize};
 pub use parse::{is_ignored_file_name, load_job_file, parse_job, read_job_file};
 pub use retention::{Retention, RetentionOverride, RetentionTable};
 pub use schedule::Schedule;
-pub use values::{HttpUrl, HumanDuration, JobName, Selector};
+pub use section::{JobSection, JobSections, SectionCtx, SectionParser};
+pub use values::{HttpUrl, HumanDuration, JobName, Selector, toml_to_json};
 pub use vendors::{
     AutoextractJob, CrawlDelay, InputList, OctoparseJob, OctoparseMode, OctoparseTasks,
     OxylabsDelivery, OxylabsInputs, OxylabsJob, OxylabsResults, PageType, Vendor, WdsField,
@@ -237,11 +238,6 @@ pub fn for_each_input(
     }
     Ok(seen)
 }
-
-#[cfg(test)]
-mod fuzz;
-#[cfg(test)]
-mod tests;
 
 /// Derive the job name from a job file's path.
 pub fn job_name_of(path: &Path) -> Result<JobName, FileError> {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::values::{Bounded, HttpUrl, HumanDuration, Selector};
+use super::values::{HttpUrl, HumanDuration, Selector};
 
 /// Which vendor a job or account talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -270,6 +270,3 @@ pub struct WdsField {
     pub selector: Selector,
     pub attribute: Option<String>,
 }
-
-/// Page size as written in files.
-pub(crate) type PageSize = Bounded<1, 1000>;

@@ -94,7 +94,10 @@ mod tests {
 
     #[test]
     fn an_octoparse_account_logs_in_with_a_username_and_password() {
-        for half in [json!({ "username": "u" }), json!({ "password_env": "PATH" })] {
+        for half in [
+            json!({ "username": "u" }),
+            json!({ "password_env": "PATH" }),
+        ] {
             let e = resolve_account::<OctoparseAccountConfig>(half).unwrap_err();
             assert!(e.contains("needs username and a password"), "{e}");
         }

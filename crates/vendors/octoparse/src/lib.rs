@@ -23,6 +23,7 @@ mod api;
 mod auth;
 mod fence;
 mod group;
+mod job;
 mod paging;
 mod rows;
 mod step;
@@ -42,6 +43,7 @@ pub use account::{
 };
 pub use answer::Problem;
 pub use auth::{Credentials, read_grant};
+pub use job::RawOctoparse;
 pub use step::{Plan, Step};
 
 use api::Api;

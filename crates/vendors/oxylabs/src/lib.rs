@@ -33,6 +33,7 @@ pub mod callback;
 
 mod account;
 mod answer;
+mod job;
 mod payload;
 mod plan;
 mod poll;
@@ -51,6 +52,7 @@ use dredge_core::{
 
 pub use account::{DEFAULT_BASE_URL, OxylabsAccount, OxylabsAccountConfig};
 pub use answer::{EXPIRED, limited_domain};
+pub use job::{RawOxylabs, params};
 pub use plan::{MAX_BATCH, poll_dedupe_key, target_domain};
 pub use results::FAULT_CODES;
 
