@@ -14,8 +14,8 @@ pub struct RawAutoextract {
     page_type: PageType,
     urls: Option<Spanned<Vec<String>>>,
     urls_file: Option<Spanned<String>>,
-    #[serde(default)]
-    article_body_raw: bool,
+    /// Sent as `articleBodyRaw` (default false).
+    article_body_raw: Option<bool>,
 }
 
 impl JobSection for RawAutoextract {
@@ -26,7 +26,7 @@ impl JobSection for RawAutoextract {
         Ok(VendorJob::Autoextract(AutoextractJob {
             page_type: self.page_type,
             urls,
-            article_body_raw: self.article_body_raw,
+            article_body_raw: self.article_body_raw.unwrap_or(false),
         }))
     }
 }
