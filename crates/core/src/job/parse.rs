@@ -137,10 +137,18 @@ impl<'a> Ctx<'a> {
             .filter_map(|key| Some((*sections.get(key)?, table.remove(key)?)))
             .collect();
         tables.sort_by_key(|(_, t)| t.span().start);
+        // Where the keys no job takes are: serde's error about one of them is the one
+        // to reword (not one about a key inside `[retention]`).
+        let strays: Vec<Range<usize>> = table
+            .keys()
+            .filter(|k| !RAW_JOB_KEYS.contains(&k.get_ref().as_ref()))
+            .map(|k| k.span())
+            .collect();
         let common = Spanned::new(span, DeValue::Table(table));
         let raw = RawJob::deserialize(ValueDeserializer::from(common)).map_err(|e| {
             let mut error = self.toml_error(&e);
-            if let Some(key) = unknown_key(e.message()) {
+            let stray = e.span().is_some_and(|s| strays.contains(&s));
+            if let Some(key) = unknown_key(e.message()).filter(|_| stray) {
                 error.message = unknown_key_message(key, sections);
             }
             error

@@ -9,14 +9,8 @@ use proptest::prelude::*;
 
 use dredge_core::job::*;
 
+use crate::fuzz::cases;
 use crate::vendors::JOB_SECTIONS;
-
-fn cases() -> u32 {
-    std::env::var("DREDGE_FUZZ_CASES")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(256)
-}
 
 fn accounts() -> AccountIndex {
     AccountIndex(

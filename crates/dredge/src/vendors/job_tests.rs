@@ -542,3 +542,27 @@ fn each_job_says_its_own_input_list() {
         assert_eq!(spec.work.inputs(), expected.as_ref(), "{text}");
     }
 }
+
+#[test]
+fn an_unknown_key_names_every_key_a_job_takes_with_the_vendor_tables_last() {
+    let e = error(
+        "j",
+        "vendor = \"autoextract\"\nretries = 3\n[autoextract]\npage_type = \"article\"\nurls = [\"https://a.com\"]\n",
+    );
+    assert_eq!(
+        e,
+        "/jobs/j.toml:2:1: unknown field `retries`, expected one of `vendor`, `account`, `schedule`, `catch_up`, `overlap`, `enabled`, `max_attempts`, `deadline`, `retention`, `octoparse`, `oxylabs`, `wds`, `autoextract`, `zyte`"
+    );
+}
+
+#[test]
+fn an_unknown_key_inside_a_table_names_that_tables_keys() {
+    let e = error(
+        "j",
+        "vendor = \"autoextract\"\n[autoextract]\npage_type = \"article\"\nurls = [\"https://a.com\"]\n[retention]\nruns = 3\n",
+    );
+    assert_eq!(
+        e,
+        "/jobs/j.toml:6:1: unknown field `runs`, expected one of `keep_runs`, `keep_for`, `delete_outputs`"
+    );
+}
