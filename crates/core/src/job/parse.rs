@@ -127,16 +127,23 @@ impl<'a> Ctx<'a> {
 
     /// The keys every job has, and the vendor tables (in file order) set apart for
     /// their vendors' parsers. An unknown key is refused as serde refuses one, naming
-    /// the vendor tables among the keys a job takes.
+    /// the vendor tables among the keys a job takes; of several errors, the one
+    /// reported is the first in the order serde visits the keys, as when each vendor
+    /// table was a field of one struct.
     fn split(&self, sections: &JobSections) -> Result<(RawJob, Vec<Table<'a>>), FileError> {
         let root = DeTable::parse(self.text).map_err(|e| self.toml_error(&e))?;
         let span = root.span();
         let mut table = root.into_inner();
+        let visits = VisitOrder::of(&table);
         let mut tables: Vec<Table<'a>> = sections
             .keys()
             .filter_map(|key| Some((*sections.get(key)?, table.remove(key)?)))
             .collect();
         tables.sort_by_key(|(_, t)| t.span().start);
+        let table_error = tables
+            .iter()
+            .filter_map(|(parser, t)| parser.shape(t.clone()).err())
+            .min_by_key(|e| visits.index(e));
         // Where the keys no job takes are: serde's error about one of them is the one
         // to reword (not one about a key inside `[retention]`).
         let strays: Vec<Range<usize>> = table
@@ -145,15 +152,21 @@ impl<'a> Ctx<'a> {
             .map(|k| k.span())
             .collect();
         let common = Spanned::new(span, DeValue::Table(table));
-        let raw = RawJob::deserialize(ValueDeserializer::from(common)).map_err(|e| {
-            let mut error = self.toml_error(&e);
+        let raw = RawJob::deserialize(ValueDeserializer::from(common));
+        let common_error = |e: &toml::de::Error| {
+            let mut error = self.toml_error(e);
             let stray = e.span().is_some_and(|s| strays.contains(&s));
             if let Some(key) = unknown_key(e.message()).filter(|_| stray) {
                 error.message = unknown_key_message(key, sections);
             }
             error
-        })?;
-        Ok((raw, tables))
+        };
+        match (raw, table_error) {
+            (Ok(raw), None) => Ok((raw, tables)),
+            (Err(e), Some(t)) if visits.index(&t) < visits.index(&e) => Err(self.toml_error(&t)),
+            (Err(e), _) => Err(common_error(&e)),
+            (Ok(_), Some(t)) => Err(self.toml_error(&t)),
+        }
     }
 
     fn one_vendor_section(
@@ -216,6 +229,37 @@ impl<'a> Ctx<'a> {
                 format!("several {vendor} accounts exist ({}): say which with `account = \"...\"`", many.join(", ")),
             )),
         }
+    }
+}
+
+/// The order serde visits a document's top-level keys in (the toml map's), each key
+/// with where its entry starts in the file.
+struct VisitOrder(Vec<usize>);
+
+impl VisitOrder {
+    fn of(table: &DeTable<'_>) -> Self {
+        VisitOrder(
+            table
+                .iter()
+                .map(|(k, v)| k.span().start.min(v.span().start))
+                .collect(),
+        )
+    }
+
+    /// When serde meets `e`: at the entry it is in (the last to start before it); a
+    /// missing key, once every key is visited.
+    fn index(&self, e: &toml::de::Error) -> usize {
+        let at = match e.span() {
+            Some(span) if !e.message().starts_with("missing field") => span.start,
+            _ => return usize::MAX,
+        };
+        let entry = self
+            .0
+            .iter()
+            .enumerate()
+            .filter(|(_, start)| **start <= at)
+            .max_by_key(|(_, start)| **start);
+        entry.map_or(usize::MAX, |(i, _)| i)
     }
 }
 

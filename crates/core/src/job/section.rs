@@ -30,6 +30,7 @@ pub trait JobSection: DeserializeOwned {
 #[derive(Clone, Copy)]
 pub struct SectionParser {
     pub vendor: Vendor,
+    shape: fn(Spanned<DeValue<'_>>) -> Result<(), toml::de::Error>,
     parse: fn(Spanned<DeValue<'_>>, &SectionCtx<'_>) -> Result<VendorJob, FileError>,
 }
 
@@ -38,8 +39,14 @@ impl SectionParser {
     pub fn of<S: JobSection>() -> Self {
         SectionParser {
             vendor: S::VENDOR,
+            shape: shape_of::<S>,
             parse: parse_section::<S>,
         }
+    }
+
+    /// Whether the table reads as `S` (its keys and values), before any other rule.
+    pub(super) fn shape(&self, table: Spanned<DeValue<'_>>) -> Result<(), toml::de::Error> {
+        (self.shape)(table)
     }
 
     pub(super) fn parse(
@@ -49,6 +56,10 @@ impl SectionParser {
     ) -> Result<VendorJob, FileError> {
         (self.parse)(table, ctx)
     }
+}
+
+fn shape_of<S: JobSection>(table: Spanned<DeValue<'_>>) -> Result<(), toml::de::Error> {
+    S::deserialize(ValueDeserializer::from(table)).map(drop)
 }
 
 fn parse_section<S: JobSection>(

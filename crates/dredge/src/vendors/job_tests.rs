@@ -566,3 +566,25 @@ fn an_unknown_key_inside_a_table_names_that_tables_keys() {
         "/jobs/j.toml:6:1: unknown field `runs`, expected one of `keep_runs`, `keep_for`, `delete_outputs`"
     );
 }
+
+#[test]
+fn of_several_errors_the_first_key_in_serdes_order_is_reported_vendor_tables_included() {
+    // The toml map visits keys in order of their names: `autoextract` before
+    // `catch_up`, `retention` before `wds`.
+    let e = error(
+        "j",
+        "vendor = \"autoextract\"\ncatch_up = \"never\"\n[autoextract]\npage_type = \"blog\"\nurls = [\"https://a.com\"]\n",
+    );
+    assert!(
+        e.starts_with("/jobs/j.toml:4:13: page_type: unknown variant `blog`"),
+        "{e}"
+    );
+    let e = error(
+        "j",
+        "vendor = \"wds\"\n[wds]\nbogus = 1\n[retention]\nruns = 3\n",
+    );
+    assert!(
+        e.starts_with("/jobs/j.toml:5:1: unknown field `runs`"),
+        "{e}"
+    );
+}
