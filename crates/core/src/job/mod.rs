@@ -29,7 +29,7 @@ pub use vendors::{
     OxylabsDelivery, OxylabsInputs, OxylabsJob, OxylabsResults, PageType, Vendor, WdsField,
     WdsFollow, WdsJob, WdsRestart,
 };
-pub use work::{VendorWork, WrongVendor};
+pub use work::{JobInputs, VendorWork, WrongVendor};
 pub use zyte::{ZyteExtract, ZyteExtractFrom, ZyteJob};
 
 use crate::error::FileError;
@@ -77,46 +77,13 @@ impl JobSpec {
     }
 }
 
-/// The one vendor section of a job.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum VendorJob {
+vendor_jobs! {
+    // Appended last only: run snapshots name variants by position.
     Octoparse(OctoparseJob),
     Oxylabs(OxylabsJob),
     Wds(WdsJob),
     Autoextract(AutoextractJob),
     Zyte(ZyteJob),
-}
-
-vendor_work! {
-    OctoparseJob => Octoparse,
-    OxylabsJob => Oxylabs,
-    WdsJob => Wds,
-    AutoextractJob => Autoextract,
-    ZyteJob => Zyte,
-}
-
-impl VendorJob {
-    pub fn vendor(&self) -> Vendor {
-        match self {
-            VendorJob::Octoparse(_) => Vendor::Octoparse,
-            VendorJob::Oxylabs(_) => Vendor::Oxylabs,
-            VendorJob::Wds(_) => Vendor::Wds,
-            VendorJob::Autoextract(_) => Vendor::Autoextract,
-            VendorJob::Zyte(_) => Vendor::Zyte,
-        }
-    }
-
-    /// The list of inputs a run copies before it plans (one item or batch per
-    /// value), for the jobs that take one; `None` for the jobs whose work is named in
-    /// the job itself (Octoparse tasks, a WDS crawl).
-    pub fn inputs(&self) -> Option<&InputList> {
-        match self {
-            VendorJob::Octoparse(_) | VendorJob::Wds(_) => None,
-            VendorJob::Oxylabs(o) => Some(o.inputs.list()),
-            VendorJob::Autoextract(a) => Some(&a.urls),
-            VendorJob::Zyte(z) => Some(&z.urls),
-        }
-    }
 }
 
 /// After downtime: one run for all missed fires, or none.

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::vendors::InputList;
+use super::work::JobInputs;
 
 /// `[zyte]`: URLs to extract with Zyte API (`POST /v1/extract`, one URL per request).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -19,6 +20,12 @@ pub struct ZyteJob {
     /// Other documented request fields, as a JSON object's text (so the spec stays
     /// storable with bincode). Checked against the documented field list at load.
     pub params_json: String,
+}
+
+impl JobInputs for ZyteJob {
+    fn inputs(&self) -> Option<&InputList> {
+        Some(&self.urls)
+    }
 }
 
 /// Zyte API's automatic-extraction request fields: exactly one per request.
