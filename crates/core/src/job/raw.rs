@@ -50,3 +50,16 @@ pub(super) const RAW_JOB_KEYS: &[&str] = &[
 fn yes() -> bool {
     true
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_listed_keys_are_the_ones_serde_takes_in_its_order() {
+        let e = toml::from_str::<RawJob>("vendor = \"wds\"\nzz = 1\n").unwrap_err();
+        let listed: Vec<String> = RAW_JOB_KEYS.iter().map(|k| format!("`{k}`")).collect();
+        let expected = format!("expected one of {}", listed.join(", "));
+        assert!(e.message().ends_with(&expected), "{}", e.message());
+    }
+}
