@@ -15,8 +15,8 @@ use serde::de::DeserializeOwned;
 use crate::http::DEFAULT_MAX_RESPONSE_BYTES;
 use crate::job::values::{Bounded, DurationIn, Rate};
 
-pub use api_key::{ApiKeyAccount, ApiKeyAccountConfig, ApiKeyClient, ApiKeyVendor};
-pub use credential::{Credential, SecretReader, Secrets, secret_file, world_readable};
+pub use api_key::{ApiKeyAccount, ApiKeyAccountConfig, ApiKeyClient, ApiKeyDefaults, ApiKeyVendor};
+pub use credential::{Credential, Login, SecretReader, Secrets, secret_file, world_readable};
 
 /// `max_concurrency` as written: calls in flight at once.
 pub type MaxConcurrency = Bounded<1, 1024>;
@@ -93,12 +93,19 @@ impl Default for Limits {
 /// than in every vendor's section; the section stays a plain struct, so toml's spans and
 /// the unknown-key check are exact. The calling crate depends on `serde`.
 ///
+/// A credential among the vendor's keys is one line, `secret KEY, KEY_env, KEY_file;`
+/// (keys keep the order written, which serde's unknown-key message lists): it declares
+/// the three ways of giving it and a method `KEY()` that takes them out as a
+/// [`Credential`](crate::account::Credential) for the [`SecretReader`]. `login;` is
+/// `username` and the `password` secret, with a method `login()` that reads both.
+///
 /// ```ignore
 /// dredge_core::account_section! {
 ///     /// An Example account as written in the config file.
 ///     pub struct ExampleAccountConfig {
 ///         /// API root (default `https://api.example.com`).
 ///         pub base_url: Option<String>,
+///         secret token, token_env, token_file;
 ///     }
 /// }
 /// ```
@@ -108,6 +115,38 @@ macro_rules! account_section {
         $(#[$meta:meta])*
         pub struct $name:ident {
             $( $(#[$field_meta:meta])* pub $field:ident : $ty:ty, )*
+            login;
+            $( $(#[$after_meta:meta])* pub $after:ident : $after_ty:ty, )*
+        }
+    ) => {
+        $crate::account_section! {
+            $(#[$meta])*
+            pub struct $name {
+                $( $(#[$field_meta])* pub $field: $ty, )*
+                /// Required, with a password (`password`, `password_env` or `password_file`).
+                pub username: Option<String>,
+                secret password, password_env, password_file;
+                $( $(#[$after_meta])* pub $after: $after_ty, )*
+            }
+        }
+
+        impl $name {
+            /// The username and password, both required, taken out of the section.
+            pub fn login(
+                &mut self,
+                secrets: &mut $crate::account::SecretReader,
+            ) -> Result<$crate::account::Login, String> {
+                let password = self.password();
+                secrets.login(self.username.take(), password)
+            }
+        }
+    };
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $( $(#[$field_meta:meta])* pub $field:ident : $ty:ty, )*
+            $( secret $secret:ident, $secret_env:ident, $secret_file:ident;
+            $( $(#[$after_meta:meta])* pub $after:ident : $after_ty:ty, )* )?
         }
     ) => {
         $(#[$meta])*
@@ -115,6 +154,15 @@ macro_rules! account_section {
         #[serde(deny_unknown_fields)]
         pub struct $name {
             $( $(#[$field_meta])* pub $field: $ty, )*
+            $(
+                /// The credential inline (trimmed; never shown by `Debug`).
+                pub $secret: Option<$crate::secret::SecretText>,
+                /// The environment variable holding the credential.
+                pub $secret_env: Option<String>,
+                /// The file holding the credential (e.g. a systemd credential).
+                pub $secret_file: Option<String>,
+                $( $(#[$after_meta])* pub $after: $after_ty, )*
+            )?
             /// Governor quota (requests per second; fractions allowed).
             pub requests_per_second: Option<$crate::job::values::Rate>,
             /// Calls in flight at once (default 4).
@@ -135,6 +183,17 @@ macro_rules! account_section {
                     max_response_bytes: self.max_response_bytes,
                 }
             }
+
+            $(
+                /// The credential's three keys, taken out of the section.
+                pub fn $secret(&mut self) -> $crate::account::Credential {
+                    $crate::account::Credential::new(
+                        self.$secret.take(),
+                        self.$secret_env.take(),
+                        self.$secret_file.take(),
+                    )
+                }
+            )?
         }
     };
 }
@@ -175,7 +234,54 @@ pub enum SetupError {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
+    use crate::testing::resolve_account;
+
+    // The macro declares `pub` items, as in a vendor crate; here they are the test's.
+    #[allow(unreachable_pub, dead_code)]
+    mod example {
+        crate::account_section! {
+            /// A section with a credential between its own keys.
+            pub struct ExampleAccountConfig {
+                pub base_url: Option<String>,
+                secret token, token_env, token_file;
+                pub mode: Option<String>,
+            }
+        }
+    }
+    use example::ExampleAccountConfig;
+
+    impl AccountSection for ExampleAccountConfig {
+        type Account = (Option<String>, Limits);
+
+        fn resolve(mut self, secrets: &mut SecretReader) -> Result<Self::Account, String> {
+            let token = secrets.optional("token", self.token())?;
+            let limits = self.limit_keys().resolve(DEFAULT_TIMEOUT);
+            Ok((token.map(|t| t.expose().to_string()), limits))
+        }
+    }
+
+    #[test]
+    fn a_sections_credential_comes_out_of_its_keys_which_stay_in_the_order_written() {
+        let (token, limits) =
+            resolve_account::<ExampleAccountConfig>(json!({ "token": " t\n", "timeout": "5s" }))
+                .unwrap();
+        assert_eq!(token.as_deref(), Some("t"));
+        assert_eq!(limits.timeout, Duration::from_secs(5));
+        let e = resolve_account::<ExampleAccountConfig>(json!({ "token": "t", "token_env": "T" }))
+            .unwrap_err();
+        assert!(
+            e.contains("give only one of token, token_env and token_file"),
+            "{e}"
+        );
+        let e = resolve_account::<ExampleAccountConfig>(json!({ "flavor": "x" })).unwrap_err();
+        assert!(
+            e.contains("unknown field `flavor`, expected one of `base_url`, `token`, `token_env`, `token_file`, `mode`, `requests_per_second`"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn limits_default_to_four_calls_no_quota_and_a_64_mib_cap() {

@@ -5,8 +5,8 @@
 //! that vendor crates implement, the `Outcome` of executing one item, the retry/snooze
 //! policy of README "Retry rules", the one step every leased item goes through
 //! (`step`: execute, decide, apply — shared by the daemon's lanes and the test driver),
-//! and the mechanics every vendor shares (rate gates, token cache, what every account
-//! has: limits and credentials). It does not own storage (that is `dredge-queue`),
+//! and the mechanics every vendor shares (rate gates, token cache, registrable domains,
+//! what every account has: limits and credentials). It does not own storage (that is `dredge-queue`),
 //! scheduling (`dredge-scheduler`), or any vendor's HTTP, account keys or defaults (the
 //! vendor crates). Its test driver (`testing`) exists only with the `testing` feature.
 
@@ -31,6 +31,7 @@ pub mod job;
 pub use error::FileError;
 pub use job::{JobSpec, Vendor, VendorJob};
 pub mod account;
+pub mod domain;
 pub mod executor;
 pub mod files;
 pub mod gate;

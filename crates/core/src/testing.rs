@@ -35,7 +35,7 @@ use crate::retry::{AccountStop, GateClosure, ItemBudget};
 use crate::step::{self, Plumbing, Requeue, StepItem, Stepped};
 use crate::time::UnixMillis;
 
-pub use fixtures::{answer, job_spec, resolve_account};
+pub use fixtures::{answer, api_key_defaults, job_spec, resolve_account};
 
 /// How the driver runs a job.
 #[derive(Debug, Clone)]

@@ -2,29 +2,16 @@
 //! is read first, then the rest of the section is parsed as that vendor crate's
 //! `*AccountConfig` straight from the file's toml, so every error keeps its line,
 //! column and key (serde's internally tagged enums would buffer the section and lose
-//! both the spans and `deny_unknown_fields`' wording). The executor each account gets
-//! is `daemon/executors.rs`.
+//! both the spans and `deny_unknown_fields`' wording). Which type each `vendor` is, and
+//! the executor each account gets, is `vendors.rs`.
 
-use dredge_autoextract::{AutoextractAccount, AutoextractAccountConfig};
+use dredge_core::Vendor;
 use dredge_core::account::{AccountSection, SecretReader};
-use dredge_core::{Limits, Vendor};
-use dredge_octoparse::{OctoparseAccount, OctoparseAccountConfig};
-use dredge_oxylabs::{OxylabsAccount, OxylabsAccountConfig};
-use dredge_wds::{WdsAccount, WdsAccountConfig};
-use dredge_zyte::{ZyteAccount, ZyteAccountConfig};
 use serde::Deserialize;
 use toml::Spanned;
 use toml::de::{DeValue, ValueDeserializer};
 
-/// A resolved account: defaults applied, credentials read, rules checked.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Account {
-    Octoparse(OctoparseAccount),
-    Oxylabs(OxylabsAccount),
-    Wds(WdsAccount),
-    Autoextract(AutoextractAccount),
-    Zyte(ZyteAccount),
-}
+pub(crate) use crate::vendors::Account;
 
 /// Why a section is not an account.
 #[derive(Debug)]
@@ -37,49 +24,9 @@ pub(crate) enum AccountError {
     Resolve(String),
 }
 
-impl Account {
-    /// `section` (the account's table, `vendor` taken out) as a `vendor` account.
-    pub(crate) fn resolve(
-        vendor: Vendor,
-        section: Spanned<DeValue<'_>>,
-        secrets: &mut SecretReader,
-    ) -> Result<Account, AccountError> {
-        Ok(match vendor {
-            Vendor::Octoparse => {
-                Account::Octoparse(typed::<OctoparseAccountConfig>(section, secrets)?)
-            }
-            Vendor::Oxylabs => Account::Oxylabs(typed::<OxylabsAccountConfig>(section, secrets)?),
-            Vendor::Wds => Account::Wds(typed::<WdsAccountConfig>(section, secrets)?),
-            Vendor::Autoextract => {
-                Account::Autoextract(typed::<AutoextractAccountConfig>(section, secrets)?)
-            }
-            Vendor::Zyte => Account::Zyte(typed::<ZyteAccountConfig>(section, secrets)?),
-        })
-    }
-
-    pub(crate) fn vendor(&self) -> Vendor {
-        match self {
-            Account::Octoparse(_) => Vendor::Octoparse,
-            Account::Oxylabs(_) => Vendor::Oxylabs,
-            Account::Wds(_) => Vendor::Wds,
-            Account::Autoextract(_) => Vendor::Autoextract,
-            Account::Zyte(_) => Vendor::Zyte,
-        }
-    }
-
-    /// What every request of the account shares (quota, calls in flight, timeout).
-    pub(crate) fn limits(&self) -> &Limits {
-        match self {
-            Account::Octoparse(a) => &a.limits,
-            Account::Oxylabs(a) => &a.limits,
-            Account::Wds(a) => &a.limits,
-            Account::Autoextract(a) => &a.limits,
-            Account::Zyte(a) => &a.limits,
-        }
-    }
-}
-
-fn typed<S: AccountSection>(
+/// The section as vendor `S`'s account (the daemon's list of vendors, `vendors.rs`,
+/// picks `S` by `vendor`).
+pub(crate) fn typed<S: AccountSection>(
     section: Spanned<DeValue<'_>>,
     secrets: &mut SecretReader,
 ) -> Result<S::Account, AccountError> {

@@ -11,7 +11,8 @@ use crate::config::DaemonConfig;
 use crate::rpc::fake::FakeApi;
 use crate::rpc::fuzz_support::{Access, answer_line, read_lines};
 
-fn cases() -> u32 {
+/// Inputs per property test: `DREDGE_FUZZ_CASES`, default 256 (what CI runs).
+pub(crate) fn cases() -> u32 {
     std::env::var("DREDGE_FUZZ_CASES")
         .ok()
         .and_then(|n| n.parse().ok())

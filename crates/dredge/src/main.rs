@@ -15,6 +15,7 @@ mod limits;
 mod protocol;
 mod queue_config;
 mod rpc;
+mod vendors;
 
 use std::process::ExitCode;
 

@@ -17,16 +17,56 @@ use crate::outcome::Failure;
 use crate::secret::{Secret, SecretText};
 
 /// What an API-key vendor's section takes from its vendor: its defaults, beside it in
-/// the vendor crate.
+/// the vendor crate (declared with [`api_key_vendor!`](crate::api_key_vendor)).
 pub trait ApiKeyVendor {
+    const DEFAULTS: ApiKeyDefaults;
+}
+
+/// An API-key vendor's defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiKeyDefaults {
     /// Where the API is unless `base_url` says otherwise.
-    const DEFAULT_BASE_URL: &'static str;
+    pub base_url: &'static str,
     /// The per-request timeout unless `timeout` says otherwise.
-    const DEFAULT_TIMEOUT: Duration;
+    pub timeout: Duration,
     /// The account's `timeout` is raised to this: the vendor's own limit on one
     /// request. The lanes' leases last as long as the timeout, so a shorter one would
     /// let an item be leased again while its request runs.
-    const MIN_TIMEOUT: Duration;
+    pub min_timeout: Duration,
+}
+
+/// Declares an API-key vendor: the marker type holding its [`ApiKeyDefaults`], and its
+/// account section and resolved account as names of core's types over it.
+///
+/// ```ignore
+/// dredge_core::api_key_vendor! {
+///     /// Example's defaults.
+///     ExampleDefaults: ExampleAccountConfig, ExampleAccount = ApiKeyDefaults {
+///         base_url: "https://api.example.com",
+///         timeout: Duration::from_secs(60),
+///         min_timeout: Duration::from_secs(30),
+///     }
+/// }
+/// ```
+#[macro_export]
+macro_rules! api_key_vendor {
+    (
+        $(#[$meta:meta])*
+        $defaults:ident : $config:ident, $account:ident = $values:expr
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug)]
+        pub struct $defaults;
+
+        impl $crate::account::ApiKeyVendor for $defaults {
+            const DEFAULTS: $crate::account::ApiKeyDefaults = $values;
+        }
+
+        /// The vendor's `[accounts.NAME]` as written: an API key and the limits.
+        pub type $config = $crate::account::ApiKeyAccountConfig<$defaults>;
+        /// A resolved account of the vendor.
+        pub type $account = $crate::account::ApiKeyAccount;
+    };
 }
 
 /// An API-key account as written in the config file. Field docs are the user reference.
@@ -81,7 +121,7 @@ impl<V: ApiKeyVendor> AccountSection for ApiKeyAccountConfig<V> {
             "needs an API key (api_key, api_key_env or api_key_file)",
         )?;
         Ok(ApiKeyAccount {
-            base_url: base_url(self.base_url, V::DEFAULT_BASE_URL)?,
+            base_url: base_url(self.base_url, V::DEFAULTS.base_url)?,
             api_key,
             limits: LimitKeys {
                 requests_per_second: self.requests_per_second,
@@ -89,8 +129,8 @@ impl<V: ApiKeyVendor> AccountSection for ApiKeyAccountConfig<V> {
                 timeout: self.timeout,
                 max_response_bytes: self.max_response_bytes,
             }
-            .resolve(V::DEFAULT_TIMEOUT)
-            .with_timeout_at_least(V::MIN_TIMEOUT),
+            .resolve(V::DEFAULTS.timeout)
+            .with_timeout_at_least(V::DEFAULTS.min_timeout),
         })
     }
 }
@@ -141,9 +181,11 @@ mod tests {
     struct Example;
 
     impl ApiKeyVendor for Example {
-        const DEFAULT_BASE_URL: &'static str = "https://api.example.test";
-        const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
-        const MIN_TIMEOUT: Duration = Duration::from_secs(200);
+        const DEFAULTS: ApiKeyDefaults = ApiKeyDefaults {
+            base_url: "https://api.example.test",
+            timeout: Duration::from_secs(300),
+            min_timeout: Duration::from_secs(200),
+        };
     }
 
     fn resolve(section: serde_json::Value) -> Result<ApiKeyAccount, String> {
@@ -165,7 +207,7 @@ mod tests {
         let a = resolve(json!({ "api_key": "k", "timeout": "10s" })).unwrap();
         assert_eq!(
             a.limits.timeout,
-            Example::MIN_TIMEOUT,
+            Example::DEFAULTS.min_timeout,
             "leases last as long as this"
         );
         let a = resolve(json!({ "api_key": "k", "timeout": "900s" })).unwrap();

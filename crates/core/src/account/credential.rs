@@ -30,6 +30,13 @@ impl Credential {
     }
 }
 
+/// A username with its password: how Octoparse and Oxylabs accounts log in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Login {
+    pub username: String,
+    pub password: Secret,
+}
+
 /// Reads an account's credentials, and collects warnings about what is legal but
 /// unsafe (a secret file that every user may read).
 #[derive(Debug)]
@@ -96,10 +103,10 @@ impl SecretReader {
         &mut self,
         username: Option<String>,
         password: Credential,
-    ) -> Result<(String, Secret), String> {
+    ) -> Result<Login, String> {
         let password = self.optional("password", password)?;
         match (username, password) {
-            (Some(username), Some(password)) => Ok((username, password)),
+            (Some(username), Some(password)) => Ok(Login { username, password }),
             _ => Err(
                 "needs username and a password (password, password_env or password_file)".into(),
             ),
@@ -159,6 +166,28 @@ mod tests {
         let given = Credential::new(Some(SecretText("s3cr3t".into())), Some("V".into()), None);
         let e = r.optional("token", given).unwrap_err();
         assert_eq!(e, "give only one of token, token_env and token_file");
+    }
+
+    #[test]
+    fn a_login_needs_both_a_username_and_a_password() {
+        let mut reader = SecretReader::new(Secrets::Read);
+        let login = reader.login(Some("u".into()), inline("p")).unwrap();
+        assert_eq!(
+            (login.username.as_str(), login.password.expose()),
+            ("u", "p")
+        );
+        for (user, password) in [
+            (Some("u".into()), Credential::default()),
+            (None, inline("p")),
+        ] {
+            let e = reader.login(user, password).unwrap_err();
+            assert!(
+                e.contains(
+                    "needs username and a password (password, password_env or password_file)"
+                ),
+                "{e}"
+            );
+        }
     }
 
     #[test]

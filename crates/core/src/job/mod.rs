@@ -2,11 +2,11 @@
 //! can only hold valid jobs. Every error names the file, line and column and says what
 //! to do.
 
-pub mod oxylabs;
 mod parse;
 mod raw;
 pub mod retention;
 pub mod schedule;
+mod section;
 pub mod values;
 pub mod vendors;
 #[macro_use]
@@ -22,13 +22,14 @@ use serde::{Deserialize, Serialize};
 pub use parse::{is_ignored_file_name, load_job_file, parse_job, read_job_file};
 pub use retention::{Retention, RetentionOverride, RetentionTable};
 pub use schedule::Schedule;
-pub use values::{HttpUrl, HumanDuration, JobName, Selector};
+pub use section::{JobSection, JobSections, SectionCtx, SectionParser};
+pub use values::{HttpUrl, HumanDuration, JobName, Selector, toml_to_json};
 pub use vendors::{
     AutoextractJob, CrawlDelay, InputList, OctoparseJob, OctoparseMode, OctoparseTasks,
     OxylabsDelivery, OxylabsInputs, OxylabsJob, OxylabsResults, PageType, Vendor, WdsField,
     WdsFollow, WdsJob, WdsRestart,
 };
-pub use work::{VendorWork, WrongVendor};
+pub use work::{JobInputs, VendorWork, WrongVendor};
 pub use zyte::{ZyteExtract, ZyteExtractFrom, ZyteJob};
 
 use crate::error::FileError;
@@ -76,46 +77,13 @@ impl JobSpec {
     }
 }
 
-/// The one vendor section of a job.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum VendorJob {
+vendor_jobs! {
+    // Appended last only: run snapshots name variants by position.
     Octoparse(OctoparseJob),
     Oxylabs(OxylabsJob),
     Wds(WdsJob),
     Autoextract(AutoextractJob),
     Zyte(ZyteJob),
-}
-
-vendor_work! {
-    OctoparseJob => Octoparse,
-    OxylabsJob => Oxylabs,
-    WdsJob => Wds,
-    AutoextractJob => Autoextract,
-    ZyteJob => Zyte,
-}
-
-impl VendorJob {
-    pub fn vendor(&self) -> Vendor {
-        match self {
-            VendorJob::Octoparse(_) => Vendor::Octoparse,
-            VendorJob::Oxylabs(_) => Vendor::Oxylabs,
-            VendorJob::Wds(_) => Vendor::Wds,
-            VendorJob::Autoextract(_) => Vendor::Autoextract,
-            VendorJob::Zyte(_) => Vendor::Zyte,
-        }
-    }
-
-    /// The list of inputs a run copies before it plans (one item or batch per
-    /// value), for the jobs that take one; `None` for the jobs whose work is named in
-    /// the job itself (Octoparse tasks, a WDS crawl).
-    pub fn inputs(&self) -> Option<&InputList> {
-        match self {
-            VendorJob::Octoparse(_) | VendorJob::Wds(_) => None,
-            VendorJob::Oxylabs(o) => Some(o.inputs.list()),
-            VendorJob::Autoextract(a) => Some(&a.urls),
-            VendorJob::Zyte(z) => Some(&z.urls),
-        }
-    }
 }
 
 /// After downtime: one run for all missed fires, or none.
@@ -237,11 +205,6 @@ pub fn for_each_input(
     }
     Ok(seen)
 }
-
-#[cfg(test)]
-mod fuzz;
-#[cfg(test)]
-mod tests;
 
 /// Derive the job name from a job file's path.
 pub fn job_name_of(path: &Path) -> Result<JobName, FileError> {

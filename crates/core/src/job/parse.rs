@@ -1,27 +1,24 @@
 //! From a job file's text to a `JobSpec`: toml + serde for shape and values, then the
-//! rules that span fields (one vendor section, the account, input lists).
+//! rules that span fields (one vendor section, the account); the vendor's table goes to
+//! its vendor's parser (`section.rs`).
 
 use std::ops::Range;
 use std::path::Path;
 use std::time::Duration;
 
+use serde::Deserialize;
 use toml::Spanned;
+use toml::de::{DeTable, DeValue, ValueDeserializer};
 
-use super::oxylabs::{self, InputKind};
-use super::raw::{RawAutoextract, RawJob, RawOctoparse, RawOxylabs, RawWds, RawZyte, StringOrInt};
-use super::values::HumanDuration;
-use super::vendors::{
-    AutoextractJob, InputList, OctoparseJob, OctoparseMode, OctoparseTasks, OxylabsDelivery,
-    OxylabsInputs, OxylabsJob, OxylabsResults, Vendor, WdsJob,
-};
-use super::zyte::{ZyteJob, geolocation_refusal, param_refusal, toml_to_json};
-use super::{AccountIndex, FileRules, JobSpec, VendorJob, for_each_input, job_name_of};
+use super::raw::{RAW_JOB_KEYS, RawJob};
+use super::section::{JobSections, SectionCtx, SectionParser};
+use super::vendors::Vendor;
+use super::{AccountIndex, FileRules, JobSpec, job_name_of};
 use crate::error::FileError;
 use crate::files::{self, Links, ReadError};
 
 const DEFAULT_MAX_ATTEMPTS: u32 = 8;
 const DEFAULT_DEADLINE: Duration = Duration::from_secs(6 * 3600);
-const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(10);
 
 /// True for names the job directory watcher must ignore: editor temp files (`.*`,
 /// `*~`, `*.swp`, `*.tmp`) and anything not ending in `.toml`.
@@ -41,9 +38,10 @@ pub fn load_job_file(
     path: &Path,
     accounts: Option<&AccountIndex>,
     rules: &FileRules,
+    sections: &JobSections,
 ) -> Result<JobSpec, FileError> {
     let text = read_job_file(path, rules)?;
-    parse_job(path, &text, accounts, rules)
+    parse_job(path, &text, accounts, rules, sections)
 }
 
 /// A job file's text: a regular file (a symlink to one is fine) of at most
@@ -66,12 +64,14 @@ pub fn read_job_file(path: &Path, rules: &FileRules) -> Result<String, FileError
         .map_err(|_| FileError::whole(path, "the job file is not UTF-8 text: save it as UTF-8"))
 }
 
-/// Parse a job file's text (`path` names it in errors and gives the job its name).
+/// Parse a job file's text (`path` names it in errors and gives the job its name);
+/// `sections` are the vendor tables a job may hold.
 pub fn parse_job(
     path: &Path,
     text: &str,
     accounts: Option<&AccountIndex>,
     rules: &FileRules,
+    sections: &JobSections,
 ) -> Result<JobSpec, FileError> {
     let name = job_name_of(path)?;
     if text.trim().is_empty() {
@@ -80,19 +80,18 @@ pub fn parse_job(
             "the job file is empty: it needs at least `vendor = \"...\"` and that vendor's section",
         ));
     }
-    let raw: RawJob = toml::from_str(text).map_err(|e| FileError::from_toml(path, text, &e))?;
-    let ctx = Ctx { path, text, rules };
+    let ctx = Ctx { path, text };
+    let (raw, tables) = ctx.split(sections)?;
     let vendor = *raw.vendor.get_ref();
-    ctx.one_vendor_section(&raw)?;
+    let (parser, table) = ctx.one_vendor_section(&raw, tables)?;
     let account = ctx.account(&raw, vendor, accounts)?;
-    let work = ctx.work(
-        raw.octoparse,
-        raw.oxylabs,
-        raw.wds,
-        raw.autoextract,
-        raw.zyte,
-        name.as_str(),
-    )?;
+    let section = SectionCtx {
+        path,
+        text,
+        rules,
+        job_name: name.as_str(),
+    };
+    let work = parser.parse(table, &section)?;
     Ok(JobSpec {
         name,
         account,
@@ -109,41 +108,82 @@ pub fn parse_job(
     })
 }
 
+/// A vendor table found in the file, with the parser of its vendor.
+type Table<'t> = (SectionParser, Spanned<DeValue<'t>>);
+
 struct Ctx<'a> {
     path: &'a Path,
     text: &'a str,
-    rules: &'a FileRules,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
     fn err(&self, span: Range<usize>, message: impl Into<String>) -> FileError {
         FileError::at(self.path, self.text, Some(span), message)
     }
 
-    fn one_vendor_section(&self, raw: &RawJob) -> Result<(), FileError> {
-        let mut sections: Vec<(Vendor, Range<usize>)> = [
-            raw.octoparse
-                .as_ref()
-                .map(|s| (Vendor::Octoparse, s.span())),
-            raw.oxylabs.as_ref().map(|s| (Vendor::Oxylabs, s.span())),
-            raw.wds.as_ref().map(|s| (Vendor::Wds, s.span())),
-            raw.autoextract
-                .as_ref()
-                .map(|s| (Vendor::Autoextract, s.span())),
-            raw.zyte.as_ref().map(|s| (Vendor::Zyte, s.span())),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        // In file order, so the error points at the second section as written.
-        sections.sort_by_key(|(_, span)| span.start);
+    fn toml_error(&self, e: &toml::de::Error) -> FileError {
+        FileError::from_toml(self.path, self.text, e)
+    }
+
+    /// The keys every job has, and the vendor tables (in file order) set apart for
+    /// their vendors' parsers. An unknown key is refused as serde refuses one, naming
+    /// the vendor tables among the keys a job takes; of several errors, the one
+    /// reported is the first in the order serde visits the keys, as when each vendor
+    /// table was a field of one struct.
+    fn split(&self, sections: &JobSections) -> Result<(RawJob, Vec<Table<'a>>), FileError> {
+        let root = DeTable::parse(self.text).map_err(|e| self.toml_error(&e))?;
+        let span = root.span();
+        let mut table = root.into_inner();
+        let visits = VisitOrder::of(&table);
+        let mut tables: Vec<Table<'a>> = sections
+            .keys()
+            .filter_map(|key| Some((*sections.get(key)?, table.remove(key)?)))
+            .collect();
+        tables.sort_by_key(|(_, t)| t.span().start);
+        let table_error = tables
+            .iter()
+            .filter_map(|(parser, t)| parser.shape(t.clone()).err())
+            .min_by_key(|e| visits.index(e));
+        // Where the keys no job takes are: serde's error about one of them is the one
+        // to reword (not one about a key inside `[retention]`).
+        let strays: Vec<Range<usize>> = table
+            .keys()
+            .filter(|k| !RAW_JOB_KEYS.contains(&k.get_ref().as_ref()))
+            .map(|k| k.span())
+            .collect();
+        let common = Spanned::new(span, DeValue::Table(table));
+        let raw = RawJob::deserialize(ValueDeserializer::from(common));
+        let common_error = |e: &toml::de::Error| {
+            let mut error = self.toml_error(e);
+            let stray = e.span().is_some_and(|s| strays.contains(&s));
+            if let Some(key) = unknown_key(e.message()).filter(|_| stray) {
+                error.message = unknown_key_message(key, sections);
+            }
+            error
+        };
+        match (raw, table_error) {
+            (Ok(raw), None) => Ok((raw, tables)),
+            (Err(e), Some(t)) if visits.index(&t) < visits.index(&e) => Err(self.toml_error(&t)),
+            (Err(e), _) => Err(common_error(&e)),
+            (Ok(_), Some(t)) => Err(self.toml_error(&t)),
+        }
+    }
+
+    fn one_vendor_section(
+        &self,
+        raw: &RawJob,
+        mut tables: Vec<Table<'a>>,
+    ) -> Result<Table<'a>, FileError> {
         let vendor = *raw.vendor.get_ref();
-        match sections.as_slice() {
+        let found: Vec<(Vendor, Range<usize>)> =
+            tables.iter().map(|(p, t)| (p.vendor, t.span())).collect();
+        // In file order, so the error points at the second section as written.
+        match found.as_slice() {
             [] => Err(self.err(
                 raw.vendor.span(),
                 format!("vendor = \"{vendor}\" but the file has no [{vendor}] section: add one saying what to collect"),
             )),
-            [(v, _)] if *v == vendor => Ok(()),
+            [(v, _)] if *v == vendor => Ok(tables.remove(0)),
             [(v, span)] => Err(self.err(
                 span.clone(),
                 format!("the section [{v}] does not match vendor = \"{vendor}\": rename the section or change `vendor`"),
@@ -190,284 +230,55 @@ impl Ctx<'_> {
             )),
         }
     }
+}
 
-    fn work(
-        &self,
-        octoparse: Option<Spanned<RawOctoparse>>,
-        oxylabs: Option<Spanned<RawOxylabs>>,
-        wds: Option<Spanned<RawWds>>,
-        autoextract: Option<Spanned<RawAutoextract>>,
-        zyte: Option<Spanned<RawZyte>>,
-        job_name: &str,
-    ) -> Result<VendorJob, FileError> {
-        if let Some(s) = octoparse {
-            let span = s.span();
-            return self
-                .octoparse(s.into_inner(), span)
-                .map(VendorJob::Octoparse);
-        }
-        if let Some(s) = oxylabs {
-            let span = s.span();
-            return self.oxylabs(s.into_inner(), span).map(VendorJob::Oxylabs);
-        }
-        if let Some(s) = wds {
-            return self.wds(s.into_inner(), job_name).map(VendorJob::Wds);
-        }
-        if let Some(s) = zyte {
-            let span = s.span();
-            return self.zyte(s.into_inner(), span).map(VendorJob::Zyte);
-        }
-        let s = autoextract.expect("one vendor section was checked to exist");
-        let span = s.span();
-        self.autoextract(s.into_inner(), span)
-            .map(VendorJob::Autoextract)
+/// The order serde visits a document's top-level keys in (the toml map's), each key
+/// with where its entry starts in the file.
+struct VisitOrder(Vec<usize>);
+
+impl VisitOrder {
+    fn of(table: &DeTable<'_>) -> Self {
+        VisitOrder(
+            table
+                .iter()
+                .map(|(k, v)| k.span().start.min(v.span().start))
+                .collect(),
+        )
     }
 
-    fn octoparse(&self, raw: RawOctoparse, span: Range<usize>) -> Result<OctoparseJob, FileError> {
-        let tasks = match (raw.task_ids, raw.task_group_id) {
-            (Some(ids), None) if ids.get_ref().is_empty() => {
-                return Err(self.err(ids.span(), "task_ids is empty: list at least one task id"));
-            }
-            (Some(ids), None) => OctoparseTasks::Ids(ids.into_inner()),
-            (None, Some(group)) => OctoparseTasks::Group(match group.into_inner() {
-                StringOrInt::String(s) => s,
-                StringOrInt::Int(i) => i.to_string(),
-            }),
-            (Some(_), Some(group)) => {
-                return Err(self.err(
-                    group.span(),
-                    "give either task_ids or task_group_id, not both",
-                ));
-            }
-            (None, None) => {
-                return Err(self.err(
-                    span,
-                    "[octoparse] needs task_ids = [...] or task_group_id = \"...\"",
-                ));
-            }
+    /// When serde meets `e`: at the entry it is in (the last to start before it); a
+    /// missing key, once every key is visited.
+    fn index(&self, e: &toml::de::Error) -> usize {
+        let at = match e.span() {
+            Some(span) if !e.message().starts_with("missing field") => span.start,
+            _ => return usize::MAX,
         };
-        Ok(OctoparseJob {
-            tasks,
-            mode: raw.mode.unwrap_or(OctoparseMode::Unexported),
-            page_size: raw.page_size.map_or(1000, |p| p.get() as u32),
-        })
+        let entry = self
+            .0
+            .iter()
+            .enumerate()
+            .filter(|(_, start)| **start <= at)
+            .max_by_key(|(_, start)| **start);
+        entry.map_or(usize::MAX, |(i, _)| i)
     }
+}
 
-    fn oxylabs(&self, raw: RawOxylabs, span: Range<usize>) -> Result<OxylabsJob, FileError> {
-        let Some(source) = raw.source else {
-            return Err(self.err(
-                span,
-                "[oxylabs] needs `source` (e.g. \"google_search\" or \"universal\")",
-            ));
-        };
-        let kind = raw
-            .input_kind
-            .unwrap_or_else(|| oxylabs::documented_kind(&source));
-        let wrong_key = |list: &str, kind: &str| {
-            self.err(
-                span.clone(),
-                format!("source \"{source}\" takes a {kind} per job in Oxylabs' documentation: use {list} = [...] (or say input_kind = \"...\" if your source differs)"),
-            )
-        };
-        let inputs = match (raw.queries, raw.urls, raw.input_file) {
-            (Some(_), None, None) if kind == InputKind::Url => {
-                return Err(wrong_key("urls", "url"));
-            }
-            (None, Some(_), None) if kind == InputKind::Query => {
-                return Err(wrong_key("queries", "query"));
-            }
-            (Some(q), None, None) => {
-                OxylabsInputs::Queries(self.inline(q, span.clone(), "queries")?)
-            }
-            (None, Some(u), None) => OxylabsInputs::Urls(self.inline(u, span.clone(), "urls")?),
-            (None, None, Some(f)) => {
-                let list = self.file_list("input_file", &f, span.clone())?;
-                match kind {
-                    InputKind::Url => OxylabsInputs::Urls(list),
-                    InputKind::Query => OxylabsInputs::Queries(list),
-                }
-            }
-            (None, None, None) => {
-                return Err(self.err(
-                    span,
-                    "[oxylabs] needs one of queries = [...], urls = [...] or input_file = \"...\"",
-                ));
-            }
-            _ => {
-                return Err(self.err(
-                    span,
-                    "[oxylabs] takes only one of queries, urls and input_file",
-                ));
-            }
-        };
-        let delivery = raw.delivery.unwrap_or(OxylabsDelivery::Poll);
-        if delivery == OxylabsDelivery::Callback && raw.callback_url.is_none() {
-            return Err(self.err(
-                span,
-                "delivery = \"callback\" needs callback_url = \"https://...\": the public URL Oxylabs posts to",
-            ));
-        }
-        let results = raw.results.unwrap_or(OxylabsResults::Parsed);
-        let params = oxylabs::params(raw.params, results).map_err(|m| self.err(span.clone(), m))?;
-        Ok(OxylabsJob {
-            source,
-            inputs,
-            params_json: serde_json::Value::Object(params).to_string(),
-            results,
-            delivery,
-            poll_interval: raw
-                .poll_interval
-                .map_or(HumanDuration(DEFAULT_POLL_INTERVAL), |d| d.0),
-            callback_url: raw.callback_url.map(String::from),
-        })
-    }
+/// The key of serde's "unknown field `K`, expected one of ..." message.
+fn unknown_key(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("unknown field `")?;
+    Some(rest.split_once("`, expected")?.0)
+}
 
-    fn autoextract(
-        &self,
-        raw: RawAutoextract,
-        span: Range<usize>,
-    ) -> Result<AutoextractJob, FileError> {
-        let urls = match (raw.urls, raw.urls_file) {
-            (Some(urls), None) => {
-                let s = urls.span();
-                self.inline(urls.into_inner(), s, "urls")?
-            }
-            (None, Some(file)) => {
-                let s = file.span();
-                self.file_list("urls_file", file.get_ref(), s)?
-            }
-            (Some(_), Some(file)) => {
-                return Err(self.err(file.span(), "give either urls or urls_file, not both"));
-            }
-            (None, None) => {
-                return Err(self.err(
-                    span,
-                    "[autoextract] needs urls = [...] or urls_file = \"...\"",
-                ));
-            }
-        };
-        Ok(AutoextractJob {
-            page_type: raw.page_type,
-            urls,
-            article_body_raw: raw.article_body_raw,
-        })
-    }
-
-    fn zyte(&self, raw: RawZyte, span: Range<usize>) -> Result<ZyteJob, FileError> {
-        let urls = self.url_list(raw.urls, raw.urls_file, span, "[zyte]")?;
-        if let Some(geo) = &raw.geolocation
-            && let Some(why) = geolocation_refusal(geo.get_ref())
-        {
-            return Err(self.err(geo.span(), why));
-        }
-        let mut params = serde_json::Map::new();
-        for (key, value) in raw.params.map(Spanned::into_inner).unwrap_or_default() {
-            if let Some(why) = param_refusal(key.get_ref()) {
-                return Err(self.err(key.span(), why));
-            }
-            params.insert(key.into_inner(), toml_to_json(value));
-        }
-        Ok(ZyteJob {
-            extract: raw.extract,
-            extract_from: raw.extract_from,
-            geolocation: raw.geolocation.map(Spanned::into_inner),
-            urls,
-            params_json: serde_json::Value::Object(params).to_string(),
-        })
-    }
-
-    /// `urls = [...]` or `urls_file = "..."`, exactly one of them.
-    fn url_list(
-        &self,
-        urls: Option<Spanned<Vec<String>>>,
-        urls_file: Option<Spanned<String>>,
-        span: Range<usize>,
-        section: &str,
-    ) -> Result<InputList, FileError> {
-        match (urls, urls_file) {
-            (Some(urls), None) => {
-                let s = urls.span();
-                self.inline(urls.into_inner(), s, "urls")
-            }
-            (None, Some(file)) => {
-                let s = file.span();
-                self.file_list("urls_file", file.get_ref(), s)
-            }
-            (Some(_), Some(file)) => {
-                Err(self.err(file.span(), "give either urls or urls_file, not both"))
-            }
-            (None, None) => Err(self.err(
-                span,
-                format!("{section} needs urls = [...] or urls_file = \"...\""),
-            )),
-        }
-    }
-
-    fn wds(&self, raw: RawWds, job_name: &str) -> Result<WdsJob, FileError> {
-        if raw.start_urls.get_ref().is_empty() {
-            return Err(self.err(
-                raw.start_urls.span(),
-                "start_urls is empty: give at least one URL",
-            ));
-        }
-        if raw.fields.get_ref().is_empty() {
-            return Err(self.err(
-                raw.fields.span(),
-                "fields is empty: name at least one field to scrape",
-            ));
-        }
-        Ok(WdsJob {
-            job_name: raw.job_name.unwrap_or_else(|| job_name.to_string()),
-            start_urls: raw.start_urls.into_inner(),
-            crawl_delay: raw.crawl_delay,
-            follow: raw.follow,
-            max_depth: raw.max_depth.map_or(3, |d| d.get() as u32),
-            max_pages: raw.max_pages.map_or(10_000, |p| p.get() as u64),
-            fields: raw.fields.into_inner(),
-            restart: raw.restart,
-        })
-    }
-
-    fn inline(
-        &self,
-        values: Vec<String>,
-        span: Range<usize>,
-        key: &str,
-    ) -> Result<InputList, FileError> {
-        if values.iter().all(|v| v.trim().is_empty()) {
-            return Err(self.err(span, format!("{key} is empty: give at least one value")));
-        }
-        Ok(InputList::Inline(values))
-    }
-
-    /// An input file, relative to the job file's directory (or absolute), inside that
-    /// directory or `inputs_dir`; it must be a readable regular file within the size cap
-    /// and hold at least one value now (it is read again when each run starts). Errors
-    /// never quote the file's content.
-    fn file_list(&self, key: &str, file: &str, span: Range<usize>) -> Result<InputList, FileError> {
-        let dir = match self.path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        let mut roots = vec![dir.to_path_buf()];
-        roots.extend(self.rules.inputs_dir.clone());
-        let path = files::confine(dir, file, &roots)
-            .map_err(|m| self.err(span.clone(), format!("{key}: {m}")))?;
-        // Read up to its first value only: a run start reads it whole (streamed), and
-        // a rescan of the jobs directory must not read a million lines per job.
-        let seen = for_each_input(&InputList::File(path.clone()), self.rules, |_| Ok(false))
-            .map_err(|m| self.err(span.clone(), format!("{key}: cannot read {m}")))?;
-        if seen == 0 {
-            return Err(self.err(
-                span,
-                format!(
-                    "{key}: input file {} holds no values: one per line",
-                    path.display()
-                ),
-            ));
-        }
-        Ok(InputList::File(path))
-    }
+/// serde's message for an unknown key, with the vendor tables among the keys a job
+/// takes (as when they were fields of one struct).
+fn unknown_key_message(key: &str, sections: &JobSections) -> String {
+    let keys: Vec<String> = RAW_JOB_KEYS
+        .iter()
+        .copied()
+        .chain(sections.keys())
+        .map(|k| format!("`{k}`"))
+        .collect();
+    format!("unknown field `{key}`, expected one of {}", keys.join(", "))
 }
 
 fn unknown_account(name: &str, vendor: Vendor, accounts: &AccountIndex) -> String {

@@ -1,18 +1,12 @@
-//! Job files as written, before cross-field rules turn them into a `JobSpec`.
-//! Field docs here are the reference users read (README "Job files").
-
-use std::collections::BTreeMap;
+//! The keys every job file has, as written, before cross-field rules turn them into a
+//! `JobSpec` (each vendor's table is its crate's, `section.rs`). Field docs here are
+//! the reference users read (README "Job files").
 
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::oxylabs::InputKind;
-use super::values::{Bounded, DurationIn, HttpUrl};
-use super::vendors::{
-    CrawlDelay, OctoparseMode, OxylabsDelivery, OxylabsResults, PageSize, PageType, Vendor,
-    WdsField, WdsFollow, WdsRestart,
-};
-use super::zyte::{ZyteExtract, ZyteExtractFrom};
+use super::values::{Bounded, DurationIn};
+use super::vendors::Vendor;
 use super::{CatchUp, Overlap, Schedule};
 
 #[derive(Debug, Deserialize)]
@@ -38,87 +32,34 @@ pub(super) struct RawJob {
     /// How much of the job's history to keep (over the daemon's `[retention]`).
     #[serde(default)]
     pub retention: super::retention::RetentionTable,
-    pub octoparse: Option<Spanned<RawOctoparse>>,
-    pub oxylabs: Option<Spanned<RawOxylabs>>,
-    pub wds: Option<Spanned<RawWds>>,
-    pub autoextract: Option<Spanned<RawAutoextract>>,
-    pub zyte: Option<Spanned<RawZyte>>,
 }
+
+/// `RawJob`'s keys as serde lists them; the vendor tables come after them.
+pub(super) const RAW_JOB_KEYS: &[&str] = &[
+    "vendor",
+    "account",
+    "schedule",
+    "catch_up",
+    "overlap",
+    "enabled",
+    "max_attempts",
+    "deadline",
+    "retention",
+];
 
 fn yes() -> bool {
     true
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawOctoparse {
-    pub task_ids: Option<Spanned<Vec<String>>>,
-    pub task_group_id: Option<Spanned<StringOrInt>>,
-    pub mode: Option<OctoparseMode>,
-    pub page_size: Option<PageSize>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Octoparse task group ids are integers in its API; accept both forms in files.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-pub(super) enum StringOrInt {
-    String(String),
-    Int(i64),
-}
-
-#[derive(Debug, Deserialize)]
-pub(super) struct RawOxylabs {
-    pub source: Option<String>,
-    pub queries: Option<Vec<String>>,
-    pub urls: Option<Vec<String>>,
-    pub input_file: Option<String>,
-    pub results: Option<OxylabsResults>,
-    pub delivery: Option<OxylabsDelivery>,
-    /// 1 s to 1 day: faster polling only hammers the vendor.
-    pub poll_interval: Option<DurationIn<1, 86_400>>,
-    pub callback_url: Option<HttpUrl>,
-    /// `url` or `query`: what the values are sent as (default: what the source's
-    /// documentation says).
-    pub input_kind: Option<InputKind>,
-    /// Everything else: singular parameters passed through to Oxylabs as given.
-    #[serde(flatten)]
-    pub params: BTreeMap<String, toml::Value>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawAutoextract {
-    pub page_type: PageType,
-    pub urls: Option<Spanned<Vec<String>>>,
-    pub urls_file: Option<Spanned<String>>,
-    #[serde(default)]
-    pub article_body_raw: bool,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawZyte {
-    pub extract: ZyteExtract,
-    pub extract_from: Option<ZyteExtractFrom>,
-    pub geolocation: Option<Spanned<String>>,
-    pub urls: Option<Spanned<Vec<String>>>,
-    pub urls_file: Option<Spanned<String>>,
-    /// Other documented request fields, passed through as JSON.
-    pub params: Option<Spanned<BTreeMap<Spanned<String>, toml::Value>>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawWds {
-    pub job_name: Option<String>,
-    pub start_urls: Spanned<Vec<HttpUrl>>,
-    pub crawl_delay: Option<CrawlDelay>,
-    #[serde(default)]
-    pub follow: Vec<WdsFollow>,
-    pub max_depth: Option<Bounded<0, 1000>>,
-    pub max_pages: Option<Bounded<1, 100_000_000>>,
-    pub fields: Spanned<Vec<WdsField>>,
-    /// `from_scratch` (default) or `continue`: the JobRestartMode of a run's first start.
-    #[serde(default)]
-    pub restart: WdsRestart,
+    #[test]
+    fn the_listed_keys_are_the_ones_serde_takes_in_its_order() {
+        let e = toml::from_str::<RawJob>("vendor = \"wds\"\nzz = 1\n").unwrap_err();
+        let listed: Vec<String> = RAW_JOB_KEYS.iter().map(|k| format!("`{k}`")).collect();
+        let expected = format!("expected one of {}", listed.join(", "));
+        assert!(e.message().ends_with(&expected), "{}", e.message());
+    }
 }

@@ -245,3 +245,34 @@ impl From<HttpUrl> for String {
         u.0
     }
 }
+/// A TOML value as JSON (lists and tables pass through): the parameters a job passes
+/// through to a vendor as given.
+pub fn toml_to_json(value: toml::Value) -> serde_json::Value {
+    match value {
+        toml::Value::String(s) => serde_json::Value::String(s),
+        toml::Value::Integer(i) => serde_json::Value::from(i),
+        toml::Value::Float(f) => serde_json::Value::from(f),
+        toml::Value::Boolean(b) => serde_json::Value::Bool(b),
+        toml::Value::Datetime(d) => serde_json::Value::String(d.to_string()),
+        toml::Value::Array(a) => a.into_iter().map(toml_to_json).collect(),
+        toml::Value::Table(t) => {
+            serde_json::Value::Object(t.into_iter().map(|(k, v)| (k, toml_to_json(v))).collect())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nested_params_become_json_unchanged() {
+        let value: toml::Value =
+            toml::from_str::<toml::Table>("v = { a = [1, \"x\"], b = { c = true } }").unwrap()["v"]
+                .clone();
+        assert_eq!(
+            toml_to_json(value),
+            serde_json::json!({"a": [1, "x"], "b": {"c": true}})
+        );
+    }
+}

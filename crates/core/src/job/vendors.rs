@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::values::{Bounded, HttpUrl, HumanDuration, Selector};
+use super::values::{HttpUrl, HumanDuration, Selector};
+use super::work::JobInputs;
 
 /// Which vendor a job or account talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -62,6 +63,13 @@ pub struct OctoparseJob {
     pub page_size: u32,
 }
 
+impl JobInputs for OctoparseJob {
+    /// None: the tasks are named in the job.
+    fn inputs(&self) -> Option<&InputList> {
+        None
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OctoparseTasks {
     /// These task ids, as given.
@@ -94,6 +102,12 @@ pub struct OxylabsJob {
     pub poll_interval: HumanDuration,
     /// Public URL Oxylabs posts to when `delivery = "callback"`.
     pub callback_url: Option<String>,
+}
+
+impl JobInputs for OxylabsJob {
+    fn inputs(&self) -> Option<&InputList> {
+        Some(self.inputs.list())
+    }
 }
 
 /// Oxylabs values are either search queries or URLs (sent as `query` or `url`).
@@ -136,6 +150,12 @@ pub struct AutoextractJob {
     pub urls: InputList,
     /// Sent as `articleBodyRaw`.
     pub article_body_raw: bool,
+}
+
+impl JobInputs for AutoextractJob {
+    fn inputs(&self) -> Option<&InputList> {
+        Some(&self.urls)
+    }
 }
 
 /// AutoExtract's `pageType`: the ten values of its final documentation.
@@ -205,6 +225,13 @@ pub struct WdsJob {
     pub restart: WdsRestart,
 }
 
+impl JobInputs for WdsJob {
+    /// None: a crawl starts from the job's `start_urls`.
+    fn inputs(&self) -> Option<&InputList> {
+        None
+    }
+}
+
 /// `restart` of `[wds]`: what the first start of a run sends as `JobRestartMode`
 /// (docs/vendors/wds.md §"Restart modes"). Every later start within the same run
 /// sends `Continue` whatever this says, so starting again never clears the crawl the
@@ -270,6 +297,3 @@ pub struct WdsField {
     pub selector: Selector,
     pub attribute: Option<String>,
 }
-
-/// Page size as written in files.
-pub(crate) type PageSize = Bounded<1, 1000>;

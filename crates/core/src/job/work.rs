@@ -4,7 +4,7 @@
 
 use crate::executor::PlanError;
 
-use super::{JobSpec, Vendor, VendorJob};
+use super::{InputList, JobSpec, Vendor, VendorJob};
 
 /// A vendor's job section: which `VendorJob` variant holds it.
 pub trait VendorWork: Sized {
@@ -41,10 +41,24 @@ impl JobSpec {
     }
 }
 
-/// `impl VendorWork` for each `JOB => Variant` pair; invoked beside `VendorJob`, so a
-/// new vendor adds its line where it adds its variant.
-macro_rules! vendor_work {
-    ($($job:ident => $variant:ident),* $(,)?) => {
+/// The list of inputs a run copies before it plans (one item or batch per value),
+/// for the jobs that take one; `None` for the jobs whose work is named in the job
+/// itself (Octoparse tasks, a WDS crawl). Implemented beside each vendor's job type.
+pub trait JobInputs {
+    fn inputs(&self) -> Option<&InputList>;
+}
+
+/// `VendorJob`, the one vendor section of a job, from its `Variant(JOB)` list, with
+/// `impl VendorWork` for each `JOB` and `VendorJob::{vendor, inputs}`: a new vendor is
+/// its line in the list.
+macro_rules! vendor_jobs {
+    ($( $variant:ident($job:ident) ),* $(,)?) => {
+        /// The one vendor section of a job.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        pub enum VendorJob {
+            $( $variant($job), )*
+        }
+
         $(
             impl VendorWork for $job {
                 const VENDOR: Vendor = Vendor::$variant;
@@ -57,6 +71,21 @@ macro_rules! vendor_work {
                 }
             }
         )*
+
+        impl VendorJob {
+            pub fn vendor(&self) -> Vendor {
+                match self {
+                    $( VendorJob::$variant(_) => Vendor::$variant, )*
+                }
+            }
+
+            /// The job's input list ([`JobInputs`]), if it takes one.
+            pub fn inputs(&self) -> Option<&InputList> {
+                match self {
+                    $( VendorJob::$variant(job) => job.inputs(), )*
+                }
+            }
+        }
     };
 }
 

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use reqwest::header::HeaderMap;
 
-use crate::account::{AccountSection, SecretReader, Secrets};
+use serde_json::json;
+
+use crate::account::{AccountSection, ApiKeyAccountConfig, ApiKeyVendor, SecretReader, Secrets};
 use crate::http::Answer;
 use crate::job::{CatchUp, JobSpec, Overlap, VendorJob};
 
@@ -43,4 +45,16 @@ pub fn resolve_account<C: AccountSection>(
 ) -> Result<C::Account, String> {
     let raw: C = serde_json::from_value(section).map_err(|e| e.to_string())?;
     raw.resolve(&mut SecretReader::new(Secrets::Read))
+}
+
+/// What an API-key vendor's account comes to, read back through its section: the base
+/// URL and timeout when the account sets neither, and the timeout an account asking for
+/// one second gets (the vendor's floor).
+pub fn api_key_defaults<V: ApiKeyVendor>() -> (String, Duration, Duration) {
+    let plain = resolve_account::<ApiKeyAccountConfig<V>>(json!({ "api_key": "k" }))
+        .expect("an API key is all an API-key account needs");
+    let short =
+        resolve_account::<ApiKeyAccountConfig<V>>(json!({ "api_key": "k", "timeout": "1s" }))
+            .expect("one second is a valid timeout");
+    (plain.base_url, plain.limits.timeout, short.limits.timeout)
 }

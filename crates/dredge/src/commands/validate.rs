@@ -10,6 +10,7 @@ use dredge_core::job::{AccountIndex, FileRules, load_job_file};
 
 use crate::config::DaemonConfig;
 use crate::daemon::executors;
+use crate::vendors::JOB_SECTIONS;
 
 pub(super) fn run(
     config: Option<&Path>,
@@ -22,7 +23,7 @@ pub(super) fn run(
         None => (None, FileRules::default()),
     };
     for file in files {
-        match load_job_file(file, accounts.as_ref(), &rules) {
+        match load_job_file(file, accounts.as_ref(), &rules, &JOB_SECTIONS) {
             Ok(spec) => {
                 for w in spec.warnings() {
                     println!("{}: warning: {w}", file.display());

@@ -1,6 +1,6 @@
-//! Building each account's executor: the one place that knows every vendor crate.
+//! Building each account's executor (each vendor's own, `vendors.rs`), and keeping
+//! the Oxylabs one typed for the callback listener.
 
-use std::fmt::Display;
 use std::sync::Arc;
 
 use dredge_core::Executor;
@@ -17,25 +17,15 @@ pub(crate) struct Built {
 
 /// The executor for `account`, or why it cannot be built.
 pub(crate) fn build(account: &Account) -> Result<Built, String> {
-    match account {
-        Account::Autoextract(a) => plain(dredge_autoextract::AutoextractExecutor::new(a)),
-        Account::Octoparse(a) => plain(dredge_octoparse::OctoparseExecutor::new(a)),
-        Account::Wds(a) => plain(dredge_wds::WdsExecutor::new(a)),
-        Account::Zyte(a) => plain(dredge_zyte::ZyteExecutor::new(a)),
-        Account::Oxylabs(a) => {
-            let executor = Arc::new(OxylabsExecutor::new(a).map_err(|e| e.to_string())?);
-            Ok(Built {
-                executor: executor.clone(),
-                oxylabs: Some(executor),
-            })
-        }
+    if let Account::Oxylabs(a) = account {
+        let executor = Arc::new(OxylabsExecutor::new(a).map_err(|e| e.to_string())?);
+        return Ok(Built {
+            executor: executor.clone(),
+            oxylabs: Some(executor),
+        });
     }
-}
-
-fn plain<E: Executor + 'static>(built: Result<E, impl Display>) -> Result<Built, String> {
-    let executor = built.map_err(|e| e.to_string())?;
     Ok(Built {
-        executor: Arc::new(executor),
+        executor: account.executor()?,
         oxylabs: None,
     })
 }

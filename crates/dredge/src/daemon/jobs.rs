@@ -10,6 +10,8 @@ use dredge_core::job::{
 };
 use dredge_core::{FileError, JobSpec};
 
+use crate::vendors::JOB_SECTIONS;
+
 /// A valid job and where it came from.
 #[derive(Debug, Clone)]
 pub(super) struct LoadedJob {
@@ -53,7 +55,10 @@ pub(super) fn scan(dir: &Path, accounts: &AccountIndex, rules: &FileRules) -> Sc
                 .into_iter()
                 .map(|path| {
                     let parsed = read(&path, rules).and_then(|(text, hash)| {
-                        Ok((parse_job(&path, &text, Some(accounts), rules)?, hash))
+                        Ok((
+                            parse_job(&path, &text, Some(accounts), rules, &JOB_SECTIONS)?,
+                            hash,
+                        ))
                     });
                     (path, parsed)
                 })

@@ -261,7 +261,14 @@ mod tests {
             "account = \"a\"\nvendor = \"zyte\"\n[zyte]\nextract = \"product\"\nurls = [{}]\n",
             list.join(",")
         );
-        let spec = parse_job(Path::new("jobs/z.toml"), &job, None, &FileRules::default()).unwrap();
+        let spec = parse_job(
+            Path::new("jobs/z.toml"),
+            &job,
+            None,
+            &FileRules::default(),
+            &crate::vendors::JOB_SECTIONS,
+        )
+        .unwrap();
         let executor = shared.lane("a").unwrap().executor().unwrap();
         let planned = runs::plan_first_chunk(shared, &spec, executor.as_ref()).unwrap();
         assert_eq!(planned.items.len(), ITEMS_PER_BATCH);

@@ -134,6 +134,7 @@ mod tests {
             &text,
             None,
             &FileRules::default(),
+            &crate::vendors::JOB_SECTIONS,
         )
         .expect("a valid job")
     }

@@ -13,6 +13,7 @@ use super::snapshot;
 use super::state::Shared;
 use super::writer::{Writer, spawn};
 use crate::config::DaemonConfig;
+use crate::vendors::JOB_SECTIONS;
 
 /// A writer on a fresh state directory with one account `a`.
 pub(super) fn writer_in(dir: &Path) -> (Arc<Shared>, Writer) {
@@ -42,7 +43,7 @@ pub(super) fn load_news_job(shared: &Shared) {
 pub(super) fn load_news_job_from(shared: &Shared, text: &str) {
     let path = Path::new("jobs/news.toml");
     let loaded = LoadedJob {
-        spec: Arc::new(parse_job(path, text, None, &FileRules::default()).unwrap()),
+        spec: Arc::new(parse_job(path, text, None, &FileRules::default(), &JOB_SECTIONS).unwrap()),
         path: path.to_path_buf(),
         hash: 0,
     };
@@ -64,7 +65,14 @@ pub(super) fn new_run(shared: &Shared, items: usize) -> RunId {
 /// A run of the job `news` on account `a` with these items (at most 3 attempts each).
 pub(super) fn new_run_of(shared: &Shared, items: Vec<NewItem>) -> RunId {
     let rules = FileRules::default();
-    let spec = parse_job(Path::new("jobs/news.toml"), NEWS_JOB, None, &rules).unwrap();
+    let spec = parse_job(
+        Path::new("jobs/news.toml"),
+        NEWS_JOB,
+        None,
+        &rules,
+        &JOB_SECTIONS,
+    )
+    .unwrap();
     let run = NewRun {
         job: "news".into(),
         lane: "a".into(),

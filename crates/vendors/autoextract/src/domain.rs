@@ -2,22 +2,10 @@
 //!
 //! Items are planned per domain and carry it as their scope, so a "domain X is occupied"
 //! answer can defer every queued item of X. The service names the registrable domain
-//! (`blog.scrapinghub.com` → `scrapinghub.com`), so ours must be at least as coarse.
+//! (`blog.scrapinghub.com` → `scrapinghub.com`), so ours is core's
+//! [`registrable_domain`], at least as coarse.
 
-/// The registrable domain of a host by the public suffix list (compiled in with the
-/// `psl` crate): `blog.scrapinghub.com` → `scrapinghub.com`, `a.shop.co.uk` →
-/// `shop.co.uk`, `me.github.io` → `me.github.io`. IP addresses, single labels and
-/// hosts that are themselves a public suffix stay as they are.
-pub fn registrable_domain(host: &str) -> String {
-    let host = host.trim_end_matches('.').to_ascii_lowercase();
-    if host.parse::<std::net::IpAddr>().is_ok() || host.starts_with('[') || !host.contains('.') {
-        return host;
-    }
-    match psl::domain_str(&host) {
-        Some(domain) => domain.to_string(),
-        None => host,
-    }
-}
+use dredge_core::domain::registrable_domain;
 
 /// Why a URL is refused before it is sent (the service would refuse it too, unbilled).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -45,41 +33,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn subdomains_collapse_into_the_registrable_domain() {
-        assert_eq!(
-            registrable_domain("blog.scrapinghub.com"),
-            "scrapinghub.com"
-        );
-        assert_eq!(registrable_domain("a.b.Example.COM"), "example.com");
-        assert_eq!(registrable_domain("www.shop.co.uk"), "shop.co.uk");
-        assert_eq!(registrable_domain("127.0.0.1"), "127.0.0.1");
-        assert_eq!(registrable_domain("localhost"), "localhost");
-    }
-
-    #[test]
-    fn registrable_domains_follow_the_public_suffix_list() {
-        // Each of these was wrong with the old hand-kept list of 18 suffixes.
-        assert_eq!(registrable_domain("me.github.io"), "me.github.io");
-        assert_eq!(registrable_domain("x.me.github.io"), "me.github.io");
-        assert_eq!(registrable_domain("news.blogspot.com"), "news.blogspot.com");
-        assert_eq!(registrable_domain("www.shop.com.sg"), "shop.com.sg");
-        assert_eq!(registrable_domain("a.b.shop.co.uk"), "shop.co.uk");
-        assert_eq!(registrable_domain("github.io"), "github.io");
-    }
-
-    #[test]
     fn url_domain_refuses_what_the_service_refuses() {
         assert_eq!(
             url_domain("https://blog.example.com/x?y=1").as_deref(),
             Ok("example.com")
         );
-        assert!(matches!(
-            url_domain("not a url"),
-            Err(UrlRefusal::Malformed(_))
-        ));
-        assert!(matches!(
-            url_domain("ftp://example.com/file"),
-            Err(UrlRefusal::NotHttp(_))
-        ));
+        assert_eq!(
+            url_domain("http://127.0.0.1:9/a").as_deref(),
+            Ok("127.0.0.1")
+        );
+        let malformed = url_domain("not a url").unwrap_err();
+        assert!(matches!(malformed, UrlRefusal::Malformed(_)), "{malformed}");
+        let ftp = url_domain("ftp://example.com/file").unwrap_err();
+        assert_eq!(ftp, UrlRefusal::NotHttp("ftp".into()));
     }
 }

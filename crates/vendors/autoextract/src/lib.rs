@@ -15,6 +15,7 @@ mod account;
 mod answer;
 mod batch;
 mod domain;
+mod job;
 mod problem;
 mod query_error;
 mod results;
@@ -29,7 +30,8 @@ use reqwest::header::CONTENT_TYPE;
 
 pub use account::{AutoextractAccount, AutoextractAccountConfig, AutoextractDefaults};
 pub use batch::{Batch, MAX_BODY_BYTES, MAX_QUERIES, Query, QueryShape};
-pub use domain::{registrable_domain, url_domain};
+pub use domain::url_domain;
+pub use job::RawAutoextract;
 pub use problem::{RequestError, type_name};
 pub use query_error::{OCCUPIED_FALLBACK, QueryError, parse_occupied};
 

@@ -219,21 +219,22 @@ mod tests {
 
     #[test]
     fn a_403_saying_the_limit_is_reached_suspends_the_account() {
-        let body = r#"{"type":"http://errors.xod.scrapinghub.com/limit-reached.html","title":"Account limit reached","detail":"Your account's monthly limit has been reached"}"#;
-        assert!(matches!(
-            classify(&answer(403, body, None)),
-            RequestError::Suspended { .. }
-        ));
-        let body = r#"{"title":"Forbidden","detail":"Monthly quota exceeded"}"#;
-        assert!(matches!(
-            classify(&answer(403, body, None)),
-            RequestError::Suspended { .. }
-        ));
+        for body in [
+            r#"{"type":"http://errors.xod.scrapinghub.com/limit-reached.html","title":"Account limit reached","detail":"Your account's monthly limit has been reached"}"#,
+            r#"{"title":"Forbidden","detail":"Monthly quota exceeded"}"#,
+        ] {
+            let error = classify(&answer(403, body, None));
+            assert!(
+                matches!(error, RequestError::Suspended { .. }),
+                "{body}: {error:?}"
+            );
+        }
         // A plain disabled account stays a credentials problem.
-        assert!(matches!(
-            classify(&problem(403, "account-disabled")),
-            RequestError::Auth { .. }
-        ));
+        let disabled = classify(&problem(403, "account-disabled"));
+        assert!(
+            matches!(disabled, RequestError::Auth { .. }),
+            "{disabled:?}"
+        );
     }
 
     #[test]

@@ -23,6 +23,7 @@ mod api;
 mod auth;
 mod fence;
 mod group;
+mod job;
 mod paging;
 mod rows;
 mod step;
@@ -38,11 +39,11 @@ use dredge_core::{
 };
 
 pub use account::{
-    DEFAULT_TIMEOUT, LEGACY_BASE_URL, OPENAPI_BASE_URL, OctoparseAccount, OctoparseAccountConfig,
-    OctoparseFlavor,
+    LEGACY_BASE_URL, OPENAPI_BASE_URL, OctoparseAccount, OctoparseAccountConfig, OctoparseFlavor,
 };
 pub use answer::Problem;
 pub use auth::{Credentials, read_grant};
+pub use job::RawOctoparse;
 pub use step::{Plan, Step};
 
 use api::Api;
@@ -82,8 +83,8 @@ impl OctoparseExecutor {
         let credentials = Credentials {
             client: client.clone(),
             flavor: account.flavor,
-            username: account.username.clone(),
-            password: account.password.clone(),
+            username: account.login.username.clone(),
+            password: account.login.password.clone(),
         };
         OctoparseExecutor {
             api: Api {

@@ -87,7 +87,7 @@ fn parse_net(entry: &str) -> Option<IpNet> {
 /// with `account`'s settings. Entries that are not addresses are skipped with a warning.
 pub async fn fetch_callbacker_ips(account: &OxylabsAccount) -> Result<Vec<IpAddr>, CallbackError> {
     let client = VendorClient::new(&account.base_url, &account.limits)?;
-    fetch_with(&client, &account.username, &account.password).await
+    fetch_with(&client, &account.login.username, &account.login.password).await
 }
 
 /// Fetch the sender list and build the allowlist with the account's `callback_allow`,

@@ -33,6 +33,7 @@ pub mod callback;
 
 mod account;
 mod answer;
+mod job;
 mod payload;
 mod plan;
 mod poll;
@@ -49,8 +50,9 @@ use dredge_core::{
     Executor, ItemContext, NewItem, Outcome, PlanError, Secret, SetupError, VendorClient,
 };
 
-pub use account::{DEFAULT_BASE_URL, DEFAULT_TIMEOUT, OxylabsAccount, OxylabsAccountConfig};
+pub use account::{DEFAULT_BASE_URL, OxylabsAccount, OxylabsAccountConfig};
 pub use answer::{EXPIRED, limited_domain};
+pub use job::{RawOxylabs, params};
 pub use plan::{MAX_BATCH, poll_dedupe_key, target_domain};
 pub use results::FAULT_CODES;
 
@@ -81,8 +83,8 @@ impl OxylabsExecutor {
         let client = VendorClient::new(&account.base_url, &account.limits)?;
         Ok(Self::with_client(
             client,
-            &account.username,
-            account.password.clone(),
+            &account.login.username,
+            account.login.password.clone(),
         ))
     }
 

@@ -103,7 +103,7 @@ async fn markdown_results_are_enabled_on_the_job_and_come_back_full() {
     })
     .await;
     let values = urls(40);
-    let params = dredge_core::job::oxylabs::params(Default::default(), OxylabsResults::Markdown)
+    let params = dredge_oxylabs::params(Default::default(), OxylabsResults::Markdown)
         .expect("markdown gets its flag");
     let job = job(JobShape {
         urls: true,

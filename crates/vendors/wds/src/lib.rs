@@ -28,6 +28,7 @@ pub mod account;
 mod answer;
 pub mod api;
 mod encode;
+mod job;
 pub mod job_config;
 pub mod page;
 pub mod payload;
@@ -42,6 +43,7 @@ use dredge_core::{
 
 pub use account::{ScrapeVia, WdsAccount, WdsAccountConfig};
 pub use api::{Api, DownloadTask, ScrapeResult, TENANT_HEADER};
+pub use job::RawWds;
 pub use job_config::JobConfig;
 pub use payload::{PageWork, Payload};
 

@@ -14,6 +14,7 @@
 
 mod account;
 mod answer;
+mod job;
 mod problem;
 mod request;
 mod target;
@@ -26,6 +27,7 @@ use reqwest::header::CONTENT_TYPE;
 
 pub use account::{ZyteAccount, ZyteAccountConfig, ZyteDefaults};
 pub use answer::{Extracted, Unreadable, parse as parse_answer};
+pub use job::{PASS_THROUGH_FIELDS, RawZyte};
 pub use problem::{
     INTERNAL_DOWNLOAD_BUDGET, Problem, TEMPORARY_DOWNLOAD_BUDGET, outcome as problem_outcome,
     type_path,

@@ -7,6 +7,8 @@
 //! names no domain and whether Zyte counts hosts or whole sites is not documented, so
 //! the coarser scope is the one that is never early.
 
+use dredge_core::domain::registrable_domain;
+
 /// The longest URL Zyte API takes (`url`: `maxLength: 8192`).
 pub const MAX_URL_CHARS: usize = 8192;
 
@@ -33,10 +35,7 @@ pub fn url_scope(url: &str) -> Result<String, UrlRefusal> {
         return Err(UrlRefusal::NotHttp(parsed.scheme().to_string()));
     }
     match parsed.host() {
-        Some(url::Host::Domain(host)) if !host.is_empty() => {
-            let host = host.trim_end_matches('.').to_ascii_lowercase();
-            Ok(psl::domain_str(&host).map_or(host.clone(), str::to_string))
-        }
+        Some(url::Host::Domain(host)) if !host.is_empty() => Ok(registrable_domain(host)),
         Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)) => Err(UrlRefusal::IpHost),
         _ => Err(UrlRefusal::Malformed("no host".into())),
     }
@@ -60,14 +59,12 @@ mod tests {
     fn urls_the_service_refuses_are_refused_before_sending() {
         assert_eq!(url_scope("http://10.0.0.1/a"), Err(UrlRefusal::IpHost));
         assert_eq!(url_scope("http://[::1]/a"), Err(UrlRefusal::IpHost));
-        assert!(matches!(
+        assert_eq!(
             url_scope("ftp://a.com/x"),
-            Err(UrlRefusal::NotHttp(_))
-        ));
-        assert!(matches!(
-            url_scope("a.com/x"),
-            Err(UrlRefusal::Malformed(_))
-        ));
+            Err(UrlRefusal::NotHttp("ftp".into()))
+        );
+        let relative = url_scope("a.com/x").unwrap_err();
+        assert!(matches!(relative, UrlRefusal::Malformed(_)), "{relative}");
         let long = format!("https://a.com/{}", "x".repeat(MAX_URL_CHARS));
         assert_eq!(url_scope(&long), Err(UrlRefusal::TooLong));
     }

@@ -7,6 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
+use dredge_core::account::Login;
 use dredge_core::job::{JobSpec, OctoparseJob, OctoparseMode, OctoparseTasks, VendorJob};
 use dredge_core::testing::{Driver, DriverConfig, RunReport, job_spec};
 use dredge_core::{Limits, Secret};
@@ -41,8 +42,10 @@ pub(crate) fn account(
 ) -> OctoparseAccount {
     OctoparseAccount {
         base_url: sim.base_url(),
-        username: USER.into(),
-        password: Secret::new(password),
+        login: Login {
+            username: USER.into(),
+            password: Secret::new(password),
+        },
         flavor,
         unexported_ack: ack,
         limits: Limits {

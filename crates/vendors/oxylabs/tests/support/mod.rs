@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use dredge_core::account::Login;
 use dredge_core::job::{
     HumanDuration, InputList, JobSpec, OxylabsDelivery, OxylabsInputs, OxylabsJob, OxylabsResults,
     VendorJob,
@@ -83,8 +84,10 @@ pub(crate) async fn sim(config: Config) -> Sim {
 pub(crate) fn account(sim: &Sim, password: &str) -> OxylabsAccount {
     OxylabsAccount {
         base_url: sim.base_url(),
-        username: "user".into(),
-        password: Secret::new(password),
+        login: Login {
+            username: "user".into(),
+            password: Secret::new(password),
+        },
         callback_allow: Vec::new(),
         limits: Limits {
             max_concurrency: 16,

@@ -7,13 +7,12 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::vendors::OxylabsResults;
-use super::zyte::toml_to_json;
+use dredge_core::job::{OxylabsResults, toml_to_json};
 
 /// Whether a job's values are sent as `url` or as `query`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum InputKind {
+pub(super) enum InputKind {
     Url,
     Query,
 }
@@ -36,7 +35,7 @@ const OTHER_QUERY_SOURCES: &[&str] = &[
 
 /// What the documented source takes: bare targets (`universal`, `google`, `amazon`, …)
 /// a `url`; `*_search`, `*_product`, the sources above and every `youtube_*` a `query`.
-pub fn documented_kind(source: &str) -> InputKind {
+pub(super) fn documented_kind(source: &str) -> InputKind {
     let takes_query = source.ends_with("_search")
         || source.ends_with("_product")
         || source.starts_with("youtube_")

@@ -1,8 +1,12 @@
-//! Job files: what is accepted, and the one clear error for each thing that is not.
+//! Job files: what is accepted, and the one clear error for each thing that is not,
+//! with every vendor's table as the daemon reads them (`JOB_SECTIONS`).
 
 use std::path::Path;
 
-use super::*;
+use dredge_core::job::*;
+use dredge_core::{FileError, JobSpec};
+
+use crate::vendors::JOB_SECTIONS;
 
 fn accounts() -> AccountIndex {
     AccountIndex(
@@ -25,6 +29,7 @@ fn parse(name: &str, text: &str) -> Result<JobSpec, FileError> {
         text,
         Some(&accounts()),
         &FileRules::default(),
+        &JOB_SECTIONS,
     )
 }
 
@@ -375,7 +380,14 @@ fn input_file_is_resolved_next_to_the_job_and_must_hold_values() {
     std::fs::write(dir.join("none.txt"), "\n# nothing\n").unwrap();
     let job_path = dir.join("j.toml");
     let text = "vendor = \"autoextract\"\n[autoextract]\npage_type = \"product\"\nurls_file = \"urls.txt\"\n";
-    let job = parse_job(&job_path, text, Some(&accounts()), &FileRules::default()).unwrap();
+    let job = parse_job(
+        &job_path,
+        text,
+        Some(&accounts()),
+        &FileRules::default(),
+        &JOB_SECTIONS,
+    )
+    .unwrap();
     let VendorJob::Autoextract(a) = &job.work else {
         panic!()
     };
@@ -391,6 +403,7 @@ fn input_file_is_resolved_next_to_the_job_and_must_hold_values() {
         &text.replace("urls.txt", "none.txt"),
         Some(&accounts()),
         &FileRules::default(),
+        &JOB_SECTIONS,
     )
     .unwrap_err();
     assert!(e.to_string().contains("holds no values"), "{e}");
@@ -399,6 +412,7 @@ fn input_file_is_resolved_next_to_the_job_and_must_hold_values() {
         &text.replace("urls.txt", "missing.txt"),
         Some(&accounts()),
         &FileRules::default(),
+        &JOB_SECTIONS,
     )
     .unwrap_err();
     assert!(e.to_string().contains("cannot read input file"), "{e}");
@@ -432,14 +446,17 @@ fn editor_temp_files_are_ignored() {
 #[test]
 fn schedule_finds_next_and_last_fires() {
     let s = Schedule::try_from("0 * * * *".to_string()).unwrap();
-    let t = crate::UnixMillis(3_600_000 * 10 + 5);
-    assert_eq!(s.next_after(t), Some(crate::UnixMillis(3_600_000 * 11)));
+    let t = dredge_core::UnixMillis(3_600_000 * 10 + 5);
     assert_eq!(
-        s.last_fire_between(crate::UnixMillis(0), t),
-        Some(crate::UnixMillis(3_600_000 * 10))
+        s.next_after(t),
+        Some(dredge_core::UnixMillis(3_600_000 * 11))
     );
     assert_eq!(
-        s.last_fire_between(crate::UnixMillis(3_600_000 * 10), t),
+        s.last_fire_between(dredge_core::UnixMillis(0), t),
+        Some(dredge_core::UnixMillis(3_600_000 * 10))
+    );
+    assert_eq!(
+        s.last_fire_between(dredge_core::UnixMillis(3_600_000 * 10), t),
         None
     );
 }
@@ -455,6 +472,7 @@ fn without_a_config_any_account_is_taken_as_given() {
         &text,
         None,
         &FileRules::default(),
+        &JOB_SECTIONS,
     )
     .unwrap();
     assert_eq!(job.account, "prod");
@@ -463,6 +481,7 @@ fn without_a_config_any_account_is_taken_as_given() {
         AUTOEXTRACT,
         None,
         &FileRules::default(),
+        &JOB_SECTIONS,
     )
     .unwrap();
     assert_eq!(job.account, "autoextract");
@@ -512,8 +531,60 @@ fn each_job_says_its_own_input_list() {
             None,
         ),
     ] {
-        let spec = parse_job(Path::new("/jobs/j.toml"), text, None, &FileRules::default())
-            .expect("a valid job");
+        let spec = parse_job(
+            Path::new("/jobs/j.toml"),
+            text,
+            None,
+            &FileRules::default(),
+            &JOB_SECTIONS,
+        )
+        .expect("a valid job");
         assert_eq!(spec.work.inputs(), expected.as_ref(), "{text}");
     }
+}
+
+#[test]
+fn an_unknown_key_names_every_key_a_job_takes_with_the_vendor_tables_last() {
+    let e = error(
+        "j",
+        "vendor = \"autoextract\"\nretries = 3\n[autoextract]\npage_type = \"article\"\nurls = [\"https://a.com\"]\n",
+    );
+    assert_eq!(
+        e,
+        "/jobs/j.toml:2:1: unknown field `retries`, expected one of `vendor`, `account`, `schedule`, `catch_up`, `overlap`, `enabled`, `max_attempts`, `deadline`, `retention`, `octoparse`, `oxylabs`, `wds`, `autoextract`, `zyte`"
+    );
+}
+
+#[test]
+fn an_unknown_key_inside_a_table_names_that_tables_keys() {
+    let e = error(
+        "j",
+        "vendor = \"autoextract\"\n[autoextract]\npage_type = \"article\"\nurls = [\"https://a.com\"]\n[retention]\nruns = 3\n",
+    );
+    assert_eq!(
+        e,
+        "/jobs/j.toml:6:1: unknown field `runs`, expected one of `keep_runs`, `keep_for`, `delete_outputs`"
+    );
+}
+
+#[test]
+fn of_several_errors_the_first_key_in_serdes_order_is_reported_vendor_tables_included() {
+    // The toml map visits keys in order of their names: `autoextract` before
+    // `catch_up`, `retention` before `wds`.
+    let e = error(
+        "j",
+        "vendor = \"autoextract\"\ncatch_up = \"never\"\n[autoextract]\npage_type = \"blog\"\nurls = [\"https://a.com\"]\n",
+    );
+    assert!(
+        e.starts_with("/jobs/j.toml:4:13: page_type: unknown variant `blog`"),
+        "{e}"
+    );
+    let e = error(
+        "j",
+        "vendor = \"wds\"\n[wds]\nbogus = 1\n[retention]\nruns = 3\n",
+    );
+    assert!(
+        e.starts_with("/jobs/j.toml:5:1: unknown field `runs`"),
+        "{e}"
+    );
 }

@@ -1,20 +1,16 @@
 //! Fuzzing job-file parsing: whatever a file holds, parsing returns a job or an error,
 //! never panics or hangs. `DREDGE_FUZZ_CASES=N` sets the number of inputs per test
-//! (default 256, what CI runs; `DREDGE_FUZZ_CASES=100000 cargo test -p dredge-core
-//! fuzz --release` for a long run).
+//! (default 256, what CI runs; `DREDGE_FUZZ_CASES=100000 cargo test -p dredge
+//! job_fuzz --release` for a long run).
 
 use std::path::Path;
 
 use proptest::prelude::*;
 
-use super::*;
+use dredge_core::job::*;
 
-pub(super) fn cases() -> u32 {
-    std::env::var("DREDGE_FUZZ_CASES")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(256)
-}
+use crate::fuzz::cases;
+use crate::vendors::JOB_SECTIONS;
 
 fn accounts() -> AccountIndex {
     AccountIndex(
@@ -107,8 +103,14 @@ fn line() -> impl Strategy<Value = String> {
 
 fn parse_any(text: &str) {
     let path = Path::new("/nonexistent/jobs/fuzz.toml");
-    let _ = parse_job(path, text, Some(&accounts()), &FileRules::default());
-    let _ = parse_job(path, text, None, &FileRules::default());
+    let _ = parse_job(
+        path,
+        text,
+        Some(&accounts()),
+        &FileRules::default(),
+        &JOB_SECTIONS,
+    );
+    let _ = parse_job(path, text, None, &FileRules::default(), &JOB_SECTIONS);
 }
 
 proptest! {
@@ -127,7 +129,7 @@ proptest! {
     #[test]
     fn every_error_has_a_place(lines in prop::collection::vec(line(), 0..24)) {
         let text = lines.join("\n");
-        if let Err(e) = parse_job(Path::new("/j/fuzz.toml"), &text, Some(&accounts()), &FileRules::default()) {
+        if let Err(e) = parse_job(Path::new("/j/fuzz.toml"), &text, Some(&accounts()), &FileRules::default(), &JOB_SECTIONS) {
             prop_assert!(e.to_string().starts_with("/j/fuzz.toml:"), "{e}");
         }
     }
