@@ -1,15 +1,14 @@
-//! [`SchemaHolder`]: one daemon per schema, until several daemons can share one queue.
+//! [`SchemaHolder`]: one daemon per node name on a schema. Several daemons share one
+//! queue, each under its own `[queue] node`; two daemons under the same name would take
+//! each other's leases back at start (`open` reverts its node's leases) and write one
+//! heartbeat row between them.
 //!
-//! Why: the queue itself is safe to share (leases are fenced across nodes), but the
-//! rest of the daemon is not yet: each daemon writes the runs it commits into its own
-//! `state_dir/out`, fires every cron tick itself and keeps its own rate limits. Two
-//! daemons on one schema would split a run's records over two files. So a daemon holds
-//! the schema for as long as it runs, with a session advisory lock on a connection of
-//! its own: PostgreSQL frees it when that session ends (the daemon exits, is killed, or
-//! its connection breaks), so a crash never leaves the schema held. The holder's node
-//! name travels as the connection's `application_name`, which is how a refused daemon
-//! names the one that holds the schema (`pg_locks` joined with `pg_stat_activity`; no
-//! table to clean up after a crash).
+//! So a daemon holds (schema, node) for as long as it runs, with a session advisory
+//! lock on a connection of its own: PostgreSQL frees it when that session ends (the
+//! daemon exits, is killed, or its connection breaks), so a crash never leaves the name
+//! held. The holder's node name travels as the connection's `application_name`, which
+//! is how a refused daemon says since when the name is held (`pg_locks` joined with
+//! `pg_stat_activity`; no table to clean up after a crash).
 
 use dredge_queue::{QueueError, StorageError};
 use tokio_postgres::NoTls;
@@ -27,7 +26,8 @@ pub struct SchemaHolder {
 }
 
 impl SchemaHolder {
-    /// Takes `options.schema` for `options.node`, or says which node holds it.
+    /// Takes `options.node` on `options.schema`, or says that a daemon of that node
+    /// holds it already.
     pub fn take(options: &PgOptions) -> Result<SchemaHolder, QueueError> {
         if !valid_schema(&options.schema) {
             return Err(QueueError::BadSchemaName {
@@ -46,7 +46,7 @@ impl SchemaHolder {
             options.url.parse().map_err(|e| connect_error(options, e))?;
         config.application_name(format!("{APPLICATION_PREFIX}{}", options.node));
         config.connect_timeout(std::time::Duration::from_secs(10));
-        let key = lock_key(&options.schema);
+        let key = lock_key(&options.schema, &options.node);
         let claimed = std::thread::scope(|s| {
             // Its own thread: the caller may be inside another runtime.
             s.spawn(|| runtime.block_on(claim(&config, key)))
@@ -57,6 +57,7 @@ impl SchemaHolder {
         match claimed {
             Claim::InUse(holder) => Err(QueueError::SchemaInUse {
                 schema: options.schema.clone(),
+                node: options.node.clone(),
                 holder: holder.unwrap_or_else(|| "another dredge daemon".into()),
             }),
             Claim::Held { client, settings } => Ok(SchemaHolder {
@@ -169,12 +170,13 @@ async fn try_lock(
     Ok((client, row.get(0)))
 }
 
-/// The holder's node name (and since when it holds the schema), from its session.
+/// The holding daemon, as its session tells: its node and since when it is connected.
 async fn holder_of(client: &tokio_postgres::Client, key: i64) -> Option<String> {
     let (classid, objid) = ((key >> 32) as u32, key as u32);
     let row = client
         .query_opt(
-            "SELECT a.application_name, a.backend_start::text FROM pg_locks l \
+            "SELECT a.application_name, a.backend_start::text, \
+                    coalesce(host(a.client_addr), 'a local socket') FROM pg_locks l \
              JOIN pg_stat_activity a ON a.pid = l.pid \
              WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 \
                AND l.classid::bigint = $1 AND l.objid::bigint = $2",
@@ -184,17 +186,19 @@ async fn holder_of(client: &tokio_postgres::Client, key: i64) -> Option<String> 
         .ok()??;
     let name: String = row.get(0);
     let since: String = row.get(1);
+    let from: String = row.get(2);
     let node = name.strip_prefix(APPLICATION_PREFIX).unwrap_or(&name);
     Some(format!(
-        "the daemon of node {node:?} (connected since {since})"
+        "the daemon of node {node:?} connected from {from} since {since}"
     ))
 }
 
-/// The advisory-lock key of a schema: FNV-1a of `dredge-schema:NAME`, stable across
-/// builds and releases (a daemon of another version must see the same key).
-fn lock_key(schema: &str) -> i64 {
+/// The advisory-lock key of a node on a schema: FNV-1a of
+/// `dredge-schema:SCHEMA/node:NODE`, stable across builds and releases (a daemon of
+/// another version must see the same key).
+fn lock_key(schema: &str, node: &str) -> i64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in format!("dredge-schema:{schema}").bytes() {
+    for byte in format!("dredge-schema:{schema}/node:{node}").bytes() {
         hash ^= u64::from(byte);
         hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
@@ -216,10 +220,11 @@ mod tests {
     }
 
     #[test]
-    fn the_lock_key_is_stable_and_differs_per_schema() {
+    fn the_lock_key_is_stable_and_differs_per_schema_and_node() {
         // Pinned: a daemon of another release must compute the same key.
-        assert_eq!(lock_key("dredge"), lock_key("dredge"));
-        assert_ne!(lock_key("dredge"), lock_key("dredge_eu"));
-        assert_eq!(lock_key("dredge"), 2_330_493_364_061_472_163);
+        assert_eq!(lock_key("dredge", "a"), lock_key("dredge", "a"));
+        assert_ne!(lock_key("dredge", "a"), lock_key("dredge_eu", "a"));
+        assert_ne!(lock_key("dredge", "a"), lock_key("dredge", "b"));
+        assert_eq!(lock_key("dredge", "a"), -1_369_665_382_108_595_939);
     }
 }

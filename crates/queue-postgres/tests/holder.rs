@@ -1,5 +1,6 @@
-//! One daemon per schema: the second holder is refused with the first one's node name,
-//! and the schema is free again once the first holder goes (as when its daemon dies).
+//! One daemon per node name on a schema: a second holder of the same node is refused,
+//! naming it; another node shares the schema; the name is free again once the first
+//! holder goes (as when its daemon dies).
 
 mod support;
 
@@ -8,10 +9,12 @@ use dredge_queue_postgres::SchemaHolder;
 use support::Schema;
 
 #[test]
-fn a_second_daemon_on_a_held_schema_is_refused_naming_the_holder_until_it_goes() {
+fn a_second_daemon_of_a_held_node_is_refused_naming_it_until_it_goes() {
     let schema = Schema::new();
     let first = SchemaHolder::take(&schema.node("worker-1")).expect("the first daemon holds it");
-    let refused = SchemaHolder::take(&schema.node("worker-2"))
+    let _second_node =
+        SchemaHolder::take(&schema.node("worker-2")).expect("another node shares the schema");
+    let refused = SchemaHolder::take(&schema.node("worker-1"))
         .err()
         .expect("a second holder is refused");
     let QueueError::SchemaInUse { .. } = &refused else {
@@ -23,14 +26,14 @@ fn a_second_daemon_on_a_held_schema_is_refused_naming_the_holder_until_it_goes()
 
     // Another schema on the same server is free.
     let other = Schema::new();
-    let _beside = SchemaHolder::take(&other.node("worker-2")).expect("another schema is free");
+    let _beside = SchemaHolder::take(&other.node("worker-1")).expect("another schema is free");
 
     drop(first);
     // The server frees the lock when the holder's session ends, a moment after the
     // client closed it.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        match SchemaHolder::take(&schema.node("worker-2")) {
+        match SchemaHolder::take(&schema.node("worker-1")) {
             Ok(_) => break,
             Err(QueueError::SchemaInUse { .. }) if std::time::Instant::now() < deadline => {
                 std::thread::sleep(std::time::Duration::from_millis(20));

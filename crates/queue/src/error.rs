@@ -77,6 +77,14 @@ pub enum QueueError {
     )]
     NotRunWriter { run: RunId },
 
+    /// Several daemons: the schedule fire or job content a new run was to record is
+    /// recorded already (`ScheduleState::already_started`): another daemon started
+    /// that run. Nothing was created.
+    #[error(
+        "job {job}'s run for this schedule fire or file content was already started by another dredge daemon; no second run"
+    )]
+    AlreadyStarted { job: String },
+
     #[error(
         "run {run}'s committed output cursor is at {committed_bytes} bytes; a commit may not move it back to {offered_bytes}"
     )]
@@ -97,9 +105,13 @@ pub enum QueueError {
     SchemaNewer { database: u32, binary: u32 },
 
     #[error(
-        "the PostgreSQL queue in schema {schema} is in use by {holder}; one daemon per schema for now: stop that daemon, or give this one another [queue] schema"
+        "node {node:?} of the PostgreSQL queue in schema {schema} is in use by {holder}; one daemon per node name: stop that daemon, or give this one another [queue] node"
     )]
-    SchemaInUse { schema: String, holder: String },
+    SchemaInUse {
+        schema: String,
+        node: String,
+        holder: String,
+    },
 
     #[error(
         "[queue] schema {schema:?} is not a plain PostgreSQL name; use lowercase letters, digits and _, not starting with a digit (at most 63)"
