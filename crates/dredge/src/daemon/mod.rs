@@ -6,6 +6,7 @@ mod accounts;
 mod api;
 mod backend;
 mod callbacks;
+mod cluster;
 mod control;
 pub(crate) mod executors;
 mod failpoint;
@@ -124,6 +125,7 @@ async fn serve(config: DaemonConfig) -> anyhow::Result<ExitCode> {
     tokio::spawn(reclaim_leases(shared.clone()));
     tokio::spawn(storage::doctor(shared.clone()));
     tokio::spawn(planner::run(shared.clone()));
+    let heartbeat = tokio::spawn(cluster::run(shared.clone()));
     tokio::spawn(retention::run(shared.clone()));
     systemd::ready();
     tracing::info!(socket = %socket_path.display(), "dredge daemon ready");
@@ -131,6 +133,8 @@ async fn serve(config: DaemonConfig) -> anyhow::Result<ExitCode> {
     shared.shutdown.cancelled().await;
     systemd::stopping();
     drain(&shared).await;
+    // The heartbeat loop leaves the cluster once it sees the shutdown.
+    let _ = heartbeat.await;
     let (done, wait) = tokio::sync::oneshot::channel();
     shared.writer().send(WriterMsg::Barrier(done));
     let _ = wait.await;
