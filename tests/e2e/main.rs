@@ -7,6 +7,7 @@ mod support;
 mod autoextract_daemon;
 mod bad_input;
 mod chaos;
+mod cluster;
 mod control;
 mod crash;
 mod demo;

@@ -57,6 +57,14 @@ fn share_of(node: &str, live: &[NodeInfo]) -> Share {
     }
 }
 
+/// The first beat, before the lanes start, so that their gates start at this daemon's
+/// share rather than the whole. Nothing on sled.
+pub(super) async fn join(shared: &Arc<Shared>) {
+    if shared.queue.cluster().is_some() {
+        beat_and_adopt(shared, false).await;
+    }
+}
+
 /// Beats until shutdown, then leaves the cluster. Returns at once on sled.
 pub(super) async fn run(shared: Arc<Shared>) {
     if shared.queue.cluster().is_none() {
@@ -64,23 +72,30 @@ pub(super) async fn run(shared: Arc<Shared>) {
     }
     let mut failing = false;
     loop {
-        match beat(&shared).await {
-            Ok(live) => {
-                failing = false;
-                adopt(&shared, live);
-            }
-            Err(e) if !failing => {
-                failing = true;
-                tracing::warn!(error = %e, "cannot write this daemon's heartbeat; the others drop it once it expires");
-            }
-            Err(_) => {}
-        }
         tokio::select! {
             _ = tokio::time::sleep(HEARTBEAT_EVERY) => {}
             _ = shared.shutdown.cancelled() => break,
         }
+        failing = !beat_and_adopt(&shared, failing).await;
     }
     leave(&shared).await;
+}
+
+/// One round; false if the beat failed (logged once per run of failures: `failing`
+/// says whether the previous round failed too).
+async fn beat_and_adopt(shared: &Arc<Shared>, failing: bool) -> bool {
+    match beat(shared).await {
+        Ok(live) => {
+            adopt(shared, live);
+            true
+        }
+        Err(e) => {
+            if !failing {
+                tracing::warn!(error = %e, "cannot write this daemon's heartbeat; the others drop it once it expires");
+            }
+            false
+        }
+    }
 }
 
 /// Writes this daemon's heartbeat and reads the live daemons.

@@ -92,6 +92,8 @@ async fn serve(config: DaemonConfig) -> anyhow::Result<ExitCode> {
     // Recovery first: lanes must not stage anything before the runs' files are cut
     // back to their committed cursors.
     recover(&shared, recovery);
+    // Beat once before the lanes start: their gates then start at this daemon's share.
+    cluster::join(&shared).await;
     control::apply_config(&shared, config);
     let watch = watch::start(&shared);
     control::rescan_jobs(&shared).await;
