@@ -59,9 +59,11 @@ fn cluster_of(schema: &PgSchema, nodes: &[&str], account: impl Fn(&str) -> Strin
         h.start();
     }
     let all: Vec<String> = nodes.iter().map(|n| n.to_string()).collect();
-    wait_until("every daemon sees the others", Duration::from_secs(30), || {
-        daemons.iter().all(|h| live_nodes(h) == all)
-    });
+    wait_until(
+        "every daemon sees the others",
+        Duration::from_secs(30),
+        || daemons.iter().all(|h| live_nodes(h) == all),
+    );
     daemons
 }
 
@@ -104,12 +106,16 @@ fn two_daemons_hold_an_accounts_rate_for_the_cluster_and_status_lists_both() {
     for h in &daemons {
         h.call("job.resume", json!({ "job": "shop" }));
     }
-    wait_until("requests from both daemons", Duration::from_secs(30), || {
-        let seen = sim.requests();
-        ["key-a", "key-b"]
-            .iter()
-            .all(|k| seen.iter().any(|r| r.key.as_deref() == Some(*k)))
-    });
+    wait_until(
+        "requests from both daemons",
+        Duration::from_secs(30),
+        || {
+            let seen = sim.requests();
+            ["key-a", "key-b"]
+                .iter()
+                .all(|k| seen.iter().any(|r| r.key.as_deref() == Some(*k)))
+        },
+    );
 
     // Status lists both, marks which one answered, and says the share.
     let status = b.call("status", json!({}));
@@ -139,7 +145,10 @@ fn two_daemons_hold_an_accounts_rate_for_the_cluster_and_status_lists_both() {
         "together {rate:.2} req/s over {MEASURED:?}, the quota is {QUOTA}"
     );
     for key in ["key-a", "key-b"] {
-        let mine = inside.iter().filter(|r| r.key.as_deref() == Some(key)).count();
+        let mine = inside
+            .iter()
+            .filter(|r| r.key.as_deref() == Some(key))
+            .count();
         let half = inside.len() / 2;
         assert!(
             mine.abs_diff(half) <= half / 20,
@@ -202,7 +211,9 @@ fn a_cron_job_on_two_daemons_fires_once_per_tick_and_a_daemon_gone_leaves_its_sh
     let schema = PgSchema::new("cron");
     let rt = runtime();
     let sim = autoextract_sim(&rt, Default::default(), 1);
-    let mut daemons = cluster_of(&schema, &["a", "b"], |_| autoextract_account(&sim.base_url()));
+    let mut daemons = cluster_of(&schema, &["a", "b"], |_| {
+        autoextract_account(&sim.base_url())
+    });
     for h in &daemons {
         h.write_job("tick.toml", EVERY_SECOND);
     }
@@ -222,11 +233,15 @@ fn a_cron_job_on_two_daemons_fires_once_per_tick_and_a_daemon_gone_leaves_its_sh
         .iter()
         .map(|h| {
             let log = h.log();
-            log.matches("already started by another dredge daemon").count()
+            log.matches("already started by another dredge daemon")
+                .count()
                 + log.matches("fire started by another daemon").count()
         })
         .sum::<usize>();
-    assert!(lost >= 10, "the daemons met each other's fires {lost} times");
+    assert!(
+        lost >= 10,
+        "the daemons met each other's fires {lost} times"
+    );
 
     // A clean stop removes its heartbeat at once; a SIGKILL once it expires. Either
     // way the other takes the whole share back.
@@ -244,9 +259,52 @@ fn a_cron_job_on_two_daemons_fires_once_per_tick_and_a_daemon_gone_leaves_its_sh
         live_nodes(&daemons[0]).len() == 2
     });
     daemons[1].kill9();
-    wait_until("b dropped once its heartbeat expired", Duration::from_secs(30), || {
-        live_nodes(&daemons[0]) == ["a"]
-    });
+    wait_until(
+        "b dropped once its heartbeat expired",
+        Duration::from_secs(30),
+        || live_nodes(&daemons[0]) == ["a"],
+    );
     let status = daemons[0].call("status", json!({}));
     assert_eq!(status["cluster"]["share"], "1/1", "{status}");
+}
+
+#[test]
+fn an_account_stop_one_daemon_meets_stops_the_account_on_the_other() {
+    let schema = PgSchema::new("stops");
+    let rt = runtime();
+    let config = Config {
+        api_keys: vec!["key-a".into(), "key-b".into()],
+        suspended_keys: vec!["key-a".into()],
+        ..Config::default()
+    };
+    let sim = rt
+        .block_on(Sim::start(config, 5, "127.0.0.1", 0))
+        .expect("start the Zyte API simulator");
+    let daemons = cluster_of(&schema, &["a", "b"], |node| {
+        zyte_account(&sim.base_url(), &format!("key-{node}"))
+    });
+    let (a, b) = (&daemons[0], &daemons[1]);
+    std::fs::write(a.path("jobs/shop.txt"), "https://www.shop.example/item/1\n").unwrap();
+    a.write_job(
+        "shop.toml",
+        "vendor = \"zyte\"\n[zyte]\nextract = \"product\"\nurls_file = \"shop.txt\"\n",
+    );
+    let state = |h: &Harness| h.call("status", json!({}))["accounts"][0].clone();
+    wait_until("a meets the suspension", Duration::from_secs(30), || {
+        state(a)["state"] == "account_suspended"
+    });
+    wait_until("b stops the account too", Duration::from_secs(10), || {
+        state(b)["state"] == "account_suspended"
+    });
+    let detail = state(b)["detail"].to_string();
+    assert!(
+        detail.contains("met by the daemon of node \\\"a\\\""),
+        "{detail}"
+    );
+    let from_b = sim
+        .requests()
+        .iter()
+        .filter(|r| r.key.as_deref() == Some("key-b"))
+        .count();
+    assert_eq!(from_b, 0, "b never asked the vendor itself");
 }

@@ -38,7 +38,9 @@ struct GateState {
 
 impl GateState {
     fn set_share(&self, share: Share) {
-        let limiter = self.total_rate.and_then(|rate| limiter_at(share.rate(rate)));
+        let limiter = self
+            .total_rate
+            .and_then(|rate| limiter_at(share.rate(rate)));
         *self.limiter.write().unwrap_or_else(PoisonError::into_inner) = limiter;
         self.slots.resize(share.concurrency(self.total_slots));
     }

@@ -37,6 +37,7 @@ mod queue;
 mod rows;
 mod runs;
 mod sql;
+mod stops;
 mod writers;
 
 pub use holder::SchemaHolder;

@@ -57,7 +57,6 @@ impl Queue {
             Ok(id)
         })
     }
-
 }
 
 /// Refuses (`AlreadyStarted`) a run whose schedule fire or content `job`'s stored state

@@ -104,7 +104,10 @@ mod tests {
                 let sum: usize = parts.iter().sum();
                 assert_eq!(sum, total.max(nodes), "{total}/{nodes}: {parts:?}");
                 let (min, max) = (parts.iter().min(), parts.iter().max());
-                assert!(max.unwrap() - min.unwrap() <= 1, "{total}/{nodes}: {parts:?}");
+                assert!(
+                    max.unwrap() - min.unwrap() <= 1,
+                    "{total}/{nodes}: {parts:?}"
+                );
             }
         }
         assert_eq!(Share::WHOLE.concurrency(4), 4);

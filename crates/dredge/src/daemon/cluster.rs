@@ -8,15 +8,19 @@
 //! and its part of `max_concurrency`, applied to every rate gate at once
 //! (`dredge_core::gate::set_cluster_share`). A daemon that joins is counted at its first
 //! beat; one that stops cleanly removes its row (the others take its share at their
-//! next beat); one that dies is dropped once its row expires. On sled there is no
-//! cluster: nothing here runs and the share stays whole.
+//! next beat); one that dies is dropped once its row expires. The same round carries
+//! account stops from daemon to daemon (`stops.rs`). On sled there is no cluster:
+//! nothing here runs and the share stays whole.
+
+mod stops;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use dredge_core::UnixMillis;
 use dredge_core::gate::{Share, set_cluster_share};
-use dredge_queue::{Cluster, NodeInfo};
+use dredge_queue::{AccountStopInfo, Cluster, NodeInfo};
+use stops::{StopAction, StopsSeen};
 
 use super::state::Shared;
 use crate::protocol::{ClusterStatus, NodeStatus};
@@ -30,10 +34,28 @@ const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
 /// the others within 5 s, while the quota it no longer uses is lost (never exceeded).
 const HEARTBEAT_EXPIRES_AFTER: Duration = Duration::from_secs(5);
 
-/// The live daemons as the last heartbeat round found them, and this daemon's share.
-#[derive(Default)]
+/// The live daemons as the last heartbeat round found them, this daemon's share, and
+/// the account stops it passes on.
 pub(super) struct Membership {
     seen: Mutex<Option<Seen>>,
+    stops: Mutex<StopsSeen>,
+}
+
+impl Default for Membership {
+    fn default() -> Self {
+        Membership {
+            seen: Mutex::new(None),
+            stops: Mutex::new(StopsSeen::new(UnixMillis::now())),
+        }
+    }
+}
+
+/// What one heartbeat round read.
+struct Round {
+    now: UnixMillis,
+    live: Vec<NodeInfo>,
+    /// Other daemons' unexpired account stops.
+    stops: Vec<AccountStopInfo>,
 }
 
 #[derive(Clone)]
@@ -85,8 +107,9 @@ pub(super) async fn run(shared: Arc<Shared>) {
 /// says whether the previous round failed too).
 async fn beat_and_adopt(shared: &Arc<Shared>, failing: bool) -> bool {
     match beat(shared).await {
-        Ok(live) => {
-            adopt(shared, live);
+        Ok(round) => {
+            adopt(shared, round.live);
+            pass_stops(shared, round.now, &round.stops).await;
             true
         }
         Err(e) => {
@@ -98,16 +121,77 @@ async fn beat_and_adopt(shared: &Arc<Shared>, failing: bool) -> bool {
     }
 }
 
-/// Writes this daemon's heartbeat and reads the live daemons.
-async fn beat(shared: &Arc<Shared>) -> anyhow::Result<Vec<NodeInfo>> {
+/// Writes this daemon's heartbeat and reads the live daemons and the others' stops.
+async fn beat(shared: &Arc<Shared>) -> anyhow::Result<Round> {
     let q = shared.queue.clone();
     tokio::task::spawn_blocking(move || {
         let cluster = q.cluster().expect("checked at start");
         let now = UnixMillis::now();
         cluster.heartbeat(now, now.after(HEARTBEAT_EXPIRES_AFTER))?;
-        Ok(cluster.live_nodes(now)?)
+        let live = cluster.live_nodes(now)?;
+        let mut stops = cluster.account_stops(now)?;
+        stops.retain(|s| s.node != cluster.node());
+        Ok(Round { now, live, stops })
     })
     .await?
+}
+
+/// Asserts, withdraws and takes account stops (`stops.rs`).
+async fn pass_stops(shared: &Arc<Shared>, now: UnixMillis, others: &[AccountStopInfo]) {
+    let lanes: Vec<_> = {
+        let lanes = shared.lanes.lock().expect("lanes poisoned");
+        lanes.values().map(Arc::clone).collect()
+    };
+    let states: Vec<_> = lanes
+        .iter()
+        .map(|l| (l.account.clone(), l.auth_failure()))
+        .collect();
+    let actions =
+        (shared.cluster.stops.lock().expect("stops poisoned")).round(now, &states, others);
+    let mut writes = Vec::new();
+    for action in actions {
+        match action {
+            StopAction::Take(account, (kind, why)) => {
+                tracing::error!(account = %account, reason = %why, state = kind.as_str(),
+                    "another daemon stopped the account: its items stop here too until its configuration changes (dredge reload)");
+                if let Some(lane) = lanes.iter().find(|l| l.account == account) {
+                    lane.stop_auth(kind, why);
+                }
+            }
+            write => writes.push(write),
+        }
+    }
+    if writes.is_empty() {
+        return;
+    }
+    let q = shared.queue.clone();
+    let expires_at = now.after(HEARTBEAT_EXPIRES_AFTER);
+    let written = tokio::task::spawn_blocking(move || {
+        let cluster = q.cluster().expect("checked at start");
+        for write in writes {
+            match write {
+                StopAction::Assert {
+                    account,
+                    stop,
+                    since,
+                } => cluster.assert_account_stop(&AccountStopInfo {
+                    account,
+                    node: cluster.node().to_string(),
+                    kind: stop.0.as_str().to_string(),
+                    reason: stop.1,
+                    since,
+                    expires_at,
+                })?,
+                StopAction::Withdraw(account) => cluster.withdraw_account_stop(&account)?,
+                StopAction::Take(..) => {}
+            }
+        }
+        Ok::<_, dredge_queue::QueueError>(())
+    })
+    .await;
+    if let Ok(Err(e)) = written {
+        tracing::warn!(error = %e, "cannot pass this daemon's account stops to the others (tried again at the next heartbeat)");
+    }
 }
 
 /// Keeps `live` and applies this daemon's share if it changed.
@@ -137,7 +221,9 @@ async fn leave(shared: &Arc<Shared>) {
     .await;
     match left {
         Ok(Ok(())) => tracing::info!("left the cluster"),
-        Ok(Err(e)) => tracing::warn!(error = %e, "cannot remove this daemon's heartbeat; the others drop it once it expires"),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "cannot remove this daemon's heartbeat; the others drop it once it expires")
+        }
         Err(e) => tracing::warn!(error = %e, "the leave task failed"),
     }
 }
@@ -151,7 +237,12 @@ fn fraction(share: Share) -> String {
 pub(super) async fn status(shared: &Arc<Shared>) -> Option<ClusterStatus> {
     let cluster = shared.queue.cluster()?;
     let this = cluster.node().to_string();
-    let seen = shared.cluster.seen.lock().expect("membership poisoned").clone();
+    let seen = shared
+        .cluster
+        .seen
+        .lock()
+        .expect("membership poisoned")
+        .clone();
     let Seen { nodes, share } = seen.unwrap_or(Seen {
         nodes: Vec::new(),
         share: Share::WHOLE,

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use super::table::{one_line, printable, span, table, when};
 use crate::cli::DEFAULT_RUNS_LIMIT;
 use crate::protocol::{
-    AccountStatus, ClusterStatus, DeadItemInfo, InvalidJobFile, ItemCounts, JobInfo, QueueBackendStatus,
-    RunSummary, RunsList, StatusInfo,
+    AccountStatus, ClusterStatus, DeadItemInfo, InvalidJobFile, ItemCounts, JobInfo,
+    QueueBackendStatus, RunSummary, RunsList, StatusInfo,
 };
 
 pub(super) fn status(s: &StatusInfo, now: DateTime<Utc>) -> String {
