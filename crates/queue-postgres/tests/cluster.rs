@@ -1,11 +1,14 @@
 //! The cluster tables two daemons share: heartbeats (who is alive, for how long, a
-//! clean leave) and account stops (one node's stop read by the other, lapsing when
-//! not re-asserted, withdrawn by its own node only).
+//! clean leave), account stops (one node's stop read by the other, lapsing when not
+//! re-asserted, withdrawn by its own node only), and one run per schedule fire when two
+//! nodes start it at the same moment.
 
 mod support;
 
-use dredge_queue::{AccountStopInfo, Cluster, QueueBackend};
-use support::{Schema, at};
+use std::sync::{Arc, Barrier};
+
+use dredge_queue::{AccountStopInfo, Cluster, QueueBackend, QueueError, ScheduleState};
+use support::{Schema, at, items, new_run};
 
 fn names(cluster: &dyn Cluster, now: u64) -> Vec<String> {
     let live = cluster.live_nodes(at(now)).unwrap();
@@ -75,4 +78,39 @@ fn an_account_stop_of_one_node_is_read_by_the_other_until_withdrawn_or_lapsed() 
     assert_eq!(seen[0].kind, "account_suspended");
     a.withdraw_account_stop("acct").unwrap();
     assert!(b.account_stops(at(6_000)).unwrap().is_empty());
+}
+
+#[test]
+fn two_nodes_starting_the_same_fire_at_once_start_one_run() {
+    const FIRES: u64 = 20;
+    let schema = Schema::new();
+    let nodes = [Arc::new(schema.open("a").0), Arc::new(schema.open("b").0)];
+    for fire in 1..=FIRES {
+        // The first fire finds no schedule row yet: the row both would create is a race
+        // of its own.
+        let barrier = Arc::new(Barrier::new(2));
+        let starts: Vec<_> = nodes
+            .iter()
+            .map(|q| {
+                let (q, barrier) = (q.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    let state = ScheduleState {
+                        last_fire: Some(at(fire * 1_000)),
+                        content_hash: None,
+                        last_run: None,
+                    };
+                    barrier.wait();
+                    q.create_planned_run(new_run("j", "l"), items(1), Some(state), None)
+                })
+            })
+            .collect();
+        let results: Vec<_> = starts.into_iter().map(|t| t.join().unwrap()).collect();
+        let started = results.iter().filter(|r| r.is_ok()).count();
+        let refused = results
+            .iter()
+            .filter(|r| matches!(r, Err(QueueError::AlreadyStarted { .. })))
+            .count();
+        assert_eq!((started, refused), (1, 1), "fire {fire}: {results:?}");
+    }
+    assert_eq!(nodes[0].runs(Some("j")).unwrap().len(), FIRES as usize);
 }
