@@ -50,7 +50,7 @@ impl Default for Membership {
     }
 }
 
-/// What one heartbeat round read.
+/// What `observe` read.
 struct Round {
     now: UnixMillis,
     live: Vec<NodeInfo>,
@@ -79,15 +79,16 @@ fn share_of(node: &str, live: &[NodeInfo]) -> Share {
     }
 }
 
-/// The first beat, before the lanes start, so that their gates start at this daemon's
-/// share rather than the whole. Nothing on sled.
+/// The first round, before the lanes start, so that their gates start at this
+/// daemon's share rather than the whole. Nothing on sled.
 pub(super) async fn join(shared: &Arc<Shared>) {
     if shared.queue.cluster().is_some() {
-        beat_and_adopt(shared, false).await;
+        round(shared, false).await;
     }
 }
 
-/// Beats until shutdown, then leaves the cluster. Returns at once on sled.
+/// A round every `HEARTBEAT_EVERY` until shutdown, then leaves the cluster. Returns at
+/// once on sled.
 pub(super) async fn run(shared: Arc<Shared>) {
     if shared.queue.cluster().is_none() {
         return;
@@ -98,42 +99,50 @@ pub(super) async fn run(shared: Arc<Shared>) {
             _ = tokio::time::sleep(HEARTBEAT_EVERY) => {}
             _ = shared.shutdown.cancelled() => break,
         }
-        failing = !beat_and_adopt(&shared, failing).await;
+        failing = !round(&shared, failing).await;
     }
     leave(&shared).await;
 }
 
-/// One round; false if the beat failed (logged once per run of failures: `failing`
-/// says whether the previous round failed too).
-async fn beat_and_adopt(shared: &Arc<Shared>, failing: bool) -> bool {
-    match beat(shared).await {
-        Ok(round) => {
-            adopt(shared, round.live);
-            pass_stops(shared, round.now, &round.stops).await;
-            true
-        }
-        Err(e) => {
-            if !failing {
-                tracing::warn!(error = %e, "cannot write this daemon's heartbeat; the others drop it once it expires");
-            }
-            false
-        }
-    }
-}
-
-/// Writes this daemon's heartbeat and reads the live daemons and the others' stops.
-async fn beat(shared: &Arc<Shared>) -> anyhow::Result<Round> {
+/// One round: the beat, then `observe`. False if either failed (logged once per run
+/// of failures: `failing` says whether the previous round failed too).
+async fn round(shared: &Arc<Shared>, failing: bool) -> bool {
     let q = shared.queue.clone();
-    tokio::task::spawn_blocking(move || {
+    let beat = tokio::task::spawn_blocking(move || {
         let cluster = q.cluster().expect("checked at start");
         let now = UnixMillis::now();
-        cluster.heartbeat(now, now.after(HEARTBEAT_EXPIRES_AFTER))?;
+        cluster.heartbeat(now, now.after(HEARTBEAT_EXPIRES_AFTER))
+    })
+    .await;
+    let done = match beat {
+        Ok(Ok(())) => observe(shared).await,
+        Ok(Err(e)) => Err(e.into()),
+        Err(e) => Err(e.into()),
+    };
+    if let Err(e) = &done
+        && !failing
+    {
+        tracing::warn!(error = %e, "the heartbeat round failed; the others drop this daemon once its heartbeat expires");
+    }
+    done.is_ok()
+}
+
+/// What follows each heartbeat: reads the live daemons (kept for status, and this
+/// daemon's share set on the gates when they changed) and passes account stops on.
+pub(super) async fn observe(shared: &Arc<Shared>) -> anyhow::Result<()> {
+    let q = shared.queue.clone();
+    let read = tokio::task::spawn_blocking(move || {
+        let cluster = q.cluster().expect("called on a cluster only");
+        let now = UnixMillis::now();
         let live = cluster.live_nodes(now)?;
         let mut stops = cluster.account_stops(now)?;
         stops.retain(|s| s.node != cluster.node());
-        Ok(Round { now, live, stops })
+        Ok::<_, dredge_queue::QueueError>(Round { now, live, stops })
     })
-    .await?
+    .await??;
+    adopt(shared, read.live);
+    pass_stops(shared, read.now, &read.stops).await;
+    Ok(())
 }
 
 /// Asserts, withdraws and takes account stops (`stops.rs`).
