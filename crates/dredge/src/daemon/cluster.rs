@@ -9,9 +9,10 @@
 //! (`dredge_core::gate::set_cluster_share`). A daemon that joins is counted at its first
 //! beat; one that stops cleanly removes its row (the others take its share at their
 //! next beat); one that dies is dropped once its row expires. The same round carries
-//! account stops from daemon to daemon (`stops.rs`). On sled there is no cluster:
-//! nothing here runs and the share stays whole.
+//! account stops from daemon to daemon (`stops.rs`); `status.rs` shows the cluster. On
+//! sled there is no cluster: nothing here runs and the share stays whole.
 
+mod status;
 mod stops;
 
 use std::sync::{Arc, Mutex};
@@ -19,11 +20,12 @@ use std::time::Duration;
 
 use dredge_core::UnixMillis;
 use dredge_core::gate::{Share, set_cluster_share};
-use dredge_queue::{AccountStopInfo, Cluster, NodeInfo};
-use stops::{StopAction, StopsSeen};
+use dredge_queue::{AccountStopInfo, NodeInfo};
+use stops::StopsSeen;
+
+pub(super) use status::status;
 
 use super::state::Shared;
-use crate::protocol::{ClusterStatus, NodeStatus};
 
 /// How often this daemon beats (and re-reads the live daemons): a daemon that joins or
 /// leaves cleanly changes the others' shares within about this long.
@@ -32,7 +34,7 @@ const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
 /// How long a beat keeps a daemon alive. Five beats: a daemon is not dropped for one
 /// slow round (a busy server, a pause of its own), yet a dead one's share goes back to
 /// the others within 5 s, while the quota it no longer uses is lost (never exceeded).
-const HEARTBEAT_EXPIRES_AFTER: Duration = Duration::from_secs(5);
+pub(super) const HEARTBEAT_EXPIRES_AFTER: Duration = Duration::from_secs(5);
 
 /// The live daemons as the last heartbeat round found them, this daemon's share, and
 /// the account stops it passes on.
@@ -59,7 +61,7 @@ struct Round {
 }
 
 #[derive(Clone)]
-struct Seen {
+pub(super) struct Seen {
     nodes: Vec<NodeInfo>,
     share: Share,
 }
@@ -141,66 +143,8 @@ pub(super) async fn observe(shared: &Arc<Shared>) -> anyhow::Result<()> {
     })
     .await??;
     adopt(shared, read.live);
-    pass_stops(shared, read.now, &read.stops).await;
+    stops::pass_on(shared, read.now, &read.stops).await;
     Ok(())
-}
-
-/// Asserts, withdraws and takes account stops (`stops.rs`).
-async fn pass_stops(shared: &Arc<Shared>, now: UnixMillis, others: &[AccountStopInfo]) {
-    let lanes: Vec<_> = {
-        let lanes = shared.lanes.lock().expect("lanes poisoned");
-        lanes.values().map(Arc::clone).collect()
-    };
-    let states: Vec<_> = lanes
-        .iter()
-        .map(|l| (l.account.clone(), l.auth_failure()))
-        .collect();
-    let actions =
-        (shared.cluster.stops.lock().expect("stops poisoned")).round(now, &states, others);
-    let mut writes = Vec::new();
-    for action in actions {
-        match action {
-            StopAction::Take(account, (kind, why)) => {
-                tracing::error!(account = %account, reason = %why, state = kind.as_str(),
-                    "another daemon stopped the account: its items stop here too until its configuration changes (dredge reload)");
-                if let Some(lane) = lanes.iter().find(|l| l.account == account) {
-                    lane.stop_auth(kind, why);
-                }
-            }
-            write => writes.push(write),
-        }
-    }
-    if writes.is_empty() {
-        return;
-    }
-    let q = shared.queue.clone();
-    let expires_at = now.after(HEARTBEAT_EXPIRES_AFTER);
-    let written = tokio::task::spawn_blocking(move || {
-        let cluster = q.cluster().expect("checked at start");
-        for write in writes {
-            match write {
-                StopAction::Assert {
-                    account,
-                    stop,
-                    since,
-                } => cluster.assert_account_stop(&AccountStopInfo {
-                    account,
-                    node: cluster.node().to_string(),
-                    kind: stop.0.as_str().to_string(),
-                    reason: stop.1,
-                    since,
-                    expires_at,
-                })?,
-                StopAction::Withdraw(account) => cluster.withdraw_account_stop(&account)?,
-                StopAction::Take(..) => {}
-            }
-        }
-        Ok::<_, dredge_queue::QueueError>(())
-    })
-    .await;
-    if let Ok(Err(e)) = written {
-        tracing::warn!(error = %e, "cannot pass this daemon's account stops to the others (tried again at the next heartbeat)");
-    }
 }
 
 /// Keeps `live` and applies this daemon's share if it changed.
@@ -237,52 +181,8 @@ async fn leave(shared: &Arc<Shared>) {
     }
 }
 
-fn fraction(share: Share) -> String {
+pub(super) fn fraction(share: Share) -> String {
     format!("1/{}", share.nodes)
-}
-
-/// The cluster for `dredge status`: the live daemons as last seen, with the runs each
-/// writes. `None` on sled.
-pub(super) async fn status(shared: &Arc<Shared>) -> Option<ClusterStatus> {
-    let cluster = shared.queue.cluster()?;
-    let this = cluster.node().to_string();
-    let seen = shared
-        .cluster
-        .seen
-        .lock()
-        .expect("membership poisoned")
-        .clone();
-    let Seen { nodes, share } = seen.unwrap_or(Seen {
-        nodes: Vec::new(),
-        share: Share::WHOLE,
-    });
-    let q = shared.queue.clone();
-    let writers = tokio::task::spawn_blocking(move || q.cluster().map(Cluster::run_writers))
-        .await
-        .ok()
-        .flatten()
-        .and_then(Result::ok)
-        .unwrap_or_default();
-    let nodes = nodes
-        .into_iter()
-        .map(|n| NodeStatus {
-            this: n.node == this,
-            writes: writers
-                .iter()
-                .filter(|(_, writer)| *writer == n.node)
-                .map(|(run, _)| run.to_string())
-                .collect(),
-            started_at: n.started_at.to_rfc3339(),
-            heartbeat_at: n.heartbeat_at.to_rfc3339(),
-            node: n.node,
-            host: n.host,
-            pid: n.pid,
-        })
-        .collect();
-    Some(ClusterStatus {
-        share: fraction(share),
-        nodes,
-    })
 }
 
 #[cfg(test)]

@@ -10,10 +10,14 @@
 //! here does.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use dredge_core::UnixMillis;
 use dredge_core::retry::AccountStop;
 use dredge_queue::AccountStopInfo;
+
+use super::HEARTBEAT_EXPIRES_AFTER;
+use crate::daemon::state::Shared;
 
 /// A stop as a lane holds it: which, and why.
 pub(super) type Stop = (AccountStop, String);
@@ -104,6 +108,64 @@ impl StopsSeen {
             other.reason, other.node
         );
         Some((kind, why))
+    }
+}
+
+/// Asserts, withdraws and takes account stops: one round of `StopsSeen`, carried out.
+pub(super) async fn pass_on(shared: &Arc<Shared>, now: UnixMillis, others: &[AccountStopInfo]) {
+    let lanes: Vec<_> = {
+        let lanes = shared.lanes.lock().expect("lanes poisoned");
+        lanes.values().map(Arc::clone).collect()
+    };
+    let states: Vec<_> = lanes
+        .iter()
+        .map(|l| (l.account.clone(), l.auth_failure()))
+        .collect();
+    let actions =
+        (shared.cluster.stops.lock().expect("stops poisoned")).round(now, &states, others);
+    let mut writes = Vec::new();
+    for action in actions {
+        match action {
+            StopAction::Take(account, (kind, why)) => {
+                tracing::error!(account = %account, reason = %why, state = kind.as_str(),
+                    "another daemon stopped the account: its items stop here too until its configuration changes (dredge reload)");
+                if let Some(lane) = lanes.iter().find(|l| l.account == account) {
+                    lane.stop_auth(kind, why);
+                }
+            }
+            write => writes.push(write),
+        }
+    }
+    if writes.is_empty() {
+        return;
+    }
+    let q = shared.queue.clone();
+    let expires_at = now.after(HEARTBEAT_EXPIRES_AFTER);
+    let written = tokio::task::spawn_blocking(move || {
+        let cluster = q.cluster().expect("checked at start");
+        for write in writes {
+            match write {
+                StopAction::Assert {
+                    account,
+                    stop,
+                    since,
+                } => cluster.assert_account_stop(&AccountStopInfo {
+                    account,
+                    node: cluster.node().to_string(),
+                    kind: stop.0.as_str().to_string(),
+                    reason: stop.1,
+                    since,
+                    expires_at,
+                })?,
+                StopAction::Withdraw(account) => cluster.withdraw_account_stop(&account)?,
+                StopAction::Take(..) => {}
+            }
+        }
+        Ok::<_, dredge_queue::QueueError>(())
+    })
+    .await;
+    if let Ok(Err(e)) = written {
+        tracing::warn!(error = %e, "cannot pass this daemon's account stops to the others (tried again at the next heartbeat)");
     }
 }
 
