@@ -7,6 +7,7 @@ mod support;
 mod autoextract_daemon;
 mod bad_input;
 mod chaos;
+mod cluster;
 mod cluster_writers;
 mod control;
 mod crash;

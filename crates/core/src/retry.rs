@@ -86,6 +86,13 @@ impl AccountStop {
             AccountStop::Suspended => "account_suspended",
         }
     }
+
+    /// The stop `as_str` names; `None` for any other word.
+    pub fn parse(word: &str) -> Option<Self> {
+        [AccountStop::AuthFailed, AccountStop::Suspended]
+            .into_iter()
+            .find(|stop| stop.as_str() == word)
+    }
 }
 
 /// A scope (domain or whole account) closed until a time.

@@ -355,6 +355,36 @@ pub(crate) struct StatusInfo {
     /// sled).
     #[serde(default)]
     pub queue_backend: Option<QueueBackendStatus>,
+    /// The daemons sharing this queue (PostgreSQL only; absent on sled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterStatus>,
+}
+
+/// The daemons sharing one PostgreSQL queue, as this one last saw them (its heartbeat
+/// round, about every second).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ClusterStatus {
+    /// This daemon's part of each account's `requests_per_second` and
+    /// `max_concurrency`: `1/N` of N live daemons.
+    pub share: String,
+    /// The live daemons, by node name.
+    pub nodes: Vec<NodeStatus>,
+}
+
+/// One live daemon of a cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct NodeStatus {
+    pub node: String,
+    pub host: String,
+    pub pid: u32,
+    /// RFC 3339: when this daemon started beating.
+    pub started_at: String,
+    /// RFC 3339: its last heartbeat.
+    pub heartbeat_at: String,
+    /// Whether this is the daemon that answered.
+    pub this: bool,
+    /// The runs whose output file this daemon writes now.
+    pub writes: Vec<String>,
 }
 
 /// The queue's backend, as `status` shows it: `sled`, or `postgres` with the schema and

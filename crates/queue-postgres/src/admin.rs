@@ -108,6 +108,42 @@ pub(crate) async fn schedule_state(tx: &Transaction<'_>, job: &str) -> Res<Optio
     }))
 }
 
+/// Refuses (`AlreadyStarted`) a run whose fire or content `job`'s stored schedule state
+/// records already (`ScheduleState::already_started`), holding the job's row locked
+/// until the transaction ends: of two daemons starting the same fire, the second waits
+/// for the first's commit and then sees its state. A job without a row gets an empty
+/// one first, so there is always a row to lock (an insert racing another waits for it).
+pub(crate) async fn refuse_if_started(
+    tx: &Transaction<'_>,
+    job: &str,
+    wanted: &ScheduleState,
+) -> Res<()> {
+    execute(
+        tx,
+        "INSERT INTO schedule_states (job) VALUES ($1) ON CONFLICT (job) DO NOTHING",
+        &[&job],
+    )
+    .await?;
+    let row = query_opt(
+        tx,
+        "SELECT last_fire, content_hash FROM schedule_states WHERE job = $1 FOR UPDATE",
+        &[&job],
+    )
+    .await?;
+    let stored = row.map(|row| ScheduleState {
+        last_fire: row.get::<_, Option<i64>>(0).map(time),
+        content_hash: row.get::<_, Option<i64>>(1).map(|h| h as u64),
+        last_run: None,
+    });
+    if stored.is_some_and(|s| s.already_started(wanted)) {
+        return Err(QueueError::AlreadyStarted {
+            job: job.to_string(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
 pub(crate) async fn set_schedule_state(
     tx: &Transaction<'_>,
     job: &str,

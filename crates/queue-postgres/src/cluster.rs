@@ -1,10 +1,13 @@
-//! `PgQueue` as a [`Cluster`]: heartbeats in `nodes.rs`, run writers in `writers.rs`.
+//! `PgQueue` as a [`Cluster`]: heartbeats in `nodes.rs`, account stops in `stops.rs`,
+//! run writers in `writers.rs`.
 
 use dredge_core::UnixMillis;
-use dredge_queue::{Cluster, ItemId, NodeInfo, NoticeSink, Result, RunId, WrittenChunk};
+use dredge_queue::{
+    AccountStopInfo, Cluster, ItemId, NodeInfo, NoticeSink, Result, RunId, WrittenChunk,
+};
 
-use crate::nodes;
 use crate::queue::{PgQueue, in_tx};
+use crate::{nodes, stops};
 
 impl Cluster for PgQueue {
     fn node(&self) -> &str {
@@ -41,6 +44,20 @@ impl Cluster for PgQueue {
         let node = self.node_name();
         in_tx!(self, |tx| nodes::reclaim_gone(&tx, &node, now).await?
             as usize)
+    }
+
+    fn assert_account_stop(&self, stop: &AccountStopInfo) -> Result<()> {
+        let (node, stop) = (self.node_name(), stop.clone());
+        in_tx!(self, |tx| stops::assert(&tx, &node, &stop).await?)
+    }
+
+    fn withdraw_account_stop(&self, account: &str) -> Result<()> {
+        let (node, account) = (self.node_name(), account.to_string());
+        in_tx!(self, |tx| stops::withdraw(&tx, &node, &account).await?)
+    }
+
+    fn account_stops(&self, now: UnixMillis) -> Result<Vec<AccountStopInfo>> {
+        in_tx!(self, |tx| stops::live(&tx, now).await?)
     }
 
     fn take_run_writer(&self, run: &RunId) -> Result<Option<u64>> {

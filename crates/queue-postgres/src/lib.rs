@@ -38,6 +38,7 @@ mod queue;
 mod rows;
 mod runs;
 mod sql;
+mod stops;
 mod writers;
 
 pub use holder::NodeHolder;

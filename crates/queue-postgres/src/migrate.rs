@@ -13,6 +13,7 @@ use crate::options::PgOptions;
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_initial.sql"),
     include_str!("../migrations/0002_cluster.sql"),
+    include_str!("../migrations/0003_account_stops.sql"),
 ];
 
 /// The schema version this binary writes.

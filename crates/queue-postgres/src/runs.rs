@@ -7,7 +7,7 @@ use dredge_queue::{
     NewRun, OutputCursor, PlanCursor, Pruned, QueueError, RunId, RunInfo, RunState, ScheduleState,
 };
 
-use crate::admin::{is_paused, set_schedule_state};
+use crate::admin::{is_paused, refuse_if_started, set_schedule_state};
 use crate::create::{create_items, next_ids};
 use crate::engine::Res;
 use crate::rows::{RUN_COLUMNS, run_info, run_state};
@@ -20,6 +20,9 @@ pub(crate) async fn create_planned_run(
     schedule: Option<ScheduleState>,
     rest: Option<PlanCursor>,
 ) -> Res<RunId> {
+    if let Some(schedule) = &schedule {
+        refuse_if_started(tx, &run.job, schedule).await?;
+    }
     let seq = next_ids(tx, "run", 1).await?;
     let id = RunId::new(run.started_at, seq as u64);
     execute(

@@ -13,6 +13,9 @@
 //!   their item (`stage`), and exactly one daemon at a time — the holder of the run's
 //!   writer lock, taken over when its holder dies — appends them to the run's file in
 //!   staging order and commits them written, fenced by a writer epoch.
+//! - **Which accounts are stopped** (`account stops`): a daemon whose lane met
+//!   `auth_failed` or `account_suspended` asserts it at each heartbeat; the others
+//!   stop their lane for that account too.
 //! - **Who starts a run**: a cron fire or a new job content is recorded in the same
 //!   transaction as the run it starts; a second daemon's attempt at the same fire is
 //!   refused (`QueueError::AlreadyStarted`) rather than starting a second run.
@@ -32,6 +35,21 @@ pub struct NodeInfo {
     pub started_at: UnixMillis,
     pub heartbeat_at: UnixMillis,
     /// When the others count it as gone unless it beats again.
+    pub expires_at: UnixMillis,
+}
+
+/// An account stopped on one daemon (`auth_failed`, `account_suspended`), as its row
+/// says; the others stop the account too while the row has not expired.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountStopInfo {
+    pub account: String,
+    /// The daemon that met the stop.
+    pub node: String,
+    /// `auth_failed` or `account_suspended` (`AccountStop::as_str`).
+    pub kind: String,
+    pub reason: String,
+    /// When that daemon met it.
+    pub since: UnixMillis,
     pub expires_at: UnixMillis,
 }
 
@@ -90,6 +108,19 @@ pub trait Cluster: Send + Sync {
     /// runs out (the account's timeout and ten minutes). A node that comes back finds
     /// its late commits fenced, as after any reclaim. Returns how many.
     fn reclaim_leases_of_gone_nodes(&self, now: UnixMillis) -> Result<usize>;
+
+    // ----- Account stops -----
+
+    /// Asserts that `stop.account` is stopped on this node until `stop.expires_at`:
+    /// re-asserted at every heartbeat while it stays stopped (`stop.node` is ignored:
+    /// the row is this node's).
+    fn assert_account_stop(&self, stop: &AccountStopInfo) -> Result<()>;
+
+    /// Withdraws this node's stop of `account` (its config for it changed).
+    fn withdraw_account_stop(&self, account: &str) -> Result<()>;
+
+    /// The stops of every node that have not expired at `now`, by account then node.
+    fn account_stops(&self, now: UnixMillis) -> Result<Vec<AccountStopInfo>>;
 
     // ----- Run writers -----
 

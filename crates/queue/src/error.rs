@@ -77,6 +77,14 @@ pub enum QueueError {
     )]
     NotRunWriter { run: RunId },
 
+    /// Several daemons: the schedule fire or job content a new run was to record is
+    /// recorded already (`ScheduleState::already_started`): another daemon started
+    /// that run. Nothing was created.
+    #[error(
+        "job {job}'s run for this schedule fire or file content was already started by another dredge daemon; no second run"
+    )]
+    AlreadyStarted { job: String },
+
     #[error(
         "run {run}'s committed output cursor is at {committed_bytes} bytes; a commit may not move it back to {offered_bytes}"
     )]

@@ -52,7 +52,7 @@ mod tx;
 mod types;
 
 pub use backend::QueueBackend;
-pub use cluster::{Cluster, NodeInfo, Notice, NoticeSink, WrittenChunk};
+pub use cluster::{AccountStopInfo, Cluster, NodeInfo, Notice, NoticeSink, WrittenChunk};
 pub use codec::FORMAT_VERSION;
 pub use error::{QueueError, Result, StorageError};
 pub use flush::Durability;

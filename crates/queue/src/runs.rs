@@ -22,9 +22,10 @@ impl Queue {
     ) -> Result<RunId> {
         self.write_durably(|tx| {
             if let Some(mut schedule) = schedule {
+                let key = Key::new(prefix::SCHEDULE).tail(&run.job).done();
+                refuse_if_started(tx, &key, &run.job, &schedule)?;
                 let id = RunId::new(run.started_at, tx.ws.next_run);
                 schedule.last_run = Some(id);
-                let key = Key::new(prefix::SCHEDULE).tail(&run.job).done();
                 tx.put(key, encode("schedule state", &schedule)?);
             }
             let id = RunId::new(run.started_at, tx.next_run_seq());
@@ -56,7 +57,30 @@ impl Queue {
             Ok(id)
         })
     }
+}
 
+/// Refuses (`AlreadyStarted`) a run whose schedule fire or content `job`'s stored state
+/// records already (`ScheduleState::already_started`). Reads the applied state: schedule
+/// states change only in durable calls, which one daemon's scheduler makes one at a time.
+fn refuse_if_started(
+    tx: &crate::tx::Tx<'_>,
+    key: &[u8],
+    job: &str,
+    wanted: &ScheduleState,
+) -> Result<()> {
+    let Some(bytes) = tx.tree().get(key)? else {
+        return Ok(());
+    };
+    let stored: ScheduleState = decode("schedule state", &bytes)?;
+    if stored.already_started(wanted) {
+        return Err(QueueError::AlreadyStarted {
+            job: job.to_string(),
+        });
+    }
+    Ok(())
+}
+
+impl Queue {
     /// A run as of every call made so far: a run created in a group not yet applied
     /// (whose items may already be leased) is found through the run cache.
     pub(crate) fn run(&self, id: &RunId) -> Result<Option<RunInfo>> {

@@ -270,6 +270,18 @@ pub struct ScheduleState {
     pub last_run: Option<RunId>,
 }
 
+impl ScheduleState {
+    /// Whether this stored state already records what `wanted` (the state a new run
+    /// would record: the stored one as its daemon read it, with its fire or content
+    /// applied) starts: a fire at or after `wanted`'s, and the same content. Then the
+    /// run was started already (by another daemon sharing the queue), and creating it
+    /// is refused (`QueueError::AlreadyStarted`). A daemon alone never asks for a fire
+    /// or content it recorded, so on one daemon this never refuses.
+    pub fn already_started(&self, wanted: &ScheduleState) -> bool {
+        self.last_fire >= wanted.last_fire && self.content_hash == wanted.content_hash
+    }
+}
+
 /// What `open` found and undid.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Recovery {

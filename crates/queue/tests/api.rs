@@ -503,6 +503,40 @@ fn schedule_state_survives_a_crash(q: TestQueue) {
     assert_eq!(q.schedule_state("j").unwrap(), Some(state));
 }
 
+/// Two daemons sharing a queue may both try a job's fire (or new content): the run is
+/// created once; the second attempt is refused and creates nothing.
+fn a_fire_or_content_recorded_already_starts_no_second_run(q: TestQueue) {
+    let state = |fire: u64, hash: u64| {
+        Some(ScheduleState {
+            last_fire: Some(at(fire)),
+            content_hash: Some(hash),
+            last_run: None,
+        })
+    };
+    let start = |label: &str, schedule| {
+        q.create_planned_run(new_run("j", "acct"), vec![item(label)], schedule, None)
+    };
+    let first = start("first", state(10, 1)).unwrap();
+    for (label, behind) in [("same fire", state(10, 1)), ("older fire", state(5, 1))] {
+        let refused = start(label, behind);
+        assert!(
+            matches!(refused, Err(QueueError::AlreadyStarted { .. })),
+            "{label}: {refused:?}"
+        );
+    }
+    let stored = q.schedule_state("j").unwrap().unwrap();
+    assert_eq!(stored.last_run, Some(first));
+    assert_eq!(q.runs(Some("j")).unwrap().len(), 1);
+
+    // The next fire, a new content, and a manual run each start one.
+    start("next fire", state(20, 1)).unwrap();
+    start("new content", state(20, 2)).unwrap();
+    start("manual", None).unwrap();
+    let mut leased: Vec<_> = std::iter::from_fn(|| lease_label(&q, "acct", at(100))).collect();
+    leased.sort();
+    assert_eq!(leased, ["first", "manual", "new content", "next fire"]);
+}
+
 fn runs_lists_by_job_and_unknown_run_is_none(q: TestQueue) {
     let a = q.create_run(new_run("a", "l"), vec![]).unwrap();
     q.create_run(new_run("b", "l"), vec![]).unwrap();
@@ -739,6 +773,7 @@ on_every_backend!(
     open_after_a_crash_reverts_leases_and_reports_staged_and_cursors,
     expired_leases_are_reclaimed,
     schedule_state_survives_a_crash,
+    a_fire_or_content_recorded_already_starts_no_second_run,
     runs_lists_by_job_and_unknown_run_is_none,
     runs_page_lists_newest_first_by_job_and_pages_on,
     cap_bounds_the_distinct_keys_of_a_run_across_a_crash,

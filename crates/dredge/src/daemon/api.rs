@@ -139,6 +139,7 @@ impl Api for DaemonApi {
             })
             .collect();
         super::accounts::add_statuses(&config, &mut accounts);
+        let cluster = super::cluster::status(&shared).await;
         let jobs = shared.jobs.lock().expect("jobs poisoned");
         Ok(StatusInfo {
             version: env!("CARGO_PKG_VERSION").to_string(),
@@ -168,6 +169,7 @@ impl Api for DaemonApi {
                 since: f.since.to_rfc3339(),
             }),
             queue_backend: Some(queue_backend(&shared.queue_config)),
+            cluster,
             warnings: unread
                 .map(|e| format!("the queue cannot be read now, so its counts show 0: {e}"))
                 .into_iter()

@@ -1,10 +1,8 @@
-//! What a daemon on a shared queue does besides its lanes: it says it is alive (its
-//! heartbeat, which answers with the live daemons), takes back the leases of daemons
-//! that stopped saying so, and turns the queue's wake-ups (`LISTEN/NOTIFY`) into wakes
-//! of its lanes and its writer.
+//! What a daemon on a shared queue does about other daemons' work: it turns the
+//! queue's wake-ups (`LISTEN/NOTIFY`) into wakes of its lanes and its writer, and,
+//! after each heartbeat round (`cluster.rs`), takes back the leases of daemons that
+//! stopped beating and has its writer look for runs nobody writes.
 //!
-//! Why the heartbeat comes first at start: the other daemons reclaim the leases of
-//! every node without a live heartbeat, so this one beats before its lanes lease.
 //! Why wake-ups rather than polling: another daemon's commit (a new run, items
 //! waiting, records staged) must reach this daemon's idle lanes and writer at once,
 //! and an idle cluster should send nothing but its heartbeats. The writer still looks
@@ -21,29 +19,8 @@ use dredge_queue::{NodeInfo, Notice};
 use super::state::Shared;
 use super::writer::WriterMsg;
 
-/// How often a daemon writes its heartbeat.
-pub(super) const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
-
-/// How long a heartbeat counts: five missed beats (a busy server, a short network
-/// hiccup) before the others take this daemon's leases and runs.
-pub(super) const HEARTBEAT_TTL: Duration = Duration::from_secs(5);
-
 /// How often the writer looks for runs nobody writes without being told to.
 const SAFETY_TICK: Duration = Duration::from_secs(30);
-
-/// Writes this daemon's heartbeat now; the live daemons, or `None` (logged) when the
-/// queue refused it or is not shared.
-pub(super) fn beat(shared: &Shared) -> Option<Vec<NodeInfo>> {
-    let cluster = shared.queue.cluster()?;
-    let now = UnixMillis::now();
-    match cluster.heartbeat(now, now.after(HEARTBEAT_TTL)) {
-        Ok(live) => Some(live),
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot write this daemon's heartbeat");
-            None
-        }
-    }
-}
 
 /// Starts the wake-ups: before the lanes, so no commit of another daemon is missed.
 pub(super) fn listen(shared: &Arc<Shared>) -> anyhow::Result<()> {
@@ -75,50 +52,41 @@ fn wake(shared: &Weak<Shared>, notice: Notice) {
     }
 }
 
-/// Runs until shutdown; returns at once on a queue only this daemon uses.
-pub(super) async fn run(shared: Arc<Shared>) {
-    if shared.queue.cluster().is_none() {
-        return;
-    }
-    let mut live: Option<BTreeSet<String>> = None;
-    let mut last_tick = Instant::now();
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(HEARTBEAT_EVERY) => {}
-            _ = shared.shutdown.cancelled() => break,
-        }
-        let s = shared.clone();
-        let beaten = tokio::task::spawn_blocking(move || beat(&s))
-            .await
-            .ok()
-            .flatten();
-        if let Some(nodes) = beaten {
-            let now: BTreeSet<String> = nodes.into_iter().map(|n| n.node).collect();
-            if live.as_ref() != Some(&now) {
-                let someone_left = live.as_ref().is_none_or(|before| !before.is_subset(&now));
-                tracing::info!(nodes = ?now, "the live daemons changed");
+/// What a change in the live daemons means, followed round by round (`cluster.rs`).
+#[derive(Default)]
+pub(super) struct Upkeep {
+    live: Option<BTreeSet<String>>,
+    last_tick: Option<Instant>,
+}
+
+impl Upkeep {
+    /// After each heartbeat round (`live`: the daemons it found, `None` when it failed):
+    /// when a daemon left, its leases are taken back; when the set changed, the writer
+    /// looks for runs nobody writes (a writer may have died); and now and then anyway.
+    pub(super) async fn after_round(&mut self, shared: &Arc<Shared>, live: Option<&[NodeInfo]>) {
+        if let Some(nodes) = live {
+            let now: BTreeSet<String> = nodes.iter().map(|n| n.node.clone()).collect();
+            if self.live.as_ref() != Some(&now) {
+                let someone_left = self
+                    .live
+                    .as_ref()
+                    .is_none_or(|before| !before.is_subset(&now));
                 if someone_left && !shared.health.is_faulted() {
-                    reclaim_gone(&shared).await;
+                    reclaim_gone(shared).await;
                 }
-                shared.writer().send(WriterMsg::Tick);
-                last_tick = Instant::now();
-                live = Some(now);
+                self.tick(shared);
+                self.live = Some(now);
             }
         }
-        if last_tick.elapsed() >= SAFETY_TICK {
-            shared.writer().send(WriterMsg::Tick);
-            last_tick = Instant::now();
+        if self.last_tick.is_none_or(|t| t.elapsed() >= SAFETY_TICK) {
+            self.tick(shared);
         }
     }
-    let s = shared.clone();
-    let _ = tokio::task::spawn_blocking(move || {
-        if let Some(cluster) = s.queue.cluster()
-            && let Err(e) = cluster.leave()
-        {
-            tracing::warn!(error = %e, "cannot remove this daemon's heartbeat; the others count it gone once it expires");
-        }
-    })
-    .await;
+
+    fn tick(&mut self, shared: &Shared) {
+        shared.writer().send(WriterMsg::Tick);
+        self.last_tick = Some(Instant::now());
+    }
 }
 
 async fn reclaim_gone(shared: &Arc<Shared>) {

@@ -214,7 +214,7 @@ async fn run_if_content_is_new(shared: &Arc<Shared>, name: &str, hash: u64, stat
         return;
     }
     match runs::start(shared, name, false, Trigger::Content(hash)).await {
-        Ok(_) => {}
+        Ok(_) | Err(StartError::AlreadyStarted(_)) => {}
         Err(StartError::Active { .. }) => {
             shared
                 .queued_fires
@@ -270,7 +270,11 @@ async fn fire_job(shared: &Arc<Shared>, job: &str, at: UnixMillis) {
     // A fire that starts a run is recorded with it, in one batch; one that does not is
     // recorded on its own below, so it is not caught up again after a restart.
     let recorded = match runs::start(shared, job, false, Trigger::Fire(at)).await {
-        Ok(_) => true,
+        Ok(_) | Err(StartError::AlreadyStarted(_)) => true,
+        Err(StartError::Active { run, .. }) if fired_already(shared, job, at) => {
+            tracing::info!(job, active = %run, "fire started by another daemon sharing the queue");
+            true
+        }
         Err(StartError::Active { run, .. }) => {
             if overlap == Some(dredge_core::job::Overlap::Queue) {
                 tracing::info!(job, active = %run, "fire queued behind the active run");
@@ -304,6 +308,20 @@ async fn fire_job(shared: &Arc<Shared>, job: &str, at: UnixMillis) {
     }
 }
 
+/// Whether the queue records a fire of `job` at or after `at` already: another daemon
+/// sharing the queue started it (its run is the active one), so this daemon neither
+/// queues it nor records it again.
+fn fired_already(shared: &Shared, job: &str, at: UnixMillis) -> bool {
+    shared.queue.cluster().is_some()
+        && shared
+            .queue
+            .schedule_state(job)
+            .ok()
+            .flatten()
+            .and_then(|s| s.last_fire)
+            .is_some_and(|last| last >= at)
+}
+
 /// For a job without a schedule, its current content (recorded when its run starts).
 fn content_trigger(shared: &Shared, job: &str) -> Trigger {
     let jobs = shared.jobs.lock().expect("jobs poisoned");
@@ -332,8 +350,9 @@ async fn start_queued_fires(shared: &Arc<Shared>) {
             .remove(&job);
         // A queued content change is recorded with its run.
         let trigger = content_trigger(shared, &job);
-        if let Err(e) = runs::start(shared, &job, false, trigger).await {
-            tracing::error!(job, "queued run not started: {e}");
+        match runs::start(shared, &job, false, trigger).await {
+            Ok(_) | Err(StartError::AlreadyStarted(_)) => {}
+            Err(e) => tracing::error!(job, "queued run not started: {e}"),
         }
     }
 }

@@ -6,6 +6,7 @@ mod accounts;
 mod api;
 mod backend;
 mod callbacks;
+mod cluster;
 mod cluster_upkeep;
 mod control;
 pub(crate) mod executors;
@@ -100,7 +101,10 @@ async fn serve(config: DaemonConfig) -> anyhow::Result<ExitCode> {
     // back to their committed cursors. On a shared queue, the heartbeat before
     // leasing: the other daemons take back the leases of nodes without one.
     recover(&shared, recovery);
-    cluster_upkeep::beat(&shared);
+    // Beat once before the lanes start: their gates then start at this daemon's share,
+    // and the others do not take back the leases it is about to take. Then listen, so
+    // no commit of another daemon is missed once the lanes run.
+    cluster::join(&shared).await;
     cluster_upkeep::listen(&shared).context("cannot listen for the queue's wake-ups")?;
     control::apply_config(&shared, config);
     let watch = watch::start(&shared);
@@ -133,9 +137,9 @@ async fn serve(config: DaemonConfig) -> anyhow::Result<ExitCode> {
     tokio::spawn(signals(shared.clone()));
     tokio::spawn(checkpoints(shared.clone()));
     tokio::spawn(reclaim_leases(shared.clone()));
-    tokio::spawn(cluster_upkeep::run(shared.clone()));
     tokio::spawn(storage::doctor(shared.clone()));
     tokio::spawn(planner::run(shared.clone()));
+    let heartbeat = tokio::spawn(cluster::run(shared.clone()));
     tokio::spawn(retention::run(shared.clone()));
     systemd::ready();
     tracing::info!(socket = %socket_path.display(), "dredge daemon ready");
@@ -143,6 +147,8 @@ async fn serve(config: DaemonConfig) -> anyhow::Result<ExitCode> {
     shared.shutdown.cancelled().await;
     systemd::stopping();
     drain(&shared).await;
+    // The heartbeat loop leaves the cluster once it sees the shutdown.
+    let _ = heartbeat.await;
     let (done, wait) = tokio::sync::oneshot::channel();
     shared.writer().send(WriterMsg::Barrier(done));
     let _ = wait.await;

@@ -274,7 +274,7 @@ mod tests {
             let policy = format!("keep_runs = 1\ndelete_outputs = {delete}");
             let shared = with_retention(dir.path(), &policy);
             let runs = ended_runs(&shared, 2);
-            let out = shared.config().output_dir;
+            let out = shared.config().output_dir.clone();
             let paths = RunPaths::new(&out, "news", &runs[0]);
             std::fs::create_dir_all(&paths.attachments).unwrap();
             std::fs::write(&paths.done, "{}\n").unwrap();

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use dredge_core::{Executor, JobSpec, NewItem, UnixMillis};
-use dredge_queue::{NewRun, PlanCursor, RunId, RunState, ScheduleState};
+use dredge_queue::{NewRun, PlanCursor, QueueError, RunId, RunState, ScheduleState};
 
 use super::failpoint;
 use super::health::is_storage_error;
@@ -25,6 +25,9 @@ pub(super) enum StartError {
     Active { job: String, run: String },
     #[error("job {0} is disabled (enabled = false)")]
     Disabled(String),
+    /// Another daemon sharing the queue started this fire's (or content's) run.
+    #[error("another daemon started this run of job {0}")]
+    AlreadyStarted(String),
     #[error("{0}")]
     Failed(String),
 }
@@ -138,6 +141,10 @@ fn create(shared: &Shared, spec: Arc<JobSpec>, trigger: Trigger) -> Result<RunId
         inputs::remove(&inputs::dir_of(&shared.config().state_dir), copy);
     }
     let run = created.map_err(|e| {
+        if let QueueError::AlreadyStarted { .. } = e {
+            tracing::info!(job = %spec.name, "{e}");
+            return StartError::AlreadyStarted(spec.name.to_string());
+        }
         if is_storage_error(&e) {
             shared.health.report("creating a run", &e);
         }

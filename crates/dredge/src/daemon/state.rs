@@ -58,6 +58,8 @@ pub(super) struct Shared {
     pub queued_fires: Mutex<HashSet<String>>,
     /// Whether the storage takes writes (a full disk stops all leasing).
     pub health: StorageHealth,
+    /// The daemons sharing a PostgreSQL queue, as the heartbeat last saw them.
+    pub cluster: super::cluster::Membership,
 }
 
 /// One account's worker lane: its executor, concurrency, gate and health.
@@ -184,6 +186,7 @@ impl Shared {
             specs: Mutex::new(HashMap::new()),
             queued_fires: Mutex::new(HashSet::new()),
             health: StorageHealth::default(),
+            cluster: super::cluster::Membership::default(),
         }
     }
 

@@ -62,6 +62,7 @@ fn sample_status() -> StatusInfo {
         }],
         storage: None,
         queue_backend: None,
+        cluster: None,
         warnings: Vec::new(),
     }
 }

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use super::table::{one_line, printable, span, table, when};
 use crate::cli::DEFAULT_RUNS_LIMIT;
 use crate::protocol::{
-    AccountStatus, DeadItemInfo, InvalidJobFile, ItemCounts, JobInfo, QueueBackendStatus,
-    RunSummary, RunsList, StatusInfo,
+    AccountStatus, ClusterStatus, DeadItemInfo, InvalidJobFile, ItemCounts, JobInfo,
+    QueueBackendStatus, RunSummary, RunsList, StatusInfo,
 };
 
 pub(super) fn status(s: &StatusInfo, now: DateTime<Utc>) -> String {
@@ -37,6 +37,10 @@ pub(super) fn status(s: &StatusInfo, now: DateTime<Utc>) -> String {
     );
     out.push('\n');
     out.push_str(&accounts(&s.accounts, now));
+    if let Some(c) = &s.cluster {
+        out.push('\n');
+        out.push_str(&cluster(c, now));
+    }
     if !s.invalid_job_files.is_empty() {
         out.push('\n');
         out.push_str(&invalid_files(&s.invalid_job_files));
@@ -61,6 +65,40 @@ fn queue_backend(q: &QueueBackendStatus) -> String {
     }
     line.push('\n');
     line
+}
+
+/// The daemons sharing the queue, this one marked `*`, with the runs each writes.
+fn cluster(c: &ClusterStatus, now: DateTime<Utc>) -> String {
+    let mut out = format!(
+        "cluster    {} daemons; this one takes {} of each account's limits\n",
+        c.nodes.len(),
+        printable(&c.share)
+    );
+    let rows: Vec<Vec<String>> = c
+        .nodes
+        .iter()
+        .map(|n| {
+            let mark = if n.this { " *" } else { "" };
+            let writes = if n.writes.is_empty() {
+                "-".to_string()
+            } else {
+                n.writes.join(" ")
+            };
+            vec![
+                format!("{}{mark}", n.node),
+                n.host.clone(),
+                n.pid.to_string(),
+                when(Some(&n.started_at), now),
+                when(Some(&n.heartbeat_at), now),
+                writes,
+            ]
+        })
+        .collect();
+    out += &table(
+        &["NODE", "HOST", "PID", "STARTED", "HEARTBEAT", "WRITES"],
+        &rows,
+    );
+    out
 }
 
 fn accounts(accounts: &[AccountStatus], now: DateTime<Utc>) -> String {

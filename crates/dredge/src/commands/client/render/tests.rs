@@ -49,6 +49,7 @@ fn sample_status() -> StatusInfo {
         }],
         storage: None,
         queue_backend: None,
+        cluster: None,
         warnings: Vec::new(),
     }
 }
@@ -201,4 +202,30 @@ fn empty_lists_say_so() {
     assert_eq!(runs(&[], now()), "no runs\n");
     assert_eq!(dead(&[]), "no dead items\n");
     assert_eq!(jobs(&[], now()), "no jobs\n");
+}
+
+#[test]
+fn status_lists_the_cluster_with_this_daemon_marked_and_the_runs_each_writes() {
+    let mut s = sample_status();
+    let node = |name: &str, this: bool, writes: &[&str]| crate::protocol::NodeStatus {
+        node: name.into(),
+        host: "host-1".into(),
+        pid: 7,
+        started_at: "2026-11-23T11:00:00Z".into(),
+        heartbeat_at: "2026-11-23T11:59:59Z".into(),
+        this,
+        writes: writes.iter().map(|w| w.to_string()).collect(),
+    };
+    s.cluster = Some(crate::protocol::ClusterStatus {
+        share: "1/2".into(),
+        nodes: vec![node("a", false, &["r1", "r2"]), node("b", true, &[])],
+    });
+    let out = status(&s, now());
+    let expected = "\
+cluster    2 daemons; this one takes 1/2 of each account's limits
+NODE  HOST    PID  STARTED  HEARTBEAT  WRITES
+a     host-1  7    1h ago   1s ago     r1 r2
+b *   host-1  7    1h ago   1s ago     -
+";
+    assert!(out.contains(expected), "{out}");
 }
