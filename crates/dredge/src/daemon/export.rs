@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use dredge_queue::{OutputCursor, QueueBackend, RunId, RunState};
+use dredge_queue::{Cluster, OutputCursor, QueueBackend, RunId, RunState};
 
 use super::output::{Reopened, RunFile, RunPaths};
 
@@ -51,16 +51,8 @@ pub(crate) fn export(
         );
     };
     let mut file = *file;
-    let mut next = 1;
-    loop {
-        let chunks = cluster.written_records(run, next, CHUNKS)?;
-        let Some(last) = chunks.last() else { break };
-        next = last.first_seq + last.records.len() as u64;
-        for chunk in &chunks {
-            file.append(&chunk.records)
-                .with_context(|| format!("cannot write {}", path.display()))?;
-        }
-    }
+    append_written(cluster, run, &mut file)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     let written = file.sync()?;
     // What the queue committed when this export started, or later (a running run).
     if written.records < info.cursor.records {
@@ -78,6 +70,26 @@ pub(crate) fn export(
         records,
         running: info.state == RunState::Running,
     })
+}
+
+/// Appends every record of `run` the queue kept written, in order, to `file` (an
+/// export, or a writer rebuilding a file it cannot see); the caller syncs.
+pub(super) fn append_written(
+    cluster: &dyn Cluster,
+    run: &RunId,
+    file: &mut RunFile,
+) -> anyhow::Result<()> {
+    let mut next = 1;
+    loop {
+        let chunks = cluster.written_records(run, next, CHUNKS)?;
+        let Some(last) = chunks.last() else {
+            return Ok(());
+        };
+        next = last.first_seq + last.records.len() as u64;
+        for chunk in &chunks {
+            file.append(&chunk.records)?;
+        }
+    }
 }
 
 /// The export's own paths: `PATH.partial` while writing, `PATH` at the end.

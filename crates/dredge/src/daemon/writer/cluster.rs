@@ -25,9 +25,6 @@ use super::{MAX_BATCH, RunWork, WriterThread};
 use crate::daemon::output::{Reopened, RunFile};
 use crate::daemon::recovery;
 
-/// How many written chunks one query reads back when a file is rebuilt.
-const REBUILD_CHUNKS: usize = 1024;
-
 impl WriterThread {
     /// This round's work on a cluster: the staged items of every run this daemon
     /// writes (after taking the runs nobody writes). Replaces what lanes announced,
@@ -132,7 +129,11 @@ impl WriterThread {
     fn adopt(&mut self, run: &RunId) -> Option<()> {
         let info = self.shared.queue.run(run).ok().flatten()?;
         let paths = recovery::paths_of(&self.shared, &info);
-        if info.cursor.records > 0 && !paths.partial.exists() && !paths.done.exists() {
+        // Shorter than what was committed (or missing): the file another daemon wrote
+        // is not here — this is another machine, or an earlier copy of this one's
+        // (a run it created but lost to a faster writer, or wrote before a take-over).
+        let here = std::fs::metadata(&paths.partial).map_or(0, |m| m.len());
+        if info.cursor.records > 0 && here < info.cursor.bytes && !paths.done.exists() {
             let vendor = self.shared.spec_of(run).ok()?.vendor();
             match rebuild(
                 self.shared.queue.cluster()?,
@@ -190,15 +191,7 @@ fn rebuild(
         anyhow::bail!("the run's file was renamed meanwhile");
     };
     let mut file = *file;
-    let mut next = 1;
-    loop {
-        let chunks = cluster.written_records(run, next, REBUILD_CHUNKS)?;
-        let Some(last) = chunks.last() else { break };
-        next = last.first_seq + last.records.len() as u64;
-        for chunk in &chunks {
-            file.append(&chunk.records)?;
-        }
-    }
+    crate::daemon::export::append_written(cluster, run, &mut file)?;
     let cursor = file.sync()?;
     if cursor != committed {
         anyhow::bail!(
