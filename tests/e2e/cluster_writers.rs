@@ -81,6 +81,21 @@ fn two_daemons_share_a_run_and_one_is_killed(tag: &str, shared_output: bool) {
     let writer = schema
         .text(&format!("SELECT writer_node FROM {}.runs", schema.name))
         .expect("the run has a writer");
+    // `dredge status` says which daemon writes the run.
+    let run_id = first.runs("big")[0]["id"].as_str().unwrap().to_string();
+    let status = second.call("status", serde_json::json!({}));
+    let writes: Vec<&serde_json::Value> = status["cluster"]["nodes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no cluster in {status}"))
+        .iter()
+        .filter(|n| {
+            n["writes"]
+                .as_array()
+                .is_some_and(|w| w.contains(&run_id.clone().into()))
+        })
+        .collect();
+    assert_eq!(writes.len(), 1, "{status}");
+    assert_eq!(writes[0]["node"], writer.as_str(), "{status}");
     let (mut killed, survivor) = if writer == node_of(&first) {
         (first, second)
     } else {
