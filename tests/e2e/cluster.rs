@@ -102,11 +102,7 @@ fn two_daemons_hold_an_accounts_rate_for_the_cluster_and_status_lists_both() {
     wait_until("one run of the job", Duration::from_secs(30), || {
         a.runs("shop").len() == 1
     });
-    // A daemon's idle lanes learn of a run another daemon started at their next
-    // wake-up; `resume` is one (no wake-up crosses daemons yet).
-    for h in &daemons {
-        h.call("job.resume", json!({ "job": "shop" }));
-    }
+    // The daemon that did not start the run is woken by the queue (LISTEN/NOTIFY).
     wait_until(
         "requests from both daemons",
         Duration::from_secs(30),
