@@ -249,11 +249,16 @@ mod tests {
 
     /// A Zyte API run (one item per URL) of `urls` URLs, created as `dredge run` does:
     /// its first batch planned, the rest left to the planner.
-    fn planned_run(shared: &Arc<Shared>, dir: &Path, urls: usize) -> (RunId, String) {
+    /// Account `a` as a Zyte API account whose vendor is unreachable.
+    fn planned_run_config(shared: &Arc<Shared>, dir: &Path) {
         let text = "state_dir = \"state\"\njobs_dir = \"jobs\"\nsocket = \"state/s.sock\"\n\n\
              [accounts.a]\nvendor = \"zyte\"\napi_key = \"k\"\nbase_url = \"http://127.0.0.1:9\"\n";
         let config = DaemonConfig::parse(&dir.join("dredge.toml"), text).unwrap();
         control::apply_config(shared, config);
+    }
+
+    fn planned_run(shared: &Arc<Shared>, dir: &Path, urls: usize) -> (RunId, String) {
+        planned_run_config(shared, dir);
         let list: Vec<String> = (0..urls)
             .map(|i| format!("\"https://s{i}.com/p\""))
             .collect();
@@ -335,6 +340,23 @@ mod tests {
         // What a restart leaves: no planned chunk in memory, only the cursor.
         assert_eq!(plan_to_the_end(&shared, &run, true), 5);
         assert_eq!(items_of(&shared, &run), CHUNK_INPUTS as u64 + 300);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_a_shared_queue_only_the_daemon_holding_the_input_copy_plans_the_run() {
+        let schema = crate::daemon::test_support::PgSchema::new("planner");
+        let (here, there) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (starter, _w1) = schema.writer_as("starter", here.path());
+        let (other, _w2) = schema.writer_as("other", there.path());
+        let (run, _) = planned_run(&starter, here.path(), CHUNK_INPUTS + 10);
+        planned_run_config(&other, there.path());
+        let (_, cursor) = other.queue.planning_runs().unwrap().pop().unwrap();
+        assert!(!plan_chunk(&other, &run, cursor.clone()));
+        let info = other.queue.run(&run).unwrap().unwrap();
+        assert_eq!(info.state, RunState::Running, "{:?}", info.reason);
+        assert_eq!(other.queue.plan_cursor(&run).unwrap(), Some(cursor));
+        plan_to_the_end(&starter, &run, true);
+        assert_eq!(items_of(&starter, &run), CHUNK_INPUTS as u64 + 10);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -23,15 +23,59 @@ pub(super) fn writer_in(dir: &Path) -> (Arc<Shared>, Writer) {
 
 /// `writer_in`, also handing out the sled queue behind the seam (for its fault seams).
 pub(super) fn writer_on_sled(dir: &Path) -> (Arc<Shared>, Writer, Queue) {
+    let (queue, _) = Queue::open(dir.join("state/queue")).unwrap();
+    let (shared, writer) = shared_on(dir, Arc::new(queue.clone()));
+    (shared, writer, queue)
+}
+
+/// A schema of its own on the test PostgreSQL server (`DREDGE_TEST_POSTGRES_URL`,
+/// default `postgres://postgres@127.0.0.1:5432/test`), dropped when this goes. No
+/// server fails the test that asks for one, saying what to do.
+pub(super) struct PgSchema(pub dredge_queue_postgres::PgOptions);
+
+impl PgSchema {
+    pub(super) fn new(tag: &str) -> Self {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let url = std::env::var("DREDGE_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        PgSchema(dredge_queue_postgres::PgOptions {
+            url,
+            schema: format!("unit_{tag}_{}_{n}", std::process::id()),
+            node: String::new(),
+            pool_size: 2,
+        })
+    }
+
+    /// A writer on a fresh state directory with one account `a`, on this schema as
+    /// `node` (a daemon of a cluster).
+    pub(super) fn writer_as(&self, node: &str, dir: &Path) -> (Arc<Shared>, Writer) {
+        let options = dredge_queue_postgres::PgOptions {
+            node: node.into(),
+            ..self.0.clone()
+        };
+        let (queue, _) = dredge_queue_postgres::PgQueue::open(options).unwrap_or_else(|e| {
+            panic!("no PostgreSQL server for the test ({e}): start one, or set DREDGE_TEST_POSTGRES_URL")
+        });
+        shared_on(dir, Arc::new(queue))
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        let _ = dredge_queue_postgres::drop_schema(&self.0);
+    }
+}
+
+fn shared_on(dir: &Path, queue: Arc<dyn dredge_queue::QueueBackend>) -> (Arc<Shared>, Writer) {
     let config_path = dir.join("dredge.toml");
     let text = "state_dir = \"state\"\njobs_dir = \"jobs\"\nsocket = \"state/s.sock\"\n\n\
                 [accounts.a]\nvendor = \"autoextract\"\napi_key = \"k\"\n";
     let config = DaemonConfig::parse(&config_path, text).unwrap();
-    let (queue, _) = Queue::open(dir.join("state/queue")).unwrap();
-    let shared = Arc::new(Shared::new(config, Arc::new(queue.clone()), Vec::new()));
+    let shared = Arc::new(Shared::new(config, queue, Vec::new()));
     let (writer, _thread) = spawn(shared.clone());
     let _ = shared.writer.set(writer.clone());
-    (shared, writer, queue)
+    (shared, writer)
 }
 
 /// The job `news` on account `a`, loaded as a rescan would load it.
