@@ -15,6 +15,7 @@ use dredge_queue::{QueueError, StorageError};
 use tokio_postgres::NoTls;
 
 use crate::options::{PgOptions, valid_schema};
+use crate::sql::advisory_key;
 
 /// Prefix of the holder's `application_name`; the node name follows it.
 const APPLICATION_PREFIX: &str = "dredge node=";
@@ -191,15 +192,9 @@ async fn holder_of(client: &tokio_postgres::Client, key: i64) -> Option<String> 
     ))
 }
 
-/// The advisory-lock key of a node in a schema: FNV-1a of `dredge-node:SCHEMA:NODE`,
-/// stable across builds and releases (a daemon of another version must see the same key).
+/// The advisory-lock key of a node in a schema (`dredge-node:SCHEMA:NODE`).
 fn lock_key(schema: &str, node: &str) -> i64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in format!("dredge-node:{schema}:{node}").bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    hash as i64
+    advisory_key(&format!("dredge-node:{schema}:{node}"))
 }
 
 #[cfg(test)]

@@ -85,3 +85,15 @@ pub(crate) fn decode<T: serde::de::DeserializeOwned>(what: &'static str, bytes: 
             .into()
         })
 }
+
+/// A session advisory-lock key for `name` (`dredge-node:…`, `dredge-run:…`): FNV-1a,
+/// stable across builds and releases, since daemons of two versions in one cluster must
+/// compute the same key for the same thing.
+pub(crate) fn advisory_key(name: &str) -> i64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in name.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash as i64
+}

@@ -23,7 +23,7 @@ use tokio_postgres::NoTls;
 
 use crate::engine::Res;
 use crate::queue::{PgQueue, in_tx};
-use crate::sql::{decode, execute, item_id, query};
+use crate::sql::{advisory_key, decode, execute, item_id, query};
 
 /// The writer locks this handle holds: the session that holds them, and the epoch of
 /// each run taken.
@@ -196,16 +196,9 @@ impl PgQueue {
         })
     }
 
-    /// The advisory-lock key of one run of this schema: FNV-1a of
-    /// `dredge-run:SCHEMA:RUN`, stable across releases (two versions of dredge in one
-    /// cluster must agree on it).
+    /// The advisory-lock key of one run of this schema (`dredge-run:SCHEMA:RUN`).
     fn run_lock_key(&self, run: &RunId) -> i64 {
-        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        for byte in format!("dredge-run:{}:{}", self.schema, run.0).bytes() {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-        hash as i64
+        advisory_key(&format!("dredge-run:{}:{}", self.schema, run.0))
     }
 }
 
